@@ -1,0 +1,52 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Config } from "./config/settings.js";
+import type { HardwareReport } from "../hardware/HardwareFacts.js";
+import type { Tuning } from "../hardware/Tuning.js";
+import { loggerOptions } from "./logger.js";
+import { contextPlugin } from "./plugins/context.js";
+import { errorHandlerPlugin } from "./plugins/errorHandler.js";
+import { healthPlugin } from "./plugins/health.js";
+import { servicePlugins } from "./services.js";
+
+export interface BuildAppOptions {
+  config: Config;
+  hardware: HardwareReport;
+  tuning: Tuning;
+  /** A ready pino logger (tests pass a silent one); otherwise one is made from the config. */
+  logger?: Logger | false;
+}
+
+/**
+ * Assembles the node from plugins in three stages: infrastructure, services,
+ * routes. It never listens: `main` does, and tests use inject() or port 0.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const logging =
+    options.logger === false ? { logger: false as const } : options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) };
+  const app = Fastify({
+    ...logging,
+    bodyLimit: config["server.bodyLimitBytes"],
+    // A slow or silent client must not hold a connection open forever.
+    requestTimeout: 120_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    trustProxy: false,
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  // Node's own header timeout also bounds slow-header (slowloris) connections.
+  app.server.headersTimeout = 15_000;
+
+  // Stage 1: infrastructure.
+  await app.register(contextPlugin, { config, hardware: options.hardware, tuning: options.tuning });
+  await app.register(errorHandlerPlugin);
+  await app.register(healthPlugin);
+
+  // Stages 2 and 3: each service plugin registers its own routes in its scope.
+  for (const plugin of servicePlugins) await app.register(plugin);
+
+  return app;
+}

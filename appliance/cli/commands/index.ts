@@ -1,0 +1,11 @@
+import type { Command } from "commander";
+import { registerConfigCommand } from "./config.js";
+import { registerHardwareCommand } from "./hardware.js";
+import { registerServeCommand } from "./serve.js";
+
+/** Each command module adds itself to the program; one line per module. */
+export const commandModules: Array<(program: Command) => void> = [
+  registerServeCommand,
+  registerConfigCommand,
+  registerHardwareCommand,
+];

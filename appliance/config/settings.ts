@@ -1,0 +1,15 @@
+import { coreSettings } from "./coreSettings.js";
+import type { Setting } from "./setting.js";
+
+/**
+ * The whole settings table. Each service declares its settings next to its
+ * code (services/<name>/settings.ts) and they are joined here, once.
+ */
+export const settings = [...coreSettings] as const;
+
+type Table = typeof settings;
+type ValueOf<S> = S extends Setting<string, infer V> ? V : never;
+
+/** The resolved configuration: one frozen object keyed by setting key. */
+export type Config = { readonly [S in Table[number] as S["key"]]: ValueOf<S> };
+export type SettingKey = keyof Config;

@@ -1,0 +1,55 @@
+import fp from "fastify-plugin";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { errorBody, SovereignError } from "../errors/SovereignError.js";
+
+/**
+ * Maps every error to the one documented JSON shape. Routes that speak
+ * another protocol (the OpenAI API) set their own error handler in their scope.
+ */
+export const errorHandlerPlugin = fp(
+  async (app) => {
+    app.setErrorHandler((err: FastifyError | SovereignError, request: FastifyRequest, reply: FastifyReply) => {
+      const e = toSovereignError(err);
+      if (e.status >= 500) request.log.error({ err }, "request failed");
+      else request.log.info({ code: e.code, msg: e.message }, "request refused");
+      if (e.code === "RATE_LIMITED" || e.code === "SERVICE_UNAVAILABLE" || e.code === "SHUTTING_DOWN") {
+        const retry = e.details?.retryAfterSeconds;
+        void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));
+      }
+      return reply.code(e.status).send(errorBody(e, request.id));
+    });
+
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(errorBody(new SovereignError("NOT_FOUND", `No route for ${request.method} ${request.url.split("?")[0]}.`), request.id)),
+    );
+  },
+  { name: "sovereign-errors" },
+);
+
+/** Turns fastify's own errors (validation, body parsing, limits) into catalog errors. */
+export function toSovereignError(err: FastifyError | SovereignError | Error): SovereignError {
+  if (err instanceof SovereignError) return err;
+  const fe = err as FastifyError;
+  if (fe.validation) return new SovereignError("BAD_REQUEST", fe.message, { details: { validation: fe.validation } });
+  switch (fe.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return new SovereignError("INVALID_JSON", fe.message);
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new SovereignError("BODY_TOO_LARGE", fe.message);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new SovereignError("UNSUPPORTED_MEDIA_TYPE", fe.message);
+  }
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    if (fe.statusCode === 429) return new SovereignError("RATE_LIMITED", fe.message);
+    if (fe.statusCode === 404) return new SovereignError("NOT_FOUND", fe.message);
+    if (fe.statusCode === 405) return new SovereignError("METHOD_NOT_ALLOWED", fe.message);
+    if (fe.statusCode === 413) return new SovereignError("BODY_TOO_LARGE", fe.message);
+    if (fe.statusCode === 415) return new SovereignError("UNSUPPORTED_MEDIA_TYPE", fe.message);
+    if (fe.statusCode === 401) return new SovereignError("UNAUTHENTICATED", fe.message);
+    if (fe.statusCode === 403) return new SovereignError("FORBIDDEN", fe.message);
+    return new SovereignError("BAD_REQUEST", fe.message);
+  }
+  if (fe.statusCode === 503) return new SovereignError("SERVICE_UNAVAILABLE", fe.message);
+  return new SovereignError("INTERNAL", "Internal error; see the node's log for this request id.", { cause: err });
+}

@@ -1,0 +1,14 @@
+import type { FastifyPluginAsync } from "fastify";
+import { dbPlugin } from "../services/db/dbPlugin.js";
+import { identityPlugin } from "../services/identity/identityPlugin.js";
+
+/**
+ * The service plugins, in load order. Each declares its dependencies by
+ * fastify-plugin name, so a wrong order fails at boot with a clear message.
+ * Add one line per service.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const servicePlugins: FastifyPluginAsync<any>[] = [
+  dbPlugin,
+  identityPlugin,
+];

@@ -1,0 +1,42 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../appliance/app.js";
+import { resolveConfig } from "../../appliance/config/resolveConfig.js";
+import type { Config } from "../../appliance/config/settings.js";
+import { detectHardware } from "../../hardware/detectHardware.js";
+import type { HardwareReport } from "../../hardware/HardwareFacts.js";
+import { tuneForConfig } from "../../hardware/tuneForConfig.js";
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  dataDir: string;
+  /** Closes the app and deletes its data dir. */
+  close(): Promise<void>;
+}
+
+let cachedHardware: HardwareReport | undefined;
+
+/**
+ * Builds the real app over a fresh temp data dir (real SQLite file, real
+ * services) with this machine's real hardware report. `settings` are flag-layer values by key.
+ */
+export async function buildTestApp(settings: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestApp> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-test-"));
+  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, "log.level": "silent", ...settings } });
+  cachedHardware ??= await detectHardware();
+  const tuning = tuneForConfig(cachedHardware.facts, config);
+  const app = await buildApp({ config, hardware: cachedHardware, tuning, logger: false });
+  await app.ready();
+  return {
+    app,
+    config,
+    dataDir,
+    close: async () => {
+      await app.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
