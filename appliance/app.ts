@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config/settings.js";
 import type { HardwareReport } from "../hardware/HardwareFacts.js";
@@ -24,7 +24,7 @@ export interface BuildAppOptions {
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
   const { config } = options;
   const logging =
-    options.logger === false ? { logger: false as const } : options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) };
+    options.logger === false ? { logger: false as const } : options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: loggerOptions(config) };
   const app = Fastify({
     ...logging,
     bodyLimit: config["server.bodyLimitBytes"],

@@ -16,16 +16,16 @@ export class SettingValueError extends Error {
 }
 
 /**
- * Turns one raw value into the setting's type. Strings come from env and
- * flags and are coerced; JSON values come from files and boards and must
- * already have the right type.
+ * Turns one raw value into the setting's type. Strings from env and flags
+ * are coerced (`coerce`); JSON values from files and boards must already
+ * have the right type ("auto" is accepted in both for auto settings).
  */
-export function parseValue(s: Setting, raw: unknown, source: string): unknown {
+export function parseValue(s: Setting, raw: unknown, source: string, coerce: boolean): unknown {
   const fail = (): never => {
     throw new SettingValueError(s.key, source, raw, describeAccepted(s));
   };
-  const fromString = typeof raw === "string";
-  if (s.nullable && (raw === null || (fromString && raw.trim().toLowerCase() === "auto"))) return null;
+  if (s.nullable && (raw === null || (typeof raw === "string" && raw.trim().toLowerCase() === "auto"))) return null;
+  const fromString = coerce && typeof raw === "string";
   const t = s.type;
   switch (t.kind) {
     case "string":

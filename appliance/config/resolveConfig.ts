@@ -67,30 +67,31 @@ function resolveOrThrow(inputs: ConfigInputs): ResolvedConfig {
   // The board layer depends on the board, which any higher layer may name.
   const boardRaw = flagValues.get("node.board") ?? envValues.get("node.board") ?? fileValues.get("node.board") ?? "auto";
   const boardSetting = byKey.get("node.board")!;
-  const boardId = parseValue(boardSetting, boardRaw, "node.board") as string;
+  const boardId = parseValue(boardSetting, boardRaw, "node.board", true) as string;
   const board = boardId === "auto" ? undefined : findBoard(boardId);
   if (board) {
     for (const [k, v] of Object.entries(board.runtime)) {
       const s = byKey.get(k);
       if (!s) throw new SettingValueError(k, `board ${board.id}`, v, "a known setting");
-      set(k, parseValue(s, v, `board ${board.id}`), "board");
+      set(k, parseValue(s, v, `board ${board.id}`, false), "board");
     }
   }
   const filePath = inputs.filePath ?? "config file";
-  for (const [k, v] of fileValues) set(k, parseValue(byKey.get(k)!, v, `${filePath} (${k})`), "file");
+  for (const [k, v] of fileValues) set(k, parseValue(byKey.get(k)!, v, `${filePath} (${k})`, false), "file");
   for (const [k, v] of envValues) {
     const s = byKey.get(k)!;
-    set(k, parseValue(s, v, `env ${s.env}`), "env");
+    set(k, parseValue(s, v, `env ${s.env}`, true), "env");
   }
   for (const [k, v] of flagValues) {
     const s = byKey.get(k)!;
-    set(k, parseValue(s, v, `flag ${s.flag}`), "flag");
+    set(k, parseValue(s, v, `flag ${s.flag}`, typeof v === "string"), "flag");
   }
 
   const cwd = inputs.cwd ?? process.cwd();
   for (const s of settings) {
     const v = values.get(s.key);
     if (s.type.kind === "path" && typeof v === "string" && !isAbsolute(v)) values.set(s.key, resolve(cwd, v));
+    if (Array.isArray(v)) values.set(s.key, Object.freeze([...(v as unknown[])]));
   }
   return {
     config: Object.freeze(Object.fromEntries(values)) as Config,

@@ -1,11 +1,12 @@
 import { coreSettings } from "./coreSettings.js";
+import { auditSettings } from "../../services/audit/settings.js";
 import type { Setting } from "./setting.js";
 
 /**
  * The whole settings table. Each service declares its settings next to its
  * code (services/<name>/settings.ts) and they are joined here, once.
  */
-export const settings = [...coreSettings] as const;
+export const settings = [...coreSettings, ...auditSettings] as const;
 
 type Table = typeof settings;
 type ValueOf<S> = S extends Setting<string, infer V> ? V : never;

@@ -1,4 +1,4 @@
-import { errorCatalog, type ErrorCode } from "./catalog.js";
+import { errorCatalog, type ErrorCode, type ErrorEntry } from "./catalog.js";
 
 /**
  * The one error type that crosses module boundaries. Its `code` names an entry
@@ -15,7 +15,7 @@ export class SovereignError extends Error {
     message?: string,
     options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    const entry = errorCatalog[code];
+    const entry: ErrorEntry = errorCatalog[code];
     super(message ?? entry.description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SovereignError";
     this.code = code;

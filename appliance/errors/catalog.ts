@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { auditErrors } from "./codes/audit.js";
 
 /**
  * Every coded error the node can return. Each domain keeps its entries in
@@ -9,6 +10,7 @@ import { dbErrors } from "./codes/db.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...auditErrors,
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -26,9 +26,9 @@ let cachedHardware: HardwareReport | undefined;
 export async function buildTestApp(settings: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-test-"));
   const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, "log.level": "silent", ...settings } });
-  cachedHardware ??= await detectHardware();
-  const tuning = tuneForConfig(cachedHardware.facts, config);
-  const app = await buildApp({ config, hardware: cachedHardware, tuning, logger: false });
+  const hardware = (cachedHardware ??= await detectHardware());
+  const tuning = tuneForConfig(hardware.facts, config);
+  const app = await buildApp({ config, hardware, tuning, logger: false });
   await app.ready();
   return {
     app,

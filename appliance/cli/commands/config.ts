@@ -22,5 +22,7 @@ export function registerConfigCommand(program: Command): void {
   config
     .command("docs")
     .description("Print the settings reference (the text of docs/config.md).")
-    .action(() => process.stdout.write(renderConfigDocs()));
+    .action(() => {
+      process.stdout.write(renderConfigDocs());
+    });
 }
