@@ -1,6 +1,9 @@
 import type { FastifyPluginAsync } from "fastify";
 import { dbPlugin } from "../services/db/dbPlugin.js";
 import { identityPlugin } from "../services/identity/identityPlugin.js";
+import { statusPlugin } from "../services/status/statusPlugin.js";
+import { webUiPlugin } from "../web-ui/plugin.js";
+import { auditPlugin } from "../services/audit/auditPlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -11,4 +14,7 @@ import { identityPlugin } from "../services/identity/identityPlugin.js";
 export const servicePlugins: FastifyPluginAsync<any>[] = [
   dbPlugin,
   identityPlugin,
+  statusPlugin,
+  webUiPlugin,
+  auditPlugin,
 ];
