@@ -1,6 +1,7 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
 import { auditErrors } from "./codes/audit.js";
+import { netErrors } from "./codes/net.js";
 
 /**
  * Every coded error the node can return. Each domain keeps its entries in
@@ -11,6 +12,7 @@ export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
   ...auditErrors,
+  ...netErrors,
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;
