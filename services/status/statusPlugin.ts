@@ -1,0 +1,91 @@
+import fp from "fastify-plugin";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { ServerResponse } from "node:http";
+import { hostname } from "node:os";
+import { LiveSampler } from "./LiveSampler.js";
+import { LiveStatsReader, type LiveStats } from "./readLiveStats.js";
+import { inferenceSnapshot } from "./inferenceSnapshot.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The live channel: anything published here goes to every open /api/events stream. */
+    liveEvents: { publish(event: string, data: unknown): void };
+  }
+}
+
+/** The dashboard's data: GET /api/status (one snapshot) and GET /api/events (SSE, authenticated like every non-public route). */
+export const statusPlugin = fp(
+  async (app) => {
+    const sampler = new LiveSampler(new LiveStatsReader(app.config["paths.dataDir"]));
+    const streams = new Set<ServerResponse>();
+    const startedAt = Date.now();
+
+    const send = (res: ServerResponse, event: string, data: unknown) => {
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    app.decorate("liveEvents", {
+      publish(event: string, data: unknown) {
+        for (const res of streams) send(res, event, data);
+      },
+    });
+
+    const live = (s: LiveStats) => ({ ...s, inference: inferenceSnapshot(app) });
+
+    app.get("/api/status", async () => ({
+      node: { name: app.config["node.name"] ?? hostname(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) },
+      hardware: hardwareSummary(app),
+      tuning: Object.entries(app.tuning).map(([key, c]) => ({ key, value: c.value, reason: c.reason, source: c.source })),
+      live: live(await sampler.current()),
+    }));
+
+    app.get("/api/events", async (request, reply: FastifyReply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        connection: "keep-alive",
+      });
+      // Tell EventSource how long to wait before reconnecting.
+      res.write("retry: 3000\n\n");
+      streams.add(res);
+      send(res, "live", live(await sampler.current()));
+      const unsubscribe = sampler.subscribe((s) => send(res, "live", live(s)));
+      // A comment line every 15 s keeps proxies and idle timers from closing the stream.
+      const heartbeat = setInterval(() => res.write(": ping\n\n"), 15_000);
+      heartbeat.unref();
+      const done = () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+        streams.delete(res);
+      };
+      request.raw.on("close", done);
+      res.on("close", done);
+    });
+
+    // Open streams would otherwise hold the server open through a graceful shutdown.
+    app.addHook("preClose", async () => {
+      for (const res of streams) res.end();
+      streams.clear();
+    });
+    app.addHook("onClose", async () => sampler.stop());
+  },
+  { name: "sovereign-status", dependencies: ["sovereign-context"] },
+);
+
+function hardwareSummary(app: FastifyInstance) {
+  const f = app.hardware.facts;
+  return {
+    model: f.model,
+    boardId: f.boardId,
+    arch: f.arch,
+    cpu: { model: f.cpu.modelName, logicalCpus: f.cpu.logicalCpus, usableCpus: f.cpu.usableCpus, physicalCores: f.cpu.physicalCores, performanceCores: f.cpu.performanceCores, efficiencyCores: f.cpu.efficiencyCores, features: f.cpu.features },
+    memory: f.memory,
+    gpu: f.gpu,
+    bootMedium: f.bootMedium,
+    l4tRelease: f.l4tRelease,
+    cgroup: f.cgroup,
+    warnings: app.hardware.warnings,
+  };
+}
