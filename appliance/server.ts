@@ -6,6 +6,7 @@ import { loggerOptions } from "./logger.js";
 import { SystemdNotifier } from "./systemdNotify.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import { tuneForConfig } from "../hardware/tuneForConfig.js";
+import { loadCalibration } from "../hardware/calibrationStore.js";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -24,7 +25,11 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
 
   const hardware = await detectHardware();
   for (const w of hardware.warnings) logger.warn(`hardware: ${w}`);
-  const tuning = tuneForConfig(hardware.facts, config);
+  const calibration = loadCalibration(config["paths.dataDir"], {
+    usableCpus: hardware.facts.cpu.usableCpus,
+    onWarning: (w) => logger.warn(`hardware: ${w}`),
+  });
+  const tuning = tuneForConfig(hardware.facts, config, calibration);
 
   const app = await buildApp({ config, hardware, tuning, logger });
   const url = await app.listen({ host: config["server.host"], port: config["server.port"] });
