@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import { dbPlugin } from "../services/db/dbPlugin.js";
 import { identityPlugin } from "../services/identity/identityPlugin.js";
+import { authPlugin } from "../services/auth/authPlugin.js";
 import { statusPlugin } from "../services/status/statusPlugin.js";
 import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
@@ -14,6 +15,7 @@ import { auditPlugin } from "../services/audit/auditPlugin.js";
 export const servicePlugins: FastifyPluginAsync<any>[] = [
   dbPlugin,
   identityPlugin,
+  authPlugin,
   statusPlugin,
   webUiPlugin,
   auditPlugin,

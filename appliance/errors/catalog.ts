@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { authErrors } from "./codes/auth.js";
 import { auditErrors } from "./codes/audit.js";
 import { netErrors } from "./codes/net.js";
 
@@ -11,6 +12,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...authErrors,
   ...auditErrors,
   ...netErrors,
 } as const satisfies Record<string, ErrorEntry>;

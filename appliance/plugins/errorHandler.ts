@@ -12,7 +12,7 @@ export const errorHandlerPlugin = fp(
       const e = toSovereignError(err);
       if (e.status >= 500) request.log.error({ err }, "request failed");
       else request.log.info({ code: e.code, msg: e.message }, "request refused");
-      if (e.code === "RATE_LIMITED" || e.code === "SERVICE_UNAVAILABLE" || e.code === "SHUTTING_DOWN") {
+      if (e.status === 429 || e.status === 503) {
         const retry = e.details?.retryAfterSeconds;
         void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));
       }
