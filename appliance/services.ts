@@ -5,6 +5,7 @@ import { authPlugin } from "../services/auth/authPlugin.js";
 import { statusPlugin } from "../services/status/statusPlugin.js";
 import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
+import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -19,4 +20,5 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   statusPlugin,
   webUiPlugin,
   auditPlugin,
+  metricsPlugin,
 ];

@@ -1,0 +1,165 @@
+import type { FastifyInstance } from "fastify";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { breakers } from "../net/circuitBreaker.js";
+
+type Stats = Record<string, unknown>;
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+/** Exposes a running total kept by another service as a counter (after the counter was reset for this scrape). */
+function setTotal(c: Counter, labels: Record<string, string>, v: unknown): void {
+  const n = num(v);
+  if (n !== null && n >= 0) c.inc(labels, n);
+}
+const rec = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+
+/** What a generation reports when it ends; every field optional so partial runs still count. */
+export interface GenerationObservation {
+  model?: string;
+  promptTokens?: number;
+  promptMs?: number;
+  generatedTokens?: number;
+  generationMs?: number;
+  ttftMs?: number;
+}
+
+/** Metrics the other services feed or that are read from them at scrape time. */
+export class ServiceMetrics {
+  private readonly modelLoaded: Gauge;
+  private readonly queueDepth: Gauge;
+  private readonly activeGenerations: Gauge;
+  private readonly slots: Gauge;
+  private readonly rejections: Counter;
+  private readonly promptTps: Gauge;
+  private readonly generationTps: Gauge;
+  private readonly ttft: Histogram;
+  private readonly promptTokens: Counter;
+  private readonly generatedTokens: Counter;
+  private readonly jobRuns: Counter;
+  private readonly jobFailures: Counter;
+  private readonly jobDuration: Histogram;
+  private readonly jobRunning: Gauge;
+  private readonly peersByTier: Gauge;
+  private readonly packets: Counter;
+  private readonly drops: Counter;
+  private readonly circuitState: Gauge;
+  private readonly circuitRejections: Counter;
+
+  constructor(private readonly app: FastifyInstance, registry: Registry) {
+    const r = [registry];
+    this.modelLoaded = new Gauge({ name: "sovereign_inference_model_loaded", help: "1 for the model loaded now (label model), absent when none is.", labelNames: ["model"], registers: r });
+    this.queueDepth = new Gauge({ name: "sovereign_inference_queue_depth", help: "Generation requests waiting for a slot.", registers: r });
+    this.activeGenerations = new Gauge({ name: "sovereign_inference_active_generations", help: "Generations running now.", registers: r });
+    this.slots = new Gauge({ name: "sovereign_inference_slots", help: "Generations that may run at once (parallel sequences).", registers: r });
+    this.rejections = new Counter({ name: "sovereign_inference_rejections_total", help: "Generation requests refused since start, by reason (queue_full, queue_timeout).", labelNames: ["reason"], registers: r });
+    this.promptTps = new Gauge({ name: "sovereign_inference_prompt_tokens_per_second", help: "Prompt-processing speed of the latest generation.", registers: r });
+    this.generationTps = new Gauge({ name: "sovereign_inference_generation_tokens_per_second", help: "Token-generation speed of the latest generation.", registers: r });
+    this.ttft = new Histogram({ name: "sovereign_inference_time_to_first_token_seconds", help: "Time from accepting a generation to its first token.", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: r });
+    this.promptTokens = new Counter({ name: "sovereign_inference_prompt_tokens_total", help: "Prompt tokens processed.", registers: r });
+    this.generatedTokens = new Counter({ name: "sovereign_inference_generated_tokens_total", help: "Tokens generated.", registers: r });
+    this.jobRuns = new Counter({ name: "sovereign_job_runs_total", help: "Scheduled job runs finished, by job and outcome.", labelNames: ["job", "outcome"], registers: r });
+    this.jobFailures = new Counter({ name: "sovereign_job_failures_total", help: "Scheduled job runs that did not succeed, by job.", labelNames: ["job"], registers: r });
+    this.jobDuration = new Histogram({ name: "sovereign_job_duration_seconds", help: "How long scheduled job runs took, by job.", labelNames: ["job"], buckets: [0.1, 1, 5, 15, 60, 300, 900, 3600], registers: r });
+    this.jobRunning = new Gauge({ name: "sovereign_job_running", help: "1 while the job runs.", labelNames: ["job"], registers: r });
+    this.peersByTier = new Gauge({ name: "sovereign_federation_peers", help: "Known peers by trust tier.", labelNames: ["tier"], registers: r });
+    this.packets = new Counter({ name: "sovereign_federation_packets_total", help: "Knowledge packets since start, by direction (in, out).", labelNames: ["direction"], registers: r });
+    this.drops = new Counter({ name: "sovereign_federation_dropped_packets_total", help: "Packets dropped since start, by reason.", labelNames: ["reason"], registers: r });
+    this.circuitState = new Gauge({ name: "sovereign_circuit_state", help: "Outbound circuit breakers: 0 closed, 1 half-open, 2 open.", labelNames: ["name"], registers: r });
+    this.circuitRejections = new Counter({ name: "sovereign_circuit_rejections_total", help: "Calls an open circuit refused since start.", labelNames: ["name"], registers: r });
+  }
+
+  /** Subscribes to services that push (the scheduler's finished runs). Call once, after every plugin loaded. */
+  attach(): void {
+    const scheduler = this.service("scheduler") as { onRunFinished?: (l: (run: Stats) => void) => void } | null;
+    scheduler?.onRunFinished?.((run) => {
+      const job = typeof run.job === "string" ? run.job : "unknown";
+      const outcome = typeof run.outcome === "string" ? run.outcome : "unknown";
+      this.jobRuns.inc({ job, outcome });
+      if (outcome !== "success" && outcome !== "ok" && outcome !== "skipped") this.jobFailures.inc({ job });
+      const start = Date.parse(String(run.startedAt));
+      const end = Date.parse(String(run.endedAt));
+      if (Number.isFinite(start) && Number.isFinite(end)) this.jobDuration.observe({ job }, Math.max(0, end - start) / 1000);
+    });
+  }
+
+  observeGeneration(o: GenerationObservation): void {
+    if (o.ttftMs !== undefined && o.ttftMs >= 0) this.ttft.observe(o.ttftMs / 1000);
+    if (o.promptTokens) this.promptTokens.inc(o.promptTokens);
+    if (o.generatedTokens) this.generatedTokens.inc(o.generatedTokens);
+    if (o.promptTokens && o.promptMs) this.promptTps.set(o.promptTokens / (o.promptMs / 1000));
+    if (o.generatedTokens && o.generationMs) this.generationTps.set(o.generatedTokens / (o.generationMs / 1000));
+  }
+
+  /** Reads the pull-style sources; called before each scrape. */
+  refresh(): void {
+    this.refreshInference();
+    this.refreshJobs();
+    this.refreshFederation();
+    this.circuitState.reset();
+    this.circuitRejections.reset();
+    for (const b of breakers.snapshot()) {
+      this.circuitState.set({ name: b.name }, b.state === "closed" ? 0 : b.state === "half-open" ? 1 : 2);
+      setTotal(this.circuitRejections, { name: b.name }, b.rejections);
+    }
+  }
+
+  private service(name: string): unknown {
+    return this.app.hasDecorator(name) ? (this.app as unknown as Record<string, unknown>)[name] : null;
+  }
+
+  private call(name: string, method: string): Stats | null {
+    const svc = rec(this.service(name));
+    const fn = svc?.[method];
+    if (typeof fn !== "function") return null;
+    try {
+      return rec((fn as () => unknown).call(svc));
+    } catch (err) {
+      this.app.log.warn({ err, service: name }, "metrics: reading stats failed");
+      return null;
+    }
+  }
+
+  private refreshInference(): void {
+    const s = this.call("inference", "stats") ?? this.call("inference", "status");
+    this.modelLoaded.reset();
+    if (!s) return;
+    const model = typeof s.loadedModel === "string" ? s.loadedModel : typeof s.model === "string" ? s.model : null;
+    if (model) this.modelLoaded.set({ model }, 1);
+    const q = rec(s.queue) ?? s;
+    const set = (g: Gauge, v: unknown) => {
+      const n = num(v);
+      if (n !== null) g.set(n);
+    };
+    set(this.queueDepth, q.waiting ?? q.queued ?? q.queueLength);
+    set(this.activeGenerations, q.active);
+    set(this.slots, q.slots);
+    this.rejections.reset();
+    setTotal(this.rejections, { reason: "queue_full" }, q.rejected);
+    setTotal(this.rejections, { reason: "queue_timeout" }, q.timedOut);
+    set(this.promptTps, s.promptTokensPerSecond);
+    set(this.generationTps, s.generationTokensPerSecond ?? s.tokensPerSecond);
+  }
+
+  private refreshJobs(): void {
+    const scheduler = rec(this.service("scheduler"));
+    if (typeof scheduler?.list !== "function") return;
+    this.jobRunning.reset();
+    try {
+      for (const j of (scheduler.list as () => Stats[]).call(scheduler)) {
+        if (typeof j.name === "string") this.jobRunning.set({ job: j.name }, j.running === true ? 1 : 0);
+      }
+    } catch (err) {
+      this.app.log.warn({ err }, "metrics: listing jobs failed");
+    }
+  }
+
+  private refreshFederation(): void {
+    const s = this.call("federation", "stats");
+    if (!s) return;
+    this.peersByTier.reset();
+    for (const [tier, n] of Object.entries(rec(s.peersByTier) ?? {})) if (num(n) !== null) this.peersByTier.set({ tier }, n as number);
+    this.packets.reset();
+    setTotal(this.packets, { direction: "in" }, s.packetsIn);
+    setTotal(this.packets, { direction: "out" }, s.packetsOut);
+    this.drops.reset();
+    for (const [reason, n] of Object.entries(rec(s.drops) ?? {})) setTotal(this.drops, { reason }, n);
+  }
+}
