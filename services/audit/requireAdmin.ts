@@ -11,7 +11,9 @@ interface PrincipalLike {
 /** True when the principal is an admin user or a key with the admin scope. */
 export function isAdmin(p: PrincipalLike | undefined | null): boolean {
   if (!p) return false;
-  return p.role === "admin" || Boolean(p.roles?.includes("admin")) || Boolean(p.scopes?.includes("admin"));
+  // A key's scopes are narrower than its owner's role, so scopes decide when present.
+  if (p.scopes) return p.scopes.includes("admin");
+  return p.role === "admin" || Boolean(p.roles?.includes("admin"));
 }
 
 /**

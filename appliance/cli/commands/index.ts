@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerAuditCommand } from "./audit.js";
 import { registerConfigCommand } from "./config.js";
 import { registerHardwareCommand } from "./hardware.js";
 import { registerServeCommand } from "./serve.js";
@@ -8,4 +9,5 @@ export const commandModules: Array<(program: Command) => void> = [
   registerServeCommand,
   registerConfigCommand,
   registerHardwareCommand,
+  registerAuditCommand,
 ];
