@@ -6,6 +6,7 @@ import { statusPlugin } from "../services/status/statusPlugin.js";
 import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
 import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
+import { inferencePlugin } from "../services/inference/inferencePlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -17,6 +18,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   dbPlugin,
   identityPlugin,
   authPlugin,
+  inferencePlugin,
   statusPlugin,
   webUiPlugin,
   auditPlugin,

@@ -1,13 +1,14 @@
 import { coreSettings } from "./coreSettings.js";
 import { auditSettings } from "../../services/audit/settings.js";
 import { authSettings } from "../../services/auth/settings.js";
+import { inferenceSettings } from "../../services/inference/settings.js";
 import type { Setting } from "./setting.js";
 
 /**
  * The whole settings table. Each service declares its settings next to its
  * code (services/<name>/settings.ts) and they are joined here, once.
  */
-export const settings = [...coreSettings, ...auditSettings, ...authSettings] as const;
+export const settings = [...coreSettings, ...auditSettings, ...authSettings, ...inferenceSettings] as const;
 
 type Table = typeof settings;
 type ValueOf<S> = S extends Setting<string, infer V> ? V : never;

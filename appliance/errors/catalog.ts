@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { inferenceErrors } from "./codes/inference.js";
 import { authErrors } from "./codes/auth.js";
 import { auditErrors } from "./codes/audit.js";
 import { netErrors } from "./codes/net.js";
@@ -12,6 +13,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...inferenceErrors,
   ...authErrors,
   ...auditErrors,
   ...netErrors,

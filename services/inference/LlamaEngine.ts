@@ -1,0 +1,235 @@
+import {
+  getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError,
+  type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
+} from "node-llama-cpp";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { ChatMessage, FinishReason, SamplingOptions } from "./types.js";
+
+export interface EngineSettings {
+  /** Threads for prompt processing and generation (node-llama-cpp takes one count for both). */
+  threads: number;
+  /** Context window per sequence, in tokens. */
+  contextSize: number;
+  /** Sequences generating at once. */
+  sequences: number;
+  batchSize: number;
+  gpuLayers: number;
+}
+
+export interface EngineLogger {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+let llamaPromise: Promise<Llama> | undefined;
+
+/**
+ * The one llama.cpp binding per process, from the prebuilt binaries only:
+ * no source build and no download at run time.
+ */
+export function loadLlama(logger?: EngineLogger): Promise<Llama> {
+  llamaPromise ??= getLlama({
+    gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => {
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal || level === LlamaLogLevel.warn) logger?.warn({ llama: level }, message.trim());
+    },
+  }).catch((err: unknown) => {
+    llamaPromise = undefined;
+    const platform = `${process.platform}-${process.arch}`;
+    if (err instanceof NoBinaryFoundError)
+      throw new SovereignError("ENGINE_UNAVAILABLE", `No prebuilt llama.cpp binary fits this platform (${platform}).`, { cause: err, hint: "Install node-llama-cpp's prebuilt package for this platform, or build it when the image is built." });
+    throw new SovereignError("ENGINE_UNAVAILABLE", `llama.cpp could not start on ${platform}: ${(err as Error).message}`, { cause: err });
+  });
+  return llamaPromise;
+}
+
+/** A sequence of the context with the conversation whose KV cache it holds. */
+interface Slot {
+  sequence: LlamaContextSequence;
+  chat: LlamaChat;
+  completion: LlamaCompletion;
+  key: string | null;
+  busy: boolean;
+  lastUsed: number;
+}
+
+export interface EngineRun {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV cache was already in the sequence (not evaluated again). */
+  reusedTokens: number;
+}
+
+export interface RunOptions {
+  sampling: SamplingOptions;
+  grammar?: LlamaGrammar | undefined;
+  signal?: AbortSignal | undefined;
+  onText?: ((text: string) => void) | undefined;
+  /** Conversation key: a follow-up turn goes to the sequence that holds its prefix. */
+  key?: string | null | undefined;
+}
+
+function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = [];
+  for (const m of messages) {
+    if (m.role === "system") history.push({ type: "system", text: m.content });
+    else if (m.role === "user") history.push({ type: "user", text: m.content });
+    else history.push({ type: "model", response: [m.content] });
+  }
+  return history;
+}
+
+function finish(stopReason: string): FinishReason {
+  if (stopReason === "maxTokens") return "length";
+  if (stopReason === "abort") return "abort";
+  return "stop";
+}
+
+/**
+ * The native addon behind one typed adapter: one loaded GGUF model, one
+ * context with a sequence per parallel slot, and an explicit dispose().
+ * Each slot remembers which conversation its KV cache holds, so a follow-up
+ * turn re-evaluates only the new tokens (node-llama-cpp keeps the common prefix).
+ */
+export class LlamaEngine {
+  private readonly slots: Slot[];
+  private disposed = false;
+
+  private constructor(
+    readonly name: string,
+    readonly llama: Llama,
+    readonly model: LlamaModel,
+    readonly context: LlamaContext,
+    readonly settings: EngineSettings,
+  ) {
+    this.slots = [];
+    for (let i = 0; i < settings.sequences; i++) {
+      const sequence = context.getSequence();
+      this.slots.push({
+        sequence,
+        chat: new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false }),
+        completion: new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }),
+        key: null, busy: false, lastUsed: 0,
+      });
+    }
+  }
+
+  static async load(name: string, path: string, settings: EngineSettings, logger?: EngineLogger): Promise<LlamaEngine> {
+    const llama = await loadLlama(logger);
+    // node-llama-cpp's default (max(4, cores)) oversubscribes small machines: always set it.
+    llama.maxThreads = settings.threads;
+    let model: LlamaModel | undefined;
+    try {
+      model = await llama.loadModel({ modelPath: path, gpuLayers: settings.gpuLayers, useMmap: true });
+      const contextSize = Math.min(settings.contextSize, model.trainContextSize);
+      const context = await model.createContext({
+        contextSize, sequences: settings.sequences, batchSize: Math.min(settings.batchSize, contextSize), threads: settings.threads,
+      });
+      return new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
+    } catch (err) {
+      await model?.dispose();
+      if (err instanceof SovereignError) throw err;
+      throw new SovereignError("MODEL_LOAD_FAILED", `llama.cpp could not load "${name}": ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  get contextSize(): number {
+    return this.settings.contextSize;
+  }
+
+  tokenCount(text: string): number {
+    return this.model.tokenize(text).length;
+  }
+
+  /** Picks a free slot: the one holding this conversation, else the least recently used. */
+  private takeSlot(key: string | null | undefined): Slot {
+    const free = this.slots.filter((s) => !s.busy);
+    const slot = (key ? free.find((s) => s.key === key) : undefined) ?? free.sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    if (!slot) throw new SovereignError("INTERNAL", "No free sequence although the queue granted a slot.");
+    slot.busy = true;
+    slot.key = key ?? null;
+    return slot;
+  }
+
+  private release(slot: Slot): void {
+    slot.busy = false;
+    slot.lastUsed = Date.now();
+  }
+
+  private budget(promptTokens: number, maxTokens: number | undefined, fallback: number): number {
+    const room = this.contextSize - promptTokens - 1;
+    if (room < 1)
+      throw new SovereignError("CONTEXT_LENGTH_EXCEEDED", `The prompt is ${promptTokens} tokens; this model's context holds ${this.contextSize}.`, { details: { promptTokens, contextSize: this.contextSize } });
+    if (maxTokens !== undefined && maxTokens > room)
+      throw new SovereignError("CONTEXT_LENGTH_EXCEEDED", `The prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context of ${this.contextSize}.`, { details: { promptTokens, maxTokens, contextSize: this.contextSize } });
+    return maxTokens ?? Math.min(fallback, room);
+  }
+
+  async chat(messages: readonly ChatMessage[], options: RunOptions, defaultMaxTokens: number): Promise<EngineRun> {
+    const history = toHistory(messages);
+    const slot = this.takeSlot(options.key);
+    try {
+      const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...history, { type: "model", response: [] }] });
+      const promptTokens = contextText.tokenize(this.model.tokenizer);
+      const maxTokens = this.budget(promptTokens.length, options.sampling.maxTokens, defaultMaxTokens);
+      const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
+      let completionTokens = 0;
+      const res = await slot.chat.generateResponse(history, {
+        ...this.sampling(options, maxTokens),
+        onToken: (t) => { completionTokens += t.length; },
+        ...(options.onText ? { onTextChunk: options.onText } : {}),
+      });
+      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens, reusedTokens };
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  async complete(prompt: string, options: RunOptions, defaultMaxTokens: number): Promise<EngineRun> {
+    const slot = this.takeSlot(options.key);
+    try {
+      const tokens = this.model.tokenize(prompt);
+      const promptTokens = tokens.length + (this.model.tokens.bos !== null ? 1 : 0);
+      const maxTokens = this.budget(promptTokens, options.sampling.maxTokens, defaultMaxTokens);
+      let completionTokens = 0;
+      const res = await slot.completion.generateCompletionWithMeta(prompt, {
+        ...this.sampling(options, maxTokens),
+        onToken: (t) => { completionTokens += t.length; },
+        ...(options.onText ? { onTextChunk: options.onText } : {}),
+      });
+      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens, completionTokens, reusedTokens: 0 };
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  private sampling(options: RunOptions, maxTokens: number) {
+    const s = options.sampling;
+    return {
+      maxTokens,
+      temperature: s.temperature ?? 1,
+      ...(s.topP !== undefined ? { topP: s.topP } : {}),
+      ...(s.seed !== undefined ? { seed: s.seed } : {}),
+      ...(s.stop && s.stop.length > 0 ? { customStopTriggers: s.stop } : {}),
+      ...(options.grammar ? { grammar: options.grammar } : {}),
+      ...(options.signal ? { signal: options.signal, stopOnAbortSignal: true } : {}),
+    };
+  }
+
+  get busySlots(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.slots) {
+      s.chat.dispose();
+      s.completion.dispose();
+    }
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+import fp from "fastify-plugin";
+import { ModelRegistry } from "./ModelRegistry.js";
+import { RequestQueue } from "./RequestQueue.js";
+import { InferenceService, defaultModelsDir } from "./InferenceService.js";
+import { openaiRoutes } from "./routes/openaiRoutes.js";
+import { modelRoutes } from "./routes/modelRoutes.js";
+import type { ConversationStore, InferenceApi } from "./types.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    inference: InferenceApi;
+  }
+}
+
+/**
+ * services/inference: the model registry, the llama.cpp engine with its
+ * bounded queue, embeddings, the OpenAI-compatible API (/v1) and the admin
+ * model routes (/api/models). Threads, context, sequences and batch come from tuning.
+ */
+export const inferencePlugin = fp(
+  async (app) => {
+    const cfg = app.config;
+    const t = app.tuning;
+    const registry = new ModelRegistry(cfg["inference.modelsDir"] ?? defaultModelsDir(cfg["paths.dataDir"]));
+    const sequences = t.parallelSequences.value;
+    const queue = new RequestQueue(sequences, cfg["inference.queueMax"] ?? sequences * 4, cfg["inference.queueTimeoutSeconds"] * 1000);
+    const service = new InferenceService({
+      registry,
+      queue,
+      engine: {
+        threads: t.engineThreads.value,
+        contextSize: t.contextSize.value,
+        sequences,
+        batchSize: t.batchSize.value,
+        gpuLayers: t.gpuLayers.value,
+      },
+      embeddingThreads: t.embeddingThreads.value,
+      embeddingBatchSize: cfg["inference.embeddingBatchSize"],
+      defaultModel: cfg["inference.defaultModel"],
+      embeddingModel: cfg["inference.embeddingModel"],
+      idleUnloadMs: cfg["inference.idleUnloadMinutes"] * 60_000,
+      maxTokensDefault: cfg["inference.maxTokensDefault"],
+      logger: app.log,
+      // The memory service, when loaded, offers the ConversationStore methods it implements.
+      memory: () => (app.hasDecorator("memory") ? ((app as unknown as { memory: ConversationStore }).memory) : undefined),
+    });
+    app.decorate("inference", service);
+    app.addHook("onClose", async () => service.close());
+    await app.register(openaiRoutes, { prefix: "/v1", inference: service });
+    await app.register(modelRoutes, { prefix: "/api", inference: service, uploadLimitBytes: cfg["inference.uploadLimitBytes"] });
+  },
+  { name: "sovereign-inference", dependencies: ["sovereign-context"] },
+);

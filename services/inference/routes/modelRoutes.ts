@@ -1,0 +1,97 @@
+import { createWriteStream, rmSync } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import multipart from "@fastify/multipart";
+import type { FastifyInstance } from "fastify";
+import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { pullModel } from "../pullModel.js";
+import type { InferenceApi } from "../types.js";
+
+interface AddBody { path: string; name?: string; sha256?: string; kind?: "llm" | "embedding" }
+interface PullBody { url: string; sha256: string; name?: string; kind?: "llm" | "embedding" }
+interface UploadQuery { name?: string; sha256?: string; kind?: "llm" | "embedding" }
+
+const kind = { type: "string", enum: ["llm", "embedding"] } as const;
+const sha = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
+const name = { type: "string", minLength: 1, maxLength: 128 } as const;
+
+/**
+ * Admin routes for installed models (/api/models): list, add a file already on
+ * the node, pull from a URL, upload (multipart), remove, verify, load.
+ * Access: the "models" scope (admins).
+ */
+export async function modelRoutes(app: FastifyInstance, opts: { inference: InferenceApi; uploadLimitBytes: number }): Promise<void> {
+  const { inference } = opts;
+  const registry = inference.registry;
+  const config = { scope: "models" as const };
+  await app.register(multipart, { limits: { fileSize: opts.uploadLimitBytes, files: 1, fields: 0, parts: 1 }, throwFileSizeLimit: true });
+
+  app.get("/models", { config }, async () => ({ models: registry.list(), status: inference.status() }));
+
+  app.get("/inference/status", { config }, async () => inference.status());
+
+  app.post<{ Body: AddBody }>("/models", {
+    config,
+    schema: { body: { type: "object", required: ["path"], additionalProperties: false, properties: { path: { type: "string", minLength: 1 }, name, sha256: sha, kind } } },
+  }, async (request, reply) => {
+    const b = request.body;
+    const entry = await registry.add(b.path, { ...(b.name ? { name: b.name } : {}), ...(b.sha256 ? { sha256: b.sha256 } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    return reply.code(201).send(entry);
+  });
+
+  app.post<{ Body: PullBody }>("/models/pull", {
+    config,
+    schema: { body: { type: "object", required: ["url", "sha256"], additionalProperties: false, properties: { url: { type: "string", minLength: 1 }, sha256: sha, name, kind } } },
+  }, async (request, reply) => {
+    const b = request.body;
+    const entry = await pullModel(registry, b.url, { sha256: b.sha256, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    return reply.code(201).send(entry);
+  });
+
+  app.post<{ Querystring: UploadQuery }>("/models/upload", {
+    config,
+    schema: { querystring: { type: "object", additionalProperties: false, properties: { name, sha256: sha, kind } } },
+  }, async (request, reply) => {
+    if (!request.isMultipart()) throw new SovereignError("UNSUPPORTED_MEDIA_TYPE", "Upload the model as multipart/form-data with one file part.");
+    const tmp = registry.tempPath();
+    try {
+      const part = await request.file();
+      if (!part) throw new SovereignError("UPLOAD_INCOMPLETE", "The upload has no file part.");
+      try {
+        await pipeline(part.file, createWriteStream(tmp, { mode: 0o600 }));
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === "FST_REQ_FILE_TOO_LARGE") throw new SovereignError("MODEL_TOO_LARGE", `The upload is larger than ${opts.uploadLimitBytes} bytes.`);
+        throw new SovereignError("UPLOAD_INCOMPLETE", `The upload stopped: ${(err as Error).message}`, { cause: err });
+      }
+      if (part.file.truncated) throw new SovereignError("MODEL_TOO_LARGE", `The upload is larger than ${opts.uploadLimitBytes} bytes.`);
+      const q = request.query;
+      const fallback = part.filename ? part.filename.replace(/\.gguf$/i, "") : undefined;
+      const modelName = q.name ?? fallback;
+      const entry = await registry.add(tmp, {
+        move: true, ...(modelName ? { name: modelName } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.kind ? { kind: q.kind } : {}), source: "upload",
+      });
+      return reply.code(201).send(entry);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  });
+
+  app.delete<{ Params: { name: string } }>("/models/:name", { config }, async (request) => {
+    const status = inference.status();
+    if (status.loaded?.name === request.params.name) await inference.unload();
+    return { removed: registry.remove(request.params.name) };
+  });
+
+  app.post<{ Body: { name?: string } | undefined }>("/models/verify", {
+    config,
+    schema: { body: { type: ["object", "null"], additionalProperties: false, properties: { name } } },
+  }, async (request) => {
+    const results = await registry.verify(request.body?.name);
+    return { ok: results.every((r) => r.ok), results };
+  });
+
+  app.post<{ Params: { name: string } }>("/models/:name/load", { config }, async (request) => {
+    await inference.load(request.params.name);
+    return inference.status();
+  });
+}

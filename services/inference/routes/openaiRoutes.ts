@@ -1,0 +1,157 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { toSovereignError } from "../../../appliance/plugins/errorHandler.js";
+import type { GenerateResult, InferenceApi } from "../types.js";
+import { openAiErrorBody, openAiErrorHandler } from "./openaiErrors.js";
+import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type ParsedGeneration } from "./parseOpenAi.js";
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
+  });
+  request.raw.on("aborted", () => ac.abort(new Error("client disconnected")));
+  return ac.signal;
+}
+
+function usage(r: GenerateResult) {
+  return { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
+}
+
+/**
+ * Runs one generation, as JSON or as an SSE stream. Headers are sent with the
+ * first token, so errors before it (queue full, prompt too long) keep their
+ * HTTP status; an error after it ends the stream with an error event.
+ */
+async function respond(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  p: ParsedGeneration,
+  run: (onText: ((t: string) => void) | undefined, signal: AbortSignal) => Promise<GenerateResult>,
+  shape: {
+    object: string;
+    chunkObject: string;
+    idPrefix: string;
+    chunk: (text: string | null, finish: string | null, first: boolean) => Record<string, unknown>;
+    full: (r: GenerateResult) => Record<string, unknown>;
+  },
+): Promise<unknown> {
+  const id = `${shape.idPrefix}-${randomBytes(12).toString("hex")}`;
+  const created = Math.floor(Date.now() / 1000);
+  const signal = disconnectSignal(request, reply);
+  if (!p.stream) {
+    const r = await run(undefined, signal);
+    return reply.send({ id, object: shape.object, created, model: r.model, system_fingerprint: null, ...shape.full(r), usage: usage(r) });
+  }
+  let started = false;
+  let model = p.model ?? "";
+  const send = (payload: unknown) => reply.raw.write(`data: ${JSON.stringify(payload)}\n\n`);
+  const base = () => ({ id, object: shape.chunkObject, created, model, system_fingerprint: null });
+  const start = () => {
+    if (started) return;
+    started = true;
+    reply.hijack();
+    reply.raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    send({ ...base(), ...shape.chunk(null, null, true) });
+  };
+  try {
+    const r = await run((text) => {
+      start();
+      if (!signal.aborted) send({ ...base(), ...shape.chunk(text, null, false) });
+    }, signal);
+    model = r.model;
+    if (signal.aborted) {
+      if (started) reply.raw.end();
+      return reply;
+    }
+    start();
+    send({ ...base(), ...shape.chunk(null, r.finishReason === "length" ? "length" : "stop", false) });
+    if (p.includeUsage) send({ ...base(), choices: [], usage: usage(r) });
+    reply.raw.end("data: [DONE]\n\n");
+    return reply;
+  } catch (err) {
+    if (!started) throw err;
+    const e = toSovereignError(err as Error);
+    if (e.status >= 500) request.log.error({ err }, "stream failed");
+    send(openAiErrorBody(e));
+    reply.raw.end("data: [DONE]\n\n");
+    return reply;
+  }
+}
+
+/**
+ * The OpenAI-compatible API, in its own scope with OpenAI's error shape:
+ * GET /v1/models, POST /v1/chat/completions, /v1/completions, /v1/embeddings.
+ * Access: an authenticated caller with the "chat" scope (services/auth enforces it).
+ */
+export async function openaiRoutes(app: FastifyInstance, opts: { inference: InferenceApi }): Promise<void> {
+  const inference = opts.inference;
+  app.setErrorHandler(openAiErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(openAiErrorBody(new SovereignError("NOT_FOUND", `No route for ${request.method} ${request.url.split("?")[0]}.`))),
+  );
+  const config = { scope: "chat" as const };
+
+  app.get("/models", { config }, async () => ({
+    object: "list",
+    data: inference.models().map((m) => ({ id: m.name, object: "model", created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: "sovereign-node", kind: m.kind })),
+  }));
+
+  app.get<{ Params: { id: string } }>("/models/:id", { config }, async (request) => {
+    const m = inference.registry.get(request.params.id);
+    return { id: m.name, object: "model", created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: "sovereign-node", kind: m.kind };
+  });
+
+  app.post("/chat/completions", { config }, async (request, reply) => {
+    const p = parseChatRequest(request.body);
+    return respond(
+      request, reply, p,
+      (onText, signal) => inference.generate({
+        messages: p.messages, sampling: p.sampling, signal, memory: p.memory,
+        ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
+      }),
+      {
+        object: "chat.completion", chunkObject: "chat.completion.chunk", idPrefix: "chatcmpl",
+        chunk: (text, finish, first) => ({
+          choices: [{ index: 0, delta: first ? { role: "assistant", content: "" } : text !== null ? { content: text } : {}, logprobs: null, finish_reason: finish }],
+        }),
+        full: (r) => ({
+          choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason === "length" ? "length" : "stop" }],
+        }),
+      },
+    );
+  });
+
+  app.post("/completions", { config }, async (request, reply) => {
+    const p = parseCompletionRequest(request.body);
+    return respond(
+      request, reply, p,
+      (onText, signal) => inference.generate({
+        prompt: p.prompt, sampling: p.sampling, signal,
+        ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
+      }),
+      {
+        object: "text_completion", chunkObject: "text_completion", idPrefix: "cmpl",
+        chunk: (text, finish, first) => (first ? { choices: [{ index: 0, text: "", logprobs: null, finish_reason: null }] } : { choices: [{ index: 0, text: text ?? "", logprobs: null, finish_reason: finish }] }),
+        full: (r) => ({ choices: [{ index: 0, text: r.text, logprobs: null, finish_reason: r.finishReason === "length" ? "length" : "stop" }] }),
+      },
+    );
+  });
+
+  app.post("/embeddings", { config }, async (request, reply) => {
+    const p = parseEmbeddingRequest(request.body);
+    const signal = disconnectSignal(request, reply);
+    const r = await inference.embed({ input: p.input, signal, ...(p.model ? { model: p.model } : {}) });
+    return {
+      object: "list",
+      model: r.model,
+      data: r.vectors.map((v, index) => ({
+        object: "embedding", index,
+        embedding: p.base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : Array.from(v),
+      })),
+      usage: { prompt_tokens: r.tokens, total_tokens: r.tokens },
+    };
+  });
+}

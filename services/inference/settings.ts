@@ -1,0 +1,41 @@
+import { setting } from "../../appliance/config/setting.js";
+
+/** Settings of services/inference: models, the engine, the queue and uploads. */
+export const inferenceSettings = [
+  setting.optionalPath({
+    key: "inference.modelsDir", env: "SOVEREIGN_MODELS_DIR", flag: "--models-dir",
+    help: "Where installed models and their manifest live. Defaults to <dataDir>/models.",
+  }),
+  setting.optionalString({
+    key: "inference.defaultModel", env: "SOVEREIGN_DEFAULT_MODEL", flag: "--default-model",
+    help: "Chat model loaded when a request names none (\"auto\" = the first installed chat model).",
+  }),
+  setting.optionalString({
+    key: "inference.embeddingModel", env: "SOVEREIGN_EMBEDDING_MODEL", flag: "--embedding-model",
+    help: "Embedding model used when a request names none (\"auto\" = the first installed embedding model).",
+  }),
+  setting.integer({
+    key: "inference.idleUnloadMinutes", env: "SOVEREIGN_IDLE_UNLOAD_MINUTES", flag: "--idle-unload-minutes", default: 15, min: 0, max: 10_080,
+    help: "Minutes without requests after which a loaded model is unloaded to free RAM (0 = never). It loads again on demand.",
+  }),
+  setting.autoInteger({
+    key: "inference.queueMax", env: "SOVEREIGN_QUEUE_MAX", flag: "--queue-max", min: 0, max: 10_000,
+    help: "Requests that may wait for a generation slot; beyond it they get 429 with Retry-After. \"auto\" = 4 × parallel sequences.",
+  }),
+  setting.integer({
+    key: "inference.queueTimeoutSeconds", env: "SOVEREIGN_QUEUE_TIMEOUT_SECONDS", flag: "--queue-timeout-seconds", default: 120, min: 1, max: 3600,
+    help: "Longest wait in the queue before a request gets 503 with Retry-After.",
+  }),
+  setting.integer({
+    key: "inference.maxTokensDefault", env: "SOVEREIGN_MAX_TOKENS_DEFAULT", flag: "--max-tokens-default", default: 512, min: 1, max: 1_048_576,
+    help: "Tokens generated when a request sets no max_tokens (always capped by the context left).",
+  }),
+  setting.integer({
+    key: "inference.uploadLimitBytes", env: "SOVEREIGN_UPLOAD_LIMIT_BYTES", flag: "--upload-limit-bytes", default: 34_359_738_368, min: 1024,
+    help: "Largest model file accepted by the upload route, in bytes.",
+  }),
+  setting.integer({
+    key: "inference.embeddingBatchSize", env: "SOVEREIGN_EMBEDDING_BATCH_SIZE", flag: "--embedding-batch-size", default: 32, min: 1, max: 1024,
+    help: "Texts per embedding forward pass.",
+  }),
+] as const;
