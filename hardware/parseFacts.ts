@@ -39,7 +39,7 @@ export function parseFacts(s: Snapshot, hints: SnapshotHints = {}): HardwareRepo
   const l4tRelease = tegraText !== null ? parseL4tRelease(tegraText) : null;
   if (tegraText !== null && l4tRelease === null) warnings.push("/etc/nv_tegra_release: not in the expected \"# R36 (release), REVISION: 3.0\" form");
   const socFamily = (file("/sys/devices/soc0/family", null) ?? "").trim();
-  const jetson = tegraText !== null || /tegra/i.test(socFamily) || compatible.some((c) => c.startsWith("nvidia,tegra"));
+  const jetson = l4tRelease !== null || /tegra/i.test(socFamily) || compatible.some((c) => c.startsWith("nvidia,tegra"));
 
   let arch = hints.arch ?? cpuinfo.arch;
   if (arch === null) {
@@ -196,9 +196,12 @@ function gpuFacts(s: Snapshot, arch: HardwareFacts["arch"], jetson: boolean, mod
   const driver = versionText !== null ? parseNvidiaDriver(versionText) : null;
   if (driver !== null || dev.some((d) => /^nvidia\d+$/.test(d))) {
     const usable = arch === "x64" && driver !== null;
+    const models = (s.dirs["/proc/driver/nvidia/gpus"] ?? [])
+      .map((id) => /^Model:\s*(.+)$/m.exec(s.files[`/proc/driver/nvidia/gpus/${id}/information`] ?? "")?.[1]?.trim())
+      .filter((m): m is string => !!m);
     return {
       kind: "cuda",
-      name: driver ?? "NVIDIA GPU (device node only, no driver version)",
+      name: `${models.length > 0 ? `${models.join(", ")}, ` : ""}${driver ?? "NVIDIA GPU (device node only, no driver version)"}`,
       usable,
       note: usable
         ? "node-llama-cpp's linux-x64-cuda prebuilt can offload layers; the CUDA runtime must be installed"

@@ -40,6 +40,7 @@ const FIXED_DIRS: DirWanted[] = [
   { path: "/dev", keep: /^(nvidia\d*|nvidiactl|nvhost-gpu|nvhost-ctrl-gpu|nvmap|kfd)$/ },
   { path: "/dev/dri", keep: /^renderD\d+$/ },
   { path: "/sys/firmware", keep: /^(efi|devicetree)$/ },
+  { path: "/proc/driver/nvidia/gpus", keep: /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]$/i },
 ];
 
 /** Per-CPU files under /sys/devices/system/cpu/cpuN. */
@@ -65,6 +66,8 @@ export function planSnapshot(s: Snapshot): SnapshotPlan {
   const online = s.files["/sys/devices/system/cpu/online"];
   const ids = online !== undefined ? (parseCpuList(online) ?? listed) : listed;
   for (const id of ids.slice(0, MAX_CPUS_READ)) for (const f of CPU_FILES) files.push(`/sys/devices/system/cpu/cpu${id}/${f}`);
+
+  for (const gpu of (s.dirs["/proc/driver/nvidia/gpus"] ?? []).slice(0, 16)) files.push(`/proc/driver/nvidia/gpus/${gpu}/information`);
 
   // cgroup limits: the process's own cgroup and every ancestor up to the root (a limit anywhere above applies).
   const membership = parseCgroupMembership(s.files["/proc/self/cgroup"] ?? "");

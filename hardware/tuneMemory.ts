@@ -36,7 +36,9 @@ export function tuneSqliteCache(facts: HardwareFacts, o: TuningOverrides): Choic
 function computeCapB(facts: HardwareFacts): { cap: number; why: string } {
   const { cpu, gpu, arch } = facts;
   const perf = Math.min(cpu.performanceCores, cpu.usableCpus);
-  if (gpu.usable) return { cap: 70, why: "GPU offload" };
+  // /proc does not tell a discrete GPU's memory; 8B at Q4 fits the 6-8 GiB cards that are common.
+  if (gpu.usable && gpu.unifiedMemory) return { cap: 70, why: "GPU offload over shared memory" };
+  if (gpu.usable) return { cap: 8, why: "GPU memory, which /proc does not tell: sized for a 6-8 GiB card" };
   if (arch === "x64") {
     const simd = cpu.features.avx512 ? "AVX-512" : cpu.features.avx2 ? "AVX2" : "no AVX2";
     if (cpu.features.avx2 && perf >= 8) return { cap: 14, why: `${perf} x86 cores with ${simd}` };
@@ -67,8 +69,8 @@ export function tuneRecommendedModel(facts: HardwareFacts, budgetMb: number): Ch
     return heuristic({ maxParamsB: 0.1, quantization: "Q4_0" }, `a ${budgetMb} MiB model budget is too small even for a 0.1B model: expect swapping, or use a larger node`);
   }
   const maxParamsB = Math.min(byMemory, cap);
-  const quantization = facts.gpu.usable && neededMb(maxParamsB, BYTES_PER_PARAM.Q8_0) <= budgetMb ? "Q8_0" : quant;
-  const limit = byMemory <= cap ? `the ${budgetMb} MiB budget` : `speed (${why}; the ${budgetMb} MiB budget would hold ${byMemory}B)`;
+  const quantization = facts.gpu.usable && facts.gpu.unifiedMemory && neededMb(maxParamsB, BYTES_PER_PARAM.Q8_0) <= budgetMb ? "Q8_0" : quant;
+  const limit = byMemory <= cap ? `the ${budgetMb} MiB budget` : `${facts.gpu.usable ? why : `speed on ${why}`} (the ${budgetMb} MiB budget would hold ${byMemory}B)`;
   const qWhy = quantization === "Q4_0" ? "Q4_0: smallest, and repacked for fast Arm and x86 kernels" : quantization === "Q8_0" ? "Q8_0: near-lossless, the GPU has the room" : "Q4_K_M: the usual quality/size balance";
   return heuristic({ maxParamsB, quantization }, `up to ${maxParamsB}B parameters, limited by ${limit}; ${qWhy}`);
 }
@@ -106,7 +108,7 @@ export function tuneSequences(facts: HardwareFacts, o: TuningOverrides, budgetMb
     else break;
   }
   const kvMb = Math.round((ctx * seq * perToken) / MiB);
-  const tight = !fits() ? `; does not fit the ${budgetMb} MiB budget with ${modelDesc} (${Math.round(m.fileBytes / MiB)} MiB), expect swapping` : "";
+  const tight = !fits() ? `; even this does not fit the ${budgetMb} MiB budget beside ${modelDesc} (${Math.round(m.fileBytes / MiB)} MiB): expect swapping` : "";
 
   const parallelSequences =
     o.parallelSequences != null
@@ -115,7 +117,7 @@ export function tuneSequences(facts: HardwareFacts, o: TuningOverrides, budgetMb
   const contextSize =
     o.contextSize != null
       ? override(o.contextSize, "set in config")
-      : heuristic(ctx, `${ctx} tokens per sequence: ${ctx}×${seq} tokens × ${Math.round(perToken / 1024)} KiB fits the ${budgetMb} MiB budget beside ${modelDesc}${tight}`);
+      : heuristic(ctx, tight ? `${ctx} tokens per sequence, the smallest offered${tight}` : `${ctx} tokens per sequence: ${ctx}×${seq} tokens × ${Math.round(perToken / 1024)} KiB of KV cache fits the ${budgetMb} MiB budget beside ${modelDesc}`);
 
   let batchSize: Choice<number>;
   if (o.batchSize != null) batchSize = override(o.batchSize, "set in config");
