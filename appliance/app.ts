@@ -34,7 +34,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     trustProxy: false,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   // Node's own header timeout also bounds slow-header (slowloris) connections.
