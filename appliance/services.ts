@@ -1,5 +1,8 @@
 import type { FastifyPluginAsync } from "fastify";
 import { dbPlugin } from "../services/db/dbPlugin.js";
+import { schedulerPlugin } from "../services/scheduler/schedulerPlugin.js";
+import { backupPlugin } from "../services/db/backupPlugin.js";
+import { memoryPlugin } from "../services/memory/memoryPlugin.js";
 import { identityPlugin } from "../services/identity/identityPlugin.js";
 import { authPlugin } from "../services/auth/authPlugin.js";
 import { statusPlugin } from "../services/status/statusPlugin.js";
@@ -16,6 +19,9 @@ import { inferencePlugin } from "../services/inference/inferencePlugin.js";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const servicePlugins: FastifyPluginAsync<any>[] = [
   dbPlugin,
+  schedulerPlugin,
+  backupPlugin,
+  memoryPlugin,
   identityPlugin,
   authPlugin,
   inferencePlugin,

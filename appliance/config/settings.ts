@@ -1,4 +1,6 @@
 import { coreSettings } from "./coreSettings.js";
+import { memorySettings } from "../../services/memory/settings.js";
+import { schedulerSettings } from "../../services/scheduler/settings.js";
 import { auditSettings } from "../../services/audit/settings.js";
 import { authSettings } from "../../services/auth/settings.js";
 import { inferenceSettings } from "../../services/inference/settings.js";
@@ -8,7 +10,7 @@ import type { Setting } from "./setting.js";
  * The whole settings table. Each service declares its settings next to its
  * code (services/<name>/settings.ts) and they are joined here, once.
  */
-export const settings = [...coreSettings, ...auditSettings, ...authSettings, ...inferenceSettings] as const;
+export const settings = [...coreSettings, ...auditSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings] as const;
 
 type Table = typeof settings;
 type ValueOf<S> = S extends Setting<string, infer V> ? V : never;

@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { memoryErrors } from "./codes/memory.js";
 import { inferenceErrors } from "./codes/inference.js";
 import { authErrors } from "./codes/auth.js";
 import { auditErrors } from "./codes/audit.js";
@@ -13,6 +14,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...memoryErrors,
   ...inferenceErrors,
   ...authErrors,
   ...auditErrors,

@@ -1,6 +1,8 @@
 import fp from "fastify-plugin";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "./Database.js";
+import { backupDirOf, lockPathOf } from "./backups.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -8,12 +10,41 @@ declare module "fastify" {
   }
 }
 
-/** Opens <dataDir>/sovereign.db once for every service. The memory service adds its checks and jobs. */
+/** Where the node's database lives under a data dir. */
+export function dbPathOf(dataDir: string): string {
+  return join(dataDir, "sovereign.db");
+}
+
+/**
+ * Opens <dataDir>/sovereign.db once for every service, after quick_check: a
+ * damaged file stops the boot with DB_CORRUPT and the restore path. A lock
+ * file with our pid tells `sovereign restore` that the node has it open.
+ */
 export const dbPlugin = fp(
   async (app) => {
-    const db = new Database(join(app.config["paths.dataDir"], "sovereign.db"), { cacheMb: app.tuning.sqliteCacheMb.value });
+    const dataDir = app.config["paths.dataDir"];
+    const path = dbPathOf(dataDir);
+    const db = Database.open(path, { cacheMb: app.tuning.sqliteCacheMb.value, backupDir: backupDirOf(dataDir) });
+    writeFileSync(lockPathOf(path), `${process.pid}\n`, { mode: 0o600 });
     app.decorate("db", db);
-    app.addHook("onClose", async () => db.close());
+    app.health.register({
+      name: "db",
+      liveness: false,
+      check: () => {
+        db.sqlite.prepare("SELECT 1").get();
+        return { ok: true, detail: `wal ${Math.round(db.walSizeBytes() / 1024)} KiB` };
+      },
+    });
+    app.addHook("onClose", async () => {
+      try {
+        // A clean shutdown leaves no WAL behind, so copies of the data dir are self-contained.
+        if (db.sqlite.open) db.checkpoint("TRUNCATE");
+      } catch {
+        // A failed checkpoint is harmless: the WAL is replayed at the next open.
+      }
+      db.close();
+      rmSync(lockPathOf(path), { force: true });
+    });
   },
-  { name: "sovereign-db", dependencies: ["sovereign-context"] },
+  { name: "sovereign-db", dependencies: ["sovereign-context", "sovereign-health"] },
 );

@@ -1,0 +1,164 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { randomUUID } from "node:crypto";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { guardDb } from "../db/sqliteErrors.js";
+
+export type Role = "system" | "user" | "assistant" | "tool";
+
+export interface Conversation {
+  id: string;
+  userId: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+  messageCount: number;
+}
+
+export interface Message {
+  id: number;
+  conversationId: string;
+  role: Role;
+  content: string;
+  createdAt: string;
+  meta: Record<string, unknown> | null;
+}
+
+interface ConvRow {
+  id: string;
+  user_id: string;
+  title: string;
+  created_at: number;
+  updated_at: number;
+  message_count: number;
+}
+interface MsgRow {
+  id: number;
+  conversation_id: string;
+  role: Role;
+  content: string;
+  created_at: number;
+  meta: string | null;
+}
+
+const DEFAULT_TITLE = "New conversation";
+
+function toConversation(r: ConvRow): Conversation {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    title: r.title,
+    createdAt: new Date(r.created_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+    messageCount: r.message_count,
+  };
+}
+
+export function toMessage(r: MsgRow): Message {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    role: r.role,
+    content: r.content,
+    createdAt: new Date(r.created_at).toISOString(),
+    meta: r.meta === null ? null : (JSON.parse(r.meta) as Record<string, unknown>),
+  };
+}
+
+const SELECT_CONV = `SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count FROM conversations c`;
+
+/**
+ * Chat history, per user. The inference service's chat route appends to it
+ * (and continues a stored conversation by id); the UI lists, reads, renames,
+ * deletes and exports.
+ */
+export class ConversationStore {
+  constructor(private readonly db: BetterSqlite3.Database) {}
+
+  create(userId: string, title?: string, options: { id?: string; now?: number } = {}): Conversation {
+    const now = options.now ?? Date.now();
+    const id = options.id ?? randomUUID();
+    guardDb(() =>
+      this.db
+        .prepare("INSERT INTO conversations (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+        .run(id, userId, cleanTitle(title) ?? DEFAULT_TITLE, now, now),
+    );
+    return this.require(userId, id);
+  }
+
+  list(userId: string, options: { limit?: number; before?: string } = {}): Conversation[] {
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+    const before = options.before ? Date.parse(options.before) : Number.MAX_SAFE_INTEGER;
+    const rows = this.db
+      .prepare(`${SELECT_CONV} WHERE c.user_id = ? AND c.updated_at < ? ORDER BY c.updated_at DESC LIMIT ?`)
+      .all(userId, Number.isNaN(before) ? Number.MAX_SAFE_INTEGER : before, limit) as ConvRow[];
+    return rows.map(toConversation);
+  }
+
+  get(userId: string, id: string): Conversation | undefined {
+    const row = this.db.prepare(`${SELECT_CONV} WHERE c.id = ? AND c.user_id = ?`).get(id, userId) as ConvRow | undefined;
+    return row ? toConversation(row) : undefined;
+  }
+
+  require(userId: string, id: string): Conversation {
+    const c = this.get(userId, id);
+    if (!c) throw new SovereignError("CONVERSATION_NOT_FOUND", `No conversation ${id}.`);
+    return c;
+  }
+
+  messages(userId: string, id: string, options: { limit?: number } = {}): Message[] {
+    this.require(userId, id);
+    const limit = Math.min(Math.max(options.limit ?? 10_000, 1), 10_000);
+    const rows = this.db
+      .prepare("SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id")
+      .all(id, limit) as MsgRow[];
+    return rows.map(toMessage);
+  }
+
+  /** Appends messages in one transaction; the first user message names an untitled conversation. */
+  append(userId: string, id: string, messages: ReadonlyArray<{ role: Role; content: string; meta?: Record<string, unknown> }>): Message[] {
+    return guardDb(
+      () =>
+        this.db.transaction(() => {
+          const conv = this.require(userId, id);
+          const now = Date.now();
+          const insert = this.db.prepare("INSERT INTO messages (conversation_id, role, content, created_at, meta) VALUES (?, ?, ?, ?, ?)");
+          const ids = messages.map((m) => Number(insert.run(id, m.role, m.content, now, m.meta ? JSON.stringify(m.meta) : null).lastInsertRowid));
+          const firstUser = messages.find((m) => m.role === "user");
+          if (conv.title === DEFAULT_TITLE && firstUser) {
+            this.db.prepare("UPDATE conversations SET title = ? WHERE id = ?").run(cleanTitle(firstUser.content) ?? DEFAULT_TITLE, id);
+          }
+          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(now, id);
+          return (this.db.prepare(`SELECT * FROM messages WHERE id IN (${ids.map(() => "?").join(",")}) ORDER BY id`).all(...ids) as MsgRow[]).map(toMessage);
+        })(),
+      "message write",
+    );
+  }
+
+  rename(userId: string, id: string, title: string): Conversation {
+    const t = cleanTitle(title);
+    if (!t) throw new SovereignError("BAD_REQUEST", "The title is empty.");
+    const r = guardDb(() => this.db.prepare("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?").run(t, id, userId));
+    if (r.changes === 0) throw new SovereignError("CONVERSATION_NOT_FOUND", `No conversation ${id}.`);
+    return this.require(userId, id);
+  }
+
+  delete(userId: string, id: string): void {
+    const r = guardDb(() => this.db.prepare("DELETE FROM conversations WHERE id = ? AND user_id = ?").run(id, userId), "delete");
+    if (r.changes === 0) throw new SovereignError("CONVERSATION_NOT_FOUND", `No conversation ${id}.`);
+  }
+
+  /** A whole conversation as JSON, or as Markdown for people. */
+  export(userId: string, id: string, format: "json" | "markdown"): { conversation: Conversation; messages: Message[] } | string {
+    const conversation = this.require(userId, id);
+    const messages = this.messages(userId, id);
+    if (format === "json") return { conversation, messages };
+    const lines = [`# ${conversation.title}`, "", `_${conversation.createdAt} — ${conversation.updatedAt}_`, ""];
+    for (const m of messages) lines.push(`**${m.role}** (${m.createdAt}):`, "", m.content, "");
+    return lines.join("\n");
+  }
+}
+
+function cleanTitle(title: string | undefined): string | undefined {
+  const t = title?.replace(/\s+/g, " ").trim().slice(0, 120);
+  return t ? t : undefined;
+}

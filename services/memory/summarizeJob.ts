@@ -1,0 +1,189 @@
+import type { FastifyInstance } from "fastify";
+import type { JobContext } from "../scheduler/Scheduler.js";
+import type { MemoryService } from "./MemoryService.js";
+
+/** What summarization needs from a language model. */
+export interface Summarizer {
+  summarize(transcript: string, signal: AbortSignal): Promise<string>;
+}
+
+interface InferenceLike {
+  generate?: (request: { prompt: string; maxTokens?: number; temperature?: number; signal?: AbortSignal }) => Promise<unknown>;
+}
+
+const PROMPT = (t: string): string =>
+  `Summarize the conversation below in at most five sentences. Keep facts, decisions, names and the user's preferences; leave out greetings.\n\n${t}\n\nSummary:`;
+
+/** Adapts `app.inference.generate` (when the inference service has one) into a Summarizer. */
+export function summarizerFromApp(app: FastifyInstance): Summarizer | undefined {
+  if (!app.hasDecorator("inference")) return undefined;
+  const inf = (app as unknown as { inference?: InferenceLike }).inference;
+  if (!inf || typeof inf.generate !== "function") return undefined;
+  const generate = inf.generate.bind(inf);
+  return {
+    summarize: async (transcript, signal) => {
+      const out = await generate({ prompt: PROMPT(transcript), maxTokens: 256, temperature: 0.2, signal });
+      const text = typeof out === "string" ? out : (out as { text?: unknown } | null)?.text;
+      if (typeof text !== "string") throw new Error("generate() returned no text");
+      return text.trim();
+    },
+  };
+}
+
+export interface SummarizeOptions {
+  /** A conversation quiet for this long is due. */
+  afterMs: number;
+  /** Transcript characters given to the model (the end of long conversations). */
+  maxTranscriptChars?: number;
+  /** Cosine similarity above which two memories count as near-duplicates. */
+  duplicateSimilarity?: number;
+  now?: () => number;
+}
+
+export interface SummarizeReport {
+  summarized: number;
+  failed: number;
+  remaining: number;
+  model: boolean;
+  compacted: { exact: number; near: number };
+  stoppedBy: "done" | "deadline" | "aborted";
+}
+
+/**
+ * The night-time job: summarize quiet conversations into long-term memories,
+ * then compact near-duplicate memories. Each conversation and each merge
+ * commits on its own, so a run cut short by its time bound (or a restart)
+ * resumes with what is left.
+ */
+export async function runSummarization(memory: MemoryService, summarizer: Summarizer | undefined, ctx: Pick<JobContext, "signal" | "deadline">, options: SummarizeOptions): Promise<SummarizeReport> {
+  const db = memory.db;
+  const now = options.now ?? Date.now;
+  const report: SummarizeReport = { summarized: 0, failed: 0, remaining: 0, model: summarizer !== undefined, compacted: { exact: 0, near: 0 }, stoppedBy: "done" };
+  const stop = (): "deadline" | "aborted" | undefined => (ctx.signal.aborted ? "aborted" : now() >= ctx.deadline ? "deadline" : undefined);
+  const due = db.prepare(
+    `SELECT id, user_id AS userId, title FROM conversations
+     WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at) ORDER BY updated_at LIMIT 1 OFFSET ?`,
+  );
+  const dueCount = db.prepare("SELECT COUNT(*) AS n FROM conversations WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at)");
+  const cutoff = now() - options.afterMs;
+
+  if (summarizer) {
+    let skip = 0;
+    for (;;) {
+      const why = stop();
+      if (why) {
+        report.stoppedBy = why;
+        break;
+      }
+      const conv = due.get(cutoff, skip) as { id: string; userId: string; title: string } | undefined;
+      if (!conv) break;
+      try {
+        const messages = memory.conversations.messages(conv.userId, conv.id).filter((m) => m.role === "user" || m.role === "assistant");
+        if (messages.length === 0) {
+          db.prepare("UPDATE conversations SET summarized_at = ? WHERE id = ?").run(now(), conv.id);
+          continue;
+        }
+        let transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
+        const max = options.maxTranscriptChars ?? 6000;
+        if (transcript.length > max) transcript = transcript.slice(transcript.length - max);
+        const summary = await summarizer.summarize(transcript, ctx.signal);
+        if (!summary) throw new Error("empty summary");
+        const prev = db.prepare("SELECT summary_memory_id AS m FROM conversations WHERE id = ?").get(conv.id) as { m: number | null };
+        const added = memory.add(conv.userId, {
+          text: `Summary of the conversation "${conv.title}": ${summary}`,
+          source: `conversation:${conv.id}`,
+          kind: "summary",
+          tags: ["summary"],
+          importance: 0.6,
+          chunk: false,
+        });
+        db.transaction(() => {
+          db.prepare("UPDATE conversations SET summarized_at = ?, summary_memory_id = ? WHERE id = ?").run(now(), added.ids[0] ?? null, conv.id);
+          if (prev.m !== null) db.prepare("DELETE FROM memories WHERE id = ?").run(prev.m);
+        })();
+        if (prev.m !== null) memory.vectors.removeFromIndex([prev.m]);
+        report.summarized++;
+      } catch (err) {
+        if (ctx.signal.aborted) {
+          report.stoppedBy = "aborted";
+          break;
+        }
+        report.failed++;
+        skip++; // leave it for the next run, go on with the others
+        memory.episodes.record("summarize-failed", `could not summarize conversation ${conv.id}: ${(err as Error).message}`, { conversationId: conv.id }, conv.userId);
+      }
+    }
+  }
+  report.remaining = (dueCount.get(cutoff) as { n: number }).n;
+
+  if (!stop()) report.compacted.exact = compactExactDuplicates(memory);
+  if (!stop()) report.compacted.near = compactNearDuplicates(memory, options.duplicateSimilarity ?? 0.97, stop);
+  const why = stop();
+  if (why && report.stoppedBy === "done") report.stoppedBy = why;
+  return report;
+}
+
+/** Merges memories of one user whose text is the same after normalizing case and spaces. */
+export function compactExactDuplicates(memory: MemoryService): number {
+  const db = memory.db;
+  const groups = db
+    .prepare(
+      `SELECT user_id AS userId, group_concat(id) AS ids FROM memories
+       GROUP BY user_id, lower(trim(replace(replace(text, char(10), ' '), '  ', ' '))) HAVING COUNT(*) > 1 LIMIT 1000`,
+    )
+    .all() as Array<{ userId: string; ids: string }>;
+  let merged = 0;
+  for (const g of groups) {
+    const ids = g.ids.split(",").map(Number);
+    merged += mergeInto(memory, g.userId, ids);
+  }
+  return merged;
+}
+
+/**
+ * Merges near-duplicates found by the vector index among memories added since
+ * the last compaction (the watermark in memory_kv makes the work resumable).
+ */
+export function compactNearDuplicates(memory: MemoryService, threshold: number, stop: () => string | undefined): number {
+  const vec = memory.vectors.current();
+  if (!vec) return 0;
+  const db = memory.db;
+  const key = `compaction.watermark.${vec.embedder.model}`;
+  const mark = Number((db.prepare("SELECT value FROM memory_kv WHERE key = ?").get(key) as { value: string } | undefined)?.value ?? 0);
+  const rows = db
+    .prepare("SELECT m.id AS id, m.user_id AS userId, m.document_id AS doc FROM memories m JOIN memory_vectors v ON v.memory_id = m.id WHERE m.id > ? AND v.model = ? ORDER BY m.id LIMIT 5000")
+    .all(mark, vec.embedder.model) as Array<{ id: number; userId: string; doc: string | null }>;
+  let merged = 0;
+  let last = mark;
+  for (const r of rows) {
+    if (stop()) break;
+    last = r.id;
+    const v = vec.index.vectorOf(r.id);
+    if (!v) continue;
+    const hits = vec.index.search(v, 4, { userKey: memory.vectors.userKey(r.userId) }).filter((h) => h.id !== r.id && h.score >= threshold);
+    if (hits.length === 0) continue;
+    const docs = memory.store.getMany(hits.map((h) => h.id));
+    // Overlapping chunks of one document are meant to be similar; leave them.
+    const dupes = hits.map((h) => h.id).filter((id) => r.doc === null || docs.get(id)?.documentId !== r.doc);
+    if (dupes.length > 0) merged += mergeInto(memory, r.userId, [r.id, ...dupes]);
+  }
+  db.prepare("INSERT INTO memory_kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, String(last));
+  return merged;
+}
+
+/** Keeps the oldest memory of the group with the highest importance and all tags; deletes the rest. */
+function mergeInto(memory: MemoryService, userId: string, ids: number[]): number {
+  const rows = [...memory.store.getMany(ids).values()].filter((m) => m.userId === userId).sort((a, b) => a.id - b.id);
+  const keep = rows[0];
+  if (!keep || rows.length < 2) return 0;
+  const others = rows.slice(1);
+  const tags = [...new Set(rows.flatMap((m) => m.tags))];
+  const importance = Math.max(...rows.map((m) => m.importance));
+  memory.db.transaction(() => {
+    memory.store.update(userId, keep.id, { tags, importance });
+    memory.store.delete(userId, others.map((m) => m.id));
+  })();
+  memory.vectors.removeFromIndex(others.map((m) => m.id));
+  memory.episodes.record("compaction", `merged ${others.length} duplicate(s) into memory ${keep.id}`, { kept: keep.id, removed: others.map((m) => m.id) }, userId);
+  return others.length;
+}
