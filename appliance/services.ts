@@ -10,6 +10,7 @@ import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
 import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
 import { inferencePlugin } from "../services/inference/inferencePlugin.js";
+import { federationPlugin } from "../services/federation/federationPlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -29,4 +30,5 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   webUiPlugin,
   auditPlugin,
   metricsPlugin,
+  federationPlugin,
 ];

@@ -1,4 +1,5 @@
 import { coreSettings } from "./coreSettings.js";
+import { federationSettings } from "../../services/federation/settings.js";
 import { memorySettings } from "../../services/memory/settings.js";
 import { schedulerSettings } from "../../services/scheduler/settings.js";
 import { auditSettings } from "../../services/audit/settings.js";
@@ -10,7 +11,7 @@ import type { Setting } from "./setting.js";
  * The whole settings table. Each service declares its settings next to its
  * code (services/<name>/settings.ts) and they are joined here, once.
  */
-export const settings = [...coreSettings, ...auditSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings] as const;
+export const settings = [...coreSettings, ...auditSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings, ...federationSettings] as const;
 
 type Table = typeof settings;
 type ValueOf<S> = S extends Setting<string, infer V> ? V : never;

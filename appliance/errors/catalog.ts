@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { federationErrors } from "./codes/federation.js";
 import { memoryErrors } from "./codes/memory.js";
 import { inferenceErrors } from "./codes/inference.js";
 import { authErrors } from "./codes/auth.js";
@@ -14,6 +15,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...federationErrors,
   ...memoryErrors,
   ...inferenceErrors,
   ...authErrors,

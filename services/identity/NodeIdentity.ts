@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { generateSecretKey, publicKeyOf, sign, verify } from "./ed25519.js";
@@ -74,6 +74,21 @@ export class NodeIdentity {
   verify(signature: Uint8Array, message: Uint8Array): boolean {
     return verify(signature, message, this.publicKey);
   }
+
+  /**
+   * The secret key as a node:crypto KeyObject, for callers that sign many
+   * messages (federation) through the native ed25519 implementation.
+   */
+  privateKeyObject(): KeyObject {
+    this.keyObject ??= createPrivateKey({
+      key: Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), this.secretKey]),
+      format: "der",
+      type: "pkcs8",
+    });
+    return this.keyObject;
+  }
+
+  private keyObject: KeyObject | undefined;
 
   get publicKeyBase64(): string {
     return Buffer.from(this.publicKey).toString("base64");

@@ -1,0 +1,17 @@
+import type { ErrorEntry } from "../catalog.js";
+
+export const federationErrors = {
+  FED_PEER_NOT_FOUND: { status: 404, description: "No peer with that node id or fingerprint is known.", hint: "List peers with `sovereign peer list`; a node becomes known once its signed manifest arrives." },
+  FED_PEER_AMBIGUOUS: { status: 409, description: "More than one peer matches that prefix.", hint: "Give more characters of the node id or the whole fingerprint." },
+  FED_FINGERPRINT_MISMATCH: { status: 409, description: "The fingerprint given does not match the peer's key; the peer was not approved.", hint: "Read the fingerprint on the other node (`sovereign peer list` there, or its Peers page) and compare it aloud." },
+  FED_TIER_INVALID: { status: 400, description: "The trust tier is not one of core, sandbox, external or unknown." },
+  FED_SELF: { status: 400, description: "A node cannot change its own trust tier." },
+  FED_DISABLED: { status: 409, description: "Federation is off on this node.", hint: "Set federation.enabled to true (SOVEREIGN_FEDERATION=true) and restart." },
+  FED_PAYLOAD_TOO_LARGE: { status: 413, description: "The message is larger than federation.maxPayloadBytes and was not sent.", hint: "Raise federation.maxPayloadBytes on every node, or send smaller packets (backups are chunked)." },
+  FED_OFFLOAD_NO_PEER: { status: 503, description: "No core peer has spare inference capacity and its breaker closed." },
+  FED_OFFLOAD_PEER_LOST: { status: 502, description: "The peer serving an offloaded generation went away mid-stream.", hint: "Retry; the peer's breaker is now counting failures and the next request may run locally." },
+  FED_OFFLOAD_TIMEOUT: { status: 504, description: "The peer serving an offloaded generation stopped answering." },
+  FED_OFFLOAD_REFUSED: { status: 502, description: "The peer refused or failed the offloaded generation." },
+  FED_NO_LOCAL_INFERENCE: { status: 503, description: "Inference is not available on this node, so there is nothing to fall back to." },
+  FED_BACKUP_NO_CORE_PEER: { status: 409, description: "No core peer is known to mirror backups to.", hint: "Approve a peer as core with `sovereign peer approve ID --tier core`." },
+} as const satisfies Record<string, ErrorEntry>;
