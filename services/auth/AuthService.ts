@@ -7,7 +7,7 @@ import { hashPassword, passwordAcceptable, hashCost, verifyPassword } from "./pa
 import type { Principal } from "./principal.js";
 import { QuotaLedger, type WindowUsage } from "./QuotaLedger.js";
 import { effectiveKeyScopes, roleScopes, type Role } from "./scopes.js";
-import { normalizeSetupCode, safeEqual } from "./secrets.js";
+import { normalizeSetupCode, randomToken, safeEqual } from "./secrets.js";
 import { SessionStore, type SessionInfo } from "./SessionStore.js";
 import { readSetupCode, removeSetupCode } from "./setupCodeFile.js";
 import { UserStore, type User } from "./UserStore.js";
@@ -47,7 +47,7 @@ export class AuthService {
   readonly ledger: QuotaLedger;
   private claimedCache = false;
   /** A hash to verify against when the user does not exist, so both cases cost the same. */
-  private dummyHash: Promise<string>;
+  private dummyHash: Promise<string> | undefined;
 
   constructor(db: BetterSqlite3.Database, readonly options: AuthOptions) {
     const now = options.now ?? Date.now;
@@ -56,7 +56,11 @@ export class AuthService {
     this.keys = new ApiKeyStore(db, now);
     this.throttle = new LoginThrottle(db, now);
     this.ledger = new QuotaLedger(db, now);
-    this.dummyHash = hashPassword("dummy password for unknown users", options.scryptLogN);
+  }
+
+  private dummy(): Promise<string> {
+    this.dummyHash ??= hashPassword(randomToken(16), this.options.scryptLogN);
+    return this.dummyHash;
   }
 
   /** True once an admin exists; never false again. */
@@ -109,7 +113,7 @@ export class AuthService {
     }
     const user = this.users.byName(username);
     const stored = user ? this.users.passwordHashOf(user.id) : undefined;
-    const ok = await verifyPassword(password.slice(0, 1024), stored ?? (await this.dummyHash));
+    const ok = await verifyPassword(password.slice(0, 1024), stored ?? (await this.dummy()));
     if (!user || !ok || user.disabled) {
       const lockMs = this.throttle.fail(nameKey, this.options.throttle);
       this.throttle.fail(ipKey, { ...this.options.throttle, maxFailures: this.options.throttle.maxFailures * 10 });

@@ -1,6 +1,12 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { Logger } from "pino";
+import { buildApp } from "../../appliance/app.js";
+import { resolveConfig } from "../../appliance/config/resolveConfig.js";
+import { detectHardware } from "../../hardware/detectHardware.js";
+import { tuneForConfig } from "../../hardware/tuneForConfig.js";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 
 /** Cheap scrypt for tests (the default 2^16 is for devices); everything else is the real thing. */
@@ -41,4 +47,30 @@ export async function login(app: FastifyInstance, username: string, password: st
 /** Headers of a browser request from the node's own page, with the session and its CSRF token. */
 export function as(s: Session): Record<string, string> {
   return { cookie: s.cookie, "x-csrf-token": s.csrf };
+}
+
+/**
+ * The real app, built like buildTestApp but with `extra` registered before
+ * ready (a probe route standing in for another service), and an optional logger.
+ */
+export async function buildAuthAppWith(
+  extra: (app: FastifyInstance) => void | Promise<void>,
+  settings: Record<string, unknown> = {},
+  options: { logger?: Logger; dataDir?: string } = {},
+): Promise<TestApp> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-auth-"));
+  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, "log.level": "silent", ...fastAuth, ...settings } });
+  const hardware = await detectHardware();
+  const app = await buildApp({ config, hardware, tuning: tuneForConfig(hardware.facts, config), logger: options.logger ?? false });
+  await app.register(async (child) => extra(child));
+  await app.ready();
+  return {
+    app,
+    config,
+    dataDir,
+    close: async () => {
+      await app.close();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

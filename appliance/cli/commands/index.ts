@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerSetupCodeCommand, registerUserCommand } from "./user.js";
 import { registerAuditCommand } from "./audit.js";
 import { registerConfigCommand } from "./config.js";
 import { registerHardwareCommand } from "./hardware.js";
@@ -10,4 +11,6 @@ export const commandModules: Array<(program: Command) => void> = [
   registerConfigCommand,
   registerHardwareCommand,
   registerAuditCommand,
+  registerUserCommand,
+  registerSetupCodeCommand,
 ];
