@@ -88,6 +88,10 @@ export class FederationService {
     this.reloadPeers();
   }
 
+  get store(): FederationStore {
+    return this.o.store;
+  }
+
   get nodeId(): string {
     return this.o.identity.nodeId;
   }
@@ -137,8 +141,9 @@ export class FederationService {
     this.brokerUrl = url;
     this.transport = new MqttTransport({
       url, clientId: id.nodeId, topics: this.topics, maxPayloadBytes: c["federation.maxPayloadBytes"],
-      username: embedded ? id.nodeId : c["federation.broker.username"],
-      password: embedded ? () => brokerPassword(id.key, id.nodeId, id.publicKeyB64) : c["federation.broker.password"],
+      // Without configured credentials, present the node login: another node's embedded broker requires it.
+      username: embedded || !c["federation.broker.username"] ? id.nodeId : c["federation.broker.username"],
+      password: embedded || !c["federation.broker.username"] ? () => brokerPassword(id.key, id.nodeId, id.publicKeyB64) : c["federation.broker.password"],
       caFile: c["federation.broker.caFile"], certFile: c["federation.broker.certFile"], keyFile: c["federation.broker.keyFile"],
       rejectUnauthorized: c["federation.broker.rejectUnauthorized"],
       onMessage: (topic, payload) => this.enqueue(topic, payload),
@@ -204,9 +209,13 @@ export class FederationService {
   }
 
   // ── peers and tiers ───────────────────────────────────
-  private reloadPeers(): void {
+  /**
+   * Re-reads the peers table when it changed: `data_version` moves when another
+   * connection (the CLI) commits; our own writes pass `force`.
+   */
+  private reloadPeers(force = false): void {
     const v = this.o.store.dataVersion();
-    if (v === this.dataVersion) return;
+    if (v === this.dataVersion && !force) return;
     this.dataVersion = v;
     const before = this.peerCache;
     this.peerCache = new Map(this.o.store.peers().map((p) => [p.nodeId, p]));
@@ -248,14 +257,14 @@ export class FederationService {
   /** Sets a peer's tier (approval is a change away from unknown, checked against the fingerprint when given). */
   setTier(ref: string, tier: Tier, actor: string, fingerprint?: string): { peer: PeerRow; from: Tier; changed: boolean } {
     const r = this.o.store.setTier(ref, tier, actor, { ...(fingerprint !== undefined ? { fingerprint } : {}), selfId: this.nodeId });
-    this.reloadPeers();
+    this.reloadPeers(true);
     if (r.changed && (tier === "core" || tier === "sandbox")) this.sync.requestSync(r.peer.nodeId);
     return r;
   }
 
   removePeer(ref: string, actor: string): PeerRow {
     const p = this.o.store.removePeer(ref, actor);
-    this.reloadPeers();
+    this.reloadPeers(true);
     return p;
   }
 
@@ -420,7 +429,7 @@ export class FederationService {
     }
     if (v.manifest.nodeId !== topicNode) return this.drop("misaddressed", topicNode);
     this.o.store.recordManifest(v.manifest, Date.now());
-    this.reloadPeers();
+    this.reloadPeers(true);
     if (!known) this.o.log.info({ peer: v.manifest.nodeId, name: v.manifest.name, fingerprint: this.peerCache.get(v.manifest.nodeId)?.fingerprint }, "federation: new node seen; it stays unknown until an admin approves it");
     const tier = this.tierOf(topicNode);
     if ((tier === "core" || tier === "sandbox") && v.manifest.logHead > this.sync.recvCursor(topicNode)) this.sync.requestSync(topicNode);
@@ -436,8 +445,7 @@ export class FederationService {
     }
     const online = status === "online";
     this.o.store.setOnline(nodeId, online, Date.now());
-    this.dataVersion = -1;
-    this.reloadPeers();
+    this.reloadPeers(true);
     if (!online) this.offload.peerLost(nodeId);
     else if (this.tierOf(nodeId) === "core" || this.tierOf(nodeId) === "sandbox") {
       this.sync.resetPeer(nodeId);
