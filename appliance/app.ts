@@ -32,6 +32,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     requestTimeout: 120_000,
     connectionTimeout: 0,
     keepAliveTimeout: 5_000,
+    // How often Node sweeps for connections past headersTimeout/requestTimeout (its default, 30 s, lets slow-header sockets linger).
+    http: { connectionsCheckingInterval: 1_000 },
     return503OnClosing: true,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

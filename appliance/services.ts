@@ -5,11 +5,12 @@ import { backupPlugin } from "../services/db/backupPlugin.js";
 import { memoryPlugin } from "../services/memory/memoryPlugin.js";
 import { identityPlugin } from "../services/identity/identityPlugin.js";
 import { authPlugin } from "../services/auth/authPlugin.js";
+import { inferencePlugin } from "../services/inference/inferencePlugin.js";
 import { statusPlugin } from "../services/status/statusPlugin.js";
 import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
 import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
-import { inferencePlugin } from "../services/inference/inferencePlugin.js";
+import { limitsPlugin } from "./plugins/limits.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
 
 /**
@@ -24,6 +25,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   backupPlugin,
   memoryPlugin,
   identityPlugin,
+  limitsPlugin,
   authPlugin,
   inferencePlugin,
   statusPlugin,

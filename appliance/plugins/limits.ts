@@ -1,0 +1,100 @@
+import fp from "fastify-plugin";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import underPressure from "@fastify/under-pressure";
+import type { FastifyRequest } from "fastify";
+import { isIP } from "node:net";
+import { getHeapStatistics } from "node:v8";
+import { SovereignError } from "../errors/SovereignError.js";
+import { KeyRateLimiter } from "./KeyRateLimiter.js";
+
+function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const a = address.toLowerCase().replace(/^::ffff:/, "");
+  return a === "::1" || (isIP(a) === 4 && a.startsWith("127."));
+}
+
+interface PrincipalLike {
+  userId?: string;
+  keyId?: string;
+}
+
+/** Who a rate limit counts: the API key, else the logged-in user, else the address. */
+export function rateKey(request: FastifyRequest): string {
+  const p = (request as unknown as { principal?: PrincipalLike | null }).principal;
+  if (p?.keyId) return `key:${p.keyId}`;
+  if (p?.userId) return `user:${p.userId}`;
+  return `ip:${request.ip}`;
+}
+
+/**
+ * Limits on every route: security headers, per-IP and per-key rate limits,
+ * 503 + Retry-After while the event loop or heap is overloaded, and the
+ * server's header and request timeouts. Registered before auth, so overload
+ * and address limits act before any credential is checked.
+ */
+export const limitsPlugin = fp(
+  async (app) => {
+    const cfg = app.config;
+    app.server.headersTimeout = cfg["limits.headersTimeoutMs"];
+    app.server.requestTimeout = cfg["limits.requestTimeoutMs"];
+
+    await app.register(helmet, {
+      // The web panel sets its own stricter CSP on HTML; this covers every other response.
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"] } },
+      // Plain HTTP on a LAN: HSTS would only matter behind TLS, which a proxy in front would set.
+      hsts: false,
+      crossOriginEmbedderPolicy: false,
+      crossOriginResourcePolicy: { policy: "same-origin" },
+    });
+
+    const retryAfter = cfg["limits.retryAfterSeconds"];
+    const heapLimitMb = cfg["limits.maxHeapUsedMb"] ?? Math.floor((getHeapStatistics().heap_size_limit / 1048576) * 0.9);
+    await app.register(underPressure, {
+      maxEventLoopDelay: cfg["limits.maxEventLoopDelayMs"],
+      maxHeapUsedBytes: heapLimitMb * 1048576,
+      retryAfter,
+      exposeStatusRoute: false,
+      // /healthz stays cheap and always answers; everything else is shed with a catalog error.
+      pressureHandler: (request: FastifyRequest, _reply: unknown, type: string, value: number | undefined) => {
+        if (request.url === "/healthz") return undefined;
+        return Promise.reject(
+          new SovereignError("SERVICE_UNAVAILABLE", `The node is overloaded (${type}${value === undefined ? "" : ` ${Math.round(value)}`}); retry shortly.`, {
+            details: { reason: type, retryAfterSeconds: retryAfter },
+          }),
+        );
+      },
+    });
+
+    // Per address, for everything, in a global onRequest hook registered before auth's, so a flood
+    // (bad credentials included) is cut before any credential is checked.
+    const perIp = cfg["limits.ratePerIpPerMinute"];
+    const exempt = (request: FastifyRequest) => request.url === "/healthz" || (cfg["limits.exemptLoopback"] && isLoopback(request.ip));
+    const ipLimiter = new KeyRateLimiter(perIp);
+    app.addHook("onRequest", async (request) => {
+      if (exempt(request)) return;
+      const wait = ipLimiter.hit(request.ip);
+      if (wait > 0) {
+        throw new SovereignError("RATE_LIMITED", `More than ${perIp} requests a minute from this address; retry in ${wait} s.`, {
+          details: { limit: perIp, per: "ip", retryAfterSeconds: wait },
+        });
+      }
+    });
+
+    // Per key or user: @fastify/rate-limit adds its hook to each route, so it runs after the
+    // global hooks, when auth has attached the principal it counts by.
+    const perKey = cfg["limits.ratePerKeyPerMinute"];
+    await app.register(rateLimit, {
+      global: true,
+      timeWindow: 60_000,
+      max: perKey,
+      keyGenerator: rateKey,
+      allowList: (request: FastifyRequest, key: string) => key.startsWith("ip:") || exempt(request),
+      errorResponseBuilder: (_request: FastifyRequest, ctx: { ttl: number; max: number }) =>
+        new SovereignError("RATE_LIMITED", `More than ${ctx.max} requests a minute with this key; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, {
+          details: { limit: ctx.max, per: "key", retryAfterSeconds: Math.ceil(ctx.ttl / 1000) },
+        }),
+    });
+  },
+  { name: "sovereign-limits", dependencies: ["sovereign-context", "sovereign-errors"] },
+);
