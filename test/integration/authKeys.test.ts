@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
 import type { TestApp } from "../helpers/testApp.js";
 import { requirePrincipal } from "../../services/auth/principal.js";
 import { sha256 } from "../../services/auth/secrets.js";
 import { as, buildAuthAppWith, claim, login, type Session } from "./authHelpers.js";
 
 /** A stand-in for the inference service: checks the quota, then charges what it "generated". */
-function probeRoutes(app: import("fastify").FastifyInstance) {
+function probeRoutes(app: FastifyInstance) {
   app.post<{ Body: { tokens: number } }>("/v1/probe/generate", { config: { scope: "chat" } }, async (request) => {
     const p = requirePrincipal(request);
     app.auth.checkQuota(p);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/testApp.js";
-import { ADMIN, as, buildAuthTestApp, claim, login, type Session } from "./authHelpers.js";
+import { ADMIN, as, buildAuthTestApp, claim, login, setupCodeOf, type Session } from "./authHelpers.js";
 
 describe("login, sessions and CSRF", () => {
   let t: TestApp;
@@ -165,7 +165,7 @@ describe("cookies under HTTPS", () => {
   it("marks cookies Secure when configured for a TLS front", async () => {
     const t = await buildAuthTestApp({ "auth.secureCookies": "always" });
     try {
-      const res = await t.app.inject({ method: "POST", url: "/api/setup/claim", payload: { code: (await import("./authHelpers.js")).setupCodeOf(t.dataDir), ...ADMIN } });
+      const res = await t.app.inject({ method: "POST", url: "/api/setup/claim", payload: { code: setupCodeOf(t.dataDir), ...ADMIN } });
       expect(res.statusCode).toBe(201);
       for (const c of res.cookies) expect(c.secure).toBe(true);
     } finally {
