@@ -8,6 +8,7 @@ import type { RequestQueue } from "./RequestQueue.js";
 import { OnnxEmbedder, type Embedder } from "./embeddings/OnnxEmbedder.js";
 import { GgufEmbedder } from "./embeddings/GgufEmbedder.js";
 import { checkSampling } from "./checkSampling.js";
+import { checkJsonSchema } from "./checkJsonSchema.js";
 import type {
   ChatMessage, ConversationStore, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
 } from "./types.js";
@@ -84,6 +85,7 @@ export class InferenceService implements InferenceApi {
 
   private async grammarFor(sampling: GenerateRequest["sampling"]): Promise<LlamaGrammar | undefined> {
     if (!sampling?.jsonSchema && !sampling?.json) return undefined;
+    if (sampling.jsonSchema) checkJsonSchema(sampling.jsonSchema);
     const key = sampling.jsonSchema ? JSON.stringify(sampling.jsonSchema) : "json";
     const cached = this.grammars.get(key);
     if (cached) return cached;

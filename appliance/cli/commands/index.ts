@@ -4,6 +4,7 @@ import { registerAuditCommand } from "./audit.js";
 import { registerConfigCommand } from "./config.js";
 import { registerHardwareCommand } from "./hardware.js";
 import { registerServeCommand } from "./serve.js";
+import { registerModelCommand } from "./model.js";
 
 /** Each command module adds itself to the program; one line per module. */
 export const commandModules: Array<(program: Command) => void> = [
@@ -13,4 +14,5 @@ export const commandModules: Array<(program: Command) => void> = [
   registerAuditCommand,
   registerUserCommand,
   registerSetupCodeCommand,
+  registerModelCommand,
 ];

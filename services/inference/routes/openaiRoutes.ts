@@ -16,8 +16,28 @@ function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSi
   return ac.signal;
 }
 
+/** The auth service's quota calls, when it is loaded (duck-typed: inference does not import auth). */
+interface QuotaGate {
+  checkQuota(principal: unknown): void;
+  chargeTokens(principal: unknown, tokens: number): void;
+}
+
+function quota(app: FastifyInstance, request: FastifyRequest): { charge(tokens: number): void } {
+  const gate = app.hasDecorator("auth") ? (app as unknown as { auth: Partial<QuotaGate> }).auth : undefined;
+  const principal = (request as unknown as { principal?: unknown }).principal;
+  if (!gate?.checkQuota || !gate.chargeTokens || !principal) return { charge: () => undefined };
+  gate.checkQuota(principal);
+  return { charge: (tokens) => gate.chargeTokens?.(principal, tokens) };
+}
+
 function usage(r: GenerateResult) {
   return { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
+}
+
+async function charged(q: { charge(tokens: number): void }, run: Promise<GenerateResult>): Promise<GenerateResult> {
+  const r = await run;
+  q.charge(r.promptTokens + r.completionTokens);
+  return r;
 }
 
 /**
@@ -106,12 +126,13 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
 
   app.post("/chat/completions", { config }, async (request, reply) => {
     const p = parseChatRequest(request.body);
+    const q = quota(app, request);
     return respond(
       request, reply, p,
-      (onText, signal) => inference.generate({
+      (onText, signal) => charged(q, inference.generate({
         messages: p.messages, sampling: p.sampling, signal, memory: p.memory,
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
-      }),
+      })),
       {
         object: "chat.completion", chunkObject: "chat.completion.chunk", idPrefix: "chatcmpl",
         chunk: (text, finish, first) => ({
@@ -126,12 +147,13 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
 
   app.post("/completions", { config }, async (request, reply) => {
     const p = parseCompletionRequest(request.body);
+    const q = quota(app, request);
     return respond(
       request, reply, p,
-      (onText, signal) => inference.generate({
+      (onText, signal) => charged(q, inference.generate({
         prompt: p.prompt, sampling: p.sampling, signal,
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
-      }),
+      })),
       {
         object: "text_completion", chunkObject: "text_completion", idPrefix: "cmpl",
         chunk: (text, finish, first) => (first ? { choices: [{ index: 0, text: "", logprobs: null, finish_reason: null }] } : { choices: [{ index: 0, text: text ?? "", logprobs: null, finish_reason: finish }] }),
@@ -142,8 +164,10 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
 
   app.post("/embeddings", { config }, async (request, reply) => {
     const p = parseEmbeddingRequest(request.body);
+    const q = quota(app, request);
     const signal = disconnectSignal(request, reply);
     const r = await inference.embed({ input: p.input, signal, ...(p.model ? { model: p.model } : {}) });
+    q.charge(r.tokens);
     return {
       object: "list",
       model: r.model,
