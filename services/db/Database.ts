@@ -1,5 +1,6 @@
 import BetterSqlite3 from "better-sqlite3";
-import { statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { isCorrupt } from "./sqliteErrors.js";
 
@@ -66,6 +67,7 @@ export class Database {
    */
   static open(path: string, options: DatabaseOptions & { backupDir?: string } = {}): Database {
     let db: Database;
+    if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     try {
       db = new Database(path, options);
     } catch (err) {

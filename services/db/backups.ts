@@ -1,5 +1,5 @@
 import BetterSqlite3 from "better-sqlite3";
-import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { schemaVersion, type Database } from "./Database.js";
@@ -144,9 +144,7 @@ export interface RestoreResult {
  */
 export function restoreBackup(file: string, dbPath: string, latestByOwner: Record<string, number>): RestoreResult {
   const { schemas } = verifyBackup(file, latestByOwner);
-  if (isLocked(dbPath)) {
-    throw new SovereignError("RESTORE_NODE_RUNNING", `A running node (pid ${readLock(dbPath)}) has ${dbPath} open.`);
-  }
+  assertNotRunning(dbPath);
   mkdirSync(dirname(dbPath), { recursive: true });
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
   let previous: string | undefined;
@@ -177,6 +175,23 @@ function readLock(dbPath: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Throws NODE_RUNNING when a live node process holds the database. */
+export function assertNotRunning(dbPath: string): void {
+  if (isLocked(dbPath)) throw new SovereignError("NODE_RUNNING", `A running node (pid ${readLock(dbPath)}) has ${dbPath} open.`);
+}
+
+/** Takes the lock file for this process unless a live node holds it; returns whether we own it. */
+export function takeLock(dbPath: string): boolean {
+  if (isLocked(dbPath)) return false;
+  writeFileSync(lockPathOf(dbPath), `${process.pid}\n`, { mode: 0o600 });
+  return true;
+}
+
+/** Removes the lock file if it is ours. */
+export function releaseLock(dbPath: string): void {
+  if (readLock(dbPath) === process.pid) rmSync(lockPathOf(dbPath), { force: true });
 }
 
 /** True when the lock file names a live process other than this one. */

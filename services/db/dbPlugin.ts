@@ -1,8 +1,7 @@
 import fp from "fastify-plugin";
-import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "./Database.js";
-import { backupDirOf, lockPathOf } from "./backups.js";
+import { backupDirOf, releaseLock, takeLock } from "./backups.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -25,7 +24,8 @@ export const dbPlugin = fp(
     const dataDir = app.config["paths.dataDir"];
     const path = dbPathOf(dataDir);
     const db = Database.open(path, { cacheMb: app.tuning.sqliteCacheMb.value, backupDir: backupDirOf(dataDir) });
-    writeFileSync(lockPathOf(path), `${process.pid}\n`, { mode: 0o600 });
+    // A second process on the same file (a CLI command) never takes or removes the running node's lock.
+    const ownsLock = takeLock(path);
     app.decorate("db", db);
     app.health.register({
       name: "db",
@@ -43,7 +43,7 @@ export const dbPlugin = fp(
         // A failed checkpoint is harmless: the WAL is replayed at the next open.
       }
       db.close();
-      rmSync(lockPathOf(path), { force: true });
+      if (ownsLock) releaseLock(path);
     });
   },
   { name: "sovereign-db", dependencies: ["sovereign-context", "sovereign-health"] },

@@ -1,4 +1,8 @@
 import type { Command } from "commander";
+import { registerJobsCommand } from "./jobs.js";
+import { registerRestoreCommand } from "./restore.js";
+import { registerBackupCommand } from "./backup.js";
+import { registerMemoryCommand } from "./memory.js";
 import { registerSetupCodeCommand, registerUserCommand } from "./user.js";
 import { registerAuditCommand } from "./audit.js";
 import { registerConfigCommand } from "./config.js";
@@ -15,4 +19,8 @@ export const commandModules: Array<(program: Command) => void> = [
   registerUserCommand,
   registerSetupCodeCommand,
   registerModelCommand,
+  registerMemoryCommand,
+  registerBackupCommand,
+  registerRestoreCommand,
+  registerJobsCommand,
 ];

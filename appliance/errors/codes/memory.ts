@@ -20,5 +20,9 @@ export const memoryErrors = {
     description: "The file is not a usable backup: it is not a SQLite database, fails its integrity check, or was written by a newer version of the node.",
     hint: "Pick another backup (`sovereign backup list`).",
   },
-  RESTORE_NODE_RUNNING: { status: 409, description: "The node is running on this database; a restore would pull the file from under it.", hint: "Stop the node (`systemctl stop sovereign`), then restore." },
+  NODE_RUNNING: {
+    status: 409,
+    description: "The node is running on this database, and this command needs it stopped (a restore would pull the file from under it).",
+    hint: "Stop the node (`systemctl stop sovereign`) and retry, or do it through the running node's web UI or API.",
+  },
 } as const satisfies Record<string, ErrorEntry>;

@@ -1,0 +1,58 @@
+import type { Config } from "../../appliance/config/settings.js";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { Database } from "../db/Database.js";
+import { backupDirOf } from "../db/backups.js";
+import { dbPathOf } from "../db/dbPlugin.js";
+import { JobStore } from "../scheduler/JobStore.js";
+import { schedulerMigrations } from "../scheduler/migrations.js";
+import { MemoryService } from "./MemoryService.js";
+import { memoryMigrations } from "./migrations.js";
+import { LOCAL_USER } from "./userId.js";
+
+export interface CliMemory {
+  db: Database;
+  memory: MemoryService;
+  jobs: JobStore;
+  close(): void;
+}
+
+/**
+ * Opens the node's database from the console (CLI commands). WAL lets it run
+ * beside a running node. No embedding model here: what the CLI adds is
+ * searchable by words at once and embedded by the node in the background.
+ */
+export function openForCli(config: Config): CliMemory {
+  const dataDir = config["paths.dataDir"];
+  const db = Database.open(dbPathOf(dataDir), { backupDir: backupDirOf(dataDir) });
+  db.migrate("memory", memoryMigrations);
+  db.migrate("scheduler", schedulerMigrations);
+  const memory = new MemoryService(db.sqlite, {
+    embedder: async () => undefined,
+    vectorSearch: config["memory.vectorSearch"],
+    maxDocumentBytes: config["memory.maxDocumentBytes"],
+    chunkChars: config["memory.chunkChars"],
+    chunkOverlapChars: config["memory.chunkOverlapChars"],
+    shortTermTtlMs: config["memory.shortTermTtlMinutes"] * 60_000,
+    ragTokenBudget: config["memory.ragTokenBudget"],
+  });
+  return { db, memory, jobs: new JobStore(db.sqlite), close: () => db.close() };
+}
+
+/**
+ * Whose memory a console command touches: `--user` (a user name or id), else
+ * the first admin when users exist (the node's owner), else the single local user.
+ */
+export function cliUserId(db: Database, user: string | undefined): string {
+  const hasUsers = db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auth_users'").get() !== undefined;
+  if (!hasUsers) {
+    if (user && user !== LOCAL_USER) throw new SovereignError("BAD_REQUEST", `No user "${user}": this node has no user accounts yet.`);
+    return LOCAL_USER;
+  }
+  if (user) {
+    const row = db.sqlite.prepare("SELECT id FROM auth_users WHERE id = ? OR username = ?").get(user, user) as { id: string } | undefined;
+    if (!row) throw new SovereignError("BAD_REQUEST", `No user "${user}".`, { hint: "List users with `sovereign user list`." });
+    return row.id;
+  }
+  const admin = db.sqlite.prepare("SELECT id FROM auth_users WHERE role = 'admin' ORDER BY created_at LIMIT 1").get() as { id: string } | undefined;
+  return admin?.id ?? LOCAL_USER;
+}
