@@ -83,6 +83,7 @@ export class FederationStore {
       setAcked: q(`INSERT INTO fed_cursors (peer_id, acked) VALUES (?, ?) ON CONFLICT(peer_id) DO UPDATE SET acked = MAX(acked, excluded.acked)`),
       setRecv: q(`INSERT INTO fed_cursors (peer_id, recv) VALUES (?, ?) ON CONFLICT(peer_id) DO UPDATE SET recv = MAX(recv, excluded.recv)`),
       hasPacket: q("SELECT pending FROM fed_packets WHERE id = ?"),
+      ownPacket: q("SELECT 1 FROM fed_log WHERE id = ?"),
       insertPacket: q(`INSERT OR IGNORE INTO fed_packets (id, author, seq, type, scope, created_at, deps, body, pending, received_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       pendingPackets: q("SELECT id, deps, scope, type, author, created_at AS createdAt, body FROM fed_packets WHERE pending = 1 ORDER BY received_at LIMIT 1000"),
@@ -235,10 +236,11 @@ export class FederationStore {
     return r.changes === 1;
   }
 
-  /** Whether a packet is stored and applied (not waiting for its dependencies). */
+  /** Whether a packet is ours, or stored and applied (not waiting for its dependencies). */
   isApplied(id: string): boolean {
     const r = this.s.hasPacket.get(id) as { pending: number } | undefined;
-    return r !== undefined && r.pending === 0;
+    if (r !== undefined) return r.pending === 0;
+    return this.s.ownPacket.get(id) !== undefined;
   }
 
   pending(): Array<{ id: string; deps: string; scope: "main" | "quarantine"; type: string; author: string; createdAt: number; body: string }> {

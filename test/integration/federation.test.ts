@@ -16,7 +16,8 @@ describe.runIf(requireTools("mosquitto"))("federation over Mosquitto: three node
 
   beforeAll(async () => {
     broker = await Mosquitto.start();
-    [a, b, c, d] = await Promise.all(["alpha", "bravo", "charlie", "delta"].map((n) => federatedNode(n, broker.url, { "federation.maxPayloadBytes": 16_384 })));
+    const nodes = await Promise.all(["alpha", "bravo", "charlie", "delta"].map((n) => federatedNode(n, broker.url, { "federation.maxPayloadBytes": 16_384 })));
+    [a, b, c, d] = nodes as [TestApp, TestApp, TestApp, TestApp];
     // a: b core, c sandbox, d never approved. b: a core, c external. c and d: both take a (and b) as core.
     await pair(a, b, "core");
     await pair(a, c, "sandbox");
