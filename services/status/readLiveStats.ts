@@ -98,7 +98,7 @@ export class LiveStatsReader {
       const s = await statfs(this.dataDir);
       const totalBytes = s.blocks * s.bsize;
       const freeBytes = s.bavail * s.bsize;
-      this.cachedDisk = { path: this.dataDir, totalBytes, freeBytes, usedBytes: Math.max(0, totalBytes - s.bfree * s.bsize) };
+      this.cachedDisk = { path: this.dataDir, totalBytes, freeBytes, usedBytes: Math.max(0, totalBytes - freeBytes) };
     } catch {
       this.cachedDisk = null;
     }

@@ -1,4 +1,4 @@
-import { h, replace, toast } from "./h.js";
+import { h, replace, toast, clearToast } from "./h.js";
 import { onUnauthenticated, explain } from "./api.js";
 import { pages, loadPage } from "./pages.js";
 import { session, logout } from "./session.js";
@@ -68,6 +68,7 @@ async function show(module, params, token) {
   if (token !== routeToken) return;
   if (cleanup) cleanup();
   cleanup = null;
+  clearToast();
   main.replaceChildren();
   const c = module.render(main, { user, params, navigate, refreshSession: boot });
   if (typeof c === "function") cleanup = c;

@@ -64,6 +64,15 @@ export function statusLine(text = "") {
   return h("p", { class: "status-line", role: "status", "aria-live": "polite" }, text);
 }
 
+/** Clears the page-wide message (on navigation, so it never covers the next page). */
+export function clearToast() {
+  const t = document.getElementById("toast");
+  if (t) {
+    t.textContent = "";
+    t.className = "toast";
+  }
+}
+
 /** Shows a message in the page-wide live region. */
 export function toast(text, kind = "info") {
   const t = document.getElementById("toast");
@@ -87,7 +96,7 @@ export function table(caption, headers, rows) {
       null,
       h("caption", { class: "sr-only" }, caption),
       h("thead", null, h("tr", null, headers.map((x) => h("th", { scope: "col" }, x)))),
-      h("tbody", null, rows.length ? rows.map((r) => h("tr", null, r.map((c) => h("td", null, c)))) : h("tr", null, h("td", { colspan: headers.length, class: "empty" }, "Nothing here yet."))),
+      h("tbody", null, rows.length ? rows.map((r) => h("tr", null, r.map((c, i) => h("td", { "data-label": headers[i] || null }, c)))) : h("tr", null, h("td", { colspan: headers.length, class: "empty" }, "Nothing here yet."))),
     ),
   );
 }

@@ -2,8 +2,8 @@
 import { api, ApiError, setCsrfToken } from "./api.js";
 
 export const authRoutes = {
-  me: "/api/auth/session",
-  setupState: "/api/setup",
+  me: "/api/auth/me",
+  setupState: "/api/setup/status",
   claim: "/api/setup/claim",
   login: "/api/auth/login",
   logout: "/api/auth/logout",
@@ -14,7 +14,8 @@ export async function session() {
   try {
     const s = await api(authRoutes.me, { quiet401: true });
     setCsrfToken(s.csrfToken);
-    return { user: s.user ?? s, setupRequired: false };
+    // An API-key caller (no session) gets no panel: the panel is for people.
+    if (s.kind === "user") return { user: s, setupRequired: false };
   } catch (err) {
     if (!(err instanceof ApiError) || (err.status !== 401 && err.status !== 403)) throw err;
   }
@@ -30,7 +31,7 @@ export async function login(username, password) {
 }
 
 export async function claim(setupCode, username, password) {
-  const s = await api(authRoutes.claim, { method: "POST", body: { setupCode, username, password }, quiet401: true });
+  const s = await api(authRoutes.claim, { method: "POST", body: { code: setupCode, username, password }, quiet401: true });
   setCsrfToken(s?.csrfToken);
   return s;
 }

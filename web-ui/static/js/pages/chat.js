@@ -4,34 +4,38 @@ import { streamChat } from "../chatStream.js";
 
 export const title = "Chat";
 
-// Where conversations live (the memory service) and how the node links a completion to one.
+// Conversations live in the memory service; a completion names one with
+// conversation_id and memory: true, and the node then supplies the history and
+// retrieved notes itself (so only the new message is sent).
 const routes = {
-  list: "/api/conversations",
+  list: "/api/conversations?limit=50",
+  create: "/api/conversations",
   one: (id) => `/api/conversations/${encodeURIComponent(id)}`,
-  feedback: (id, mid) => `/api/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(mid)}/feedback`,
+  feedback: "/api/memory/feedback",
+  // The same retrieval the node runs for the answer, so the page can cite what the model was shown.
+  cite: (q) => `/api/memory/search?q=${encodeURIComponent(q.slice(0, 4000))}&limit=4`,
 };
 
-function citationsOf(chunk) {
-  return chunk?.sovereign?.citations ?? chunk?.citations ?? null;
-}
-
-function citationList(citations) {
-  if (!citations?.length) return null;
+function citationList(hits) {
+  if (!hits?.length) return null;
   return h(
-    "div",
+    "details",
     { class: "citations" },
-    h("strong", null, "From memory:"),
-    h("ol", null, citations.map((c) => h("li", null, c.title ?? c.source ?? "memory", c.snippet || c.text ? h("span", { class: "muted" }, ` – ${(c.snippet ?? c.text).slice(0, 160)}`) : null))),
+    h("summary", null, `From memory (${hits.length})`),
+    h("ol", null, hits.map(({ memory: m }) => h("li", null, h("code", null, `[m${m.id}]`), ` ${m.source}: `, h("span", { class: "muted" }, m.text.length > 160 ? `${m.text.slice(0, 160)}…` : m.text)))),
   );
 }
 
-function feedbackControls(conversationId, message) {
-  if (!conversationId || !message.id) return null;
+function feedbackControls(conversationId, question, message) {
+  if (!question || !message.content) return null;
   const box = h("div", { class: "feedback" });
   const send = async (rating, correction) => {
     try {
-      await api(routes.feedback(conversationId, message.id), { method: "POST", body: correction ? { rating, correction } : { rating } });
-      replace(box, h("span", { class: "ok", role: "status" }, rating === "up" ? "Thanks: marked helpful." : correction ? "Thanks: correction saved." : "Thanks: marked unhelpful."));
+      await api(routes.feedback, {
+        method: "POST",
+        body: { question, answer: message.content, rating, ...(correction ? { correction } : {}), ...(conversationId ? { conversationId } : {}), ...(Number.isInteger(message.id) ? { messageId: message.id } : {}) },
+      });
+      replace(box, h("span", { class: "ok", role: "status" }, rating === "up" ? "Thanks: marked helpful." : correction ? "Thanks: the correction is now in memory." : "Thanks: marked unhelpful."));
     } catch (err) {
       toast(explain(err), "error");
     }
@@ -52,21 +56,31 @@ function feedbackControls(conversationId, message) {
     input.focus();
   };
   box.append(
-    h("button", { type: "button", class: "secondary small", "aria-label": "Good answer", onclick: () => send("up") }, "👍"),
-    h("button", { type: "button", class: "secondary small", "aria-label": "Bad answer, suggest a correction", onclick: down }, "👎"),
+    h("button", { type: "button", class: "secondary small", onclick: () => send("up") }, h("span", { "aria-hidden": "true" }, "▲ "), "Helpful"),
+    h("button", { type: "button", class: "secondary small", onclick: down }, h("span", { "aria-hidden": "true" }, "▼ "), "Not helpful"),
   );
   return box;
 }
 
-function bubble(conversationId, m) {
+function bubble(conversationId, m, question) {
   const el = h("div", { class: `msg ${m.role}` }, h("span", { class: "meta" }, m.role === "user" ? "You" : "Assistant"), h("span", { class: "body" }, m.content ?? ""));
   if (m.role === "assistant") {
     const cites = citationList(m.citations);
     if (cites) el.append(cites);
-    const fb = feedbackControls(conversationId, m);
+    const fb = feedbackControls(conversationId, question, m);
     if (fb) el.append(fb);
   }
   return el;
+}
+
+/** Bubbles for a message list, each answer knowing the question before it (for feedback). */
+function bubbles(conversationId, list) {
+  let question = null;
+  return list.map((m) => {
+    const el = bubble(conversationId, m, question);
+    if (m.role === "user") question = m.content;
+    return el;
+  });
 }
 
 export function render(root, ctx) {
@@ -80,7 +94,13 @@ export function render(root, ctx) {
   const sendBtn = h("button", { type: "submit" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", disabled: true, onclick: () => controller?.abort() }, "Stop");
   const status = statusLine();
-  const form = h("form", { class: "composer" }, h("label", { for: "prompt", class: "sr-only" }, "Message"), input, sendBtn, stopBtn);
+  const length = h("select", { name: "length", id: "answer-length" }, [["", "Default"], ["64", "Short"], ["1024", "Long"]].map(([v, t]) => h("option", { value: v }, t)));
+  const form = h(
+    "form",
+    null,
+    h("div", { class: "composer" }, h("label", { for: "prompt", class: "sr-only" }, "Message"), input, sendBtn, stopBtn),
+    h("div", { class: "row options" }, h("label", { for: "answer-length" }, "Answer length"), length),
+  );
   input.id = "prompt";
 
   root.append(
@@ -96,8 +116,8 @@ export function render(root, ctx) {
   async function loadList() {
     try {
       const data = await api(routes.list);
-      const items = data.conversations ?? data.items ?? data ?? [];
-      replace(list, items.map((c) => h("li", null, h("button", { type: "button", "aria-current": String(c.id === conversationId), onclick: () => ctx.navigate(`chat/${encodeURIComponent(c.id)}`) }, c.title || "Untitled", h("span", { class: "hint" }, fmtTime(c.updatedAt ?? c.createdAt))))));
+      const items = data.conversations ?? [];
+      replace(list, items.map((c) => h("li", null, h("button", { type: "button", "aria-current": String(c.id === conversationId), onclick: () => ctx.navigate(`chat/${encodeURIComponent(c.id)}`) }, c.title || "Untitled", h("span", { class: "hint" }, fmtTime(c.updatedAt))))));
       if (!items.length) list.append(h("li", { class: "muted" }, "No conversations yet."));
     } catch (err) {
       replace(list, h("li", { class: "error" }, explain(err)));
@@ -109,7 +129,7 @@ export function render(root, ctx) {
     try {
       const data = await api(routes.one(conversationId));
       turns = (data.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant");
-      replace(messages, turns.map((m) => bubble(conversationId, m)));
+      replace(messages, bubbles(conversationId, turns));
       messages.scrollTop = messages.scrollHeight;
     } catch (err) {
       status.textContent = explain(err);
@@ -120,6 +140,9 @@ export function render(root, ctx) {
     e.preventDefault();
     const text = input.value.trim();
     if (!text || controller) return;
+    controller = new AbortController();
+    sendBtn.disabled = true;
+    stopBtn.disabled = false;
     input.value = "";
     const userMsg = { role: "user", content: text };
     messages.append(bubble(conversationId, userMsg));
@@ -128,33 +151,30 @@ export function render(root, ctx) {
     const body = el.querySelector(".body");
     el.setAttribute("aria-busy", "true");
     messages.append(el);
-    controller = new AbortController();
-    sendBtn.disabled = true;
-    stopBtn.disabled = false;
+    messages.scrollTop = messages.scrollHeight;
     status.textContent = "Answering…";
-    let citations = null;
-    let messageId = null;
+    const cited = api(routes.cite(text)).then((r) => r.hits ?? [], () => []);
     try {
+      if (!conversationId) {
+        const r = await api(routes.create, { method: "POST", body: { title: text.slice(0, 80) } });
+        conversationId = r.conversation.id;
+        window.history.replaceState(null, "", `#/chat/${encodeURIComponent(conversationId)}`);
+      }
       const r = await streamChat(
-        { messages: [...turns.map(({ role, content }) => ({ role, content })), userMsg], ...(conversationId ? { conversation_id: conversationId } : {}) },
+        { messages: [userMsg], conversation_id: conversationId, memory: true, ...(length.value ? { max_tokens: Number(length.value) } : {}) },
         {
           signal: controller.signal,
           onDelta: (_piece, all) => {
             body.textContent = all;
             messages.scrollTop = messages.scrollHeight;
           },
-          onExtra: (chunk) => {
-            citations = citationsOf(chunk) ?? citations;
-            const s = chunk.sovereign;
-            if (s?.conversationId && !conversationId) conversationId = s.conversationId;
-            if (s?.messageId) messageId = s.messageId;
-          },
         },
       );
       answer.content = r.text;
-      status.textContent = r.finishReason === "length" ? "Stopped at the length limit." : "";
+      status.textContent = r.finishReason === "length" ? "The answer reached its length limit." : "";
     } catch (err) {
       answer.content = body.textContent;
+      if (!answer.content) body.textContent = err?.name === "AbortError" ? "(stopped before any text)" : "(no answer)";
       status.textContent = err?.name === "AbortError" ? "Stopped." : explain(err);
     } finally {
       controller = null;
@@ -163,10 +183,9 @@ export function render(root, ctx) {
       el.removeAttribute("aria-busy");
       input.focus();
     }
+    answer.citations = await cited;
     turns.push(userMsg, answer);
-    Object.assign(answer, { id: messageId, citations });
-    el.replaceWith(bubble(conversationId, answer));
-    if (conversationId && location.hash !== `#/chat/${encodeURIComponent(conversationId)}`) window.history.replaceState(null, "", `#/chat/${encodeURIComponent(conversationId)}`);
+    if (answer.content) el.replaceWith(bubble(conversationId, answer, text));
     void loadList();
   });
   input.addEventListener("keydown", (e) => {

@@ -5,9 +5,14 @@ export const title = "Jobs";
 
 const routes = {
   list: "/api/jobs",
-  history: (name) => `/api/jobs/${encodeURIComponent(name)}/history?limit=20`,
+  history: (name) => `/api/jobs/runs?job=${encodeURIComponent(name)}&limit=20`,
   run: (name) => `/api/jobs/${encodeURIComponent(name)}/run`,
+  pause: (name, paused) => `/api/jobs/${encodeURIComponent(name)}/${paused ? "resume" : "pause"}`,
 };
+
+function outcome(o) {
+  return h("span", { class: `badge ${o === "ok" ? "good" : o === "error" || o === "timeout" || o === "interrupted" ? "bad" : ""}` }, o ?? "–");
+}
 
 export function render(root) {
   const listBox = h("div");
@@ -25,18 +30,28 @@ export function render(root) {
           "Scheduled jobs",
           ["Job", "Schedule", "Last run", "Next run", ""],
           jobs.map((j) => [
-            h("span", null, j.name, j.description ? h("span", { class: "hint" }, j.description) : null),
-            h("code", null, j.schedule ?? j.cron ?? "–"),
-            j.lastRun ? `${fmtTime(j.lastRun.startedAt ?? j.lastRun)} ${j.lastRun.status ? `(${j.lastRun.status})` : ""}` : "never",
-            fmtTime(j.nextRun ?? j.nextRunAt),
+            h("span", null, j.name, j.running ? h("span", { class: "badge good" }, " running") : null, j.paused ? h("span", { class: "badge bad" }, " paused") : null, j.description ? h("span", { class: "hint" }, j.description) : null, j.onlyWhenIdle ? h("span", { class: "hint" }, "Runs only while the node is idle.") : null),
+            h("code", null, j.schedule),
+            j.lastRun ? h("span", null, fmtTime(j.lastRun.startedAt), " ", outcome(j.lastRun.outcome)) : "never",
+            j.paused ? "paused" : fmtTime(j.nextRunAt),
             h("div", { class: "row" },
-              h("button", { type: "button", class: "small", onclick: () => run(j.name), "aria-label": `Run ${j.name} now` }, "Run now"),
+              h("button", { type: "button", class: "small", disabled: j.running, onclick: () => run(j.name), "aria-label": `Run ${j.name} now` }, "Run now"),
+              h("button", { type: "button", class: "secondary small", onclick: () => togglePause(j), "aria-label": `${j.paused ? "Resume" : "Pause"} ${j.name}` }, j.paused ? "Resume" : "Pause"),
               h("button", { type: "button", class: "secondary small", onclick: () => history(j.name), "aria-label": `History of ${j.name}` }, "History")),
           ]),
         ),
       );
     } catch (err) {
       replace(listBox, h("p", { class: "error" }, explain(err)));
+    }
+  }
+
+  async function togglePause(j) {
+    try {
+      await api(routes.pause(j.name, j.paused), { method: "POST" });
+      void refresh();
+    } catch (err) {
+      toast(explain(err), "error");
     }
   }
 
@@ -59,13 +74,13 @@ export function render(root) {
     histTitle.textContent = `History of ${name}`;
     try {
       const data = await api(routes.history(name));
-      const runs = data.runs ?? data.history ?? data ?? [];
+      const runs = data.runs ?? [];
       replace(histBox, table(`Runs of ${name}`, ["Started", "Took", "Result", "Trigger", "Detail"], runs.map((r) => [
         fmtTime(r.startedAt),
-        typeof r.durationMs === "number" ? `${(r.durationMs / 1000).toFixed(1)} s` : "–",
-        h("span", { class: `badge ${r.status === "ok" || r.status === "succeeded" ? "good" : r.status === "failed" ? "bad" : ""}` }, r.status ?? "–"),
-        r.trigger ?? "–",
-        r.error ?? r.detail ?? "",
+        r.endedAt ? `${((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "running",
+        outcome(r.outcome),
+        r.trigger,
+        r.error ?? (r.result == null ? "" : h("code", null, JSON.stringify(r.result).slice(0, 200))),
       ])));
     } catch (err) {
       replace(histBox, h("p", { class: "error" }, explain(err)));

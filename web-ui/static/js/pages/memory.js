@@ -3,24 +3,22 @@ import { api, upload, explain } from "../api.js";
 
 export const title = "Memory";
 
+const PAGE = 20;
 const routes = {
-  search: (q) => `/api/memory/search?q=${encodeURIComponent(q)}&limit=20`,
-  browse: (offset) => `/api/memory?limit=20&offset=${offset}`,
+  search: (q) => `/api/memory/search?q=${encodeURIComponent(q)}&limit=${PAGE}`,
+  browse: (beforeId) => `/api/memory?limit=${PAGE}${beforeId ? `&beforeId=${beforeId}` : ""}`,
   add: "/api/memory",
-  upload: "/api/memory/documents",
+  // A document is posted as its own bytes (text/plain or text/markdown); the node splits and embeds it.
+  upload: (name) => `/api/memory?source=${encodeURIComponent(name)}`,
   remove: (id) => `/api/memory/${encodeURIComponent(id)}`,
 };
 
-function itemsOf(data) {
-  return data?.results ?? data?.items ?? data?.memories ?? (Array.isArray(data) ? data : []);
-}
-
-function memoryCard(m, onDelete) {
-  const text = m.snippet ?? m.text ?? m.content ?? "";
+function memoryCard(m, onDelete, score) {
+  const text = m.text ?? "";
   return h(
     "li",
     { class: "card" },
-    h("div", { class: "row" }, h("strong", { class: "grow" }, m.title ?? m.source ?? m.kind ?? "Note"), typeof m.score === "number" ? h("span", { class: "badge" }, `score ${m.score.toFixed(2)}`) : null, h("span", { class: "hint" }, fmtTime(m.createdAt))),
+    h("div", { class: "row" }, h("strong", { class: "grow" }, m.source || "note", m.kind && m.kind !== "note" ? h("span", { class: "badge" }, m.kind) : null, (m.tags ?? []).map((t) => h("span", { class: "badge" }, t))), typeof score === "number" ? h("span", { class: "badge" }, `score ${score.toFixed(3)}`) : null, h("span", { class: "hint" }, fmtTime(m.createdAt))),
     h("p", null, text.length > 400 ? `${text.slice(0, 400)}…` : text),
     onDelete ? h("button", { type: "button", class: "danger small", onclick: () => onDelete(m) }, "Delete") : null,
   );
@@ -29,7 +27,8 @@ function memoryCard(m, onDelete) {
 export function render(root) {
   const results = h("ul", { class: "plain", "aria-label": "Memories" });
   const status = statusLine();
-  let offset = 0;
+  // Pages go back in time by id: each "Older" asks for memories before the last one shown.
+  const pages = [undefined];
 
   const q = h("input", { type: "search", name: "q", required: true });
   const searchForm = h("form", { class: "inline", role: "search" }, field("Search memory", q), h("button", { type: "submit" }, "Search"));
@@ -37,25 +36,32 @@ export function render(root) {
     e.preventDefault();
     status.textContent = "Searching…";
     try {
-      const items = itemsOf(await api(routes.search(q.value.trim())));
-      replace(results, items.map((m) => memoryCard(m, remove)));
-      status.textContent = `${items.length} result${items.length === 1 ? "" : "s"} for “${q.value.trim()}”.`;
+      const r = await api(routes.search(q.value.trim()));
+      const hits = r.hits ?? [];
+      replace(results, hits.map((hit) => memoryCard(hit.memory, remove, hit.score)));
+      status.textContent = `${hits.length} result${hits.length === 1 ? "" : "s"} for “${q.value.trim()}” (${r.mode} search).`;
     } catch (err) {
       status.textContent = explain(err);
     }
   });
 
-  async function browse(delta = 0) {
-    offset = Math.max(0, offset + delta);
+  async function browse(step = 0) {
+    if (step > 0 && pages.length && lastIds.length) pages.push(lastIds[lastIds.length - 1]);
+    if (step < 0 && pages.length > 1) pages.pop();
+    if (step === 0) pages.splice(1);
     status.textContent = "Loading…";
     try {
-      const items = itemsOf(await api(routes.browse(offset)));
+      const r = await api(routes.browse(pages[pages.length - 1]));
+      const items = r.memories ?? [];
+      lastIds = items.map((m) => m.id);
       replace(results, items.map((m) => memoryCard(m, remove)));
-      status.textContent = items.length ? `Showing ${offset + 1}–${offset + items.length}.` : "No memories here.";
+      const total = r.stats?.memories ?? r.stats?.count;
+      status.textContent = items.length ? `Showing ${items.length} ${pages.length > 1 ? "older " : ""}memories${typeof total === "number" ? ` of ${total}` : ""}.` : "No memories here yet.";
     } catch (err) {
       status.textContent = explain(err);
     }
   }
+  let lastIds = [];
 
   async function remove(m) {
     if (!confirm("Delete this memory?")) return;
@@ -69,34 +75,33 @@ export function render(root) {
   }
 
   const note = h("textarea", { name: "note", required: true, rows: 3 });
-  const noteTitle = h("input", { name: "title" });
-  const noteForm = h("form", null, field("Title (optional)", noteTitle), field("Note", note), h("button", { type: "submit" }, "Add note"));
+  const noteTags = h("input", { name: "tags" });
+  const noteForm = h("form", null, field("Note", note), field("Tags (optional)", noteTags, "Comma-separated, e.g. home, garden"), h("button", { type: "submit" }, "Add note"));
   noteForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
-      await api(routes.add, { method: "POST", body: { text: note.value, ...(noteTitle.value.trim() ? { title: noteTitle.value.trim() } : {}) } });
+      const tags = noteTags.value.split(",").map((t) => t.trim()).filter(Boolean);
+      await api(routes.add, { method: "POST", body: { text: note.value, source: "note", ...(tags.length ? { tags } : {}) } });
       note.value = "";
-      noteTitle.value = "";
+      noteTags.value = "";
       toast("Note saved.");
-      offset = 0;
       void browse();
     } catch (err) {
       toast(explain(err), "error");
     }
   });
 
-  const file = h("input", { type: "file", name: "file", required: true, accept: ".txt,.md,.markdown,.html,.pdf,.json,.csv,text/*" });
+  const file = h("input", { type: "file", name: "file", required: true, accept: ".txt,.md,.markdown,text/plain,text/markdown" });
   const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "Upload progress" });
-  const docForm = h("form", null, field("Document", file, "Text, Markdown, HTML or PDF. It is split, embedded and searchable when done."), progress, h("button", { type: "submit" }, "Upload"));
+  const docForm = h("form", null, field("Document", file, "Plain text or Markdown (UTF-8). It is split into passages and becomes searchable."), progress, h("button", { type: "submit" }, "Upload"));
   docForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = file.files?.[0];
     if (!f) return;
-    const fd = new FormData();
-    fd.append("file", f, f.name);
     progress.hidden = false;
     try {
-      await upload(routes.upload, fd, { onProgress: (p) => (progress.value = p ?? 0) });
+      const type = /\.(md|markdown)$/i.test(f.name) ? "text/markdown" : "text/plain";
+      await upload(routes.upload(f.name), f, { onProgress: (p) => (progress.value = p ?? 0), headers: { "content-type": type } });
       toast(`Uploaded ${f.name}.`);
       file.value = "";
       void browse();
@@ -109,7 +114,7 @@ export function render(root) {
 
   root.append(
     h("h1", null, "Memory"),
-    h("section", { class: "card", "aria-label": "Search" }, searchForm, h("div", { class: "row" }, h("button", { type: "button", class: "secondary small", onclick: () => browse(-20) }, "Newer"), h("button", { type: "button", class: "secondary small", onclick: () => browse(20) }, "Older"), h("button", { type: "button", class: "secondary small", onclick: () => { offset = 0; void browse(); } }, "Browse all"))),
+    h("section", { class: "card", "aria-label": "Search" }, searchForm, h("div", { class: "row" }, h("button", { type: "button", class: "secondary small", onclick: () => browse(0) }, "Latest"), h("button", { type: "button", class: "secondary small", onclick: () => browse(-1) }, "Newer"), h("button", { type: "button", class: "secondary small", onclick: () => browse(1) }, "Older"))),
     status,
     results,
     h("div", { class: "grid" },

@@ -7,41 +7,40 @@ const routes = {
   list: "/api/models",
   upload: "/api/models/upload",
   pull: "/api/models/pull",
-  pullStatus: (id) => `/api/models/pulls/${encodeURIComponent(id)}`,
-  setDefault: (id) => `/api/models/${encodeURIComponent(id)}/default`,
-  verify: (id) => `/api/models/${encodeURIComponent(id)}/verify`,
-  remove: (id) => `/api/models/${encodeURIComponent(id)}`,
+  // Loading a chat model makes it the one that answers requests naming no model
+  // (unless the config pins inference.defaultModel).
+  load: (name) => `/api/models/${encodeURIComponent(name)}/load`,
+  verify: "/api/models/verify",
+  remove: (name) => `/api/models/${encodeURIComponent(name)}`,
 };
 
 export function render(root) {
   const listBox = h("div");
   const status = statusLine();
-  let timers = [];
 
   async function refresh() {
     try {
       const data = await api(routes.list);
-      const models = data.models ?? data.data ?? data ?? [];
+      const models = data.models ?? [];
+      const active = data.status?.loaded?.name ?? null;
       replace(
         listBox,
         table(
           "Models",
-          ["Name", "Size", "Details", "Actions"],
-          models.map((m) => {
-            const id = m.id ?? m.name;
-            return [
-              h("span", null, m.name ?? id, m.default || m.isDefault ? h("span", { class: "badge good" }, " default") : null),
-              fmtBytes(m.sizeBytes ?? m.size),
-              [m.architecture, m.quantization, m.parameters ? `${m.parameters} params` : null, m.verified === true ? "verified" : null].filter(Boolean).join(" · ") || "–",
-              h(
-                "div",
-                { class: "row" },
-                h("button", { type: "button", class: "secondary small", disabled: Boolean(m.default || m.isDefault), onclick: () => act("Default set.", routes.setDefault(id), "POST"), "aria-label": `Make ${m.name ?? id} the default` }, "Set default"),
-                h("button", { type: "button", class: "secondary small", onclick: () => verify(id), "aria-label": `Verify ${m.name ?? id}` }, "Verify"),
-                h("button", { type: "button", class: "danger small", onclick: () => confirm(`Delete ${m.name ?? id}?`) && act("Deleted.", routes.remove(id), "DELETE"), "aria-label": `Delete ${m.name ?? id}` }, "Delete"),
-              ),
-            ];
-          }),
+          ["Name", "Kind", "Size", "Details", "Actions"],
+          models.map((m) => [
+            h("span", null, m.name, m.name === active ? h("span", { class: "badge good" }, "default (loaded)") : null),
+            m.kind === "llm" ? "chat" : m.kind,
+            fmtBytes(m.size),
+            [m.architecture, m.quantization, m.parameters ? `${(m.parameters / 1e6).toFixed(1)} M params` : null, m.contextLength ? `ctx ${m.contextLength}` : null].filter(Boolean).join(" · ") || "–",
+            h(
+              "div",
+              { class: "row" },
+              m.kind === "llm" ? h("button", { type: "button", class: "secondary small", disabled: m.name === active, onclick: () => act(`${m.name} is loaded and answers requests that name no model.`, routes.load(m.name), "POST"), "aria-label": `Make ${m.name} the default` }, "Set default") : null,
+              h("button", { type: "button", class: "secondary small", onclick: () => verify(m.name), "aria-label": `Verify ${m.name}` }, "Verify"),
+              h("button", { type: "button", class: "danger small", onclick: () => confirm(`Delete ${m.name}?`) && act("Deleted.", routes.remove(m.name), "DELETE"), "aria-label": `Delete ${m.name}` }, "Delete"),
+            ),
+          ]),
         ),
       );
     } catch (err) {
@@ -59,11 +58,12 @@ export function render(root) {
     }
   }
 
-  async function verify(id) {
-    status.textContent = `Verifying ${id}…`;
+  async function verify(name) {
+    status.textContent = `Verifying ${name} (reading the whole file)…`;
     try {
-      const r = await api(routes.verify(id), { method: "POST" });
-      status.textContent = r?.ok === false ? `${id} failed verification: ${r.reason ?? r.message ?? "unknown reason"}` : `${id} verified${r?.sha256 ? ` (sha256 ${r.sha256.slice(0, 16)}…)` : ""}.`;
+      const r = await api(routes.verify, { method: "POST", body: { name } });
+      const res = r.results?.[0];
+      status.textContent = r.ok ? `${name}: checksum and format verified.` : `${name} failed verification: ${res?.problem ?? "unknown problem"}`;
     } catch (err) {
       status.textContent = explain(err);
     }
@@ -98,45 +98,40 @@ export function render(root) {
     }
   });
 
-  // Pull from a URL (a mirror on the LAN): the node downloads, we poll its progress.
+  // Pull from a URL (a mirror on the LAN). The node downloads, checks the
+  // SHA-256 and installs; the bar runs until it answers.
   const url = h("input", { type: "url", name: "url", required: true, placeholder: "http://mirror.lan/models/model.gguf" });
-  const sha = h("input", { name: "sha256", pattern: "[0-9a-fA-F]{64}" });
-  const pullProgress = h("progress", { max: 1, value: 0, "aria-label": "Download progress", hidden: true });
+  const sha = h("input", { name: "sha256", required: true, pattern: "[0-9a-fA-F]{64}", autocomplete: "off", spellcheck: "false" });
+  const pullProgress = h("progress", { "aria-label": "Download progress", hidden: true });
   const pullText = statusLine();
-  const pullForm = h("form", null, field("Model URL", url), field("Expected SHA-256 (optional)", sha), pullProgress, pullText, h("button", { type: "submit" }, "Pull"));
+  const pullBtn = h("button", { type: "submit" }, "Pull");
+  const pullForm = h("form", null, field("Model URL", url), field("Expected SHA-256", sha, "64 hex digits; the download is refused if it differs."), pullProgress, pullText, pullBtn);
   pullForm.addEventListener("submit", async (e) => {
     e.preventDefault();
+    pullProgress.hidden = false;
+    pullProgress.removeAttribute("value");
+    pullBtn.disabled = true;
+    pullText.textContent = "Downloading…";
     try {
-      const job = await api(routes.pull, { method: "POST", body: { url: url.value.trim(), ...(sha.value.trim() ? { sha256: sha.value.trim().toLowerCase() } : {}) } });
-      pullProgress.hidden = false;
-      pullProgress.removeAttribute("value");
-      pollPull(job.id ?? job.pullId);
+      const entry = await api(routes.pull, { method: "POST", body: { url: url.value.trim(), sha256: sha.value.trim().toLowerCase() } });
+      pullProgress.value = 1;
+      pullText.textContent = `Installed ${entry.name} (${fmtBytes(entry.size)}).`;
+      pullForm.reset();
+      void refresh();
     } catch (err) {
       pullText.textContent = explain(err);
+    } finally {
+      pullProgress.hidden = true;
+      pullBtn.disabled = false;
     }
   });
-
-  function pollPull(id) {
-    const t = setInterval(async () => {
-      try {
-        const p = await api(routes.pullStatus(id));
-        const total = p.totalBytes ?? p.total;
-        const got = p.receivedBytes ?? p.downloadedBytes ?? p.received ?? 0;
-        if (total) pullProgress.value = got / total;
-        pullText.textContent = `${p.state ?? p.status ?? ""} ${fmtBytes(got)}${total ? ` of ${fmtBytes(total)}` : ""}`.trim();
-        if (["done", "completed", "failed", "error", "cancelled"].includes(p.state ?? p.status)) {
-          clearInterval(t);
-          pullProgress.hidden = true;
-          if (p.error) pullText.textContent = `Failed: ${p.error.message ?? p.error}`;
-          void refresh();
-        }
-      } catch (err) {
-        clearInterval(t);
-        pullText.textContent = explain(err);
-      }
-    }, 1000);
-    timers.push(t);
-  }
+  // Other services may publish pull progress on the live channel; show it when they do.
+  const events = new EventSource("/api/events");
+  events.addEventListener("model-pull", (e) => {
+    const p = JSON.parse(e.data);
+    if (p.total) pullProgress.value = p.received / p.total;
+    pullText.textContent = `Downloading… ${fmtBytes(p.received)}${p.total ? ` of ${fmtBytes(p.total)}` : ""}`;
+  });
 
   root.append(
     h("h1", null, "Models"),
@@ -146,5 +141,5 @@ export function render(root) {
       h("section", { class: "card", "aria-labelledby": "pull-title" }, h("h2", { id: "pull-title" }, "Pull from a URL"), pullForm)),
   );
   void refresh();
-  return () => timers.forEach(clearInterval);
+  return () => events.close();
 }

@@ -8,16 +8,16 @@ const routes = {
   user: (id) => `/api/users/${encodeURIComponent(id)}`,
   keys: "/api/keys",
   key: (id) => `/api/keys/${encodeURIComponent(id)}`,
-  quota: "/api/auth/quota",
+  quota: "/api/quotas",
 };
-const SCOPES = ["chat", "memory:read", "memory:write", "models", "admin"];
+const SCOPES = ["chat", "memory:read", "memory:write", "models", "metrics", "admin"];
 
 function keysSection(user) {
   const box = h("div");
   const created = h("div", { role: "status", "aria-live": "polite" });
   const name = h("input", { name: "keyName", required: true, maxlength: 64 });
   const expires = h("select", { name: "expires" }, [["30", "30 days"], ["90", "90 days"], ["365", "1 year"], ["", "Never"]].map(([v, t]) => h("option", { value: v }, t)));
-  const scopeBoxes = SCOPES.filter((s) => s !== "admin" || user.role === "admin").map((s) => h("input", { type: "checkbox", name: "scope", value: s, id: `scope-${s.replace(":", "-")}`, checked: s === "chat" }));
+  const scopeBoxes = SCOPES.filter((s) => (user.scopes ?? SCOPES).includes(s)).map((s) => h("input", { type: "checkbox", name: "scope", value: s, id: `scope-${s.replace(":", "-")}`, checked: s === "chat" }));
   const form = h(
     "form",
     null,
@@ -75,14 +75,15 @@ function quotaSection() {
   const box = h("div", null, h("p", { class: "muted" }, "Loading…"));
   api(routes.quota)
     .then((q) => {
-      const line = (label, used, limit, resetsAt) => [h("dt", null, label), h("dd", null, limit == null ? `${used ?? 0} tokens (no limit)` : `${used ?? 0} of ${limit} tokens`, resetsAt ? h("span", { class: "hint" }, `resets ${fmtTime(resetsAt)}`) : null)];
-      replace(box, h("dl", { class: "facts" }, line("This hour", q.hour?.used, q.hour?.limit, q.hour?.resetsAt), line("Today", q.day?.used, q.day?.limit, q.day?.resetsAt)));
+      const windows = q.user ?? [];
+      const line = (w) => [h("dt", null, w.window === "hour" ? "This hour" : w.window === "day" ? "Today" : w.window), h("dd", null, w.limit == null ? `${w.used ?? 0} tokens (no limit)` : `${w.used ?? 0} of ${w.limit} tokens`, w.resetsAt ? h("span", { class: "hint" }, `resets ${fmtTime(w.resetsAt)}`) : null)];
+      replace(box, windows.length ? h("dl", { class: "facts" }, windows.map(line)) : h("p", { class: "muted" }, "No usage recorded."));
     })
     .catch((err) => replace(box, h("p", { class: "muted" }, explain(err))));
   return h("section", { class: "card", "aria-labelledby": "quota-title" }, h("h2", { id: "quota-title" }, "Your token quota"), box);
 }
 
-function usersSection() {
+function usersSection(me) {
   const box = h("div");
   const username = h("input", { name: "newUsername", required: true, autocomplete: "off" });
   const password = h("input", { name: "newPassword", type: "password", required: true, minlength: 10, autocomplete: "new-password" });
@@ -109,7 +110,7 @@ function usersSection() {
         u.role,
         `${u.tokensPerHour ?? "∞"} / ${u.tokensPerDay ?? "∞"}`,
         fmtTime(u.createdAt),
-        u.disabled ? "disabled" : h("button", { type: "button", class: "danger small", "aria-label": `Disable ${u.username}`, onclick: () => disable(u) }, "Disable"),
+        u.disabled ? "disabled" : u.username === me.username ? "you" : h("button", { type: "button", class: "danger small", "aria-label": `Disable ${u.username}`, onclick: () => disable(u) }, "Disable"),
       ])));
     } catch (err) {
       replace(box, h("p", { class: "error" }, explain(err)));
@@ -129,5 +130,5 @@ function usersSection() {
 }
 
 export function render(root, ctx) {
-  root.append(h("h1", null, "Users & API keys"), quotaSection(), keysSection(ctx.user), ctx.user.role === "admin" ? usersSection() : null);
+  root.append(h("h1", null, "Users & API keys"), quotaSection(), keysSection(ctx.user), ctx.user.role === "admin" ? usersSection(ctx.user) : null);
 }
