@@ -66,3 +66,30 @@ describe("calibration store", () => {
     expect(() => saveCalibration(tmp(), { ...good, measuredAt: "yesterday" })).toThrow(/invalid calibration/);
   });
 });
+
+describe("calibrate (thread sweep logic)", () => {
+  it("tries only counts within the usable CPUs, keeps each count's best run, and picks the fastest", async () => {
+    const { calibrate, sweepCandidates } = await import("../../hardware/calibrate.js");
+    expect(sweepCandidates(2)).toEqual([1, 2]);
+    expect(sweepCandidates(16)).toEqual([1, 2, 3, 4, 6, 8, 10, 12, 14, 16]);
+    const tried: number[] = [];
+    let call = 0;
+    const bench = {
+      modelName: "fake.gguf",
+      // Prompt scales with threads; generation peaks at 3; every other run is disturbed (half speed).
+      measure: async (t: number) => {
+        tried.push(t);
+        const slow = call++ % 2 === 0 ? 0.5 : 1;
+        return { promptTokensPerSecond: 10 * t * slow, generationTokensPerSecond: (t <= 3 ? 2 * t : 6 - (t - 3)) * slow };
+      },
+      dispose: async () => {},
+    };
+    const c = await calibrate(bench, 4, { candidates: [1, 2, 3, 4, 8], now: () => new Date("2026-11-20T00:00:00Z") });
+    expect([...new Set(tried)]).toEqual([1, 2, 3, 4]);
+    expect(c.sweep.find((p) => p.threads === 4)).toEqual({ threads: 4, promptTokensPerSecond: 40, generationTokensPerSecond: 5 });
+    expect(c.bestPromptThreads).toBe(4);
+    expect(c.bestGenerationThreads).toBe(3);
+    expect(c.usableCpus).toBe(4);
+    expect(validateCalibration(c)).toBeNull();
+  });
+});
