@@ -11,6 +11,7 @@ import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
 import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
 import { limitsPlugin } from "./plugins/limits.js";
+import { selfCheckPlugin } from "./plugins/selfCheck.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
 
 /**
@@ -31,6 +32,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   statusPlugin,
   webUiPlugin,
   auditPlugin,
+  selfCheckPlugin,
   metricsPlugin,
   federationPlugin,
 ];

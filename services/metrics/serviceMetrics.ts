@@ -33,6 +33,8 @@ export class ServiceMetrics {
   private readonly ttft: Histogram;
   private readonly promptTokens: Counter;
   private readonly generatedTokens: Counter;
+  private readonly requests: Counter;
+  private totalsFromService = false;
   private readonly jobRuns: Counter;
   private readonly jobFailures: Counter;
   private readonly jobDuration: Histogram;
@@ -55,6 +57,7 @@ export class ServiceMetrics {
     this.ttft = new Histogram({ name: "sovereign_inference_time_to_first_token_seconds", help: "Time from accepting a generation to its first token.", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: r });
     this.promptTokens = new Counter({ name: "sovereign_inference_prompt_tokens_total", help: "Prompt tokens processed.", registers: r });
     this.generatedTokens = new Counter({ name: "sovereign_inference_generated_tokens_total", help: "Tokens generated.", registers: r });
+    this.requests = new Counter({ name: "sovereign_inference_requests_total", help: "Generation requests finished.", registers: r });
     this.jobRuns = new Counter({ name: "sovereign_job_runs_total", help: "Scheduled job runs finished, by job and outcome.", labelNames: ["job", "outcome"], registers: r });
     this.jobFailures = new Counter({ name: "sovereign_job_failures_total", help: "Scheduled job runs that did not succeed, by job.", labelNames: ["job"], registers: r });
     this.jobDuration = new Histogram({ name: "sovereign_job_duration_seconds", help: "How long scheduled job runs took, by job.", labelNames: ["job"], buckets: [0.1, 1, 5, 15, 60, 300, 900, 3600], registers: r });
@@ -82,8 +85,10 @@ export class ServiceMetrics {
 
   observeGeneration(o: GenerationObservation): void {
     if (o.ttftMs !== undefined && o.ttftMs >= 0) this.ttft.observe(o.ttftMs / 1000);
-    if (o.promptTokens) this.promptTokens.inc(o.promptTokens);
-    if (o.generatedTokens) this.generatedTokens.inc(o.generatedTokens);
+    if (!this.totalsFromService) {
+      if (o.promptTokens) this.promptTokens.inc(o.promptTokens);
+      if (o.generatedTokens) this.generatedTokens.inc(o.generatedTokens);
+    }
     if (o.promptTokens && o.promptMs) this.promptTps.set(o.promptTokens / (o.promptMs / 1000));
     if (o.generatedTokens && o.generationMs) this.generationTps.set(o.generatedTokens / (o.generationMs / 1000));
   }
@@ -118,10 +123,11 @@ export class ServiceMetrics {
   }
 
   private refreshInference(): void {
-    const s = this.call("inference", "stats") ?? this.call("inference", "status");
+    const s = this.call("inference", "status") ?? this.call("inference", "stats");
     this.modelLoaded.reset();
     if (!s) return;
-    const model = typeof s.loadedModel === "string" ? s.loadedModel : typeof s.model === "string" ? s.model : null;
+    const loaded = rec(s.loaded);
+    const model = typeof loaded?.name === "string" ? loaded.name : typeof s.loadedModel === "string" ? s.loadedModel : typeof s.model === "string" ? s.model : null;
     if (model) this.modelLoaded.set({ model }, 1);
     const q = rec(s.queue) ?? s;
     const set = (g: Gauge, v: unknown) => {
@@ -135,7 +141,18 @@ export class ServiceMetrics {
     setTotal(this.rejections, { reason: "queue_full" }, q.rejected);
     setTotal(this.rejections, { reason: "queue_timeout" }, q.timedOut);
     set(this.promptTps, s.promptTokensPerSecond);
-    set(this.generationTps, s.generationTokensPerSecond ?? s.tokensPerSecond);
+    set(this.generationTps, s.generationTokensPerSecond ?? s.lastTokensPerSecond ?? s.tokensPerSecond);
+    // Running totals kept by the service win over pushed observations, so nothing is counted twice.
+    const totals = rec(s.totals);
+    if (totals) {
+      this.totalsFromService = true;
+      this.requests.reset();
+      setTotal(this.requests, {}, totals.requests);
+      this.promptTokens.reset();
+      setTotal(this.promptTokens, {}, totals.promptTokens);
+      this.generatedTokens.reset();
+      setTotal(this.generatedTokens, {}, totals.completionTokens ?? totals.generatedTokens);
+    }
   }
 
   private refreshJobs(): void {
