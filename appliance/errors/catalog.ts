@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { imageErrors } from "./codes/image.js";
 import { federationErrors } from "./codes/federation.js";
 import { memoryErrors } from "./codes/memory.js";
 import { inferenceErrors } from "./codes/inference.js";
@@ -15,6 +16,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...imageErrors,
   ...federationErrors,
   ...memoryErrors,
   ...inferenceErrors,

@@ -5,4 +5,16 @@ export const arm64Uefi: BoardProfile = {
   title: "Generic arm64 (UEFI)",
   arch: "arm64",
   runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  boot: { kind: "uefi", loaderName: "BOOTAA64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootaa64.efi" },
+  partitions: { table: "gpt", bootMiB: 256 },
+  packages: { kernel: ["linux-image-arm64"], firmware: [], extra: ["systemd-boot-efi"] },
+  components: ["main"],
+  extraSuites: [],
+  fromSuite: {},
+  console: "ttyAMA0,115200",
+  // ARMv8 crypto extensions make AES-XTS fast on UEFI-class arm64; 512 MiB cap for 1 GiB boards.
+  luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 524_288 },
+  unlock: ["passphrase", "usb-key", "ssh"],
+  serviceEnv: {},
+  notes: ["CPU inference (llama.cpp arm64 prebuilt)"],
 };

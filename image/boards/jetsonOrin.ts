@@ -5,4 +5,22 @@ export const jetsonOrin: BoardProfile = {
   title: "NVIDIA Jetson Orin (UEFI, JetPack 6)",
   arch: "arm64",
   runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  boot: { kind: "uefi", loaderName: "BOOTAA64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootaa64.efi" },
+  partitions: { table: "gpt", bootMiB: 256 },
+  packages: { kernel: ["linux-image-arm64"], firmware: [], extra: ["systemd-boot-efi"] },
+  components: ["main", "non-free-firmware"],
+  extraSuites: [],
+  fromSuite: {},
+  console: "ttyTCU0,115200",
+  luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1_048_576 },
+  unlock: ["passphrase", "usb-key", "ssh"],
+  serviceEnv: {},
+  notes: [
+    "boots as a generic arm64 UEFI disk (USB or NVMe)",
+    "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t-path / --l4t-apt); without it inference is CPU-only",
+  ],
+  vendorLayer: {
+    name: "nvidia-l4t",
+    description: "NVIDIA's L4T kernel and CUDA packages from a BSP path or apt source the user supplies; never fetched by default",
+  },
 };

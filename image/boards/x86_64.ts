@@ -5,4 +5,16 @@ export const x86_64: BoardProfile = {
   title: "x86_64 PC (UEFI)",
   arch: "amd64",
   runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  boot: { kind: "uefi", loaderName: "BOOTX64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootx64.efi" },
+  partitions: { table: "gpt", bootMiB: 256 },
+  packages: { kernel: ["linux-image-amd64"], firmware: [], extra: ["systemd-boot-efi"] },
+  components: ["main"],
+  extraSuites: [],
+  fromSuite: {},
+  console: "ttyS0,115200",
+  // AES-NI is universal on x86_64 PCs; 1 GiB argon2id still unlocks a 2 GiB machine.
+  luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1_048_576 },
+  unlock: ["passphrase", "usb-key", "tpm2", "ssh"],
+  serviceEnv: {},
+  notes: ["CPU inference (llama.cpp x64 prebuilt); TPM2 unlock where the PC has one"],
 };

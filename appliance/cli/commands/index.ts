@@ -7,6 +7,7 @@ import { registerSetupCodeCommand, registerUserCommand } from "./user.js";
 import { registerAuditCommand } from "./audit.js";
 import { registerConfigCommand } from "./config.js";
 import { registerHardwareCommand } from "./hardware.js";
+import { registerImageCommand } from "./image.js";
 import { registerServeCommand } from "./serve.js";
 import { registerModelCommand } from "./model.js";
 
@@ -15,6 +16,7 @@ export const commandModules: Array<(program: Command) => void> = [
   registerServeCommand,
   registerConfigCommand,
   registerHardwareCommand,
+  registerImageCommand,
   registerAuditCommand,
   registerUserCommand,
   registerSetupCodeCommand,

@@ -1,0 +1,85 @@
+import type { BoardProfile, UnlockMethod } from "./boards/BoardProfile.js";
+
+export type Compression = "zstd" | "xz" | "none";
+
+/** What the user asked for (`sovereign image build` flags), already parsed. */
+export interface BuildOptions {
+  board: string;
+  /** Output directory. Defaults to ./out. */
+  out: string;
+  /** Raw image size in bytes; the root partition stays tight and grows at first boot. Defaults to the tight size. */
+  sizeBytes?: number;
+  /** Defaults to the board's first unlock method (passphrase). */
+  unlock?: UnlockMethod;
+  /** The build passphrase; kept as the unlock/recovery passphrase. Defaults to a random one written next to the image (0600). */
+  passphraseFile?: string;
+  /** authorized_keys for ssh unlock (dropbear in the initramfs). */
+  sshKeyFile?: string;
+  models: string[];
+  hostname?: string;
+  /** A setup code chosen by the builder; defaults to one generated on the device at first boot. */
+  setupCodeFile?: string;
+  /** Debian mirror. Defaults to the host's apt source, else http://deb.debian.org/debian. */
+  mirror: string;
+  /** Cache for the bootstrap tarball and apt downloads. Defaults to ./.cache/image. */
+  cache: string;
+  compress: Compression;
+  /** Repository root (where dist/ and node_modules/ are). */
+  repoRoot: string;
+  /** Unpacked NVIDIA L4T BSP or an apt source line (jetson-orin only, opt-in). */
+  l4t?: string;
+  /** Cheaper argon2id at build (tests): memory KiB; the board cap otherwise. */
+  buildPbkdfMemoryKiB?: number;
+  /** Stop after this step (tests and debugging). */
+  stopAfter?: string;
+  /** Test images: a unit that writes a status line to this serial port once the system settles (e.g. ttyS1). */
+  statusTty?: string;
+  /** Skip the root/free-space checks (unit tests of the pre-flight logic only). */
+  dryRun?: boolean;
+}
+
+export interface StepTiming {
+  step: string;
+  seconds: number;
+  skipped: boolean;
+  note?: string;
+}
+
+/** Everything the steps share. Steps read options and board, and fill in `state`. */
+export interface BuildContext {
+  readonly options: BuildOptions;
+  readonly board: BoardProfile;
+  readonly unlock: UnlockMethod;
+  /** Image base name, e.g. sovereign-x86_64-20261121. */
+  readonly name: string;
+  /** Scratch directory for this build (removed at the end). */
+  readonly work: string;
+  readonly rootfs: string;
+  readonly logFile: string;
+  readonly state: BuildState;
+  readonly timings: StepTiming[];
+  progress(message: string): void;
+}
+
+export interface BuildState {
+  buildKey?: Buffer;
+  /** Where the build passphrase was written for the user, when generated. */
+  passphraseOut?: string;
+  luksUuid?: string;
+  rootFsUuid?: string;
+  bootVolumeId?: string;
+  packages?: { name: string; version: string; arch: string }[];
+  bootstrapCacheHit?: boolean;
+  rootImg?: string;
+  rootFsBytes?: number;
+  bootImg?: string;
+  /** The assembled raw disk, still under a temporary name. */
+  diskTmp?: string;
+  diskBytes?: number;
+  /** Final artefacts in the output directory. */
+  outputs: { path: string; sha256: string; bytes: number }[];
+  models: { file: string; sha256: string; bytes: number }[];
+  runtime?: { version: string; bytes: number; nodeModules: string[] };
+  luksCipher?: string;
+  manifestPath?: string;
+}

@@ -1,0 +1,114 @@
+import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
+
+/** The dm name of the unlocked root; the kernel command line and fstab name it. */
+export const ROOT_MAPPER = "sovroot";
+/** Filesystem label of the USB stick that carries the key file (usb-key unlock). */
+export const USB_KEY_LABEL = "SOVKEY";
+export const USB_KEY_FILE = "sovereign.key";
+
+export interface BootIds {
+  /** LUKS2 UUID, fixed at build time with `cryptsetup --uuid`. */
+  luksUuid: string;
+  /** ext4 UUID of the root filesystem. */
+  rootFsUuid: string;
+  /** FAT volume id of the ESP / firmware partition, as XXXX-XXXX. */
+  bootVolumeId: string;
+}
+
+/**
+ * /etc/crypttab. `initramfs` makes cryptsetup-initramfs unlock root early;
+ * usb-key uses Debian's passdev keyscript, which waits for the labelled stick.
+ */
+export function crypttab(unlock: UnlockMethod, ids: BootIds): string {
+  const dev = `UUID=${ids.luksUuid}`;
+  const base = "luks,discard,initramfs";
+  switch (unlock) {
+    case "usb-key":
+      return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},keyscript=/lib/cryptsetup/scripts/passdev\n`;
+    case "tpm2":
+      // Unlocked by the systemd-cryptenroll token through the cryptsetup token plugin, falling back to the recovery passphrase.
+      return `${ROOT_MAPPER} ${dev} none ${base},tries=3\n`;
+    case "ssh":
+    case "passphrase":
+      return `${ROOT_MAPPER} ${dev} none ${base}\n`;
+  }
+}
+
+export function fstab(board: BoardProfile, ids: BootIds): string {
+  const bootDir = board.boot.kind === "uefi" ? "/boot/efi" : "/boot/firmware";
+  return [
+    `/dev/mapper/${ROOT_MAPPER} / ext4 defaults,noatime,errors=remount-ro 0 1`,
+    `UUID=${ids.bootVolumeId} ${bootDir} vfat umask=0077,nofail 0 2`,
+    "",
+  ].join("\n");
+}
+
+/** Kernel command line for UEFI boards (the loader entry's `options`). */
+export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, extra: readonly string[] = []): string {
+  const parts = [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro", "quiet", "console=tty0", `console=${board.console}`];
+  if (unlock === "ssh") parts.push("ip=dhcp");
+  return [...parts, ...extra].join(" ");
+}
+
+/** systemd-boot loader entry and loader.conf for the ESP. */
+export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, extra: readonly string[] = []): { entry: string; loaderConf: string } {
+  return {
+    entry: ["title Sovereign Node", "linux /vmlinuz", "initrd /initrd.img", `options ${kernelCmdline(board, unlock, extra)}`, ""].join("\n"),
+    loaderConf: ["default sovereign.conf", "timeout 0", "editor no", ""].join("\n"),
+  };
+}
+
+/**
+ * raspi-firmware's own configuration: its kernel and initramfs hooks write
+ * config.txt and cmdline.txt from these files, so a kernel update on the
+ * device keeps the crypt root.
+ */
+export function raspiFirmwareDefaults(board: BoardProfile, unlock: UnlockMethod): Record<string, string> {
+  if (board.boot.kind !== "raspberrypi") throw new Error(`${board.id} is not a Raspberry Pi board`);
+  const consoles = `${board.console} tty0`;
+  return {
+    "etc/default/raspi-firmware": [
+      "# Written by the Sovereign image builder: root is the LUKS2 mapping.",
+      `ROOTPART=/dev/mapper/${ROOT_MAPPER}`,
+      `CONSOLES="${consoles}"`,
+      "KERNEL_ARCH=arm64",
+      "",
+    ].join("\n"),
+    "etc/default/raspi-extra-cmdline": ["rootfstype=ext4", "quiet", ...(unlock === "ssh" ? ["ip=dhcp"] : [])].join(" ") + "\n",
+    "etc/default/raspi-firmware-custom": board.boot.configTxtExtra.join("\n") + "\n",
+  };
+}
+
+/** The cmdline.txt the Pi firmware should end up with (used to check raspi-firmware's output). */
+export function expectedPiCmdline(board: BoardProfile): string[] {
+  return [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", `console=${board.console}`];
+}
+
+/** initramfs-tools settings: cryptsetup always, modules for the key stick, dropbear for ssh. */
+export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string): Record<string, string> {
+  const files: Record<string, string> = {
+    "etc/cryptsetup-initramfs/conf-hook": "CRYPTSETUP=y\n",
+    "etc/initramfs-tools/conf.d/sovereign.conf": "COMPRESS=zstd\n",
+  };
+  if (unlock === "usb-key") {
+    files["etc/initramfs-tools/modules"] = ["vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk", ""].join("\n");
+  }
+  if (unlock === "ssh") {
+    if (!sshAuthorizedKeys) throw new Error("ssh unlock needs an authorized key");
+    files["etc/dropbear/initramfs/authorized_keys"] = sshAuthorizedKeys.trim() + "\n";
+    files["etc/dropbear/initramfs/dropbear.conf"] = 'DROPBEAR_OPTIONS="-I 600 -j -k -p 22 -s -c cryptroot-unlock"\n';
+  }
+  return files;
+}
+
+/** Debian packages an unlock method adds to the rootfs. */
+export function unlockPackages(unlock: UnlockMethod): string[] {
+  switch (unlock) {
+    case "tpm2":
+      return ["systemd-cryptsetup", "tpm2-tools", "libtss2-tcti-device0t64"];
+    case "ssh":
+      return ["dropbear-initramfs", "openssh-server"];
+    default:
+      return [];
+  }
+}

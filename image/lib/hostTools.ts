@@ -1,0 +1,25 @@
+/** Host tools the build runs, with the Debian package that provides each. */
+export const hostTools: Readonly<Record<string, string>> = {
+  mmdebstrap: "mmdebstrap",
+  cryptsetup: "cryptsetup-bin",
+  "mkfs.ext4": "e2fsprogs",
+  "mkfs.vfat": "dosfstools",
+  mcopy: "mtools",
+  mmd: "mtools",
+  sfdisk: "fdisk",
+  tar: "tar",
+  zstd: "zstd",
+  xz: "xz-utils",
+  sha256sum: "coreutils",
+  chroot: "coreutils",
+};
+
+/** The tools one build needs: compression tools only when used; qemu-user only for a foreign arch. */
+export function toolsFor(opts: { compress: "zstd" | "xz" | "none"; foreignArch: "arm64" | "amd64" | undefined }): { tool: string; pkg: string }[] {
+  const names = ["mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot"];
+  if (opts.compress !== "none") names.push(opts.compress);
+  const list = names.map((tool) => ({ tool, pkg: hostTools[tool] ?? tool }));
+  if (opts.foreignArch === "arm64") list.push({ tool: "qemu-aarch64-static", pkg: "qemu-user-static (and binfmt-support)" });
+  if (opts.foreignArch === "amd64") list.push({ tool: "qemu-x86_64-static", pkg: "qemu-user-static (and binfmt-support)" });
+  return list;
+}

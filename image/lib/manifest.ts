@@ -1,0 +1,76 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { generateSecretKey, publicKeyOf, sign, verify } from "../../services/identity/ed25519.js";
+
+export interface BuildManifest {
+  schema: 1;
+  name: string;
+  board: string;
+  arch: string;
+  suite: string;
+  builtAt: string;
+  versions: { runtime: string; node: string; kernel: string; builder: string };
+  unlock: string;
+  luks: { uuid: string; cipher: string; keySize: number; pbkdfMemoryKiB: number };
+  partitionTable: string;
+  sizes: { rootfsBytes: number; diskBytes: number; runtimeBytes: number };
+  files: { file: string; sha256: string; bytes: number }[];
+  models: { file: string; sha256: string; bytes: number }[];
+  packages: { name: string; version: string; arch: string }[];
+  timings: { step: string; seconds: number; skipped: boolean }[];
+}
+
+/** Stable bytes to sign: keys sorted at every level, so re-serialising cannot break the signature. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object")
+    return `{${Object.keys(value as Record<string, unknown>)
+      .sort()
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(value);
+}
+
+export function signManifest(m: BuildManifest, secretKey: Uint8Array): { json: string; signature: string; publicKey: string } {
+  const json = canonicalJson(m);
+  const signature = Buffer.from(sign(Buffer.from(json, "utf8"), secretKey)).toString("base64");
+  return { json, signature, publicKey: Buffer.from(publicKeyOf(secretKey)).toString("hex") };
+}
+
+/** Verifies manifest.json text against its .sig (base64) and the build key (hex). */
+export function verifyManifest(jsonText: string, signatureB64: string, publicKeyHex: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(jsonText);
+  } catch {
+    return false;
+  }
+  return verify(Buffer.from(signatureB64.trim(), "base64"), Buffer.from(canonicalJson(parsed), "utf8"), Buffer.from(publicKeyHex.trim(), "hex"));
+}
+
+/** The build host's ed25519 key, created once (mode 0600) and reused so every image it builds verifies with one public key. */
+export function loadOrCreateBuildKey(path: string): Uint8Array {
+  if (existsSync(path)) return new Uint8Array(readFileSync(path));
+  mkdirSync(dirname(path), { recursive: true });
+  const key = generateSecretKey();
+  writeFileSync(path, key, { mode: 0o600 });
+  return key;
+}
+
+/** SHA256SUMS in the format `sha256sum -c` reads. */
+export function sha256sums(files: { file: string; sha256: string }[]): string {
+  return files.map((f) => `${f.sha256}  ${f.file}`).join("\n") + "\n";
+}
+
+/** Parses `dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\n'`. */
+export function parseDpkgList(text: string): { name: string; version: string; arch: string }[] {
+  return text
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [name = "", version = "", arch = ""] = l.split("\t");
+      return { name, version, arch };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}

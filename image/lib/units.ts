@@ -1,0 +1,126 @@
+import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
+
+export const SERVICE_USER = "sovereign";
+export const DATA_DIR = "/var/lib/sovereign";
+export const APP_DIR = "/opt/sovereign";
+export const CONFIG_DIR = "/etc/sovereign";
+
+/** The environment sovereign.service runs with: the board selects the runtime's board layer and tuning. */
+export function serviceEnvironment(board: BoardProfile, port = 8080): Record<string, string> {
+  return {
+    NODE_ENV: "production",
+    SOVEREIGN_BOARD: board.id,
+    SOVEREIGN_DATA_DIR: DATA_DIR,
+    SOVEREIGN_CONFIG: `${CONFIG_DIR}/config.json`,
+    SOVEREIGN_HOST: "0.0.0.0",
+    SOVEREIGN_PORT: String(port),
+    SOVEREIGN_LOG_FORMAT: "json",
+    ...board.serviceEnv,
+  };
+}
+
+export function sovereignService(board: BoardProfile): string {
+  const env = Object.entries(serviceEnvironment(board)).map(([k, v]) => `Environment=${k}=${v}`);
+  // The Jetson's GPU nodes live in /dev; other boards need no devices.
+  const privateDevices = board.vendorLayer ? "no" : "yes";
+  return `[Unit]
+Description=Sovereign Node
+Documentation=file://${APP_DIR}/README.md
+Wants=avahi-daemon.service
+After=network.target sovereign-firstboot.service
+ConditionPathExists=${DATA_DIR}/.firstboot-done
+
+[Service]
+Type=notify
+NotifyAccess=main
+User=${SERVICE_USER}
+Group=${SERVICE_USER}
+ExecStart=/usr/bin/node ${APP_DIR}/bin/sovereign.js serve
+${env.join("\n")}
+WatchdogSec=30
+Restart=on-failure
+RestartSec=5
+TimeoutStartSec=600
+TimeoutStopSec=30
+ProtectSystem=strict
+ReadWritePaths=${DATA_DIR}
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=${privateDevices}
+NoNewPrivileges=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictNamespaces=yes
+CapabilityBoundingSet=
+UMask=0077
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function firstbootService(): string {
+  return `[Unit]
+Description=Sovereign Node first boot (new volume key, unlock method, identity, setup code)
+DefaultDependencies=no
+After=local-fs.target systemd-remount-fs.service
+Before=sovereign.service avahi-daemon.service ssh.service systemd-networkd.service
+Wants=local-fs.target
+ConditionPathExists=!${DATA_DIR}/.firstboot-done
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/sovereign-firstboot
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** Configuration the first-boot script reads (no secrets: the build key file sits beside it, mode 0600). */
+export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts: { keepRecoveryPassphrase: boolean }): string {
+  return [
+    `BOARD=${board.id}`,
+    `UNLOCK=${unlock}`,
+    `PBKDF_MEMORY_KIB=${board.luks.pbkdfMemoryKiB}`,
+    `KEEP_RECOVERY_PASSPHRASE=${opts.keepRecoveryPassphrase ? "yes" : "no"}`,
+    `DATA_DIR=${DATA_DIR}`,
+    `PORT=8080`,
+    "",
+  ].join("\n");
+}
+
+/** avahi service file: the node's HTTP endpoint, advertised as sovereign-<id>.local. */
+export function avahiService(): string {
+  return `<?xml version="1.0" standalone='no'?>
+<!DOCTYPE service-group SYSTEM "avahi-service.dtd">
+<service-group>
+  <name replace-wildcards="yes">Sovereign Node on %h</name>
+  <service>
+    <type>_http._tcp</type>
+    <port>8080</port>
+    <txt-record>path=/</txt-record>
+  </service>
+  <service>
+    <type>_sovereign._tcp</type>
+    <port>8080</port>
+  </service>
+</service-group>
+`;
+}
+
+/** mDNS host name: sovereign-<id>.local unless the user chose one. */
+export function hostnameFor(board: BoardProfile, custom?: string): string {
+  return custom ?? `sovereign-${board.id.replace(/_/g, "-")}`;
+}
+
+export function networkdConfig(): string {
+  return "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\nLinkLocalAddressing=yes\n\n[DHCPv4]\nUseDomains=yes\n";
+}

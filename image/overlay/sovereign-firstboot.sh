@@ -1,0 +1,106 @@
+#!/bin/sh
+# Sovereign Node first boot (run once by sovereign-firstboot.service).
+# 1. re-encrypt root online to a new, device-unique volume key;
+# 2. replace the build passphrase with the chosen unlock method;
+# 3. grow partition, LUKS and ext4 to fill the medium;
+# 4. generate machine-id, SSH host keys, the one-time setup code; print URL + code.
+# Each stage is idempotent so a power cut mid-way resumes on the next boot
+# (cryptsetup keeps its own reencryption checkpoint in the LUKS2 header).
+set -eu
+. /etc/sovereign/firstboot.conf
+BUILD_KEY=/etc/sovereign/build.key
+MAPPER=sovroot
+say() { echo "sovereign-firstboot: $*"; echo "sovereign-firstboot: $*" > /dev/console 2>/dev/null || true; }
+now() { date +%s.%N; }
+
+ROOTDEV=$(cryptsetup status "$MAPPER" | awk '$1 == "device:" { print $2 }')
+[ -b "$ROOTDEV" ] || { say "cannot find the device under /dev/mapper/$MAPPER"; exit 1; }
+PARTNAME=$(basename "$(readlink -f "$ROOTDEV")")
+PARTNUM=$(cat "/sys/class/block/$PARTNAME/partition")
+DISK="/dev/$(basename "$(readlink -f "/sys/class/block/$PARTNAME/..")")"
+mkdir -p "$DATA_DIR"
+STATE="$DATA_DIR/firstboot.json"
+PBKDF="--pbkdf argon2id --pbkdf-memory $PBKDF_MEMORY_KIB"
+
+# 1. New volume key. Skipped if the build key is already gone (an earlier run finished it).
+REENC_S=0
+if [ -f "$BUILD_KEY" ]; then
+  OLD_KEY_DIGEST=$(cryptsetup luksDump "$ROOTDEV" | sed -n '/^Digests:/,$p' | sha256sum | cut -c1-16)
+  say "re-encrypting $ROOTDEV to a new volume key (this takes a while)"
+  t0=$(now)
+  # shellcheck disable=SC2086
+  cryptsetup reencrypt --batch-mode --key-file "$BUILD_KEY" $PBKDF --resilience checksum "$ROOTDEV"
+  t1=$(now)
+  REENC_S=$(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }')
+  say "re-encryption done in ${REENC_S}s"
+
+  # 2. Unlock method.
+  case "$UNLOCK" in
+    usb-key)
+      NEW_KEY=/run/sovereign-new.key
+      umask 077
+      head -c 64 /dev/urandom > "$NEW_KEY"
+      mkdir -p /run/sovkey
+      mount LABEL=SOVKEY /run/sovkey
+      cp "$NEW_KEY" /run/sovkey/sovereign.key.new && sync
+      # shellcheck disable=SC2086
+      cryptsetup luksAddKey --batch-mode --key-file "$BUILD_KEY" $PBKDF "$ROOTDEV" "$NEW_KEY"
+      mv /run/sovkey/sovereign.key.new /run/sovkey/sovereign.key && sync
+      umount /run/sovkey
+      rm -f "$NEW_KEY"
+      if [ "$KEEP_RECOVERY_PASSPHRASE" != yes ]; then cryptsetup luksRemoveKey --batch-mode "$ROOTDEV" "$BUILD_KEY"; fi
+      ;;
+    tpm2)
+      # The passphrase stays as the recovery key; the TPM unlocks unattended.
+      systemd-cryptenroll --unlock-key-file="$BUILD_KEY" --tpm2-device=auto --tpm2-pcrs=7 "$ROOTDEV"
+      ;;
+    ssh|passphrase)
+      # The passphrase (typed at the console, or over ssh into the initramfs) is the unlock method.
+      ;;
+  esac
+  NEW_KEY_DIGEST=$(cryptsetup luksDump "$ROOTDEV" | sed -n '/^Digests:/,$p' | sha256sum | cut -c1-16)
+  shred -u "$BUILD_KEY" 2>/dev/null || rm -f "$BUILD_KEY"
+else
+  OLD_KEY_DIGEST=unknown; NEW_KEY_DIGEST=unknown
+fi
+
+# 3. Grow to fill the medium: partition, then LUKS, then ext4.
+BEFORE=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
+if sfdisk -d "$DISK" 2>/dev/null | grep -q "^label: gpt"; then sfdisk --relocate gpt-bak-std "$DISK" >/dev/null 2>&1 || true; fi
+echo ", +" | sfdisk --no-reread --no-tell-kernel -N "$PARTNUM" "$DISK" >/dev/null 2>&1 || true
+partx --update --nr "$PARTNUM" "$DISK" 2>/dev/null || true
+# LUKS2 keeps the volume key in the kernel keyring, so resize needs no passphrase.
+cryptsetup resize "$MAPPER" 2>/dev/null || true
+resize2fs "/dev/mapper/$MAPPER" >/dev/null 2>&1 || true
+AFTER=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
+say "root filesystem: $BEFORE -> $AFTER bytes"
+
+# 4. Identity.
+if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then
+  rm -f /etc/machine-id
+  systemd-machine-id-setup
+fi
+if command -v ssh-keygen >/dev/null; then ssh-keygen -A; fi
+if [ -d /etc/dropbear/initramfs ] && command -v dropbearkey >/dev/null; then
+  for t in ed25519 ecdsa rsa; do
+    f=/etc/dropbear/initramfs/dropbear_${t}_host_key
+    [ -f "$f" ] || dropbearkey -t "$t" -f "$f" >/dev/null
+  done
+  update-initramfs -u
+fi
+CODE_FILE="$DATA_DIR/setup-code"
+if [ ! -s "$CODE_FILE" ]; then
+  umask 077
+  if [ -s /etc/sovereign/setup-code ]; then mv /etc/sovereign/setup-code "$CODE_FILE"
+  else head -c 10 /dev/urandom | base32 | tr -d '=' | cut -c1-16 | sed 's/..../&-/g; s/-$//' > "$CODE_FILE"; fi
+fi
+chown -R sovereign:sovereign "$DATA_DIR"
+chmod 0600 "$CODE_FILE"
+
+cat > "$STATE" <<JSON
+{"reencryptSeconds": $REENC_S, "rootBytesBefore": $BEFORE, "rootBytesAfter": $AFTER,
+ "volumeKeyDigestBefore": "$OLD_KEY_DIGEST", "volumeKeyDigestAfter": "$NEW_KEY_DIGEST", "unlock": "$UNLOCK", "board": "$BOARD"}
+JSON
+touch "$DATA_DIR/.firstboot-done"
+HOST=$(hostname)
+say "ready: open http://$HOST.local:$PORT/ and enter the setup code $(cat "$CODE_FILE")"

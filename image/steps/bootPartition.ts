@@ -1,0 +1,62 @@
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { BuildContext } from "../BuildContext.js";
+import { loaderEntry } from "../lib/bootConfig.js";
+import { exec } from "../lib/exec.js";
+import { MiB } from "../lib/sfdisk.js";
+import type { Step } from "./Step.js";
+
+function newestKernel(ctx: BuildContext): string {
+  const k = readdirSync(join(ctx.rootfs, "boot")).filter((f) => f.startsWith("vmlinuz-")).sort().pop();
+  if (!k) throw new SovereignError("IMAGE_COMMAND_FAILED", "no kernel in the rootfs /boot (the board's kernel package did not install)");
+  return k.slice("vmlinuz-".length);
+}
+
+/**
+ * Step 7c: the FAT boot partition as a file: mkfs.vfat, then mtools copies
+ * (no vfat mount). UEFI boards get systemd-boot as the removable-media loader;
+ * the Pi gets what raspi-firmware put in /boot/firmware.
+ */
+export const bootPartitionStep: Step = {
+  name: "boot-partition",
+  title: "Make the ESP / firmware partition (mkfs.vfat + mtools)",
+  async run(ctx) {
+    const img = join(ctx.work, "boot.img");
+    const bytes = ctx.board.partitions.bootMiB * MiB;
+    const volId = (ctx.state.bootVolumeId ?? "").replace("-", "");
+    const log = { logFile: ctx.logFile };
+    await exec("rm", ["-f", img]);
+    await exec("mkfs.vfat", ["-F", "32", "-n", ctx.board.boot.kind === "uefi" ? "SOVEFI" : "SOVFIRM", "-i", volId, "-C", img, String(bytes / 1024)], log);
+    const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
+    if (ctx.board.boot.kind === "uefi") {
+      const ver = newestKernel(ctx);
+      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock);
+      const tmp = join(ctx.work, "esp");
+      await exec("mkdir", ["-p", tmp]);
+      writeFileSync(join(tmp, "loader.conf"), loaderConf);
+      writeFileSync(join(tmp, "sovereign.conf"), entry);
+      const efi = join(ctx.rootfs, ctx.board.boot.systemdBootEfi);
+      if (!existsSync(efi)) throw new SovereignError("IMAGE_COMMAND_FAILED", `systemd-boot is missing at /${ctx.board.boot.systemdBootEfi} (systemd-boot-efi not installed?)`);
+      await exec("mmd", ["-i", img, "::/EFI", "::/EFI/BOOT", "::/loader", "::/loader/entries"], { ...log, env });
+      const copies: [string, string][] = [
+        [efi, `::/EFI/BOOT/${ctx.board.boot.loaderName}`],
+        [join(ctx.rootfs, "boot", `vmlinuz-${ver}`), "::/vmlinuz"],
+        [join(ctx.rootfs, "boot", `initrd.img-${ver}`), "::/initrd.img"],
+        [join(tmp, "loader.conf"), "::/loader/loader.conf"],
+        [join(tmp, "sovereign.conf"), "::/loader/entries/sovereign.conf"],
+      ];
+      for (const [src, dst] of copies) await exec("mcopy", ["-o", "-i", img, src, dst], { ...log, env });
+      ctx.progress(`systemd-boot + kernel ${ver} (${(statSync(join(ctx.rootfs, "boot", `initrd.img-${ver}`)).size / MiB).toFixed(1)} MiB initrd)`);
+    } else {
+      const fw = join(ctx.rootfs, "boot/firmware");
+      const entries = existsSync(fw) ? readdirSync(fw) : [];
+      if (!entries.includes("config.txt") || !entries.includes("cmdline.txt"))
+        throw new SovereignError("IMAGE_COMMAND_FAILED", "raspi-firmware did not write config.txt/cmdline.txt into /boot/firmware");
+      await exec("mcopy", ["-s", "-o", "-i", img, ...entries.map((e) => join(fw, e)), "::/"], { ...log, env });
+      ctx.progress(`${entries.length} firmware files`);
+    }
+    ctx.state.bootImg = img;
+    return undefined;
+  },
+};

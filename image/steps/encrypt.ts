@@ -1,0 +1,39 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BuildContext } from "../BuildContext.js";
+import { exec } from "../lib/exec.js";
+import { LUKS_REDUCE_BYTES } from "./rootfsImage.js";
+import type { Step } from "./Step.js";
+
+/** The `cryptsetup reencrypt --encrypt` arguments for the board (offline, on a file: no device-mapper). */
+export function encryptArgs(ctx: Pick<BuildContext, "board" | "options" | "state">, keyFile: string, image: string): string[] {
+  const l = ctx.board.luks;
+  const memory = Math.min(ctx.options.buildPbkdfMemoryKiB ?? l.pbkdfMemoryKiB, l.pbkdfMemoryKiB);
+  const args = [
+    "reencrypt", "--encrypt", "--type", "luks2", "--batch-mode",
+    "--cipher", l.cipher, "--key-size", String(l.keySize), "--sector-size", "4096",
+    "--pbkdf", "argon2id", "--pbkdf-memory", String(memory), "--pbkdf-parallel", "1",
+    "--uuid", ctx.state.luksUuid ?? "", "--label", "sovereign-luks",
+    "--reduce-device-size", `${LUKS_REDUCE_BYTES / 1024 / 1024}M`,
+    "--key-file", keyFile,
+  ];
+  // Tests ask for a cheap KDF so the TCG guest unlocks quickly; first boot re-enrolls with the board's cap.
+  if (ctx.options.buildPbkdfMemoryKiB !== undefined) args.push("--pbkdf-force-iterations", "4");
+  return [...args, image];
+}
+
+/** Step 7b: LUKS2-encrypt the root image in place with the build passphrase. */
+export const encryptStep: Step = {
+  name: "encrypt",
+  title: "Encrypt root as LUKS2 (offline, in place)",
+  async run(ctx) {
+    const img = ctx.state.rootImg;
+    if (!img || !ctx.state.buildKey) throw new Error("encrypt before rootfs-image");
+    const keyFile = join(ctx.work, "build.key");
+    writeFileSync(keyFile, ctx.state.buildKey, { mode: 0o600 });
+    ctx.progress(`${ctx.board.luks.cipher}, argon2id ≤ ${ctx.board.luks.pbkdfMemoryKiB} KiB`);
+    await exec("cryptsetup", encryptArgs(ctx, keyFile, img), { logFile: ctx.logFile, nice: true });
+    ctx.state.luksCipher = ctx.board.luks.cipher;
+    return undefined;
+  },
+};

@@ -1,0 +1,46 @@
+import { truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { capture, exec } from "../lib/exec.js";
+import { MiB } from "../lib/sfdisk.js";
+import type { Step } from "./Step.js";
+
+/** Room cryptsetup takes for the LUKS2 header when encrypting in place. */
+export const LUKS_REDUCE_BYTES = 16 * MiB;
+
+/**
+ * A tight ext4 size for a tree: encrypted free space does not compress, so
+ * the filesystem is made just large enough and grown on the device.
+ */
+export function ext4SizeFor(treeBytes: number, files: number): number {
+  const inodeBytes = files * 256 * 1.3;
+  const bytes = treeBytes * 1.08 + inodeBytes + 64 * MiB;
+  return Math.ceil(bytes / MiB) * MiB;
+}
+
+/** Step 7a: root filesystem as a file, populated with `mkfs.ext4 -d` (no mount). */
+export const rootfsImageStep: Step = {
+  name: "rootfs-image",
+  title: "Make the root filesystem (mkfs.ext4 -d)",
+  async run(ctx) {
+    const r = ctx.rootfs;
+    // Nothing in /tmp, /run or the apt cache belongs in the image.
+    await exec("sh", ["-c", `rm -rf ${r}/tmp/* ${r}/var/tmp/* ${r}/var/cache/apt/*.bin ${r}/var/cache/apt/archives/*.deb ${r}/var/log/*.log ${r}/var/log/apt/*`], { logFile: ctx.logFile });
+    const tree = Number((await capture("du", ["-s", "-B1", r])).split("\t")[0]);
+    const files = Number((await capture("sh", ["-c", `find ${r} -xdev | wc -l`])).trim());
+    const fsBytes = ext4SizeFor(tree, files);
+    const img = join(ctx.work, "root.img");
+    writeFileSync(img, "");
+    truncateSync(img, fsBytes);
+    ctx.progress(`tree ${(tree / MiB).toFixed(0)} MiB, ${files} files → ext4 ${(fsBytes / MiB).toFixed(0)} MiB`);
+    await exec(
+      "mkfs.ext4",
+      ["-q", "-F", "-L", "sovereign-root", "-U", ctx.state.rootFsUuid ?? "random", "-m", "1", "-i", "8192", "-E", "root_owner=0:0", "-d", r, img],
+      { logFile: ctx.logFile, nice: true },
+    );
+    // The encryption step moves the data up by the header size; the file must have that room at its end.
+    truncateSync(img, fsBytes + LUKS_REDUCE_BYTES);
+    ctx.state.rootImg = img;
+    ctx.state.rootFsBytes = fsBytes;
+    return undefined;
+  },
+};

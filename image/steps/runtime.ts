@@ -1,0 +1,102 @@
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { BuildContext } from "../BuildContext.js";
+import { exec, capture } from "../lib/exec.js";
+import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";
+import { APP_DIR } from "../lib/units.js";
+import type { Step } from "./Step.js";
+
+const hostArch = (): string => (process.arch === "x64" ? "amd64" : process.arch);
+
+/**
+ * Step 2: the runtime in /opt/sovereign: dist/ from `npm run build`, the
+ * launcher, static web UI, and production node_modules for the target arch.
+ * Compiled addons are rebuilt for a foreign target with Debian's cross g++.
+ */
+export const runtimeStep: Step = {
+  name: "runtime",
+  title: "Install the runtime in /opt/sovereign",
+  async run(ctx) {
+    const repo = ctx.options.repoRoot;
+    ctx.progress("npm run build (tsc)");
+    try {
+      await exec("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repo, logFile: ctx.logFile, nice: true });
+    } catch (err) {
+      // tsc still emits on type errors; only a missing entry point is fatal.
+      if (!existsSync(join(repo, "dist/appliance/cli/main.js"))) throw err;
+      ctx.progress("warning: tsc reported errors; using the emitted dist/ (see the build log)");
+    }
+    const app = join(ctx.rootfs, APP_DIR.slice(1));
+    rmSync(app, { recursive: true, force: true });
+    mkdirSync(app, { recursive: true });
+    for (const p of ["dist", "bin", "package.json", "package-lock.json", "web-ui/static", "README.md"]) {
+      if (existsSync(join(repo, p))) cpSync(join(repo, p), join(app, p), { recursive: true, dereference: false });
+    }
+    rmSync(join(app, "dist/test"), { recursive: true, force: true });
+    rmSync(join(app, "dist/bench"), { recursive: true, force: true });
+
+    const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as LockFile;
+    const { keep } = productionModules(lock, ctx.board.arch);
+    let missing = 0;
+    for (const path of keep) {
+      const src = join(repo, path);
+      if (!existsSync(src)) {
+        missing++;
+        continue;
+      }
+      // Nested node_modules come with their parent; copying them again is harmless but slow.
+      if (path.split("node_modules/").length > 2 && existsSync(join(app, path))) continue;
+      cpSync(src, join(app, path), { recursive: true, filter: (s) => !s.endsWith("/.bin") });
+    }
+    for (const p of prunePaths(ctx.board.arch)) rmSync(join(app, p), { recursive: true, force: true });
+
+    if (ctx.board.arch !== hostArch()) await crossBuildAddons(ctx, app);
+    const bytes = Number((await capture("du", ["-sb", app])).split("\t")[0]);
+    const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
+    ctx.state.runtime = { version, bytes, nodeModules: keep.map((k) => k.slice("node_modules/".length)) };
+    ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB, ${keep.length} modules (${missing} not installed on the host, skipped)`);
+    return undefined;
+  },
+};
+
+/**
+ * better-sqlite3 and unix-dgram compile from source (their prebuilt downloads
+ * are unreachable offline). For arm64 they are cross-compiled with
+ * g++-aarch64-linux-gnu against the host's Node headers (same major: the ABI).
+ */
+async function crossBuildAddons(ctx: BuildContext, app: string): Promise<void> {
+  const triplet = ctx.board.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const cxx = `${triplet}-g++`;
+  try {
+    await capture("sh", ["-c", `command -v ${cxx}`]);
+  } catch {
+    throw new SovereignError("IMAGE_HOST_TOOL_MISSING", `cross compiler ${cxx} is missing (native addons must be built for ${ctx.board.arch})`, {
+      hint: `apt-get install g++-${triplet.replace(/_/g, "-")}`,
+    });
+  }
+  const nodeGyp = join(ctx.options.repoRoot, "node_modules/node-gyp/bin/node-gyp.js");
+  const gyp = existsSync(nodeGyp) ? [nodeGyp] : ["/usr/share/nodejs/node-gyp/bin/node-gyp.js"];
+  const nodedir = process.env.npm_config_nodedir ?? "/usr";
+  for (const addon of compiledAddons) {
+    const dir = join(app, "node_modules", addon);
+    if (!existsSync(dir)) continue;
+    ctx.progress(`cross-compiling ${addon} for ${ctx.board.arch}`);
+    // Sources were pruned from the staged copy; build from the repo's copy into a scratch dir.
+    const scratch = join(ctx.work, `addon-${addon}`);
+    rmSync(scratch, { recursive: true, force: true });
+    cpSync(join(ctx.options.repoRoot, "node_modules", addon), scratch, { recursive: true });
+    rmSync(join(scratch, "build"), { recursive: true, force: true });
+    await exec(process.execPath, [...gyp, "rebuild", `--arch=${ctx.board.arch === "arm64" ? "arm64" : "x64"}`, `--nodedir=${nodedir}`, "--release"], {
+      cwd: scratch,
+      logFile: ctx.logFile,
+      nice: true,
+      env: { ...process.env, CC: `${triplet}-gcc`, CXX: cxx, LINK: cxx, AR: `${triplet}-ar`, npm_config_build_from_source: "true" },
+    });
+    rmSync(join(dir, "build"), { recursive: true, force: true });
+    mkdirSync(join(dir, "build/Release"), { recursive: true });
+    await exec("sh", ["-c", `cp ${join(scratch, "build/Release")}/*.node ${join(dir, "build/Release")}/`], { logFile: ctx.logFile });
+    const file = await capture("sh", ["-c", `file -b ${join(dir, "build/Release")}/*.node | head -1`]).catch(() => "?");
+    ctx.progress(`${addon}: ${file.trim()}`);
+  }
+}

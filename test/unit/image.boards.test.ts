@@ -1,0 +1,61 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { boardIds, boards, findBoard } from "../../image/boards/registry.js";
+import { validateBoardProfile } from "../../image/boards/schema.js";
+
+const fixtures = join(import.meta.dirname, "../fixtures/image/boards");
+const load = (dir: string): [string, Record<string, unknown>][] =>
+  readdirSync(join(fixtures, dir))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => [f, JSON.parse(readFileSync(join(fixtures, dir, f), "utf8")) as Record<string, unknown>]);
+
+describe("board profiles", () => {
+  it.each(boards.map((b) => [b.id, b] as const))("%s satisfies the schema", (_id, board) => {
+    expect(validateBoardProfile(board)).toEqual({ ok: true });
+  });
+
+  it("the registry lists every id once, in boardIds order", () => {
+    expect(boards.map((b) => b.id)).toEqual([...boardIds]);
+    for (const id of boardIds) expect(findBoard(id)?.id).toBe(id);
+    expect(findBoard("pdp11")).toBeUndefined();
+  });
+
+  it("the Pi 4 uses Adiantum (no AES instructions) and the others AES-XTS", () => {
+    for (const b of boards) expect(b.luks.cipher).toBe(b.id === "rpi4" ? "xchacha12,aes-adiantum-plain64" : "aes-xts-plain64");
+  });
+
+  it("the Pi 5 takes its kernel from trixie-backports; Pi boards boot from MBR with raspi-firmware", () => {
+    const rpi5 = findBoard("rpi5")!;
+    expect(rpi5.fromSuite["linux-image-arm64"]).toBe("trixie-backports");
+    for (const id of ["rpi4", "rpi5"]) {
+      const b = findBoard(id)!;
+      expect(b.partitions.table).toBe("dos");
+      expect(b.packages.firmware).toContain("raspi-firmware");
+      expect(b.components).toContain("non-free-firmware");
+    }
+  });
+
+  it("argon2id caps fit the weakest RAM: the 1 GiB Pi 4 gets at most 256 MiB", () => {
+    expect(findBoard("rpi4")!.luks.pbkdfMemoryKiB).toBeLessThanOrEqual(262_144);
+    for (const b of boards) expect(b.luks.pbkdfMemoryKiB).toBeLessThanOrEqual(1_048_576);
+  });
+
+  it("only jetson-orin has the opt-in vendor layer, and says CUDA needs it", () => {
+    expect(boards.filter((b) => b.vendorLayer).map((b) => b.id)).toEqual(["jetson-orin"]);
+    expect(findBoard("jetson-orin")!.notes.join(" ")).toMatch(/CUDA.*L4T/);
+  });
+});
+
+describe("board schema fixtures", () => {
+  it.each(load("valid"))("valid/%s passes", (_f, value) => {
+    expect(validateBoardProfile(value)).toEqual({ ok: true });
+  });
+
+  it.each(load("invalid"))("invalid/%s is rejected with the rule it breaks", (_f, value) => {
+    const { $expect, ...profile } = value;
+    const r = validateBoardProfile(profile);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.join("\n")).toContain(String($expect));
+  });
+});

@@ -1,0 +1,137 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { findBoard } from "../../image/boards/registry.js";
+import type { BuildOptions } from "../../image/BuildContext.js";
+import { createContext, pipeline, resolveBoard } from "../../image/pipeline.js";
+import { basePackages, bootstrapKey, bootstrapPackages, sourceLines } from "../../image/steps/bootstrap.js";
+import { encryptArgs } from "../../image/steps/encrypt.js";
+import { missingTools, preflightStep } from "../../image/steps/preflight.js";
+import { ext4SizeFor } from "../../image/steps/rootfsImage.js";
+import { compressCommand, compressedName } from "../../image/steps/compress.js";
+import { headerCheck } from "../../image/lib/ggufCheck.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "sov-image-unit-"));
+const opts = (o: Partial<BuildOptions> = {}): BuildOptions => ({
+  board: "x86_64", out: join(tmp, "out"), models: [], mirror: "http://deb.debian.org/debian", cache: join(tmp, "cache"), compress: "zstd", repoRoot: tmp, dryRun: true, ...o,
+});
+const code = async (p: Promise<unknown>): Promise<string> => p.then(() => "resolved", (e: unknown) => (e instanceof SovereignError ? e.code : `not coded: ${String(e)}`));
+
+describe("the pipeline", () => {
+  it("runs the named steps in the documented order", () => {
+    expect(pipeline.map((s) => s.name)).toEqual([
+      "preflight", "bootstrap", "runtime", "packages", "configure", "models", "initramfs",
+      "rootfs-image", "encrypt", "boot-partition", "assemble", "compress", "manifest",
+    ]);
+    expect(new Set(pipeline.map((s) => s.name)).size).toBe(pipeline.length);
+  });
+
+  it("refuses an unknown board before anything else", () => {
+    expect(() => resolveBoard("pdp11")).toThrow(/unknown board "pdp11"/);
+    try {
+      resolveBoard("pdp11");
+    } catch (e) {
+      expect((e as SovereignError).code).toBe("IMAGE_UNKNOWN_BOARD");
+    }
+  });
+
+  it("defaults the unlock method to the board's first (passphrase)", () => {
+    expect(createContext(opts()).unlock).toBe("passphrase");
+  });
+});
+
+describe("pre-flight refusals (no work done)", () => {
+  it("an unlock method the board lacks", async () => {
+    expect(await code(preflightStep.run(createContext(opts({ board: "rpi4", unlock: "tpm2" }))))).toBe("IMAGE_UNLOCK_UNSUPPORTED");
+  });
+
+  it("ssh unlock without a key", async () => {
+    expect(await code(preflightStep.run(createContext(opts({ unlock: "ssh" }))))).toBe("IMAGE_OPTION_INVALID");
+  });
+
+  it("a --model that is not a GGUF", async () => {
+    const bad = join(tmp, "not-a-model.gguf");
+    writeFileSync(bad, "this is text, not a model, and it is long enough");
+    expect(await code(preflightStep.run(createContext(opts({ models: [bad] }))))).toBe("IMAGE_MODEL_INVALID");
+    expect(await code(preflightStep.run(createContext(opts({ models: [join(tmp, "missing.gguf")] }))))).toMatch(/IMAGE_(MODEL_INVALID|INPUT_MISSING)/);
+  });
+
+  it("a missing host tool names its Debian package", () => {
+    const ctx = createContext(opts());
+    const missing = missingTools(ctx, (t) => t !== "mkfs.vfat" && t !== "sfdisk");
+    expect(missing).toEqual([{ tool: "mkfs.vfat", pkg: "dosfstools" }, { tool: "sfdisk", pkg: "fdisk" }]);
+    const arm = missingTools(createContext(opts({ board: "rpi4" })), (t) => !t.startsWith("qemu"));
+    if (process.arch === "x64") expect(arm.map((m) => m.pkg).join()).toContain("qemu-user-static");
+  });
+
+  it("--l4t on a board without a vendor layer", async () => {
+    expect(await code(preflightStep.run(createContext(opts({ l4t: "/nonexistent" }))))).toBe("IMAGE_OPTION_INVALID");
+    expect(await code(preflightStep.run(createContext(opts({ board: "jetson-orin", l4t: "/nonexistent" }))))).toBe("IMAGE_VENDOR_LAYER_MISSING");
+  });
+});
+
+describe("bootstrap inputs", () => {
+  it("includes the base set, kernel and firmware; backports packages carry their suite", () => {
+    const x = bootstrapPackages(findBoard("x86_64")!);
+    for (const p of [...basePackages, "linux-image-amd64", "systemd-boot-efi"]) expect(x).toContain(p);
+    expect(bootstrapPackages(findBoard("rpi5")!)).toContain("linux-image-arm64/trixie-backports");
+    expect(sourceLines(findBoard("rpi5")!, "http://m/debian")).toEqual(["deb http://m/debian trixie main non-free-firmware", "deb http://m/debian trixie-backports main non-free-firmware"]);
+  });
+
+  it("the cache key changes with the inputs and not otherwise", () => {
+    const b = findBoard("x86_64")!;
+    expect(bootstrapKey(b, "http://a/debian")).toBe(bootstrapKey(b, "http://a/debian"));
+    expect(bootstrapKey(b, "http://a/debian")).not.toBe(bootstrapKey(b, "http://b/debian"));
+    expect(bootstrapKey(b, "http://a/debian")).not.toBe(bootstrapKey(findBoard("arm64-uefi")!, "http://a/debian"));
+  });
+});
+
+describe("encryption and sizing", () => {
+  it("encrypts offline with the board's cipher, the fixed UUID and a capped argon2id", () => {
+    const ctx = createContext(opts({ board: "rpi4" }));
+    ctx.state.luksUuid = "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e";
+    const a = encryptArgs(ctx, "/k", "/root.img");
+    expect(a.slice(0, 3)).toEqual(["reencrypt", "--encrypt", "--type"]);
+    expect(a[a.indexOf("--cipher") + 1]).toBe("xchacha12,aes-adiantum-plain64");
+    expect(a[a.indexOf("--key-size") + 1]).toBe("256");
+    expect(a[a.indexOf("--uuid") + 1]).toBe(ctx.state.luksUuid);
+    expect(a[a.indexOf("--pbkdf-memory") + 1]).toBe("262144");
+    expect(a[a.indexOf("--reduce-device-size") + 1]).toBe("16M");
+    expect(a).not.toContain("--pbkdf-force-iterations");
+    const cheap = encryptArgs(createContext(opts({ buildPbkdfMemoryKiB: 65536 })), "/k", "/r");
+    expect(cheap[cheap.indexOf("--pbkdf-memory") + 1]).toBe("65536");
+    expect(cheap).toContain("--pbkdf-force-iterations");
+  });
+
+  it("sizes ext4 tightly but with room for inodes and journal", () => {
+    const s = ext4SizeFor(428 * 1024 ** 2, 20_000);
+    expect(s % (1024 * 1024)).toBe(0);
+    expect(s).toBeGreaterThan(428 * 1024 ** 2);
+    expect(s).toBeLessThan(600 * 1024 ** 2);
+  });
+
+  it("names and compresses outputs", () => {
+    expect(compressedName("n", "zstd")).toBe("n.img.zst");
+    expect(compressedName("n", "xz")).toBe("n.img.xz");
+    expect(compressedName("n", "none")).toBe("n.img");
+    expect(compressCommand("zstd", "a", "b")[0]).toBe("zstd");
+  });
+});
+
+describe("GGUF header fallback", () => {
+  it("accepts a GGUF v3 header and rejects other files", () => {
+    const good = Buffer.alloc(64);
+    good.write("GGUF", 0, "latin1");
+    good.writeUInt32LE(3, 4);
+    good.writeBigUInt64LE(2n, 8);
+    good.writeBigUInt64LE(5n, 16);
+    const p = join(tmp, "h.gguf");
+    writeFileSync(p, good);
+    expect(headerCheck(p)).toEqual({ version: 3, tensors: 2 });
+    good.write("GGML", 0, "latin1");
+    writeFileSync(p, good);
+    expect(() => headerCheck(p)).toThrow(/magic/);
+  });
+});
