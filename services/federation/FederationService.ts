@@ -60,6 +60,7 @@ export class FederationService {
   private readonly listeners = new Set<(a: AppliedPacket) => void>();
   private readonly logGate = new Map<string, number>();
   private brokerUrl: string | null = null;
+  private readonly presence = new Map<string, boolean>();
 
   constructor(private readonly o: FederationServiceOptions) {
     const c = o.config;
@@ -429,6 +430,8 @@ export class FederationService {
     }
     if (v.manifest.nodeId !== topicNode) return this.drop("misaddressed", topicNode);
     this.o.store.recordManifest(v.manifest, Date.now());
+    const seen = this.presence.get(topicNode);
+    if (seen !== undefined) this.o.store.setOnline(topicNode, seen, Date.now());
     this.reloadPeers(true);
     if (!known) this.o.log.info({ peer: v.manifest.nodeId, name: v.manifest.name, fingerprint: this.peerCache.get(v.manifest.nodeId)?.fingerprint }, "federation: new node seen; it stays unknown until an admin approves it");
     const tier = this.tierOf(topicNode);
@@ -436,7 +439,7 @@ export class FederationService {
   }
 
   private onPresence(nodeId: string, payload: Buffer): void {
-    if (nodeId === this.nodeId || !this.peerCache.has(nodeId)) return;
+    if (nodeId === this.nodeId || payload.length === 0) return;
     let status: unknown;
     try {
       status = (JSON.parse(payload.toString("utf8")) as { status?: unknown }).status;
@@ -444,6 +447,10 @@ export class FederationService {
       return this.drop("malformed", nodeId);
     }
     const online = status === "online";
+    // Presence may arrive before the manifest (both are retained): remember it for then.
+    this.presence.set(nodeId, online);
+    if (this.presence.size > 10_000) this.presence.clear();
+    if (!this.peerCache.has(nodeId)) return;
     this.o.store.setOnline(nodeId, online, Date.now());
     this.reloadPeers(true);
     if (!online) this.offload.peerLost(nodeId);
