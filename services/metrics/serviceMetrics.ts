@@ -58,10 +58,10 @@ export class ServiceMetrics {
     this.promptTokens = new Counter({ name: "sovereign_inference_prompt_tokens_total", help: "Prompt tokens processed.", registers: r });
     this.generatedTokens = new Counter({ name: "sovereign_inference_generated_tokens_total", help: "Tokens generated.", registers: r });
     this.requests = new Counter({ name: "sovereign_inference_requests_total", help: "Generation requests finished.", registers: r });
-    this.jobRuns = new Counter({ name: "sovereign_job_runs_total", help: "Scheduled job runs finished, by job and outcome.", labelNames: ["job", "outcome"], registers: r });
-    this.jobFailures = new Counter({ name: "sovereign_job_failures_total", help: "Scheduled job runs that did not succeed, by job.", labelNames: ["job"], registers: r });
-    this.jobDuration = new Histogram({ name: "sovereign_job_duration_seconds", help: "How long scheduled job runs took, by job.", labelNames: ["job"], buckets: [0.1, 1, 5, 15, 60, 300, 900, 3600], registers: r });
-    this.jobRunning = new Gauge({ name: "sovereign_job_running", help: "1 while the job runs.", labelNames: ["job"], registers: r });
+    this.jobRuns = new Counter({ name: "sovereign_job_runs_total", help: "Scheduled job runs finished, by job and outcome.", labelNames: ["job_name", "outcome"], registers: r });
+    this.jobFailures = new Counter({ name: "sovereign_job_failures_total", help: "Scheduled job runs that did not succeed, by job.", labelNames: ["job_name"], registers: r });
+    this.jobDuration = new Histogram({ name: "sovereign_job_duration_seconds", help: "How long scheduled job runs took, by job.", labelNames: ["job_name"], buckets: [0.1, 1, 5, 15, 60, 300, 900, 3600], registers: r });
+    this.jobRunning = new Gauge({ name: "sovereign_job_running", help: "1 while the job runs.", labelNames: ["job_name"], registers: r });
     this.peersByTier = new Gauge({ name: "sovereign_federation_peers", help: "Known peers by trust tier.", labelNames: ["tier"], registers: r });
     this.packets = new Counter({ name: "sovereign_federation_packets_total", help: "Knowledge packets since start, by direction (in, out).", labelNames: ["direction"], registers: r });
     this.drops = new Counter({ name: "sovereign_federation_dropped_packets_total", help: "Packets dropped since start, by reason.", labelNames: ["reason"], registers: r });
@@ -75,11 +75,11 @@ export class ServiceMetrics {
     scheduler?.onRunFinished?.((run) => {
       const job = typeof run.job === "string" ? run.job : "unknown";
       const outcome = typeof run.outcome === "string" ? run.outcome : "unknown";
-      this.jobRuns.inc({ job, outcome });
-      if (outcome !== "success" && outcome !== "ok" && outcome !== "skipped") this.jobFailures.inc({ job });
+      this.jobRuns.inc({ job_name: job, outcome });
+      if (outcome !== "success" && outcome !== "ok" && outcome !== "skipped") this.jobFailures.inc({ job_name: job });
       const start = Date.parse(String(run.startedAt));
       const end = Date.parse(String(run.endedAt));
-      if (Number.isFinite(start) && Number.isFinite(end)) this.jobDuration.observe({ job }, Math.max(0, end - start) / 1000);
+      if (Number.isFinite(start) && Number.isFinite(end)) this.jobDuration.observe({ job_name: job }, Math.max(0, end - start) / 1000);
     });
   }
 
@@ -161,7 +161,7 @@ export class ServiceMetrics {
     this.jobRunning.reset();
     try {
       for (const j of (scheduler.list as () => Stats[]).call(scheduler)) {
-        if (typeof j.name === "string") this.jobRunning.set({ job: j.name }, j.running === true ? 1 : 0);
+        if (typeof j.name === "string") this.jobRunning.set({ job_name: j.name }, j.running === true ? 1 : 0);
       }
     } catch (err) {
       this.app.log.warn({ err }, "metrics: listing jobs failed");

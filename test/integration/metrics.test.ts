@@ -62,6 +62,17 @@ describe("metrics", () => {
     expect(text).toMatch(/sovereign_db_query_duration_seconds_count\{op="memory_search"\} 1/);
   });
 
+  it("counts scheduled job runs by job and outcome", async () => {
+    t = await buildAuthTestApp();
+    const scheduler = (t.app as unknown as { scheduler: { list(): Array<{ name: string }>; runNow(name: string): { done: Promise<unknown> } } }).scheduler;
+    const job = scheduler.list()[0]?.name;
+    expect(job).toBeDefined();
+    await scheduler.runNow(job!).done;
+    const text = (await t.app.inject({ method: "GET", url: "/metrics", headers: { host: "localhost" } })).body;
+    expect(text).toMatch(new RegExp(`sovereign_job_runs_total\\{job_name="${job}",outcome="[a-z]+"\\} 1`));
+    expect(text).toMatch(new RegExp(`sovereign_job_duration_seconds_count\\{job_name="${job}"\\} 1`));
+  });
+
   describe.runIf(requireTools("promtool"))("promtool", () => {
     it("accepts the exposition (promtool check metrics)", async () => {
       t = await buildAuthTestApp();
