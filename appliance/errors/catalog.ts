@@ -1,5 +1,6 @@
 import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
+import { federationErrors } from "./codes/federation.js";
 import { imageErrors } from "./codes/image.js";
 import { federationErrors } from "./codes/federation.js";
 import { memoryErrors } from "./codes/memory.js";
@@ -16,6 +17,7 @@ import { netErrors } from "./codes/net.js";
 export const errorCatalog = {
   ...coreErrors,
   ...dbErrors,
+  ...federationErrors,
   ...imageErrors,
   ...federationErrors,
   ...memoryErrors,

@@ -10,6 +10,7 @@ import { registerHardwareCommand } from "./hardware.js";
 import { registerImageCommand } from "./image.js";
 import { registerServeCommand } from "./serve.js";
 import { registerModelCommand } from "./model.js";
+import { registerPeerCommand } from "./peer.js";
 
 /** Each command module adds itself to the program; one line per module. */
 export const commandModules: Array<(program: Command) => void> = [
@@ -25,4 +26,5 @@ export const commandModules: Array<(program: Command) => void> = [
   registerBackupCommand,
   registerRestoreCommand,
   registerJobsCommand,
+  registerPeerCommand,
 ];
