@@ -2,7 +2,6 @@ import { coreErrors } from "./codes/core.js";
 import { dbErrors } from "./codes/db.js";
 import { federationErrors } from "./codes/federation.js";
 import { imageErrors } from "./codes/image.js";
-import { federationErrors } from "./codes/federation.js";
 import { memoryErrors } from "./codes/memory.js";
 import { inferenceErrors } from "./codes/inference.js";
 import { authErrors } from "./codes/auth.js";
@@ -19,7 +18,6 @@ export const errorCatalog = {
   ...dbErrors,
   ...federationErrors,
   ...imageErrors,
-  ...federationErrors,
   ...memoryErrors,
   ...inferenceErrors,
   ...authErrors,
