@@ -58,6 +58,11 @@ export class AuthService {
     this.ledger = new QuotaLedger(db, now);
   }
 
+  /** Computes the dummy hash ahead of the first login, so the first unknown name costs no more than later ones. */
+  warmUp(): void {
+    void this.dummy().catch(() => undefined);
+  }
+
   private dummy(): Promise<string> {
     this.dummyHash ??= hashPassword(randomToken(16), this.options.scryptLogN);
     return this.dummyHash;

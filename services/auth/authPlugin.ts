@@ -57,6 +57,7 @@ export const authPlugin = fp(
       },
     });
     app.decorate("auth", auth);
+    auth.warmUp();
     app.decorateRequest("principal", null);
     app.decorateRequest("authSession", null);
 

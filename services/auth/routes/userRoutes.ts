@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { passwordAcceptable } from "../passwords.js";
 import { requirePrincipal } from "../principal.js";
 import type { Role } from "../scopes.js";
 import { schemas, userView } from "./views.js";
@@ -49,6 +50,8 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     async (request) => {
       const p = requirePrincipal(request);
       const { password, ...changes } = request.body;
+      // Refuse a weak password before anything else changes.
+      if (password !== undefined && !passwordAcceptable(password)) throw new SovereignError("PASSWORD_WEAK");
       const before = app.auth.users.get(request.params.id);
       if (!before) throw new SovereignError("USER_NOT_FOUND");
       const u = app.auth.users.update(before.id, changes);
