@@ -129,7 +129,7 @@ export function compactExactDuplicates(memory: MemoryService): number {
   const groups = db
     .prepare(
       `SELECT user_id AS userId, group_concat(id) AS ids FROM memories
-       GROUP BY user_id, lower(trim(replace(replace(text, char(10), ' '), '  ', ' '))) HAVING COUNT(*) > 1 LIMIT 1000`,
+       GROUP BY user_id, lower(trim(replace(replace(replace(replace(replace(text, char(10), ' '), char(9), ' '), '  ', ' '), '  ', ' '), '  ', ' '))) HAVING COUNT(*) > 1 LIMIT 1000`,
     )
     .all() as Array<{ userId: string; ids: string }>;
   let merged = 0;

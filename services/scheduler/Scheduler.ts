@@ -141,25 +141,33 @@ export class Scheduler {
     return started;
   }
 
+  /**
+   * What a cron tick does: skip when paused or (for onlyWhenIdle jobs) when
+   * the node is in use, otherwise run unless a run is already going.
+   */
+  async runScheduled(name: string): Promise<JobRun | undefined> {
+    return this.tick(this.get(name));
+  }
+
   private schedule(def: JobDefinition): void {
     const task = cron.createTask(def.schedule, () => this.tick(def), { name: def.name, noOverlap: true });
     void task.start();
     this.tasks.set(def.name, task);
   }
 
-  private async tick(def: JobDefinition): Promise<void> {
+  private async tick(def: JobDefinition): Promise<JobRun | undefined> {
     const store = this.options.store;
-    if (this.closed || store.isPaused(def.name)) return;
+    if (this.closed || store.isPaused(def.name)) return undefined;
     if (def.onlyWhenIdle) {
       const needed = def.idleMs ?? this.options.idleMs;
       const idle = this.options.idle.idleForMs();
       if (idle < needed) {
         store.recordSkip(def.name, "schedule", `not idle: quiet for ${Math.round(idle / 1000)} s of the ${Math.round(needed / 1000)} s needed`);
-        return;
+        return store.lastRun(def.name);
       }
     }
     const started = this.begin(def, "schedule");
-    if (started) await started.done;
+    return started ? await started.done : undefined;
   }
 
   private begin(def: JobDefinition, trigger: RunTrigger): { runId: number; done: Promise<JobRun> } | undefined {
