@@ -58,8 +58,12 @@ export class SyncEngine {
   private readonly lastEligible = new Map<string, number>();
   private readonly recv = new Map<string, number>();
   private readonly inflight = new Map<string, number>();
+  /** Whether any packet waits for dependencies (checked in SQLite only then, not after every apply). */
+  private hasPending: boolean;
 
-  constructor(private readonly o: SyncEngineOptions) {}
+  constructor(private readonly o: SyncEngineOptions) {
+    this.hasPending = o.store.packetCounts().pending > 0;
+  }
 
   /** Appends packets to our log (durably, in one transaction) and pushes them to core peers now connected. */
   publish(items: NewPacket[], now = Date.now()): KnowledgePacket[] {
@@ -186,9 +190,12 @@ export class SyncEngine {
       counters.duplicates++;
       return "duplicate";
     }
-    if (!ready) return "pending";
+    if (!ready) {
+      this.hasPending = true;
+      return "pending";
+    }
     this.effect(p, scope);
-    this.resolvePending();
+    if (this.hasPending) this.resolvePending();
     return "applied";
   }
 
@@ -212,7 +219,9 @@ export class SyncEngine {
     const { store } = this.o;
     for (let progress = true; progress; ) {
       progress = false;
-      for (const row of store.pending()) {
+      const rows = store.pending();
+      if (rows.length === 0) this.hasPending = false;
+      for (const row of rows) {
         const deps = JSON.parse(row.deps) as string[];
         if (!deps.every((d) => store.isApplied(d))) continue;
         store.markResolved(row.id);
