@@ -31,12 +31,21 @@ export const statusPlugin = fp(
 
     const live = (s: LiveStats) => ({ ...s, inference: inferenceSnapshot(app) });
 
-    app.get("/api/status", async () => ({
-      node: { name: app.config["node.name"] ?? hostname(), uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) },
-      hardware: hardwareSummary(app),
-      tuning: Object.entries(app.tuning).map(([key, c]) => ({ key, value: c.value, reason: c.reason, source: c.source })),
-      live: live(await sampler.current()),
-    }));
+    // The facts and tuning never change while running: serialize them once. The
+    // whole body is rebuilt at most once a second, so a request under load costs
+    // little more than its authentication.
+    const fixed = JSON.stringify({ hardware: hardwareSummary(app), tuning: Object.entries(app.tuning).map(([key, c]) => ({ key, value: c.value, reason: c.reason, source: c.source })) }).slice(1, -1);
+    const nodeName = app.config["node.name"] ?? hostname();
+    let cached: { body: string; at: number; sample: LiveStats } | null = null;
+    app.get("/api/status", async (_request, reply) => {
+      const sample = await sampler.current();
+      const now = Date.now();
+      if (!cached || cached.sample !== sample || now - cached.at >= 1000) {
+        const node = { name: nodeName, uptimeSeconds: Math.round((now - startedAt) / 1000) };
+        cached = { body: `{"node":${JSON.stringify(node)},${fixed},"live":${JSON.stringify(live(sample))}}`, at: now, sample };
+      }
+      return reply.header("content-type", "application/json; charset=utf-8").header("cache-control", "no-store").send(cached.body);
+    });
 
     app.get("/api/events", async (request, reply: FastifyReply) => {
       reply.hijack();
