@@ -7,6 +7,7 @@ import { loggerOptions } from "./logger.js";
 import { contextPlugin } from "./plugins/context.js";
 import { errorHandlerPlugin } from "./plugins/errorHandler.js";
 import { healthPlugin } from "./plugins/health.js";
+import { routeCatalogPlugin } from "./plugins/routeCatalog.js";
 import { servicePlugins } from "./services.js";
 
 export interface BuildAppOptions {
@@ -42,6 +43,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.server.headersTimeout = 15_000;
 
   // Stage 1: infrastructure.
+  await app.register(routeCatalogPlugin);
   await app.register(contextPlugin, { config, hardware: options.hardware, tuning: options.tuning });
   await app.register(errorHandlerPlugin);
   await app.register(healthPlugin);
