@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { LiveSampler } from "./LiveSampler.js";
 import { LiveStatsReader, type LiveStats } from "./readLiveStats.js";
 import { inferenceSnapshot } from "./inferenceSnapshot.js";
+import { settingsRoute } from "./settingsRoute.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -13,7 +14,7 @@ declare module "fastify" {
   }
 }
 
-/** The dashboard's data: GET /api/status (one snapshot) and GET /api/events (SSE, authenticated like every non-public route). */
+/** The panel's data: GET /api/status (one snapshot), GET /api/events (SSE, authenticated like every non-public route) and GET /api/settings (admins). */
 export const statusPlugin = fp(
   async (app) => {
     const sampler = new LiveSampler(new LiveStatsReader(app.config["paths.dataDir"]));
@@ -72,6 +73,8 @@ export const statusPlugin = fp(
       request.raw.on("close", done);
       res.on("close", done);
     });
+
+    await settingsRoute(app);
 
     // Open streams would otherwise hold the server open through a graceful shutdown.
     app.addHook("preClose", async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 import { requireTools } from "../helpers/requireTool.js";
 import { genLlamaModel } from "../../services/inference/testModels/genLlamaModel.js";
-import { launchChromium, shot, watchErrors } from "./uiBrowser.js";
+import { a11yViolations, launchChromium, shot, watchErrors } from "./uiBrowser.js";
 
 const ADMIN = { username: "admin", password: "correct horse battery" };
 
@@ -83,7 +83,7 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     await page.getByLabel("GGUF file").setInputFiles(modelPath);
     await page.getByRole("button", { name: "Upload", exact: true }).click();
     await page.getByRole("cell", { name: /tiny-e2e/ }).first().waitFor({ timeout: 30_000 });
-    await page.getByRole("button", { name: "Make tiny-e2e the default" }).click();
+    await page.getByRole("button", { name: "Set default: tiny-e2e" }).click();
     await page.getByText("default (loaded)").waitFor({ timeout: 30_000 });
     await page.getByRole("button", { name: "Verify tiny-e2e" }).click();
     await page.getByText("tiny-e2e: checksum and format verified.").waitFor({ timeout: 30_000 });
@@ -139,11 +139,14 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
   it("shows jobs and settings", async () => {
     await page.getByRole("link", { name: "Jobs" }).click();
     await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
-    await page.waitForLoadState("networkidle");
+    await page.getByRole("button", { name: "Run now: db-checkpoint" }).click();
+    await page.getByRole("heading", { name: "History of db-checkpoint" }).waitFor();
+    await page.getByRole("table", { name: "Runs of db-checkpoint" }).getByRole("cell", { name: "manual" }).waitFor({ timeout: 30_000 });
     await shot(page, "07-jobs");
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
-    await page.waitForLoadState("networkidle");
+    await page.getByLabel("Filter settings").fill("maxTokensDefault");
+    await page.getByRole("table", { name: "Node settings" }).getByText("inference.maxTokensDefault").waitFor();
     await shot(page, "08-settings");
   });
 
@@ -183,5 +186,9 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     const status = await page.evaluate(async () => (await fetch("/api/status")).status);
     expect(status).toBe(401);
     expect(errors).toEqual([]);
+  });
+
+  it("passes axe-core's WCAG 2.1 A/AA rules on every page it photographed", () => {
+    expect(a11yViolations).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 
@@ -12,12 +13,35 @@ export function launchChromium(): Promise<Browser> {
 
 export const screenshotDir = join(import.meta.dirname, "..", "..", "test-artifacts", "screenshots");
 
-/** Full-page screenshot into test-artifacts/screenshots/<name>.png (gitignored, kept by CI as an artifact). */
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** An accessibility problem axe-core found (WCAG 2.x A and AA rules), with where it was seen. */
+export interface A11yViolation {
+  page: string;
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/** Every violation seen by shot(), for one assertion at the end of a suite. */
+export const a11yViolations: A11yViolation[] = [];
+
+/**
+ * Full-page screenshot into test-artifacts/screenshots/<name>.png (gitignored,
+ * kept by CI as an artifact), plus an axe-core audit of the same state.
+ */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
   // Let fonts and the last render settle so the picture shows what a person sees.
   await page.evaluate("document.fonts.ready");
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+  // Evaluated over the DevTools protocol, so the page's strict CSP needs no exception.
+  if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
+  const found = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => String(n.target)) })))`,
+  )) as Omit<A11yViolation, "page">[];
+  a11yViolations.push(...found.map((v) => ({ page: name, ...v })));
 }
 
 /** Collects script errors so a test can assert the page ran cleanly. */

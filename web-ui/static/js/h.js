@@ -88,9 +88,10 @@ export function toast(text, kind = "info") {
 
 /** A table from rows, with a caption for screen readers. */
 export function table(caption, headers, rows) {
+  // A wide table scrolls sideways inside its region, which must then be keyboard-reachable.
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
     h(
       "table",
       null,

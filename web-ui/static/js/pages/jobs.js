@@ -35,7 +35,7 @@ export function render(root) {
             j.lastRun ? h("span", null, fmtTime(j.lastRun.startedAt), " ", outcome(j.lastRun.outcome)) : "never",
             j.paused ? "paused" : fmtTime(j.nextRunAt),
             h("div", { class: "row" },
-              h("button", { type: "button", class: "small", disabled: j.running, onclick: () => run(j.name), "aria-label": `Run ${j.name} now` }, "Run now"),
+              h("button", { type: "button", class: "small", disabled: j.running, onclick: () => run(j.name), "aria-label": `Run now: ${j.name}` }, "Run now"),
               h("button", { type: "button", class: "secondary small", onclick: () => togglePause(j), "aria-label": `${j.paused ? "Resume" : "Pause"} ${j.name}` }, j.paused ? "Resume" : "Pause"),
               h("button", { type: "button", class: "secondary small", onclick: () => history(j.name), "aria-label": `History of ${j.name}` }, "History")),
           ]),
@@ -80,7 +80,7 @@ export function render(root) {
         r.endedAt ? `${((Date.parse(r.endedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : "running",
         outcome(r.outcome),
         r.trigger,
-        r.error ?? (r.result == null ? "" : h("code", null, JSON.stringify(r.result).slice(0, 200))),
+        r.error ?? (r.result == null ? "" : h("code", { class: "wrap" }, JSON.stringify(r.result).slice(0, 200))),
       ])));
     } catch (err) {
       replace(histBox, h("p", { class: "error" }, explain(err)));

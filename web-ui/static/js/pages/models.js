@@ -36,7 +36,7 @@ export function render(root) {
             h(
               "div",
               { class: "row" },
-              m.kind === "llm" ? h("button", { type: "button", class: "secondary small", disabled: m.name === active, onclick: () => act(`${m.name} is loaded and answers requests that name no model.`, routes.load(m.name), "POST"), "aria-label": `Make ${m.name} the default` }, "Set default") : null,
+              m.kind === "llm" ? h("button", { type: "button", class: "secondary small", disabled: m.name === active, onclick: () => act(`${m.name} is loaded and answers requests that name no model.`, routes.load(m.name), "POST"), "aria-label": `Set default: ${m.name}` }, "Set default") : null,
               h("button", { type: "button", class: "secondary small", onclick: () => verify(m.name), "aria-label": `Verify ${m.name}` }, "Verify"),
               h("button", { type: "button", class: "danger small", onclick: () => confirm(`Delete ${m.name}?`) && act("Deleted.", routes.remove(m.name), "DELETE"), "aria-label": `Delete ${m.name}` }, "Delete"),
             ),

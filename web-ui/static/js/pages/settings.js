@@ -1,9 +1,9 @@
-import { h, field, statusLine, replace } from "../h.js";
+import { h, field, statusLine, replace, table } from "../h.js";
 import { api, explain } from "../api.js";
 
 export const title = "Settings";
 
-const routes = { password: "/api/auth/password", config: "/api/config" };
+const routes = { password: "/api/auth/password", settings: "/api/settings" };
 
 export function render(root, ctx) {
   const current = h("input", { type: "password", name: "currentPassword", autocomplete: "current-password", required: true });
@@ -27,18 +27,31 @@ export function render(root, ctx) {
   });
 
   const configBox = h("div", null, h("p", { class: "muted" }, "Loading…"));
+  const filter = h("input", { type: "search", name: "filter", placeholder: "e.g. inference, port, memory" });
+  let all = [];
+  const show = (v) => (v === null || v === undefined ? "auto" : Array.isArray(v) ? v.join(", ") || "(none)" : String(v));
+  const draw = () => {
+    const q = filter.value.trim().toLowerCase();
+    const rows = all.filter((x) => !q || x.key.toLowerCase().includes(q) || x.help.toLowerCase().includes(q));
+    replace(configBox, table("Node settings", ["Setting", "Value", "Meaning"], rows.map((x) => [
+      h("span", null, h("code", null, x.key), x.changed ? h("span", { class: "badge good" }, " set") : null),
+      h("span", null, show(x.value), x.changed ? h("span", { class: "hint" }, `default: ${show(x.default)}`) : null),
+      h("span", null, x.help, h("span", { class: "hint" }, h("code", null, x.env), " · ", h("code", null, x.flag))),
+    ])));
+  };
+  filter.addEventListener("input", draw);
   if (ctx.user.role === "admin") {
-    api(routes.config)
-      .then((c) => {
-        const entries = Object.entries(c.config ?? c).filter(([, v]) => typeof v !== "object" || v === null || Array.isArray(v));
-        replace(configBox, h("dl", { class: "facts" }, entries.map(([k, v]) => [h("dt", null, k), h("dd", null, Array.isArray(v) ? v.join(", ") || "(none)" : String(v ?? "auto"))])));
+    api(routes.settings)
+      .then((r) => {
+        all = r.settings ?? [];
+        draw();
       })
-      .catch((err) => replace(configBox, h("p", { class: "muted" }, `The node's configuration is not available here (${explain(err)}). Settings live in /etc/sovereign/config.json and are changed with \`sovereign config\`.`)));
+      .catch((err) => replace(configBox, h("p", { class: "error" }, explain(err))));
   }
 
   root.append(
     h("h1", null, "Settings"),
     h("section", { class: "card", "aria-labelledby": "acct-title" }, h("h2", { id: "acct-title" }, `Account: ${ctx.user.username}`), pwForm),
-    ctx.user.role === "admin" ? h("section", { class: "card", "aria-labelledby": "cfg-title" }, h("h2", { id: "cfg-title" }, "Node configuration"), h("p", { class: "muted" }, "Read-only here; change it with `sovereign config set` or in /etc/sovereign/config.json, then restart."), configBox) : null,
+    ctx.user.role === "admin" ? h("section", { class: "card", "aria-labelledby": "cfg-title" }, h("h2", { id: "cfg-title" }, "Node configuration"), h("p", { class: "muted" }, "Read-only here. Change a setting in /etc/sovereign/config.json, with its environment variable or flag, or with the `sovereign config` command, then restart the node."), field("Filter settings", filter), configBox) : null,
   );
 }

@@ -1,0 +1,146 @@
+// Build a real x86_64 image from the Debian mirror and boot it in qemu with OVMF:
+// usb-key unlock from a second disk, first boot re-encrypts to a new volume key,
+// the node serves /healthz through a forwarded port, and a reboot unlocks and serves again.
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireTools } from "../helpers/requireTool.js";
+import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
+import { verifyManifest } from "../../image/lib/manifest.js";
+import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
+import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+
+const out = join(repoRoot, "test-artifacts/image-x86");
+const MiB = 1024 * 1024;
+const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64") && requireRoot();
+
+/** Copies the root partition's LUKS header region (the first 16 MiB) out of the disk, for cryptsetup and the userspace check. */
+function rootPartition(disk: string): { start: number; size: number } {
+  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number; size: number }[] } };
+  const p = t.partitiontable.partitions[1];
+  if (!p) throw new Error("no root partition");
+  return { start: p.start * 512, size: p.size * 512 };
+}
+
+function extractHeader(disk: string, dest: string): void {
+  const { start } = rootPartition(disk);
+  run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${start / MiB}`, "count=16", "status=none"]);
+}
+
+function statusLine(vm: Vm): string | undefined {
+  return readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS"));
+}
+
+describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () => {
+  let built: BuiltImage;
+  let disk: string;
+  let usbKey: string;
+  let accel: "kvm" | "tcg";
+  const measured: Record<string, number | string> = {};
+
+  beforeAll(() => {
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    disk = join(out, "disk.img");
+    rmSync(disk, { force: true });
+    run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+    usbKey = join(out, "usbkey.img");
+    copyFileSync(built.usbKeyImage ?? "", usbKey);
+    accel = pickAccel(out);
+  }, 45 * 60_000);
+
+  afterAll(() => {
+    if (!built) return;
+    writeFileSync(join(out, "measured.json"), JSON.stringify({ accel, ...measured, timings: built.timings, sizes: built.sizes }, null, 2));
+  });
+
+  it("writes the compressed image, SHA256SUMS and a manifest signed by the build key", () => {
+    expect(built.image.endsWith(".img.zst")).toBe(true);
+    run("sh", ["-c", `cd ${out} && sha256sum -c SHA256SUMS`]);
+    const sig = readFileSync(`${built.manifest}.sig`, "utf8");
+    const pub = readFileSync(join(out, "build-key.pub"), "utf8");
+    const text = readFileSync(built.manifest, "utf8");
+    expect(verifyManifest(text, sig, pub)).toBe(true);
+    const m = JSON.parse(text) as { board: string; packages: { name: string }[]; luks: { uuid: string } };
+    expect(m.board).toBe("x86_64");
+    expect(m.luks.uuid).toBe(built.luksUuid);
+    for (const p of ["nodejs", "cryptsetup-initramfs", "avahi-daemon", "systemd-boot-efi"]) expect(m.packages.map((x) => x.name)).toContain(p);
+    measured.compressedBytes = built.sizes.imageBytes;
+    measured.rawBytes = built.sizes.diskBytes;
+  });
+
+  it("has a GPT with an ESP holding systemd-boot, kernel, initrd and the loader entry", () => {
+    const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { type: string }[] } };
+    expect(t.partitiontable.label).toBe("gpt");
+    expect(t.partitiontable.partitions.map((p) => p.type)).toEqual(["C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"]);
+    const listing = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]);
+    for (const f of ["EFI/BOOT/BOOTX64.EFI", "vmlinuz", "initrd.img", "loader/entries/sovereign.conf"]) expect(listing).toContain(`::/${f}`);
+    const entry = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign.conf`]);
+    expect(entry).toContain("root=/dev/mapper/sovroot");
+  });
+
+  it("root is LUKS2 with the build passphrase, and its payload decrypts in user space to an ext4 superblock", async () => {
+    const header = join(out, "luks-header.bin");
+    extractHeader(disk, header);
+    const h = readLuks2Header(header);
+    expect(h.uuid).toBe(built.luksUuid);
+    expect(h.json.segments["0"]?.encryption).toBe("aes-xts-plain64");
+    expect(Object.values(h.json.keyslots).map((k) => k.kdf?.type)).toEqual(["argon2id"]);
+    const vk = await dumpVolumeKey(header, built.passphraseFile ?? "");
+    expect(vk.length).toBe(64);
+    measured.buildVolumeKeyPrefix = vk.subarray(0, 4).toString("hex");
+    const sb = ext4MagicInPayload(disk, h, vk, rootPartition(disk).start);
+    expect(sb.magic).toBe(0xef53);
+    writeFileSync(join(out, "build-volume-key.hex"), vk.toString("hex"), { mode: 0o600 });
+  });
+
+  it("boots, unlocks from the USB key, runs first boot and serves /healthz; the volume key changed", async () => {
+    // A larger medium than the image: first boot must grow into it.
+    truncateSync(disk, statSync(disk).size + 512 * MiB);
+    const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "first" });
+    try {
+      await waitFor("/healthz 200", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
+      writeFileSync(join(out, "status-first.txt"), line);
+      expect(line).toContain("failed=[]");
+      expect(line).toContain("user=sovereign");
+      expect(line).toContain("active=active");
+      const fb = JSON.parse(/firstboot=(\{.*\})/.exec(line)?.[1] ?? "{}") as { reencryptSeconds: number; volumeKeyDigestBefore: string; volumeKeyDigestAfter: string; rootBytesBefore: number; rootBytesAfter: number };
+      expect(fb.volumeKeyDigestBefore).toBeTruthy();
+      expect(fb.volumeKeyDigestAfter).not.toBe(fb.volumeKeyDigestBefore);
+      expect(fb.rootBytesAfter).toBeGreaterThan(fb.rootBytesBefore);
+      measured.reencryptSeconds = fb.reencryptSeconds;
+      measured.reencryptBytes = fb.rootBytesBefore;
+    } finally {
+      await vm.powerdown(120_000);
+    }
+  }, 40 * 60_000);
+
+  it("after first boot the build passphrase no longer opens the disk and the stick's new key gives a new volume key", async () => {
+    const header = join(out, "luks-header-after.bin");
+    extractHeader(disk, header);
+    await expect(dumpVolumeKey(header, built.passphraseFile ?? "")).rejects.toThrow();
+    const newKey = join(out, "stick.key");
+    run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -o -i ${usbKey} ::/sovereign.key ${newKey}`]);
+    expect(readFileSync(newKey).length).toBe(64);
+    const vk = await dumpVolumeKey(header, newKey);
+    const old = readFileSync(join(out, "build-volume-key.hex"), "utf8");
+    expect(vk.toString("hex")).not.toBe(old);
+    expect(ext4MagicInPayload(disk, readLuks2Header(header), vk, rootPartition(disk).start).magic).toBe(0xef53);
+  });
+
+  it("a reboot unlocks and serves again, without running first boot twice", async () => {
+    const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "second" });
+    try {
+      await waitFor("/healthz 200 after reboot", 20 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+      const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
+      writeFileSync(join(out, "status-second.txt"), line);
+      expect(line).toContain("failed=[]");
+      expect(readText(vm.serial0)).not.toContain("re-encrypting");
+    } finally {
+      await vm.powerdown(120_000);
+    }
+    expect(existsSync(disk)).toBe(true);
+  }, 30 * 60_000);
+});

@@ -1,0 +1,59 @@
+// Shared by the image e2e suites: build an image through the real CLI, once per output directory.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { inCI } from "../helpers/requireTool.js";
+
+export const repoRoot = resolve(import.meta.dirname, "../..");
+export const imageCache = join(repoRoot, ".cache/image");
+
+export interface BuiltImage {
+  name: string;
+  board: string;
+  image: string;
+  manifest: string;
+  passphraseFile?: string;
+  usbKeyImage?: string;
+  luksUuid: string;
+  timings: { step: string; seconds: number; skipped: boolean }[];
+  sizes: { diskBytes: number; imageBytes: number; rootfsBytes: number };
+}
+
+export function requireRoot(): boolean {
+  if (process.getuid?.() === 0) return true;
+  const msg = "the image suites need root (chroot, file ownership)";
+  if (inCI) throw new Error(`${msg}; in CI a missing prerequisite fails the run`);
+  process.stderr.write(`skipping: ${msg}\n`);
+  return false;
+}
+
+/**
+ * Builds with the CLI (`sovereign image build … --json`) unless a result for
+ * the same output directory exists and SOVEREIGN_IMAGE_E2E_REUSE=1 (for
+ * iterating on the checks). Test images use a cheap build KDF and a status
+ * line on the second serial port.
+ */
+export function buildImage(out: string, args: string[], env: Record<string, string> = {}): BuiltImage {
+  const resultFile = join(out, "result.json");
+  if (process.env.SOVEREIGN_IMAGE_E2E_REUSE === "1" && existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, "utf8")) as BuiltImage;
+  mkdirSync(out, { recursive: true });
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "build", "--out", out, "--cache", imageCache, "--json", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+  });
+  writeFileSync(join(out, "build.stderr.log"), r.stderr ?? "");
+  if (r.status !== 0) throw new Error(`image build failed (exit ${r.status}):\n${(r.stderr ?? "").slice(-4000)}\n${r.stdout ?? ""}`);
+  const result = JSON.parse(r.stdout) as BuiltImage;
+  writeFileSync(resultFile, JSON.stringify(result, null, 2));
+  process.stderr.write(`image build ${args.join(" ")}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n${result.timings.map((t) => `  ${t.step.padEnd(15)} ${t.seconds.toFixed(1)} s${t.skipped ? " (skipped)" : ""}`).join("\n")}\n`);
+  return result;
+}
+
+export function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}

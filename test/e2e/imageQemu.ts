@@ -1,0 +1,120 @@
+// Helpers for the image e2e suites: run a built image in qemu and watch its serial ports and forwarded HTTP port.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, openSync, readFileSync, closeSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
+
+export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * KVM when it works, TCG otherwise. On these machines /dev/kvm exists but
+ * guests die in OVMF ("KVM internal error"), so a short OVMF-only probe
+ * decides, not the device node. SOVEREIGN_QEMU_ACCEL=kvm|tcg overrides.
+ */
+export function pickAccel(dir: string): "kvm" | "tcg" {
+  const forced = process.env.SOVEREIGN_QEMU_ACCEL;
+  if (forced === "kvm" || forced === "tcg") return forced;
+  try {
+    closeSync(openSync("/dev/kvm", "r+"));
+  } catch {
+    return "tcg";
+  }
+  const vars = join(dir, "probe-vars.fd");
+  copyFileSync(OVMF_VARS, vars);
+  const r = spawnSync("timeout", ["20", "qemu-system-x86_64", "-machine", "q35", "-accel", "kvm", "-m", "256", "-display", "none", "-serial", "stdio", "-no-reboot",
+    "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, "-drive", `if=pflash,format=raw,unit=1,file=${vars}`], { encoding: "utf8" });
+  const out = `${r.stdout}${r.stderr}`;
+  if (/KVM internal error|emulation failure|failed to initialize kvm|Could not access KVM/i.test(out)) return "tcg";
+  // Still running at the timeout (status 124) with no error: KVM works.
+  return r.status === 124 || /BdsDxe|UEFI/i.test(out) ? "kvm" : "tcg";
+}
+
+export interface Vm {
+  proc: ChildProcess;
+  serial0: string;
+  serial1: string;
+  port: number;
+  startedAt: number;
+  exited: Promise<number | null>;
+  /** Asks the guest to power off (ACPI) through the monitor, then waits for qemu to exit. */
+  powerdown(timeoutMs: number): Promise<void>;
+}
+
+export async function bootX86(opts: { dir: string; disk: string; usbKey?: string; accel: "kvm" | "tcg"; tag: string }): Promise<Vm> {
+  const port = await freePort();
+  const vars = join(opts.dir, `vars-${opts.tag}.fd`);
+  if (!existsSync(vars)) copyFileSync(OVMF_VARS, vars);
+  const serial0 = join(opts.dir, `serial0-${opts.tag}.log`);
+  const serial1 = join(opts.dir, `serial1-${opts.tag}.log`);
+  const monitor = join(opts.dir, `monitor-${opts.tag}.sock`);
+  const args = [
+    "-n", "10", "qemu-system-x86_64", "-machine", "q35", "-accel", opts.accel, "-cpu", opts.accel === "kvm" ? "host" : "qemu64", "-smp", "2", "-m", "2048",
+    "-display", "none", "-no-reboot",
+    "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+    "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
+    "-drive", `if=virtio,format=raw,file=${opts.disk}`,
+    ...(opts.usbKey ? ["-drive", `if=virtio,format=raw,file=${opts.usbKey}`] : []),
+    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, "-device", "virtio-net-pci,netdev=n0",
+    "-serial", `file:${serial0}`, "-serial", `file:${serial1}`,
+    "-monitor", `unix:${monitor},server,nowait`,
+  ];
+  const proc = spawn("nice", args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  proc.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const vm: Vm = {
+    proc, serial0, serial1, port, startedAt: Date.now(), exited,
+    async powerdown(timeoutMs) {
+      await new Promise<void>((resolve) => {
+        const c = connect(monitor, () => c.end("system_powerdown\n"));
+        c.on("close", () => resolve());
+        c.on("error", () => resolve());
+      });
+      const t = setTimeout(() => proc.kill("SIGTERM"), timeoutMs);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+  void exited.then((code) => {
+    if (code !== 0 && code !== null && stderr) process.stderr.write(`qemu (${opts.tag}) exited ${code}: ${stderr}\n`);
+  });
+  return vm;
+}
+
+export function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, "utf8") : "";
+}
+
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, vm?: Vm): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let exited = false;
+  void vm?.exited.then(() => (exited = true));
+  while (Date.now() < end) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (exited) throw new Error(`qemu exited while waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
+}
+
+export async function healthz(port: number): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(3000) });
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
