@@ -163,20 +163,24 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     expect(r.choices[0]?.message.content?.length ?? 0).toBeGreaterThan(0);
   });
 
-  it("is usable on a phone-sized screen", async () => {
-    const phone = await context.newPage();
-    await phone.setViewportSize({ width: 390, height: 844 });
+  it("is usable on a phone-sized screen, in the dark color scheme too", async () => {
+    // Same session, a phone's viewport, and the OS asking for dark colors.
+    const phoneContext = await browser.newContext({ storageState: await context.storageState(), viewport: { width: 390, height: 844 }, colorScheme: "dark", hasTouch: true, isMobile: true });
+    const phone = await phoneContext.newPage();
+    const phoneErrors = watchErrors(phone);
     await phone.goto(`${base}/#/dashboard`);
     await phone.getByRole("table", { name: "Tuning" }).waitFor();
     await shot(phone, "10a-phone-dashboard");
     const menu = phone.getByRole("button", { name: "Menu" });
     await menu.click();
     await expect(menu.getAttribute("aria-expanded")).resolves.toBe("true");
-    await shot(phone, "10-phone-menu");
+    await shot(phone, "10-phone-menu", { fullPage: false });
     await phone.getByRole("link", { name: "Chat" }).click();
     await phone.getByRole("heading", { name: "Chat" }).waitFor();
-    await shot(phone, "10b-phone-chat");
-    await phone.close();
+    await expect(menu.getAttribute("aria-expanded")).resolves.toBe("false");
+    await shot(phone, "10b-phone-chat", { fullPage: false });
+    await phoneContext.close();
+    expect(phoneErrors).toEqual([]);
   });
 
   it("logs out, and the API then refuses the old session", async () => {

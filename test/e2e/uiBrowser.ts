@@ -31,11 +31,11 @@ export const a11yViolations: A11yViolation[] = [];
  * Full-page screenshot into test-artifacts/screenshots/<name>.png (gitignored,
  * kept by CI as an artifact), plus an axe-core audit of the same state.
  */
-export async function shot(page: Page, name: string): Promise<void> {
+export async function shot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
   // Let fonts and the last render settle so the picture shows what a person sees.
   await page.evaluate("document.fonts.ready");
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage });
   // Evaluated over the DevTools protocol, so the page's strict CSP needs no exception.
   if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
   const found = (await page.evaluate(

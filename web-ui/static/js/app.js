@@ -52,6 +52,12 @@ function setMenu(open) {
   document.body.classList.toggle("menu-open", open);
 }
 menuButton.addEventListener("click", () => setMenu(menuButton.getAttribute("aria-expanded") !== "true"));
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && menuButton.getAttribute("aria-expanded") === "true") {
+    setMenu(false);
+    menuButton.focus();
+  }
+});
 
 async function doLogout() {
   try {
