@@ -19,7 +19,11 @@ export function toolsFor(opts: { compress: "zstd" | "xz" | "none"; foreignArch: 
   const names = ["mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot"];
   if (opts.compress !== "none") names.push(opts.compress);
   const list = names.map((tool) => ({ tool, pkg: hostTools[tool] ?? tool }));
-  if (opts.foreignArch === "arm64") list.push({ tool: "qemu-aarch64-static", pkg: "qemu-user-static (and binfmt-support)" });
+  if (opts.foreignArch === "arm64") {
+    list.push({ tool: "qemu-aarch64-static", pkg: "qemu-user-static (and binfmt-support)" });
+    // better-sqlite3 and unix-dgram are compiled, so a foreign image needs a cross compiler.
+    list.push({ tool: "aarch64-linux-gnu-g++", pkg: "g++-aarch64-linux-gnu" });
+  }
   if (opts.foreignArch === "amd64") list.push({ tool: "qemu-x86_64-static", pkg: "qemu-user-static (and binfmt-support)" });
   return list;
 }

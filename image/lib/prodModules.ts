@@ -4,7 +4,7 @@
  * target's. Pure, so the selection is unit-tested.
  */
 export interface LockFile {
-  packages: Record<string, { dev?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }>;
+  packages: Record<string, { dev?: boolean; devOptional?: boolean; optional?: boolean; os?: string[]; cpu?: string[] }>;
 }
 
 export type TargetArch = "amd64" | "arm64";
@@ -19,7 +19,8 @@ export function productionModules(lock: LockFile, arch: TargetArch): { keep: str
   const dropped: string[] = [];
   const cpu = nodeCpu(arch);
   for (const [path, meta] of Object.entries(lock.packages)) {
-    if (!path.startsWith("node_modules/") || meta.dev) continue;
+    // devOptional: a dev dependency that a production package only names as an optional peer (typescript for node-llama-cpp).
+    if (!path.startsWith("node_modules/") || meta.dev || meta.devOptional) continue;
     const name = path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
     const osOk = !meta.os || meta.os.includes("linux");
     const cpuOk = !meta.cpu || meta.cpu.includes(cpu);

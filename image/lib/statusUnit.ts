@@ -9,7 +9,8 @@ export function statusService(tty: string): { unit: string; script: string } {
 systemctl is-system-running --wait >/dev/null 2>&1
 for i in $(seq 1 120); do systemctl is-active -q sovereign.service && break; sleep 1; done
 pid=$(systemctl show -p MainPID --value sovereign.service)
-user=$(ps -o user= -p "$pid" 2>/dev/null || echo none)
+# /proc/<pid> is owned by the process's user (no procps in a minbase image).
+user=$(stat -c %U "/proc/$pid" 2>/dev/null || echo none)
 failed=$(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\\n' ',')
 fb=$(tr -d '\\n' < /var/lib/sovereign/firstboot.json 2>/dev/null || echo '{}')
 echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) firstboot=$fb" > /dev/${tty}

@@ -102,5 +102,5 @@ cat > "$STATE" <<JSON
  "volumeKeyDigestBefore": "$OLD_KEY_DIGEST", "volumeKeyDigestAfter": "$NEW_KEY_DIGEST", "unlock": "$UNLOCK", "board": "$BOARD"}
 JSON
 touch "$DATA_DIR/.firstboot-done"
-HOST=$(hostname)
+HOST=$(cat /etc/hostname)
 say "ready: open http://$HOST.local:$PORT/ and enter the setup code $(cat "$CODE_FILE")"

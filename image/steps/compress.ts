@@ -10,7 +10,7 @@ export function compressedName(name: string, c: Compression): string {
 
 /** The command that compresses `src` into `dst` (zstd -T0 is fast and multi-threaded; xz is smaller and slow). */
 export function compressCommand(c: Exclude<Compression, "none">, src: string, dst: string): [string, string[]] {
-  return c === "zstd" ? ["zstd", ["-q", "-T0", "-10", "--sparse", "-f", src, "-o", dst]] : ["sh", ["-c", `xz -T0 -6 -c '${src}' > '${dst}'`]];
+  return c === "zstd" ? ["zstd", ["-q", "-T0", "-3", "-f", src, "-o", dst]] : ["sh", ["-c", `xz -T0 -6 -c '${src}' > '${dst}'`]];
 }
 
 /**

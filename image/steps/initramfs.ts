@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { initramfsFiles } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
@@ -25,19 +25,8 @@ export const initramfsStep: Step = {
     await withChroot(r, async () => {
       ctx.progress("update-initramfs -u -k all");
       await inChroot(r, ["update-initramfs", "-u", "-k", "all"], { logFile: ctx.logFile });
-      if (ctx.board.boot.kind === "raspberrypi") {
-        const kernels = readdirSync(join(r, "boot")).filter((f) => f.startsWith("vmlinuz-"));
-        for (const k of kernels) {
-          const version = k.slice("vmlinuz-".length);
-          ctx.progress(`raspi-firmware hooks for ${version}`);
-          // The hook refuses to write into an unmounted /boot/firmware unless told that is intended.
-          await inChroot(r, ["/etc/kernel/postinst.d/z50-raspi-firmware", version], { logFile: ctx.logFile, env: { RASPI_FIRMWARE_SKIP_MOUNTPOINT_CHECK: "1" } });
-          await inChroot(r, ["/etc/initramfs/post-update.d/z50-raspi-firmware", version, `/boot/initrd.img-${version}`], {
-            logFile: ctx.logFile,
-            env: { RASPI_FIRMWARE_SKIP_MOUNTPOINT_CHECK: "1" },
-          });
-        }
-      }
+      // On the Pi, update-initramfs runs raspi-firmware's post-update hook, which rewrites
+      // /boot/firmware (kernel, initrd, DTBs, config.txt, cmdline.txt) from /etc/default/raspi-*.
     });
     return undefined;
   },

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { exec } from "../lib/exec.js";
 import { checkGguf } from "../lib/ggufCheck.js";
 import { toolsFor } from "../lib/hostTools.js";
 import type { BuildContext } from "../BuildContext.js";
@@ -68,6 +69,11 @@ export const preflightStep: Step = {
     }
     if (o.dryRun) return undefined;
     if (typeof process.getuid === "function" && process.getuid() !== 0) throw new SovereignError("IMAGE_NOT_ROOT", "sovereign image build must run as root");
+    if (ctx.board.arch === "arm64" && hostArch() !== "arm64" && !existsSync("/proc/sys/fs/binfmt_misc/qemu-aarch64")) {
+      // CI containers often have qemu-user-static installed but binfmt_misc unmounted: set it up once, as apt would.
+      ctx.progress("registering qemu-aarch64 with binfmt_misc");
+      await exec("sh", ["-c", "mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64"]).catch(() => "");
+    }
     if (ctx.board.arch !== hostArch() && !existsSync("/proc/sys/fs/binfmt_misc/qemu-aarch64") && ctx.board.arch === "arm64")
       throw new SovereignError("IMAGE_HOST_TOOL_MISSING", "arm64 binaries cannot run on this host: qemu-aarch64 is not registered with binfmt_misc", {
         hint: "apt-get install qemu-user-static binfmt-support; mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; update-binfmts --enable qemu-aarch64",

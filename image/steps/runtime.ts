@@ -19,8 +19,11 @@ export const runtimeStep: Step = {
   title: "Install the runtime in /opt/sovereign",
   async run(ctx) {
     const repo = ctx.options.repoRoot;
-    ctx.progress("npm run build (tsc)");
-    try {
+    const entry = join(repo, "dist/appliance/cli/main.js");
+    const stale = !existsSync(entry) || (await capture("sh", ["-c", `find appliance services hardware image web-ui -name '*.ts' -newer ${entry} 2>/dev/null | head -1`], { cwd: repo })).trim() !== "";
+    if (!stale) ctx.progress("dist/ is newer than every source file: using it");
+    else ctx.progress("npm run build (tsc)");
+    if (stale) try {
       await exec("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repo, logFile: ctx.logFile, nice: true });
     } catch (err) {
       // tsc still emits on type errors; only a missing entry point is fatal.
@@ -38,11 +41,11 @@ export const runtimeStep: Step = {
 
     const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as LockFile;
     const { keep } = productionModules(lock, ctx.board.arch);
-    let missing = 0;
+    const missing: string[] = [];
     for (const path of keep) {
       const src = join(repo, path);
       if (!existsSync(src)) {
-        missing++;
+        missing.push(path.slice("node_modules/".length));
         continue;
       }
       // Nested node_modules come with their parent; copying them again is harmless but slow.
@@ -55,7 +58,9 @@ export const runtimeStep: Step = {
     const bytes = Number((await capture("du", ["-sb", app])).split("\t")[0]);
     const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
     ctx.state.runtime = { version, bytes, nodeModules: keep.map((k) => k.slice("node_modules/".length)) };
-    ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB, ${keep.length} modules (${missing} not installed on the host, skipped)`);
+    ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB, ${keep.length} modules`);
+    // Optional per-platform packages npm skipped on this host (e.g. sqlite-vec-linux-arm64 on an x64 host) are not in the image.
+    if (missing.length > 0) ctx.progress(`warning: not installed on the build host, so not in the image: ${missing.join(", ")}`);
     return undefined;
   },
 };
@@ -75,8 +80,14 @@ async function crossBuildAddons(ctx: BuildContext, app: string): Promise<void> {
       hint: `apt-get install g++-${triplet.replace(/_/g, "-")}`,
     });
   }
-  const nodeGyp = join(ctx.options.repoRoot, "node_modules/node-gyp/bin/node-gyp.js");
-  const gyp = existsSync(nodeGyp) ? [nodeGyp] : ["/usr/share/nodejs/node-gyp/bin/node-gyp.js"];
+  const candidates = [
+    join(ctx.options.repoRoot, "node_modules/node-gyp/bin/node-gyp.js"),
+    "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
+    "/usr/share/nodejs/node-gyp/bin/node-gyp.js",
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new SovereignError("IMAGE_HOST_TOOL_MISSING", "node-gyp is missing (needed to cross-compile native addons)", { hint: "apt-get install node-gyp" });
+  const gyp = [found];
   const nodedir = process.env.npm_config_nodedir ?? "/usr";
   for (const addon of compiledAddons) {
     const dir = join(app, "node_modules", addon);

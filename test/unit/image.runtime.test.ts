@@ -10,6 +10,7 @@ const lock: LockFile = {
     "": {},
     "node_modules/fastify": {},
     "node_modules/vitest": { dev: true },
+    "node_modules/typescript": { devOptional: true },
     "node_modules/node-llama-cpp": {},
     "node_modules/@node-llama-cpp/linux-x64": { optional: true, os: ["linux"], cpu: ["x64"] },
     "node_modules/@node-llama-cpp/linux-x64-cuda": { optional: true, os: ["linux"], cpu: ["x64"] },
