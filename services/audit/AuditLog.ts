@@ -72,6 +72,8 @@ export class AuditLog {
   private readonly head: BetterSqlite3.Statement<[], { seq: number; hash: string }>;
   private readonly insert: BetterSqlite3.Statement;
   private readonly append: (e: AuditEventInput) => AuditEvent;
+  private readonly listAll: BetterSqlite3.Statement;
+  private readonly listByType: BetterSqlite3.Statement;
   private lastCheckpointSeq: number;
 
   constructor(
@@ -104,6 +106,8 @@ export class AuditLog {
       this.insert.run({ ...stored, hash });
       return { ...stored, details: JSON.parse(stored.details) as Record<string, unknown>, hash };
     }).immediate;
+    this.listAll = db.prepare("SELECT * FROM audit_events WHERE seq < @before ORDER BY seq DESC LIMIT @limit");
+    this.listByType = db.prepare("SELECT * FROM audit_events WHERE type = @type AND seq < @before ORDER BY seq DESC LIMIT @limit");
     const last = db.prepare("SELECT MAX(seq) AS seq FROM audit_checkpoints").get() as { seq: number | null };
     this.lastCheckpointSeq = last.seq ?? 0;
   }
@@ -146,11 +150,8 @@ export class AuditLog {
   /** Newest first, at most 500 per page. */
   list(query: AuditListQuery = {}): AuditEvent[] {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 500);
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM audit_events WHERE seq < @before ${query.type ? "AND type = @type" : ""} ORDER BY seq DESC LIMIT @limit`,
-      )
-      .all({ before: query.before ?? Number.MAX_SAFE_INTEGER, limit, ...(query.type ? { type: query.type } : {}) }) as EventRow[];
+    const params = { before: query.before ?? Number.MAX_SAFE_INTEGER, limit };
+    const rows = (query.type ? this.listByType.all({ ...params, type: query.type }) : this.listAll.all(params)) as EventRow[];
     return rows.map(toEvent);
   }
 
