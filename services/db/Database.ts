@@ -101,8 +101,15 @@ export class Database {
 
   /** Copies WAL pages into the main file. TRUNCATE also shrinks the WAL to zero when no reader holds it. */
   checkpoint(mode: "PASSIVE" | "FULL" | "RESTART" | "TRUNCATE" = "PASSIVE"): CheckpointResult {
-    const row = (this.sqlite.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>)[0];
-    return { busy: (row?.busy ?? 0) !== 0, walPages: row?.log ?? 0, checkpointedPages: row?.checkpointed ?? 0 };
+    // The blocking modes wait for readers through the busy handler; on the event loop that wait must be short.
+    const previous = this.sqlite.pragma("busy_timeout", { simple: true }) as number;
+    if (mode !== "PASSIVE") this.sqlite.pragma("busy_timeout = 200");
+    try {
+      const row = (this.sqlite.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>)[0];
+      return { busy: (row?.busy ?? 0) !== 0, walPages: row?.log ?? 0, checkpointedPages: row?.checkpointed ?? 0 };
+    } finally {
+      if (mode !== "PASSIVE") this.sqlite.pragma(`busy_timeout = ${previous}`);
+    }
   }
 
   /** Size of the -wal file in bytes (0 when absent). */

@@ -17,7 +17,7 @@ export class BinaryVectorIndex extends ExactVectorIndex {
   private codes: Uint32Array;
   private readonly words: number;
 
-  constructor(dims: number, initialCapacity = 1024, private readonly oversample = 10) {
+  constructor(dims: number, initialCapacity = 1024, private readonly oversample = 20) {
     super(dims, initialCapacity);
     this.words = Math.ceil(dims / 32);
     this.codes = new Uint32Array(initialCapacity * this.words);

@@ -183,12 +183,27 @@ export class MemoryStore {
   /** FTS5 BM25 ranking (best first). `match` must come from toFtsQuery. */
   ftsSearch(userId: string, match: string, filters: MemoryFilters, limit: number): Array<{ id: number; score: number }> {
     const { where, params } = this.filterSql(userId, filters);
-    const rows = this.db
+    // Fast path: let FTS5 rank inside the virtual table (ORDER BY rank LIMIT is optimized there),
+    // then filter a generous head of the ranking. Only when filters leave too few, rank everything.
+    const head = Math.max(limit * 8, 400);
+    const fast = this.db
       .prepare(
-        `SELECT m.id AS id, bm25(memories_fts) AS rank FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
-         WHERE memories_fts MATCH ? AND ${where.join(" AND ")} ORDER BY rank LIMIT ?`,
+        `SELECT m.id AS id, f.rank AS rank FROM (SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) f
+         JOIN memories m ON m.id = f.rowid WHERE ${where.join(" AND ")} ORDER BY f.rank LIMIT ?`,
       )
-      .all(match, ...params, limit) as Array<{ id: number; rank: number }>;
+      .all(match, head, ...params, limit) as Array<{ id: number; rank: number }>;
+    let rows = fast;
+    if (fast.length < limit) {
+      const total = (this.db.prepare("SELECT COUNT(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)").get(match, head + 1) as { n: number }).n;
+      if (total > head) {
+        rows = this.db
+          .prepare(
+            `SELECT m.id AS id, memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+             WHERE memories_fts MATCH ? AND ${where.join(" AND ")} ORDER BY rank LIMIT ?`,
+          )
+          .all(match, ...params, limit) as Array<{ id: number; rank: number }>;
+      }
+    }
     return rows.map((r) => ({ id: r.id, score: -r.rank }));
   }
 

