@@ -136,7 +136,7 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     await shot(page, "06b-chat-stopped");
   }, 180_000);
 
-  it("shows jobs and settings", async () => {
+  it("runs a job now and shows its history, the settings, and the peers and audit slots", async () => {
     await page.getByRole("link", { name: "Jobs" }).click();
     await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
     await page.getByRole("button", { name: "Run now: db-checkpoint" }).click();
@@ -148,6 +148,13 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     await page.getByLabel("Filter settings").fill("maxTokensDefault");
     await page.getByRole("table", { name: "Node settings" }).getByText("inference.maxTokensDefault").waitFor();
     await shot(page, "08-settings");
+    // The slots other services fill (a page file each); until then they say so.
+    for (const [title, file] of [["Peers", "08b-peers"], ["Audit", "08c-audit"]] as const) {
+      await page.getByRole("link", { name: title }).click();
+      await page.getByRole("heading", { name: title, level: 1 }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await shot(page, file);
+    }
   });
 
   it("creates an API key, shown once, that works with the openai client", async () => {
