@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", "data/", "coverage/", "test-artifacts/", "web-ui/vendor/", "bench/results/"] },
+  { ignores: [".cache/", "node_modules/", "dist/", "data/", "coverage/", "test-artifacts/", "web-ui/vendor/", "bench/results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,5 +19,5 @@ export default tseslint.config(
     files: ["web-ui/**/*.js"],
     languageOptions: { globals: { window: "readonly", document: "readonly", localStorage: "readonly", EventSource: "readonly", navigator: "readonly", FormData: "readonly", AbortController: "readonly", TextDecoder: "readonly", location: "readonly", history: "readonly", alert: "readonly", confirm: "readonly", XMLHttpRequest: "readonly", HTMLElement: "readonly", customElements: "readonly" } },
   },
-  { files: ["scripts/**/*.js", "bin/**/*.js", "bench/**/*.ts", "test/**/*.ts"], rules: { "no-console": "off" } },
+  { files: ["scripts/**/*.js", "scripts/**/*.ts", "bin/**/*.js", "bench/**/*.ts", "test/**/*.ts"], rules: { "no-console": "off" } },
 );
