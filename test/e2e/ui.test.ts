@@ -147,6 +147,12 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     await page.getByRole("heading", { name: "Settings", level: 1 }).waitFor();
     await page.getByLabel("Filter settings").fill("maxTokensDefault");
     await page.getByRole("table", { name: "Node settings" }).getByText("inference.maxTokensDefault").waitFor();
+    // A password change rotates the session; the page keeps working with the new CSRF token (the key step below).
+    await page.getByLabel("Current password").fill(ADMIN.password);
+    await page.getByLabel("New password", { exact: true }).fill(`${ADMIN.password} 2`);
+    await page.getByLabel("Repeat new password").fill(`${ADMIN.password} 2`);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Password changed.").waitFor();
     await shot(page, "08-settings");
     // The slots other services fill (a page file each); until then they say so.
     for (const [title, file] of [["Peers", "08b-peers"], ["Audit", "08c-audit"]] as const) {

@@ -18,7 +18,8 @@ function readCookie(name) {
 }
 
 export function csrfHeaders() {
-  const t = csrfToken ?? readCookie("sovereign_csrf");
+  // The cookie is what the node rotates (login, password change), so it wins over a remembered token.
+  const t = readCookie("sovereign_csrf") ?? csrfToken;
   return t ? { "x-csrf-token": t } : {};
 }
 

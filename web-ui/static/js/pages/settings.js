@@ -1,5 +1,5 @@
 import { h, field, statusLine, replace, table } from "../h.js";
-import { api, explain } from "../api.js";
+import { api, explain, setCsrfToken } from "../api.js";
 
 export const title = "Settings";
 
@@ -18,7 +18,9 @@ export function render(root, ctx) {
       return;
     }
     try {
-      await api(routes.password, { method: "POST", body: { currentPassword: current.value, newPassword: next.value } });
+      const r = await api(routes.password, { method: "POST", body: { currentPassword: current.value, newPassword: next.value } });
+      // The node rotated this session; its new CSRF token comes back with the answer.
+      if (r?.csrfToken) setCsrfToken(r.csrfToken);
       pwStatus.textContent = "Password changed.";
       pwForm.reset();
     } catch (err) {
