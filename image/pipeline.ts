@@ -22,7 +22,7 @@ import { preflightStep } from "./steps/preflight.js";
 import { rootfsImageStep } from "./steps/rootfsImage.js";
 import { runtimeStep } from "./steps/runtime.js";
 import type { Step } from "./steps/Step.js";
-import { exec } from "./lib/exec.js";
+import { exec, killActive } from "./lib/exec.js";
 
 /** The build, in order. Each step is one file in ./steps and returns early where it does not apply. */
 export const pipeline: readonly Step[] = [
@@ -93,7 +93,7 @@ export function createContext(options: BuildOptions, events: BuildEvents = {}): 
 }
 
 /** Removes the scratch directory and any partial outputs; never follows the bind mounts into the host. */
-export function cleanup(ctx: BuildContext, keepLog = true): void {
+export function cleanup(ctx: BuildContext, keepLog = true, failed = false): void {
   try {
     unmountAll(ctx.rootfs);
   } catch {
@@ -107,6 +107,12 @@ export function cleanup(ctx: BuildContext, keepLog = true): void {
     }
   }
   if (ctx.state.diskTmp) rmSync(ctx.state.diskTmp, { force: true });
+  for (const o of ctx.state.outputs) rmSync(`${o.path}.partial`, { force: true });
+  if (failed) {
+    // Keys for an image that was never finished are of no use to anyone.
+    if (ctx.state.passphraseOut) rmSync(ctx.state.passphraseOut, { force: true });
+    rmSync(join(ctx.options.out, `${ctx.name}.usbkey.img`), { force: true });
+  }
   rmSync(ctx.work, { recursive: true, force: true });
 }
 
@@ -118,7 +124,8 @@ export function cleanup(ctx: BuildContext, keepLog = true): void {
 export async function runBuild(options: BuildOptions, events: BuildEvents = {}): Promise<BuildResult> {
   const ctx = createContext(options, events);
   const onSignal = (sig: NodeJS.Signals): void => {
-    cleanup(ctx);
+    killActive();
+    cleanup(ctx, true, true);
     process.stderr.write(`sovereign: build interrupted (${sig}); removed ${ctx.work}\n`);
     process.exit(130);
   };
@@ -141,7 +148,7 @@ export async function runBuild(options: BuildOptions, events: BuildEvents = {}):
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    if (!ok || !options.stopAfter) cleanup(ctx, true);
+    if (!ok || !options.stopAfter) cleanup(ctx, true, !ok);
   }
   const image = ctx.state.outputs[0]?.path ?? "";
   return {

@@ -17,7 +17,7 @@ export const jetsonOrin: BoardProfile = {
   serviceEnv: {},
   notes: [
     "boots as a generic arm64 UEFI disk (USB or NVMe)",
-    "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t-path / --l4t-apt); without it inference is CPU-only",
+    "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t with a BSP directory or a 'deb …' apt line); without it inference is CPU-only",
   ],
   vendorLayer: {
     name: "nvidia-l4t",

@@ -1,6 +1,13 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
+
+const active = new Set<ChildProcess>();
+
+/** Stops every command still running (an interrupted build must not leave tar or mmdebstrap writing). */
+export function killActive(): void {
+  for (const c of active) c.kill("SIGTERM");
+}
 
 export interface ExecOptions {
   cwd?: string;
@@ -25,6 +32,8 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
   if (opts.logFile) appendFileSync(opts.logFile, `\n$ ${cmd} ${args.join(" ")}\n`);
   return await new Promise<string>((resolve, reject) => {
     const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    active.add(child);
+    child.on("exit", () => active.delete(child));
     const chunks: Buffer[] = [];
     let partial = "";
     const onData = (b: Buffer): void => {

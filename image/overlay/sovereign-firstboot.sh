@@ -1,8 +1,8 @@
 #!/bin/sh
 # Sovereign Node first boot (run once by sovereign-firstboot.service).
 # 1. re-encrypt root online to a new, device-unique volume key;
-# 2. replace the build passphrase with the chosen unlock method;
-# 3. grow partition, LUKS and ext4 to fill the medium;
+# 2. grow partition, LUKS and ext4 to fill the medium;
+# 3. replace the build passphrase with the chosen unlock method;
 # 4. generate machine-id, SSH host keys, the one-time setup code; print URL + code.
 # Each stage is idempotent so a power cut mid-way resumes on the next boot
 # (cryptsetup keeps its own reencryption checkpoint in the LUKS2 header).
@@ -22,6 +22,22 @@ mkdir -p "$DATA_DIR"
 STATE="$DATA_DIR/firstboot.json"
 PBKDF="--pbkdf argon2id --pbkdf-memory $PBKDF_MEMORY_KIB"
 
+grow_root() {
+  BEFORE=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
+  # The disk is in use (it is root), hence --force; partx tells the kernel the new size of just this partition.
+  if sfdisk -d "$DISK" 2>/dev/null | grep -q "^label: gpt"; then sfdisk --relocate gpt-bak-std "$DISK" || true; fi
+  # Whole MiB, so the size stays a multiple of the LUKS2 4 KiB sector (the segment is "dynamic": it maps the whole partition).
+  START=$(cat "/sys/class/block/$PARTNAME/start")
+  SIZE=$(( ($(blockdev --getsz "$DISK") - 34 - START) / 2048 * 2048 ))
+  echo ", $SIZE" | sfdisk --force --no-reread --no-tell-kernel -N "$PARTNUM" "$DISK" || say "sfdisk could not grow partition $PARTNUM"
+  partx --update --nr "$PARTNUM" "$DISK" || say "partx could not update partition $PARTNUM"
+  if [ -n "${1:-}" ] && [ -f "$1" ]; then cryptsetup resize --key-file "$1" "$MAPPER" || say "cryptsetup resize failed"
+  else cryptsetup resize "$MAPPER" || say "cryptsetup resize failed"; fi
+  resize2fs "/dev/mapper/$MAPPER" || say "resize2fs failed"
+  AFTER=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
+  say "root filesystem: $BEFORE -> $AFTER bytes"
+}
+
 # 1. New volume key. Skipped if the build key is already gone (an earlier run finished it).
 REENC_S=0
 if [ -f "$BUILD_KEY" ]; then
@@ -34,7 +50,11 @@ if [ -f "$BUILD_KEY" ]; then
   REENC_S=$(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }')
   say "re-encryption done in ${REENC_S}s"
 
-  # 2. Unlock method.
+  # 2. Grow to fill the medium: partition, then LUKS, then ext4. Done here, while the build key
+  # still opens a keyslot: resizing LUKS2 needs a key when the volume key sits in the kernel keyring.
+  grow_root "$BUILD_KEY"
+
+  # 3. Unlock method.
   case "$UNLOCK" in
     usb-key)
       NEW_KEY=/run/sovereign-new.key
@@ -62,18 +82,8 @@ if [ -f "$BUILD_KEY" ]; then
   shred -u "$BUILD_KEY" 2>/dev/null || rm -f "$BUILD_KEY"
 else
   OLD_KEY_DIGEST=unknown; NEW_KEY_DIGEST=unknown
+  grow_root ""
 fi
-
-# 3. Grow to fill the medium: partition, then LUKS, then ext4.
-BEFORE=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
-if sfdisk -d "$DISK" 2>/dev/null | grep -q "^label: gpt"; then sfdisk --relocate gpt-bak-std "$DISK" >/dev/null 2>&1 || true; fi
-echo ", +" | sfdisk --no-reread --no-tell-kernel -N "$PARTNUM" "$DISK" >/dev/null 2>&1 || true
-partx --update --nr "$PARTNUM" "$DISK" 2>/dev/null || true
-# LUKS2 keeps the volume key in the kernel keyring, so resize needs no passphrase.
-cryptsetup resize "$MAPPER" 2>/dev/null || true
-resize2fs "/dev/mapper/$MAPPER" >/dev/null 2>&1 || true
-AFTER=$(blockdev --getsize64 "/dev/mapper/$MAPPER")
-say "root filesystem: $BEFORE -> $AFTER bytes"
 
 # 4. Identity.
 if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then

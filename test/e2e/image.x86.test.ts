@@ -1,14 +1,15 @@
 // Build a real x86_64 image from the Debian mirror and boot it in qemu with OVMF:
 // usb-key unlock from a second disk, first boot re-encrypts to a new volume key,
 // the node serves /healthz through a forwarded port, and a reboot unlocks and serves again.
-import { copyFileSync, existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
 import { verifyManifest } from "../../image/lib/manifest.js";
 import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
-import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { buildImage, imageCache, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
@@ -143,4 +144,24 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     }
     expect(existsSync(disk)).toBe(true);
   }, 30 * 60_000);
+
+  it("an interrupted build leaves no image, partial file or scratch directory behind", async () => {
+    const dir = join(out, "interrupted");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "build", "--board", "x86_64", "--out", dir, "--cache", imageCache], {
+      cwd: repoRoot,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await waitFor("the build to reach the runtime step", 10 * 60_000, () => {
+      return /\[3\/13\]/.test(stderr) ? true : undefined;
+    });
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const left = readdirSync(dir);
+    expect(left.filter((f) => /\.img|\.partial|^\.work-/.test(f))).toEqual([]);
+  }, 15 * 60_000);
 });
