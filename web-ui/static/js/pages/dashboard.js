@@ -67,6 +67,16 @@ function hardwareFacts(hw) {
   return h("dl", { class: "facts" }, rows.map(([k, v]) => [h("dt", null, k), h("dd", null, v)]));
 }
 
+// "modelRamBudgetMb" → "Model RAM budget (MB)": the tuning keys, as a person reads them.
+const humanize = (key) =>
+  key
+    .replace(/Mb$/, " (MB)")
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .replace(/^./, (c) => c.toUpperCase())
+    .replace(/ ([A-Z])([a-z])/g, (_m, a, b) => ` ${a.toLowerCase()}${b}`)
+    .replace(/\bram\b/i, "RAM")
+    .replace(/\bgpu\b/i, "GPU")
+    .replace(/\bsqlite\b/i, "SQLite");
 const show = (v) => (v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ") : String(v));
 
 export function render(root) {
@@ -94,7 +104,7 @@ export function render(root) {
       if (s.hardware.warnings?.length) facts.append(h("ul", { class: "muted" }, s.hardware.warnings.map((w) => h("li", null, w))));
       tuning.append(
         h("p", { class: "muted" }, "What this node chose for its hardware, and why. Overrides in the config always win."),
-        table("Tuning", ["Setting", "Value", "Why", "Source"], s.tuning.map((t) => [t.key, show(t.value), t.reason, h("span", { class: "badge" }, t.source)])),
+        table("Tuning", ["Setting", "Value", "Why", "Source"], s.tuning.map((t) => [h("span", { title: t.key }, humanize(t.key)), show(t.value), t.reason, h("span", { class: "badge" }, t.source)])),
       );
       events = new EventSource("/api/events");
       events.addEventListener("live", (e) => {
