@@ -6,6 +6,7 @@ import { LiveSampler } from "./LiveSampler.js";
 import { LiveStatsReader, type LiveStats } from "./readLiveStats.js";
 import { inferenceSnapshot } from "./inferenceSnapshot.js";
 import { settingsRoute } from "./settingsRoute.js";
+import { streamCredential } from "./streamCredential.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -22,7 +23,7 @@ export const statusPlugin = fp(
     const startedAt = Date.now();
 
     const send = (res: ServerResponse, event: string, data: unknown) => {
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     app.decorate("liveEvents", {
       publish(event: string, data: unknown) {
@@ -61,9 +62,19 @@ export const statusPlugin = fp(
       res.write("retry: 3000\n\n");
       streams.add(res);
       send(res, "live", live(await sampler.current()));
-      const unsubscribe = sampler.subscribe((s) => send(res, "live", live(s)));
-      // A comment line every 15 s keeps proxies and idle timers from closing the stream.
-      const heartbeat = setInterval(() => res.write(": ping\n\n"), 15_000);
+      // The credential is checked again with every sample, so a logout or a
+      // revoked key also ends the stream (within one sampling interval).
+      const stillValid = streamCredential(app, request);
+      const unsubscribe = sampler.subscribe((s) => {
+        if (stillValid()) return send(res, "live", live(s));
+        send(res, "expired", { reason: "The session or key that opened this stream is no longer valid." });
+        done();
+        res.end();
+      });
+      // A comment line every 15 s keeps proxies and idle timers from closing a quiet stream.
+      const heartbeat = setInterval(() => {
+        if (!res.writableEnded) res.write(": ping\n\n");
+      }, 15_000);
       heartbeat.unref();
       const done = () => {
         clearInterval(heartbeat);

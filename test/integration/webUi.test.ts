@@ -8,11 +8,15 @@ import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 const host = { host: "localhost" };
 
 async function claimed(t: TestApp): Promise<string> {
+  return (await claimedWithCsrf(t)).cookie;
+}
+
+async function claimedWithCsrf(t: TestApp): Promise<{ cookie: string; csrf: string }> {
   const code = readFileSync(join(t.dataDir, "setup-code"), "utf8").trim();
   const r = await t.app.inject({ method: "POST", url: "/api/setup/claim", headers: { ...host, "content-type": "application/json" }, payload: { code, username: "admin", password: "a long enough password" } });
   expect(r.statusCode).toBe(201);
   const set = r.headers["set-cookie"];
-  return (Array.isArray(set) ? set : [String(set)]).map((c) => c.split(";")[0]).join("; ");
+  return { cookie: (Array.isArray(set) ? set : [String(set)]).map((c) => c.split(";")[0]).join("; "), csrf: (r.json() as { csrfToken: string }).csrfToken };
 }
 
 describe("web-ui plugin and status service", () => {
@@ -88,5 +92,24 @@ describe("web-ui plugin and status service", () => {
     await t.close();
     t = undefined;
     for (;;) if ((await reader.read()).done) break;
+  });
+
+  it("ends an open stream once its session is logged out", async () => {
+    t = await buildTestApp();
+    const { cookie, csrf } = await claimedWithCsrf(t);
+    await t.app.listen({ port: 0, host: "127.0.0.1" });
+    const port = (t.app.server.address() as AddressInfo).port;
+    const res = await fetch(`http://127.0.0.1:${port}/api/events`, { headers: { cookie } });
+    const reader = res.body!.getReader();
+    let text = "";
+    while (!text.includes("event: live")) text += new TextDecoder().decode((await reader.read()).value);
+    const out = await t.app.inject({ method: "POST", url: "/api/auth/logout", headers: { ...host, cookie, "x-csrf-token": csrf } });
+    expect(out.statusCode).toBe(200);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain("event: expired");
   });
 });

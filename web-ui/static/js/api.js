@@ -29,6 +29,11 @@ export function onUnauthenticated(fn) {
   return () => listeners.delete(fn);
 }
 
+/** For channels other than fetch (the SSE stream) that learn the session ended. */
+export function signalUnauthenticated() {
+  for (const fn of listeners) fn();
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     const e = body?.error ?? {};

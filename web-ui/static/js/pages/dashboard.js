@@ -1,5 +1,5 @@
 import { h, replace, fmtBytes, table, statusLine } from "../h.js";
-import { api, explain } from "../api.js";
+import { api, explain, signalUnauthenticated } from "../api.js";
 
 export const title = "Dashboard";
 
@@ -110,6 +110,10 @@ export function render(root) {
       events.addEventListener("live", (e) => {
         replace(live, liveCards(JSON.parse(e.data)));
         liveState.textContent = "";
+      });
+      events.addEventListener("expired", () => {
+        events.close();
+        signalUnauthenticated();
       });
       events.onerror = () => {
         liveState.textContent = "Live updates interrupted; retrying…";
