@@ -12,7 +12,7 @@ export const limitsSettings = [
   }),
   setting.boolean({
     key: "limits.exemptLoopback", env: "SOVEREIGN_RATE_EXEMPT_LOOPBACK", flag: "--rate-exempt-loopback", default: true,
-    help: "Whether requests from the node itself (127.0.0.1, ::1) skip the rate limits.",
+    help: "Whether requests from the node itself (127.0.0.1, ::1) skip the rate limits. Turn it off behind a reverse proxy on the same host.",
   }),
   setting.integer({
     key: "limits.maxEventLoopDelayMs", env: "SOVEREIGN_SHED_EVENT_LOOP_DELAY_MS", flag: "--shed-event-loop-delay-ms", default: 1000, min: 10,
