@@ -7,7 +7,7 @@ import type { Step } from "./Step.js";
 /** Room cryptsetup takes for the LUKS2 header when encrypting in place. */
 export const LUKS_REDUCE_BYTES = 16 * MiB;
 /** Free space left in the shrunk filesystem for first boot (journal, machine-id, logs) before it grows. */
-export const HEADROOM_BYTES = 64 * MiB;
+export const HEADROOM_BYTES = 32 * MiB;
 
 /**
  * A tight ext4 size for a tree: encrypted free space does not compress, so
@@ -15,7 +15,7 @@ export const HEADROOM_BYTES = 64 * MiB;
  */
 export function ext4SizeFor(treeBytes: number, files: number): number {
   const inodeBytes = files * 256 * 1.3;
-  const bytes = treeBytes * 1.08 + inodeBytes + 64 * MiB;
+  const bytes = treeBytes * 1.05 + inodeBytes + 48 * MiB;
   return Math.ceil(bytes / MiB) * MiB;
 }
 
@@ -36,11 +36,21 @@ export const rootfsImageStep: Step = {
     writeFileSync(img, "");
     truncateSync(img, fsBytes);
     ctx.progress(`tree ${(tree / MiB).toFixed(0)} MiB, ${files} files → ext4 ${(fsBytes / MiB).toFixed(0)} MiB`);
-    await exec(
-      "mkfs.ext4",
-      ["-q", "-F", "-L", "sovereign-root", "-U", ctx.state.rootFsUuid ?? "random", "-m", "1", "-i", "8192", "-E", "root_owner=0:0", "-d", r, img],
-      { logFile: ctx.logFile, nice: true },
-    );
+    // One inode per 16 KiB is plenty for this tree; no reserved blocks at build (first boot sets 1 %).
+    const mkfs = (): Promise<string> =>
+      exec("mkfs.ext4", ["-q", "-F", "-L", "sovereign-root", "-U", ctx.state.rootFsUuid ?? "random", "-m", "0", "-i", "16384", "-E", "root_owner=0:0", "-d", r, img], {
+        logFile: ctx.logFile,
+        nice: true,
+      });
+    try {
+      await mkfs();
+    } catch {
+      // The estimate was too tight for this tree: one retry with 15 % more.
+      fsBytes = Math.ceil((fsBytes * 1.15) / MiB) * MiB;
+      ctx.progress(`retrying with ${(fsBytes / MiB).toFixed(0)} MiB`);
+      truncateSync(img, fsBytes);
+      await mkfs();
+    }
     // Encrypted free space does not compress: shrink to the minimum plus a little headroom for
     // the first boot's writes before it grows the filesystem to the medium.
     await exec("e2fsck", ["-f", "-y", img], { logFile: ctx.logFile }).catch(() => "");

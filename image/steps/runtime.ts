@@ -102,11 +102,12 @@ async function crossBuildAddons(ctx: BuildContext, app: string): Promise<void> {
       cwd: scratch,
       logFile: ctx.logFile,
       nice: true,
-      env: { ...process.env, CC: `${triplet}-gcc`, CXX: cxx, LINK: cxx, AR: `${triplet}-ar`, npm_config_build_from_source: "true" },
+      // NODE_PATH lets binding.gyp's `node -e "require('nan')"` find the repo's build-time helpers from the scratch copy.
+      env: { ...process.env, NODE_PATH: join(ctx.options.repoRoot, "node_modules"), CC: `${triplet}-gcc`, CXX: cxx, LINK: cxx, AR: `${triplet}-ar`, npm_config_build_from_source: "true" },
     });
     rmSync(join(dir, "build"), { recursive: true, force: true });
     mkdirSync(join(dir, "build/Release"), { recursive: true });
-    await exec("sh", ["-c", `cp ${join(scratch, "build/Release")}/*.node ${join(dir, "build/Release")}/`], { logFile: ctx.logFile });
+    await exec("sh", ["-c", `cp ${join(scratch, "build/Release")}/*.node ${join(dir, "build/Release")}/ && ${triplet}-strip --strip-unneeded ${join(dir, "build/Release")}/*.node`], { logFile: ctx.logFile });
     const file = await capture("sh", ["-c", `file -b ${join(dir, "build/Release")}/*.node | head -1`]).catch(() => "?");
     ctx.progress(`${addon}: ${file.trim()}`);
   }

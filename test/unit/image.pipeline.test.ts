@@ -135,3 +135,13 @@ describe("GGUF header fallback", () => {
     expect(() => headerCheck(p)).toThrow(/magic/);
   });
 });
+
+describe("the default mirror is the host's own apt mirror", () => {
+  it("reads deb822 and one-line sources, else falls back to deb.debian.org", async () => {
+    const { hostMirror } = await import("../../appliance/cli/commands/image.js");
+    const files: Record<string, string> = { "/etc/apt/sources.list.d/debian.sources": "Types: deb\nURIs: http://mirror.example/debian\nSuites: trixie\n" };
+    expect(hostMirror((p) => files[p])).toBe("http://mirror.example/debian");
+    expect(hostMirror((p) => (p === "/etc/apt/sources.list" ? "deb [arch=amd64] http://ftp.example/debian bookworm main\n" : undefined))).toBe("http://ftp.example/debian");
+    expect(hostMirror(() => undefined)).toBe("http://deb.debian.org/debian");
+  });
+});
