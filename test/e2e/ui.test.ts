@@ -196,13 +196,32 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     expect(phoneErrors).toEqual([]);
   });
 
-  it("logs out, and the API then refuses the old session", async () => {
+  it("logs out; another tab then meets a clear 'session ended' message and returns to where it was", async () => {
+    const other = await context.newPage();
+    const otherErrors = watchErrors(other);
+    await other.goto(`${base}/#/memory`);
+    await other.getByRole("heading", { name: "Memory", level: 1 }).waitFor();
+
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("heading", { name: "Log in" }).waitFor();
     await shot(page, "11-logged-out");
-    const status = await page.evaluate(async () => (await fetch("/api/status")).status);
+    const status = await page.evaluate(`fetch("/api/status").then((r) => r.status)`);
     expect(status).toBe(401);
+
+    // The other tab's next request finds the session gone.
+    await other.getByRole("button", { name: "Latest" }).click();
+    await other.getByRole("heading", { name: "Log in" }).waitFor();
+    await other.getByText(/Your session has ended/).waitFor();
+    await shot(other, "12-session-ended");
+    await other.getByLabel("Username").fill(ADMIN.username);
+    await other.getByLabel("Password").fill(`${ADMIN.password} 2`);
+    await other.getByRole("button", { name: "Log in" }).click();
+    await other.getByRole("heading", { name: "Memory", level: 1 }).waitFor();
+    await other.getByRole("button", { name: "Log out" }).click();
+    await other.getByRole("heading", { name: "Log in" }).waitFor();
+    await other.close();
     expect(errors).toEqual([]);
+    expect(otherErrors).toEqual([]);
   });
 
   it("passes axe-core's WCAG 2.1 A/AA rules on every page it photographed", () => {

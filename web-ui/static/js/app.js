@@ -10,6 +10,9 @@ const menuButton = document.getElementById("menu-button");
 let cleanup = null;
 let user = null;
 let routeToken = 0;
+// Where to go after logging in (a deep link opened while logged out), and a message for the login page.
+let wanted = null;
+let notice = null;
 
 function visiblePages() {
   return pages.filter((p) => !p.roles || (user && p.roles.includes(user.role)));
@@ -76,7 +79,8 @@ async function show(module, params, token) {
   cleanup = null;
   clearToast();
   main.replaceChildren();
-  const c = module.render(main, { user, params, navigate, refreshSession: boot });
+  const c = module.render(main, { user, params, navigate, refreshSession: boot, notice });
+  notice = null;
   if (typeof c === "function") cleanup = c;
   document.title = `${module.title ?? "Sovereign Node"} · Sovereign Node`;
   // Move focus to the page heading so keyboard and screen-reader users land on the new content.
@@ -98,12 +102,14 @@ async function route() {
     } else {
       renderChrome();
       const page = state?.setupRequired ? "setup" : "login";
+      if (id && id !== "login" && id !== "setup") wanted = location.hash;
       if (id !== page) history.replaceState(null, "", `#/${page}`);
       return show(await import(`./pages/${page}.js`), [], token);
     }
   }
   if (id === "login" || id === "setup" || !id) {
-    history.replaceState(null, "", "#/dashboard");
+    history.replaceState(null, "", wanted ?? "#/dashboard");
+    wanted = null;
     return route();
   }
   renderChrome();
@@ -128,7 +134,8 @@ export async function boot() {
 onUnauthenticated(() => {
   if (!user) return;
   user = null;
-  toast("Your session has expired. Please log in again.", "error");
+  notice = "Your session has ended (expired, logged out elsewhere, or revoked). Please log in again.";
+  wanted = location.hash;
   location.hash = "#/login";
 });
 window.addEventListener("hashchange", () => void route());

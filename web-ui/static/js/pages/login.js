@@ -37,6 +37,6 @@ export function render(root, ctx) {
       submit.disabled = false;
     }
   });
-  root.append(h("section", { class: "card narrow" }, h("h1", { id: "login-title" }, "Log in"), form));
+  root.append(h("section", { class: "card narrow" }, h("h1", { id: "login-title" }, "Log in"), ctx.notice ? h("p", { class: "notice", role: "status" }, ctx.notice) : null, form));
   username.focus();
 }
