@@ -9,8 +9,9 @@ import { OnnxEmbedder, type Embedder } from "./embeddings/OnnxEmbedder.js";
 import { GgufEmbedder } from "./embeddings/GgufEmbedder.js";
 import { checkSampling } from "./checkSampling.js";
 import { checkJsonSchema } from "./checkJsonSchema.js";
+import { readGguf } from "./gguf/readGguf.js";
 import type {
-  ChatMessage, ConversationStore, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
+  ChatMemory, ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
 } from "./types.js";
 
 export interface InferenceServiceOptions {
@@ -25,9 +26,25 @@ export interface InferenceServiceOptions {
   idleUnloadMs: number;
   maxTokensDefault: number;
   logger?: EngineLogger;
-  /** The memory service's conversation store, when one is installed. */
-  memory?: () => ConversationStore | undefined;
+  /** The memory service (conversations and RAG), when one is installed. */
+  memory?: () => ChatMemory | undefined;
+  /** Default token budget of retrieved memory context (memory.ragTokenBudget). */
+  ragTokenBudget?: number;
+  /** How long close() waits for running generations before aborting them, in ms. Defaults to 10 000. */
+  closeTimeoutMs?: number;
 }
+
+/** A chat prompt in parts: the stored history may be shortened to fit the context. */
+interface PreparedChat {
+  system: ChatMessage[];
+  history: ChatMessage[];
+  /** The request's own (non-system) messages: the new turn. */
+  turn: ChatMessage[];
+  memory: ChatMemory | undefined;
+  citations: number[] | undefined;
+}
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * `app.inference`: resolves models, queues requests, keeps one chat model
@@ -46,6 +63,10 @@ export class InferenceService implements InferenceApi {
   private lastTps: number | null = null;
   private readonly totals = { requests: 0, promptTokens: 0, completionTokens: 0 };
   private closed = false;
+  /** Generations holding the engine; close() waits for them. */
+  private readonly running = new Set<Promise<unknown>>();
+  /** Aborts what is still running when close() has waited long enough. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly opts: InferenceServiceOptions) {
     this.registry = opts.registry;
@@ -123,7 +144,10 @@ export class InferenceService implements InferenceApi {
         const old = this.engine;
         this.engine = null;
         await old?.dispose();
-        this.engine = await LlamaEngine.load(entry.name, this.registry.pathOf(entry), this.opts.engine, this.opts.logger);
+        // The file may have been damaged since it was added: check its header and tensor ranges again (cheap) before llama.cpp reads it.
+        const path = this.registry.pathOf(entry);
+        readGguf(path);
+        this.engine = await LlamaEngine.load(entry.name, path, this.opts.engine, this.opts.logger);
         this.loadedAt = new Date().toISOString();
       })();
       this.loading = load;
@@ -168,26 +192,72 @@ export class InferenceService implements InferenceApi {
     for (const e of embedders) await (await e.catch(() => null))?.dispose();
   }
 
-  private async withMemory(req: GenerateRequest, messages: ChatMessage[]): Promise<ChatMessage[]> {
-    const store = req.memory && req.conversationId ? this.opts.memory?.() : undefined;
-    if (!store || !req.conversationId) return messages;
-    const history = store.history ? await store.history(req.conversationId) : [];
-    const lastUser = [...messages].reverse().find((m) => m.role === "user");
-    const passages = store.retrieve && lastUser ? await store.retrieve(lastUser.content, { conversationId: req.conversationId, limit: 4 }) : [];
-    const context: ChatMessage[] = passages.length > 0 ? [{ role: "system", content: `Relevant notes:\n${passages.map((p) => `- ${p}`).join("\n")}` }] : [];
+  /** The context window a model gets here (tuning, capped by the model's trained length). */
+  private contextFor(entry: ModelEntry): number {
+    return Math.min(this.opts.engine.contextSize, entry.contextLength ?? Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * With a user and the memory service: the stored conversation's history and,
+   * when asked for, retrieved memory context in the system prompt.
+   */
+  private async prepareChat(req: GenerateRequest, entry: ModelEntry, messages: ChatMessage[]): Promise<PreparedChat> {
     const system = messages.filter((m) => m.role === "system");
-    return [...system, ...context, ...history, ...messages.filter((m) => m.role !== "system")];
+    const turn = messages.filter((m) => m.role !== "system");
+    const memory = req.userId && (req.conversationId || req.memory) ? this.opts.memory?.() : undefined;
+    if (!memory || !req.userId) return { system, history: [], turn, memory: undefined, citations: undefined };
+    const history = req.conversationId ? memory.chatHistory(req.userId, req.conversationId) : [];
+    let citations: number[] | undefined;
+    if (req.memory) {
+      const o = typeof req.memory === "object" ? req.memory : {};
+      const query = [...turn].reverse().find((m) => m.role === "user")?.content ?? "";
+      // The context may take at most a quarter of the window, so the history and the answer keep room.
+      const cap = Math.max(1, Math.floor(this.contextFor(entry) / 4));
+      const tokenBudget = Math.min(o.tokenBudget ?? this.opts.ragTokenBudget ?? cap, cap);
+      const ctx = await memory.retrieveContext(query, { userId: req.userId, tokenBudget, limit: o.topK ?? 12 });
+      citations = ctx.citations;
+      if (ctx.text) {
+        const first = system[0];
+        if (first) system[0] = { role: "system", content: `${first.content}\n\n${ctx.text}` };
+        else system.push({ role: "system", content: ctx.text });
+      }
+    }
+    return { system, history, turn, memory, citations };
+  }
+
+  /** Drops the oldest history messages until the prompt leaves room for the answer. */
+  private fitHistory(engine: LlamaEngine, p: PreparedChat, maxTokens: number | undefined): ChatMessage[] {
+    const reserve = maxTokens ?? Math.min(this.opts.maxTokensDefault, Math.floor(engine.contextSize / 4));
+    let history = p.history;
+    const all = () => [...p.system, ...history, ...p.turn];
+    while (history.length > 0 && engine.chatPromptTokens(all()) + reserve >= engine.contextSize) {
+      history = history.slice(1);
+      while (history[0]?.role === "assistant") history = history.slice(1);
+    }
+    return all();
   }
 
   async generate(req: GenerateRequest): Promise<GenerateResult> {
+    if (this.closed) throw new SovereignError("SHUTTING_DOWN");
+    const run = this.generateNow(req);
+    this.running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  private async generateNow(req: GenerateRequest): Promise<GenerateResult> {
     const t0 = Date.now();
     checkSampling(req.sampling ?? {});
     const isChat = req.messages !== undefined;
     if (isChat && (req.messages?.length ?? 0) === 0) throw new SovereignError("BAD_REQUEST", "messages must hold at least one message.");
     const entry = this.resolveModel("llm", req.model);
-    const messages = isChat ? await this.withMemory(req, req.messages ?? []) : [];
+    const prepared = isChat ? await this.prepareChat(req, entry, req.messages ?? []) : undefined;
     const grammar = await this.grammarFor(req.sampling);
-    const release = await this.opts.queue.acquire(req.signal);
+    const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
+    const release = await this.opts.queue.acquire(signal);
     const queuedMs = Date.now() - t0;
     try {
       const tLoad = Date.now();
@@ -200,8 +270,9 @@ export class InferenceService implements InferenceApi {
           firstTokenAt ??= Date.now();
           req.onText?.(text);
         };
-        const key = req.conversationId ? `c:${req.conversationId}` : isChat ? `h:${createHash("sha1").update(JSON.stringify(messages.slice(0, 2))).digest("hex")}` : null;
-        const run = { sampling: req.sampling ?? {}, grammar, signal: req.signal, onText, key };
+        const messages = prepared ? this.fitHistory(engine, prepared, req.sampling?.maxTokens) : [];
+        const key = req.conversationId ? `c:${req.userId ?? ""}:${req.conversationId}` : isChat ? `h:${createHash("sha1").update(JSON.stringify(messages.slice(0, 2))).digest("hex")}` : null;
+        const run = { sampling: req.sampling ?? {}, grammar, signal, onText, key };
         const result = isChat
           ? await engine.chat(messages, run, this.opts.maxTokensDefault)
           : await engine.complete(req.prompt ?? "", run, this.opts.maxTokensDefault);
@@ -216,8 +287,9 @@ export class InferenceService implements InferenceApi {
           model: entry.name, text: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens,
           completionTokens: result.completionTokens, reusedPromptTokens: result.reusedTokens,
           timings: { queuedMs, loadMs, firstTokenMs: firstTokenAt !== null ? firstTokenAt - tRun : null, totalMs: end - t0, tokensPerSecond: tps },
+          ...(prepared?.citations ? { citations: prepared.citations } : {}),
         };
-        await this.recordTurn(req, messages, out);
+        if (prepared) this.recordTurn(req, prepared, out);
         return out;
       } finally {
         this.returnEngine();
@@ -227,17 +299,32 @@ export class InferenceService implements InferenceApi {
     }
   }
 
-  private async recordTurn(req: GenerateRequest, messages: ChatMessage[], out: GenerateResult): Promise<void> {
-    const store = req.memory && req.conversationId ? this.opts.memory?.() : undefined;
-    const user = [...messages].reverse().find((m) => m.role === "user");
-    if (!store?.appendTurn || !req.conversationId || !user || out.finishReason === "abort") return;
-    await store.appendTurn(req.conversationId, { user, assistant: { role: "assistant", content: out.text }, model: out.model });
+  /** Appends the new messages and the answer (an aborted one too, marked) to the stored conversation. */
+  private recordTurn(req: GenerateRequest, p: PreparedChat, out: GenerateResult): void {
+    if (!p.memory || !req.userId || !req.conversationId) return;
+    const aborted = out.finishReason === "abort";
+    const meta: Record<string, unknown> = {
+      model: out.model, finishReason: out.finishReason, promptTokens: out.promptTokens, completionTokens: out.completionTokens,
+      ...(aborted ? { aborted: true } : {}), ...(p.citations && p.citations.length > 0 ? { citations: p.citations } : {}),
+    };
+    // An answer aborted before its first token has nothing to keep; the question is kept all the same.
+    const answer: ChatMessage | null = aborted && out.text.length === 0 ? null : { role: "assistant", content: out.text };
+    const ids = p.memory.recordChatTurn(req.userId, req.conversationId, { messages: p.turn, answer, meta });
+    const turnIds = ids.slice(0, p.turn.length);
+    const userIndex = p.turn.map((m) => m.role).lastIndexOf("user");
+    out.conversation = {
+      id: req.conversationId,
+      messageIds: ids,
+      userMessageId: userIndex >= 0 ? (turnIds[userIndex] ?? null) : null,
+      assistantMessageId: ids.length > p.turn.length ? (ids[ids.length - 1] ?? null) : null,
+    };
   }
 
   private embedder(entry: ModelEntry): Promise<Embedder> {
     let e = this.embedders.get(entry.name);
     if (!e) {
       const path = this.registry.pathOf(entry);
+      if (entry.format === "gguf") readGguf(path); // damaged since it was added? stop before llama.cpp reads it
       e = entry.format === "onnx"
         ? OnnxEmbedder.load(path, { threads: this.opts.embeddingThreads, batchSize: this.opts.embeddingBatchSize })
         : GgufEmbedder.load(path, this.opts.embeddingThreads, this.opts.logger);
@@ -256,10 +343,22 @@ export class InferenceService implements InferenceApi {
     return { model: entry.name, ...out };
   }
 
+  /**
+   * Stops taking requests, lets running generations finish for up to
+   * closeTimeoutMs, aborts what is left (they end as "abort" and are
+   * recorded as such), and only then disposes the engine.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.idleTimer);
     this.opts.queue.drain(new SovereignError("SHUTTING_DOWN"));
+    const settled = () => Promise.allSettled([...this.running]);
+    if (this.running.size > 0) await Promise.race([settled(), delay(this.opts.closeTimeoutMs ?? 10_000)]);
+    if (this.running.size > 0) {
+      this.opts.logger?.warn({ running: this.running.size }, "generations still running at shutdown; aborting them");
+      this.closing.abort(new SovereignError("SHUTTING_DOWN"));
+      await Promise.race([settled(), delay(5_000)]);
+    }
     await this.loading?.catch(() => undefined);
     this.users = 0;
     await this.unload();

@@ -143,6 +143,14 @@ export class LlamaEngine {
     return this.model.tokenize(text).length;
   }
 
+  /** Tokens of a chat prompt as the model's chat template renders it (with the answer's opening). */
+  chatPromptTokens(messages: readonly ChatMessage[]): number {
+    const slot = this.slots[0];
+    if (!slot) return 0;
+    const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...toHistory(messages), { type: "model", response: [] }] });
+    return contextText.tokenize(this.model.tokenizer).length;
+  }
+
   /** Picks a free slot: the one holding this conversation, else the least recently used. */
   private takeSlot(key: string | null | undefined): Slot {
     const free = this.slots.filter((s) => !s.busy);

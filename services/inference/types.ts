@@ -35,15 +35,29 @@ export interface GenerateRequest {
   prompt?: string;
   sampling?: SamplingOptions;
   /**
-   * A conversation id: the turn reuses the KV cache of earlier turns, and
-   * with `memory` set the memory service supplies history and context.
+   * A conversation id: the turn reuses the KV cache of earlier turns. With
+   * `userId` and the memory service installed it names a stored conversation
+   * of that user: its messages are put before `messages`, and the new
+   * messages and the answer are appended to it (an aborted answer too, marked).
    */
   conversationId?: string;
-  /** Ask the memory service (when installed) for history and retrieved context. */
-  memory?: boolean;
+  /** Whose conversation and memories these are (the caller's principal; "local" without auth). */
+  userId?: string;
+  /**
+   * Retrieved memory context (RAG) for the last user message, put into the
+   * system prompt; needs `userId` and the memory service. `true` uses the defaults.
+   */
+  memory?: boolean | MemoryContextOptions;
   signal?: AbortSignal;
   /** Called with each piece of text as it is generated (streaming). */
   onText?: (text: string) => void;
+}
+
+export interface MemoryContextOptions {
+  /** Memories to consider (default 12). */
+  topK?: number;
+  /** Tokens the context may take (default memory.ragTokenBudget, at most a quarter of the context window). */
+  tokenBudget?: number;
 }
 
 export interface GenerateResult {
@@ -55,6 +69,10 @@ export interface GenerateResult {
   /** Prompt tokens served from the KV cache of an earlier turn. */
   reusedPromptTokens: number;
   timings: { queuedMs: number; loadMs: number; firstTokenMs: number | null; totalMs: number; tokensPerSecond: number | null };
+  /** Memory ids whose text was put into the prompt (present when memory context was asked for). */
+  citations?: number[];
+  /** The stored conversation this turn was appended to (present when it was). */
+  conversation?: { id: string; messageIds: number[]; userMessageId: number | null; assistantMessageId: number | null };
 }
 
 export interface EmbedRequest {
@@ -81,6 +99,8 @@ export interface InferenceStatus {
 /** What `app.inference` offers. */
 export interface InferenceApi {
   readonly registry: ModelRegistry;
+  /** The installed model a request without a name gets (the configured one, else the first of its kind); throws NO_MODEL. */
+  resolveModel(kind: "llm" | "embedding", name?: string): ModelEntry;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   embed(request: EmbedRequest): Promise<EmbedResult>;
   status(): InferenceStatus;
@@ -94,14 +114,18 @@ export interface InferenceApi {
 
 /**
  * What inference asks of the memory service when `app.memory` exists. The
- * memory service implements it (duck-typed at run time); inference never
- * imports memory's files. Every method is optional.
+ * memory service implements it (services/memory/MemoryService.ts); inference
+ * never imports memory's files and checks for the methods at run time.
  */
-export interface ConversationStore {
-  /** Earlier messages of the conversation, oldest first. */
-  history?(conversationId: string): Promise<ChatMessage[]> | ChatMessage[];
-  /** Records a finished turn (the new user message and the reply). */
-  appendTurn?(conversationId: string, turn: { user: ChatMessage; assistant: ChatMessage; model: string }): Promise<void> | void;
-  /** Passages relevant to the query (RAG), added as a system message. */
-  retrieve?(query: string, options: { conversationId?: string; limit: number }): Promise<string[]> | string[];
+export interface ChatMemory {
+  /** The stored messages of the user's conversation, oldest first; throws CONVERSATION_NOT_FOUND. */
+  chatHistory(userId: string, conversationId: string): ChatMessage[];
+  /** Appends the turn's new messages and the answer (null: none to keep); `meta` goes with the answer. Returns the stored ids in order. */
+  recordChatTurn(
+    userId: string,
+    conversationId: string,
+    turn: { messages: ChatMessage[]; answer: ChatMessage | null; meta: Record<string, unknown> },
+  ): number[];
+  /** RAG: the most relevant memories as prompt text within a token budget, with the ids it cites. */
+  retrieveContext(query: string, options: { userId: string; tokenBudget?: number; limit?: number }): Promise<{ text: string; citations: number[]; tokens: number }>;
 }

@@ -2,7 +2,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { chunkText } from "./chunkText.js";
-import { ConversationStore } from "./ConversationStore.js";
+import { ConversationStore, type Message, type Role } from "./ConversationStore.js";
 import type { EmbedderSource } from "./Embedder.js";
 import { EmbeddingWorker, type VectorSearchKind } from "./EmbeddingWorker.js";
 import { EpisodeLog } from "./EpisodeLog.js";
@@ -50,8 +50,10 @@ export interface RetrievedContext {
 }
 
 export interface FeedbackInput {
-  question: string;
-  answer: string;
+  /** Optional when messageId names the answer: then its question is the user message before it. */
+  question?: string;
+  /** Optional when messageId names the answer. */
+  answer?: string;
   rating: "up" | "down";
   correction?: string;
   conversationId?: string;
@@ -155,13 +157,37 @@ export class MemoryService {
   }
 
   /**
+   * For the chat route (inference's ChatMemory): the user's stored
+   * conversation as chat messages, oldest first. Tool messages are left out.
+   */
+  chatHistory(userId: string, conversationId: string): Array<{ role: "system" | "user" | "assistant"; content: string }> {
+    return this.conversations
+      .messages(userId, conversationId)
+      .filter((m): m is Message & { role: "system" | "user" | "assistant" } => m.role !== "tool")
+      .map((m) => ({ role: m.role, content: m.content }));
+  }
+
+  /** Appends a chat turn (the new messages, then the answer with `meta`) in one transaction; returns the ids in order. */
+  recordChatTurn(
+    userId: string,
+    conversationId: string,
+    turn: { messages: ReadonlyArray<{ role: Role; content: string }>; answer: { role: Role; content: string } | null; meta: Record<string, unknown> },
+  ): number[] {
+    const rows = [...turn.messages.map((m) => ({ role: m.role, content: m.content })), ...(turn.answer ? [{ ...turn.answer, meta: turn.meta }] : [])];
+    if (rows.length === 0) return [];
+    this.options.onActivity?.();
+    return this.conversations.append(userId, conversationId, rows).map((m) => m.id);
+  }
+
+  /**
    * Learning from feedback: every rating is an episode; a correction becomes
    * an important memory that later questions on the same subject retrieve; a
    * good answer is kept as a modest one.
    */
   feedback(userId: string, input: FeedbackInput): { feedbackId: number; memoryId: number | null } {
-    const question = checkText(input.question, this.options.maxDocumentBytes, "question");
-    const answer = input.answer ?? "";
+    const target = this.feedbackTarget(userId, input);
+    const question = checkText(input.question ?? target?.question ?? "", this.options.maxDocumentBytes, "question");
+    const answer = input.answer ?? target?.answer ?? "";
     const correction = input.correction?.trim() ? checkText(input.correction, this.options.maxDocumentBytes, "correction") : undefined;
     let memoryId: number | null = null;
     if (correction) {
@@ -194,6 +220,22 @@ export class MemoryService {
     );
     this.episodes.record("feedback", `answer rated ${input.rating}${correction ? " with a correction" : ""}`, { feedbackId, memoryId, conversationId: input.conversationId ?? null }, userId);
     return { feedbackId, memoryId };
+  }
+
+  /**
+   * The answer a rating is about, by the ids the chat returned
+   * (conversation_id and assistant_message_id): its text and the user message before it.
+   */
+  private feedbackTarget(userId: string, input: FeedbackInput): { question: string | undefined; answer: string } | undefined {
+    if (input.messageId === undefined) return undefined;
+    if (!input.conversationId) throw new SovereignError("BAD_REQUEST", "messageId needs the conversationId it belongs to.");
+    const messages = this.conversations.messages(userId, input.conversationId);
+    const i = messages.findIndex((m) => m.id === input.messageId);
+    const message = messages[i];
+    if (!message) throw new SovereignError("BAD_REQUEST", `Message ${input.messageId} is not in conversation ${input.conversationId}.`, { details: { param: "messageId" } });
+    if (message.role !== "assistant") throw new SovereignError("BAD_REQUEST", `Message ${input.messageId} is not an answer (its role is ${message.role}).`, { details: { param: "messageId" } });
+    const question = messages.slice(0, i).reverse().find((m) => m.role === "user")?.content;
+    return { question, answer: message.content };
   }
 
   stats(userId?: string): { memories: number; vectors: ReturnType<EmbeddingWorker["status"]> } {

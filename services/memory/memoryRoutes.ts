@@ -126,14 +126,17 @@ export const memoryRoutes: FastifyPluginAsync<{ memory: MemoryService; maxDocume
     return reply.code(204).send();
   });
 
-  app.post<{ Body: { question: string; answer: string; rating: "up" | "down"; correction?: string; conversationId?: string; messageId?: number } }>(
+  // An answer from the chat is named by the ids the chat returned (sovereign.conversation_id and
+  // sovereign.assistant_message_id): question and answer are then read from the conversation.
+  app.post<{ Body: { question?: string; answer?: string; rating: "up" | "down"; correction?: string; conversationId?: string; messageId?: number } }>(
     "/api/memory/feedback",
     {
       ...chat,
       schema: {
         body: {
           type: "object",
-          required: ["question", "answer", "rating"],
+          required: ["rating"],
+          anyOf: [{ required: ["question", "answer"] }, { required: ["conversationId", "messageId"] }],
           properties: {
             question: { type: "string", minLength: 1 },
             answer: { type: "string" },

@@ -31,7 +31,35 @@ function quota(app: FastifyInstance, request: FastifyRequest): { charge(tokens: 
 }
 
 function usage(r: GenerateResult) {
-  return { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
+  return {
+    prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens,
+    // OpenAI's field for prompt tokens served from cache: here, the KV prefix kept from an earlier turn.
+    prompt_tokens_details: { cached_tokens: r.reusedPromptTokens },
+  };
+}
+
+/** The caller's user id (the auth service's principal; "local" without one, as the memory service does). */
+function userIdOf(request: FastifyRequest): string {
+  const principal = (request as unknown as { principal?: { userId?: unknown } | null }).principal;
+  return typeof principal?.userId === "string" && principal.userId.length > 0 ? principal.userId : "local";
+}
+
+/**
+ * Extension field `sovereign` (chat only, when the request named a
+ * conversation or asked for memory): the stored message ids (for feedback)
+ * and the memory ids the prompt cited.
+ */
+function extension(r: GenerateResult): Record<string, unknown> {
+  if (!r.conversation && !r.citations) return {};
+  return {
+    sovereign: {
+      conversation_id: r.conversation?.id ?? null,
+      user_message_id: r.conversation?.userMessageId ?? null,
+      assistant_message_id: r.conversation?.assistantMessageId ?? null,
+      citations: r.citations ?? [],
+      reused_prompt_tokens: r.reusedPromptTokens,
+    },
+  };
 }
 
 async function charged(q: { charge(tokens: number): void }, run: Promise<GenerateResult>): Promise<GenerateResult> {
@@ -56,6 +84,8 @@ async function respond(
     idPrefix: string;
     chunk: (text: string | null, finish: string | null, first: boolean) => Record<string, unknown>;
     full: (r: GenerateResult) => Record<string, unknown>;
+    /** Extension fields: on the body, and in a last chunk (choices: []) before [DONE]. */
+    extra?: (r: GenerateResult) => Record<string, unknown>;
   },
 ): Promise<unknown> {
   const id = `${shape.idPrefix}-${randomBytes(12).toString("hex")}`;
@@ -63,7 +93,7 @@ async function respond(
   const signal = disconnectSignal(request, reply);
   if (!p.stream) {
     const r = await run(undefined, signal);
-    return reply.send({ id, object: shape.object, created, model: r.model, system_fingerprint: null, ...shape.full(r), usage: usage(r) });
+    return reply.send({ id, object: shape.object, created, model: r.model, system_fingerprint: null, ...shape.full(r), usage: usage(r), ...shape.extra?.(r) });
   }
   let started = false;
   let model = p.model ?? "";
@@ -89,6 +119,8 @@ async function respond(
     start();
     send({ ...base(), ...shape.chunk(null, r.finishReason === "length" ? "length" : "stop", false) });
     if (p.includeUsage) send({ ...base(), choices: [], usage: usage(r) });
+    const extra = shape.extra?.(r);
+    if (extra && Object.keys(extra).length > 0) send({ ...base(), choices: [], ...extra });
     reply.raw.end("data: [DONE]\n\n");
     return reply;
   } catch (err) {
@@ -130,7 +162,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
     return respond(
       request, reply, p,
       (onText, signal) => charged(q, inference.generate({
-        messages: p.messages, sampling: p.sampling, signal, memory: p.memory,
+        messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
       })),
       {
@@ -141,6 +173,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
         full: (r) => ({
           choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason === "length" ? "length" : "stop" }],
         }),
+        extra: extension,
       },
     );
   });
