@@ -2,7 +2,8 @@
 //  1. shipped JS + CSS, gzipped: target under 100 KB;
 //  2. GET /api/status under load from a second process (autocannon, 200 req/s,
 //     session cookie): p99 under 50 ms, with and without a generation running.
-// Run: npm run bench ui   (UI_BENCH_SECONDS sets each load phase, default 20)
+// Run: npm run bench ui   (UI_BENCH_SECONDS sets each load phase, default 20;
+// UI_BENCH_SETTINGS='{"tuning.reservedCores":1}' adds settings, and writes ui-<tag>.json with UI_BENCH_TAG)
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -22,7 +23,8 @@ const P99_TARGET_MS = 50;
 const size = shippedSize(loadAssets());
 console.log(`shipped JS+CSS: ${size.files} files, ${size.rawBytes} B raw, ${size.gzipBytes} B gzipped (target < ${SIZE_TARGET})`);
 
-const t = await buildTestApp({ "server.host": "127.0.0.1", "log.level": "silent", "inference.maxTokensDefault": 512 });
+const extraSettings = JSON.parse(process.env.UI_BENCH_SETTINGS ?? "{}") as Record<string, unknown>;
+const t = await buildTestApp({ "server.host": "127.0.0.1", "log.level": "silent", "inference.maxTokensDefault": 512, ...extraSettings });
 await t.app.listen({ port: 0, host: "127.0.0.1" });
 const base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
 
@@ -100,7 +102,9 @@ console.log(`generating:  p50 ${busy.p50} ms  p99 ${busy.p99} ms  max ${busy.max
 await t.close();
 
 const pass = size.gzipBytes < SIZE_TARGET && idle.p99 < P99_TARGET_MS && busy.p99 < P99_TARGET_MS && idle.non2xx === 0 && busy.non2xx === 0;
-writeResult("ui", {
+writeResult(process.env.UI_BENCH_TAG ? `ui-${process.env.UI_BENCH_TAG}` : "ui", {
+  settings: extraSettings,
+  engineThreads: t.app.tuning.engineThreads.value,
   shipped: { ...size, targetGzipBytes: SIZE_TARGET, pass: size.gzipBytes < SIZE_TARGET },
   statusUnderLoad: {
     route: "GET /api/status (session cookie)",
