@@ -1,7 +1,7 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import { conversationRoutes } from "./conversationRoutes.js";
-import { embedderFromInference, type EmbedderSource } from "./Embedder.js";
+import { embedderFromInference, type EmbedderSource, type EmbeddingInference } from "./Embedder.js";
 import { MemoryService } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
 import { memoryRoutes } from "./memoryRoutes.js";
@@ -18,12 +18,12 @@ declare module "fastify" {
  * service may load after memory or get its embedding model later.
  */
 function softEmbedder(app: FastifyInstance): EmbedderSource {
-  let adapted: { target: unknown; source: EmbedderSource } | undefined;
+  let adapted: { target: EmbeddingInference; source: EmbedderSource } | undefined;
   return async () => {
     if (!app.hasDecorator("inference")) return undefined;
-    const target = (app as unknown as { inference?: unknown }).inference;
-    if (!target) return undefined;
-    if (adapted?.target !== target) adapted = { target, source: embedderFromInference(target) };
+    const target = (app as unknown as { inference?: Partial<EmbeddingInference> }).inference;
+    if (!target || typeof target.resolveModel !== "function" || typeof target.embed !== "function") return undefined;
+    if (adapted?.target !== target) adapted = { target: target as EmbeddingInference, source: embedderFromInference(target as EmbeddingInference) };
     return adapted.source();
   };
 }

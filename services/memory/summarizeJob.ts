@@ -1,4 +1,6 @@
 import type { FastifyInstance } from "fastify";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { InferenceApi } from "../inference/types.js";
 import type { JobContext } from "../scheduler/Scheduler.js";
 import type { MemoryService } from "./MemoryService.js";
 
@@ -7,25 +9,47 @@ export interface Summarizer {
   summarize(transcript: string, signal: AbortSignal): Promise<string>;
 }
 
-interface InferenceLike {
-  generate?: (request: { prompt: string; maxTokens?: number; temperature?: number; signal?: AbortSignal }) => Promise<unknown>;
-}
-
+const SYSTEM = "You write short, factual summaries of conversations.";
 const PROMPT = (t: string): string =>
-  `Summarize the conversation below in at most five sentences. Keep facts, decisions, names and the user's preferences; leave out greetings.\n\n${t}\n\nSummary:`;
+  `Summarize the conversation below in at most five sentences. Keep facts, decisions, names and the user's preferences; leave out greetings.\n\n${t}`;
 
-/** Adapts `app.inference.generate` (when the inference service has one) into a Summarizer. */
+type SummaryInference = Pick<InferenceApi, "generate" | "models">;
+
+/**
+ * Adapts `app.inference.generate` into a Summarizer, or undefined when the
+ * inference service is absent or no chat model is installed. The request goes
+ * through the inference queue like any chat (no user: nothing is stored). A
+ * transcript too long for the model's context is cut from its start (the
+ * newest part is kept) and tried again.
+ */
 export function summarizerFromApp(app: FastifyInstance): Summarizer | undefined {
   if (!app.hasDecorator("inference")) return undefined;
-  const inf = (app as unknown as { inference?: InferenceLike }).inference;
-  if (!inf || typeof inf.generate !== "function") return undefined;
-  const generate = inf.generate.bind(inf);
+  const inf = (app as unknown as { inference?: SummaryInference }).inference;
+  if (!inf || typeof inf.generate !== "function" || !inf.models().some((m) => m.kind === "llm")) return undefined;
+  return summarizerFrom(inf);
+}
+
+export function summarizerFrom(inf: SummaryInference, options: { maxTokens?: number } = {}): Summarizer {
   return {
     summarize: async (transcript, signal) => {
-      const out = await generate({ prompt: PROMPT(transcript), maxTokens: 256, temperature: 0.2, signal });
-      const text = typeof out === "string" ? out : (out as { text?: unknown } | null)?.text;
-      if (typeof text !== "string") throw new Error("generate() returned no text");
-      return text.trim();
+      let text = transcript;
+      let maxTokens = options.maxTokens ?? 256;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const out = await inf.generate({
+            messages: [{ role: "system", content: SYSTEM }, { role: "user", content: PROMPT(text) }],
+            sampling: { maxTokens, temperature: 0.2 },
+            signal,
+          });
+          if (out.finishReason === "abort") throw new Error("summarization was aborted");
+          return out.text.trim();
+        } catch (err) {
+          if (!(err instanceof SovereignError) || err.code !== "CONTEXT_LENGTH_EXCEEDED" || attempt >= 8) throw err;
+          if (text.length > 400) text = text.slice(Math.floor(text.length / 2));
+          else if (maxTokens > 16) maxTokens = Math.floor(maxTokens / 2);
+          else throw err;
+        }
+      }
     },
   };
 }

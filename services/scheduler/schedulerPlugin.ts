@@ -1,5 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
+import type { InferenceApi } from "../inference/types.js";
 import { IdleTracker } from "./IdleTracker.js";
 import { JobStore } from "./JobStore.js";
 import { Scheduler } from "./Scheduler.js";
@@ -53,9 +54,7 @@ export const schedulerPlugin = fp(
   { name: "sovereign-scheduler", dependencies: ["sovereign-context", "sovereign-db"] },
 );
 
-interface VerifiableRegistry {
-  verify: () => unknown;
-}
+type VerifiableRegistry = Pick<InferenceApi["registry"], "verify">;
 
 function modelRegistry(app: FastifyInstance): VerifiableRegistry | undefined {
   if (!app.hasDecorator("inference")) return undefined;
@@ -84,7 +83,12 @@ function registerHousekeepingJobs(app: FastifyInstance, scheduler: Scheduler, st
     run: async () => {
       const registry = modelRegistry(app);
       if (!registry) return { skipped: "no model registry (inference service absent)" };
-      return { report: await registry.verify() };
+      // ModelRegistry.verify(): every installed model's GGUF structure and sha256 against the manifest.
+      const report = await registry.verify();
+      const bad = report.filter((r) => !r.ok);
+      // A damaged model fails the run, so it shows in the job history and the episodic log.
+      if (bad.length > 0) throw new Error(`${bad.length} of ${report.length} model(s) failed verification: ${bad.map((r) => `${r.name} (${r.problem ?? "?"})`).join("; ")}`);
+      return { checked: report.length, ok: report.length };
     },
   });
   scheduler.register({

@@ -67,14 +67,20 @@ describe("OpenAI API over the generated tiny llama", () => {
   });
 
   it("stops at a stop string", async () => {
+    // The stop string comes from a first greedy run's own output, so the cut always happens (and can fail).
+    // It holds no whitespace: node-llama-cpp's completion detokenizes token by token without the
+    // leading space, so a stop string spanning a space is not seen on /v1/completions (chat sees it).
     const full = await t.client.completions.create({ model: "tiny", prompt: "the cat", max_tokens: 12, temperature: 0 });
     const text = full.choices[0]?.text ?? "";
-    const stop = text.trim().split(/\s+/)[2];
-    if (!stop) return;
+    const word = [...text.matchAll(/\S+/g)].find((m) => m.index > 0);
+    expect(word, `greedy output too short to pick a stop string from: ${JSON.stringify(text)}`).toBeDefined();
+    const stop = (word?.[0] ?? "").slice(0, 2);
     const cut = await t.client.completions.create({ model: "tiny", prompt: "the cat", max_tokens: 12, temperature: 0, stop: [stop] });
+    const cutText = cut.choices[0]?.text ?? "";
     expect(cut.choices[0]?.finish_reason).toBe("stop");
-    expect(cut.choices[0]?.text).not.toContain(stop);
-    expect(text.startsWith(cut.choices[0]?.text ?? "x")).toBe(true);
+    expect(cutText).not.toContain(stop);
+    expect(cutText.length).toBeLessThan(text.length);
+    expect(text.startsWith(cutText)).toBe(true);
   });
 
   it("constrains output to a JSON schema", async () => {
@@ -92,10 +98,11 @@ describe("OpenAI API over the generated tiny llama", () => {
   });
 
   it("reuses the KV cache of the shared prefix on a follow-up turn", async () => {
+    // The engine level: a conversation id without a user is only a KV key (the HTTP flow with a
+    // stored conversation is in chatMemory.test.ts).
     const first = [{ role: "system" as const, content: "You are a storyteller." }, { role: "user" as const, content: "Tell me about the happy dog in the park with the red ball." }];
-    const r1 = await t.client.chat.completions.create({ model: "tiny", messages: first, max_tokens: 8, temperature: 0, conversation_id: "conv-1" } as never);
-    const r1c = r1 as unknown as { choices: Array<{ message: { content: string } }> };
-    const second = [...first, { role: "assistant" as const, content: r1c.choices[0]?.message.content ?? "" }, { role: "user" as const, content: "And then?" }];
+    const r1 = await t.app.inference.generate({ model: "tiny", messages: first, sampling: { maxTokens: 8, temperature: 0 }, conversationId: "conv-1" });
+    const second = [...first, { role: "assistant" as const, content: r1.text }, { role: "user" as const, content: "And then?" }];
     const before = t.app.inference.status().totals.promptTokens;
     const res = await t.app.inference.generate({ model: "tiny", messages: second, sampling: { maxTokens: 4, temperature: 0 }, conversationId: "conv-1" });
     expect(t.app.inference.status().totals.promptTokens).toBeGreaterThan(before);
