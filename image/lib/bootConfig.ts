@@ -85,20 +85,28 @@ export function expectedPiCmdline(board: BoardProfile): string[] {
 }
 
 /** initramfs-tools settings: cryptsetup always, modules for the key stick, dropbear for ssh. */
-export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string): Record<string, string> {
+export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64"): Record<string, string> {
   const files: Record<string, string> = {
     "etc/cryptsetup-initramfs/conf-hook": "CRYPTSETUP=y\n",
     "etc/initramfs-tools/conf.d/sovereign.conf": "COMPRESS=zstd\n",
   };
-  if (unlock === "usb-key") {
-    files["etc/initramfs-tools/modules"] = ["vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk", ""].join("\n");
-  }
+  // The cryptsetup hook cannot see the cipher of a volume that is not open at build time, so name its modules.
+  const modules = ["dm_crypt", ...cipherModules(cipher)];
+  if (unlock === "usb-key") modules.push("vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk");
+  files["etc/initramfs-tools/modules"] = modules.join("\n") + "\n";
   if (unlock === "ssh") {
     if (!sshAuthorizedKeys) throw new Error("ssh unlock needs an authorized key");
     files["etc/dropbear/initramfs/authorized_keys"] = sshAuthorizedKeys.trim() + "\n";
     files["etc/dropbear/initramfs/dropbear.conf"] = 'DROPBEAR_OPTIONS="-I 600 -j -k -p 22 -s -c cryptroot-unlock"\n';
   }
   return files;
+}
+
+/** Kernel modules a LUKS cipher needs in the initramfs (arch-specific ones are skipped where they do not exist). */
+export function cipherModules(cipher: string): string[] {
+  // Adiantum boards boot the first time with the AES-XTS build cipher, so they need both.
+  if (cipher.includes("adiantum")) return ["xts", "adiantum", "nhpoly1305", "nhpoly1305_neon", "chacha_generic", "chacha_neon", "libpoly1305"];
+  return ["xts"];
 }
 
 /** Debian packages an unlock method adds to the rootfs. */

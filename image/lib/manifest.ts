@@ -11,7 +11,8 @@ export interface BuildManifest {
   builtAt: string;
   versions: { runtime: string; node: string; kernel: string; builder: string };
   unlock: string;
-  luks: { uuid: string; cipher: string; keySize: number; pbkdfMemoryKiB: number };
+  /** cipher: the device's, after first boot; buildCipher: what the image ships with until then. */
+  luks: { uuid: string; cipher: string; buildCipher: string; keySize: number; pbkdfMemoryKiB: number };
   partitionTable: string;
   sizes: { rootfsBytes: number; diskBytes: number; runtimeBytes: number };
   files: { file: string; sha256: string; bytes: number }[];

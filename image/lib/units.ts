@@ -90,6 +90,9 @@ export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts:
     `BOARD=${board.id}`,
     `UNLOCK=${unlock}`,
     `PBKDF_MEMORY_KIB=${board.luks.pbkdfMemoryKiB}`,
+    // The device's cipher: first boot re-encrypts to it (the image may ship a build-time cipher).
+    `CIPHER=${board.luks.cipher}`,
+    `KEY_SIZE=${board.luks.keySize}`,
     `KEEP_RECOVERY_PASSPHRASE=${opts.keepRecoveryPassphrase ? "yes" : "no"}`,
     `DATA_DIR=${DATA_DIR}`,
     `PORT=8080`,

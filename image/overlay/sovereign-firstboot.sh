@@ -47,7 +47,7 @@ if [ -f "$BUILD_KEY" ]; then
   say "re-encrypting $ROOTDEV to a new volume key (this takes a while)"
   t0=$(now)
   # shellcheck disable=SC2086
-  cryptsetup reencrypt --batch-mode --key-file "$BUILD_KEY" $PBKDF --resilience checksum "$ROOTDEV"
+  cryptsetup reencrypt --batch-mode --key-file "$BUILD_KEY" $PBKDF --cipher "$CIPHER" --key-size "$KEY_SIZE" --resilience checksum "$ROOTDEV"
   t1=$(now)
   REENC_S=$(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }')
   say "re-encryption done in ${REENC_S}s"

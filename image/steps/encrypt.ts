@@ -5,13 +5,22 @@ import { exec } from "../lib/exec.js";
 import { LUKS_REDUCE_BYTES } from "./rootfsImage.js";
 import type { Step } from "./Step.js";
 
+/**
+ * The cipher the image is built with. Offline encryption runs in cryptsetup's user-space crypto backend,
+ * which has AES-XTS but not Adiantum (Adiantum there needs dm-crypt, i.e. device-mapper). So Adiantum
+ * boards ship AES-XTS and first boot's re-encryption switches them to Adiantum along with the new key.
+ */
+export function buildCipher(board: { luks: { cipher: string; keySize: number } }): { cipher: string; keySize: number } {
+  return board.luks.cipher.includes("adiantum") ? { cipher: "aes-xts-plain64", keySize: 512 } : { cipher: board.luks.cipher, keySize: board.luks.keySize };
+}
+
 /** The `cryptsetup reencrypt --encrypt` arguments for the board (offline, on a file: no device-mapper). */
 export function encryptArgs(ctx: Pick<BuildContext, "board" | "options" | "state">, keyFile: string, image: string): string[] {
   const l = ctx.board.luks;
   const memory = Math.min(ctx.options.buildPbkdfMemoryKiB ?? l.pbkdfMemoryKiB, l.pbkdfMemoryKiB);
   const args = [
     "reencrypt", "--encrypt", "--type", "luks2", "--batch-mode",
-    "--cipher", l.cipher, "--key-size", String(l.keySize), "--sector-size", "4096",
+    "--cipher", buildCipher(ctx.board).cipher, "--key-size", String(buildCipher(ctx.board).keySize), "--sector-size", "4096",
     "--pbkdf", "argon2id", "--pbkdf-memory", String(memory), "--pbkdf-parallel", "1",
     "--uuid", ctx.state.luksUuid ?? "", "--label", "sovereign-luks",
     "--reduce-device-size", `${LUKS_REDUCE_BYTES / 1024 / 1024}M`,
@@ -31,9 +40,10 @@ export const encryptStep: Step = {
     if (!img || !ctx.state.buildKey) throw new Error("encrypt before rootfs-image");
     const keyFile = join(ctx.work, "build.key");
     writeFileSync(keyFile, ctx.state.buildKey, { mode: 0o600 });
-    ctx.progress(`${ctx.board.luks.cipher}, argon2id ≤ ${ctx.board.luks.pbkdfMemoryKiB} KiB`);
+    const bc = buildCipher(ctx.board).cipher;
+    ctx.progress(`${bc}${bc === ctx.board.luks.cipher ? "" : ` (first boot re-encrypts to ${ctx.board.luks.cipher})`}, argon2id ≤ ${ctx.board.luks.pbkdfMemoryKiB} KiB`);
     await exec("cryptsetup", encryptArgs(ctx, keyFile, img), { logFile: ctx.logFile, nice: true });
-    ctx.state.luksCipher = ctx.board.luks.cipher;
+    ctx.state.luksCipher = bc;
     return undefined;
   },
 };

@@ -16,7 +16,7 @@ export const initramfsStep: Step = {
   async run(ctx) {
     const r = ctx.rootfs;
     const keys = ctx.options.sshKeyFile ? readFileSync(ctx.options.sshKeyFile, "utf8") : undefined;
-    for (const [p, text] of Object.entries(initramfsFiles(ctx.unlock, keys))) {
+    for (const [p, text] of Object.entries(initramfsFiles(ctx.unlock, keys, ctx.board.luks.cipher))) {
       mkdirSync(dirname(join(r, p)), { recursive: true });
       const prev = p === "etc/initramfs-tools/modules" && existsSync(join(r, p)) ? readFileSync(join(r, p), "utf8") : "";
       writeFileSync(join(r, p), prev + text);

@@ -44,7 +44,7 @@ export const manifestStep: Step = {
         builder: (JSON.parse(readFileSync(join(ctx.options.repoRoot, "package.json"), "utf8")) as { version: string }).version,
       },
       unlock: ctx.unlock,
-      luks: { uuid: s.luksUuid ?? "", cipher: ctx.board.luks.cipher, keySize: ctx.board.luks.keySize, pbkdfMemoryKiB: ctx.board.luks.pbkdfMemoryKiB },
+      luks: { uuid: s.luksUuid ?? "", cipher: ctx.board.luks.cipher, buildCipher: s.luksCipher ?? "", keySize: ctx.board.luks.keySize, pbkdfMemoryKiB: ctx.board.luks.pbkdfMemoryKiB },
       partitionTable: ctx.board.partitions.table,
       sizes: { rootfsBytes: s.rootFsBytes ?? 0, diskBytes: s.diskBytes ?? 0, runtimeBytes: s.runtime?.bytes ?? 0 },
       files: s.outputs.map((o) => ({ file: basename(o.path), sha256: o.sha256, bytes: o.bytes })),

@@ -79,8 +79,11 @@ export async function bootX86(opts: { dir: string; disk: string; usbKey?: string
     async powerdown(timeoutMs) {
       await new Promise<void>((resolve) => {
         const c = connect(monitor, () => c.end("system_powerdown\n"));
+        // Drain the monitor's replies, or the socket never reaches "close".
+        c.resume();
         c.on("close", () => resolve());
         c.on("error", () => resolve());
+        void exited.then(() => resolve());
       });
       const t = setTimeout(() => proc.kill("SIGTERM"), timeoutMs);
       await exited;

@@ -60,6 +60,11 @@ describe("crypttab, fstab and the kernel command line", () => {
     expect(unlockPackages("tpm2")).toContain("systemd-cryptsetup");
   });
 
+  it("the initramfs names the cipher's modules (the hook cannot see a closed volume's cipher)", () => {
+    expect(initramfsFiles("passphrase", undefined, "xchacha12,aes-adiantum-plain64")["etc/initramfs-tools/modules"]).toMatch(/^adiantum$/m);
+    expect(initramfsFiles("passphrase")["etc/initramfs-tools/modules"]).toMatch(/^dm_crypt$/m);
+  });
+
   it("every initramfs gets CRYPTSETUP=y", () => {
     expect(initramfsFiles("passphrase")["etc/cryptsetup-initramfs/conf-hook"]).toBe("CRYPTSETUP=y\n");
   });

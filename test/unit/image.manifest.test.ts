@@ -8,7 +8,7 @@ import { generateSecretKey } from "../../services/identity/ed25519.js";
 const manifest: BuildManifest = {
   schema: 1, name: "sovereign-x86_64-20261121", board: "x86_64", arch: "amd64", suite: "trixie", builtAt: "2026-11-21T00:00:00.000Z",
   versions: { runtime: "0.1.0", node: "20.19.2+dfsg-1", kernel: "linux-image-6.12.0-1-amd64 6.12.1-1", builder: "0.1.0" },
-  unlock: "usb-key", luks: { uuid: "u", cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1048576 }, partitionTable: "gpt",
+  unlock: "usb-key", luks: { uuid: "u", cipher: "aes-xts-plain64", buildCipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1048576 }, partitionTable: "gpt",
   sizes: { rootfsBytes: 1, diskBytes: 2, runtimeBytes: 3 },
   files: [{ file: "x.img.zst", sha256: "ab".repeat(32), bytes: 10 }], models: [],
   packages: [{ name: "nodejs", version: "20.19.2", arch: "amd64" }], timings: [{ step: "bootstrap", seconds: 1.5, skipped: false }],

@@ -8,6 +8,7 @@ import type { BuildOptions } from "../../image/BuildContext.js";
 import { createContext, pipeline, resolveBoard } from "../../image/pipeline.js";
 import { basePackages, bootstrapKey, bootstrapPackages, sourceLines } from "../../image/steps/bootstrap.js";
 import { encryptArgs } from "../../image/steps/encrypt.js";
+import { firstbootConfig } from "../../image/lib/units.js";
 import { missingTools, preflightStep } from "../../image/steps/preflight.js";
 import { ext4SizeFor } from "../../image/steps/rootfsImage.js";
 import { compressCommand, compressedName } from "../../image/steps/compress.js";
@@ -94,8 +95,12 @@ describe("encryption and sizing", () => {
     ctx.state.luksUuid = "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e";
     const a = encryptArgs(ctx, "/k", "/root.img");
     expect(a.slice(0, 3)).toEqual(["reencrypt", "--encrypt", "--type"]);
-    expect(a[a.indexOf("--cipher") + 1]).toBe("xchacha12,aes-adiantum-plain64");
-    expect(a[a.indexOf("--key-size") + 1]).toBe("256");
+    // Adiantum cannot be applied offline without device-mapper: the image ships AES-XTS, first boot switches.
+    expect(a[a.indexOf("--cipher") + 1]).toBe("aes-xts-plain64");
+    expect(a[a.indexOf("--key-size") + 1]).toBe("512");
+    expect(firstbootConfig(findBoard("rpi4")!, "passphrase", { keepRecoveryPassphrase: true })).toContain("CIPHER=xchacha12,aes-adiantum-plain64\nKEY_SIZE=256\n");
+    const x = encryptArgs(createContext(opts()), "/k", "/r");
+    expect(x[x.indexOf("--cipher") + 1]).toBe("aes-xts-plain64");
     expect(a[a.indexOf("--uuid") + 1]).toBe(ctx.state.luksUuid);
     expect(a[a.indexOf("--pbkdf-memory") + 1]).toBe("262144");
     expect(a[a.indexOf("--reduce-device-size") + 1]).toBe("16M");
