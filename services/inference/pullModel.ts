@@ -5,6 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { breakers } from "../net/circuitBreaker.js";
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 
 export interface PullProgress {
@@ -23,34 +24,22 @@ export interface PullOptions {
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
-/**
- * Downloads a model into <models>/.partial/<sha256>.part, resuming that file
- * with a Range request when a previous pull stopped, then checks the sha256
- * and installs it through the registry (validate, atomic rename). A wrong
- * checksum deletes the partial file; a network failure keeps it for resume.
- * Nothing ever appears under a model name unless it is complete and verified.
- */
-export async function pullModel(registry: ModelRegistry, url: string, options: PullOptions): Promise<ModelEntry> {
-  const expected = options.sha256.toLowerCase();
-  if (!HEX64.test(expected)) throw new SovereignError("BAD_REQUEST", "--sha256 must be 64 hex digits.", { details: { actual: options.sha256 } });
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new SovereignError("BAD_REQUEST", `"${url}" is not a URL.`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new SovereignError("BAD_REQUEST", "Only http and https URLs can be pulled.");
-  const fileName = decodeURIComponent(parsed.pathname.split("/").pop() ?? "") || "model.gguf";
-  const name = options.name ?? fileName.replace(/\.(gguf|onnx)$/i, "");
-  if (registry.has(name)) throw new SovereignError("MODEL_EXISTS", `A model named "${name}" is already installed.`);
+/** A network failure or a 5xx counts against the host; a 4xx (wrong URL) does not. */
+function countsAgainstHost(err: unknown): boolean {
+  if (!(err instanceof SovereignError) || err.code !== "PULL_FAILED") return false;
+  const status = (err.details as { status?: unknown } | undefined)?.status;
+  return typeof status !== "number" || status >= 500;
+}
 
-  const part = join(registry.partialDir, `${expected}.part`);
+/** Fetches into `part`, resuming it with a Range request. */
+async function download(url: string, parsed: URL, part: string, options: PullOptions, breakerSignal: AbortSignal): Promise<void> {
+  const signal = options.signal ? AbortSignal.any([options.signal, breakerSignal]) : breakerSignal;
   let offset = existsSync(part) ? statSync(part).size : 0;
   let response: Response;
   try {
     response = await fetch(url, {
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal,
     });
   } catch (err) {
     throw new SovereignError("PULL_FAILED", `Cannot reach ${parsed.host}: ${(err as Error).message}`, { cause: err });
@@ -83,7 +72,7 @@ export async function pullModel(registry: ModelRegistry, url: string, options: P
         Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
         progress,
         createWriteStream(part, { flags: offset > 0 ? "a" : "w", mode: 0o600 }),
-        ...(options.signal ? [{ signal: options.signal }] : []),
+        { signal },
       );
     } catch (err) {
       throw new SovereignError("PULL_FAILED", `The download stopped at ${received} bytes: ${(err as Error).message}`, {
@@ -94,6 +83,34 @@ export async function pullModel(registry: ModelRegistry, url: string, options: P
     if (total !== null && received < total)
       throw new SovereignError("PULL_FAILED", `The download ended early at ${received} of ${total} bytes.`, { details: { received, total } });
   }
+
+}
+
+/**
+ * Downloads a model into <models>/.partial/<sha256>.part, resuming that file
+ * with a Range request when a previous pull stopped, then checks the sha256
+ * and installs it through the registry (validate, atomic rename). A wrong
+ * checksum deletes the partial file; a network failure keeps it for resume.
+ * Nothing ever appears under a model name unless it is complete and verified.
+ */
+export async function pullModel(registry: ModelRegistry, url: string, options: PullOptions): Promise<ModelEntry> {
+  const expected = options.sha256.toLowerCase();
+  if (!HEX64.test(expected)) throw new SovereignError("BAD_REQUEST", "--sha256 must be 64 hex digits.", { details: { actual: options.sha256 } });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SovereignError("BAD_REQUEST", `"${url}" is not a URL.`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new SovereignError("BAD_REQUEST", "Only http and https URLs can be pulled.");
+  const fileName = decodeURIComponent(parsed.pathname.split("/").pop() ?? "") || "model.gguf";
+  const name = options.name ?? fileName.replace(/\.(gguf|onnx)$/i, "");
+  if (registry.has(name)) throw new SovereignError("MODEL_EXISTS", `A model named "${name}" is already installed.`);
+
+  const part = join(registry.partialDir, `${expected}.part`);
+  // One breaker per host (services/net): after repeated failures a dead mirror is refused at once for a while.
+  const breaker = breakers.get(`pull:${parsed.host}`, { failureThreshold: 3, cooldownMs: 60_000, isFailure: countsAgainstHost });
+  await breaker.call((breakerSignal) => download(url, parsed, part, options, breakerSignal));
 
   const h = createHash("sha256");
   for await (const chunk of createReadStream(part, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);

@@ -1,7 +1,7 @@
 import { createWriteStream, rmSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import multipart from "@fastify/multipart";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SovereignError } from "../../../appliance/errors/SovereignError.js";
 import { pullModel } from "../pullModel.js";
 import type { InferenceApi } from "../types.js";
@@ -13,6 +13,21 @@ interface UploadQuery { name?: string; sha256?: string; kind?: "llm" | "embeddin
 const kind = { type: "string", enum: ["llm", "embedding"] } as const;
 const sha = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
 const name = { type: "string", minLength: 1, maxLength: 128 } as const;
+
+interface AuditRecorder {
+  record(e: { type: string; actor?: string | null; subject?: string | null; details?: Record<string, unknown> }): unknown;
+}
+
+/** Records an audit event when the audit service is loaded (inference does not depend on it). */
+function audit(app: FastifyInstance, request: FastifyRequest, type: string, subject: string | null, details: Record<string, unknown>): void {
+  if (!app.hasDecorator("audit")) return;
+  const principal = (request as unknown as { principal?: { userId?: string } | null }).principal;
+  try {
+    (app as unknown as { audit: AuditRecorder }).audit.record({ type, actor: principal?.userId ?? null, subject, details });
+  } catch (err) {
+    request.log.error({ err, type }, "audit record failed");
+  }
+}
 
 /**
  * Admin routes for installed models (/api/models): list, add a file already on
@@ -35,6 +50,7 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
   }, async (request, reply) => {
     const b = request.body;
     const entry = await registry.add(b.path, { ...(b.name ? { name: b.name } : {}), ...(b.sha256 ? { sha256: b.sha256 } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    audit(app, request, "model.added", entry.name, { from: "path", file: b.path, sha256: entry.sha256, size: entry.size, kind: entry.kind });
     return reply.code(201).send(entry);
   });
 
@@ -43,7 +59,14 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     schema: { body: { type: "object", required: ["url", "sha256"], additionalProperties: false, properties: { url: { type: "string", minLength: 1 }, sha256: sha, name, kind } } },
   }, async (request, reply) => {
     const b = request.body;
-    const entry = await pullModel(registry, b.url, { sha256: b.sha256, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    let entry;
+    try {
+      entry = await pullModel(registry, b.url, { sha256: b.sha256, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    } catch (err) {
+      audit(app, request, "model.pull_failed", b.name ?? null, { url: b.url, sha256: b.sha256.toLowerCase(), error: (err as { code?: string }).code ?? "INTERNAL" });
+      throw err;
+    }
+    audit(app, request, "model.pulled", entry.name, { url: b.url, sha256: entry.sha256, size: entry.size, kind: entry.kind });
     return reply.code(201).send(entry);
   });
 
@@ -54,7 +77,16 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     if (!request.isMultipart()) throw new SovereignError("UNSUPPORTED_MEDIA_TYPE", "Upload the model as multipart/form-data with one file part.");
     const tmp = registry.tempPath();
     try {
-      const part = await request.file();
+      let part: Awaited<ReturnType<typeof request.file>>;
+      try {
+        part = await request.file();
+      } catch (err) {
+        // busboy refuses a malformed or truncated body ("Unexpected end of multipart data", a bad boundary): the client's fault.
+        if (err instanceof SovereignError) throw err;
+        const code = (err as { code?: string }).code;
+        if (code === "FST_REQ_FILE_TOO_LARGE") throw new SovereignError("MODEL_TOO_LARGE", `The upload is larger than ${opts.uploadLimitBytes} bytes.`);
+        throw new SovereignError("UPLOAD_INCOMPLETE", `The upload is not well-formed multipart data: ${(err as Error).message}`, { cause: err });
+      }
       if (!part) throw new SovereignError("UPLOAD_INCOMPLETE", "The upload has no file part.");
       try {
         await pipeline(part.file, createWriteStream(tmp, { mode: 0o600 }));
@@ -70,6 +102,7 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
       const entry = await registry.add(tmp, {
         move: true, ...(modelName ? { name: modelName } : {}), ...(q.sha256 ? { sha256: q.sha256 } : {}), ...(q.kind ? { kind: q.kind } : {}), source: "upload",
       });
+      audit(app, request, "model.added", entry.name, { from: "upload", sha256: entry.sha256, size: entry.size, kind: entry.kind });
       return reply.code(201).send(entry);
     } finally {
       rmSync(tmp, { force: true });
@@ -79,7 +112,9 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
   app.delete<{ Params: { name: string } }>("/models/:name", { config }, async (request) => {
     const status = inference.status();
     if (status.loaded?.name === request.params.name) await inference.unload();
-    return { removed: registry.remove(request.params.name) };
+    const removed = registry.remove(request.params.name);
+    audit(app, request, "model.removed", removed.name, { sha256: removed.sha256, kind: removed.kind });
+    return { removed };
   });
 
   app.post<{ Body: { name?: string } | undefined }>("/models/verify", {
