@@ -20,12 +20,23 @@ export interface TestApp {
 let cachedHardware: HardwareReport | undefined;
 
 /**
+ * Settings every test app starts from. Overload shedding is pushed out of
+ * reach: suites check behaviour on a busy 2-core CI machine, where a model
+ * load can stall the loop for a second; test/integration/limits.test.ts
+ * sets its own threshold to prove the shedding itself.
+ */
+export const testSettings: Readonly<Record<string, unknown>> = {
+  "log.level": "silent",
+  "limits.maxEventLoopDelayMs": 60_000,
+};
+
+/**
  * Builds the real app over a fresh temp data dir (real SQLite file, real
  * services) with this machine's real hardware report. `settings` are flag-layer values by key.
  */
 export async function buildTestApp(settings: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-test-"));
-  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, "log.level": "silent", ...settings } });
+  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...settings } });
   const hardware = (cachedHardware ??= await detectHardware());
   const tuning = tuneForConfig(hardware.facts, config);
   const app = await buildApp({ config, hardware, tuning, logger: false });

@@ -7,7 +7,7 @@ import { buildApp } from "../../appliance/app.js";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
 import { detectHardware } from "../../hardware/detectHardware.js";
 import { tuneForConfig } from "../../hardware/tuneForConfig.js";
-import { buildTestApp, type TestApp } from "../helpers/testApp.js";
+import { buildTestApp, type TestApp, testSettings } from "../helpers/testApp.js";
 
 /** Cheap scrypt for tests (the default 2^16 is for devices); everything else is the real thing. */
 export const fastAuth = { "auth.scryptLogN": 14 };
@@ -59,7 +59,7 @@ export async function buildAuthAppWith(
   options: { logger?: Logger; dataDir?: string } = {},
 ): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-auth-"));
-  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, "log.level": "silent", ...fastAuth, ...settings } });
+  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...fastAuth, ...settings } });
   const hardware = await detectHardware();
   const app = await buildApp({ config, hardware, tuning: tuneForConfig(hardware.facts, config), logger: options.logger ?? false });
   await app.register(async (child) => extra(child));

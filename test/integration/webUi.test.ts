@@ -66,7 +66,7 @@ describe("web-ui plugin and status service", () => {
     t = await buildTestApp();
     const cookie = await claimed(t);
     const r = await t.app.inject({ method: "GET", url: "/api/status", headers: { ...host, cookie } });
-    expect(r.statusCode).toBe(200);
+    expect(r.statusCode, r.body).toBe(200);
     const s = r.json() as { node: { name: string }; hardware: { cpu: { usableCpus: number } }; tuning: Array<{ key: string; reason: string }>; live: { memory: { totalBytes: number } | null; cpu: { percent: number | null } } };
     expect(s.hardware.cpu.usableCpus).toBeGreaterThan(0);
     expect(s.tuning.find((x) => x.key === "generationThreads")?.reason.length).toBeGreaterThan(0);
