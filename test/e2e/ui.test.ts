@@ -122,8 +122,11 @@ describe.runIf(requireTools("chromium"))("web panel in Chromium", () => {
     await page.getByLabel("What should the answer have been? (optional)").fill("Under the blue flowerpot by the door.");
     await page.getByRole("button", { name: "Send feedback" }).click();
     await page.getByText("Thanks: the correction is now in memory.").waitFor();
-    // The conversation was stored and is listed.
+    // The conversation was stored and is listed; opened again, it shows the turn and its citations.
     await page.getByRole("list", { name: "Conversations" }).getByRole("button", { name: /greenhouse/ }).waitFor();
+    await page.reload();
+    await page.locator(".msg.user").filter({ hasText: "Where is the greenhouse key?" }).waitFor();
+    await page.getByText(/^From memory \(\d+\)$/).waitFor();
     await shot(page, "06-chat");
 
     // The stop button aborts a running stream (the fetch is aborted; the node cancels generation).

@@ -12,9 +12,20 @@ const routes = {
   create: "/api/conversations",
   one: (id) => `/api/conversations/${encodeURIComponent(id)}`,
   feedback: "/api/memory/feedback",
-  // The same retrieval the node runs for the answer, so the page can cite what the model was shown.
-  cite: (q) => `/api/memory/search?q=${encodeURIComponent(q.slice(0, 4000))}&limit=4`,
+  memory: (id) => `/api/memory/${encodeURIComponent(id)}`,
 };
+
+// The node names the memories it put in the prompt (by id); their text is fetched once each.
+const memoryCache = new Map();
+function citedMemories(ids) {
+  if (!Array.isArray(ids) || ids.length === 0) return Promise.resolve([]);
+  return Promise.all(
+    ids.slice(0, 12).map((id) => {
+      if (!memoryCache.has(id)) memoryCache.set(id, api(routes.memory(id)).then((r) => r.memory, () => ({ id, source: "memory", text: "(no longer in memory)" })));
+      return memoryCache.get(id).then((memory) => ({ memory }));
+    }),
+  );
+}
 
 function citationList(hits) {
   if (!hits?.length) return null;
@@ -129,6 +140,9 @@ export function render(root, ctx) {
     try {
       const data = await api(routes.one(conversationId));
       turns = (data.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant");
+      await Promise.all(turns.map(async (m) => {
+        if (m.meta?.citations) m.citations = await citedMemories(m.meta.citations);
+      }));
       replace(messages, bubbles(conversationId, turns));
       messages.scrollTop = messages.scrollHeight;
     } catch (err) {
@@ -153,7 +167,7 @@ export function render(root, ctx) {
     messages.append(el);
     messages.scrollTop = messages.scrollHeight;
     status.textContent = "Answering…";
-    const cited = api(routes.cite(text)).then((r) => r.hits ?? [], () => []);
+    let extension = null;
     try {
       if (!conversationId) {
         const r = await api(routes.create, { method: "POST", body: { title: text.slice(0, 80) } });
@@ -167,6 +181,10 @@ export function render(root, ctx) {
           onDelta: (_piece, all) => {
             body.textContent = all;
             messages.scrollTop = messages.scrollHeight;
+          },
+          // The final chunk carries the node's extension: stored message ids and cited memory ids.
+          onExtra: (chunk) => {
+            if (chunk.sovereign) extension = chunk.sovereign;
           },
         },
       );
@@ -183,7 +201,8 @@ export function render(root, ctx) {
       el.removeAttribute("aria-busy");
       input.focus();
     }
-    answer.citations = await cited;
+    answer.citations = await citedMemories(extension?.citations);
+    if (Number.isInteger(extension?.assistant_message_id)) answer.id = extension.assistant_message_id;
     turns.push(userMsg, answer);
     if (answer.content) el.replaceWith(bubble(conversationId, answer, text));
     void loadList();
