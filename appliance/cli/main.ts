@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { commandModules } from "./commands/index.js";
+import { commandTable } from "./commands/index.js";
 import { exitWithError } from "./output.js";
 
 const program = new Command()
@@ -8,9 +8,10 @@ const program = new Command()
   .showHelpAfterError("(run with --help for usage)")
   .enablePositionalOptions();
 
-for (const register of commandModules) register(program);
-
 try {
+  // A known command loads only its own module; help and typos load them all to list them.
+  const named = commandTable.filter((c) => c.name === process.argv[2]);
+  for (const entry of named.length > 0 ? named : commandTable) (await entry.load())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   exitWithError(err, process.argv.includes("--json"));

@@ -1,13 +1,14 @@
 import type { KeyObject } from "node:crypto";
 import type { EncryptionKey } from "./backupCrypto.js";
 import { mirrorBackup } from "./backupMirror.js";
-import { Discovery, type DiscoveredNode } from "./Discovery.js";
-import { EmbeddedBroker } from "./EmbeddedBroker.js";
+// The transport, broker and discovery modules pull in mqtt, aedes and mDNS: loaded only when federation is on.
+import type { Discovery, DiscoveredNode } from "./Discovery.js";
+import type { EmbeddedBroker } from "./EmbeddedBroker.js";
 import { FederationCounters, type DropReason, type FederationStatsSnapshot } from "./FederationStats.js";
 import type { FederationStore, PeerRow } from "./FederationStore.js";
 import type { KnowledgePacket } from "./KnowledgePacket.js";
 import { hardwareSummary, signManifest, verifyManifest, type Manifest, type SignedManifest } from "./Manifest.js";
-import { MqttTransport } from "./MqttTransport.js";
+import type { MqttTransport } from "./MqttTransport.js";
 import { Offload, type OffloadChunk, type OffloadPreference } from "./Offload.js";
 import { SyncEngine, type AppliedPacket, type NewPacket } from "./SyncEngine.js";
 import { brokerPassword } from "./brokerLogin.js";
@@ -116,16 +117,18 @@ export class FederationService {
     const c = this.o.config;
     const skewMs = c["federation.clockSkewSeconds"] * 1000;
     if (c["federation.broker.mode"] === "embedded") {
+      const { EmbeddedBroker } = await import("./EmbeddedBroker.js");
       this.broker = await EmbeddedBroker.start({
         host: c["federation.broker.host"], port: c["federation.broker.port"], topics: this.topics,
         maxPayloadBytes: c["federation.maxPayloadBytes"], skewMs: Math.max(skewMs, 60_000), log: this.o.log,
       });
       const host = c["federation.broker.host"] === "0.0.0.0" ? "127.0.0.1" : c["federation.broker.host"];
-      this.connect(`mqtt://${host.includes(":") ? `[${host}]` : host}:${this.broker.port}`, true);
+      await this.connect(`mqtt://${host.includes(":") ? `[${host}]` : host}:${this.broker.port}`, true);
     } else if (c["federation.broker.url"]) {
-      this.connect(c["federation.broker.url"], false);
+      await this.connect(c["federation.broker.url"], false);
     }
     if (c["federation.discovery"]) {
+      const { Discovery } = await import("./Discovery.js");
       this.discovery = new Discovery((n) => this.onDiscovered(n), this.o.log);
       this.discovery.start({
         nodeId: this.nodeId, fingerprint: this.o.identity.fingerprint, name: this.o.name,
@@ -136,10 +139,11 @@ export class FederationService {
     this.timers.push(setInterval(() => this.issueManifest(), reissueMs).unref());
   }
 
-  private connect(url: string, embedded: boolean): void {
+  private async connect(url: string, embedded: boolean): Promise<void> {
     const c = this.o.config;
     const id = this.o.identity;
     this.brokerUrl = url;
+    const { MqttTransport } = await import("./MqttTransport.js");
     this.transport = new MqttTransport({
       url, clientId: id.nodeId, topics: this.topics, maxPayloadBytes: c["federation.maxPayloadBytes"],
       // Without configured credentials, present the node login: another node's embedded broker requires it.
@@ -168,9 +172,9 @@ export class FederationService {
 
   /** In external mode with no URL, the first LAN node that hosts a broker is used. */
   private onDiscovered(n: DiscoveredNode): void {
-    if (!this.transport && this.enabled && this.o.config["federation.broker.mode"] === "external" && n.mqtt) {
+    if (!this.transport && !this.brokerUrl && this.enabled && this.o.config["federation.broker.mode"] === "external" && n.mqtt) {
       this.o.log.info({ peer: n.nodeId, broker: n.mqtt }, "federation: using a broker found by DNS-SD");
-      this.connect(n.mqtt, false);
+      void this.connect(n.mqtt, false);
     }
   }
 

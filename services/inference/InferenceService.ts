@@ -5,7 +5,8 @@ import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { LlamaEngine, loadLlama, type EngineLogger, type EngineSettings } from "./LlamaEngine.js";
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 import type { RequestQueue } from "./RequestQueue.js";
-import { OnnxEmbedder, type Embedder } from "./embeddings/OnnxEmbedder.js";
+// onnxruntime-node is loaded with the first ONNX embedding model, not at startup.
+import type { Embedder } from "./embeddings/OnnxEmbedder.js";
 import { GgufEmbedder } from "./embeddings/GgufEmbedder.js";
 import { checkSampling } from "./checkSampling.js";
 import { checkJsonSchema } from "./checkJsonSchema.js";
@@ -326,7 +327,8 @@ export class InferenceService implements InferenceApi {
       const path = this.registry.pathOf(entry);
       if (entry.format === "gguf") readGguf(path); // damaged since it was added? stop before llama.cpp reads it
       e = entry.format === "onnx"
-        ? OnnxEmbedder.load(path, { threads: this.opts.embeddingThreads, batchSize: this.opts.embeddingBatchSize })
+        ? import("./embeddings/OnnxEmbedder.js").then(({ OnnxEmbedder }) =>
+            OnnxEmbedder.load(path, { threads: this.opts.embeddingThreads, batchSize: this.opts.embeddingBatchSize }))
         : GgufEmbedder.load(path, this.opts.embeddingThreads, this.opts.logger);
       e.catch(() => this.embedders.delete(entry.name));
       this.embedders.set(entry.name, e);
