@@ -104,7 +104,8 @@ CODE_FILE="$DATA_DIR/setup-code"
 if [ ! -s "$CODE_FILE" ]; then
   umask 077
   if [ -s /etc/sovereign/setup-code ]; then mv /etc/sovereign/setup-code "$CODE_FILE"
-  else head -c 10 /dev/urandom | base32 | tr -d '=' | cut -c1-16 | sed 's/..../&-/g; s/-$//' > "$CODE_FILE"; fi
+  # Crockford base32, 16 characters: the alphabet and length the auth service accepts as a pre-seeded code.
+  else LC_ALL=C tr -dc '0-9ABCDEFGHJKMNPQRSTVWXYZ' < /dev/urandom | head -c 16 | sed 's/..../&-/g; s/-$//' > "$CODE_FILE"; echo >> "$CODE_FILE"; fi
 fi
 chown -R sovereign:sovereign "$DATA_DIR"
 chmod 0600 "$CODE_FILE"
