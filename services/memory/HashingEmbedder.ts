@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Embedder } from "./Embedder.js";
 import { ftsTerms } from "./ftsQuery.js";
+import { mulberry32 } from "../common/mulberry32.js";
 
 /**
  * A deterministic stand-in embedder for tests and benchmarks: each word adds
@@ -32,14 +33,9 @@ export class HashingEmbedder implements Embedder {
     let v = this.cache.get(word);
     if (v) return v;
     v = new Float32Array(this.dims);
-    // mulberry32 seeded by the word's hash: cheap, deterministic, well spread.
-    let a = createHash("sha256").update(word).digest().readUInt32LE(0);
-    for (let i = 0; i < this.dims; i++) {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      v[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-    }
+    // Seeded by the word's hash: cheap, deterministic, well spread.
+    const next = mulberry32(createHash("sha256").update(word).digest().readUInt32LE(0));
+    for (let i = 0; i < this.dims; i++) v[i] = next() - 0.5;
     if (this.cache.size < 100_000) this.cache.set(word, v);
     return v;
   }

@@ -10,6 +10,7 @@ import { hybridSearch, type SearchOptions, type SearchResult } from "./hybridSea
 import { MemoryStore, type Memory, type MemoryFilters } from "./MemoryStore.js";
 import { ShortTermStore } from "./ShortTermStore.js";
 import { checkText, estimateTokens } from "./text.js";
+import type { Config } from "../../appliance/config/settings.js";
 
 export interface MemoryServiceOptions {
   embedder: EmbedderSource;
@@ -22,6 +23,18 @@ export interface MemoryServiceOptions {
   /** Tells the idle tracker that someone is using the node. */
   onActivity?: () => void;
   log?: { warn: (obj: object, msg: string) => void };
+}
+
+/** The options the settings decide, shared by the node's plugin and the console CLI. */
+export function memoryOptionsFromConfig(config: Config): Omit<MemoryServiceOptions, "embedder" | "onActivity" | "log"> {
+  return {
+    vectorSearch: config["memory.vectorSearch"],
+    maxDocumentBytes: config["memory.maxDocumentBytes"],
+    chunkChars: config["memory.chunkChars"],
+    chunkOverlapChars: config["memory.chunkOverlapChars"],
+    shortTermTtlMs: config["memory.shortTermTtlMinutes"] * 60_000,
+    ragTokenBudget: config["memory.ragTokenBudget"],
+  };
 }
 
 export interface AddInput {

@@ -5,7 +5,7 @@ import { backupDirOf } from "../db/backups.js";
 import { dbPathOf } from "../db/dbPlugin.js";
 import { JobStore } from "../scheduler/JobStore.js";
 import { schedulerMigrations } from "../scheduler/migrations.js";
-import { MemoryService } from "./MemoryService.js";
+import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
 import { LOCAL_USER } from "./userId.js";
 
@@ -28,12 +28,7 @@ export function openForCli(config: Config): CliMemory {
   db.migrate("scheduler", schedulerMigrations);
   const memory = new MemoryService(db.sqlite, {
     embedder: async () => undefined,
-    vectorSearch: config["memory.vectorSearch"],
-    maxDocumentBytes: config["memory.maxDocumentBytes"],
-    chunkChars: config["memory.chunkChars"],
-    chunkOverlapChars: config["memory.chunkOverlapChars"],
-    shortTermTtlMs: config["memory.shortTermTtlMinutes"] * 60_000,
-    ragTokenBudget: config["memory.ragTokenBudget"],
+    ...memoryOptionsFromConfig(config),
   });
   return { db, memory, jobs: new JobStore(db.sqlite), close: () => db.close() };
 }

@@ -2,7 +2,7 @@ import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import { conversationRoutes } from "./conversationRoutes.js";
 import { embedderFromInference, type EmbedderSource, type EmbeddingInference } from "./Embedder.js";
-import { MemoryService } from "./MemoryService.js";
+import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
 import { memoryRoutes } from "./memoryRoutes.js";
 import { runSummarization, summarizerFromApp } from "./summarizeJob.js";
@@ -39,12 +39,7 @@ export const memoryPlugin = fp(
     app.db.migrate("memory", memoryMigrations);
     const memory = new MemoryService(app.db.sqlite, {
       embedder: softEmbedder(app),
-      vectorSearch: config["memory.vectorSearch"],
-      maxDocumentBytes: config["memory.maxDocumentBytes"],
-      chunkChars: config["memory.chunkChars"],
-      chunkOverlapChars: config["memory.chunkOverlapChars"],
-      shortTermTtlMs: config["memory.shortTermTtlMinutes"] * 60_000,
-      ragTokenBudget: config["memory.ragTokenBudget"],
+      ...memoryOptionsFromConfig(config),
       onActivity: () => app.scheduler.markActivity(),
       log: app.log,
     });

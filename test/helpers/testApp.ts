@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import { buildApp } from "../../appliance/app.js";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
 import type { Config } from "../../appliance/config/settings.js";
@@ -34,12 +35,22 @@ export const testSettings: Readonly<Record<string, unknown>> = {
  * Builds the real app over a fresh temp data dir (real SQLite file, real
  * services) with this machine's real hardware report. `settings` are flag-layer values by key.
  */
-export async function buildTestApp(settings: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestApp> {
+export async function buildTestApp(
+  settings: Record<string, unknown> = {},
+  options: {
+    dataDir?: string;
+    logger?: Logger;
+    /** Registered before ready(), e.g. a probe route standing in for another service. */
+    beforeReady?: (app: FastifyInstance) => void | Promise<void>;
+  } = {},
+): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-test-"));
   const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...settings } });
   const hardware = (cachedHardware ??= await detectHardware());
   const tuning = tuneForConfig(hardware.facts, config);
-  const app = await buildApp({ config, hardware, tuning, logger: false });
+  const app = await buildApp({ config, hardware, tuning, logger: options.logger ?? false });
+  const extra = options.beforeReady;
+  if (extra) await app.register(async (child) => extra(child));
   await app.ready();
   return {
     app,

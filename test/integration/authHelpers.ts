@@ -1,13 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
-import { buildApp } from "../../appliance/app.js";
-import { resolveConfig } from "../../appliance/config/resolveConfig.js";
-import { detectHardware } from "../../hardware/detectHardware.js";
-import { tuneForConfig } from "../../hardware/tuneForConfig.js";
-import { buildTestApp, type TestApp, testSettings } from "../helpers/testApp.js";
+import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 
 /** Cheap scrypt for tests (the default 2^16 is for devices); everything else is the real thing. */
 export const fastAuth = { "auth.scryptLogN": 14 };
@@ -58,19 +53,5 @@ export async function buildAuthAppWith(
   settings: Record<string, unknown> = {},
   options: { logger?: Logger; dataDir?: string } = {},
 ): Promise<TestApp> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-auth-"));
-  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...fastAuth, ...settings } });
-  const hardware = await detectHardware();
-  const app = await buildApp({ config, hardware, tuning: tuneForConfig(hardware.facts, config), logger: options.logger ?? false });
-  await app.register(async (child) => extra(child));
-  await app.ready();
-  return {
-    app,
-    config,
-    dataDir,
-    close: async () => {
-      await app.close();
-      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return buildTestApp({ ...fastAuth, ...settings }, { ...options, beforeReady: extra });
 }

@@ -1,16 +1,8 @@
 import type { RouteInfo } from "../../appliance/plugins/routeCatalog.js";
+import { mulberry32 } from "../../services/common/mulberry32.js";
 
-/** A small deterministic PRNG (mulberry32), so every fuzz run can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG, so every fuzz run can be replayed from its seed. */
+export const rng = mulberry32;
 
 type Rand = () => number;
 type Schema = Record<string, unknown>;

@@ -1,35 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBuilt, runCli, startServe } from "../helpers/cli.js";
-
-const require = createRequire(import.meta.url);
-
-interface DgramServer {
-  bind(path: string): void;
-  on(event: "message", cb: (buf: Buffer) => void): void;
-  close(): void;
-}
-
-/** A notify socket owned by the test, standing in for systemd's. */
-function notifySocket(dir: string): { path: string; messages: string[]; close(): void } {
-  const unix = require("unix-dgram") as { createSocket(type: string, cb?: (buf: Buffer) => void): DgramServer };
-  const messages: string[] = [];
-  const path = join(dir, "notify.sock");
-  const sock = unix.createSocket("unix_dgram", (buf) => messages.push(buf.toString()));
-  sock.bind(path);
-  return { path, messages, close: () => sock.close() };
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { notifySocket, waitFor } from "../helpers/notifySocket.js";
 
 describe("sovereign serve", () => {
   let dir: string;
@@ -47,14 +21,14 @@ describe("sovereign serve", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: "ok" });
 
-      await waitFor("READY=1", () => sock.messages.some((m) => m.split("\n").includes("READY=1")));
-      await waitFor("two watchdog pings", () => sock.messages.filter((m) => m === "WATCHDOG=1").length >= 2);
+      await waitFor("READY=1", () => sock.messages.some((m) => m.text.split("\n").includes("READY=1")));
+      await waitFor("two watchdog pings", () => sock.messages.filter((m) => m.text === "WATCHDOG=1").length >= 2);
 
       const code = await serve.stop("SIGTERM");
       expect(code).toBe(0);
-      expect(sock.messages).toContain("STOPPING=1");
+      expect(sock.messages.map((m) => m.text)).toContain("STOPPING=1");
       // Nothing is sent after STOPPING.
-      expect(sock.messages.at(-1)).toBe("STOPPING=1");
+      expect(sock.messages.at(-1)?.text).toBe("STOPPING=1");
       expect(serve.logs()).toContain("shutting down");
     } finally {
       sock.close();

@@ -1,35 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, startServe } from "../helpers/cli.js";
+import { notifySocket, waitFor } from "../helpers/notifySocket.js";
 import { buildTestApp } from "../helpers/testApp.js";
-
-const require = createRequire(import.meta.url);
-
-interface DgramServer {
-  bind(path: string): void;
-  close(): void;
-}
-
-/** systemd's side of sd_notify, owned by the test: every datagram with the time it arrived. */
-function notifySocket(dir: string): { path: string; messages: Array<{ at: number; text: string }>; close(): void } {
-  const unix = require("unix-dgram") as { createSocket(type: string, cb?: (buf: Buffer) => void): DgramServer };
-  const messages: Array<{ at: number; text: string }> = [];
-  const path = join(dir, "notify.sock");
-  const sock = unix.createSocket("unix_dgram", (buf) => messages.push({ at: Date.now(), text: buf.toString() }));
-  sock.bind(path);
-  return { path, messages, close: () => sock.close() };
-}
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("systemd watchdog", () => {
   let dir: string;

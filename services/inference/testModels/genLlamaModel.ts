@@ -1,4 +1,5 @@
 import { writeGguf, type GgufKv, type GgufTensorSpec } from "./GgufWriter.js";
+import { mulberry32 } from "../../common/mulberry32.js";
 
 /** Llama-architecture shapes we can generate. Speed depends on the shape, not on the weight values. */
 export const llamaShapes = {
@@ -12,17 +13,7 @@ export type GenQuant = "F32" | "Q8_0" | "Q4_0";
 const QUANT_TYPE: Record<GenQuant, number> = { F32: 0, Q8_0: 8, Q4_0: 2 };
 const FILE_TYPE: Record<GenQuant, number> = { F32: 0, Q8_0: 7, Q4_0: 2 };
 
-/** mulberry32: a small, fast, deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function hash(s: string): number {
   let h = 2166136261;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);

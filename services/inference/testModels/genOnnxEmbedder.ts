@@ -1,4 +1,5 @@
 import { writeFileSync, renameSync } from "node:fs";
+import { mulberry32 } from "../../common/mulberry32.js";
 
 /*
  * A minimal protobuf encoder for the few ONNX messages a model needs
@@ -42,13 +43,8 @@ function intAttr(name: string, v: number): Buffer {
 
 function randomFloats(n: number, seed: number, scale: number): Buffer {
   const b = Buffer.alloc(n * 4);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    b.writeFloatLE(((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale, i * 4);
-  }
+  const next = mulberry32(seed);
+  for (let i = 0; i < n; i++) b.writeFloatLE((next() * 2 - 1) * scale, i * 4);
   return b;
 }
 
