@@ -9,14 +9,8 @@ import { errorBody, SovereignError } from "../errors/SovereignError.js";
 export const errorHandlerPlugin = fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError | SovereignError, request: FastifyRequest, reply: FastifyReply) => {
-      const e = toSovereignError(err);
-      if (e.status >= 500) request.log.error({ err }, "request failed");
-      else request.log.info({ code: e.code, msg: e.message }, "request refused");
-      if (e.status === 429 || e.status === 503) {
-        const retry = e.details?.retryAfterSeconds;
-        void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));
-      }
-      return reply.code(e.status).send(errorBody(e, request.id));
+      const e = prepareErrorReply(err, request, reply);
+      return reply.send(errorBody(e, request.id));
     });
 
     app.setNotFoundHandler((request, reply) =>
@@ -25,6 +19,23 @@ export const errorHandlerPlugin = fp(
   },
   { name: "sovereign-errors" },
 );
+
+/**
+ * What every error handler does before writing its body: map to the catalog,
+ * log (errors at error level, refusals at info), set the status and, on 429
+ * and 503, Retry-After.
+ */
+export function prepareErrorReply(err: FastifyError | SovereignError | Error, request: FastifyRequest, reply: FastifyReply): SovereignError {
+  const e = toSovereignError(err);
+  if (e.status >= 500) request.log.error({ err }, "request failed");
+  else request.log.info({ code: e.code, msg: e.message }, "request refused");
+  if (e.status === 429 || e.status === 503) {
+    const retry = e.details?.retryAfterSeconds;
+    void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));
+  }
+  void reply.code(e.status);
+  return e;
+}
 
 /** Turns fastify's own errors (validation, body parsing, limits) into catalog errors. */
 export function toSovereignError(err: FastifyError | SovereignError | Error): SovereignError {

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { toSovereignError } from "../../../appliance/plugins/errorHandler.js";
+import { prepareErrorReply } from "../../../appliance/plugins/errorHandler.js";
 import type { SovereignError } from "../../../appliance/errors/SovereignError.js";
 
 /** OpenAI's error body: { error: { message, type, param, code } }. */
@@ -34,12 +34,5 @@ export function openAiErrorBody(e: SovereignError): OpenAiErrorBody {
 
 /** The /v1 scope's error handler: catalog errors in OpenAI's shape, with Retry-After on 429 and 503. */
 export function openAiErrorHandler(err: FastifyError | SovereignError, request: FastifyRequest, reply: FastifyReply) {
-  const e = toSovereignError(err);
-  if (e.status >= 500) request.log.error({ err }, "request failed");
-  else request.log.info({ code: e.code, msg: e.message }, "request refused");
-  if (e.status === 429 || e.status === 503) {
-    const retry = e.details?.retryAfterSeconds;
-    void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));
-  }
-  return reply.code(e.status).send(openAiErrorBody(e));
+  return reply.send(openAiErrorBody(prepareErrorReply(err, request, reply)));
 }
