@@ -1,5 +1,5 @@
 import BetterSqlite3 from "better-sqlite3";
-import { mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { isCorrupt } from "./sqliteErrors.js";
@@ -39,6 +39,16 @@ export class Database {
 
   constructor(readonly path: string, options: DatabaseOptions = {}) {
     const busy = options.busyTimeoutMs ?? 5000;
+    // The file holds password hashes and keys' hashes: owner-only. SQLite gives the
+    // -wal and -shm files the database file's mode, so set it before they exist.
+    if (!options.readonly && path !== ":memory:") {
+      try {
+        writeFileSync(path, "", { mode: 0o600, flag: "wx" });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        chmodSync(path, 0o600);
+      }
+    }
     this.sqlite = new BetterSqlite3(path, { readonly: options.readonly ?? false, timeout: busy });
     try {
       if (!options.readonly) this.sqlite.pragma("journal_mode = WAL");

@@ -42,6 +42,8 @@ describe("buildApp", () => {
     try {
       t = await buildTestApp({ "paths.dataDir": nested });
       expect(statSync(nested).mode & 0o777).toBe(0o700);
+      // The database holds password and key hashes: owner-only, WAL included.
+      for (const f of ["sovereign.db", "sovereign.db-wal"]) expect(statSync(join(nested, f)).mode & 0o777, f).toBe(0o600);
     } finally {
       await t?.close();
       t = undefined;
