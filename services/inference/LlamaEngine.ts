@@ -43,6 +43,17 @@ export function loadLlama(logger?: EngineLogger): Promise<Llama> {
   return llamaPromise;
 }
 
+/**
+ * With one sequence there is nothing to batch together, so a token's decode
+ * starts at once instead of after node-llama-cpp's default `setImmediate`
+ * ("nextCycle"), which waits behind every pending I/O callback of the HTTP
+ * server. With several sequences the default stays: it lets tokens of
+ * parallel generations arriving in the same tick share one decode.
+ */
+function dispatchNow(dispatch: () => void): void {
+  dispatch();
+}
+
 /** A sequence of the context with the conversation whose KV cache it holds. */
 interface Slot {
   sequence: LlamaContextSequence;
@@ -126,6 +137,7 @@ export class LlamaEngine {
       const contextSize = Math.min(settings.contextSize, model.trainContextSize);
       const context = await model.createContext({
         contextSize, sequences: settings.sequences, batchSize: Math.min(settings.batchSize, contextSize), threads: settings.threads,
+        ...(settings.sequences === 1 ? { batching: { dispatchSchedule: dispatchNow } } : {}),
       });
       return new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
     } catch (err) {
