@@ -32,11 +32,15 @@ export function tuneThreads(facts: HardwareFacts, o: TuningOverrides, calibratio
 
   let reservedCores: Choice<number>;
   if (o.reservedCores != null) reservedCores = override(o.reservedCores, "set in config");
-  else if (usable <= 2) {
-    reservedCores = heuristic(0, `only ${usable} usable CPU${usable === 1 ? "" : "s"}: keeping one free would halve inference, so the event loop shares (inference runs off the main thread)`);
+  else if (usable <= 1) {
+    reservedCores = heuristic(0, "only 1 usable CPU: nothing to keep free, so the event loop shares it with inference (which runs off the main thread)");
   } else if (slack >= 1) {
     const where = cpu.efficiencyCores > 0 ? `${cpu.efficiencyCores} efficiency core${cpu.efficiencyCores === 1 ? "" : "s"}` : cpu.smt ? "SMT siblings" : "spare CPUs";
     reservedCores = heuristic(0, `the event loop, HTTP and jobs run on the ${slack} logical CPU${slack === 1 ? "" : "s"} inference leaves free (${where})`);
+  } else if (usable === 2) {
+    // Measured on a 2-vCPU EPYC (bench/results/inference.json, threadSweep): TinyLlama-shaped Q4_0 generation at
+    // 1 thread matched 2 threads with the server quiet and ran 2-30x faster while HTTP was busy; a tiny model 6-100x.
+    reservedCores = heuristic(1, "one of 2 cores stays free for the event loop, HTTP and jobs: llama.cpp threads wait for each other, so when the server is busy one preempted thread stalls both (measured: generation as fast on 1 thread as on 2 when quiet, several times faster under HTTP load; prompt processing gives up about half)");
   } else {
     reservedCores = heuristic(1, `one of ${usable} cores stays free for the event loop, HTTP and jobs: llama.cpp threads wait for each other, so one preempted thread stalls them all`);
   }

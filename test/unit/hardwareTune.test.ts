@@ -56,13 +56,22 @@ describe("tune: thread counts", () => {
     }
   });
 
-  it("2-CPU machines reserve nothing and use both CPUs (not node-llama-cpp's max(4, cores))", () => {
+  it("2-CPU machines keep one core for the event loop and run llama.cpp on the other (not node-llama-cpp's max(4, cores))", () => {
     for (const n of ["container-2cpu", "sandbox-epyc-2vcpu"]) {
       const t = tune(get(n));
-      expect(t.reservedCores.value, n).toBe(0);
-      expect(t.engineThreads.value, n).toBe(2);
-      expect(t.reservedCores.reason).toMatch(/2 usable CPUs/);
+      expect(t.reservedCores.value, n).toBe(1);
+      expect(t.engineThreads.value, n).toBe(1);
+      expect(t.generationThreads.value, n).toBe(1);
+      // The reason names what the reserved core costs, not only what it buys.
+      expect(t.reservedCores.reason, n).toMatch(/one of 2 cores stays free/);
+      expect(t.reservedCores.reason, n).toMatch(/prompt processing gives up/);
     }
+  });
+
+  it("a 2-CPU machine can still run both threads when the config says so", () => {
+    const t = tune(get("container-2cpu"), { reservedCores: 0 });
+    expect(t.engineThreads.value).toBe(2);
+    expect(t.promptThreads.value).toBe(2);
   });
 
   it("RK3588 big.LITTLE: only the 4 performance cores run inference", () => {
