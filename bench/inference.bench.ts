@@ -1,146 +1,191 @@
-// `npm run bench inference`: llama-bench vs node-llama-cpp in-process vs our HTTP API on a
-// TinyLlama-1.1B-shaped random-weight Q4_0 model, second-turn TTFT with prefix reuse,
-// embeddings/s and peak RSS. BENCH_THREADS (default 2) sets the thread count for all of them.
-// llama-bench is built offline from node-llama-cpp's bundled llama.cpp source (see
-// bench/README or the report): .cache/llama-src/build/bin/llama-bench; absent → that row is skipped.
+// `npm run bench inference`: on a TinyLlama-1.1B-shaped random-weight Q4_0 model, side by side in one
+// run and interleaved round by round (the build machines are shared and noisy):
+//   1. llama-bench vs node-llama-cpp's raw evaluate loop vs our engine in-process vs our HTTP API
+//      (streaming), prompt (pp128) and generation (tg64), at BENCH_THREADS (default: tune()'s engine threads);
+//   2. a thread sweep through the API, quiet and with the HTTP server under load, on the tiny test
+//      model and the TinyLlama-shaped one, against the thread count tune() picks for this machine;
+//   3. second-turn TTFT with prefix reuse, peak RSS, embeddings/s.
+// Medians of BENCH_ROUNDS rounds (default 5) and medians of per-round ratios; the load average is recorded.
+// llama-bench is built offline from node-llama-cpp's bundled llama.cpp source (bench/README.md):
+// .cache/llama-src/build/bin/llama-bench; absent → that row is skipped.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { getLlama, type Token } from "node-llama-cpp";
+import type { Token } from "node-llama-cpp";
 import { writeResult } from "./lib/writeResult.js";
+import { healthLoad, median, openBenchApp, stream, type BenchApp } from "./lib/inferenceApp.js";
 import { testEmbedderDir, testLlamaModel } from "../services/inference/testModels/testModelCache.js";
 import { OnnxEmbedder } from "../services/inference/embeddings/OnnxEmbedder.js";
-import { buildApp } from "../appliance/app.js";
+import { loadLlama } from "../services/inference/LlamaEngine.js";
 import { resolveConfig } from "../appliance/config/resolveConfig.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import { tuneForConfig } from "../hardware/tuneForConfig.js";
+import { sweepCandidates } from "../hardware/calibrate.js";
 
-const threads = Number(process.env.BENCH_THREADS ?? 2);
+const hardware = await detectHardware();
+const usable = hardware.facts.cpu.usableCpus;
+const { config: defaults } = resolveConfig({ env: {}, flags: {} });
+const tuned = tuneForConfig(hardware.facts, defaults);
+// Default: the count the node runs with (tune()); BENCH_THREADS=N measures another and writes inference-tN.json.
+const threads = Number(process.env.BENCH_THREADS ?? tuned.engineThreads.value);
+const resultName = process.env.BENCH_THREADS ? `inference-t${threads}` : "inference";
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PP = 128;
 const TG = 64;
 const log = (s: string) => process.stdout.write(`${s}\n`);
-const results: Record<string, unknown> = { threads, pp: PP, tg: TG };
+const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(1));
+const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
+const loads: number[][] = [loadavg()];
+const results: Record<string, unknown> = { threads, pp: PP, tg: TG, rounds: ROUNDS };
 
 const t0 = Date.now();
 const modelPath = testLlamaModel("tinyllama-1.1b", "Q4_0");
 const fileBytes = statSync(modelPath).size;
-log(`model ${modelPath} (${(fileBytes / 1e6).toFixed(0)} MB, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s), threads ${threads}`);
+log(`model ${modelPath} (${(fileBytes / 1e6).toFixed(0)} MB, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s), threads ${threads}, ${ROUNDS} rounds, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 results.modelFileBytes = fileBytes;
 
-// 1. llama-bench, the reference.
-const benchBin = join(import.meta.dirname, "..", ".cache", "llama-src", "build", "bin", "llama-bench");
-if (existsSync(benchBin)) {
-  const out = execFileSync(benchBin, ["-m", modelPath, "-t", String(threads), "-p", String(PP), "-n", String(TG), "-r", "3", "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
-  results.llamaBench = { pp: rows.find((r) => r.n_prompt > 0)?.avg_ts, tg: rows.find((r) => r.n_gen > 0)?.avg_ts };
-  log(`llama-bench: pp${PP} ${(results.llamaBench as { pp: number }).pp.toFixed(1)} t/s, tg${TG} ${(results.llamaBench as { tg: number }).tg.toFixed(1)} t/s`);
-} else log(`llama-bench not built (${benchBin}); skipping that row`);
-
-// 2. node-llama-cpp in-process: raw evaluate loop (prompt timed apart from generation).
-const llama = await getLlama({ gpu: false, build: "never", skipDownload: true });
-llama.maxThreads = threads;
-const model = await llama.loadModel({ modelPath });
-async function inProcess(label: string, batching?: { dispatchSchedule: (d: () => void) => void }) {
-  const ctx = await model.createContext({ contextSize: 2048, sequences: 1, threads, batchSize: 512, ...(batching ? { batching } : {}) });
-  const seq = ctx.getSequence();
-  const prompt = Array.from({ length: PP }, (_v, i) => 300 + ((i * 37) % 20000)) as unknown as Token[];
-  const ppTimes: number[] = [];
-  const tgTimes: number[] = [];
-  for (let rep = 0; rep < 3; rep++) {
-    await seq.clearHistory();
-    let t = performance.now();
-    await seq.evaluateWithoutGeneratingNewTokens(prompt);
-    ppTimes.push((PP * 1000) / (performance.now() - t));
-    let n = 0;
-    t = performance.now();
-    for await (const _tok of seq.evaluate([prompt[0] as Token], { temperature: 0 })) if (++n >= TG) break;
-    tgTimes.push((TG * 1000) / (performance.now() - t));
-  }
-  await ctx.dispose();
-  const avg = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-  log(`node-llama-cpp ${label}: pp${PP} ${avg(ppTimes).toFixed(1)} t/s, tg${TG} ${avg(tgTimes).toFixed(1)} t/s`);
-  return { pp: avg(ppTimes), tg: avg(tgTimes) };
-}
-results.inProcess = await inProcess("evaluate loop (default batching)");
-results.inProcessImmediateDispatch = await inProcess("evaluate loop (immediate dispatch)", { dispatchSchedule: (d) => d() });
-await model.dispose();
-
-// 3. Our API, streaming, same threads, same process.
-const dataDir = mkdtempSync(join(tmpdir(), "sovereign-bench-"));
-const { config } = resolveConfig({
-  env: {},
-  flags: {
-    "paths.dataDir": dataDir, "log.level": "silent", "tuning.promptThreads": threads, "tuning.generationThreads": threads,
-    "tuning.parallelSequences": 1, "tuning.contextSize": 2048, "tuning.batchSize": 512, "inference.idleUnloadMinutes": 0,
-  },
-});
-const hardware = await detectHardware();
-const app = await buildApp({ config, hardware, tuning: tuneForConfig(hardware.facts, config), logger: false });
-await app.ready();
-await app.inference.registry.add(modelPath, { name: "tinyllama" });
-await app.listen({ port: 0, host: "127.0.0.1" });
-const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-let key = "";
-if (app.hasDecorator("auth")) {
-  const auth = (app as unknown as { auth: { hashPassword(p: string): Promise<string>; users: { claim(u: string, h: string): { id: string } }; keys: { create(i: object): { secret: string } } } }).auth;
-  const admin = auth.users.claim("bench", await auth.hashPassword("bench password for the run"));
-  key = auth.keys.create({ userId: admin.id, name: "bench", scopes: ["chat", "models"], expiresAt: null }).secret;
-}
-await app.inference.load("tinyllama");
-
-/** Streams one request; returns time to first chunk and generation t/s between first and last chunk. */
-async function stream(path: string, body: object): Promise<{ ttftMs: number; tgTps: number; tokens: number }> {
-  const start = performance.now();
-  const r = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }) });
-  const reader = (r.body as ReadableStream<Uint8Array>).getReader();
-  const dec = new TextDecoder();
-  let first = 0;
-  let last = 0;
-  let buf = "";
-  let tokens = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buf += dec.decode(value);
-    const now = performance.now();
-    if (buf.includes('"content":"') || buf.includes('"text":"')) first ||= now;
-    last = now;
-    const m = /"completion_tokens":(\d+)/.exec(buf);
-    if (m) tokens = Number(m[1]);
-  }
-  return { ttftMs: first - start, tgTps: ((tokens - 1) * 1000) / (last - first), tokens };
-}
 const words = "the happy dog ran to the park and saw a red ball near the big tree ".split(" ");
 const text = (n: number, salt = "") => `${salt}${Array.from({ length: n }, (_v, i) => words[i % words.length]).join(" ")}`;
-const apiRuns = [];
-for (let rep = 0; rep < 3; rep++) {
-  const prompt = text(PP - 1, `${rep} `);
-  const r = await stream("/v1/completions", { model: "tinyllama", prompt, max_tokens: TG, temperature: 0 });
-  apiRuns.push(r);
-}
-const apiTg = apiRuns.reduce((a, r) => a + r.tgTps, 0) / apiRuns.length;
-const apiTtft = apiRuns.reduce((a, r) => a + r.ttftMs, 0) / apiRuns.length;
-results.api = { tg: apiTg, ttftMsForPp: apiTtft, ppApprox: (PP * 1000) / apiTtft };
-log(`API (streaming): tg ${apiTg.toFixed(1)} t/s, TTFT for a ${PP}-token prompt ${apiTtft.toFixed(0)} ms (≈ pp ${((PP * 1000) / apiTtft).toFixed(1)} t/s, includes 1 generated token)`);
 
-// 4. Second turn with a ~1000-token history: prefix reuse vs cold.
+// 1. Side by side: llama-bench, raw evaluate loop, engine in-process, API. One of each per round.
+const benchBin = join(import.meta.dirname, "..", ".cache", "llama-src", "build", "bin", "llama-bench");
+const haveBench = existsSync(benchBin);
+if (!haveBench) log(`llama-bench not built (${benchBin}); skipping that row`);
+function llamaBench(t: number): { pp: number; tg: number } {
+  const out = execFileSync(benchBin, ["-m", modelPath, "-t", String(t), "-p", String(PP), "-n", String(TG), "-r", "1", "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
+  return { pp: rows.find((r) => r.n_prompt > 0)?.avg_ts ?? NaN, tg: rows.find((r) => r.n_gen > 0)?.avg_ts ?? NaN };
+}
+
+const llama = await loadLlama();
+const rawModel = await llama.loadModel({ modelPath });
+/** node-llama-cpp's own evaluate loop, with the context options our engine uses (one sequence, immediate dispatch). */
+async function rawLoop(t: number): Promise<{ pp: number; tg: number }> {
+  llama.maxThreads = t;
+  const ctx = await rawModel.createContext({ contextSize: 2048, sequences: 1, threads: t, batchSize: 512, batching: { dispatchSchedule: (d) => d() } });
+  try {
+    const seq = ctx.getSequence();
+    const prompt = Array.from({ length: PP }, (_v, i) => 300 + ((i * 37) % 20000)) as unknown as Token[];
+    let t1 = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(prompt);
+    const pp = (PP * 1000) / (performance.now() - t1);
+    let n = 0;
+    t1 = performance.now();
+    for await (const _tok of seq.evaluate([prompt[0] as Token], { temperature: 0 })) if (++n >= TG) break;
+    return { pp, tg: (TG * 1000) / (performance.now() - t1) };
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "sovereign-bench-"));
+const api = await openBenchApp(join(dataDir, "tinyllama"), modelPath, threads, hardware);
+
+/** Our engine in-process (InferenceService.generate, no HTTP), timed like the API: TTFT and first→last chunk. */
+async function inProcess(prompt: string): Promise<{ ttftMs: number; tgTps: number }> {
+  const start = performance.now();
+  let first = 0;
+  let last = 0;
+  const r = await api.app.inference.generate({ model: "m", prompt, sampling: { maxTokens: TG, temperature: 0 }, onText: () => { last = performance.now(); first ||= last; } });
+  return { ttftMs: first - start, tgTps: ((r.completionTokens - 1) * 1000) / (last - first) };
+}
+
+type Row = { pp: number; tg: number };
+const rows: Record<"llamaBench" | "raw" | "inProcess" | "api", Row[]> = { llamaBench: [], raw: [], inProcess: [], api: [] };
+// TTFT covers the prompt and the first token; both paths are timed the same way, so their ratio is fair.
+const ppFromTtft = (ms: number) => (PP * 1000) / ms;
+for (let rep = 0; rep < ROUNDS; rep++) {
+  if (haveBench) rows.llamaBench.push(llamaBench(threads));
+  rows.raw.push(await rawLoop(threads));
+  const ip = await inProcess(text(PP - 1, `in ${rep} `));
+  rows.inProcess.push({ pp: ppFromTtft(ip.ttftMs), tg: ip.tgTps });
+  const a = await stream(api, "/v1/completions", { model: "m", prompt: text(PP - 1, `api ${rep} `), max_tokens: TG, temperature: 0 });
+  rows.api.push({ pp: ppFromTtft(a.ttftMs), tg: a.tgTps });
+  const last = (k: keyof typeof rows) => rows[k].at(-1);
+  log(`round ${rep + 1}: tg llama-bench ${f1(last("llamaBench")?.tg)} raw ${f1(last("raw")?.tg)} in-process ${f1(last("inProcess")?.tg)} API ${f1(last("api")?.tg)} | pp llama-bench ${f1(last("llamaBench")?.pp)} raw ${f1(last("raw")?.pp)} in-process(TTFT) ${f1(last("inProcess")?.pp)} API(TTFT) ${f1(last("api")?.pp)} | load ${loadavg()[0]?.toFixed(2)}`);
+}
+loads.push(loadavg());
+const med = (k: keyof typeof rows, f: keyof Row) => median(rows[k].map((r) => r[f]));
+const perRound = (a: keyof typeof rows, b: keyof typeof rows, f: keyof Row) => median(rows[a].map((r, i) => r[f] / (rows[b][i]?.[f] ?? NaN)));
+results.sideBySide = {
+  medians: Object.fromEntries(Object.keys(rows).map((k) => [k, { pp: med(k as keyof typeof rows, "pp"), tg: med(k as keyof typeof rows, "tg") }])),
+  runs: rows,
+};
+results.ratios = {
+  apiTgVsLlamaBench: haveBench ? perRound("api", "llamaBench", "tg") : null,
+  inProcessTgVsLlamaBench: haveBench ? perRound("inProcess", "llamaBench", "tg") : null,
+  rawTgVsLlamaBench: haveBench ? perRound("raw", "llamaBench", "tg") : null,
+  apiTgVsInProcess: perRound("api", "inProcess", "tg"),
+  apiPpVsInProcess: perRound("api", "inProcess", "pp"),
+};
+log(`medians tg: llama-bench ${f1(med("llamaBench", "tg"))}, raw loop ${f1(med("raw", "tg"))}, engine in-process ${f1(med("inProcess", "tg"))}, API ${f1(med("api", "tg"))} t/s`);
+log(`medians pp: llama-bench ${f1(med("llamaBench", "pp"))}, raw loop ${f1(med("raw", "pp"))}, TTFT-based in-process ${f1(med("inProcess", "pp"))}, API ${f1(med("api", "pp"))} t/s`);
+log(`ratios (median of per-round ratios): ${Object.entries(results.ratios as Record<string, number | null>).map(([k, v]) => `${k} ${v === null ? "-" : f2(v)}`).join(", ")}`);
+
+// 3. Second turn with a ~1000-token history: prefix reuse vs cold.
+const url = api.url;
+const key = api.key;
 const history = [{ role: "system", content: "You tell short stories." }, { role: "user", content: text(980) }];
-const turn1 = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify({ model: "tinyllama", messages: history, max_tokens: 8, temperature: 0, conversation_id: "bench" }) });
+const turn1 = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify({ model: "m", messages: history, max_tokens: 8, temperature: 0 }) });
 const answer = ((await turn1.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content ?? "";
 const followUp = [...history, { role: "assistant", content: answer }, { role: "user", content: "And then what happened?" }];
-const warm = await stream("/v1/chat/completions", { model: "tinyllama", messages: followUp, max_tokens: 4, temperature: 0, conversation_id: "bench" });
+const warm = await stream(api, "/v1/chat/completions", { model: "m", messages: followUp, max_tokens: 4, temperature: 0 });
 const coldMessages = [{ role: "system", content: "Tell short stories." }, ...followUp.slice(1)];
-const cold = await stream("/v1/chat/completions", { model: "tinyllama", messages: coldMessages, max_tokens: 4, temperature: 0, conversation_id: "bench-cold" });
+const cold = await stream(api, "/v1/chat/completions", { model: "m", messages: coldMessages, max_tokens: 4, temperature: 0 });
 results.secondTurn = { warmTtftMs: warm.ttftMs, coldTtftMs: cold.ttftMs, ratio: cold.ttftMs / warm.ttftMs };
 log(`second turn, ~1000-token history: TTFT warm ${warm.ttftMs.toFixed(0)} ms vs cold ${cold.ttftMs.toFixed(0)} ms → ${(cold.ttftMs / warm.ttftMs).toFixed(1)}× faster`);
 
 const rssKb = process.resourceUsage().maxRSS;
 results.peakRssBytes = rssKb * 1024;
 log(`peak RSS ${(rssKb / 1024).toFixed(0)} MiB with the model loaded (file ${(fileBytes / 1048576).toFixed(0)} MiB): ${((rssKb * 1024) / fileBytes).toFixed(2)}× the file`);
-await app.close();
-rmSync(dataDir, { recursive: true, force: true });
+await api.close();
+await rawModel.dispose();
+
+// 2. Thread sweep through the API, with the HTTP server quiet and under load (clients hammering /healthz),
+// on the tiny test model (per-token work is tiny, so scheduling dominates) and the TinyLlama-shaped one.
+const candidates = sweepCandidates(usable);
+const sweepRounds = Number(process.env.BENCH_SWEEP_ROUNDS ?? 3);
+type Point = { pp: number; tg: number; healthPerSecond?: number; healthP99Ms?: number };
+const sweep: Record<string, Record<string, Point[]>> = {};
+const sweepModels = [
+  { name: "tiny", path: testLlamaModel("tiny"), tg: 256 },
+  { name: "tinyllama", path: modelPath, tg: TG },
+];
+for (let rep = 0; rep < sweepRounds; rep++) {
+  for (const m of sweepModels) {
+    for (const t of rep % 2 ? [...candidates].reverse() : candidates) {
+      const b: BenchApp = await openBenchApp(join(dataDir, m.name), m.path, t, hardware);
+      try {
+        for (const condition of ["quiet", "httpLoad"] as const) {
+          const load = condition === "httpLoad" ? healthLoad(b) : null;
+          const r = await stream(b, "/v1/completions", { model: "m", prompt: text(PP - 1, `sw ${rep} ${condition} `), max_tokens: m.tg, temperature: 0 });
+          const h = await load?.stop();
+          const point: Point = { pp: ppFromTtft(r.ttftMs), tg: r.tgTps, ...(h ? { healthPerSecond: h.perSecond, healthP99Ms: h.p99Ms } : {}) };
+          ((sweep[`${m.name}/${condition}`] ??= {})[String(t)] ??= []).push(point);
+          log(`sweep ${m.name} ${condition} ${t} thread${t === 1 ? "" : "s"}: pp ${f1(point.pp)} tg ${f1(point.tg)} t/s${h ? `, /healthz ${h.perSecond.toFixed(0)} req/s p99 ${h.p99Ms.toFixed(1)} ms` : ""} | load ${loadavg()[0]?.toFixed(2)}`);
+        }
+      } finally {
+        await b.close();
+      }
+    }
+  }
+}
+loads.push(loadavg());
+const sweepSummary: Record<string, unknown> = {};
+const engineThreads = tuned.engineThreads.value;
+for (const [k, byThreads] of Object.entries(sweep)) {
+  const meds = Object.fromEntries(Object.entries(byThreads).map(([t, pts]) => [t, {
+    pp: median(pts.map((p) => p.pp)), tg: median(pts.map((p) => p.tg)),
+    ...(pts[0]?.healthPerSecond !== undefined ? { healthPerSecond: median(pts.map((p) => p.healthPerSecond ?? NaN)), healthP99Ms: median(pts.map((p) => p.healthP99Ms ?? NaN)) } : {}),
+  }]));
+  const best = (f: "pp" | "tg") => Math.max(...Object.values(meds).map((v) => v[f]));
+  const at = meds[String(engineThreads)];
+  sweepSummary[k] = { medians: meds, tunedThreads: engineThreads, tunedVsBest: { pp: (at?.pp ?? NaN) / best("pp"), tg: (at?.tg ?? NaN) / best("tg") } };
+  log(`sweep ${k}: ${Object.entries(meds).map(([t, v]) => `${t}t pp ${f1(v.pp)} tg ${f1(v.tg)}`).join(" | ")} → tuned ${engineThreads} thread(s) at ${f2((at?.pp ?? NaN) / best("pp"))} (pp) and ${f2((at?.tg ?? NaN) / best("tg"))} (tg) of the best`);
+}
+results.threadSweep = { tuned: { engineThreads, reason: tuned.engineThreads.reason, reservedCores: tuned.reservedCores }, summary: sweepSummary, runs: sweep };
+
 
 // 5. Embeddings/s on the generated MiniLM-shaped model (real MiniLM tokenizer when present).
 let embDir: string;
@@ -167,13 +212,6 @@ results.embeddingsPerSecond = embRates;
 results.embeddingModelNote = "generated MiniLM-signature model (embeddings + one dense layer, hidden 384), not the 6-layer MiniLM: measures the tokenizer/batching/pooling pipeline, an upper bound for real MiniLM";
 log(`embeddings/s (generated MiniLM-shaped model): batch 1 ${embRates.batch1?.toFixed(0)}, batch 32 ${embRates.batch32?.toFixed(0)}`);
 
-const lb = results.llamaBench as { pp: number; tg: number } | undefined;
-const ip = results.inProcess as { pp: number; tg: number };
-results.ratios = {
-  apiTgVsLlamaBench: lb ? apiTg / lb.tg : null,
-  inProcessTgVsLlamaBench: lb ? ip.tg / lb.tg : null,
-  apiTgVsInProcess: apiTg / ip.tg,
-  apiPpVsInProcess: (PP * 1000) / apiTtft / ip.pp,
-};
-log(`ratios: ${JSON.stringify(results.ratios)}`);
-writeResult("inference", results);
+results.loadAverage = { start: loads[0], afterSideBySide: loads[1], afterSweep: loads[2], end: loadavg() };
+rmSync(dataDir, { recursive: true, force: true });
+writeResult(resultName, results);
