@@ -54,6 +54,16 @@ function dispatchNow(dispatch: () => void): void {
   dispatch();
 }
 
+/**
+ * Tokens generated, as summed from onToken chunks. node-llama-cpp stops at
+ * maxTokens itself, yet under heavy load a run was seen reporting one chunk
+ * more than that (3 for max_tokens 2, not reproduced on a quiet machine), so
+ * usage never claims more than the cap the engine enforced.
+ */
+function counted(fromCallbacks: number, maxTokens: number): number {
+  return Math.min(fromCallbacks, maxTokens);
+}
+
 /** A sequence of the context with the conversation whose KV cache it holds. */
 interface Slot {
   sequence: LlamaContextSequence;
@@ -201,7 +211,7 @@ export class LlamaEngine {
         onToken: (t) => { completionTokens += t.length; },
         ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
-      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens, reusedTokens };
+      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
     } finally {
       this.release(slot);
     }
@@ -219,7 +229,7 @@ export class LlamaEngine {
         onToken: (t) => { completionTokens += t.length; },
         ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
-      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens, completionTokens, reusedTokens: 0 };
+      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens, completionTokens: counted(completionTokens, maxTokens), reusedTokens: 0 };
     } finally {
       this.release(slot);
     }
