@@ -110,7 +110,8 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
         let transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
         const max = options.maxTranscriptChars ?? 6000;
         if (transcript.length > max) transcript = transcript.slice(transcript.length - max);
-        const summary = await summarizer.summarize(transcript, ctx.signal);
+        // A model may emit control bytes (a small or damaged one does); keep the words.
+        const summary = withoutControlChars(await summarizer.summarize(transcript, ctx.signal)).trim();
         if (!summary) throw new Error("empty summary");
         const prev = db.prepare("SELECT summary_memory_id AS m FROM conversations WHERE id = ?").get(conv.id) as { m: number | null };
         const added = memory.add(conv.userId, {
@@ -145,6 +146,12 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
   const why = stop();
   if (why && report.stoppedBy === "done") report.stoppedBy = why;
   return report;
+}
+
+/** Drops C0 control characters (NUL included) and DEL, keeping newlines and tabs. */
+export function withoutControlChars(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, "");
 }
 
 /** Merges memories of one user whose text is the same after normalizing case and spaces. */

@@ -183,11 +183,21 @@ describe("chat with memory (generated tiny llama + generated ONNX embedder)", ()
     ]);
     const summarizer = summarizerFromApp(t.app);
     expect(summarizer).toBeDefined();
+    // The generated model has random weights: now and then it may answer a transcript
+    // with nothing usable, which the job refuses to store, records as an episode and
+    // retries on its next run. So: every failure is recorded, and the conversation is summarized within
+    // a few runs, as the nightly schedule would do.
     const ac = new AbortController();
-    const report = await runSummarization(t.app.memory, summarizer, { signal: ac.signal, deadline: Date.now() + 600_000 }, { afterMs: 0, now: () => Date.now() + 1000 });
-    expect(report.model).toBe(true);
-    expect(report.failed).toBe(0);
-    expect(report.summarized).toBeGreaterThanOrEqual(1);
+    let summarizedHere = false;
+    for (let run = 0; run < 4 && !summarizedHere; run++) {
+      const failuresBefore = t.app.memory.episodes.list({ kind: "summarize-failed", limit: 1000 }).length;
+      const report = await runSummarization(t.app.memory, summarizer, { signal: ac.signal, deadline: Date.now() + 600_000 }, { afterMs: 0, now: () => Date.now() + 1000 });
+      expect(report.model).toBe(true);
+      expect(report.stoppedBy).toBe("done");
+      const failuresRecorded = t.app.memory.episodes.list({ kind: "summarize-failed", limit: 1000 }).length - failuresBefore;
+      expect(failuresRecorded, JSON.stringify(report)).toBe(report.failed);
+      summarizedHere = t.app.memory.store.list(userId, { kind: "summary", limit: 50 }).some((m) => m.source === `conversation:${id}`);
+    }
     const summaries = t.app.memory.store.list(userId, { kind: "summary", limit: 50 });
     expect(summaries.some((m) => m.source === `conversation:${id}`)).toBe(true);
   });

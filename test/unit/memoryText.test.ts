@@ -61,3 +61,12 @@ describe("text checks", () => {
     expect(checkText("fine 🙂", 100)).toBe("fine 🙂");
   });
 });
+
+describe("summary cleaning", () => {
+  it("drops NUL and other control bytes a model may emit, keeping newlines, tabs and text", async () => {
+    const { withoutControlChars } = await import("../../services/memory/summarizeJob.js");
+    expect(withoutControlChars("a\u0000b\u0007c\u001Fd\u007Fe")).toBe("abcde");
+    expect(withoutControlChars("line one\nline\ttwo\r\n")).toBe("line one\nline\ttwo\r\n");
+    expect(withoutControlChars("Lisbon \u00e9t\u00e9 \uFFFD")).toBe("Lisbon \u00e9t\u00e9 \uFFFD");
+  });
+});
