@@ -60,8 +60,19 @@ describe("model registry, pull, upload and switching", () => {
     expect(t.app.inference.registry.has("pulled")).toBe(false);
     expect(existsSync(join(modelsDir(), "pulled.gguf"))).toBe(false);
     expect(partials()).toEqual([`${sha(tiny)}.part`]);
+    const published: Array<{ event: string; data: { name: string | null; received: number; total: number | null } }> = [];
+    const publish = t.app.liveEvents.publish;
+    t.app.liveEvents.publish = (event, data) => {
+      published.push({ event, data: data as (typeof published)[number]["data"] });
+      publish(event, data);
+    };
     const second = await t.call("/api/models/pull", json({ url: `${base}/flaky.gguf`, sha256: sha(tiny), name: "pulled" }));
+    t.app.liveEvents.publish = publish;
     expect(second.status).toBe(201);
+    // The Models page's progress bar is fed from the live channel; the last report is the whole file.
+    const progress = published.filter((p) => p.event === "model-pull").map((p) => p.data);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ name: "pulled", received: tiny.length });
     expect(((await second.json()) as { sha256: string }).sha256).toBe(sha(tiny));
     expect(partials()).toEqual([]);
   });

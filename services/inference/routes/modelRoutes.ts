@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import multipart from "@fastify/multipart";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SovereignError } from "../../../appliance/errors/SovereignError.js";
-import { pullModel } from "../pullModel.js";
+import { pullModel, type PullProgress } from "../pullModel.js";
 import type { InferenceApi } from "../types.js";
 
 interface AddBody { path: string; name?: string; sha256?: string; kind?: "llm" | "embedding" }
@@ -61,7 +61,11 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     const b = request.body;
     let entry;
     try {
-      entry = await pullModel(registry, b.url, { sha256: b.sha256, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+      // Progress goes out on the live channel (when the status service runs), for the Models page's bar.
+      const onProgress = (p: PullProgress): void => {
+        if (app.hasDecorator("liveEvents")) app.liveEvents.publish("model-pull", { name: b.name ?? null, received: p.received, total: p.total });
+      };
+      entry = await pullModel(registry, b.url, { sha256: b.sha256, onProgress, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
     } catch (err) {
       audit(app, request, "model.pull_failed", b.name ?? null, { url: b.url, sha256: b.sha256.toLowerCase(), error: (err as { code?: string }).code ?? "INTERNAL" });
       throw err;

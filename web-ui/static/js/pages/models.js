@@ -125,7 +125,7 @@ export function render(root) {
       pullBtn.disabled = false;
     }
   });
-  // Other services may publish pull progress on the live channel; show it when they do.
+  // The inference service publishes pull progress on the live channel.
   const events = new EventSource("/api/events");
   events.addEventListener("model-pull", (e) => {
     const p = JSON.parse(e.data);
