@@ -96,7 +96,8 @@ export class InferenceService implements InferenceApi {
         throw new SovereignError("MODEL_WRONG_KIND", `"${name}" is ${entry.kind === "llm" ? "a chat model" : "an embedding model"}; this request needs ${kind === "llm" ? "a chat model" : "an embedding model"}.`, { details: { model: name } });
       return entry;
     }
-    const configured = kind === "llm" ? this.opts.defaultModel : this.opts.embeddingModel;
+    // The config pins a default; otherwise the admin's choice kept in the manifest.
+    const configured = kind === "llm" ? this.opts.defaultModel ?? this.registry.getDefault() : this.opts.embeddingModel;
     if (configured) return this.resolveModel(kind, configured);
     const all = this.registry.list().filter((m) => m.kind === kind);
     const loaded = kind === "llm" && this.engine ? all.find((m) => m.name === this.engine?.name) : undefined;

@@ -74,10 +74,28 @@ export class ModelRegistry {
   }
 
   list(): ModelEntry[] {
-    if (!existsSync(this.manifestPath)) return [];
+    return this.read().models;
+  }
+
+  /** The chat model an admin chose as default (kept in the manifest), if it is still installed. */
+  getDefault(): string | null {
+    const { models, defaultModel } = this.read();
+    return defaultModel !== null && models.some((m) => m.name === defaultModel && m.kind === "llm") ? defaultModel : null;
+  }
+
+  /** Persists the default chat model across restarts; refuses an unknown or non-chat model. */
+  setDefault(name: string): ModelEntry {
+    const entry = this.get(name);
+    if (entry.kind !== "llm") throw new SovereignError("MODEL_WRONG_KIND", `"${name}" is an embedding model; only a chat model can be the default.`, { details: { model: name } });
+    this.save(this.list(), name);
+    return entry;
+  }
+
+  private read(): { models: ModelEntry[]; defaultModel: string | null } {
+    if (!existsSync(this.manifestPath)) return { models: [], defaultModel: null };
     try {
-      const parsed = JSON.parse(readFileSync(this.manifestPath, "utf8")) as { models?: ModelEntry[] };
-      return Array.isArray(parsed.models) ? parsed.models : [];
+      const parsed = JSON.parse(readFileSync(this.manifestPath, "utf8")) as { models?: ModelEntry[]; defaultModel?: string | null };
+      return { models: Array.isArray(parsed.models) ? parsed.models : [], defaultModel: typeof parsed.defaultModel === "string" ? parsed.defaultModel : null };
     } catch (err) {
       throw new SovereignError("INTERNAL", `The model manifest ${this.manifestPath} is unreadable.`, { cause: err });
     }
@@ -98,9 +116,11 @@ export class ModelRegistry {
     return join(this.dir, entry.file);
   }
 
-  private save(models: ModelEntry[]): void {
+  private save(models: ModelEntry[], defaultModel: string | null = this.read().defaultModel): void {
     const tmp = `${this.manifestPath}.${randomBytes(4).toString("hex")}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify({ version: 1, models }, null, 2)}\n`, { mode: 0o600 });
+    // A removed default model stops being the default.
+    const keep = defaultModel !== null && models.some((m) => m.name === defaultModel) ? defaultModel : null;
+    writeFileSync(tmp, `${JSON.stringify({ version: 1, defaultModel: keep, models }, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.manifestPath);
   }
 

@@ -138,6 +138,22 @@ describe("model registry, pull, upload and switching", () => {
     expect(t.app.inference.status().loaded?.name).toBe("tiny-q8");
   });
 
+  it("keeps the admin's default chat model across a restart of the service, and forgets it when the model is removed", async () => {
+    const put = (name: string) => t.call("/api/models/default", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }) });
+    expect((await put("no-such-model")).status).toBe(404);
+    const set = await put("pulled");
+    expect(set.status).toBe(200);
+    expect(((await set.json()) as { default: string }).default).toBe("pulled");
+    // A request naming no model goes to the default, even after another model was used.
+    await t.client.completions.create({ model: "tiny", prompt: "a", max_tokens: 2 });
+    const r = await t.call("/v1/completions", json({ prompt: "a", max_tokens: 2 }));
+    expect(((await r.json()) as { model: string }).model).toBe("pulled");
+    // The choice lives in the manifest, so a new registry over the same folder (a restart) still has it.
+    expect(new ModelRegistry(modelsDir()).getDefault()).toBe("pulled");
+    const list = (await (await t.call("/api/models")).json()) as { default: string | null };
+    expect(list.default).toBe("pulled");
+  });
+
   it("verify notices a changed file; rm removes the model", async () => {
     const v1 = (await (await t.call("/api/models/verify", json({}))).json()) as { ok: boolean };
     expect(v1.ok).toBe(true);
@@ -152,6 +168,8 @@ describe("model registry, pull, upload and switching", () => {
     expect(del.status).toBe(200);
     expect(existsSync(path)).toBe(false);
     expect((await t.call("/api/models/pulled", { method: "DELETE" })).status).toBe(404);
+    // The removed model was the default: the manifest no longer names it.
+    expect(t.app.inference.registry.getDefault()).toBeNull();
   });
 
   it("embeddings: ONNX (mean pooling, L2 norm, batching) and GGUF backends", async () => {

@@ -40,7 +40,18 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
   const config = { scope: "models" as const };
   await app.register(multipart, { limits: { fileSize: opts.uploadLimitBytes, files: 1, fields: 0, parts: 1 }, throwFileSizeLimit: true });
 
-  app.get("/models", { config }, async () => ({ models: registry.list(), status: inference.status() }));
+  app.get("/models", { config }, async () => ({ models: registry.list(), default: defaultName(inference), defaultChosen: registry.getDefault(), status: inference.status() }));
+
+  // Persists the default chat model (answers requests that name no model) and loads it.
+  app.put<{ Body: { name: string } }>("/models/default", {
+    config,
+    schema: { body: { type: "object", required: ["name"], additionalProperties: false, properties: { name } } },
+  }, async (request) => {
+    const entry = registry.setDefault(request.body.name);
+    audit(app, request, "model.default_set", entry.name, {});
+    await inference.load(entry.name);
+    return { default: entry.name, status: inference.status() };
+  });
 
   app.get("/inference/status", { config }, async () => inference.status());
 
@@ -133,4 +144,13 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     await inference.load(request.params.name);
     return inference.status();
   });
+}
+
+/** The chat model that answers requests naming none, or null when no chat model is installed. */
+function defaultName(inference: InferenceApi): string | null {
+  try {
+    return inference.resolveModel("llm").name;
+  } catch {
+    return null;
+  }
 }

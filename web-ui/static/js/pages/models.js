@@ -7,9 +7,8 @@ const routes = {
   list: "/api/models",
   upload: "/api/models/upload",
   pull: "/api/models/pull",
-  // Loading a chat model makes it the one that answers requests naming no model
-  // (unless the config pins inference.defaultModel).
-  load: (name) => `/api/models/${encodeURIComponent(name)}/load`,
+  // The default chat model answers requests naming no model (unless the config pins inference.defaultModel).
+  setDefault: "/api/models/default",
   verify: "/api/models/verify",
   remove: (name) => `/api/models/${encodeURIComponent(name)}`,
 };
@@ -22,21 +21,23 @@ export function render(root) {
     try {
       const data = await api(routes.list);
       const models = data.models ?? [];
-      const active = data.status?.loaded?.name ?? null;
+      const active = data.default ?? null;
+      const loaded = data.status?.loaded?.name ?? null;
+      const chosen = data.defaultChosen ?? null;
       replace(
         listBox,
         table(
           "Models",
           ["Name", "Kind", "Size", "Details", "Actions"],
           models.map((m) => [
-            h("span", null, m.name, m.name === active ? h("span", { class: "badge good" }, "default (loaded)") : null),
+            h("span", null, m.name, m.name === active ? h("span", { class: "badge good" }, m.name === loaded ? "default (loaded)" : "default") : null),
             m.kind === "llm" ? "chat" : m.kind,
             fmtBytes(m.size),
             [m.architecture, m.quantization, m.parameters ? `${(m.parameters / 1e6).toFixed(1)} M params` : null, m.contextLength ? `ctx ${m.contextLength}` : null].filter(Boolean).join(" · ") || "–",
             h(
               "div",
               { class: "row" },
-              m.kind === "llm" ? h("button", { type: "button", class: "secondary small", disabled: m.name === active, onclick: () => act(`${m.name} is loaded and answers requests that name no model.`, routes.load(m.name), "POST"), "aria-label": `Set default: ${m.name}` }, "Set default") : null,
+              m.kind === "llm" ? h("button", { type: "button", class: "secondary small", disabled: m.name === chosen && m.name === loaded, onclick: () => act(`${m.name} is now the default: it answers requests that name no model, also after a restart.`, routes.setDefault, "PUT", { name: m.name }), "aria-label": `Set default: ${m.name}` }, "Set default") : null,
               h("button", { type: "button", class: "secondary small", onclick: () => verify(m.name), "aria-label": `Verify ${m.name}` }, "Verify"),
               h("button", { type: "button", class: "danger small", onclick: () => confirm(`Delete ${m.name}?`) && act("Deleted.", routes.remove(m.name), "DELETE"), "aria-label": `Delete ${m.name}` }, "Delete"),
             ),
@@ -48,9 +49,9 @@ export function render(root) {
     }
   }
 
-  async function act(done, path, method) {
+  async function act(done, path, method, body) {
     try {
-      await api(path, { method });
+      await api(path, body === undefined ? { method } : { method, body });
       toast(done);
       void refresh();
     } catch (err) {
