@@ -1,5 +1,6 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
+import type { Migration } from "../../services/db/Database.js";
 
 interface InferenceLike {
   status(): { queue?: { active?: number; waiting?: number }; totals?: { requests?: number } };
@@ -10,11 +11,13 @@ interface InferenceLike {
  * the database accepts a write, and the inference engine is not wedged.
  * A failing liveness check withholds WATCHDOG=1, so systemd restarts the node.
  */
+export const watchdogMigrations: readonly Migration[] = [
+  { version: 1, name: "heartbeat row", up: (db) => db.exec("CREATE TABLE watchdog_heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, beats INTEGER NOT NULL)") },
+];
+
 export const selfCheckPlugin = fp(
   async (app) => {
-    app.db.migrate("watchdog", [
-      { version: 1, name: "heartbeat row", up: (db) => db.exec("CREATE TABLE watchdog_heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, beats INTEGER NOT NULL)") },
-    ]);
+    app.db.migrate("watchdog", watchdogMigrations);
     const beat = app.db.sqlite.prepare(
       "INSERT INTO watchdog_heartbeat (id, at, beats) VALUES (1, ?, 1) ON CONFLICT(id) DO UPDATE SET at = excluded.at, beats = beats + 1",
     );

@@ -5,6 +5,8 @@ import { auditMigrations } from "../../../services/audit/migrations.js";
 import { authMigrations } from "../../../services/auth/schema.js";
 import { memoryMigrations } from "../../../services/memory/migrations.js";
 import { schedulerMigrations } from "../../../services/scheduler/migrations.js";
+import { federationMigrations } from "../../../services/federation/migrations.js";
+import { watchdogMigrations } from "../../plugins/selfCheck.js";
 import { printResult } from "../output.js";
 import { addSettingFlags, configFromFlags } from "../settingFlags.js";
 
@@ -14,6 +16,8 @@ const latestByOwner: Record<string, number> = {
   scheduler: schedulerMigrations.length,
   auth: authMigrations.length,
   audit: auditMigrations.length,
+  federation: federationMigrations.length,
+  watchdog: watchdogMigrations.length,
 };
 
 /** `sovereign restore FILE`: replaces the database with a verified backup while the node is stopped. */
