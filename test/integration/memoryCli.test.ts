@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/cli.js";
+import { NodeIdentity } from "../../services/identity/NodeIdentity.js";
 
 let dir: string;
 let dataDir: string;
@@ -88,12 +89,20 @@ describe("sovereign memory / backup / restore / jobs", () => {
     expect(r2.stderr).toMatch(/newer than this software knows/);
 
     cli(["memory", "add", "written after the backup"]);
+    // A node that has run has a key and an audit log: the restore must land in it and keep it verifiable.
+    NodeIdentity.loadOrCreate(dataDir);
     const r3 = cli(["restore", backup.path, "--json"]);
     expect(r3.status, r3.stderr).toBe(0);
     const restored = JSON.parse(r3.stdout) as { previous: string };
     expect(existsSync(restored.previous)).toBe(true);
     expect(JSON.parse(cli(["memory", "search", "written", "after", "--json"]).stdout).hits).toEqual([]);
     expect(JSON.parse(cli(["memory", "search", "spare", "key", "--json"]).stdout).hits.length).toBeGreaterThan(0);
+    const verify = cli(["audit", "verify", "--json"]);
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    const audit = new BetterSqlite3(join(dataDir, "sovereign.db"), { readonly: true });
+    const last = audit.prepare("SELECT type, actor FROM audit_events ORDER BY seq DESC LIMIT 1").get();
+    audit.close();
+    expect(last).toEqual({ type: "db.restored", actor: "console" });
   });
 
   it("lists, pauses, resumes and runs jobs", () => {
