@@ -2,7 +2,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { guardDb } from "../db/sqliteErrors.js";
 import { toMessage, type Role } from "./ConversationStore.js";
-import { normalizeTags, toMemory } from "./MemoryStore.js";
+import { normalizeTags, toMemory, type Memory } from "./MemoryStore.js";
 import { MEMORY_SCHEMA_VERSION } from "./migrations.js";
 
 /**
@@ -12,18 +12,8 @@ import { MEMORY_SCHEMA_VERSION } from "./migrations.js";
  */
 export const JSONL_FORMAT = "sovereign-memory";
 
-interface MemoryLine {
-  type: "memory";
-  userId: string;
-  text: string;
-  source: string;
-  kind: string;
-  tags: string[];
-  importance: number;
-  createdAt: string;
-  documentId: string | null;
-  chunkIndex: number | null;
-}
+/** A memory as exported: everything but its local row id. */
+type MemoryLine = { type: "memory" } & Omit<Memory, "id">;
 interface ConversationLine {
   type: "conversation";
   id: string;
