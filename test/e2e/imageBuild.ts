@@ -3,21 +3,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { inCI } from "../helpers/requireTool.js";
+import type { BuildResult } from "../../image/pipeline.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 export const imageCache = join(repoRoot, ".cache/image");
 
-export interface BuiltImage {
-  name: string;
-  board: string;
-  image: string;
-  manifest: string;
-  passphraseFile?: string;
-  usbKeyImage?: string;
-  luksUuid: string;
-  timings: { step: string; seconds: number; skipped: boolean }[];
-  sizes: { diskBytes: number; imageBytes: number; rootfsBytes: number };
-}
+/** What `sovereign image build --json` prints: the pipeline's own result type. */
+export type BuiltImage = BuildResult;
 
 export function requireRoot(): boolean {
   if (process.getuid?.() === 0) return true;

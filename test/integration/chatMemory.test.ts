@@ -4,6 +4,7 @@ import type { TestApp } from "../helpers/testApp.js";
 import { as, buildAuthTestApp, claim } from "./authHelpers.js";
 import { testEmbedderDir, testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
 import { runSummarization, summarizerFromApp } from "../../services/memory/summarizeJob.js";
+import { inferenceTestSettings } from "./inferenceFixtures.js";
 
 interface Extension {
   conversation_id: string | null;
@@ -35,12 +36,7 @@ describe("chat with memory (generated tiny llama + generated ONNX embedder)", ()
 
   beforeAll(async () => {
     t = await buildAuthTestApp({
-      "tuning.promptThreads": 1,
-      "tuning.generationThreads": 1,
-      "tuning.embeddingThreads": 1,
-      "tuning.parallelSequences": 2,
-      "tuning.contextSize": 512,
-      "inference.idleUnloadMinutes": 0,
+      ...inferenceTestSettings,
       "inference.embeddingModel": "configured-embedder",
       "scheduler.enabled": false,
     });

@@ -26,20 +26,22 @@ async function adminKey(app: FastifyInstance): Promise<string> {
   return auth.keys.create({ userId: admin.id, name: "inference tests", scopes: ["chat", "models", "admin"], expiresAt: null }).secret;
 }
 
+/** One engine thread (this machine is small and shared), two slots, a small context, no idle unload. */
+export const inferenceTestSettings: Readonly<Record<string, unknown>> = {
+  "tuning.promptThreads": 1,
+  "tuning.generationThreads": 1,
+  "tuning.embeddingThreads": 1,
+  "tuning.parallelSequences": 2,
+  "tuning.contextSize": 512,
+  "inference.idleUnloadMinutes": 0,
+};
+
 /**
  * The real app on port 0 with the generated tiny llama installed as "tiny",
  * one engine thread (this machine is small and shared) and an OpenAI client.
  */
 export async function startInferenceApp(settings: Record<string, unknown> = {}, options: { install?: boolean } = {}): Promise<InferenceTestApp> {
-  const t = await buildTestApp({
-    "tuning.promptThreads": 1,
-    "tuning.generationThreads": 1,
-    "tuning.embeddingThreads": 1,
-    "tuning.parallelSequences": 2,
-    "tuning.contextSize": 512,
-    "inference.idleUnloadMinutes": 0,
-    ...settings,
-  });
+  const t = await buildTestApp({ ...inferenceTestSettings, ...settings });
   if (options.install !== false) await t.app.inference.registry.add(testLlamaModel(), { name: "tiny" });
   await t.app.listen({ port: 0, host: "127.0.0.1" });
   const url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
