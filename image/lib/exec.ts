@@ -31,7 +31,7 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
   const file = opts.nice ? "nice" : cmd;
   if (opts.logFile) appendFileSync(opts.logFile, `\n$ ${cmd} ${args.join(" ")}\n`);
   return await new Promise<string>((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(file, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdinMode(opts), "pipe", "pipe"] });
     active.add(child);
     child.on("exit", () => active.delete(child));
     const chunks: Buffer[] = [];
@@ -46,8 +46,8 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
         for (const l of lines) if (l.trim()) opts.onLine(l);
       }
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
     child.on("error", (err) => reject(new SovereignError("IMAGE_COMMAND_FAILED", `could not run ${cmd}: ${err.message}`, { cause: err })));
     child.on("close", (code, signal) => {
       const out = Buffer.concat(chunks).toString("utf8");
@@ -59,23 +59,35 @@ export async function exec(cmd: string, args: readonly string[], opts: ExecOptio
         }),
       );
     });
-    child.stdin.on("error", () => {});
-    child.stdin.end(opts.input ?? "");
+    feed(child, opts);
   });
 }
 
 /** Runs a command and returns only its stdout (stderr goes to the log). */
 export async function capture(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
   return await new Promise<string>((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [stdinMode(opts), "pipe", "pipe"] });
     let out = "";
     let err = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
+    child.stdout?.on("data", (b: Buffer) => (out += b.toString("utf8")));
+    child.stderr?.on("data", (b: Buffer) => (err += b.toString("utf8")));
     child.on("error", (e) => reject(new SovereignError("IMAGE_COMMAND_FAILED", `could not run ${cmd}: ${e.message}`)));
     child.on("close", (code) =>
       code === 0 ? resolve(out) : reject(new SovereignError("IMAGE_COMMAND_FAILED", `${cmd} failed (exit ${code}): ${err.trim().slice(-800)}`)),
     );
-    child.stdin.end(opts.input ?? "");
+    feed(child, opts);
   });
+}
+
+/** A command with no input gets no stdin pipe at all: one that exits before we
+ * write to it would otherwise raise EPIPE (dpkg-query did, in CI). */
+function stdinMode(opts: ExecOptions): "pipe" | "ignore" {
+  return opts.input === undefined ? "ignore" : "pipe";
+}
+
+function feed(child: ChildProcess, opts: ExecOptions): void {
+  if (opts.input === undefined || !child.stdin) return;
+  // A child may exit without reading all of its input; its exit code says what happened.
+  child.stdin.on("error", () => {});
+  child.stdin.end(opts.input);
 }
