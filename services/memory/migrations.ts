@@ -125,6 +125,17 @@ export const memoryMigrations: readonly Migration[] = [
         CREATE TABLE memory_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`);
     },
   },
+  {
+    version: 5,
+    name: "origin of memories received from federation peers",
+    up: (db) => {
+      // origin: the peer node that wrote it (NULL: this node). fed_key: the knowledge item it holds, one row per item and owner.
+      db.exec(`
+        ALTER TABLE memories ADD COLUMN origin TEXT;
+        ALTER TABLE memories ADD COLUMN fed_key TEXT;
+        CREATE UNIQUE INDEX memories_fed_key ON memories (user_id, fed_key) WHERE fed_key IS NOT NULL;`);
+    },
+  },
 ];
 
 export const MEMORY_SCHEMA_VERSION = memoryMigrations.length;

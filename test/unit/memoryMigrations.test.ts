@@ -57,11 +57,27 @@ describe("memory migrations, one by one", () => {
   it("v4: summarization progress on conversations keeps existing rows", () => {
     const db = at(3);
     db.sqlite.prepare("INSERT INTO conversations VALUES ('c', 'u', 't', 1, 1)").run();
-    db.migrate("memory", memoryMigrations);
+    db.migrate("memory", memoryMigrations.slice(0, 4));
     expect(db.version("memory")).toBe(4);
     expect(columns(db, "conversations")).toEqual(expect.arrayContaining(["summarized_at", "summary_memory_id"]));
     expect(tables(db)).toContain("memory_kv");
     expect(db.sqlite.prepare("SELECT id, summarized_at FROM conversations").get()).toEqual({ id: "c", summarized_at: null });
+  });
+
+  it("v5: origin and federation item key on memories keep existing rows; one row per owner and item", () => {
+    const db = at(4);
+    db.sqlite.prepare("INSERT INTO memories (user_id, text, source, created_at) VALUES ('u', 'kept', 's', 1)").run();
+    db.migrate("memory", memoryMigrations.slice(0, 5));
+    expect(db.version("memory")).toBe(5);
+    expect(columns(db, "memories")).toEqual(expect.arrayContaining(["origin", "fed_key"]));
+    expect(db.sqlite.prepare("SELECT text, origin, fed_key FROM memories").get()).toEqual({ text: "kept", origin: null, fed_key: null });
+    const insert = db.sqlite.prepare("INSERT INTO memories (user_id, text, source, created_at, origin, fed_key) VALUES (?, 'x', 's', 1, 'peer', ?)");
+    insert.run("u", "memory:k");
+    insert.run("quarantine:u", "memory:k");
+    expect(() => insert.run("u", "memory:k")).toThrow(/UNIQUE/);
+    // Our own memories carry no key and are never constrained by it.
+    db.sqlite.prepare("INSERT INTO memories (user_id, text, source, created_at) VALUES ('u', 'own', 's', 1)").run();
+    expect(db.sqlite.prepare("SELECT COUNT(*) AS n FROM memories WHERE fed_key IS NULL").get()).toEqual({ n: 2 });
   });
 
   it("refuses a database newer than the code", () => {
