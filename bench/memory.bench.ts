@@ -1,7 +1,8 @@
 // Memory search at scale: 100k memories with 384-dim vectors in a real SQLite file.
 // Measures ingest rate, bytes per memory, and query latency (p50/p95, excluding the query's
 // embedding) for hybrid, FTS-only and vector-only search, with the vector side done three ways:
-// exact scan over Float32Arrays (the default), 1-bit codes + exact re-rank, and sqlite-vec's vec0.
+// exact scan over Float32Arrays, 1-bit codes + exact re-rank (the default), and sqlite-vec's vec0.
+// Word search is also timed side by side: the planned query against a plain OR of every word.
 // Run: npm run bench memory   (MEMORY_BENCH_N=20000 for a quicker pass)
 import BetterSqlite3 from "better-sqlite3";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -11,6 +12,7 @@ import * as sqliteVec from "sqlite-vec";
 import { Database } from "../services/db/Database.js";
 import type { Embedder } from "../services/memory/Embedder.js";
 import type { EmbeddingWorker } from "../services/memory/EmbeddingWorker.js";
+import { toFtsQuery } from "../services/memory/ftsQuery.js";
 import { hybridSearch, type SearchMode } from "../services/memory/hybridSearch.js";
 import { MemoryService } from "../services/memory/MemoryService.js";
 import { memoryMigrations } from "../services/memory/migrations.js";
@@ -161,6 +163,26 @@ async function main(): Promise<void> {
     }
     return stats(times);
   }
+  // Word search two ways, side by side: the planned query (common words score but do not
+  // match) against a plain OR of every word, with how much of the plain top 10 the plan keeps.
+  function measureFts(plan: (text: string) => string | readonly string[]): { p50: number; p95: number; mean: number } {
+    const times: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      const t = performance.now();
+      memory.store.ftsSearch(USER, plan(q.text), {}, 50);
+      if (i >= 10) times.push(performance.now() - t);
+    }
+    return stats(times);
+  }
+  const plainOr = (text: string): string => toFtsQuery(text) ?? "";
+  const ftsPlanned = measureFts((text) => memory.store.ftsPlan(text));
+  const ftsPlainOr = measureFts(plainOr);
+  let kept = 0;
+  for (const q of queries) {
+    const plain = memory.store.ftsSearch(USER, plainOr(q.text), {}, 10).map((h) => h.id);
+    const planned = new Set(memory.store.ftsSearch(USER, memory.store.ftsPlan(q.text), {}, 10).map((h) => h.id));
+    kept += plain.filter((id) => planned.has(id)).length / Math.max(plain.length, 1);
+  }
   const exactWorker = memory.vectors;
   const binaryWorker = binary.vectors;
   const results = {
@@ -173,9 +195,10 @@ async function main(): Promise<void> {
     sqliteVecFileBytes: vecBytes,
     queryMs: {
       fts: await measure(exactWorker, "fts"),
+      ftsSideBySide: { planned: ftsPlanned, plainOr: ftsPlainOr, p95Ratio: Math.round((ftsPlainOr.p95 / ftsPlanned.p95) * 10) / 10, plainTop10Kept: Math.round((kept / queries.length) * 100) / 100 },
       hybrid: { exact: await measure(exactWorker, "hybrid"), binary: await measure(binaryWorker, "hybrid"), sqliteVec: await measure(vecWorker, "hybrid") },
       vector: { exact: await measure(exactWorker, "vector"), binary: await measure(binaryWorker, "vector"), sqliteVec: await measure(vecWorker, "vector") },
-      hybridWithTagFilter: { exact: await measure(exactWorker, "hybrid", { tags: ["t7"] }) },
+      hybridWithTagFilter: { exact: await measure(exactWorker, "hybrid", { tags: ["t7"] }), binary: await measure(binaryWorker, "hybrid", { tags: ["t7"] }) },
     },
     recallAt10VsExact: { binary: 0, sqliteVec: 0 },
     chosen: memorySettings.find((x) => x.key === "memory.vectorSearch")?.default as string,

@@ -1,5 +1,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { guardDb } from "../db/sqliteErrors.js";
+import { planFtsQuery } from "./ftsQuery.js";
+import { TermStats } from "./TermStats.js";
 
 export interface MemoryInput {
   userId: string;
@@ -80,6 +82,7 @@ export class MemoryStore {
   private readonly insertStmt: BetterSqlite3.Statement;
   private readonly tagStmt: BetterSqlite3.Statement;
   private readonly getStmt: BetterSqlite3.Statement;
+  private termStats: TermStats | undefined;
 
   constructor(readonly db: BetterSqlite3.Database) {
     this.insertStmt = db.prepare(
@@ -180,11 +183,39 @@ export class MemoryStore {
     );
   }
 
-  /** FTS5 BM25 ranking (best first). `match` must come from toFtsQuery. */
-  ftsSearch(userId: string, match: string, filters: MemoryFilters, limit: number): Array<{ id: number; score: number }> {
+  /** The MATCH expressions for a free-text query, planned by how common its words are. */
+  ftsPlan(text: string): string[] {
+    this.termStats ??= new TermStats(this.db);
+    return planFtsQuery(text, this.termStats);
+  }
+
+  /**
+   * FTS5 BM25 ranking, best first. `plan` comes from ftsPlan or toFtsQuery;
+   * a later expression runs only when the ones before it matched nothing
+   * (a misspelt rare word): filling up with common-word matches would rank
+   * tens of thousands of rows for results that say little.
+   */
+  ftsSearch(userId: string, plan: string | readonly string[], filters: MemoryFilters, limit: number): Array<{ id: number; score: number }> {
+    for (const match of typeof plan === "string" ? [plan] : plan) {
+      const rows = this.ftsRanked(userId, match, filters, limit);
+      if (rows.length > 0) return rows.map((r) => ({ id: r.id, score: -r.rank }));
+    }
+    return [];
+  }
+
+  private ftsRanked(userId: string, match: string, filters: MemoryFilters, limit: number): Array<{ id: number; rank: number }> {
     const { where, params } = this.filterSql(userId, filters);
-    // Fast path: let FTS5 rank inside the virtual table (ORDER BY rank LIMIT is optimized there),
-    // then filter a generous head of the ranking. Only when filters leave too few, rank everything.
+    const full = (): Array<{ id: number; rank: number }> =>
+      this.db
+        .prepare(
+          `SELECT m.id AS id, memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
+           WHERE memories_fts MATCH ? AND ${where.join(" AND ")} ORDER BY rank LIMIT ?`,
+        )
+        .all(match, ...params, limit) as Array<{ id: number; rank: number }>;
+    // Tags, source, kind or time usually keep a few percent: rank once, with the filter in the join.
+    if (hasFilters(filters)) return full();
+    // Only the user filters: let FTS5 rank inside the virtual table (ORDER BY rank LIMIT is
+    // optimized there) and filter a generous head; rank everything only if that leaves too few.
     const head = Math.max(limit * 8, 400);
     const fast = this.db
       .prepare(
@@ -192,19 +223,9 @@ export class MemoryStore {
          JOIN memories m ON m.id = f.rowid WHERE ${where.join(" AND ")} ORDER BY f.rank LIMIT ?`,
       )
       .all(match, head, ...params, limit) as Array<{ id: number; rank: number }>;
-    let rows = fast;
-    if (fast.length < limit) {
-      const total = (this.db.prepare("SELECT COUNT(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)").get(match, head + 1) as { n: number }).n;
-      if (total > head) {
-        rows = this.db
-          .prepare(
-            `SELECT m.id AS id, memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
-             WHERE memories_fts MATCH ? AND ${where.join(" AND ")} ORDER BY rank LIMIT ?`,
-          )
-          .all(match, ...params, limit) as Array<{ id: number; rank: number }>;
-      }
-    }
-    return rows.map((r) => ({ id: r.id, score: -r.rank }));
+    if (fast.length >= limit) return fast;
+    const total = (this.db.prepare("SELECT COUNT(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)").get(match, head + 1) as { n: number }).n;
+    return total <= head ? fast : full();
   }
 
   /** Ids that pass the filters (for the vector side); undefined when only the user filters. */

@@ -1,6 +1,5 @@
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import type { EmbeddingWorker } from "./EmbeddingWorker.js";
-import { toFtsQuery } from "./ftsQuery.js";
 import { hasFilters, type Memory, type MemoryFilters, type MemoryStore } from "./MemoryStore.js";
 
 export type SearchMode = "hybrid" | "fts" | "vector";
@@ -58,8 +57,8 @@ export async function hybridSearch(store: MemoryStore, vectors: EmbeddingWorker,
   const wanted = options.mode ?? "hybrid";
   const filters: MemoryFilters = options;
 
-  const match = wanted === "vector" ? null : toFtsQuery(query);
-  const ftsIds = match ? store.ftsSearch(userId, match, filters, depth).map((h) => h.id) : [];
+  const plan = wanted === "vector" ? [] : store.ftsPlan(query);
+  const ftsIds = plan.length > 0 ? store.ftsSearch(userId, plan, filters, depth).map((h) => h.id) : [];
 
   const vec = wanted === "fts" ? undefined : vectors.current();
   let vecHits: Array<{ id: number; score: number }> = [];

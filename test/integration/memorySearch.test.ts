@@ -89,6 +89,52 @@ describe("hybrid search over a real database", () => {
   });
 });
 
+describe("word search in a large store", () => {
+  // Every memory says "the" and "note"; 30 say "lake". Above COMMON_MIN_DOCS the
+  // common words stop matching on their own but still order the results.
+  function fill(): void {
+    const rows = Array.from({ length: 2500 }, (_, i) => ({
+      userId: "alice",
+      text: i % 100 === 7 ? `the note about the lake number ${i}` : `the note number ${i} about filler words`,
+      source: "bulk",
+    }));
+    memory.store.insertMany(rows);
+    memory.store.insertMany([
+      { userId: "alice", text: "lake stone walk", source: "pair" },
+      { userId: "alice", text: "lake note walk", source: "pair" },
+    ]);
+  }
+
+  it("matches by the rare word, and the common words order what it matched", async () => {
+    fill();
+    // The index's own counts mark "the" and "note" as common (a planned query, not a plain OR).
+    expect(memory.store.ftsPlan("the note lake")).toEqual(['("lake") OR (("lake") AND ("the" OR "note"))', '"the" AND "note"']);
+    const r = await memory.search("alice", "the note lake", { mode: "fts", limit: 40 });
+    const texts = r.hits.map((h) => h.memory.text);
+    // Exactly the 27 memories with "lake": common words alone no longer match.
+    expect(texts).toHaveLength(27);
+    expect(texts.every((t) => t.includes("lake"))).toBe(true);
+    // Same length, same "lake": the one that also says "note" ranks higher.
+    expect(texts.indexOf("lake note walk")).toBeLessThan(texts.indexOf("lake stone walk"));
+  });
+
+  it("falls back to memories holding every common word when the rare word matches nothing", async () => {
+    fill();
+    const r = await memory.search("alice", "the note zyzzyva", { mode: "fts", limit: 10 });
+    expect(r.hits).toHaveLength(10);
+    expect(r.hits.every((h) => /\bthe\b/.test(h.memory.text) && /\bnote\b/.test(h.memory.text))).toBe(true);
+    const onlyCommon = await memory.search("alice", "the note", { mode: "fts", limit: 10 });
+    expect(onlyCommon.hits).toHaveLength(10);
+  });
+
+  it("stays correct while its word counts are stale", async () => {
+    fill();
+    expect((await memory.search("alice", "heron", { mode: "fts" })).hits).toEqual([]);
+    memory.add("alice", { text: "a heron stood in the lake", source: "notes" });
+    expect((await memory.search("alice", "heron the", { mode: "fts" })).hits[0]?.memory.text).toBe("a heron stood in the lake");
+  });
+});
+
 describe("night-time summarization", () => {
   const summarizer: Summarizer = { summarize: async (t) => `talked about ${t.split("\n")[0]?.slice(6, 40)}` };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chunkText } from "../../services/memory/chunkText.js";
-import { ftsTerms, toFtsQuery } from "../../services/memory/ftsQuery.js";
+import { COMMON_MIN_DOCS, ftsTerms, planFtsQuery, toFtsQuery } from "../../services/memory/ftsQuery.js";
 import { checkText, decodeUtf8 } from "../../services/memory/text.js";
 
 describe("toFtsQuery", () => {
@@ -13,6 +13,31 @@ describe("toFtsQuery", () => {
   });
   it("bounds the number of terms", () => {
     expect(ftsTerms(Array.from({ length: 100 }, (_, i) => `w${i}`).join(" "))).toHaveLength(32);
+  });
+});
+
+describe("planFtsQuery", () => {
+  const freq = (total: number, df: Record<string, number>) => ({ total: () => total, docFreq: (t: string) => df[t] ?? 0 });
+
+  it("ORs every word in a small store, where no query is slow", () => {
+    expect(planFtsQuery("the lake", freq(COMMON_MIN_DOCS - 1, { the: COMMON_MIN_DOCS - 1 }))).toEqual(['"the" OR "lake"']);
+  });
+  it("lets common words score but not match once the store is large", () => {
+    const f = freq(100_000, { the: 60_000, of: 40_000, lake: 300, alpine: 5_000 });
+    expect(planFtsQuery("the alpine lake of", f)).toEqual([
+      '("alpine" OR "lake") OR (("alpine" OR "lake") AND ("the" OR "of"))',
+      '"the" AND "of"',
+    ]);
+  });
+  it("requires every word when all of them are common", () => {
+    expect(planFtsQuery("the of", freq(100_000, { the: 60_000, of: 40_000 }))).toEqual(['"the" AND "of"']);
+  });
+  it("keeps a word the index has never seen as a matching word", () => {
+    // A diacritic or unseen spelling reads df 0 here, yet FTS5 may still match it.
+    expect(planFtsQuery("the ünïcode", freq(100_000, { the: 60_000 }))[0]).toBe('("ünïcode") OR (("ünïcode") AND ("the"))');
+  });
+  it("plans nothing for a query without words", () => {
+    expect(planFtsQuery("*** ()", freq(100_000, {}))).toEqual([]);
   });
 });
 
