@@ -15,6 +15,7 @@ import { compressStep } from "./steps/compress.js";
 import { configureStep } from "./steps/configure.js";
 import { encryptStep } from "./steps/encrypt.js";
 import { initramfsStep } from "./steps/initramfs.js";
+import { kernelModulesStep } from "./steps/kernelModules.js";
 import { manifestStep } from "./steps/manifest.js";
 import { modelsStep } from "./steps/models.js";
 import { packagesStep } from "./steps/packages.js";
@@ -32,10 +33,12 @@ export const pipeline: readonly Step[] = [
   packagesStep,
   configureStep,
   modelsStep,
+  kernelModulesStep,
   initramfsStep,
+  // Before the root filesystem, so that it can leave out what the boot partition already carries.
+  bootPartitionStep,
   rootfsImageStep,
   encryptStep,
-  bootPartitionStep,
   assembleStep,
   compressStep,
   manifestStep,

@@ -42,6 +42,12 @@ export interface BoardProfile {
   readonly unlock: readonly UnlockMethod[];
   /** Extra environment for sovereign.service (beyond SOVEREIGN_BOARD and paths). */
   readonly serviceEnv: Readonly<Record<string, string>>;
+  /**
+   * Kernel module trees (under /usr/lib/modules/<version>/kernel) this board
+   * cannot use, removed before the initramfs is built; modules that need one
+   * of them go too. Defaults to none.
+   */
+  readonly kernelModulesExclude?: readonly string[];
   /** Notes the `image boards` table shows (GPU support, opt-in layers). */
   readonly notes: readonly string[];
   /** Optional vendor layer (Jetson L4T): never fetched by default. */

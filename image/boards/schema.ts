@@ -45,6 +45,7 @@ export const boardProfileSchema = z
     }),
     unlock: z.array(z.enum(["passphrase", "usb-key", "tpm2", "ssh"])).min(1),
     serviceEnv: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()),
+    kernelModulesExclude: z.array(z.string().regex(/^(arch|crypto|drivers|fs|net|sound|virt)(\/[a-z0-9_.-]+)*$/, "a directory under the kernel's module tree, e.g. drivers/media")).optional(),
     notes: z.array(z.string()),
     vendorLayer: z.object({ name: z.string(), description: z.string() }).optional(),
   })

@@ -14,7 +14,7 @@ function newestKernel(ctx: BuildContext): string {
 }
 
 /**
- * Step 7c: the FAT boot partition as a file: mkfs.vfat, then mtools copies
+ * Step 7a: the FAT boot partition as a file: mkfs.vfat, then mtools copies
  * (no vfat mount). UEFI boards get systemd-boot as the removable-media loader;
  * the Pi gets what raspi-firmware put in /boot/firmware.
  */

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BoardProfile } from "../boards/BoardProfile.js";
 import { exec } from "../lib/exec.js";
+import { dpkgFilters } from "../lib/slim.js";
 import type { Step } from "./Step.js";
 
 export const SUITE = "trixie";
@@ -27,7 +28,7 @@ export function sourceLines(board: BoardProfile, mirror: string): string[] {
 
 /** Cache key of a bootstrap tarball: everything that changes its contents. */
 export function bootstrapKey(board: BoardProfile, mirror: string): string {
-  const input = JSON.stringify({ v: 1, arch: board.arch, sources: sourceLines(board, mirror), packages: bootstrapPackages(board) });
+  const input = JSON.stringify({ v: 1, arch: board.arch, sources: sourceLines(board, mirror), packages: bootstrapPackages(board), dpkgFilters });
   return createHash("sha256").update(input).digest("hex").slice(0, 16);
 }
 
@@ -56,6 +57,7 @@ export const bootstrapStep: Step = {
             "--variant=minbase",
             `--arch=${board.arch}`,
             `--include=${bootstrapPackages(board).join(",")}`,
+            ...dpkgFilters.map((f) => `--dpkgopt=${f}`),
             "--skip=essential/unlink",
             "--format=tar",
             `--setup-hook=mkdir -p "$1"/var/cache/apt/archives/`,

@@ -1,9 +1,10 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
 import { exec, capture } from "../lib/exec.js";
 import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";
+import { isNativeObject, isPrunableFile, pruneBuildDirs, pruneDirsAtPackageRoot } from "../lib/slim.js";
 import { APP_DIR } from "../lib/units.js";
 import type { Step } from "./Step.js";
 
@@ -55,15 +56,48 @@ export const runtimeStep: Step = {
     for (const p of prunePaths(ctx.board.arch)) rmSync(join(app, p), { recursive: true, force: true });
 
     if (ctx.board.arch !== hostArch()) await crossBuildAddons(ctx, app);
+    const before = Number((await capture("du", ["-sb", app])).split("\t")[0]);
+    const native = pruneNodeModules(join(app, "node_modules"));
+    await stripNative(ctx, native);
     const bytes = Number((await capture("du", ["-sb", app])).split("\t")[0]);
     const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
     ctx.state.runtime = { version, bytes, nodeModules: keep.map((k) => k.slice("node_modules/".length)) };
-    ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB, ${keep.length} modules`);
+    ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB (${((before - bytes) / 1024 ** 2).toFixed(0)} MiB of tests, types, maps and symbols pruned), ${keep.length} modules`);
     // Optional per-platform packages npm skipped on this host (e.g. sqlite-vec-linux-arm64 on an x64 host) are not in the image.
     if (missing.length > 0) ctx.progress(`warning: not installed on the build host, so not in the image: ${missing.join(", ")}`);
     return undefined;
   },
 };
+
+type Level = "modules" | "scope" | "package" | "inner";
+const childLevel = (level: Level, name: string): Level =>
+  level === "modules" ? (name.startsWith("@") ? "scope" : "package") : level === "scope" ? "package" : name === "node_modules" ? "modules" : "inner";
+
+/** Removes what Node never loads (./lib/slim.ts says what and why); returns the native objects left. */
+export function pruneNodeModules(dir: string): string[] {
+  const native: string[] = [];
+  const walk = (d: string, level: Level): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        const atRoot = level === "package" && (pruneDirsAtPackageRoot as readonly string[]).includes(e.name);
+        if (atRoot || (pruneBuildDirs as readonly string[]).includes(e.name)) rmSync(p, { recursive: true, force: true });
+        else walk(p, childLevel(level, e.name));
+      } else if (e.isFile()) {
+        if (isPrunableFile(e.name)) rmSync(p, { force: true });
+        else if (isNativeObject(e.name)) native.push(p);
+      }
+    }
+  };
+  walk(dir, "modules");
+  return native;
+}
+
+/** Prebuilt binaries ship their debug symbols; the target's strip removes them (dynamic symbols stay). */
+async function stripNative(ctx: BuildContext, files: string[]): Promise<void> {
+  const strip = ctx.board.arch === hostArch() ? "strip" : `${ctx.board.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu-strip`;
+  for (const f of files) await exec(strip, ["--strip-unneeded", f], { logFile: ctx.logFile }).catch(() => ctx.progress(`warning: ${strip} could not strip ${f}`));
+}
 
 /**
  * better-sqlite3 and unix-dgram compile from source (their prebuilt downloads

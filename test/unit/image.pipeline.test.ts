@@ -10,7 +10,7 @@ import { basePackages, bootstrapKey, bootstrapPackages, sourceLines } from "../.
 import { encryptArgs } from "../../image/steps/encrypt.js";
 import { firstbootConfig } from "../../image/lib/units.js";
 import { missingTools, preflightStep } from "../../image/steps/preflight.js";
-import { ext4SizeFor } from "../../image/steps/rootfsImage.js";
+import { ext4SizeFor, tightExt4Bytes } from "../../image/steps/rootfsImage.js";
 import { compressCommand, compressedName } from "../../image/steps/compress.js";
 import { headerCheck } from "../../image/lib/ggufCheck.js";
 
@@ -23,8 +23,8 @@ const code = async (p: Promise<unknown>): Promise<string> => p.then(() => "resol
 describe("the pipeline", () => {
   it("runs the named steps in the documented order", () => {
     expect(pipeline.map((s) => s.name)).toEqual([
-      "preflight", "bootstrap", "runtime", "packages", "configure", "models", "initramfs",
-      "rootfs-image", "encrypt", "boot-partition", "assemble", "compress", "manifest",
+      "preflight", "bootstrap", "runtime", "packages", "configure", "models", "kernel-modules", "initramfs",
+      "boot-partition", "rootfs-image", "encrypt", "assemble", "compress", "manifest",
     ]);
     expect(new Set(pipeline.map((s) => s.name)).size).toBe(pipeline.length);
   });
@@ -115,6 +115,11 @@ describe("encryption and sizing", () => {
     expect(s % (1024 * 1024)).toBe(0);
     expect(s).toBeGreaterThan(428 * 1024 ** 2);
     expect(s).toBeLessThan(600 * 1024 ** 2);
+  });
+
+  it("the final ext4 is the used blocks plus first boot's headroom, in whole MiB", () => {
+    expect(tightExt4Bytes(100_000)).toBe(Math.ceil((100_000 * 4096 + 32 * 1024 ** 2) / 1024 ** 2) * 1024 ** 2);
+    expect(tightExt4Bytes(256) % (1024 * 1024)).toBe(0);
   });
 
   it("names and compresses outputs", () => {
