@@ -1,21 +1,23 @@
 import type { KeyObject } from "node:crypto";
+import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import type { EncryptionKey } from "./backupCrypto.js";
-import { mirrorBackup } from "./backupMirror.js";
+import { mirrorBackup, mirrorCopy, newestBackup } from "./backupMirror.js";
 // The transport, broker and discovery modules pull in mqtt, aedes and mDNS: loaded only when federation is on.
 import type { Discovery, DiscoveredNode } from "./Discovery.js";
 import type { EmbeddedBroker } from "./EmbeddedBroker.js";
-import { FederationCounters, type DropReason, type FederationStatsSnapshot } from "./FederationStats.js";
+import { FederationCounters, type FederationStatsSnapshot } from "./FederationStats.js";
 import type { FederationStore, PeerRow } from "./FederationStore.js";
 import type { KnowledgePacket } from "./KnowledgePacket.js";
-import { hardwareSummary, signManifest, verifyManifest, type Manifest, type SignedManifest } from "./Manifest.js";
+import { Inbound } from "./Inbound.js";
+import { hardwareSummary, signManifest, type Manifest, type SignedManifest } from "./Manifest.js";
+import { MirrorStore, mirrorDirOf } from "./MirrorStore.js";
 import type { MqttTransport } from "./MqttTransport.js";
 import { Offload, type OffloadChunk, type OffloadPreference } from "./Offload.js";
 import { SyncEngine, type AppliedPacket, type NewPacket } from "./SyncEngine.js";
 import { brokerPassword } from "./brokerLogin.js";
 import type { ChatRequest, LocalInference } from "./localInference.js";
-import { peekSender, sealMessage, verifyMessage, type Envelope } from "./messages.js";
 import { Topics } from "./topics.js";
-import { inboundDecision, isMessageKind, TIERS, type Tier } from "./trust.js";
+import type { Tier } from "./trust.js";
 import type { HardwareReport } from "../../hardware/HardwareFacts.js";
 import type { Config } from "../../appliance/config/settings.js";
 
@@ -54,14 +56,14 @@ export class FederationService {
   private transport: MqttTransport | undefined;
   private broker: EmbeddedBroker | undefined;
   private discovery: Discovery | undefined;
-  private inbox: Array<{ topic: string; payload: Buffer }> = [];
-  private draining = false;
+  private readonly inbound: Inbound;
   private timers: NodeJS.Timeout[] = [];
   private current: SignedManifest | undefined;
   private readonly listeners = new Set<(a: AppliedPacket) => void>();
-  private readonly logGate = new Map<string, number>();
+  private readonly appliers = new Set<(a: AppliedPacket) => void>();
   private brokerUrl: string | null = null;
-  private readonly presence = new Map<string, boolean>();
+  /** Backups this node holds for its core peers (ciphertext only). */
+  readonly mirrors: MirrorStore;
 
   constructor(private readonly o: FederationServiceOptions) {
     const c = o.config;
@@ -72,6 +74,15 @@ export class FederationService {
       pushTargets: () => (this.transport?.connected ? this.peersIn("core").map((p) => p.nodeId) : []),
       send: (peer, payload) => this.send(peer, payload),
       onApplied: (a) => {
+        if (a.packet.content.type === "backup-chunk") {
+          // A core peer's chunk, for us to hold as a file; its body leaves the packet table either way.
+          const c = a.packet.content;
+          const held = a.scope === "main" && c.to === this.nodeId && this.mirrors.put(c.author, c.body);
+          this.counters.mirrors[held ? "chunksStored" : "chunksRefused"]++;
+          o.store.dropBody(a.packet.id);
+        }
+        // Appliers write what the packet means (a memory): a throw rolls the message back, and sync asks for it again.
+        for (const apply of this.appliers) apply(a);
         for (const l of this.listeners) {
           try {
             l(a);
@@ -86,6 +97,16 @@ export class FederationService {
       firstTokenTimeoutMs: c["federation.offload.firstTokenTimeoutMs"], idleTimeoutMs: c["federation.offload.idleTimeoutMs"],
       breakerThreshold: c["federation.offload.breakerThreshold"], breakerCooldownMs: c["federation.offload.breakerCooldownMs"],
       corePeers: () => this.peersIn("core"), local: o.local, send: (peer, payload) => this.send(peer, payload), log: o.log,
+    });
+    this.mirrors = new MirrorStore(mirrorDirOf(c["paths.dataDir"]), c["federation.backupMirrorKeep"]);
+    this.inbound = new Inbound({
+      nodeId: o.identity.nodeId, key: o.identity.key, config: c, store: o.store, topics: this.topics, counters: this.counters,
+      sync: this.sync, offload: this.offload, log: o.log,
+      peer: (id) => this.peerCache.get(id),
+      tierOf: (id) => this.tierOf(id),
+      reloadPeers: (force) => this.reloadPeers(force),
+      send: (peer, payload) => this.send(peer, payload),
+      buildManifest: () => this.buildManifest(),
     });
     this.reloadPeers();
   }
@@ -151,7 +172,7 @@ export class FederationService {
       password: embedded || !c["federation.broker.username"] ? () => brokerPassword(id.key, id.nodeId, id.publicKeyB64) : c["federation.broker.password"],
       caFile: c["federation.broker.caFile"], certFile: c["federation.broker.certFile"], keyFile: c["federation.broker.keyFile"],
       rejectUnauthorized: c["federation.broker.rejectUnauthorized"],
-      onMessage: (topic, payload) => this.enqueue(topic, payload),
+      onMessage: (topic, payload) => this.inbound.enqueue(topic, payload),
       onConnect: () => {
         this.o.log.info({ broker: url }, "federation: connected to the broker");
         this.publishManifest();
@@ -288,9 +309,20 @@ export class FederationService {
     return this.sync.publish(items);
   }
 
+  /** Told of every applied packet, after it is stored; a listener's failure is logged and changes nothing. */
   onPacket(listener: (a: AppliedPacket) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Applies every packet's meaning elsewhere (memory), inside the inbound
+   * message's savepoint: if `apply` throws, the packet is not stored either
+   * and the next sync brings it again.
+   */
+  onApply(apply: (a: AppliedPacket) => void): () => void {
+    this.appliers.add(apply);
+    return () => this.appliers.delete(apply);
   }
 
   /** Asks every core and sandbox peer whose manifest shows packets we lack (or all of them) for a delta. */
@@ -311,181 +343,29 @@ export class FederationService {
     return this.offload.stream(request, options);
   }
 
-  // ── inbound ───────────────────────────────────────────
-  private enqueue(topic: string, payload: Buffer): void {
-    this.inbox.push({ topic, payload });
-    if (!this.draining) {
-      this.draining = true;
-      setImmediate(() => this.drain());
-    }
+  // ── backup mirrors ────────────────────────────────────
+  /** Mirrors backup bytes to every core peer, sealed to this node's own key. */
+  mirrorBackup(data: Buffer, name: string): { backupId: string; chunks: number; peers: string[] } {
+    const r = mirrorBackup(this, this.o.encryptionKey, data, name, this.o.config["federation.maxPayloadBytes"]);
+    this.counters.mirrors.sent++;
+    return r;
   }
 
-  /** Handles up to 256 queued messages in one transaction (one savepoint each), then yields the event loop. */
-  private drain(): void {
-    const batch = this.inbox.splice(0, 256);
-    try {
-      this.reloadPeers();
-      this.o.store.sqlite.transaction(() => {
-        for (const m of batch) {
-          try {
-            this.o.store.sqlite.transaction(() => this.handle(m.topic, m.payload))();
-          } catch (err) {
-            this.drop("internal", peekSender(m.payload), (err as Error).message);
-          }
-        }
-      })();
-    } catch (err) {
-      this.o.log.error({ err: (err as Error).message }, "federation: inbound batch failed");
-    }
-    if (this.inbox.length > 0) setImmediate(() => this.drain());
-    else this.draining = false;
-  }
-
-  private drop(reason: DropReason, sender: string | null, detail?: string): void {
-    this.counters.drops[reason]++;
-    const gate = `${sender}/${reason}`;
-    const now = Date.now();
-    if ((this.logGate.get(gate) ?? 0) > now) return;
-    this.logGate.set(gate, now + 10_000);
-    if (this.logGate.size > 1000) this.logGate.clear();
-    this.o.log.warn({ sender: sender ?? "(unknown)", reason, ...(detail ? { detail } : {}) }, "federation: dropped an inbound message");
-  }
-
-  private handle(topic: string, payload: Buffer): void {
-    this.counters.messagesIn++;
-    this.counters.bytesIn += payload.length;
-    const t = this.topics.parse(topic);
-    if (!t) return;
-    if (payload.length > this.o.config["federation.maxPayloadBytes"]) return this.drop("oversized", t.leaf === "inbox" ? peekSender(payload) : t.nodeId, `${payload.length} bytes`);
-    if (t.leaf === "presence") return this.onPresence(t.nodeId, payload);
-    if (t.leaf === "manifest") return this.onManifest(t.nodeId, payload);
-    if (t.nodeId !== this.nodeId) return;
-    let env: Envelope & { packet?: unknown; prev?: unknown };
-    try {
-      env = JSON.parse(payload.toString("utf8")) as Envelope & { packet?: unknown; prev?: unknown };
-    } catch {
-      return this.drop("malformed", peekSender(payload));
-    }
-    if (typeof env !== "object" || env === null || env.v !== 1 || typeof env.from !== "string") return this.drop("malformed", peekSender(payload));
-    const from = env.from;
-    if (!isMessageKind(env.kind)) return this.drop("unknown-kind", from, String(env.kind).slice(0, 32));
-    if (env.to !== this.nodeId) return this.drop("misaddressed", from);
-    const peer = this.peerCache.get(from);
-    const tier = peer?.tier ?? "unknown";
-    const decision = inboundDecision(tier, env.kind);
-    if (decision === "drop" || !peer) return this.drop("tier", from, `${env.kind} from a ${tier} peer`);
-    const scope = decision === "quarantine" ? "quarantine" : "main";
-    let reason: string | null;
-    if (env.kind === "packet") {
-      reason = this.sync.onPacket(from, peer.publicKey, scope, env.prev, env.packet);
-    } else {
-      if (!verifyMessage(env, peer.publicKey)) return this.drop("bad-signature", from);
-      const skew = this.o.config["federation.clockSkewSeconds"] * 1000;
-      if (typeof env.ts !== "number" || Math.abs(Date.now() - env.ts) > skew) return this.drop("stale", from);
-      reason = this.dispatch(env, peer.publicKey, scope);
-    }
-    if (reason) this.drop(reason as DropReason, from);
-  }
-
-  private dispatch(env: Envelope, key: string, scope: "main" | "quarantine"): string | null {
-    switch (env.kind) {
-      case "sync-req": return this.sync.onSyncRequest(env.from, env.body);
-      case "sync-batch": return this.sync.onSyncBatch(env.from, key, scope, env.body);
-      case "offload-req": return this.o.config["federation.offload.enabled"] ? this.offload.onRequest(env.from, env.body) : "tier";
-      case "offload-chunk": return this.offload.onChunk(env.from, env.body);
-      case "offload-cancel": return this.offload.onCancel(env.from, env.body);
-      case "query": return this.onQuery(env.from, env.body);
-      case "query-reply": return null;
-      default: return "unknown-kind";
-    }
-  }
-
-  /** The one query external peers may make: our public status (what the manifest says, fresh). */
-  private onQuery(from: string, body: unknown): string | null {
-    const id = (body as { id?: unknown } | null)?.id;
-    if (typeof id !== "string" || id.length > 64) return "malformed";
-    const m = this.buildManifest();
-    this.send(from, sealMessage(this.o.identity.key, "query-reply", this.nodeId, from, { id, capabilities: m.capabilities }));
-    return null;
-  }
-
-  private onManifest(topicNode: string, payload: Buffer): void {
-    if (payload.length === 0 || topicNode === this.nodeId) return;
-    let signed: unknown;
-    try {
-      signed = JSON.parse(payload.toString("utf8"));
-    } catch {
-      return this.drop("malformed", topicNode);
-    }
-    const known = this.peerCache.get(topicNode);
-    const v = verifyManifest(signed, {
-      now: Date.now(), skewMs: this.o.config["federation.clockSkewSeconds"] * 1000,
-      highWater: (id) => this.o.store.highWater(id, "manifest"),
-      knownKey: (id) => this.peerCache.get(id)?.publicKey,
-      allowNewSigners: true,
-    });
-    if (!v.ok) {
-      // The broker re-sends the retained manifest on every reconnect: the exact same one is not an attack.
-      if (v.reason === "replay" && known?.manifest && (signed as SignedManifest).manifest?.issuedAt === known.manifest.issuedAt) {
-        this.counters.duplicates++;
-        return;
-      }
-      return this.drop(v.reason, topicNode);
-    }
-    if (v.manifest.nodeId !== topicNode) return this.drop("misaddressed", topicNode);
-    this.o.store.recordManifest(v.manifest, Date.now());
-    const seen = this.presence.get(topicNode);
-    if (seen !== undefined) this.o.store.setOnline(topicNode, seen, Date.now());
-    this.reloadPeers(true);
-    if (!known) this.o.log.info({ peer: v.manifest.nodeId, name: v.manifest.name, fingerprint: this.peerCache.get(v.manifest.nodeId)?.fingerprint }, "federation: new node seen; it stays unknown until an admin approves it");
-    const tier = this.tierOf(topicNode);
-    if ((tier === "core" || tier === "sandbox") && v.manifest.logHead > this.sync.recvCursor(topicNode)) this.sync.requestSync(topicNode);
-  }
-
-  private onPresence(nodeId: string, payload: Buffer): void {
-    if (nodeId === this.nodeId || payload.length === 0) return;
-    let status: unknown;
-    try {
-      status = (JSON.parse(payload.toString("utf8")) as { status?: unknown }).status;
-    } catch {
-      return this.drop("malformed", nodeId);
-    }
-    const online = status === "online";
-    // Presence may arrive before the manifest (both are retained): remember it for then.
-    this.presence.set(nodeId, online);
-    if (this.presence.size > 10_000) this.presence.clear();
-    if (!this.peerCache.has(nodeId)) return;
-    this.o.store.setOnline(nodeId, online, Date.now());
-    this.reloadPeers(true);
-    if (!online) this.offload.peerLost(nodeId);
-    else if (this.tierOf(nodeId) === "core" || this.tierOf(nodeId) === "sandbox") {
-      this.sync.resetPeer(nodeId);
-      this.sync.requestSync(nodeId);
-    }
-  }
-
-  /** Mirrors a backup to every core peer, encrypted to each one's key. */
-  mirrorBackup(data: Buffer, name: string): Array<{ peer: string; backupId: string; chunks: number }> {
-    return mirrorBackup(this, data, name, this.o.config["federation.maxPayloadBytes"]);
+  /** Mirrors the newest backup in `dir` (after the db-backup job, or on demand); null when mirroring is off or no core peer could take it. */
+  mirrorNewestBackup(dir: string, options: { required?: boolean } = {}): { backupId: string; chunks: number; peers: string[]; name: string } | null {
+    const on = this.o.config["federation.backupMirror"] && this.enabled;
+    if (!options.required && (!on || this.peersIn("core").length === 0)) return null;
+    if (!on) throw new SovereignError("FED_DISABLED", "Federation or federation.backupMirror is off on this node.");
+    const newest = newestBackup(dir);
+    return { ...this.mirrorBackup(mirrorCopy(newest.path), newest.name), name: newest.name };
   }
 
   // ── stats and lifecycle ───────────────────────────────
   stats(): FederationStatsSnapshot {
-    const c = this.counters;
-    const byTier = Object.fromEntries(TIERS.map((t) => [t, 0])) as Record<Tier, number>;
-    let online = 0;
-    for (const p of this.peerCache.values()) {
-      byTier[p.tier]++;
-      if (p.online) online++;
-    }
-    return {
-      enabled: this.enabled, connected: this.connected,
-      broker: { mode: this.o.config["federation.broker.mode"], url: this.brokerUrl },
-      nodeId: this.nodeId, packetsIn: c.packetsIn, packetsOut: c.packetsOut, messagesIn: c.messagesIn, messagesOut: c.messagesOut,
-      bytesIn: c.bytesIn, bytesOut: c.bytesOut, applied: c.applied, quarantined: c.quarantined, duplicates: c.duplicates,
-      drops: { ...c.drops }, peersByTier: byTier, peersOnline: online, logHead: this.o.store.logHead(),
-      stored: this.o.store.packetCounts(), offload: { ...c.offload },
-    };
+    return this.counters.snapshot({
+      enabled: this.enabled, connected: this.connected, broker: { mode: this.o.config["federation.broker.mode"], url: this.brokerUrl },
+      nodeId: this.nodeId, peers: [...this.peerCache.values()], logHead: this.o.store.logHead(), stored: this.o.store.packetCounts(),
+    });
   }
 
   /** Drops the broker link abruptly, as a crash would (the broker publishes our last will). For tests and benches. */

@@ -93,6 +93,8 @@ export class FederationStore {
         ON CONFLICT(scope, item_key) DO UPDATE SET packet_id = excluded.packet_id, created_at = excluded.created_at, author = excluded.author`),
       countPackets: q("SELECT scope, pending, COUNT(*) AS n FROM fed_packets GROUP BY scope, pending"),
       packetsByAuthor: q("SELECT id, seq, type, scope, body FROM fed_packets WHERE author = ? ORDER BY seq"),
+      dropBody: q("UPDATE fed_packets SET body = 'null' WHERE id = ?"),
+      dropOutboxBackups: q("DELETE FROM fed_log WHERE type = 'backup-chunk' AND recipient = ?"),
     };
   }
 
@@ -187,6 +189,15 @@ export class FederationStore {
     })();
   }
 
+  /** A persisted own value (e.g. a watermark); 0 when never set. */
+  selfValue(key: string): number {
+    return (this.s.selfGet.get(key) as { value: number } | undefined)?.value ?? 0;
+  }
+
+  setSelfValue(key: string, value: number): void {
+    this.s.selfSet.run(key, value);
+  }
+
   // ── our packet log (the outbox) ───────────────────────
   logHead(): number {
     return (this.s.logHead.get() as { head: number }).head;
@@ -209,6 +220,15 @@ export class FederationStore {
   /** The seq of the last log entry before `seq` that `peer` is meant to receive (0 if none). */
   logPrev(seq: number, peer: string): number {
     return (this.s.logPrev.get(seq, peer) as { prev: number }).prev;
+  }
+
+  /**
+   * Deletes the backup chunks in our outbox meant for one peer: a newer
+   * mirror supersedes them, and the outbox (which every backup copies)
+   * never holds more than one mirror per peer.
+   */
+  dropOutboxBackups(recipient: string): number {
+    return this.s.dropOutboxBackups.run(recipient).changes;
   }
 
   logSince(seq: number, limit: number): Array<{ seq: number; recipient: string | null; packet: string }> {
@@ -257,6 +277,11 @@ export class FederationStore {
 
   setItem(scope: string, key: string, packetId: string, createdAt: number, author: string): void {
     this.s.setItem.run(scope, key, packetId, createdAt, author);
+  }
+
+  /** Forgets an applied packet's body once it lives elsewhere (a backup chunk, in the mirror store); the id stays, for idempotency. */
+  dropBody(id: string): void {
+    this.s.dropBody.run(id);
   }
 
   packetCounts(): { main: number; quarantine: number; pending: number } {

@@ -1,8 +1,12 @@
+import BetterSqlite3 from "better-sqlite3";
 import { createHash, randomUUID } from "node:crypto";
+import { copyFileSync, readFileSync, rmSync } from "node:fs";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { listBackups, type BackupInfo } from "../db/backups.js";
 import { openSealed, sealTo, type EncryptionKey, type SealedChunk } from "./backupCrypto.js";
-import type { FederationStore } from "./FederationStore.js";
-import type { FederationService } from "./FederationService.js";
+import type { FederationStore, PeerRow } from "./FederationStore.js";
+import type { KnowledgePacket } from "./KnowledgePacket.js";
+import type { NewPacket } from "./SyncEngine.js";
 
 export interface BackupChunkBody {
   backupId: string;
@@ -12,62 +16,121 @@ export interface BackupChunkBody {
   size: number;
   /** sha256 of the whole plaintext backup, checked after reassembly. */
   sha256: string;
+  /** Epoch ms when the owner made the mirror. */
+  createdAt: number;
   sealed: SealedChunk;
 }
 
+/** What a holder hands back to the owner: every sealed chunk of one backup, in order. Ciphertext only. */
+export interface MirrorBundle {
+  format: "sovereign-backup-mirror";
+  v: 1;
+  owner: string;
+  backupId: string;
+  name: string;
+  size: number;
+  sha256: string;
+  total: number;
+  createdAt: number;
+  chunks: SealedChunk[];
+}
+
+/** The authenticated identity of a chunk: it cannot be moved to another backup, position or owner unnoticed. */
+export function chunkAad(owner: string, backupId: string, index: number, total: number): unknown {
+  return { backupId, index, total, owner };
+}
+
+export interface MirrorSender {
+  nodeId: string;
+  store: FederationStore;
+  peersIn(tier: "core"): PeerRow[];
+  publish(items: NewPacket[]): KnowledgePacket[];
+}
+
 /**
- * Mirrors a backup to every core peer that announced an encryption key: the
- * bytes are cut into chunks that fit a packet, each sealed to that peer's
- * X25519 key, and sent as "backup-chunk" packets addressed to it alone, each
- * depending on the one before, so a peer applies them in order.
+ * Mirrors a backup to every core peer. The bytes are cut into chunks that
+ * fit a packet and each is sealed to this node's own X25519 key, so a peer
+ * holds ciphertext it cannot open and only the owner can restore it. Chunks
+ * go out as "backup-chunk" packets addressed to one peer each, each
+ * depending on the one before; a new mirror replaces the previous one still
+ * in our outbox for that peer.
  */
-export function mirrorBackup(fed: FederationService, data: Buffer, name: string, maxPayloadBytes: number): Array<{ peer: string; backupId: string; chunks: number }> {
-  const peers = fed.peersIn("core").filter((p) => p.encryptionKey);
+export function mirrorBackup(fed: MirrorSender, ownKey: EncryptionKey, data: Buffer, name: string, maxPayloadBytes: number, now = Date.now()): { backupId: string; chunks: number; peers: string[] } {
+  const peers = fed.peersIn("core");
   if (peers.length === 0) throw new SovereignError("FED_BACKUP_NO_CORE_PEER");
   // Base64 grows 4/3, plus the packet's own JSON: leave a generous margin.
   const chunkBytes = Math.max(1024, Math.floor(((maxPayloadBytes - 4096) * 3) / 4 / 1.05));
   const total = Math.max(1, Math.ceil(data.length / chunkBytes));
   const sha256 = createHash("sha256").update(data).digest("hex");
-  const out: Array<{ peer: string; backupId: string; chunks: number }> = [];
-  for (const peer of peers) {
-    const backupId = randomUUID();
-    let prev: string | undefined;
-    for (let index = 0; index < total; index++) {
-      const aad = { backupId, index, total, to: peer.nodeId };
-      const sealed = sealTo(peer.encryptionKey!, data.subarray(index * chunkBytes, (index + 1) * chunkBytes), aad);
-      const body: BackupChunkBody = { backupId, name, index, total, size: data.length, sha256, sealed };
-      const [packet] = fed.publish([{ type: "backup-chunk", body, to: peer.nodeId, ...(prev ? { deps: [prev] } : {}) }]);
-      prev = packet!.id;
+  const backupId = randomUUID();
+  const bodies: BackupChunkBody[] = [];
+  for (let index = 0; index < total; index++) {
+    const sealed = sealTo(ownKey.publicKeyB64, data.subarray(index * chunkBytes, (index + 1) * chunkBytes), chunkAad(fed.nodeId, backupId, index, total));
+    bodies.push({ backupId, name, index, total, size: data.length, sha256, createdAt: now, sealed });
+  }
+  fed.store.sqlite.transaction(() => {
+    for (const peer of peers) {
+      fed.store.dropOutboxBackups(peer.nodeId);
+      let prev: string | undefined;
+      for (const body of bodies) {
+        const [packet] = fed.publish([{ type: "backup-chunk", body, to: peer.nodeId, ...(prev ? { deps: [prev] } : {}) }]);
+        prev = packet!.id;
+      }
     }
-    out.push({ peer: peer.nodeId, backupId, chunks: total });
-  }
-  return out;
+  })();
+  return { backupId, chunks: total, peers: peers.map((p) => p.nodeId) };
 }
 
-/** On the receiving peer: the mirrored backups it holds, as ciphertext, by author. */
-export function mirroredBackups(store: FederationStore, author: string): Array<{ backupId: string; name: string; chunks: number; total: number; size: number }> {
-  const by = new Map<string, { backupId: string; name: string; chunks: number; total: number; size: number }>();
-  for (const row of store.packetsFrom(author)) {
-    if (row.type !== "backup-chunk") continue;
-    const b = JSON.parse(row.body) as BackupChunkBody;
-    const e = by.get(b.backupId) ?? { backupId: b.backupId, name: b.name, chunks: 0, total: b.total, size: b.size };
-    e.chunks++;
-    by.set(b.backupId, e);
-  }
-  return [...by.values()];
+export function newestBackup(dir: string): BackupInfo {
+  const newest = listBackups(dir)[0];
+  if (!newest) throw new SovereignError("BACKUP_NOT_FOUND", `No backup in ${dir} to mirror.`, { hint: "Make one with `sovereign backup` or POST /api/backups." });
+  return newest;
 }
 
-/** Reassembles and decrypts a mirrored backup with this node's key (for restoring it to its owner). */
-export function openMirroredBackup(store: FederationStore, key: EncryptionKey, selfId: string, author: string, backupId: string): Buffer {
-  const chunks = store
-    .packetsFrom(author)
-    .filter((r) => r.type === "backup-chunk")
-    .map((r) => JSON.parse(r.body) as BackupChunkBody)
-    .filter((b) => b.backupId === backupId)
-    .sort((a, b) => a.index - b.index);
-  const total = chunks[0]?.total ?? 0;
-  if (chunks.length === 0 || chunks.length !== total) throw new Error(`backup ${backupId} is incomplete (${chunks.length}/${total} chunks)`);
-  const data = Buffer.concat(chunks.map((b) => openSealed(key, b.sealed, { backupId, index: b.index, total, to: selfId })));
-  if (createHash("sha256").update(data).digest("hex") !== chunks[0]!.sha256) throw new Error(`backup ${backupId} does not match its checksum`);
+/**
+ * The bytes to mirror for a backup file: a copy with the backup chunks of
+ * earlier mirrors taken out of the outbox (and of received packets), so a
+ * mirror never contains the previous one and does not grow night after night.
+ */
+export function mirrorCopy(backupPath: string): Buffer {
+  const tmp = `${backupPath}.mirror`;
+  copyFileSync(backupPath, tmp);
+  try {
+    const db = new BetterSqlite3(tmp);
+    try {
+      const has = (t: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+      if (has("fed_log")) db.prepare("DELETE FROM fed_log WHERE type = 'backup-chunk'").run();
+      if (has("fed_packets")) db.prepare("UPDATE fed_packets SET body = 'null' WHERE type = 'backup-chunk'").run();
+      db.pragma("journal_mode = DELETE");
+      db.exec("VACUUM");
+    } finally {
+      db.close();
+    }
+    return readFileSync(tmp);
+  } finally {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(tmp + suffix, { force: true });
+  }
+}
+
+const invalid = (why: string) => new SovereignError("FED_MIRROR_INVALID", `The mirrored backup cannot be opened: ${why}.`);
+
+/** Decrypts a mirror bundle with this node's key, checks its checksum and returns the backup's bytes. */
+export function openMirrorBundle(bundle: unknown, key: EncryptionKey, selfId: string): Buffer {
+  const b = bundle as Partial<MirrorBundle> | null;
+  if (!b || b.format !== "sovereign-backup-mirror" || b.v !== 1 || typeof b.backupId !== "string" || typeof b.sha256 !== "string" || !Array.isArray(b.chunks)) {
+    throw invalid("not a mirror bundle");
+  }
+  if (b.owner !== selfId) throw invalid(`it belongs to node ${String(b.owner)}, not this one`);
+  if (b.chunks.length === 0 || b.chunks.length !== b.total) throw invalid(`it has ${b.chunks.length} of ${String(b.total)} chunks`);
+  const parts: Buffer[] = [];
+  for (const [index, sealed] of b.chunks.entries()) {
+    try {
+      parts.push(openSealed(key, sealed, chunkAad(selfId, b.backupId, index, b.total)));
+    } catch {
+      throw invalid(`chunk ${index} does not decrypt with this node's key (altered, or sealed to another key)`);
+    }
+  }
+  const data = Buffer.concat(parts);
+  if (createHash("sha256").update(data).digest("hex") !== b.sha256) throw invalid("its checksum does not match");
   return data;
 }

@@ -1,10 +1,14 @@
 import fp from "fastify-plugin";
 import { hostname } from "node:os";
+import { backupDirOf } from "../db/backups.js";
+import { FederatedMemories } from "../memory/FederatedMemories.js";
+import type { MemoryService } from "../memory/MemoryService.js";
 import { EncryptionKey } from "./backupCrypto.js";
 import { FederationService } from "./FederationService.js";
 import { FederationStore } from "./FederationStore.js";
 import { federationRoutes } from "./federationRoutes.js";
 import { inferenceFromApp, type LocalInference } from "./localInference.js";
+import { bridgeMemory, type MemoryBridge } from "./MemoryBridge.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -14,6 +18,7 @@ declare module "fastify" {
 
 interface SchedulerLike {
   register(def: { name: string; schedule: string; description?: string; onlyWhenIdle?: boolean; timeoutMs: number; run: () => unknown }): void;
+  onRunFinished(listener: (run: { job: string; outcome: string }) => void): void;
 }
 interface AuditLike {
   record(e: { type: string; actor?: string | null; subject?: string | null; details?: Record<string, unknown> }): unknown;
@@ -24,6 +29,11 @@ interface AuditLike {
  * the "federation-sync" job, and joins the broker once every service is
  * ready (so inference, audit and the scheduler are in place). With
  * federation.enabled false it still answers for its peers table, but talks to no one.
+ *
+ * Memory and the scheduler are optional (duck-typed, looked up when the app
+ * is ready): with `app.memory`, knowledge packets apply to memory and the
+ * memory user's new memories are published; with the scheduler, every
+ * successful "db-backup" run is mirrored to the core peers.
  */
 export const federationPlugin = fp(
   async (app) => {
@@ -57,21 +67,40 @@ export const federationPlugin = fp(
       liveness: false,
       check: () => (!fed.enabled ? { ok: true, detail: "off" } : fed.connected ? { ok: true, detail: "connected" } : { ok: false, detail: "broker link down; packets wait in the outbox" }),
     });
+    let bridge: { bridge: MemoryBridge; stop: () => void } | undefined;
+    const backupDir = backupDirOf(config["paths.dataDir"]);
     if (app.hasDecorator("scheduler")) {
-      (app as unknown as { scheduler: SchedulerLike }).scheduler.register({
+      const scheduler = (app as unknown as { scheduler: SchedulerLike }).scheduler;
+      scheduler.onRunFinished((run) => {
+        if (run.job !== "db-backup" || run.outcome !== "ok") return;
+        try {
+          const r = fed.mirrorNewestBackup(backupDir);
+          if (r) app.log.info({ backup: r.name, backupId: r.backupId, chunks: r.chunks, peers: r.peers }, "federation: backup mirrored to core peers");
+        } catch (err) {
+          app.log.error({ err: (err as Error).message }, "federation: could not mirror the new backup");
+        }
+      });
+      scheduler.register({
         name: "federation-sync",
         schedule: "* * * * *",
         description: "Re-issue the signed manifest when due and ask peers for packets we lack.",
         onlyWhenIdle: false,
         timeoutMs: 30_000,
-        run: () => (fed.enabled ? { asked: fed.syncNow(), manifestSeq: fed.manifest().manifest.seq } : { skipped: "federation off" }),
+        run: () => (fed.enabled ? { asked: fed.syncNow(), manifestSeq: fed.manifest().manifest.seq, memoriesExported: bridge?.bridge.exportNew() ?? 0 } : { skipped: "federation off" }),
       });
     }
-    await federationRoutes(app, fed);
+    await federationRoutes(app, fed, backupDir);
     app.addHook("onReady", async () => {
+      if (app.hasDecorator("memory")) {
+        const memory = (app as unknown as { memory: MemoryService }).memory;
+        bridge = bridgeMemory(fed, new FederatedMemories(memory), {
+          user: config["federation.memoryUser"], maxTextBytes: config["memory.maxDocumentBytes"], maxPayloadBytes: config["federation.maxPayloadBytes"], log: app.log,
+        });
+      }
       await fed.start();
     });
     app.addHook("onClose", async () => {
+      bridge?.stop();
       await fed.stop();
     });
   },

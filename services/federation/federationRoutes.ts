@@ -41,8 +41,8 @@ const tierBody = {
   properties: { tier: { type: "string", enum: ["core", "sandbox", "external", "unknown"] }, fingerprint: { type: "string", maxLength: 64 } },
 } as const;
 
-/** /api/federation: peers and pairing, stats, the node's own manifest, sync on demand. */
-export async function federationRoutes(app: FastifyInstance, fed: FederationService): Promise<void> {
+/** /api/federation: peers and pairing, stats, the node's own manifest, sync on demand, backup mirrors. */
+export async function federationRoutes(app: FastifyInstance, fed: FederationService, backupDir: string): Promise<void> {
   app.get("/api/federation/peers", async () => ({
     self: { nodeId: fed.nodeId, fingerprint: app.identity.fingerprint, enabled: fed.enabled, connected: fed.connected },
     peers: fed.peers().map(peerView),
@@ -82,5 +82,22 @@ export async function federationRoutes(app: FastifyInstance, fed: FederationServ
     requireAdmin(request);
     if (!fed.enabled) throw new SovereignError("FED_DISABLED");
     return { asked: fed.syncNow(true) };
+  });
+
+  // Backup mirrors. All admin-only: the list names peers' backups, and a bundle is a peer's whole (sealed) database.
+  app.post("/api/federation/backups/mirror", async (request) => {
+    requireAdmin(request);
+    return { mirror: fed.mirrorNewestBackup(backupDir, { required: true }) };
+  });
+
+  app.get("/api/federation/mirrors", async (request) => {
+    requireAdmin(request);
+    return { mirrors: fed.mirrors.list() };
+  });
+
+  /** The sealed chunks of one held mirror, for its owner: `sovereign peer mirror-open` decrypts it there. */
+  app.get<{ Params: { owner: string; backupId: string } }>("/api/federation/mirrors/:owner/:backupId", async (request) => {
+    requireAdmin(request);
+    return fed.mirrors.bundle(request.params.owner, request.params.backupId);
   });
 }

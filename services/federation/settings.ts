@@ -95,6 +95,15 @@ export const federationSettings = [
   }),
   setting.boolean({
     key: "federation.backupMirror", env: "SOVEREIGN_BACKUP_MIRROR", flag: "--backup-mirror", default: true,
-    help: "Mirror backups to core peers, encrypted to each receiving peer's key.",
+    help: "After each backup, send it to every core peer, sealed to this node's own X25519 key (peers hold ciphertext only).",
+  }),
+  setting.integer({
+    key: "federation.backupMirrorKeep", env: "SOVEREIGN_BACKUP_MIRROR_KEEP", flag: "--backup-mirror-keep", default: 3, min: 1, max: 100,
+    help: "How many mirrored backups this node holds for each peer; older ones are deleted when a newer one arrives.",
+  }),
+  setting.string({
+    key: "federation.memoryUser", env: "SOVEREIGN_FEDERATION_MEMORY_USER", flag: "--federation-memory-user", default: "local",
+    pattern: /^[A-Za-z0-9_.@-]{1,128}$/, patternHelp: "a user id (letters, digits, '_', '.', '@', '-')",
+    help: "Whose long-term memory federation shares: this user's own memories are published to core peers, and peers' memories land in this user's memory (a sandbox peer's in a quarantine kept out of search). \"local\" is the single user of a node without accounts.",
   }),
 ] as const;

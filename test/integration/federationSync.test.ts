@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
-import { openMirroredBackup, mirroredBackups } from "../../services/federation/backupMirror.js";
+import { openMirrorBundle } from "../../services/federation/backupMirror.js";
 import { EncryptionKey } from "../../services/federation/backupCrypto.js";
 import { buildTestApp } from "../helpers/testApp.js";
 import { countFrom, federatedNode, Mosquitto, pair, until } from "./federationHelpers.js";
@@ -62,7 +62,7 @@ describe("federation on the embedded aedes broker", () => {
     await Promise.all(open.map((t) => t.close()));
   });
 
-  it("syncs both ways between a hosting node and a client, and mirrors a backup only the receiver can open", async () => {
+  it("syncs both ways between a hosting node and a client, and mirrors a backup that only its owner can open", async () => {
     const host = await buildTestApp({
       "node.name": "host", "federation.enabled": true, "federation.broker.mode": "embedded", "federation.broker.host": "127.0.0.1",
       "federation.broker.port": 0, "federation.discovery": false, "scheduler.enabled": false,
@@ -81,14 +81,20 @@ describe("federation on the embedded aedes broker", () => {
     expect(host.app.federation.store.isApplied(p2!.id)).toBe(true);
 
     const data = Buffer.from(Array.from({ length: 600_000 }, (_, i) => i % 251));
-    const [mirror] = host.app.federation.mirrorBackup(data, "sovereign-backup.db");
-    expect(mirror!.chunks).toBeGreaterThan(1);
-    await until(() => mirroredBackups(client.app.federation.store, H)[0]?.chunks === mirror!.chunks, "every backup chunk at the client");
+    const mirror = host.app.federation.mirrorBackup(data, "sovereign-backup.db");
+    expect(mirror.chunks).toBeGreaterThan(1);
+    expect(mirror.peers).toEqual([C]);
+    await until(() => client.app.federation.mirrors.list(H)[0]?.complete === true, "every backup chunk at the client");
+    // The client keeps the chunks as files, not in its packet table.
     const rows = client.app.federation.store.packetsFrom(H).filter((r) => r.type === "backup-chunk");
-    expect(rows.some((r) => r.body.includes(data.subarray(1000, 1100).toString("base64")))).toBe(false);
-    const key = EncryptionKey.loadOrCreate(client.dataDir);
-    expect(openMirroredBackup(client.app.federation.store, key, C, H, mirror!.backupId).equals(data)).toBe(true);
-    expect(() => openMirroredBackup(host.app.federation.store, EncryptionKey.loadOrCreate(host.dataDir), H, H, mirror!.backupId)).toThrow();
+    expect(rows).toHaveLength(mirror.chunks);
+    expect(rows.every((r) => r.body === "null")).toBe(true);
+    const bundle = client.app.federation.mirrors.bundle(H, mirror.backupId);
+    expect(JSON.stringify(bundle).includes(data.subarray(1000, 1100).toString("base64"))).toBe(false);
+    expect(openMirrorBundle(bundle, EncryptionKey.loadOrCreate(host.dataDir), H).equals(data)).toBe(true);
+    // The holder cannot open what it holds, nor can the bundle pass for another node's.
+    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), H)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), C)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
   }, 60_000);
 
   it("refuses clients that cannot prove a node id", async () => {

@@ -14,4 +14,7 @@ export const federationErrors = {
   FED_OFFLOAD_REFUSED: { status: 502, description: "The peer refused or failed the offloaded generation." },
   FED_NO_LOCAL_INFERENCE: { status: 503, description: "Inference is not available on this node, so there is nothing to fall back to." },
   FED_BACKUP_NO_CORE_PEER: { status: 409, description: "No core peer is known to mirror backups to.", hint: "Approve a peer as core with `sovereign peer approve ID --tier core`." },
+  FED_MIRROR_NOT_FOUND: { status: 404, description: "This node holds no mirrored backup with that owner and id.", hint: "List held mirrors with `sovereign peer mirrors` or GET /api/federation/mirrors." },
+  FED_MIRROR_INCOMPLETE: { status: 409, description: "Not every chunk of that mirrored backup has arrived yet.", hint: "Wait for the owner's next sync, or take an older complete mirror." },
+  FED_MIRROR_INVALID: { status: 400, description: "The mirrored backup cannot be opened: not a mirror bundle, sealed to another node's key, altered, or its checksum does not match.", hint: "Open it on the node that made the backup (its keys/federation-x25519.key decrypts it)." },
 } as const satisfies Record<string, ErrorEntry>;
