@@ -1,8 +1,14 @@
 import type { Command } from "commander";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { SovereignError } from "../../errors/SovereignError.js";
+import { inspect } from "../../../services/db/backups.js";
 import { Database } from "../../../services/db/Database.js";
+import { EncryptionKey } from "../../../services/federation/backupCrypto.js";
+import { openMirrorBundle } from "../../../services/federation/backupMirror.js";
+import { MirrorStore, mirrorDirOf } from "../../../services/federation/MirrorStore.js";
+import { NodeIdentity } from "../../../services/identity/NodeIdentity.js";
 import { FederationStore, type PeerRow } from "../../../services/federation/FederationStore.js";
 import { isTier, type Tier } from "../../../services/federation/trust.js";
 import { printResult } from "../output.js";
@@ -42,7 +48,12 @@ function tierArg(value: string): Tier {
   return value;
 }
 
-/** `sovereign peer list|approve|tier|remove`: pairing and trust tiers from the console. */
+function mirrorsOf(opts: Record<string, unknown>): MirrorStore {
+  const { config } = configFromFlags(opts);
+  return new MirrorStore(mirrorDirOf(config["paths.dataDir"]), config["federation.backupMirrorKeep"]);
+}
+
+/** `sovereign peer list|approve|tier|remove|mirrors|mirror-get|mirror-open`: pairing, trust tiers and backup mirrors from the console. */
 export function registerPeerCommand(program: Command): void {
   const peer = program.command("peer").description("Federation peers: list them, approve one by fingerprint, change its trust tier, or forget it.");
 
@@ -86,5 +97,53 @@ export function registerPeerCommand(program: Command): void {
     .action((ref: string, opts: Record<string, unknown>) => {
       const p = withStore(opts, (s) => s.removePeer(ref, actor()));
       printResult(Boolean(opts.json), { removed: p.nodeId }, () => `removed ${p.name} (${p.nodeId})`);
+    });
+
+  const MIRROR_KEYS = ["paths.dataDir", "federation.backupMirrorKeep"];
+  addSettingFlags(peer.command("mirrors").description("List the backups this node holds for its peers (sealed to their owners' keys)."), MIRROR_KEYS)
+    .option("--json", "machine-readable output")
+    .action((opts: Record<string, unknown>) => {
+      const rows = mirrorsOf(opts).list();
+      printResult(Boolean(opts.json), rows, () =>
+        rows.length === 0
+          ? "(no mirrored backups held)"
+          : rows.map((m) => `${m.owner}  ${m.backupId}  ${new Date(m.createdAt).toISOString()}  ${m.size} bytes  ${m.complete ? "complete" : `${m.chunks}/${m.total} chunks`}  ${m.name}`).join("\n"),
+      );
+    });
+
+  addSettingFlags(peer.command("mirror-get <owner> <backupId>").description("Write one held mirror (ciphertext) to a file, for its owner to open with `sovereign peer mirror-open`."), MIRROR_KEYS)
+    .requiredOption("--out <file>", "where to write the sealed bundle (JSON)")
+    .option("--json", "machine-readable output")
+    .action((owner: string, backupId: string, opts: Record<string, unknown>) => {
+      const bundle = mirrorsOf(opts).bundle(owner, backupId);
+      writeFileSync(String(opts.out), JSON.stringify(bundle), { mode: 0o600 });
+      printResult(Boolean(opts.json), { out: opts.out, owner, backupId, size: bundle.size, name: bundle.name }, () => `wrote ${opts.out} (backup ${bundle.name} of ${owner}, sealed)`);
+    });
+
+  addSettingFlags(
+    peer.command("mirror-open <bundle>").description("On the node that made the backup: decrypt a mirror bundle with this node's key into a SQLite backup (then `sovereign restore` it)."),
+    KEYS,
+  )
+    .requiredOption("--out <file>", "where to write the decrypted backup")
+    .option("--json", "machine-readable output")
+    .action((file: string, opts: Record<string, unknown>) => {
+      const { config } = configFromFlags(opts);
+      const dataDir = config["paths.dataDir"];
+      let bundle: unknown;
+      try {
+        bundle = JSON.parse(readFileSync(file, "utf8"));
+      } catch (err) {
+        throw new SovereignError("FED_MIRROR_INVALID", `${file} is not a mirror bundle: ${(err as Error).message}`);
+      }
+      // Never make keys here: only the keys that sealed the backup can open it.
+      if (!existsSync(join(dataDir, "keys", "federation-x25519.key")) || !existsSync(join(dataDir, "keys", "node.key"))) {
+        throw new SovereignError("FED_MIRROR_INVALID", `${dataDir} has no node keys, so it cannot open a mirror.`, { hint: "Run this on the node that made the backup, or with --data-dir pointing at its restored keys/ directory." });
+      }
+      const data = openMirrorBundle(bundle, EncryptionKey.loadOrCreate(dataDir), NodeIdentity.loadOrCreate(dataDir).nodeId);
+      const out = String(opts.out);
+      writeFileSync(out, data, { mode: 0o600 });
+      const problems = inspect(out).problems;
+      if (problems.length > 0) throw new SovereignError("FED_MIRROR_INVALID", `The decrypted backup is not a sound SQLite database: ${problems.slice(0, 3).join("; ")}`);
+      printResult(Boolean(opts.json), { out, bytes: data.length }, () => `wrote ${out} (${data.length} bytes, integrity ok); restore it with \`sovereign restore ${out}\` while the node is stopped`);
     });
 }
