@@ -344,7 +344,7 @@ export class FederationService {
   }
 
   // ── backup mirrors ────────────────────────────────────
-  /** Mirrors backup bytes to every core peer, sealed to this node's own key. */
+  /** Mirrors backup bytes to every core peer, sealed to this node and to the receiving peer. */
   mirrorBackup(data: Buffer, name: string): { backupId: string; chunks: number; peers: string[] } {
     const r = mirrorBackup(this, this.o.encryptionKey, data, name, this.o.config["federation.maxPayloadBytes"]);
     this.counters.mirrors.sent++;

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import type { BackupChunkBody, MirrorBundle } from "./backupMirror.js";
+import type { WrappedKey } from "./backupCrypto.js";
 
 const NODE_ID = /^[a-z2-7]{26}$/;
 const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -34,15 +35,21 @@ function isChunkBody(b: unknown): b is BackupChunkBody {
     !!c && typeof c.backupId === "string" && BACKUP_ID.test(c.backupId) && typeof c.name === "string" && c.name.length <= 200 &&
     int(c.index) && int(c.total) && c.index! < c.total! && c.total! <= 1_000_000 && int(c.size) && int(c.createdAt) &&
     typeof c.sha256 === "string" && /^[0-9a-f]{64}$/.test(c.sha256) &&
-    !!s && typeof s.epk === "string" && typeof s.nonce === "string" && typeof s.ciphertext === "string" && typeof s.tag === "string"
+    !!s && s.alg === "x25519-hkdf-sha256-aes256gcm-v2" && typeof s.nonce === "string" && typeof s.ciphertext === "string" && typeof s.tag === "string" &&
+    Array.isArray(s.readers) && s.readers.length > 0 && s.readers.length <= 4 && s.readers.every(isWrappedKey)
   );
+}
+
+function isWrappedKey(w: unknown): boolean {
+  const k = w as Partial<WrappedKey> | null;
+  return !!k && [k.to, k.epk, k.nonce, k.wrapped, k.tag].every((v) => typeof v === "string" && v.length <= 128);
 }
 
 /**
  * The mirrored backups this node holds for its core peers, as files under
  * `<dataDir>/federation/mirrors/<owner>/<backupId>/`: meta.json and one
- * sealed chunk per file (0600). Only ciphertext: the chunks are sealed to
- * their owner's key. Kept outside the database so our own backups never
+ * sealed chunk per file (0600). Only ciphertext at rest: the chunks are
+ * sealed to their owner's key and ours, and are opened only on purpose. Kept outside the database so our own backups never
  * carry peers' backups, and bounded to the newest `keep` per owner.
  */
 export class MirrorStore {

@@ -39,42 +39,72 @@ function x25519Public(b64: string): KeyObject {
   return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: "der", type: "spki" });
 }
 
-export interface SealedChunk {
-  alg: "x25519-hkdf-sha256-aes256gcm";
-  /** Ephemeral X25519 public key, base64. */
+/** The chunk's data key, sealed to one reader (ECIES: ephemeral X25519, HKDF-SHA256, AES-256-GCM). */
+export interface WrappedKey {
+  /** The reader's X25519 public key, base64. */
+  to: string;
   epk: string;
   nonce: string;
-  ciphertext: string;
+  wrapped: string;
   tag: string;
 }
 
+export interface SealedChunk {
+  alg: "x25519-hkdf-sha256-aes256gcm-v2";
+  nonce: string;
+  ciphertext: string;
+  tag: string;
+  /** Who can read it: the data key wrapped once per reader. */
+  readers: WrappedKey[];
+}
+
 function deriveKey(shared: Buffer, epk: string, recipient: string): Buffer {
-  return Buffer.from(hkdfSync("sha256", shared, Buffer.from(`${epk}|${recipient}`), "sovereign-backup-mirror-v1", 32));
+  return Buffer.from(hkdfSync("sha256", shared, Buffer.from(`${epk}|${recipient}`), "sovereign-backup-mirror-v2", 32));
+}
+
+function gcmSeal(key: Buffer, plaintext: Buffer, aad: Buffer): { nonce: string; ciphertext: string; tag: string } {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  cipher.setAAD(aad);
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { nonce: nonce.toString("base64"), ciphertext: ciphertext.toString("base64"), tag: cipher.getAuthTag().toString("base64") };
+}
+
+function gcmOpen(key: Buffer, nonce: string, ciphertext: string, tag: string, aad: Buffer): Buffer {
+  const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
+  decipher.setAAD(aad);
+  decipher.setAuthTag(Buffer.from(tag, "base64"));
+  return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64")), decipher.final()]);
 }
 
 /**
- * Encrypts to a peer's X25519 key (ECIES: a fresh ephemeral key per chunk,
- * HKDF-SHA256, AES-256-GCM). `aad` (the chunk's identity) is authenticated, so a
- * chunk cannot be moved to another backup or position unnoticed.
+ * Encrypts for a set of readers: a fresh AES-256-GCM data key per chunk,
+ * wrapped for each reader's X25519 key. `aad` (the chunk's identity) is
+ * authenticated by both layers, so a chunk cannot be moved to another backup
+ * or position unnoticed. Anyone else, the broker included, sees ciphertext.
  */
-export function sealTo(recipientB64: string, plaintext: Buffer, aad: unknown): SealedChunk {
-  const eph = generateKeyPairSync("x25519");
-  const spki = eph.publicKey.export({ format: "der", type: "spki" });
-  const epk = spki.subarray(spki.length - 32).toString("base64");
-  const key = deriveKey(diffieHellman({ privateKey: eph.privateKey, publicKey: x25519Public(recipientB64) }), epk, recipientB64);
-  const nonce = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key, nonce);
-  cipher.setAAD(canonicalBytes(aad));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { alg: "x25519-hkdf-sha256-aes256gcm", epk, nonce: nonce.toString("base64"), ciphertext: ciphertext.toString("base64"), tag: cipher.getAuthTag().toString("base64") };
+export function sealTo(readers: readonly string[], plaintext: Buffer, aad: unknown): SealedChunk {
+  if (readers.length === 0) throw new TypeError("a sealed chunk needs at least one reader");
+  const ad = canonicalBytes(aad);
+  const dataKey = randomBytes(32);
+  const body = gcmSeal(dataKey, plaintext, ad);
+  const wraps = [...new Set(readers)].map((to): WrappedKey => {
+    const eph = generateKeyPairSync("x25519");
+    const spki = eph.publicKey.export({ format: "der", type: "spki" });
+    const epk = spki.subarray(spki.length - 32).toString("base64");
+    const kek = deriveKey(diffieHellman({ privateKey: eph.privateKey, publicKey: x25519Public(to) }), epk, to);
+    const w = gcmSeal(kek, dataKey, ad);
+    return { to, epk, nonce: w.nonce, wrapped: w.ciphertext, tag: w.tag };
+  });
+  return { alg: "x25519-hkdf-sha256-aes256gcm-v2", ...body, readers: wraps };
 }
 
-/** Decrypts a chunk sealed to this key; throws if it was altered or sealed to someone else. */
+/** Decrypts a chunk this key is a reader of; throws if it was altered or this key is not among its readers. */
 export function openSealed(key: EncryptionKey, sealed: SealedChunk, aad: unknown): Buffer {
-  const shared = diffieHellman({ privateKey: key.privateKey, publicKey: x25519Public(sealed.epk) });
-  const k = deriveKey(shared, sealed.epk, key.publicKeyB64);
-  const decipher = createDecipheriv("aes-256-gcm", k, Buffer.from(sealed.nonce, "base64"));
-  decipher.setAAD(canonicalBytes(aad));
-  decipher.setAuthTag(Buffer.from(sealed.tag, "base64"));
-  return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, "base64")), decipher.final()]);
+  const w = sealed.readers.find((r) => r.to === key.publicKeyB64);
+  if (!w) throw new Error("this key is not a reader of the chunk");
+  const ad = canonicalBytes(aad);
+  const kek = deriveKey(diffieHellman({ privateKey: key.privateKey, publicKey: x25519Public(w.epk) }), w.epk, key.publicKeyB64);
+  const dataKey = gcmOpen(kek, w.nonce, w.wrapped, w.tag, ad);
+  return gcmOpen(dataKey, sealed.nonce, sealed.ciphertext, sealed.tag, ad);
 }

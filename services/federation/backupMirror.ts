@@ -49,11 +49,14 @@ export interface MirrorSender {
 
 /**
  * Mirrors a backup to every core peer. The bytes are cut into chunks that
- * fit a packet and each is sealed to this node's own X25519 key, so a peer
- * holds ciphertext it cannot open and only the owner can restore it. Chunks
- * go out as "backup-chunk" packets addressed to one peer each, each
- * depending on the one before; a new mirror replaces the previous one still
- * in our outbox for that peer.
+ * fit a packet and each is sealed to two readers: this node's own X25519 key
+ * and the receiving peer's. The broker and every other node see ciphertext,
+ * the peer keeps ciphertext at rest, the owner opens it with its own key, and
+ * a node that lost its disk (and with it its keys) can still be restored by
+ * the peer's admin, who opens the mirror on purpose. Chunks go out as
+ * "backup-chunk" packets addressed to one peer each, each depending on the
+ * one before; a new mirror replaces the previous one still in our outbox for
+ * that peer.
  */
 export function mirrorBackup(fed: MirrorSender, ownKey: EncryptionKey, data: Buffer, name: string, maxPayloadBytes: number, now = Date.now()): { backupId: string; chunks: number; peers: string[] } {
   const peers = fed.peersIn("core");
@@ -63,13 +66,15 @@ export function mirrorBackup(fed: MirrorSender, ownKey: EncryptionKey, data: Buf
   const total = Math.max(1, Math.ceil(data.length / chunkBytes));
   const sha256 = createHash("sha256").update(data).digest("hex");
   const backupId = randomUUID();
-  const bodies: BackupChunkBody[] = [];
-  for (let index = 0; index < total; index++) {
-    const sealed = sealTo(ownKey.publicKeyB64, data.subarray(index * chunkBytes, (index + 1) * chunkBytes), chunkAad(fed.nodeId, backupId, index, total));
-    bodies.push({ backupId, name, index, total, size: data.length, sha256, createdAt: now, sealed });
-  }
+  const bodiesFor = (peer: PeerRow): BackupChunkBody[] =>
+    Array.from({ length: total }, (_, index) => {
+      const readers = [ownKey.publicKeyB64, ...(peer.encryptionKey ? [peer.encryptionKey] : [])];
+      const sealed = sealTo(readers, data.subarray(index * chunkBytes, (index + 1) * chunkBytes), chunkAad(fed.nodeId, backupId, index, total));
+      return { backupId, name, index, total, size: data.length, sha256, createdAt: now, sealed };
+    });
+  const sealedPerPeer = peers.map((peer) => ({ peer, bodies: bodiesFor(peer) }));
   fed.store.sqlite.transaction(() => {
-    for (const peer of peers) {
+    for (const { peer, bodies } of sealedPerPeer) {
       fed.store.dropOutboxBackups(peer.nodeId);
       let prev: string | undefined;
       for (const body of bodies) {
@@ -114,20 +119,28 @@ export function mirrorCopy(backupPath: string): Buffer {
 
 const invalid = (why: string) => new SovereignError("FED_MIRROR_INVALID", `The mirrored backup cannot be opened: ${why}.`);
 
-/** Decrypts a mirror bundle with this node's key, checks its checksum and returns the backup's bytes. */
-export function openMirrorBundle(bundle: unknown, key: EncryptionKey, selfId: string): Buffer {
+/**
+ * Decrypts a mirror bundle with this node's key, checks its checksum and
+ * returns the backup's bytes. The owner opens its own mirrors; the holding
+ * peer opens one only when `forOwner` names the owner it restores for (the
+ * owner lost its disk), so a mix-up of bundles cannot go unnoticed.
+ */
+export function openMirrorBundle(bundle: unknown, key: EncryptionKey, selfId: string, forOwner?: string): Buffer {
   const b = bundle as Partial<MirrorBundle> | null;
   if (!b || b.format !== "sovereign-backup-mirror" || b.v !== 1 || typeof b.backupId !== "string" || typeof b.sha256 !== "string" || !Array.isArray(b.chunks)) {
     throw invalid("not a mirror bundle");
   }
-  if (b.owner !== selfId) throw invalid(`it belongs to node ${String(b.owner)}, not this one`);
+  const owner = forOwner ?? selfId;
+  if (b.owner !== owner) {
+    throw invalid(forOwner ? `it belongs to node ${String(b.owner)}, not ${forOwner}` : `it belongs to node ${String(b.owner)}, not this one (a holder restoring for it names it with --for-owner)`);
+  }
   if (b.chunks.length === 0 || b.chunks.length !== b.total) throw invalid(`it has ${b.chunks.length} of ${String(b.total)} chunks`);
   const parts: Buffer[] = [];
   for (const [index, sealed] of b.chunks.entries()) {
     try {
-      parts.push(openSealed(key, sealed, chunkAad(selfId, b.backupId, index, b.total)));
+      parts.push(openSealed(key, sealed, chunkAad(owner, b.backupId, index, b.total)));
     } catch {
-      throw invalid(`chunk ${index} does not decrypt with this node's key (altered, or sealed to another key)`);
+      throw invalid(`chunk ${index} does not decrypt with this node's key (altered, or sealed to other readers)`);
     }
   }
   const data = Buffer.concat(parts);

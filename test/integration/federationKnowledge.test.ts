@@ -1,6 +1,6 @@
 import BetterSqlite3 from "better-sqlite3";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
@@ -121,7 +121,7 @@ describe("federation knowledge and backup mirrors reach app.memory and the data 
     expect((await search(b, LOCAL_USER, "garden gate code")).map((m) => m.text)).toEqual(["The garden gate code is 9090."]);
   });
 
-  it("alpha's backup is mirrored to bravo after the backup job, as ciphertext only; alpha opens it back; sierra gets none", async () => {
+  it("alpha's backup is mirrored to bravo after the backup job, ciphertext at rest; alpha opens it back, bravo only on purpose; sierra gets none", async () => {
     const marker = "MARKER-ZEBRA-7f3c91";
     a.app.memory.add(LOCAL_USER, { text: `Private diary entry ${marker} that must stay alpha's.` });
     const run = a.app.scheduler.runNow("db-backup");
@@ -146,7 +146,14 @@ describe("federation knowledge and backup mirrors reach app.memory and the data 
     const res = await b.app.inject({ method: "GET", url: `/api/federation/mirrors/${A}/${held!.backupId}`, headers: { cookie: session.cookie } });
     expect(res.statusCode).toBe(200);
     const bundle = res.json() as MirrorBundle;
-    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(b.dataDir), A)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    // bravo opens it only on purpose, naming the owner it restores for (alpha lost its disk);
+    // sierra, not a reader, cannot open it even so.
+    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(b.dataDir), B)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(s.dataDir), S, A)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    const rescued = join(b.dataDir, "rescued.db");
+    writeFileSync(rescued, openMirrorBundle(bundle, EncryptionKey.loadOrCreate(b.dataDir), B, A), { mode: 0o600 });
+    expect(markerRows(rescued, marker)).toEqual({ n: 1 });
+    rmSync(rescued);
     const restored = join(a.dataDir, "restored.db");
     writeFileSync(restored, openMirrorBundle(bundle, EncryptionKey.loadOrCreate(a.dataDir), A), { mode: 0o600 });
     expect(inspect(restored).problems).toEqual([]);
@@ -167,7 +174,9 @@ describe("federation knowledge and backup mirrors reach app.memory and the data 
     const sealed = join(b.dataDir, "mirror.json");
     cli("peer", "mirror-get", A, held!.backupId, "--out", sealed, "--data-dir", b.dataDir);
     expect(readFileSync(sealed).includes(marker)).toBe(false);
-    expect(() => cli("peer", "mirror-open", sealed, "--out", join(b.dataDir, "stolen.db"), "--data-dir", b.dataDir)).toThrow(/belongs to node/);
+    expect(() => cli("peer", "mirror-open", sealed, "--out", join(b.dataDir, "opened.db"), "--data-dir", b.dataDir)).toThrow(/belongs to node.*--for-owner/s);
+    expect(JSON.parse(cli("peer", "mirror-open", sealed, "--for-owner", A, "--out", join(b.dataDir, "opened.db"), "--json", "--data-dir", b.dataDir))).toMatchObject({ bytes: expect.any(Number) });
+    expect(markerRows(join(b.dataDir, "opened.db"), marker)).toEqual({ n: 1 });
     const opened = join(a.dataDir, "opened.db");
     expect(JSON.parse(cli("peer", "mirror-open", sealed, "--out", opened, "--json", "--data-dir", a.dataDir))).toMatchObject({ out: opened });
     expect(markerRows(opened, marker)).toEqual({ n: 1 });

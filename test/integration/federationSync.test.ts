@@ -92,9 +92,10 @@ describe("federation on the embedded aedes broker", () => {
     const bundle = client.app.federation.mirrors.bundle(H, mirror.backupId);
     expect(JSON.stringify(bundle).includes(data.subarray(1000, 1100).toString("base64"))).toBe(false);
     expect(openMirrorBundle(bundle, EncryptionKey.loadOrCreate(host.dataDir), H).equals(data)).toBe(true);
-    // The holder cannot open what it holds, nor can the bundle pass for another node's.
-    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), H)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    // The holder opens it only when it names the owner, and the bundle cannot pass for another node's.
     expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), C)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
+    expect(openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), C, H).equals(data)).toBe(true);
+    expect(() => openMirrorBundle(bundle, EncryptionKey.loadOrCreate(client.dataDir), C, C)).toThrow(expect.objectContaining({ code: "FED_MIRROR_INVALID" }));
   }, 60_000);
 
   it("refuses clients that cannot prove a node id", async () => {

@@ -164,18 +164,27 @@ describe("trust tiers", () => {
 });
 
 describe("backup sealing", () => {
-  it("only the recipient's key opens a chunk, and its identity is authenticated", () => {
+  it("only its readers' keys open a chunk, and its identity is authenticated", () => {
     const dir = tmp();
     const k = EncryptionKey.loadOrCreate(dir);
     expect(statSync(join(dir, "keys", "federation-x25519.key")).mode & 0o777).toBe(0o600);
     expect(EncryptionKey.loadOrCreate(dir).publicKeyB64).toBe(k.publicKeyB64);
+    const peer = EncryptionKey.loadOrCreate(tmp());
     const other = EncryptionKey.loadOrCreate(tmp());
     const data = Buffer.from("backup bytes ".repeat(100));
     const aad = { backupId: "b", index: 0, total: 1, to: "n" };
-    const sealed = sealTo(k.publicKeyB64, data, aad);
-    expect(Buffer.from(sealed.ciphertext, "base64").includes(Buffer.from("backup bytes"))).toBe(false);
+    const sealed = sealTo([k.publicKeyB64, peer.publicKeyB64], data, aad);
+    expect(JSON.stringify(sealed).includes("backup bytes")).toBe(false);
     expect(openSealed(k, sealed, aad).equals(data)).toBe(true);
+    expect(openSealed(peer, sealed, aad).equals(data)).toBe(true);
     expect(() => openSealed(other, sealed, aad)).toThrow();
     expect(() => openSealed(k, sealed, { ...aad, index: 1 })).toThrow();
+    // A reader entry cannot be pointed at another key: the wrap is bound to its recipient.
+    const forged = { ...sealed, readers: sealed.readers.map((r) => ({ ...r, to: other.publicKeyB64 })) };
+    expect(() => openSealed(other, forged, aad)).toThrow();
+    // Flipping one ciphertext byte fails authentication for every reader.
+    const ct = Buffer.from(sealed.ciphertext, "base64");
+    ct[0] = (ct[0] ?? 0) ^ 1;
+    expect(() => openSealed(peer, { ...sealed, ciphertext: ct.toString("base64") }, aad)).toThrow();
   });
 });

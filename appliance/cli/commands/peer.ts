@@ -100,7 +100,7 @@ export function registerPeerCommand(program: Command): void {
     });
 
   const MIRROR_KEYS = ["paths.dataDir", "federation.backupMirrorKeep"];
-  addSettingFlags(peer.command("mirrors").description("List the backups this node holds for its peers (sealed to their owners' keys)."), MIRROR_KEYS)
+  addSettingFlags(peer.command("mirrors").description("List the backups this node holds for its peers (ciphertext, sealed to each owner and to this node)."), MIRROR_KEYS)
     .option("--json", "machine-readable output")
     .action((opts: Record<string, unknown>) => {
       const rows = mirrorsOf(opts).list();
@@ -121,10 +121,15 @@ export function registerPeerCommand(program: Command): void {
     });
 
   addSettingFlags(
-    peer.command("mirror-open <bundle>").description("On the node that made the backup: decrypt a mirror bundle with this node's key into a SQLite backup (then `sovereign restore` it)."),
+    peer
+      .command("mirror-open <bundle>")
+      .description(
+        "Decrypt a mirror bundle into a SQLite backup (then `sovereign restore` it): on the node that made it, or on the peer holding it with --for-owner, for a node that lost its disk and keys.",
+      ),
     KEYS,
   )
     .requiredOption("--out <file>", "where to write the decrypted backup")
+    .option("--for-owner <nodeId>", "on the holding peer: the node id whose backup this is (restoring for it)")
     .option("--json", "machine-readable output")
     .action((file: string, opts: Record<string, unknown>) => {
       const { config } = configFromFlags(opts);
@@ -137,9 +142,10 @@ export function registerPeerCommand(program: Command): void {
       }
       // Never make keys here: only the keys that sealed the backup can open it.
       if (!existsSync(join(dataDir, "keys", "federation-x25519.key")) || !existsSync(join(dataDir, "keys", "node.key"))) {
-        throw new SovereignError("FED_MIRROR_INVALID", `${dataDir} has no node keys, so it cannot open a mirror.`, { hint: "Run this on the node that made the backup, or with --data-dir pointing at its restored keys/ directory." });
+        throw new SovereignError("FED_MIRROR_INVALID", `${dataDir} has no node keys, so it cannot open a mirror.`, { hint: "Run this on the node that made the backup or on the peer that holds it, with --data-dir pointing at its data directory." });
       }
-      const data = openMirrorBundle(bundle, EncryptionKey.loadOrCreate(dataDir), NodeIdentity.loadOrCreate(dataDir).nodeId);
+      const forOwner = typeof opts.forOwner === "string" ? opts.forOwner : undefined;
+      const data = openMirrorBundle(bundle, EncryptionKey.loadOrCreate(dataDir), NodeIdentity.loadOrCreate(dataDir).nodeId, forOwner);
       const out = String(opts.out);
       writeFileSync(out, data, { mode: 0o600 });
       const problems = inspect(out).problems;
