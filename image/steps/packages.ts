@@ -49,7 +49,7 @@ export const packagesStep: Step = {
       await inChroot(ctx.rootfs, ["apt-get", "clean"], { logFile: ctx.logFile });
     });
     // The lists are 80+ MB and stale the day the image ships.
-    for (const f of readdirSync(join(ctx.rootfs, "var/lib/apt/lists"))) if (f !== "partial" && f !== "lock") rmSync(join(ctx.rootfs, "var/lib/apt/lists", f), { force: true });
+    for (const f of readdirSync(join(ctx.rootfs, "var/lib/apt/lists"))) if (f !== "partial" && f !== "lock") rmSync(join(ctx.rootfs, "var/lib/apt/lists", f), { recursive: true, force: true });
     return undefined;
   },
 };
