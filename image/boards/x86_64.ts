@@ -46,6 +46,18 @@ export const x86_64: BoardProfile = {
     "net/can",
     "drivers/nfc",
     "net/nfc",
+    "drivers/net/wwan",
+    "net/qrtr",
+    "drivers/net/ieee802154",
+    "net/ieee802154",
+    "net/mac802154",
+    "drivers/net/hamradio",
+    "drivers/net/arcnet",
+    "drivers/net/fddi",
+    "net/tipc",
+    // This node serves HTTP, not disks: no SCSI/iSCSI target, no NFS server.
+    "drivers/target",
+    "fs/nfsd",
     "drivers/comedi",
     // Drivers the kernel itself marks unfinished. (drivers/mtd stays: the sfc Ethernet driver needs it.)
     "drivers/staging",
@@ -59,7 +71,8 @@ export const x86_64: BoardProfile = {
     "net/rxrpc",
     "fs/orangefs",
     "fs/coda",
-    // Flash and legacy filesystems no PC disk or USB stick uses.
+    // Flash, experimental and legacy filesystems no PC disk or USB stick uses.
+    "fs/bcachefs",
     "fs/ubifs",
     "fs/reiserfs",
     "fs/jfs",

@@ -19,6 +19,19 @@ export const dpkgFilters = [
   "path-exclude=/usr/share/locale/*",
   "path-include=/usr/share/locale/locale.alias",
   "path-exclude=/usr/share/lintian/*",
+  // corepack downloads package managers from the network; the declarations are for editors, not Node.
+  "path-exclude=/usr/share/nodejs/corepack/*",
+  "path-exclude=/usr/share/nodejs/@types/*",
+  "path-exclude=/usr/share/nodejs/*.d.ts",
+  // glibc's iconv modules for legacy charsets: Node converts text with ICU, the rest of the system is
+  // UTF-8 (built into glibc). The Unicode ones and the module lists stay.
+  "path-exclude=/usr/lib/*/gconv/*.so",
+  "path-include=/usr/lib/*/gconv/UTF-*.so",
+  "path-include=/usr/lib/*/gconv/UNICODE.so",
+  // udev's hardware database only names devices and fixes laptop keymaps, touchpads and sensors for a
+  // desktop; a headless node needs none of it (storage links and NIC names do not use it). With no
+  // sources, udev's postinst builds an empty hwdb.bin, so it stays out of the initramfs too.
+  "path-exclude=/usr/lib/udev/hwdb.d/*",
 ] as const;
 
 /**
@@ -36,13 +49,15 @@ const LICENSE = /^(licen[cs]e|copying|notice)/i;
 /**
  * Files dropped anywhere under node_modules. Node 20 runs none of them:
  * TypeScript sources and declarations, source maps (the service runs without
- * --enable-source-maps), markdown, C/C++ sources and headers of addons that
- * are already built, and dotfiles of other tools. License texts stay.
+ * --enable-source-maps), markdown, C/C++ sources, headers and static
+ * archives of addons that are already built, and dotfiles of other tools.
+ * License texts stay.
  */
 export function isPrunableFile(name: string): boolean {
   if (LICENSE.test(name)) return false;
   if (/\.(ts|mts|cts|map|md|markdown)$/i.test(name)) return true;
-  if (/\.(c|cc|cpp|cxx|h|hh|hpp)$/.test(name)) return true;
+  // Sources, headers and static archives of addons that are already built (better-sqlite3's sqlite3.a).
+  if (/\.(c|cc|cpp|cxx|h|hh|hpp|a|o)$/.test(name)) return true;
   return /^\.(travis\.yml|airtap\.yml|eslintrc.*|prettierrc.*|editorconfig|gitattributes|npmignore|nycrc.*|borp\.yaml|taprc|jshintrc)$/.test(name) || name === "appveyor.yml";
 }
 
@@ -73,6 +88,31 @@ export function modulesToRemove(deps: ReadonlyMap<string, readonly string[]>, ex
   // modules.dep lists the full chain of each module, so one pass finds every dependent.
   const dependents = [...deps.entries()].filter(([m, needs]) => !gone.has(m) && needs.some((n) => gone.has(n))).map(([m]) => m);
   return { excluded: excluded.sort(), dependents: dependents.sort() };
+}
+
+/** Filesystems the initramfs needs: root is ext4 on LUKS, the key stick is FAT. */
+export const initrdFilesystems = ["ext4", "jbd2", "mbcache.ko.xz", "mbcache.ko", "mbcache.ko.zst", "fat", "nls"] as const;
+
+/**
+ * An initramfs-tools hook (it runs after MODULES=most has copied its modules,
+ * before depmod) that removes modules this initramfs never loads: other
+ * filesystems (network ones included) and, unless the disk is unlocked over
+ * ssh, networking. Everything that finds the disk and the key stick stays.
+ */
+export function initrdSlimHook(unlock: string): string {
+  const keep = initrdFilesystems.join("|");
+  return `#!/bin/sh
+# Sovereign image builder: modules this initramfs never loads (image/lib/slim.ts).
+PREREQ=""
+prereqs() { echo "$PREREQ"; }
+case "$1" in prereqs) prereqs; exit 0 ;; esac
+cd "\${DESTDIR}/usr/lib/modules/\${version}/kernel" 2>/dev/null || cd "\${DESTDIR}/lib/modules/\${version}/kernel" || exit 0
+for d in fs/*; do
+  case "\${d#fs/}" in ${keep}) ;; *) rm -rf "$d" ;; esac
+done
+${unlock === "ssh" ? "# ssh unlock: dropbear needs the network drivers." : "rm -rf drivers/net net drivers/infiniband"}
+exit 0
+`;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildContext } from "../BuildContext.js";
 import { exec } from "../lib/exec.js";
+import { readLuks2Header } from "../lib/luksPayload.js";
 import { LUKS_REDUCE_BYTES } from "./rootfsImage.js";
 import type { Step } from "./Step.js";
 
@@ -43,6 +44,12 @@ export const encryptStep: Step = {
     const bc = buildCipher(ctx.board).cipher;
     ctx.progress(`${bc}${bc === ctx.board.luks.cipher ? "" : ` (first boot re-encrypts to ${ctx.board.luks.cipher})`}, argon2id ≤ ${ctx.board.luks.pbkdfMemoryKiB} KiB`);
     await exec("cryptsetup", encryptArgs(ctx, keyFile, img), { logFile: ctx.logFile, nice: true });
+    // cryptsetup keeps half of --reduce-device-size for the header and leaves the other half, now
+    // encrypted zeros that cannot compress, after the filesystem. The data segment is "dynamic" (it maps
+    // whatever follows the header), so the volume ends where the filesystem ends; first boot grows it.
+    const dataOffset = Number(Object.values(readLuks2Header(img).json.segments)[0]?.offset ?? "0");
+    const fit = dataOffset + (ctx.state.rootFsBytes ?? 0);
+    if (dataOffset > 0 && ctx.state.rootFsBytes && fit < statSync(img).size) truncateSync(img, fit);
     ctx.state.luksCipher = bc;
     return undefined;
   },

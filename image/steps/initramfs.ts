@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, join } from "node:path";
 import { initramfsFiles } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
+import { initrdSlimHook } from "../lib/slim.js";
 import type { Step } from "./Step.js";
 
 /**
@@ -22,6 +23,9 @@ export const initramfsStep: Step = {
       writeFileSync(join(r, p), prev + text);
       if (p.includes("authorized_keys")) chmodSync(join(r, p), 0o600);
     }
+    mkdirSync(join(r, "etc/initramfs-tools/hooks"), { recursive: true });
+    writeFileSync(join(r, "etc/initramfs-tools/hooks/sovereign-slim"), initrdSlimHook(ctx.unlock), { mode: 0o755 });
+    chmodSync(join(r, "etc/initramfs-tools/hooks/sovereign-slim"), 0o755);
     await withChroot(r, async () => {
       ctx.progress("update-initramfs -u -k all");
       await inChroot(r, ["update-initramfs", "-u", "-k", "all"], { logFile: ctx.logFile });
