@@ -31,8 +31,8 @@ export function parseKnowledge(body: unknown, maxTextBytes: number): KnowledgeBo
 
 export interface MemoryBridgeOptions {
   memories: FederatedMemories;
-  /** federation.memoryUser: whose memory is shared. */
-  user: string;
+  /** Whose memory is shared (federation.memoryUser, resolved when used: the owner may claim the node later). */
+  user: () => string;
   nodeId: string;
   store: FederationStore;
   publish: (items: NewPacket[]) => KnowledgePacket[];
@@ -76,7 +76,7 @@ export class MemoryBridge {
       return;
     }
     this.o.memories.apply({
-      userId: scope === "main" ? this.o.user : quarantineOf(this.o.user),
+      userId: scope === "main" ? this.o.user() : quarantineOf(this.o.user()),
       fedKey: body.key !== undefined ? `${type}:${body.key}` : `packet:${packet.id}`,
       origin: author,
       text: body.text,
@@ -95,7 +95,7 @@ export class MemoryBridge {
     const { store, memories, nodeId } = this.o;
     return store.sqlite.transaction(() => {
       const after = store.selfValue(WATERMARK);
-      const rows = memories.ownSince(this.o.user, after, limit);
+      const rows = memories.ownSince(this.o.user(), after, limit);
       if (rows.length === 0) return 0;
       const items: NewPacket[] = [];
       for (const m of rows) {
@@ -127,7 +127,7 @@ const EXPORT_EVERY_MS = 2000;
 export function bridgeMemory(
   fed: { nodeId: string; enabled: boolean; store: FederationStore; counters: { knowledge: MemoryBridgeOptions["counters"] }; publish: (items: NewPacket[]) => KnowledgePacket[]; onApply: (fn: (a: AppliedPacket) => void) => unknown },
   memories: FederatedMemories,
-  o: { user: string; maxTextBytes: number; maxPayloadBytes: number; log: MemoryBridgeOptions["log"] & { error: (obj: object, msg: string) => void } },
+  o: { user: () => string; maxTextBytes: number; maxPayloadBytes: number; log: MemoryBridgeOptions["log"] & { error: (obj: object, msg: string) => void } },
 ): { bridge: MemoryBridge; stop: () => void } {
   const bridge = new MemoryBridge({
     memories, user: o.user, nodeId: fed.nodeId, store: fed.store, publish: (items) => fed.publish(items),

@@ -9,6 +9,7 @@ import { FederationStore } from "./FederationStore.js";
 import { federationRoutes } from "./federationRoutes.js";
 import { inferenceFromApp, type LocalInference } from "./localInference.js";
 import { bridgeMemory, type MemoryBridge } from "./MemoryBridge.js";
+import { findUserId } from "../memory/userId.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -94,7 +95,7 @@ export const federationPlugin = fp(
       if (app.hasDecorator("memory")) {
         const memory = (app as unknown as { memory: MemoryService }).memory;
         bridge = bridgeMemory(fed, new FederatedMemories(memory), {
-          user: config["federation.memoryUser"], maxTextBytes: config["memory.maxDocumentBytes"], maxPayloadBytes: config["federation.maxPayloadBytes"], log: app.log,
+          user: () => memoryUserOf(store, config["federation.memoryUser"]), maxTextBytes: config["memory.maxDocumentBytes"], maxPayloadBytes: config["federation.maxPayloadBytes"], log: app.log,
         });
       }
       await fed.start();
@@ -106,3 +107,8 @@ export const federationPlugin = fp(
   },
   { name: "sovereign-federation", dependencies: ["sovereign-context", "sovereign-db", "sovereign-identity"] },
 );
+
+/** federation.memoryUser as a user id: a named user (by name or id), else the node's owner. A name not (yet) known is used as an id. */
+function memoryUserOf(store: FederationStore, configured: string): string {
+  return findUserId(store.sqlite, configured || undefined) ?? configured;
+}

@@ -102,8 +102,8 @@ export const federationSettings = [
     help: "How many mirrored backups this node holds for each peer; older ones are deleted when a newer one arrives.",
   }),
   setting.string({
-    key: "federation.memoryUser", env: "SOVEREIGN_FEDERATION_MEMORY_USER", flag: "--federation-memory-user", default: "local",
-    pattern: /^[A-Za-z0-9_.@-]{1,128}$/, patternHelp: "a user id (letters, digits, '_', '.', '@', '-')",
-    help: "Whose long-term memory federation shares: this user's own memories are published to core peers, and peers' memories land in this user's memory (a sandbox peer's in a quarantine kept out of search). \"local\" is the single user of a node without accounts.",
+    key: "federation.memoryUser", env: "SOVEREIGN_FEDERATION_MEMORY_USER", flag: "--federation-memory-user", default: "",
+    pattern: /^[A-Za-z0-9_.@-]{0,128}$/, patternHelp: "a user name or id (letters, digits, '_', '.', '@', '-'), or empty for the node's owner",
+    help: "Whose long-term memory federation shares: this user's own memories are published to core peers, and peers' memories land in this user's memory (a sandbox peer's in a quarantine kept out of search). Empty means the node's owner: its first admin, or the single local user before the node is claimed.",
   }),
 ] as const;

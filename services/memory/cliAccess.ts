@@ -7,7 +7,7 @@ import { JobStore } from "../scheduler/JobStore.js";
 import { schedulerMigrations } from "../scheduler/migrations.js";
 import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
-import { LOCAL_USER } from "./userId.js";
+import { findUserId, hasAccounts } from "./userId.js";
 
 export interface CliMemory {
   db: Database;
@@ -38,16 +38,8 @@ export function openForCli(config: Config): CliMemory {
  * the first admin when users exist (the node's owner), else the single local user.
  */
 export function cliUserId(db: Database, user: string | undefined): string {
-  const hasUsers = db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auth_users'").get() !== undefined;
-  if (!hasUsers) {
-    if (user && user !== LOCAL_USER) throw new SovereignError("BAD_REQUEST", `No user "${user}": this node has no user accounts yet.`);
-    return LOCAL_USER;
-  }
-  if (user) {
-    const row = db.sqlite.prepare("SELECT id FROM auth_users WHERE id = ? OR username = ?").get(user, user) as { id: string } | undefined;
-    if (!row) throw new SovereignError("BAD_REQUEST", `No user "${user}".`, { hint: "List users with `sovereign user list`." });
-    return row.id;
-  }
-  const admin = db.sqlite.prepare("SELECT id FROM auth_users WHERE role = 'admin' ORDER BY created_at LIMIT 1").get() as { id: string } | undefined;
-  return admin?.id ?? LOCAL_USER;
+  const id = findUserId(db.sqlite, user);
+  if (id !== undefined) return id;
+  if (!hasAccounts(db.sqlite)) throw new SovereignError("BAD_REQUEST", `No user "${user}": this node has no user accounts yet.`);
+  throw new SovereignError("BAD_REQUEST", `No user "${user}".`, { hint: "List users with `sovereign user list`." });
 }

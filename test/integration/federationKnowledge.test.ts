@@ -198,4 +198,16 @@ describe("federation knowledge and backup mirrors reach app.memory and the data 
     // alpha's outbox holds one mirror per peer at most.
     expect(new Set(a.app.federation.store.logSince(0, 10_000).filter((r) => r.recipient === B).map((r) => (JSON.parse(r.packet) as { content: { body: { backupId?: string } } }).content.body.backupId).filter(Boolean)).size).toBe(1);
   }, 60_000);
+
+  it("once a node is claimed, its owner's memory is the one shared, on both sides", async () => {
+    // bravo was claimed above; claim alpha too. Neither names federation.memoryUser.
+    await claim(a.app, a.dataDir);
+    const ownerOf = (t: TestApp) => (t.app.db.sqlite.prepare("SELECT id FROM auth_users WHERE role = 'admin'").get() as { id: string }).id;
+    const [alphaOwner, bravoOwner] = [ownerOf(a), ownerOf(b)];
+    expect(alphaOwner).not.toBe(LOCAL_USER);
+    a.app.memory.add(alphaOwner, { text: "The owner's bicycle lock combination is 4711." });
+    a.app.memory.add(LOCAL_USER, { text: "A leftover bicycle note from before the claim." });
+    await until(async () => (await search(b, bravoOwner, "bicycle")).length === 1, "the owner's memory in bravo's owner's search");
+    expect((await search(b, bravoOwner, "bicycle")).map((m) => m.text)).toEqual(["The owner's bicycle lock combination is 4711."]);
+  }, 60_000);
 });
