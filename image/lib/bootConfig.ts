@@ -26,7 +26,7 @@ export function crypttab(unlock: UnlockMethod, ids: BootIds): string {
     case "usb-key":
       return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},keyscript=/lib/cryptsetup/scripts/passdev\n`;
     case "tpm2":
-      // Unlocked by the systemd-cryptenroll token through the cryptsetup token plugin, falling back to the recovery passphrase.
+      // A plain prompt: clevis-initramfs answers it from the TPM; a person can still type the recovery passphrase.
       return `${ROOT_MAPPER} ${dev} none ${base},tries=3\n`;
     case "ssh":
     case "passphrase":
@@ -93,6 +93,8 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
   // The cryptsetup hook cannot see the cipher of a volume that is not open at build time, so name its modules.
   const modules = ["dm_crypt", ...cipherModules(cipher)];
   if (unlock === "usb-key") modules.push("vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk");
+  // clevis needs /dev/tpmrm0 before cryptroot prompts: TIS (most PCs, qemu's tpm-tis) and CRB (firmware TPMs).
+  if (unlock === "tpm2") modules.push("tpm_tis", "tpm_crb");
   files["etc/initramfs-tools/modules"] = modules.join("\n") + "\n";
   if (unlock === "ssh") {
     if (!sshAuthorizedKeys) throw new Error("ssh unlock needs an authorized key");
@@ -113,7 +115,9 @@ export function cipherModules(cipher: string): string[] {
 export function unlockPackages(unlock: UnlockMethod): string[] {
   switch (unlock) {
     case "tpm2":
-      return ["systemd-cryptsetup", "tpm2-tools", "libtss2-tcti-device0t64"];
+      // Debian's initramfs-tools cryptroot ignores systemd-cryptenroll tokens; clevis-initramfs
+      // hooks into the same prompt and unseals the key from the TPM (PCR 7) instead.
+      return ["clevis", "clevis-luks", "clevis-tpm2", "clevis-initramfs", "tpm2-tools"];
     case "ssh":
       return ["dropbear-initramfs", "openssh-server"];
     default:

@@ -30,7 +30,11 @@ export function buildImage(out: string, args: string[], env: Record<string, stri
   if (process.env.SOVEREIGN_IMAGE_E2E_REUSE === "1" && existsSync(resultFile)) return JSON.parse(readFileSync(resultFile, "utf8")) as BuiltImage;
   mkdirSync(out, { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "build", "--out", out, "--cache", imageCache, "--json", ...args], {
+  mkdirSync(imageCache, { recursive: true });
+  // One build at a time across the image suites (vitest runs files in parallel): the second
+  // then reuses the first one's bootstrap tarball and .debs instead of racing it for 2 cores.
+  const cli = [process.execPath, "--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "build", "--out", out, "--cache", imageCache, "--json", ...args];
+  const r = spawnSync("flock", [join(imageCache, ".e2e-build.lock"), ...cli], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     encoding: "utf8",

@@ -1,6 +1,6 @@
 // Helpers for the image e2e suites: run a built image in qemu and watch its serial ports and forwarded HTTP port.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, openSync, readFileSync, closeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
@@ -48,12 +48,40 @@ export interface Vm {
   port: number;
   startedAt: number;
   exited: Promise<number | null>;
+  /** Types at serial 0 (needs `interactive`), e.g. a LUKS passphrase followed by "\r". */
+  type(text: string): Promise<void>;
   /** Asks the guest to power off (ACPI) through the monitor, then waits for qemu to exit. */
   powerdown(timeoutMs: number): Promise<void>;
 }
 
-export async function bootX86(opts: { dir: string; disk: string; usbKey?: string; accel: "kvm" | "tcg"; tag: string }): Promise<Vm> {
+export interface BootOptions {
+  dir: string;
+  disk: string;
+  usbKey?: string;
+  accel: "kvm" | "tcg";
+  tag: string;
+  /** A software TPM 2.0 (swtpm) keeping its state here; the same dir is the same TPM across boots. */
+  tpmDir?: string;
+  /** Serial 0 as a socket as well as a log, so a test can type at the console (vm.type). */
+  interactive?: boolean;
+}
+
+/** Starts swtpm for one boot; it exits when qemu closes the connection. */
+async function startSwtpm(dir: string): Promise<{ socket: string; proc: ChildProcess }> {
+  mkdirSync(dir, { recursive: true });
+  const socket = join(dir, "swtpm.sock");
+  rmSync(socket, { force: true });
+  const proc = spawn("swtpm", ["socket", "--tpm2", "--tpmstate", `dir=${dir}`, "--ctrl", `type=unixio,path=${socket}`, "--flags", "not-need-init", "--log", `file=${join(dir, "swtpm.log")},level=1`], {
+    stdio: "ignore",
+  });
+  await waitFor("the swtpm socket", 10_000, () => (existsSync(socket) ? true : undefined));
+  return { socket, proc };
+}
+
+export async function bootX86(opts: BootOptions): Promise<Vm> {
   const port = await freePort();
+  const tpm = opts.tpmDir ? await startSwtpm(opts.tpmDir) : undefined;
+  const console0 = join(opts.dir, `console-${opts.tag}.sock`);
   const vars = join(opts.dir, `vars-${opts.tag}.fd`);
   if (!existsSync(vars)) copyFileSync(OVMF_VARS, vars);
   const serial0 = join(opts.dir, `serial0-${opts.tag}.log`);
@@ -67,15 +95,27 @@ export async function bootX86(opts: { dir: string; disk: string; usbKey?: string
     "-drive", `if=virtio,format=raw,file=${opts.disk}`,
     ...(opts.usbKey ? ["-drive", `if=virtio,format=raw,file=${opts.usbKey}`] : []),
     "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, "-device", "virtio-net-pci,netdev=n0",
-    "-serial", `file:${serial0}`, "-serial", `file:${serial1}`,
+    ...(tpm ? ["-chardev", `socket,id=chrtpm,path=${tpm.socket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
+    ...(opts.interactive
+      ? ["-chardev", `socket,id=con0,path=${console0},server=on,wait=off,logfile=${serial0}`, "-serial", "chardev:con0"]
+      : ["-serial", `file:${serial0}`]),
+    "-serial", `file:${serial1}`,
     "-monitor", `unix:${monitor},server,nowait`,
   ];
   const proc = spawn("nice", args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (b: Buffer) => (stderr += b.toString()));
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  void exited.then(() => tpm?.proc.kill("SIGTERM"));
   const vm: Vm = {
     proc, serial0, serial1, port, startedAt: Date.now(), exited,
+    async type(text) {
+      if (!opts.interactive) throw new Error("boot with interactive: true to type at the console");
+      await new Promise<void>((resolve, reject) => {
+        const c = connect(console0, () => c.end(text, () => resolve()));
+        c.on("error", reject);
+      });
+    },
     async powerdown(timeoutMs) {
       await new Promise<void>((resolve) => {
         const c = connect(monitor, () => c.end("system_powerdown\n"));

@@ -57,7 +57,13 @@ describe("crypttab, fstab and the kernel command line", () => {
     expect(kernelCmdline(x86, "ssh")).toContain("ip=dhcp");
     expect(() => initramfsFiles("ssh")).toThrow();
     expect(unlockPackages("ssh")).toContain("dropbear-initramfs");
-    expect(unlockPackages("tpm2")).toContain("systemd-cryptsetup");
+  });
+
+  it("tpm2: clevis answers the initramfs prompt, with the TPM drivers loaded before it", () => {
+    expect(unlockPackages("tpm2")).toEqual(expect.arrayContaining(["clevis-tpm2", "clevis-initramfs", "clevis-luks"]));
+    expect(initramfsFiles("tpm2")["etc/initramfs-tools/modules"]).toMatch(/^tpm_tis$/m);
+    // The prompt stays: the recovery passphrase must still work when the TPM refuses.
+    expect(crypttab("tpm2", ids)).not.toContain("keyscript");
   });
 
   it("the initramfs names the cipher's modules (the hook cannot see a closed volume's cipher)", () => {

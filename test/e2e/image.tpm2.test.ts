@@ -1,0 +1,97 @@
+// TPM2 unlock, booted: an x86_64 image built with `--unlock tpm2` runs in qemu with a software TPM
+// (swtpm). The first boot is unlocked by typing the build passphrase at the serial console, and first
+// boot binds the new volume key to the TPM with clevis. The next boot with the same TPM unlocks with
+// nobody at the console; a boot with another TPM does not, and still offers the passphrase prompt.
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireTools } from "../helpers/requireTool.js";
+import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
+import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+
+const out = join(repoRoot, "test-artifacts/image-tpm2");
+const MiB = 1024 * 1024;
+const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64", "swtpm") && requireRoot();
+/** What cryptroot prints when it asks for the passphrase (cryptsetup-initramfs's askpass). */
+const PROMPT = /Please unlock disk sovroot/;
+
+function prompts(vm: Vm): number {
+  return readText(vm.serial0).split(PROMPT).length - 1;
+}
+
+describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software TPM", () => {
+  let built: BuiltImage;
+  let disk: string;
+  let accel: "kvm" | "tcg";
+  const tpm = join(out, "tpm-state");
+  const measured: Record<string, number | string> = {};
+
+  beforeAll(() => {
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    disk = join(out, "disk.img");
+    rmSync(disk, { force: true });
+    rmSync(tpm, { recursive: true, force: true });
+    run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+    truncateSync(disk, statSync(disk).size + 256 * MiB);
+    accel = pickAccel(out);
+  }, 45 * 60_000);
+
+  afterAll(() => {
+    if (built) writeFileSync(join(out, "measured.json"), JSON.stringify({ accel, ...measured }, null, 2));
+  });
+
+  it("first boot: the passphrase typed at the console unlocks, and first boot binds the key to the TPM", async () => {
+    const vm = await bootX86({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
+    try {
+      await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
+      await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\r`);
+      await waitFor("/healthz 200", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS")), vm);
+      expect(line).toContain("failed=[]");
+      expect(readText(vm.serial0)).toContain("bound the root key to this machine's TPM");
+    } finally {
+      await vm.powerdown(120_000);
+    }
+    // The binding lives in the LUKS2 header as a clevis token, beside the recovery passphrase's keyslot.
+    const dump = run("cryptsetup", ["luksDump", headerOf(disk)]);
+    expect(dump).toMatch(/clevis/);
+    expect(dump.match(/^\s+\d+: luks2$/gm)?.length).toBe(2);
+  }, 50 * 60_000);
+
+  it("with the same TPM the disk unlocks with nobody at the console", async () => {
+    const vm = await bootX86({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true });
+    try {
+      await waitFor("/healthz 200 without a passphrase", 20 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      measured.tpmBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+      expect(readText(vm.serial0)).not.toContain("re-encrypting");
+    } finally {
+      await vm.powerdown(120_000);
+    }
+  }, 30 * 60_000);
+
+  it("with another TPM it stays locked at the passphrase prompt", async () => {
+    const otherTpm = join(out, "tpm-other");
+    rmSync(otherTpm, { recursive: true, force: true });
+    const vm = await bootX86({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true });
+    try {
+      await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
+      // clevis gives up on this TPM; the node must not come up on its own.
+      await new Promise((r) => setTimeout(r, 90_000));
+      expect(await healthz(vm.port)).toBe(false);
+      expect(readText(vm.serial0)).not.toMatch(/sovroot: set up successfully|Reached target.*Local File Systems/i);
+    } finally {
+      vm.proc.kill("SIGKILL");
+      await vm.exited;
+    }
+  }, 30 * 60_000);
+});
+
+/** The first 16 MiB of the root partition (LUKS2 header and keyslots), for cryptsetup luksDump. */
+function headerOf(disk: string): string {
+  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
+  const start = (t.partitiontable.partitions[1]?.start ?? 0) * 512;
+  const dest = join(out, "luks-header.bin");
+  run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${start / MiB}`, "count=16", "status=none"]);
+  return dest;
+}
