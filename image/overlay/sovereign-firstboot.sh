@@ -107,7 +107,9 @@ if [ ! -s "$CODE_FILE" ]; then
   umask 077
   if [ -s /etc/sovereign/setup-code ]; then mv /etc/sovereign/setup-code "$CODE_FILE"
   # Crockford base32, 16 characters: the alphabet and length the auth service accepts as a pre-seeded code.
-  else LC_ALL=C tr -dc '0-9ABCDEFGHJKMNPQRSTVWXYZ' < /dev/urandom | head -c 16 | sed 's/..../&-/g; s/-$//' > "$CODE_FILE"; echo >> "$CODE_FILE"; fi
+  # A bounded read (about 120 usable characters from 1 KiB), so no writer is cut off mid-pipe.
+  else CODE=$(head -c 1024 /dev/urandom | LC_ALL=C tr -dc '0-9ABCDEFGHJKMNPQRSTVWXYZ' | cut -c1-16)
+    echo "$CODE" | sed 's/..../&-/g; s/-$//' > "$CODE_FILE"; fi
 fi
 chown -R sovereign:sovereign "$DATA_DIR"
 chmod 0600 "$CODE_FILE"
