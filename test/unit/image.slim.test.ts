@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dpkgFilters, inodesFor, isNativeObject, isPrunableFile, modulesToRemove, parseModulesDep } from "../../image/lib/slim.js";
+import { dpkgFilters, initrdSlimHook, inodesFor, isNativeObject, isPrunableFile, modulesToRemove, parseModulesDep } from "../../image/lib/slim.js";
 import { findBoard } from "../../image/boards/registry.js";
 import { validateBoardProfile } from "../../image/boards/schema.js";
 import { bootstrapKey } from "../../image/steps/bootstrap.js";
@@ -54,6 +54,17 @@ describe("node_modules pruning", () => {
   it("strips native objects", () => {
     for (const f of ["better_sqlite3.node", "libllama.so", "libonnxruntime.so.1"]) expect(isNativeObject(f)).toBe(true);
     expect(isNativeObject("so.js")).toBe(false);
+  });
+});
+
+describe("initramfs hook", () => {
+  it("keeps ext4 and FAT, drops networking unless the disk is unlocked over ssh", () => {
+    const usb = initrdSlimHook("usb-key");
+    expect(usb).toMatch(/^#!\/bin\/sh\n/);
+    expect(usb).toContain("prereqs) prereqs; exit 0");
+    expect(usb).toMatch(/case "\$\{d#fs\/\}" in ext4\|jbd2\|mbcache[^)]*\|fat\|nls\)/);
+    expect(usb).toContain("rm -rf drivers/net net");
+    expect(initrdSlimHook("ssh")).not.toContain("rm -rf drivers/net");
   });
 });
 
