@@ -77,7 +77,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software T
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       // clevis gives up on this TPM; the node must not come up on its own.
-      await new Promise((r) => setTimeout(r, 90_000));
+      await new Promise((r) => setTimeout(r, 60_000));
       expect(await healthz(vm.port)).toBe(false);
       expect(readText(vm.serial0)).not.toMatch(/sovroot: set up successfully|Reached target.*Local File Systems/i);
     } finally {
