@@ -1,4 +1,4 @@
-import { truncateSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { capture, exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
@@ -50,6 +50,11 @@ export const rootfsImageStep: Step = {
     // is emptied. It stays as a zero-byte file because `update-initramfs -u` only regenerates the versions
     // whose initrd exists (apt triggers, first boot), and it then writes the whole file anew.
     if (ctx.board.boot.kind === "uefi") await exec("sh", ["-c", `for f in ${r}/boot/initrd.img-*; do [ -f "$f" ] && : > "$f"; done; true`], { logFile: ctx.logFile });
+    // fstab mounts the boot partition (made in the step before, from these files) over its mount point,
+    // so anything left under it in the root tree is hidden on the device: the Pi's /boot/firmware copy,
+    // or files an initramfs hook copied to /boot/efi inside the build chroot.
+    const mountPoint = join(r, ctx.board.boot.kind === "uefi" ? "boot/efi" : "boot/firmware");
+    if (existsSync(mountPoint)) for (const e of readdirSync(mountPoint)) rmSync(join(mountPoint, e), { recursive: true, force: true });
     const tree = Number((await capture("du", ["-s", "-B1", r])).split("\t")[0]);
     const files = Number((await capture("sh", ["-c", `find ${r} -xdev | wc -l`])).trim());
     let fsBytes = ext4SizeFor(tree, files);
