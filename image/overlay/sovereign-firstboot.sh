@@ -95,12 +95,16 @@ if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then
   systemd-machine-id-setup
 fi
 if command -v ssh-keygen >/dev/null; then ssh-keygen -A; fi
-if [ -d /etc/dropbear/initramfs ] && command -v dropbearkey >/dev/null; then
-  for t in ed25519 ecdsa rsa; do
-    f=/etc/dropbear/initramfs/dropbear_${t}_host_key
-    [ -f "$f" ] || dropbearkey -t "$t" -f "$f" >/dev/null
-  done
-  update-initramfs -u
+# ssh unlock: the build's dropbear host keys are in every copy of this image; make the device's own.
+DB=/etc/dropbear/initramfs
+if [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
+  rm -f "$DB"/dropbear_*_host_key "$DB"/dropbear_*_host_key.pub
+  for t in ed25519 ecdsa; do dropbearkey -t "$t" -f "$DB/dropbear_${t}_host_key" >/dev/null; done
+  rm -f "$DB/.build-host-keys"
+  # UEFI images keep the initrd only on the ESP: create it here; the post-update hook copies it there.
+  KVER=$(uname -r)
+  if [ -e "/boot/initrd.img-$KVER" ]; then update-initramfs -u -k "$KVER"; else update-initramfs -c -k "$KVER"; fi
+  say "made this device's own ssh host keys for the unlock prompt"
 fi
 CODE_FILE="$DATA_DIR/setup-code"
 if [ ! -s "$CODE_FILE" ]; then

@@ -91,6 +91,12 @@ export const configureStep: Step = {
     put(r, "etc/systemd/system/sovereign-firstboot.service", firstbootService());
     copyFileSync(join(overlayDir(), "sovereign-firstboot.sh"), join(r, "usr/local/sbin/sovereign-firstboot"));
     chmodSync(join(r, "usr/local/sbin/sovereign-firstboot"), 0o755);
+    if (ctx.board.boot.kind === "uefi") {
+      // The firmware boots the ESP's copy of kernel and initrd: keep it current after update-initramfs.
+      mkdirSync(join(r, "etc/initramfs/post-update.d"), { recursive: true });
+      copyFileSync(join(overlayDir(), "zz-sovereign-esp"), join(r, "etc/initramfs/post-update.d/zz-sovereign-esp"));
+      chmodSync(join(r, "etc/initramfs/post-update.d/zz-sovereign-esp"), 0o755);
+    }
     rmSync(join(r, "usr/local/bin/sovereign"), { force: true });
     symlinkSync("/opt/sovereign/bin/sovereign.js", join(r, "usr/local/bin/sovereign"));
     const units = ["sovereign.service", "sovereign-firstboot.service", "systemd-networkd.service", "avahi-daemon.service"];

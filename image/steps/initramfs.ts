@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { initramfsFiles } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
@@ -27,6 +27,16 @@ export const initramfsStep: Step = {
     writeFileSync(join(r, "etc/initramfs-tools/hooks/sovereign-slim"), initrdSlimHook(ctx.unlock), { mode: 0o755 });
     chmodSync(join(r, "etc/initramfs-tools/hooks/sovereign-slim"), 0o755);
     await withChroot(r, async () => {
+      if (ctx.unlock === "ssh") {
+        // configure removed the package's host keys (identity is made on the device), but the first
+        // boot is unlocked over ssh too: give it keys unique to this build, which first boot replaces.
+        const dir = "/etc/dropbear/initramfs";
+        for (const t of ["ed25519", "ecdsa"]) {
+          for (const f of [`dropbear_${t}_host_key`, `dropbear_${t}_host_key.pub`]) rmSync(join(r, dir, f), { force: true });
+          await inChroot(r, ["dropbearkey", "-t", t, "-f", `${dir}/dropbear_${t}_host_key`], { logFile: ctx.logFile });
+        }
+        writeFileSync(join(r, dir, ".build-host-keys"), "first boot replaces these host keys with the device's own\n");
+      }
       ctx.progress("update-initramfs -u -k all");
       await inChroot(r, ["update-initramfs", "-u", "-k", "all"], { logFile: ctx.logFile });
       // On the Pi, update-initramfs runs raspi-firmware's post-update hook, which rewrites

@@ -46,6 +46,7 @@ export interface Vm {
   serial0: string;
   serial1: string;
   port: number;
+  sshPort: number | undefined;
   startedAt: number;
   exited: Promise<number | null>;
   /** Types at serial 0 (needs `interactive`), e.g. a LUKS passphrase followed by "\r". */
@@ -64,6 +65,8 @@ export interface BootOptions {
   tpmDir?: string;
   /** Serial 0 as a socket as well as a log, so a test can type at the console (vm.type). */
   interactive?: boolean;
+  /** Forward a host port to the guest's port 22 (dropbear in the initramfs, for ssh unlock): vm.sshPort. */
+  forwardSsh?: boolean;
 }
 
 /** Starts swtpm for one boot; it exits when qemu closes the connection. */
@@ -80,6 +83,7 @@ async function startSwtpm(dir: string): Promise<{ socket: string; proc: ChildPro
 
 export async function bootX86(opts: BootOptions): Promise<Vm> {
   const port = await freePort();
+  const sshPort = opts.forwardSsh ? await freePort() : undefined;
   const tpm = opts.tpmDir ? await startSwtpm(opts.tpmDir) : undefined;
   const console0 = join(opts.dir, `console-${opts.tag}.sock`);
   const vars = join(opts.dir, `vars-${opts.tag}.fd`);
@@ -94,7 +98,7 @@ export async function bootX86(opts: BootOptions): Promise<Vm> {
     "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
     "-drive", `if=virtio,format=raw,file=${opts.disk}`,
     ...(opts.usbKey ? ["-drive", `if=virtio,format=raw,file=${opts.usbKey}`] : []),
-    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080`, "-device", "virtio-net-pci,netdev=n0",
+    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${sshPort ? `,hostfwd=tcp:127.0.0.1:${sshPort}-:22` : ""}`, "-device", "virtio-net-pci,netdev=n0",
     ...(tpm ? ["-chardev", `socket,id=chrtpm,path=${tpm.socket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
     ...(opts.interactive
       ? ["-chardev", `socket,id=con0,path=${console0},server=on,wait=off,logfile=${serial0}`, "-serial", "chardev:con0"]
@@ -108,7 +112,7 @@ export async function bootX86(opts: BootOptions): Promise<Vm> {
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   void exited.then(() => tpm?.proc.kill("SIGTERM"));
   const vm: Vm = {
-    proc, serial0, serial1, port, startedAt: Date.now(), exited,
+    proc, serial0, serial1, port, sshPort, startedAt: Date.now(), exited,
     async type(text) {
       if (!opts.interactive) throw new Error("boot with interactive: true to type at the console");
       await new Promise<void>((resolve, reject) => {
