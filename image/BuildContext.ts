@@ -30,6 +30,11 @@ export interface BuildOptions {
   l4t?: string;
   /** Cheaper argon2id at build (tests): memory KiB; the board cap otherwise. */
   buildPbkdfMemoryKiB?: number;
+  /**
+   * Test knob: the cipher first boot re-encrypts to, in place of the board's. The x86 e2e uses
+   * Adiantum to boot the Pi 4's first-boot path (AES-XTS build, Adiantum device) under qemu.
+   */
+  deviceCipher?: string;
   /** Stop after this step (tests and debugging). */
   stopAfter?: string;
   /** Test images: a unit that writes a status line to this serial port once the system settles (e.g. ttyS1). */

@@ -72,7 +72,9 @@ export function resolveBoard(id: string): BoardProfile {
 
 /** Creates the context (no side effects beyond choosing names). */
 export function createContext(options: BuildOptions, events: BuildEvents = {}): BuildContext & { setCurrentStep(name: string): void } {
-  const board = resolveBoard(options.board);
+  const profile = resolveBoard(options.board);
+  const cipher = options.deviceCipher;
+  const board = cipher ? { ...profile, luks: { ...profile.luks, cipher, keySize: cipher.includes("adiantum") ? 256 : profile.luks.keySize } } : profile;
   const unlock = options.unlock ?? board.unlock[0] ?? "passphrase";
   const date = new Date().toISOString().slice(0, 10).replace(/-/g, "");
   const name = `sovereign-${board.id}-${date}`;

@@ -2,10 +2,13 @@
 // (swtpm). The first boot is unlocked by typing the build passphrase at the serial console, and first
 // boot binds the new volume key to the TPM with clevis. The next boot with the same TPM unlocks with
 // nobody at the console; a boot with another TPM does not, and still offers the passphrase prompt.
+// The image also takes the Pi 4's first-boot path: built AES-XTS, re-encrypted to Adiantum on the
+// device, then unlocked from the initramfs as Adiantum (the x86 kernel has the same generic modules).
 import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
+import { readLuks2Header } from "../../image/lib/luksPayload.js";
 import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
 import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
@@ -14,12 +17,13 @@ const MiB = 1024 * 1024;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64", "swtpm") && requireRoot();
 /** What cryptroot prints when it asks for the passphrase (cryptsetup-initramfs's askpass). */
 const PROMPT = /Please unlock disk sovroot/;
+const ADIANTUM = "xchacha12,aes-adiantum-plain64";
 
 function prompts(vm: Vm): number {
   return readText(vm.serial0).split(PROMPT).length - 1;
 }
 
-describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software TPM", () => {
+describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device cipher, booted with a software TPM", () => {
   let built: BuiltImage;
   let disk: string;
   let accel: "kvm" | "tcg";
@@ -27,11 +31,14 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software T
   const measured: Record<string, number | string> = {};
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--compress", "zstd"], {
+      SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1", SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER: ADIANTUM,
+    });
     disk = join(out, "disk.img");
     rmSync(disk, { force: true });
     rmSync(tpm, { recursive: true, force: true });
     run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+    expect(readLuks2Header(headerOf(disk)).json.segments["0"]?.encryption).toBe("aes-xts-plain64");
     truncateSync(disk, statSync(disk).size + 256 * MiB);
     accel = pickAccel(out);
   }, 45 * 60_000);
@@ -40,7 +47,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software T
     if (built) writeFileSync(join(out, "measured.json"), JSON.stringify({ accel, ...measured }, null, 2));
   });
 
-  it("first boot: the passphrase typed at the console unlocks, and first boot binds the key to the TPM", async () => {
+  it("first boot: the passphrase typed at the console unlocks, first boot re-encrypts to Adiantum and binds the key to the TPM", async () => {
     const vm = await bootX86({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
@@ -56,6 +63,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock, booted with a software T
     // The binding lives in the LUKS2 header as a clevis token, beside the recovery passphrase's keyslot.
     const dump = run("cryptsetup", ["luksDump", headerOf(disk)]);
     expect(dump).toMatch(/clevis/);
+    expect(readLuks2Header(headerOf(disk)).json.segments["0"]?.encryption).toBe(ADIANTUM);
     expect(dump.match(/^\s+\d+: luks2$/gm)?.length).toBe(2);
   }, 50 * 60_000);
 

@@ -91,6 +91,9 @@ export async function bootX86(opts: BootOptions): Promise<Vm> {
   const serial0 = join(opts.dir, `serial0-${opts.tag}.log`);
   const serial1 = join(opts.dir, `serial1-${opts.tag}.log`);
   const monitor = join(opts.dir, `monitor-${opts.tag}.sock`);
+  // A log left by an earlier run would answer the first probe before qemu truncates it
+  // (a stale passphrase prompt made a test type into a console socket not yet made).
+  for (const f of [serial0, serial1, console0, monitor]) rmSync(f, { force: true });
   const args = [
     "-n", "10", "qemu-system-x86_64", "-machine", "q35", "-accel", opts.accel, "-cpu", opts.accel === "kvm" ? "host" : "qemu64", "-smp", "2", "-m", "2048",
     "-display", "none", "-no-reboot",

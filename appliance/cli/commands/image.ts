@@ -86,6 +86,7 @@ export function registerImageCommand(program: Command): void {
         ...(opts.l4t ? { l4t: String(opts.l4t) } : {}),
         ...(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB ? { buildPbkdfMemoryKiB: Number(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB) } : {}),
         ...(process.env.SOVEREIGN_IMAGE_STATUS_TTY ? { statusTty: process.env.SOVEREIGN_IMAGE_STATUS_TTY } : {}),
+        ...(process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER ? { deviceCipher: process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER } : {}),
         ...(process.env.SOVEREIGN_IMAGE_STOP_AFTER ? { stopAfter: process.env.SOVEREIGN_IMAGE_STOP_AFTER } : {}),
       };
       // repoRoot: from dist/appliance/cli/commands up three is dist/; the repo is one more up when compiled.
