@@ -3,12 +3,12 @@
 // takes the passphrase. First boot then makes the device's own dropbear host keys, so the key a
 // client sees after first boot is not the one the build made, and a reboot unlocks the same way.
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
-import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
-import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootX86, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { buildImage, decompressDisk, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-ssh");
 const MiB = 1024 * 1024;
@@ -56,9 +56,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
     for (const k of [key, stranger]) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", k]);
     built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
     passphrase = readFileSync(built.passphraseFile ?? "", "utf8").trim();
-    disk = join(out, "disk.img");
-    run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
-    truncateSync(disk, statSync(disk).size + 256 * MiB);
+    disk = decompressDisk(built, out, 256 * MiB);
     accel = pickAccel(out);
   }, 45 * 60_000);
 
@@ -72,9 +70,9 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       await unlockOverSsh(vm, key, passphrase);
       measured.firstUnlockSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       hostKeys.push(hostKeyOf(vm));
-      await waitFor("/healthz 200", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
-      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS")), vm);
+      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       expect(line).toContain("failed=[]");
     } finally {
       await vm.powerdown(120_000);
@@ -94,7 +92,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       hostKeys.push(hostKeyOf(vm));
       // First boot replaced the build's dropbear host keys with the device's own.
       expect(hostKeys[1]).not.toBe(hostKeys[0]);
-      await waitFor("/healthz 200 after reboot", 20 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200 after reboot", 20 * 60_000);
       measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       expect(readText(vm.serial0)).not.toContain("re-encrypting");
     } finally {

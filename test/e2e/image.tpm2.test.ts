@@ -4,13 +4,13 @@
 // nobody at the console; a boot with another TPM does not, and still offers the passphrase prompt.
 // The image also takes the Pi 4's first-boot path: built AES-XTS, re-encrypted to Adiantum on the
 // device, then unlocked from the initramfs as Adiantum (the x86 kernel has the same generic modules).
-import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
-import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
-import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootX86, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-tpm2");
 const MiB = 1024 * 1024;
@@ -18,6 +18,8 @@ const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat
 /** What cryptroot prints when it asks for the passphrase (cryptsetup-initramfs's askpass). */
 const PROMPT = /Please unlock disk sovroot/;
 const ADIANTUM = "xchacha12,aes-adiantum-plain64";
+
+const headerOf = (disk: string): string => extractHeader(disk, join(out, "luks-header.bin"));
 
 function prompts(vm: Vm): number {
   return readText(vm.serial0).split(PROMPT).length - 1;
@@ -34,12 +36,9 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--compress", "zstd"], {
       SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1", SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER: ADIANTUM,
     });
-    disk = join(out, "disk.img");
-    rmSync(disk, { force: true });
     rmSync(tpm, { recursive: true, force: true });
-    run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+    disk = decompressDisk(built, out, 256 * MiB);
     expect(readLuks2Header(headerOf(disk)).json.segments["0"]?.encryption).toBe("aes-xts-plain64");
-    truncateSync(disk, statSync(disk).size + 256 * MiB);
     accel = pickAccel(out);
   }, 45 * 60_000);
 
@@ -52,9 +51,9 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\r`);
-      await waitFor("/healthz 200", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
-      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS")), vm);
+      const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       expect(line).toContain("failed=[]");
       expect(readText(vm.serial0)).toContain("bound the root key to this machine's TPM");
     } finally {
@@ -70,7 +69,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   it("with the same TPM the disk unlocks with nobody at the console", async () => {
     const vm = await bootX86({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true });
     try {
-      await waitFor("/healthz 200 without a passphrase", 20 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200 without a passphrase", 20 * 60_000);
       measured.tpmBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       expect(readText(vm.serial0)).not.toContain("re-encrypting");
     } finally {
@@ -94,12 +93,3 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     }
   }, 30 * 60_000);
 });
-
-/** The first 16 MiB of the root partition (LUKS2 header and keyslots), for cryptsetup luksDump. */
-function headerOf(disk: string): string {
-  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
-  const start = (t.partitiontable.partitions[1]?.start ?? 0) * 512;
-  const dest = join(out, "luks-header.bin");
-  run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${start / MiB}`, "count=16", "status=none"]);
-  return dest;
-}

@@ -8,29 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
 import { verifyManifest } from "../../image/lib/manifest.js";
-import { bootX86, healthz, pickAccel, readText, waitFor, type Vm } from "./imageQemu.js";
-import { buildImage, imageCache, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootX86, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
+import { buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64") && requireRoot();
-
-/** Copies the root partition's LUKS header region (the first 16 MiB) out of the disk, for cryptsetup and the userspace check. */
-function rootPartition(disk: string): { start: number; size: number } {
-  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number; size: number }[] } };
-  const p = t.partitiontable.partitions[1];
-  if (!p) throw new Error("no root partition");
-  return { start: p.start * 512, size: p.size * 512 };
-}
-
-function extractHeader(disk: string, dest: string): void {
-  const { start } = rootPartition(disk);
-  run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${start / MiB}`, "count=16", "status=none"]);
-}
-
-function statusLine(vm: Vm): string | undefined {
-  return readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS"));
-}
 
 describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () => {
   let built: BuiltImage;
@@ -41,9 +24,7 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
 
   beforeAll(() => {
     built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
-    disk = join(out, "disk.img");
-    rmSync(disk, { force: true });
-    run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+    disk = decompressDisk(built, out);
     usbKey = join(out, "usbkey.img");
     copyFileSync(built.usbKeyImage ?? "", usbKey);
     accel = pickAccel(out);
@@ -99,7 +80,7 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     truncateSync(disk, statSync(disk).size + 512 * MiB);
     const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "first" });
     try {
-      await waitFor("/healthz 200", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-first.txt"), line);
@@ -133,7 +114,7 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
   it("a reboot unlocks and serves again, without running first boot twice", async () => {
     const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "second" });
     try {
-      await waitFor("/healthz 200 after reboot", 20 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
+      await waitForHealthz(vm, "/healthz 200 after reboot", 20 * 60_000);
       measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-second.txt"), line);

@@ -1,6 +1,6 @@
 // Shared by the image e2e suites: build an image through the real CLI, once per output directory.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { inCI } from "../helpers/requireTool.js";
 import type { BuildResult } from "../../image/pipeline.js";
@@ -52,4 +52,27 @@ export function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+/** Decompresses a built .img.zst to `<out>/disk.img`, larger by `growBytes` (first boot grows into it). */
+export function decompressDisk(built: BuiltImage, out: string, growBytes = 0): string {
+  const disk = join(out, "disk.img");
+  rmSync(disk, { force: true });
+  run("zstd", ["-d", "-q", "-f", built.image, "-o", disk]);
+  if (growBytes > 0) truncateSync(disk, statSync(disk).size + growBytes);
+  return disk;
+}
+
+/** Where the root partition (the second) lies on a disk image, in bytes. */
+export function rootPartition(disk: string): { start: number; size: number } {
+  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number; size: number }[] } };
+  const p = t.partitiontable.partitions[1];
+  if (!p) throw new Error("no root partition");
+  return { start: p.start * 512, size: p.size * 512 };
+}
+
+/** Copies the root partition's LUKS header region (the first 16 MiB) out of the disk, for cryptsetup and the userspace check. */
+export function extractHeader(disk: string, dest: string): string {
+  run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${rootPartition(disk).start / (1024 * 1024)}`, "count=16", "status=none"]);
+  return dest;
 }

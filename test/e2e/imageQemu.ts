@@ -1,22 +1,12 @@
 // Helpers for the image e2e suites: run a built image in qemu and watch its serial ports and forwarded HTTP port.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
+import { freePort } from "../helpers/freePort.js";
 
 export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * KVM when it works, TCG otherwise. On these machines /dev/kvm exists but
@@ -167,4 +157,14 @@ export async function healthz(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The one SOVSTATUS line the test images write to serial 1 once the system settles. */
+export function statusLine(vm: Vm): string | undefined {
+  return readText(vm.serial1).split(/\r?\n/).find((l) => l.startsWith("SOVSTATUS"));
+}
+
+/** Waits until the node in the guest answers /healthz with 200 through the forwarded port. */
+export async function waitForHealthz(vm: Vm, what: string, timeoutMs: number): Promise<void> {
+  await waitFor(what, timeoutMs, async () => ((await healthz(vm.port)) ? true : undefined), vm);
 }
