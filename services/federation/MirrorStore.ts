@@ -1,20 +1,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../appliance/errors/SovereignError.js";
-import type { BackupChunkBody, MirrorBundle } from "./backupMirror.js";
+import type { BackupChunkBody, MirrorBundle, MirroredBackup } from "./backupMirror.js";
 import type { WrappedKey } from "./backupCrypto.js";
 
 const NODE_ID = /^[a-z2-7]{26}$/;
 const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export interface MirrorMeta {
-  owner: string;
-  backupId: string;
-  name: string;
-  size: number;
-  sha256: string;
-  total: number;
-  createdAt: number;
+export interface MirrorMeta extends MirroredBackup {
   receivedAt: number;
 }
 

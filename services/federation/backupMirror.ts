@@ -8,30 +8,30 @@ import type { FederationStore, PeerRow } from "./FederationStore.js";
 import type { KnowledgePacket } from "./KnowledgePacket.js";
 import type { NewPacket } from "./SyncEngine.js";
 
-export interface BackupChunkBody {
-  backupId: string;
-  name: string;
-  index: number;
-  total: number;
-  size: number;
-  /** sha256 of the whole plaintext backup, checked after reassembly. */
-  sha256: string;
-  /** Epoch ms when the owner made the mirror. */
-  createdAt: number;
-  sealed: SealedChunk;
-}
-
-/** What a holder hands back to the owner: every sealed chunk of one backup, in order. Ciphertext only. */
-export interface MirrorBundle {
-  format: "sovereign-backup-mirror";
-  v: 1;
+/** What names a mirrored backup and lets its reassembly be checked. */
+export interface MirroredBackup {
+  /** The node that made the backup. */
   owner: string;
   backupId: string;
   name: string;
   size: number;
+  /** sha256 of the whole plaintext backup, checked after reassembly. */
   sha256: string;
   total: number;
+  /** Epoch ms when the owner made the mirror. */
   createdAt: number;
+}
+
+/** One chunk as it travels; the owner is the packet's signer, not a field. */
+export interface BackupChunkBody extends Omit<MirroredBackup, "owner"> {
+  index: number;
+  sealed: SealedChunk;
+}
+
+/** What a holder hands back to the owner: every sealed chunk of one backup, in order. Ciphertext only. */
+export interface MirrorBundle extends MirroredBackup {
+  format: "sovereign-backup-mirror";
+  v: 1;
   chunks: SealedChunk[];
 }
 

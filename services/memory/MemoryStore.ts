@@ -190,13 +190,13 @@ export class MemoryStore {
   }
 
   /**
-   * FTS5 BM25 ranking, best first. `plan` comes from ftsPlan or toFtsQuery;
+   * FTS5 BM25 ranking, best first. `plan` comes from ftsPlan (or is [toFtsQuery(...)]);
    * a later expression runs only when the ones before it matched nothing
    * (a misspelt rare word): filling up with common-word matches would rank
    * tens of thousands of rows for results that say little.
    */
-  ftsSearch(userId: string, plan: string | readonly string[], filters: MemoryFilters, limit: number): Array<{ id: number; score: number }> {
-    for (const match of typeof plan === "string" ? [plan] : plan) {
+  ftsSearch(userId: string, plan: readonly string[], filters: MemoryFilters, limit: number): Array<{ id: number; score: number }> {
+    for (const match of plan) {
       const rows = this.ftsRanked(userId, match, filters, limit);
       if (rows.length > 0) return rows.map((r) => ({ id: r.id, score: -r.rank }));
     }
