@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { writeResult } from "./lib/writeResult.js";
 import { buildImage, imageCache, repoRoot } from "../test/e2e/imageBuild.js";
-import { bootX86, healthz, pickAccel, readText, waitFor } from "../test/e2e/imageQemu.js";
+import { bootVm, healthz, pickAccel, readText, waitFor } from "../test/e2e/imageQemu.js";
 
 const MiB = 1024 * 1024;
 const env = { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" };
@@ -49,7 +49,7 @@ for (const accel of accels) {
   spawnSync("cp", ["--sparse=always", pristine, disk]);
   spawnSync("cp", [warm.usbKeyImage ?? "", join(out, "usbkey.img")]);
   truncateSync(disk, statSync(disk).size + 512 * MiB);
-  const vm = await bootX86({ dir: out, disk, usbKey: join(out, "usbkey.img"), accel, tag: `bench-${accel}` });
+  const vm = await bootVm({ dir: out, disk, usbKey: join(out, "usbkey.img"), accel, tag: `bench-${accel}` });
   try {
     await waitFor("/healthz", 30 * 60_000, async () => ((await healthz(vm.port)) ? true : undefined), vm);
     const first = (Date.now() - vm.startedAt) / 1000;
@@ -64,7 +64,7 @@ for (const accel of accels) {
   } finally {
     await vm.powerdown(120_000);
   }
-  const vm2 = await bootX86({ dir: out, disk, usbKey: join(out, "usbkey.img"), accel, tag: `bench-${accel}-2` });
+  const vm2 = await bootVm({ dir: out, disk, usbKey: join(out, "usbkey.img"), accel, tag: `bench-${accel}-2` });
   try {
     await waitFor("/healthz after reboot", 20 * 60_000, async () => ((await healthz(vm2.port)) ? true : undefined), vm2);
     (results[`boot_${accel}`] as Record<string, unknown>).rebootToHealthzSeconds = Math.round((Date.now() - vm2.startedAt) / 1000);

@@ -75,6 +75,8 @@ export interface BuildState {
   bootVolumeId?: string;
   packages?: { name: string; version: string; arch: string }[];
   bootstrapCacheHit?: boolean;
+  /** Cache files being written (bootstrap tarballs); an interrupted build removes them. */
+  cachePartials: string[];
   rootImg?: string;
   rootFsBytes?: number;
   bootImg?: string;

@@ -88,7 +88,7 @@ export function createContext(options: BuildOptions, events: BuildEvents = {}): 
     work,
     rootfs: join(work, "rootfs"),
     logFile: join(work, "build.log"),
-    state: { outputs: [], models: [] },
+    state: { outputs: [], models: [], cachePartials: [] },
     timings: [],
     progress: (message: string) => events.onProgress?.(current, message),
     setCurrentStep: (s: string) => {
@@ -113,6 +113,7 @@ export function cleanup(ctx: BuildContext, keepLog = true, failed = false): void
   }
   if (ctx.state.diskTmp) rmSync(ctx.state.diskTmp, { force: true });
   for (const o of ctx.state.outputs) rmSync(`${o.path}.partial`, { force: true });
+  for (const p of ctx.state.cachePartials) rmSync(p, { force: true });
   if (failed) {
     // Keys for an image that was never finished are of no use to anyone.
     if (ctx.state.passphraseOut) rmSync(ctx.state.passphraseOut, { force: true });

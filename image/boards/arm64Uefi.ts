@@ -1,4 +1,5 @@
 import type { BoardProfile } from "./BoardProfile.js";
+import { headlessExcludes } from "./headlessExcludes.js";
 
 export const arm64Uefi: BoardProfile = {
   id: "arm64-uefi",
@@ -16,5 +17,13 @@ export const arm64Uefi: BoardProfile = {
   luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 524_288 },
   unlock: ["passphrase", "usb-key", "ssh"],
   serviceEnv: {},
+  kernelModulesExclude: [
+    // No display stack (console on the serial port or the UEFI framebuffer): the SoC and discrete GPU
+    // drivers go, the DRM core stays for the modules that link against it.
+    ...["amd", "radeon", "nouveau", "msm", "tegra", "panfrost", "panthor", "lima", "etnaviv", "vc4", "v3d", "rockchip", "meson", "sun4i", "imx", "mediatek", "exynos", "hisilicon", "xe"].map(
+      (d) => `drivers/gpu/drm/${d}`,
+    ),
+    ...headlessExcludes,
+  ],
   notes: ["CPU inference (llama.cpp arm64 prebuilt)"],
 };

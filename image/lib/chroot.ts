@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { exec, type ExecOptions } from "./exec.js";
 
 const MOUNTS = ["proc", "sys", "dev", "dev/pts"] as const;
+/** Where the host's .deb cache is bound while apt runs in the rootfs. */
+const APT_ARCHIVES = "var/cache/apt/archives";
 
 function isMounted(path: string): boolean {
   return readFileSync("/proc/self/mounts", "utf8")
@@ -13,7 +15,7 @@ function isMounted(path: string): boolean {
 
 /** Unmounts anything under the rootfs (bind mounts of /proc, /sys, /dev). Safe to call twice; sync for signal handlers. */
 export function unmountAll(rootfs: string): void {
-  for (const m of [...MOUNTS].reverse()) {
+  for (const m of [APT_ARCHIVES, ...[...MOUNTS].reverse()]) {
     const p = join(rootfs, m);
     if (isMounted(p)) execFileSync("umount", ["-l", p], { stdio: "ignore" });
   }
@@ -23,8 +25,11 @@ export function unmountAll(rootfs: string): void {
  * Runs `fn` with /proc, /sys and /dev bound into the rootfs and the host's
  * resolv.conf in place (apt needs it); always undoes both. These are bind
  * mounts of the host's own pseudo filesystems, never of target filesystems.
+ * With `aptCache`, that host directory is bound over the rootfs's apt
+ * archives, so .debs are downloaded once per build host (never run
+ * `apt-get clean` inside: it would empty the host's cache).
  */
-export async function withChroot<T>(rootfs: string, fn: () => Promise<T>): Promise<T> {
+export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: { aptCache?: string } = {}): Promise<T> {
   const resolv = join(rootfs, "etc/resolv.conf");
   const hadResolv = existsSync(resolv);
   const saved = hadResolv ? readFileSync(resolv) : undefined;
@@ -33,6 +38,12 @@ export async function withChroot<T>(rootfs: string, fn: () => Promise<T>): Promi
       const p = join(rootfs, m);
       mkdirSync(p, { recursive: true });
       if (!isMounted(p)) execFileSync("mount", ["--bind", `/${m}`, p]);
+    }
+    if (opts.aptCache) {
+      const p = join(rootfs, APT_ARCHIVES);
+      mkdirSync(p, { recursive: true });
+      mkdirSync(opts.aptCache, { recursive: true });
+      if (!isMounted(p)) execFileSync("mount", ["--bind", opts.aptCache, p]);
     }
     rmSync(resolv, { force: true });
     if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", resolv);

@@ -37,8 +37,8 @@ export const initramfsStep: Step = {
         }
         writeFileSync(join(r, dir, ".build-host-keys"), "first boot replaces these host keys with the device's own\n");
       }
-      ctx.progress("update-initramfs -u -k all");
-      await inChroot(r, ["update-initramfs", "-u", "-k", "all"], { logFile: ctx.logFile });
+      ctx.progress("update-initramfs -c -k all");
+      await inChroot(r, ["update-initramfs", "-c", "-k", "all"], { logFile: ctx.logFile });
       // On the Pi, update-initramfs runs raspi-firmware's post-update hook, which rewrites
       // /boot/firmware (kernel, initrd, DTBs, config.txt, cmdline.txt) from /etc/default/raspi-*.
     });

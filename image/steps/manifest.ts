@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import type { BuildContext } from "../BuildContext.js";
 import { capture } from "../lib/exec.js";
 import { loadOrCreateBuildKey, parseDpkgList, sha256sums, signManifest, type BuildManifest } from "../lib/manifest.js";
-import { SUITE } from "./bootstrap.js";
+import { SUITE } from "../lib/aptSources.js";
 import { sha256File } from "./models.js";
 import type { Step } from "./Step.js";
 

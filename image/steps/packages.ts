@@ -1,21 +1,14 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BuildContext } from "../BuildContext.js";
+import { aptSources } from "../lib/aptSources.js";
 import { unlockPackages } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
-import { SUITE } from "./bootstrap.js";
+import { aptCacheDir, clearAptLists, NO_INITRD } from "./bootstrap.js";
 import type { Step } from "./Step.js";
-
-/** The image's own apt sources (deb822), so the device can update from the same mirror. */
-export function aptSources(ctx: Pick<BuildContext, "board" | "options">): string {
-  return [SUITE, `${SUITE}-updates`, ...ctx.board.extraSuites]
-    .map((s) => `Types: deb\nURIs: ${ctx.options.mirror}\nSuites: ${s}\nComponents: ${ctx.board.components.join(" ")}\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`)
-    .join("\n");
-}
 
 /**
  * Step 3: Debian packages beyond the bootstrap set. nodejs, avahi and the
- * board's kernel and firmware come in with the (cached) bootstrap; this step
+ * board's kernel and firmware come in with the (cached) bootstrap layers; this step
  * adds what the unlock method needs (dropbear-initramfs, TPM2 tools) and the
  * opt-in L4T layer, and always leaves the apt lists out of the image.
  */
@@ -26,7 +19,7 @@ export const packagesStep: Step = {
     const apt = join(ctx.rootfs, "etc/apt");
     mkdirSync(join(apt, "sources.list.d"), { recursive: true });
     rmSync(join(apt, "sources.list"), { force: true });
-    writeFileSync(join(apt, "sources.list.d/debian.sources"), aptSources(ctx));
+    writeFileSync(join(apt, "sources.list.d/debian.sources"), aptSources(ctx.board, ctx.options.mirror));
     const extra = unlockPackages(ctx.unlock);
     const l4t = ctx.options.l4t;
     if (extra.length === 0 && !l4t) return "nothing beyond the bootstrap set for this board and unlock method";
@@ -36,20 +29,18 @@ export const packagesStep: Step = {
       await inChroot(ctx.rootfs, ["apt-get", "update", "-q"], { logFile: ctx.logFile });
       const pkgs = [...extra, ...(l4t?.startsWith("deb ") ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : [])];
       ctx.progress(`apt-get install ${pkgs.join(" ")}`);
-      await inChroot(ctx.rootfs, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...pkgs], { logFile: ctx.logFile });
+      await inChroot(ctx.rootfs, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...pkgs], { logFile: ctx.logFile, env: NO_INITRD });
       if (l4t && !l4t.startsWith("deb ")) {
         ctx.progress(`installing the L4T BSP debs from ${l4t}`);
         const debs = readdirSync(l4t).filter((f) => f.endsWith(".deb"));
         // Ship the BSP's debs in and install them with apt so dependencies resolve.
         mkdirSync(join(ctx.rootfs, "tmp/l4t"), { recursive: true });
         for (const d of debs) copyFileSync(join(l4t, d), join(ctx.rootfs, "tmp/l4t", d));
-        await inChroot(ctx.rootfs, ["sh", "-c", "apt-get install -y -q /tmp/l4t/*.deb"], { logFile: ctx.logFile });
+        await inChroot(ctx.rootfs, ["sh", "-c", "apt-get install -y -q /tmp/l4t/*.deb"], { logFile: ctx.logFile, env: NO_INITRD });
         rmSync(join(ctx.rootfs, "tmp/l4t"), { recursive: true, force: true });
       }
-      await inChroot(ctx.rootfs, ["apt-get", "clean"], { logFile: ctx.logFile });
-    });
-    // The lists are 80+ MB and stale the day the image ships.
-    for (const f of readdirSync(join(ctx.rootfs, "var/lib/apt/lists"))) if (f !== "partial" && f !== "lock") rmSync(join(ctx.rootfs, "var/lib/apt/lists", f), { recursive: true, force: true });
+    }, { aptCache: aptCacheDir(ctx) });
+    clearAptLists(ctx.rootfs);
     return undefined;
   },
 };

@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
-import { bootX86, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { buildImage, decompressDisk, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-ssh");
@@ -65,7 +65,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
   });
 
   it("first boot: only the admin's key gets in, cryptroot-unlock takes the passphrase, and the node serves", async () => {
-    const vm = await bootX86({ dir: out, disk, accel, tag: "first", forwardSsh: true });
+    const vm = await bootVm({ dir: out, disk, accel, tag: "first", forwardSsh: true });
     try {
       await unlockOverSsh(vm, key, passphrase);
       measured.firstUnlockSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
@@ -80,7 +80,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
   }, 50 * 60_000);
 
   it("a reboot unlocks over ssh again, with the host key the device made, and a stranger's key is refused", async () => {
-    const vm = await bootX86({ dir: out, disk, accel, tag: "second", forwardSsh: true });
+    const vm = await bootVm({ dir: out, disk, accel, tag: "second", forwardSsh: true });
     try {
       // Until dropbear is up the stranger gets a connection error; once it is up, a refusal.
       const refused = await waitFor("dropbear to refuse an unknown key", 15 * 60_000, () => {

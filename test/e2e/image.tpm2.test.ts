@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
-import { bootX86, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { bootVm, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-tpm2");
@@ -47,7 +47,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   });
 
   it("first boot: the passphrase typed at the console unlocks, first boot re-encrypts to Adiantum and binds the key to the TPM", async () => {
-    const vm = await bootX86({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
+    const vm = await bootVm({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\r`);
@@ -67,7 +67,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   }, 50 * 60_000);
 
   it("with the same TPM the disk unlocks with nobody at the console", async () => {
-    const vm = await bootX86({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true });
+    const vm = await bootVm({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true });
     try {
       await waitForHealthz(vm, "/healthz 200 without a passphrase", 20 * 60_000);
       measured.tpmBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
@@ -80,7 +80,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   it("with another TPM it stays locked at the passphrase prompt", async () => {
     const otherTpm = join(out, "tpm-other");
     rmSync(otherTpm, { recursive: true, force: true });
-    const vm = await bootX86({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true });
+    const vm = await bootVm({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true });
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       // clevis gives up on this TPM; the node must not come up on its own.

@@ -7,9 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
-import { verifyManifest } from "../../image/lib/manifest.js";
-import { bootX86, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
-import { buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, type BuiltImage } from "./imageBuild.js";
+import { bootToHealthz, pickAccel, readText, statusLine, waitFor } from "./imageQemu.js";
+import { buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
@@ -37,12 +36,7 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
 
   it("writes the compressed image, SHA256SUMS and a manifest signed by the build key", () => {
     expect(built.image.endsWith(".img.zst")).toBe(true);
-    run("sh", ["-c", `cd ${out} && sha256sum -c SHA256SUMS`]);
-    const sig = readFileSync(`${built.manifest}.sig`, "utf8");
-    const pub = readFileSync(join(out, "build-key.pub"), "utf8");
-    const text = readFileSync(built.manifest, "utf8");
-    expect(verifyManifest(text, sig, pub)).toBe(true);
-    const m = JSON.parse(text) as { board: string; packages: { name: string }[]; luks: { uuid: string } };
+    const m = verifiedManifest(built, out);
     expect(m.board).toBe("x86_64");
     expect(m.luks.uuid).toBe(built.luksUuid);
     for (const p of ["nodejs", "cryptsetup-initramfs", "avahi-daemon", "systemd-boot-efi"]) expect(m.packages.map((x) => x.name)).toContain(p);
@@ -51,13 +45,10 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
   });
 
   it("has a GPT with an ESP holding systemd-boot, kernel, initrd and the loader entry", () => {
-    const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { type: string }[] } };
-    expect(t.partitiontable.label).toBe("gpt");
-    expect(t.partitiontable.partitions.map((p) => p.type)).toEqual(["C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"]);
-    const listing = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]);
-    for (const f of ["EFI/BOOT/BOOTX64.EFI", "vmlinuz", "initrd.img", "loader/entries/sovereign.conf"]) expect(listing).toContain(`::/${f}`);
-    const entry = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign.conf`]);
-    expect(entry).toContain("root=/dev/mapper/sovroot");
+    const esp = uefiLayout(disk);
+    expect(esp.types).toEqual(["C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"]);
+    for (const f of ["EFI/BOOT/BOOTX64.EFI", "vmlinuz", "initrd.img", "loader/entries/sovereign.conf"]) expect(esp.files).toContain(`::/${f}`);
+    expect(esp.entry).toContain("root=/dev/mapper/sovroot");
   });
 
   it("root is LUKS2 with the build passphrase, and its payload decrypts in user space to an ext4 superblock", async () => {
@@ -78,9 +69,8 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
   it("boots, unlocks from the USB key, runs first boot and serves /healthz; the volume key changed", async () => {
     // A larger medium than the image: first boot must grow into it.
     truncateSync(disk, statSync(disk).size + 512 * MiB);
-    const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "first" });
+    const vm = await bootToHealthz({ dir: out, disk, usbKey, accel, tag: "first" }, "/healthz 200", 30 * 60_000);
     try {
-      await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-first.txt"), line);
@@ -112,9 +102,8 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
   });
 
   it("a reboot unlocks and serves again, without running first boot twice", async () => {
-    const vm = await bootX86({ dir: out, disk, usbKey, accel, tag: "second" });
+    const vm = await bootToHealthz({ dir: out, disk, usbKey, accel, tag: "second" }, "/healthz 200 after reboot", 20 * 60_000);
     try {
-      await waitForHealthz(vm, "/healthz 200 after reboot", 20 * 60_000);
       measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-second.txt"), line);

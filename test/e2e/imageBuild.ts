@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { inCI } from "../helpers/requireTool.js";
+import { verifyManifest, type BuildManifest } from "../../image/lib/manifest.js";
 import type { BuildResult } from "../../image/pipeline.js";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
@@ -76,3 +77,23 @@ export function extractHeader(disk: string, dest: string): string {
   run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${rootPartition(disk).start / (1024 * 1024)}`, "count=16", "status=none"]);
   return dest;
 }
+
+/** Checks SHA256SUMS and the manifest's signature by the build key written beside it; returns the manifest. */
+export function verifiedManifest(built: BuiltImage, out: string): BuildManifest {
+  run("sh", ["-c", `cd ${out} && sha256sum -c SHA256SUMS`]);
+  const text = readFileSync(built.manifest, "utf8");
+  if (!verifyManifest(text, readFileSync(`${built.manifest}.sig`, "utf8"), readFileSync(join(out, "build-key.pub"), "utf8"))) throw new Error(`${built.manifest}: bad signature`);
+  return JSON.parse(text) as BuildManifest;
+}
+
+/** The GPT partition types and, read with mtools from the image file, the ESP's files and systemd-boot entry. */
+export function uefiLayout(disk: string): { types: string[]; files: string; entry: string } {
+  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { type: string }[] } };
+  if (t.partitiontable.label !== "gpt") throw new Error(`${disk}: ${t.partitiontable.label} partition table, not gpt`);
+  return {
+    types: t.partitiontable.partitions.map((p) => p.type),
+    files: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]),
+    entry: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign.conf`]),
+  };
+}
+

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { SovereignError } from "../../appliance/errors/SovereignError.js";
 import { findBoard } from "../../image/boards/registry.js";
 import type { BuildOptions } from "../../image/BuildContext.js";
 import { createContext, pipeline, resolveBoard } from "../../image/pipeline.js";
-import { basePackages, bootstrapKey, bootstrapPackages, sourceLines } from "../../image/steps/bootstrap.js";
+import { baseKey, basePackages, basePackagesFor, baseSourceLines, boardLayerPackages, bootstrapKey, clearAptLists } from "../../image/steps/bootstrap.js";
 import { encryptArgs } from "../../image/steps/encrypt.js";
 import { firstbootConfig } from "../../image/lib/units.js";
 import { missingTools, preflightStep } from "../../image/steps/preflight.js";
@@ -74,17 +74,46 @@ describe("pre-flight refusals (no work done)", () => {
 });
 
 describe("bootstrap inputs", () => {
-  it("includes the base set, kernel and firmware; backports packages carry their suite", () => {
-    const x = bootstrapPackages(findBoard("x86_64")!);
-    for (const p of [...basePackages, "linux-image-amd64", "systemd-boot-efi"]) expect(x).toContain(p);
-    expect(bootstrapPackages(findBoard("rpi5")!)).toContain("linux-image-arm64/trixie-backports");
-    expect(sourceLines(findBoard("rpi5")!, "http://m/debian")).toEqual(["deb http://m/debian trixie main non-free-firmware", "deb http://m/debian trixie-backports main non-free-firmware"]);
+  it("layer 1 has the base set and the kernel; layer 2 the board's firmware and boot packages; backports packages carry their suite", () => {
+    const x = findBoard("x86_64")!;
+    for (const p of [...basePackages, "linux-image-amd64"]) expect(basePackagesFor(x)).toContain(p);
+    expect(boardLayerPackages(x)).toEqual(["systemd-boot-efi"]);
+    expect(boardLayerPackages(findBoard("rpi4")!)).toEqual(["raspi-firmware", "firmware-brcm80211"]);
+    expect(basePackagesFor(findBoard("rpi5")!)).toContain("linux-image-arm64/trixie-backports");
+    // Layer 1 takes main only, so that boards differing in components still share it.
+    expect(baseSourceLines(findBoard("rpi5")!, "http://m/debian")).toEqual(["deb http://m/debian trixie main", "deb http://m/debian trixie-backports main"]);
   });
 
-  it("the cache key changes with the inputs and not otherwise", () => {
+  it("arm64 boards with the same kernel share layer 1 but not the board tarball", () => {
+    const [rpi4, uefi, jetson, rpi5] = (["rpi4", "arm64-uefi", "jetson-orin", "rpi5"] as const).map((id) => findBoard(id)!);
+    const m = "http://a/debian";
+    expect(baseKey(rpi4!, m)).toBe(baseKey(uefi!, m));
+    expect(baseKey(jetson!, m)).toBe(baseKey(uefi!, m));
+    // The Pi 5's kernel comes from backports: another layer 1.
+    expect(baseKey(rpi5!, m)).not.toBe(baseKey(rpi4!, m));
+    expect(bootstrapKey(rpi4!, m)).not.toBe(bootstrapKey(uefi!, m));
+    // arm64-uefi and jetson-orin differ in components (non-free-firmware), so in the image's apt sources.
+    expect(bootstrapKey(jetson!, m)).not.toBe(bootstrapKey(uefi!, m));
+  });
+
+  it("after apt in the rootfs, the lists and apt's binary caches go, the lock and the host's bound .deb cache stay", () => {
+    const r = join(tmp, "rootfs-apt");
+    mkdirSync(join(r, "var/lib/apt/lists/partial"), { recursive: true });
+    mkdirSync(join(r, "var/cache/apt/archives"), { recursive: true });
+    for (const f of ["var/lib/apt/lists/deb.debian.org_debian_dists_trixie_InRelease", "var/lib/apt/lists/lock", "var/cache/apt/pkgcache.bin", "var/cache/apt/srcpkgcache.bin", "var/cache/apt/archives/zstd_1.5_arm64.deb"]) {
+      writeFileSync(join(r, f), "x");
+    }
+    clearAptLists(r);
+    expect(readdirSync(join(r, "var/lib/apt/lists")).sort()).toEqual(["lock", "partial"]);
+    expect(readdirSync(join(r, "var/cache/apt"))).toEqual(["archives"]);
+    expect(readdirSync(join(r, "var/cache/apt/archives"))).toEqual(["zstd_1.5_arm64.deb"]);
+  });
+
+  it("the cache keys change with the inputs and not otherwise", () => {
     const b = findBoard("x86_64")!;
     expect(bootstrapKey(b, "http://a/debian")).toBe(bootstrapKey(b, "http://a/debian"));
     expect(bootstrapKey(b, "http://a/debian")).not.toBe(bootstrapKey(b, "http://b/debian"));
+    expect(baseKey(b, "http://a/debian")).not.toBe(baseKey(b, "http://b/debian"));
     expect(bootstrapKey(b, "http://a/debian")).not.toBe(bootstrapKey(findBoard("arm64-uefi")!, "http://a/debian"));
   });
 });

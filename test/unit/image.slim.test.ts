@@ -32,11 +32,12 @@ describe("kernel module exclusions", () => {
     expect(modulesToRemove(dep, ["drivers/media"]).excluded).not.toContain("kernel/drivers/mediatek/x.ko.xz");
   });
 
-  it("x86 keeps storage, USB, HID, Ethernet and ext4, and its list is valid", () => {
-    const x86 = findBoard("x86_64")!;
-    expect(validateBoardProfile(x86)).toEqual({ ok: true });
-    for (const keep of ["drivers/net/ethernet", "drivers/usb", "drivers/hid", "drivers/scsi", "drivers/ata", "drivers/nvme", "drivers/char/tpm", "fs/ext4", "fs/fat", "crypto", "drivers/md", "drivers/virtio"])
-      expect((x86.kernelModulesExclude ?? []).some((d) => keep === d || keep.startsWith(`${d}/`))).toBe(false);
+  it.each(["x86_64", "arm64-uefi"])("%s keeps storage, USB, HID, Ethernet and ext4, and its list is valid", (id) => {
+    const b = findBoard(id)!;
+    expect(validateBoardProfile(b)).toEqual({ ok: true });
+    expect(b.kernelModulesExclude).toContain("drivers/media");
+    for (const keep of ["drivers/net/ethernet", "drivers/usb", "drivers/hid", "drivers/scsi", "drivers/ata", "drivers/nvme", "drivers/char/tpm", "fs/ext4", "fs/fat", "crypto", "drivers/md", "drivers/virtio", "drivers/gpu/drm"])
+      expect((b.kernelModulesExclude ?? []).some((d) => keep === d || keep.startsWith(`${d}/`))).toBe(false);
   });
 
   it("boards that need Wi-Fi or their GPU declare no exclusions", () => {
