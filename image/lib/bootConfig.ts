@@ -1,5 +1,12 @@
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
 
+/**
+ * A headless appliance reboots after a kernel panic rather than hang with
+ * nobody at the console (the service watchdog covers user space); under
+ * qemu -no-reboot the guest exits instead, which the e2e suites notice.
+ */
+const PANIC_REBOOT = "panic=10";
+
 /** The dm name of the unlocked root; the kernel command line and fstab name it. */
 export const ROOT_MAPPER = "sovroot";
 /** Filesystem label of the USB stick that carries the key file (usb-key unlock). */
@@ -16,6 +23,21 @@ export interface BootIds {
 }
 
 /**
+ * Which initramfs the image boots. Debian's initramfs-tools cryptroot
+ * silently drops systemd-cryptenroll's `tpm2-device=` (it only knows
+ * keyscripts), so tpm2 images use dracut, whose initrd unlocks with
+ * systemd-cryptsetup: TPM2 token first, then the passphrase prompt. The
+ * other methods need initramfs-tools' keyscripts (passdev) and
+ * dropbear-initramfs.
+ */
+export function initramfsGenerator(unlock: UnlockMethod): "dracut" | "initramfs-tools" {
+  return unlock === "tpm2" ? "dracut" : "initramfs-tools";
+}
+
+/** systemd-cryptsetup's options for the root mapping (dracut images): the crypttab line and the initrd's command line share them. */
+const SYSTEMD_LUKS_OPTIONS = "discard,tpm2-device=auto";
+
+/**
  * /etc/crypttab. `initramfs` makes cryptsetup-initramfs unlock root early;
  * usb-key uses Debian's passdev keyscript, which waits for the labelled stick.
  */
@@ -26,8 +48,8 @@ export function crypttab(unlock: UnlockMethod, ids: BootIds): string {
     case "usb-key":
       return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},keyscript=/lib/cryptsetup/scripts/passdev\n`;
     case "tpm2":
-      // A plain prompt: clevis-initramfs answers it from the TPM; a person can still type the recovery passphrase.
-      return `${ROOT_MAPPER} ${dev} none ${base},tries=3\n`;
+      // systemd-cryptsetup: the token systemd-cryptenroll made at first boot, else the recovery passphrase.
+      return `${ROOT_MAPPER} ${dev} none luks,${SYSTEMD_LUKS_OPTIONS}\n`;
     case "ssh":
     case "passphrase":
       return `${ROOT_MAPPER} ${dev} none ${base}\n`;
@@ -43,17 +65,22 @@ export function fstab(board: BoardProfile, ids: BootIds): string {
   ].join("\n");
 }
 
-/** Kernel command line for UEFI boards (the loader entry's `options`). */
-export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, extra: readonly string[] = []): string {
-  const parts = [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro", "quiet", "console=tty0", `console=${board.console}`];
+/**
+ * Kernel command line for UEFI boards (the loader entry's `options`). A
+ * dracut initrd is built without the host's crypttab (it is generic, not
+ * host-only), so the root mapping is named here.
+ */
+export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = []): string {
+  const parts = [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro", "quiet", PANIC_REBOOT, "console=tty0", `console=${board.console}`];
   if (unlock === "ssh") parts.push("ip=dhcp");
+  if (initramfsGenerator(unlock) === "dracut") parts.push(`rd.luks.name=${luksUuid}=${ROOT_MAPPER}`, `rd.luks.options=${luksUuid}=${SYSTEMD_LUKS_OPTIONS}`);
   return [...parts, ...extra].join(" ");
 }
 
 /** systemd-boot loader entry and loader.conf for the ESP. */
-export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, extra: readonly string[] = []): { entry: string; loaderConf: string } {
+export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = []): { entry: string; loaderConf: string } {
   return {
-    entry: ["title Sovereign Node", "linux /vmlinuz", "initrd /initrd.img", `options ${kernelCmdline(board, unlock, extra)}`, ""].join("\n"),
+    entry: ["title Sovereign Node", "linux /vmlinuz", "initrd /initrd.img", `options ${kernelCmdline(board, unlock, luksUuid, extra)}`, ""].join("\n"),
     loaderConf: ["default sovereign.conf", "timeout 0", "editor no", ""].join("\n"),
   };
 }
@@ -74,7 +101,7 @@ export function raspiFirmwareDefaults(board: BoardProfile, unlock: UnlockMethod)
       "KERNEL_ARCH=arm64",
       "",
     ].join("\n"),
-    "etc/default/raspi-extra-cmdline": ["rootfstype=ext4", "quiet", ...(unlock === "ssh" ? ["ip=dhcp"] : [])].join(" ") + "\n",
+    "etc/default/raspi-extra-cmdline": ["rootfstype=ext4", "quiet", PANIC_REBOOT, ...(unlock === "ssh" ? ["ip=dhcp"] : [])].join(" ") + "\n",
     "etc/default/raspi-firmware-custom": board.boot.configTxtExtra.join("\n") + "\n",
   };
 }
@@ -84,8 +111,12 @@ export function expectedPiCmdline(board: BoardProfile): string[] {
   return [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", `console=${board.console}`];
 }
 
-/** initramfs-tools settings: cryptsetup always, modules for the key stick, dropbear for ssh. */
+/**
+ * initramfs-tools settings: cryptsetup always, modules for the key stick,
+ * dropbear for ssh. For dracut (tpm2), its configuration instead.
+ */
 export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64"): Record<string, string> {
+  if (initramfsGenerator(unlock) === "dracut") return { "etc/dracut.conf.d/90-sovereign.conf": dracutConf() };
   const files: Record<string, string> = {
     "etc/cryptsetup-initramfs/conf-hook": "CRYPTSETUP=y\n",
     "etc/initramfs-tools/conf.d/sovereign.conf": "COMPRESS=zstd\n",
@@ -93,8 +124,6 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
   // The cryptsetup hook cannot see the cipher of a volume that is not open at build time, so name its modules.
   const modules = ["dm_crypt", ...cipherModules(cipher)];
   if (unlock === "usb-key") modules.push("vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk");
-  // clevis needs /dev/tpmrm0 before cryptroot prompts: TIS (most PCs, qemu's tpm-tis) and CRB (firmware TPMs).
-  if (unlock === "tpm2") modules.push("tpm_tis", "tpm_crb");
   files["etc/initramfs-tools/modules"] = modules.join("\n") + "\n";
   if (unlock === "ssh") {
     if (!sshAuthorizedKeys) throw new Error("ssh unlock needs an authorized key");
@@ -102,6 +131,24 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
     files["etc/dropbear/initramfs/dropbear.conf"] = 'DROPBEAR_OPTIONS="-I 600 -j -k -p 22 -s -c cryptroot-unlock"\n';
   }
   return files;
+}
+
+/**
+ * dracut for tpm2 images. Not host-only: the build chroot is not the
+ * device, and a generic initrd carries every storage driver and all of
+ * crypto/ (AES-XTS and Adiantum alike). systemd-cryptsetup and tpm2-tss
+ * bring the TPM2 token plugin, the tss2 libraries and the TPM drivers.
+ */
+export function dracutConf(): string {
+  return [
+    "# Sovereign image builder (image/lib/bootConfig.ts)",
+    'hostonly="no"',
+    'compress="zstd"',
+    'add_dracutmodules+=" systemd-cryptsetup tpm2-tss "',
+    // Nothing here boots from the network, LVM or RAID, or draws a splash.
+    'omit_dracutmodules+=" plymouth network network-manager systemd-networkd nfs iscsi lvm mdraid dmraid multipath btrfs bluetooth "',
+    "",
+  ].join("\n");
 }
 
 /** Kernel modules a LUKS cipher needs in the initramfs (arch-specific ones are skipped where they do not exist). */
@@ -115,9 +162,9 @@ export function cipherModules(cipher: string): string[] {
 export function unlockPackages(unlock: UnlockMethod): string[] {
   switch (unlock) {
     case "tpm2":
-      // Debian's initramfs-tools cryptroot ignores systemd-cryptenroll tokens; clevis-initramfs
-      // hooks into the same prompt and unseals the key from the TPM (PCR 7) instead.
-      return ["clevis", "clevis-luks", "clevis-tpm2", "clevis-initramfs", "tpm2-tools"];
+      // dracut replaces initramfs-tools (see initramfsGenerator); systemd-cryptsetup has systemd-cryptenroll
+      // and the TPM2 token plugin; dracut's tpm2-tss module requires tpm2-tools.
+      return ["dracut", "systemd-cryptsetup", "tpm2-tools"];
     case "ssh":
       return ["dropbear-initramfs", "openssh-server"];
     default:

@@ -73,10 +73,11 @@ if [ -f "$BUILD_KEY" ]; then
       if [ "$KEEP_RECOVERY_PASSPHRASE" != yes ]; then cryptsetup luksRemoveKey --batch-mode "$ROOTDEV" "$BUILD_KEY"; fi
       ;;
     tpm2)
-      # The passphrase stays as the recovery key; the TPM unlocks unattended. PCR 7 (Secure Boot
-      # state) keeps the key sealed to this machine's firmware policy across kernel updates.
-      clevis luks bind -y -d "$ROOTDEV" -k "$BUILD_KEY" tpm2 '{"pcr_bank":"sha256","pcr_ids":"7"}'
-      say "bound the root key to this machine's TPM (clevis, PCR 7)"
+      # The passphrase stays as the recovery key; the TPM unlocks unattended through the token that
+      # systemd-cryptsetup in the initrd reads. PCR 7 (Secure Boot state) keeps the key sealed to this
+      # machine's firmware policy across kernel and initrd updates.
+      systemd-cryptenroll --unlock-key-file="$BUILD_KEY" --tpm2-device=auto --tpm2-pcrs=7 "$ROOTDEV"
+      say "enrolled this machine's TPM for the root key (systemd-cryptenroll, PCR 7); the passphrase stays for recovery"
       ;;
     ssh|passphrase)
       # The passphrase (typed at the console, or over ssh into the initramfs) is the unlock method.

@@ -31,7 +31,7 @@ export const bootPartitionStep: Step = {
     const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
     if (ctx.board.boot.kind === "uefi") {
       const ver = newestKernel(ctx);
-      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock);
+      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ctx.state.luksUuid ?? "");
       const tmp = join(ctx.work, "esp");
       await exec("mkdir", ["-p", tmp]);
       writeFileSync(join(tmp, "loader.conf"), loaderConf);

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { crypttab, fstab, raspiFirmwareDefaults } from "../lib/bootConfig.js";
+import { crypttab, fstab, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, networkdConfig, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
@@ -92,10 +92,12 @@ export const configureStep: Step = {
     copyFileSync(join(overlayDir(), "sovereign-firstboot.sh"), join(r, "usr/local/sbin/sovereign-firstboot"));
     chmodSync(join(r, "usr/local/sbin/sovereign-firstboot"), 0o755);
     if (ctx.board.boot.kind === "uefi") {
-      // The firmware boots the ESP's copy of kernel and initrd: keep it current after update-initramfs.
-      mkdirSync(join(r, "etc/initramfs/post-update.d"), { recursive: true });
-      copyFileSync(join(overlayDir(), "zz-sovereign-esp"), join(r, "etc/initramfs/post-update.d/zz-sovereign-esp"));
-      chmodSync(join(r, "etc/initramfs/post-update.d/zz-sovereign-esp"), 0o755);
+      // The firmware boots the ESP's copy of kernel and initrd: keep it current after update-initramfs,
+      // or (dracut has no post-update hooks) after the kernel's own hook has run dracut.
+      const hookDir = initramfsGenerator(ctx.unlock) === "dracut" ? "etc/kernel/postinst.d" : "etc/initramfs/post-update.d";
+      mkdirSync(join(r, hookDir), { recursive: true });
+      copyFileSync(join(overlayDir(), "zz-sovereign-esp"), join(r, hookDir, "zz-sovereign-esp"));
+      chmodSync(join(r, hookDir, "zz-sovereign-esp"), 0o755);
     }
     rmSync(join(r, "usr/local/bin/sovereign"), { force: true });
     symlinkSync("/opt/sovereign/bin/sovereign.js", join(r, "usr/local/bin/sovereign"));

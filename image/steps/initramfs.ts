@@ -1,13 +1,19 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { initramfsFiles } from "../lib/bootConfig.js";
+import { initramfsFiles, initramfsGenerator } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { initrdSlimHook } from "../lib/slim.js";
 import type { Step } from "./Step.js";
 
+/** Kernels installed in the rootfs (those with a module tree). */
+function kernelVersions(rootfs: string): string[] {
+  const base = join(rootfs, "usr/lib/modules");
+  return existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, "modules.dep"))) : [];
+}
+
 /**
  * Step 6: the initramfs with cryptsetup and the unlock method (passdev for
- * the key stick, dropbear for ssh). On the Pi, raspi-firmware's own hooks
+ * the key stick, dropbear for ssh; dracut with systemd-cryptsetup for tpm2). On the Pi, raspi-firmware's own hooks
  * then write kernel, initrd, DTBs, config.txt and cmdline.txt into
  * /boot/firmware, from which the firmware partition is made.
  */
@@ -22,6 +28,15 @@ export const initramfsStep: Step = {
       const prev = p === "etc/initramfs-tools/modules" && existsSync(join(r, p)) ? readFileSync(join(r, p), "utf8") : "";
       writeFileSync(join(r, p), prev + text);
       if (p.includes("authorized_keys")) chmodSync(join(r, p), 0o600);
+    }
+    if (initramfsGenerator(ctx.unlock) === "dracut") {
+      await withChroot(r, async () => {
+        for (const v of kernelVersions(r)) {
+          ctx.progress(`dracut ${v}`);
+          await inChroot(r, ["dracut", "--force", `/boot/initrd.img-${v}`, v], { logFile: ctx.logFile });
+        }
+      });
+      return undefined;
     }
     mkdirSync(join(r, "etc/initramfs-tools/hooks"), { recursive: true });
     writeFileSync(join(r, "etc/initramfs-tools/hooks/sovereign-slim"), initrdSlimHook(ctx.unlock), { mode: 0o755 });

@@ -1,7 +1,8 @@
 // TPM2 unlock, booted: an x86_64 image built with `--unlock tpm2` runs in qemu with a software TPM
-// (swtpm). The first boot is unlocked by typing the build passphrase at the serial console, and first
-// boot binds the new volume key to the TPM with clevis. The next boot with the same TPM unlocks with
-// nobody at the console; a boot with another TPM does not, and still offers the passphrase prompt.
+// (swtpm). Its dracut initrd unlocks root with systemd-cryptsetup. The first boot is unlocked by typing
+// the build passphrase at the serial console, and first boot enrolls the TPM with systemd-cryptenroll
+// (PCR 7), keeping the passphrase for recovery. The next boot with the same TPM unlocks with nobody at
+// the console; a boot with another TPM does not, and still offers the passphrase prompt.
 // The image also takes the Pi 4's first-boot path: built AES-XTS, re-encrypted to Adiantum on the
 // device, then unlocked from the initramfs as Adiantum (the x86 kernel has the same generic modules).
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,8 +16,8 @@ import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, 
 const out = join(repoRoot, "test-artifacts/image-tpm2");
 const MiB = 1024 * 1024;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64", "swtpm") && requireRoot();
-/** What cryptroot prints when it asks for the passphrase (cryptsetup-initramfs's askpass). */
-const PROMPT = /Please unlock disk sovroot/;
+/** What systemd-cryptsetup in the initrd asks at the console when no token unlocks the disk. */
+const PROMPT = /Please enter passphrase for disk/;
 const ADIANTUM = "xchacha12,aes-adiantum-plain64";
 
 const headerOf = (disk: string): string => extractHeader(disk, join(out, "luks-header.bin"));
@@ -46,22 +47,22 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     if (built) writeFileSync(join(out, "measured.json"), JSON.stringify({ accel, ...measured }, null, 2));
   });
 
-  it("first boot: the passphrase typed at the console unlocks, first boot re-encrypts to Adiantum and binds the key to the TPM", async () => {
+  it("first boot: the passphrase typed at the console unlocks, first boot re-encrypts to Adiantum and enrolls the TPM with systemd-cryptenroll", async () => {
     const vm = await bootVm({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
-      await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\r`);
+      await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\n`);
       await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       expect(line).toContain("failed=[]");
-      expect(readText(vm.serial0)).toContain("bound the root key to this machine's TPM");
+      expect(readText(vm.serial0)).toContain("enrolled this machine's TPM for the root key (systemd-cryptenroll, PCR 7)");
     } finally {
       await vm.powerdown(120_000);
     }
-    // The binding lives in the LUKS2 header as a clevis token, beside the recovery passphrase's keyslot.
+    // The enrollment lives in the LUKS2 header as a systemd-tpm2 token with its own keyslot, beside the recovery passphrase's.
     const dump = run("cryptsetup", ["luksDump", headerOf(disk)]);
-    expect(dump).toMatch(/clevis/);
+    expect(dump).toMatch(/^\s+\d+: systemd-tpm2$/m);
     expect(readLuks2Header(headerOf(disk)).json.segments["0"]?.encryption).toBe(ADIANTUM);
     expect(dump.match(/^\s+\d+: luks2$/gm)?.length).toBe(2);
   }, 50 * 60_000);
@@ -83,10 +84,10 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     const vm = await bootVm({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true });
     try {
       await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
-      // clevis gives up on this TPM; the node must not come up on its own.
+      // This TPM cannot unseal the token; the node must not come up on its own.
       await new Promise((r) => setTimeout(r, 60_000));
       expect(await healthz(vm.port)).toBe(false);
-      expect(readText(vm.serial0)).not.toMatch(/sovroot: set up successfully|Reached target.*Local File Systems/i);
+      expect(readText(vm.serial0)).not.toMatch(/sovroot: set up successfully|Finished.*systemd-cryptsetup@|Reached target.*Local File Systems|sovereign-firstboot/i);
     } finally {
       vm.proc.kill("SIGKILL");
       await vm.exited;

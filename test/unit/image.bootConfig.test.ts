@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { findBoard } from "../../image/boards/registry.js";
-import { crypttab, expectedPiCmdline, fstab, initramfsFiles, kernelCmdline, loaderEntry, raspiFirmwareDefaults, unlockPackages } from "../../image/lib/bootConfig.js";
+import { crypttab, expectedPiCmdline, fstab, initramfsFiles, initramfsGenerator, kernelCmdline, loaderEntry, raspiFirmwareDefaults, unlockPackages } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, parseSfdiskJson, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { parseSize } from "../../image/lib/size.js";
 
@@ -54,16 +54,26 @@ describe("crypttab, fstab and the kernel command line", () => {
   it("ssh: dropbear with the user's key, and ip=dhcp on the command line", () => {
     const f = initramfsFiles("ssh", "ssh-ed25519 AAAA user@host");
     expect(f["etc/dropbear/initramfs/authorized_keys"]).toBe("ssh-ed25519 AAAA user@host\n");
-    expect(kernelCmdline(x86, "ssh")).toContain("ip=dhcp");
+    expect(kernelCmdline(x86, "ssh", ids.luksUuid)).toContain("ip=dhcp");
     expect(() => initramfsFiles("ssh")).toThrow();
     expect(unlockPackages("ssh")).toContain("dropbear-initramfs");
   });
 
-  it("tpm2: clevis answers the initramfs prompt, with the TPM drivers loaded before it", () => {
-    expect(unlockPackages("tpm2")).toEqual(expect.arrayContaining(["clevis-tpm2", "clevis-initramfs", "clevis-luks"]));
-    expect(initramfsFiles("tpm2")["etc/initramfs-tools/modules"]).toMatch(/^tpm_tis$/m);
-    // The prompt stays: the recovery passphrase must still work when the TPM refuses.
-    expect(crypttab("tpm2", ids)).not.toContain("keyscript");
+  it("tpm2: a dracut initrd whose systemd-cryptsetup tries the TPM2 token, then asks for the recovery passphrase", () => {
+    expect(initramfsGenerator("tpm2")).toBe("dracut");
+    for (const u of ["passphrase", "usb-key", "ssh"] as const) expect(initramfsGenerator(u)).toBe("initramfs-tools");
+    expect(unlockPackages("tpm2")).toEqual(expect.arrayContaining(["dracut", "systemd-cryptsetup", "tpm2-tools"]));
+    const files = initramfsFiles("tpm2");
+    expect(Object.keys(files)).toEqual(["etc/dracut.conf.d/90-sovereign.conf"]);
+    // Generic, not host-only: the build chroot's devices are not the device's.
+    expect(files["etc/dracut.conf.d/90-sovereign.conf"]).toMatch(/^hostonly="no"$/m);
+    expect(files["etc/dracut.conf.d/90-sovereign.conf"]).toMatch(/add_dracutmodules\+=" systemd-cryptsetup tpm2-tss "/);
+    // No keyscript, no "initramfs" flag (initramfs-tools only); the same options in crypttab and on the initrd's command line.
+    expect(crypttab("tpm2", ids)).toBe(`sovroot UUID=${ids.luksUuid} none luks,discard,tpm2-device=auto\n`);
+    const cmdline = kernelCmdline(x86, "tpm2", ids.luksUuid).split(" ");
+    expect(cmdline).toContain(`rd.luks.name=${ids.luksUuid}=sovroot`);
+    expect(cmdline).toContain(`rd.luks.options=${ids.luksUuid}=discard,tpm2-device=auto`);
+    expect(kernelCmdline(x86, "usb-key", ids.luksUuid)).not.toContain("rd.luks");
   });
 
   it("the initramfs names the cipher's modules (the hook cannot see a closed volume's cipher)", () => {
@@ -82,10 +92,10 @@ describe("crypttab, fstab and the kernel command line", () => {
   });
 
   it("the loader entry boots the mapper root on the board's serial console, with no menu", () => {
-    const { entry, loaderConf } = loaderEntry(x86, "usb-key");
+    const { entry, loaderConf } = loaderEntry(x86, "usb-key", ids.luksUuid);
     expect(entry).toMatch(/^linux \/vmlinuz$/m);
     expect(entry).toMatch(/^initrd \/initrd.img$/m);
-    expect(entry).toContain("options root=/dev/mapper/sovroot rootfstype=ext4 ro quiet console=tty0 console=ttyS0,115200");
+    expect(entry).toContain("options root=/dev/mapper/sovroot rootfstype=ext4 ro quiet panic=10 console=tty0 console=ttyS0,115200");
     expect(loaderConf).toContain("timeout 0");
   });
 });
@@ -96,7 +106,7 @@ describe("raspi-firmware configuration (config.txt / cmdline.txt come from these
     expect(f["etc/default/raspi-firmware"]).toContain("ROOTPART=/dev/mapper/sovroot");
     expect(f["etc/default/raspi-firmware"]).toContain('CONSOLES="ttyS1,115200 tty0"');
     expect(f["etc/default/raspi-firmware-custom"]).toBe("arm_64bit=1\ndisable_overscan=1\n");
-    expect(f["etc/default/raspi-extra-cmdline"]).toBe("rootfstype=ext4 quiet\n");
+    expect(f["etc/default/raspi-extra-cmdline"]).toBe("rootfstype=ext4 quiet panic=10\n");
     expect(expectedPiCmdline(rpi4)).toContain("root=/dev/mapper/sovroot");
     expect(() => raspiFirmwareDefaults(x86, "passphrase")).toThrow();
   });
