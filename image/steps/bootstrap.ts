@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildContext } from "../BuildContext.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
 import { SUITE, aptSources } from "../lib/aptSources.js";
-import { inChroot, withChroot } from "../lib/chroot.js";
+import { aptCacheDir, aptInstall, clearAptLists, NO_INITRD, writeAptSources } from "../lib/aptInChroot.js";
+import { withChroot } from "../lib/chroot.js";
 import { exec } from "../lib/exec.js";
 import { dpkgFilters } from "../lib/slim.js";
 import type { Step } from "./Step.js";
@@ -14,13 +15,6 @@ export const basePackages = [
   "systemd", "systemd-sysv", "udev", "dbus", "kmod", "cryptsetup", "cryptsetup-initramfs", "initramfs-tools",
   "e2fsprogs", "fdisk", "zstd", "nodejs", "avahi-daemon", "libnss-mdns",
 ] as const;
-
-/**
- * The initramfs step builds the one initrd that ships; the kernel's own hook (initramfs-tools' or
- * dracut's) would make another first (two minutes under qemu-user for arm64) that is thrown away.
- * Maintainer scripts inherit this from apt.
- */
-export const NO_INITRD = { INITRD: "No" };
 
 const pick = (board: BoardProfile) => (p: string): string => (board.fromSuite[p] ? `${p}/${board.fromSuite[p]}` : p);
 
@@ -106,43 +100,14 @@ async function mmdebstrap(ctx: BuildContext, tarball: string, aptCache: string):
 
 /** Installs layer 2 into the extracted layer 1 and keeps the result as the board's tarball. */
 async function boardLayer(ctx: BuildContext, tarball: string, aptCache: string): Promise<void> {
-  const { board, options, rootfs } = ctx;
-  const apt = join(rootfs, "etc/apt");
-  mkdirSync(join(apt, "sources.list.d"), { recursive: true });
-  rmSync(join(apt, "sources.list"), { force: true });
-  writeFileSync(join(apt, "sources.list.d/debian.sources"), aptSources(board, options.mirror));
-  const pkgs = boardLayerPackages(board);
-  await withChroot(
-    rootfs,
-    async () => {
-      ctx.progress(`apt-get install ${pkgs.join(" ")}`);
-      await inChroot(rootfs, ["apt-get", "update", "-q"], { logFile: ctx.logFile });
-      await inChroot(rootfs, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...pkgs], { logFile: ctx.logFile, env: NO_INITRD });
-    },
-    { aptCache },
-  );
+  const { board, rootfs } = ctx;
+  writeAptSources(ctx);
+  await withChroot(rootfs, () => aptInstall(ctx, boardLayerPackages(board)), { aptCache });
   clearAptLists(rootfs);
   ctx.progress(`saving the ${board.id} rootfs to the cache`);
   await atomically(ctx, tarball, (partial) =>
     exec("tar", ["-cpf", partial, "--numeric-owner", "--xattrs", "--xattrs-include=*", "-C", rootfs, "."], { logFile: ctx.logFile, nice: true }),
   );
-}
-
-/**
- * What `apt-get update` leaves: the lists and apt's binary caches (80+ MB,
- * stale the day the image ships). Never `apt-get clean` instead: the .deb
- * cache is the host's, bound in.
- */
-export function clearAptLists(rootfs: string): void {
-  const lists = join(rootfs, "var/lib/apt/lists");
-  if (existsSync(lists)) for (const f of readdirSync(lists)) if (f !== "partial" && f !== "lock") rmSync(join(lists, f), { recursive: true, force: true });
-  const cache = join(rootfs, "var/cache/apt");
-  if (existsSync(cache)) for (const f of readdirSync(cache)) if (f.endsWith(".bin")) rmSync(join(cache, f), { force: true });
-}
-
-/** The host directory that holds .debs between builds, per architecture. */
-export function aptCacheDir(ctx: Pick<BuildContext, "board" | "options">): string {
-  return join(ctx.options.cache, `apt-${ctx.board.arch}`);
 }
 
 /**

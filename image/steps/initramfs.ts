@@ -1,15 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { initramfsFiles, initramfsGenerator } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
+import { kernelVersions } from "../lib/kernelVersions.js";
 import { initrdSlimHook } from "../lib/slim.js";
 import type { Step } from "./Step.js";
-
-/** Kernels installed in the rootfs (those with a module tree). */
-function kernelVersions(rootfs: string): string[] {
-  const base = join(rootfs, "usr/lib/modules");
-  return existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, "modules.dep"))) : [];
-}
 
 /**
  * Step 6: the initramfs with cryptsetup and the unlock method (passdev for

@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { inChroot } from "../lib/chroot.js";
+import { kernelVersions } from "../lib/kernelVersions.js";
 import { modulesToRemove, parseModulesDep } from "../lib/slim.js";
 import type { Step } from "./Step.js";
 
@@ -17,7 +18,7 @@ export const kernelModulesStep: Step = {
     const exclude = ctx.board.kernelModulesExclude ?? [];
     if (exclude.length === 0) return "the board profile excludes no kernel modules";
     const base = join(ctx.rootfs, "usr/lib/modules");
-    const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, "modules.dep"))) : [];
+    const versions = kernelVersions(ctx.rootfs);
     if (versions.length === 0) return "no kernel modules in the rootfs";
     for (const v of versions) {
       const dir = join(base, v);

@@ -1,9 +1,8 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { aptSources } from "../lib/aptSources.js";
+import { aptCacheDir, aptInstall, clearAptLists, NO_INITRD, writeAptSources } from "../lib/aptInChroot.js";
 import { unlockPackages } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
-import { aptCacheDir, clearAptLists, NO_INITRD } from "./bootstrap.js";
 import type { Step } from "./Step.js";
 
 /**
@@ -16,20 +15,13 @@ export const packagesStep: Step = {
   name: "packages",
   title: "Install unlock-method and vendor packages",
   async run(ctx) {
-    const apt = join(ctx.rootfs, "etc/apt");
-    mkdirSync(join(apt, "sources.list.d"), { recursive: true });
-    rmSync(join(apt, "sources.list"), { force: true });
-    writeFileSync(join(apt, "sources.list.d/debian.sources"), aptSources(ctx.board, ctx.options.mirror));
+    writeAptSources(ctx);
     const extra = unlockPackages(ctx.unlock);
     const l4t = ctx.options.l4t;
     if (extra.length === 0 && !l4t) return "nothing beyond the bootstrap set for this board and unlock method";
-    if (l4t?.startsWith("deb ")) writeFileSync(join(apt, "sources.list.d/nvidia-l4t.list"), `${l4t}\n`);
+    if (l4t?.startsWith("deb ")) writeFileSync(join(ctx.rootfs, "etc/apt/sources.list.d/nvidia-l4t.list"), `${l4t}\n`);
     await withChroot(ctx.rootfs, async () => {
-      ctx.progress("apt-get update in the rootfs");
-      await inChroot(ctx.rootfs, ["apt-get", "update", "-q"], { logFile: ctx.logFile });
-      const pkgs = [...extra, ...(l4t?.startsWith("deb ") ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : [])];
-      ctx.progress(`apt-get install ${pkgs.join(" ")}`);
-      await inChroot(ctx.rootfs, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...pkgs], { logFile: ctx.logFile, env: NO_INITRD });
+      await aptInstall(ctx, [...extra, ...(l4t?.startsWith("deb ") ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : [])]);
       if (l4t && !l4t.startsWith("deb ")) {
         ctx.progress(`installing the L4T BSP debs from ${l4t}`);
         const debs = readdirSync(l4t).filter((f) => f.endsWith(".deb"));
