@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import type { Config } from "./config/settings.js";
+import { settings, type Config } from "./config/settings.js";
 import type { HardwareReport } from "../hardware/HardwareFacts.js";
 import type { Tuning } from "../hardware/Tuning.js";
 import { loggerOptions } from "./logger.js";
@@ -9,6 +9,7 @@ import { errorHandlerPlugin } from "./plugins/errorHandler.js";
 import { healthPlugin } from "./plugins/health.js";
 import { routeCatalogPlugin } from "./plugins/routeCatalog.js";
 import { servicePlugins } from "./services.js";
+import "./errors/catalog.js";
 
 export interface BuildAppOptions {
   config: Config;
@@ -44,7 +45,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   // Stage 1: infrastructure.
   await app.register(routeCatalogPlugin);
-  await app.register(contextPlugin, { config, hardware: options.hardware, tuning: options.tuning });
+  await app.register(contextPlugin, { config, hardware: options.hardware, tuning: options.tuning, settingTable: settings });
   await app.register(errorHandlerPlugin);
   await app.register(healthPlugin);
 

@@ -1,4 +1,4 @@
-import type { Config } from "../appliance/config/settings.js";
+import type { Config } from "../core/config/Config.js";
 import type { HardwareFacts } from "./HardwareFacts.js";
 import type { Calibration, ModelShape, Tuning, TuningOverrides } from "./Tuning.js";
 import { tune } from "./tune.js";

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { SovereignError } from "../appliance/errors/SovereignError.js";
+import { SovereignError } from "../core/errors/SovereignError.js";
 
 /** The whole disk a block device belongs to (sda1 → sda, nvme0n1p2 → nvme0n1), from sysfs. */
 export function diskOf(devName: string, sysfsParent: (name: string) => string | undefined): string {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { SovereignError } from "../appliance/errors/SovereignError.js";
+import { SovereignError } from "../core/errors/SovereignError.js";
 import type { BoardProfile } from "./boards/BoardProfile.js";
 import { boards, findBoard } from "./boards/registry.js";
 import { validateBoardProfile } from "./boards/schema.js";

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-const roots = ["appliance", "hardware", "services", "image"];
+const roots = ["core", "appliance", "hardware", "services", "image"];
 const stamp = "dist/appliance/cli/main.js";
 
 function newest(dir) {

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { commandTable } from "./commands/index.js";
 import { exitWithError } from "./output.js";
+import "../errors/catalog.js";
 
 const program = new Command()
   .name("sovereign")

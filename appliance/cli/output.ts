@@ -1,4 +1,4 @@
-import { SovereignError } from "../errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 /** Prints a result: JSON for scripts (--json), otherwise the text form. */
 export function printResult(json: boolean, value: unknown, text: () => string): void {

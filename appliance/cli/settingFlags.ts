@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { settings } from "../config/settings.js";
-import { describeAccepted, type Setting } from "../config/setting.js";
+import { describeAccepted, type Setting } from "../../core/config/setting.js";
 import { loadConfig } from "../config/loadConfig.js";
 import type { ResolvedConfig } from "../config/resolveConfig.js";
 

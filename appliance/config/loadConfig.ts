@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { SovereignError } from "../errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { resolveConfig, type ResolvedConfig } from "./resolveConfig.js";
 
 /** Where an installed node keeps its settings. */

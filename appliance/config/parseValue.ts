@@ -1,4 +1,4 @@
-import { describeAccepted, type Setting } from "./setting.js";
+import { describeAccepted, type Setting } from "../../core/config/setting.js";
 
 /** Where a value came from, for error messages and `sovereign config`. */
 export type LayerName = "default" | "board" | "file" | "env" | "flag";

@@ -1,4 +1,4 @@
-import { describeAccepted, type Setting } from "./setting.js";
+import { describeAccepted, type Setting } from "../../core/config/setting.js";
 import { settings } from "./settings.js";
 
 /** docs/config.md, generated from the settings table (`npm run docs`); a test keeps the file current. */

@@ -1,9 +1,9 @@
 import { isAbsolute, resolve } from "node:path";
 import { findBoard } from "../../image/boards/registry.js";
-import { SovereignError } from "../errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { parseValue, SettingValueError, type LayerName } from "./parseValue.js";
 import { settings, type Config, type SettingKey } from "./settings.js";
-import type { Setting } from "./setting.js";
+import type { Setting } from "../../core/config/setting.js";
 
 export interface ConfigInputs {
   /** Parsed JSON of the config file, or undefined when there is none. */
@@ -94,7 +94,7 @@ function resolveOrThrow(inputs: ConfigInputs): ResolvedConfig {
     if (Array.isArray(v)) values.set(s.key, Object.freeze([...(v as unknown[])]));
   }
   return {
-    config: Object.freeze(Object.fromEntries(values)) as Config,
+    config: Object.freeze(Object.fromEntries(values)) as unknown as Config,
     sources: Object.freeze(Object.fromEntries(sources)) as Record<SettingKey, LayerName>,
   };
 }

@@ -1,4 +1,5 @@
-import { coreSettings } from "./coreSettings.js";
+import { coreSettings } from "../../core/config/coreSettings.js";
+import { boardSettings } from "./boardSetting.js";
 import { federationSettings } from "../../services/federation/settings.js";
 import { auditSettings } from "../../services/audit/settings.js";
 import { limitsSettings } from "../plugins/limitsSettings.js";
@@ -7,17 +8,13 @@ import { authSettings } from "../../services/auth/settings.js";
 import { inferenceSettings } from "../../services/inference/settings.js";
 import { memorySettings } from "../../services/memory/settings.js";
 import { schedulerSettings } from "../../services/scheduler/settings.js";
-import type { Setting } from "./setting.js";
+import type { Setting } from "../../core/config/setting.js";
+
+export type { Config, SettingKey } from "../../core/config/Config.js";
 
 /**
  * The whole settings table. Each service declares its settings next to its
- * code (services/<name>/settings.ts) and they are joined here, once.
+ * code (services/<name>/settings.ts, which also types its keys of Config) and
+ * they are joined here, once.
  */
-export const settings = [...coreSettings, ...auditSettings, ...limitsSettings, ...selfCheckSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings, ...federationSettings] as const;
-
-type Table = typeof settings;
-type ValueOf<S> = S extends Setting<string, infer V> ? V : never;
-
-/** The resolved configuration: one frozen object keyed by setting key. */
-export type Config = { readonly [S in Table[number] as S["key"]]: ValueOf<S> };
-export type SettingKey = keyof Config;
+export const settings: readonly Setting[] = [...boardSettings, ...coreSettings, ...auditSettings, ...limitsSettings, ...selfCheckSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings, ...federationSettings];

@@ -1,11 +1,12 @@
-import { errorCatalog, type ErrorEntry } from "./catalog.js";
+import type { ErrorEntry } from "../../core/errors/catalog.js";
+import { errorCatalog } from "./catalog.js";
 
 /** docs/errors.md, generated from the catalog (`npm run docs`); a test keeps the file current. */
 export function renderErrorDocs(): string {
   const lines = [
     "# Error codes",
     "",
-    "<!-- Generated from appliance/errors by `npm run docs`. Do not edit by hand. -->",
+    "<!-- Generated from each domain's errors.ts by `npm run docs`. Do not edit by hand. -->",
     "",
     "Every HTTP error outside the OpenAI-compatible routes has this JSON body:",
     "",

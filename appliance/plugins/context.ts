@@ -1,37 +1,17 @@
 import fp from "fastify-plugin";
 import { mkdirSync } from "node:fs";
-import type { Config } from "../config/settings.js";
-import type { HardwareReport } from "../../hardware/HardwareFacts.js";
-import type { Tuning } from "../../hardware/Tuning.js";
+import type { AppContext } from "../../services/appContext.js";
 
-declare module "fastify" {
-  interface FastifyInstance {
-    config: Config;
-    hardware: HardwareReport;
-    tuning: Tuning;
-  }
-  interface FastifyContextConfig {
-    /**
-     * Who may call the route. Absent means an authenticated user or key is
-     * required. "public" routes are the short named allow-list (see the auth service).
-     */
-    access?: "public" | "setup" | "loopback";
-  }
-}
+export type ContextOptions = AppContext;
 
-export interface ContextOptions {
-  config: Config;
-  hardware: HardwareReport;
-  tuning: Tuning;
-}
-
-/** Infrastructure: the frozen config, the hardware report and the tuning every service reads. */
+/** Infrastructure: the frozen config, the settings table, the hardware report and the tuning every service reads. */
 export const contextPlugin = fp<ContextOptions>(
   async (app, opts) => {
     mkdirSync(opts.config["paths.dataDir"], { recursive: true, mode: 0o700 });
     app.decorate("config", opts.config);
     app.decorate("hardware", opts.hardware);
     app.decorate("tuning", opts.tuning);
+    app.decorate("settingTable", opts.settingTable);
   },
   { name: "sovereign-context" },
 );

@@ -5,7 +5,7 @@ import underPressure from "@fastify/under-pressure";
 import type { FastifyRequest } from "fastify";
 import { isIP } from "node:net";
 import { getHeapStatistics } from "node:v8";
-import { SovereignError } from "../errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { KeyRateLimiter } from "./KeyRateLimiter.js";
 
 function isLoopback(address: string | undefined): boolean {

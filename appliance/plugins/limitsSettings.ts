@@ -1,4 +1,5 @@
-import { setting } from "../config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of the request limits (rate limits, overload shedding, timeouts). */
 export const limitsSettings = [
@@ -35,3 +36,7 @@ export const limitsSettings = [
     help: "A request whose body has not fully arrived by then is answered 408 and closed (streamed responses are not cut).",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof limitsSettings> {}
+}

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { generateSecretKey, publicKeyOf, sign, verify } from "../../services/identity/ed25519.js";
+import { generateSecretKey, publicKeyOf, sign, verify } from "../../core/ed25519.js";
+import { canonicalJson } from "../../core/canonicalJson.js";
 
 export interface BuildManifest {
   schema: 1;
@@ -19,18 +20,6 @@ export interface BuildManifest {
   models: { file: string; sha256: string; bytes: number }[];
   packages: { name: string; version: string; arch: string }[];
   timings: { step: string; seconds: number; skipped: boolean }[];
-}
-
-/** Stable bytes to sign: keys sorted at every level, so re-serialising cannot break the signature. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object")
-    return `{${Object.keys(value as Record<string, unknown>)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(value);
 }
 
 export function signManifest(m: BuildManifest, secretKey: Uint8Array): { json: string; signature: string; publicKey: string } {

@@ -1,6 +1,6 @@
 import { rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { exec } from "../lib/exec.js";
 import { MiB, minimumDiskBytes, placePartitions, sfdiskScript, type DiskLayout } from "../lib/sfdisk.js";
 import type { Step } from "./Step.js";

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
 import { loaderEntry } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";

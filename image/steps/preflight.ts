@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { exec } from "../lib/exec.js";
 import { checkGguf } from "../lib/ggufCheck.js";
 import { toolsFor } from "../lib/hostTools.js";

@@ -1,6 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
 import { exec, capture } from "../lib/exec.js";
 import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";

@@ -1,7 +1,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { checkpointMessage, GENESIS_HASH, hashEvent } from "./auditHash.js";
 import { detailsText } from "./redactDetails.js";
 

@@ -4,6 +4,7 @@ import { AuditLog } from "./AuditLog.js";
 import { auditMigrations } from "./migrations.js";
 import { auditRoutes } from "./auditRoutes.js";
 import { verifyAuditLog, type AuditVerifyReport } from "./verifyAuditLog.js";
+import "./errors.js";
 
 export type { AuditEvent, AuditEventInput, AuditCheckpoint } from "./AuditLog.js";
 

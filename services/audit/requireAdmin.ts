@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 /** The parts of the auth service's principal this service reads. */
 interface PrincipalLike {

@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of the audit log. */
 export const auditSettings = [
@@ -11,3 +12,7 @@ export const auditSettings = [
     help: "Also write a signed checkpoint after this many new events (0 turns this off).",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof auditSettings> {}
+}

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { existsSync, readFileSync } from "node:fs";
-import { verify } from "../identity/ed25519.js";
+import { verify } from "../../core/ed25519.js";
 import type { AuditCheckpoint } from "./AuditLog.js";
 import { checkpointMessage, GENESIS_HASH, hashEvent } from "./auditHash.js";
 

@@ -1,6 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { randomUUID } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { generateApiKey, sha256 } from "./secrets.js";
 import { isScope, type Role, type Scope } from "./scopes.js";
 

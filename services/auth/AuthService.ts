@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from "fastify";
 import type BetterSqlite3 from "better-sqlite3";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { ApiKeyStore } from "./ApiKeyStore.js";
 import { LoginThrottle, type ThrottlePolicy } from "./LoginThrottle.js";
 import { hashPassword, passwordAcceptable, hashCost, verifyPassword } from "./passwords.js";

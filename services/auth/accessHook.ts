@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { AuthService } from "./AuthService.js";
 import { clearSessionCookies, CSRF_HEADER, SESSION_COOKIE } from "./cookies.js";
 import { isLoopbackAddress, type HostAllowList } from "./hostCheck.js";

@@ -9,6 +9,7 @@ import { authMigrations } from "./schema.js";
 import type { Scope } from "./scopes.js";
 import type { SessionInfo } from "./SessionStore.js";
 import { ensureSetupCode, removeSetupCode, setupCodePath } from "./setupCodeFile.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../../appliance/config/settings.js";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { Config } from "../../core/config/Config.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { Database } from "../db/Database.js";
 import { hashPassword, passwordAcceptable } from "./passwords.js";
 import { authMigrations } from "./schema.js";

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { Role, Scope } from "./scopes.js";
 
 /** Who is calling: a logged-in user (session cookie) or an API key (Bearer). */

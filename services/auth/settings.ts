@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of the auth service: sessions, login throttling, password hashing, setup code and quotas. */
 export const authSettings = [
@@ -43,3 +44,7 @@ export const authSettings = [
     help: "Default tokens a non-admin user may use per UTC day (0: no limit).",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof authSettings> {}
+}

@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { isCorrupt } from "./sqliteErrors.js";
 
 /** A forward-only schema step. `version` counts from 1 per owner and never changes once released. */

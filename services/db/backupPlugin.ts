@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import type { FastifyPluginAsync } from "fastify";
 import { backupDirOf, createBackup, listBackups } from "./backups.js";
+import "./errors.js";
 
 /** Nightly verified backups with retention (a scheduler job), and /api/backups. */
 export const backupPlugin = fp(

@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { schemaVersion, type Database } from "./Database.js";
 import { toDbError } from "./sqliteErrors.js";
 

@@ -2,6 +2,7 @@ import fp from "fastify-plugin";
 import { join } from "node:path";
 import { Database } from "./Database.js";
 import { backupDirOf, releaseLock, takeLock } from "./backups.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

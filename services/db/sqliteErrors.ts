@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 /** SQLite result codes (extended ones included) that mean the disk or its quota is full. */
 const FULL_CODES = new Set(["SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_TRUNCATE"]);

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { EncryptionKey } from "./backupCrypto.js";
 import { mirrorBackup, mirrorCopy, newestBackup } from "./backupMirror.js";
 // The transport, broker and discovery modules pull in mqtt, aedes and mDNS: loaded only when federation is on.
@@ -19,7 +19,7 @@ import type { ChatRequest, LocalInference } from "./localInference.js";
 import { Topics } from "./topics.js";
 import type { Tier } from "./trust.js";
 import type { HardwareReport } from "../../hardware/HardwareFacts.js";
-import type { Config } from "../../appliance/config/settings.js";
+import type { Config } from "../../core/config/Config.js";
 
 export interface Logger {
   info: (obj: object, msg: string) => void;

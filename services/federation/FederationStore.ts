@@ -1,5 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { Database } from "../db/Database.js";
 import { fingerprintOf } from "../identity/NodeIdentity.js";
 import type { KnowledgePacket } from "./KnowledgePacket.js";

@@ -7,7 +7,7 @@ import type { SyncEngine } from "./SyncEngine.js";
 import { peekSender, sealMessage, verifyMessage, type Envelope } from "./messages.js";
 import type { Topics } from "./topics.js";
 import { inboundDecision, isMessageKind, type Tier } from "./trust.js";
-import type { Config } from "../../appliance/config/settings.js";
+import type { Config } from "../../core/config/Config.js";
 
 /** What inbound handling needs from the service that owns the link and the peers. */
 export interface InboundHost {

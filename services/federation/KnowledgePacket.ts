@@ -1,5 +1,5 @@
 import { createHash, type KeyObject } from "node:crypto";
-import { canonicalJson } from "./canonicalJson.js";
+import { canonicalJson } from "../../core/canonicalJson.js";
 import { signValue, verifyValue } from "./signing.js";
 
 /** The kinds of knowledge nodes exchange. Anything else is dropped and counted as an unknown type. */

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BackupChunkBody, MirrorBundle, MirroredBackup } from "./backupMirror.js";
 import type { WrappedKey } from "./backupCrypto.js";
 

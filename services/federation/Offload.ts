@@ -1,6 +1,6 @@
 import { randomUUID, type KeyObject } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
-import { CircuitBreaker } from "../net/circuitBreaker.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { CircuitBreaker } from "../../core/circuitBreaker.js";
 import type { FederationCounters } from "./FederationStats.js";
 import type { ChatRequest, LocalInference } from "./localInference.js";
 import type { Manifest } from "./Manifest.js";

@@ -1,7 +1,7 @@
 import BetterSqlite3 from "better-sqlite3";
 import { createHash, randomUUID } from "node:crypto";
 import { copyFileSync, readFileSync, rmSync } from "node:fs";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { listBackups, type BackupInfo } from "../db/backups.js";
 import { openSealed, sealTo, type EncryptionKey, type SealedChunk } from "./backupCrypto.js";
 import type { FederationStore, PeerRow } from "./FederationStore.js";

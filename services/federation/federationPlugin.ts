@@ -10,6 +10,7 @@ import { federationRoutes } from "./federationRoutes.js";
 import { inferenceFromApp, type LocalInference } from "./localInference.js";
 import { bridgeMemory, type MemoryBridge } from "./MemoryBridge.js";
 import { findUserId } from "../memory/userId.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { FederationService } from "./FederationService.js";
 import type { PeerRow } from "./FederationStore.js";
 import { isTier, type Tier } from "./trust.js";

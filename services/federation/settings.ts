@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Federation: broker, limits, discovery, offload and backup mirroring. Off until an admin turns it on. */
 export const federationSettings = [
@@ -107,3 +108,7 @@ export const federationSettings = [
     help: "Whose long-term memory federation shares: this user's own memories are published to core peers, and peers' memories land in this user's memory (a sandbox peer's in a quarantine kept out of search). Empty means the node's owner: its first admin, or the single local user before the node is claimed.",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof federationSettings> {}
+}

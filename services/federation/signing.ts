@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
-import { canonicalBytes } from "./canonicalJson.js";
+import { canonicalBytes } from "../../core/canonicalJson.js";
 
 /**
  * ed25519 signing for federation. Keys are made by @noble/ed25519 (the node

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { generateSecretKey, publicKeyOf, sign, verify } from "./ed25519.js";
+import { generateSecretKey, publicKeyOf, sign, verify } from "../../core/ed25519.js";
 
 /** Base32 (RFC 4648, lowercase, no padding): safe in host names and easy to read aloud. */
 function base32(bytes: Uint8Array): string {

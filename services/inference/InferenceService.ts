@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { LlamaGrammar } from "node-llama-cpp";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { LlamaEngine, loadLlama, type EngineLogger, type EngineSettings } from "./LlamaEngine.js";
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 import type { RequestQueue } from "./RequestQueue.js";
@@ -10,7 +10,7 @@ import type { Embedder } from "./embeddings/OnnxEmbedder.js";
 import { GgufEmbedder } from "./embeddings/GgufEmbedder.js";
 import { checkSampling } from "./checkSampling.js";
 import { checkJsonSchema } from "./checkJsonSchema.js";
-import { readGguf } from "./gguf/readGguf.js";
+import { readGguf } from "../../core/gguf/readGguf.js";
 import type {
   ChatMemory, ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
 } from "./types.js";

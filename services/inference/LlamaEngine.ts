@@ -2,7 +2,7 @@ import {
   getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError,
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { ChatMessage, FinishReason, SamplingOptions } from "./types.js";
 
 export interface EngineSettings {

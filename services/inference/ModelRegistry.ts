@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, cpSync } from "node:fs";
 import { basename, extname, join } from "node:path";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
-import { readGguf } from "./gguf/readGguf.js";
-import { describeGguf } from "./gguf/describeGguf.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { readGguf } from "../../core/gguf/readGguf.js";
+import { describeGguf } from "../../core/gguf/describeGguf.js";
 
 /** One installed model, as the manifest records it. */
 export interface ModelEntry {

@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 export interface QueueStats {
   /** Requests holding a slot now. */

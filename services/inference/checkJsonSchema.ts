@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 const TYPES = new Set(["string", "number", "integer", "boolean", "null", "object", "array"]);
 /** Keywords the grammar compiler would silently ignore, so the output could break them: refuse instead. */

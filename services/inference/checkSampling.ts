@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { SamplingOptions } from "./types.js";
 
 function bad(param: string, message: string, actual: unknown): never {

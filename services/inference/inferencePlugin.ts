@@ -6,6 +6,7 @@ import { InferenceService, defaultModelsDir } from "./InferenceService.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 import { modelRoutes } from "./routes/modelRoutes.js";
 import type { ChatMemory, InferenceApi } from "./types.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

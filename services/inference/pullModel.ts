@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
-import { breakers } from "../net/circuitBreaker.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { breakers } from "../../core/circuitBreaker.js";
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 
 export interface PullProgress {

@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of services/inference: models, the engine, the queue and uploads. */
 export const inferenceSettings = [
@@ -39,3 +40,7 @@ export const inferenceSettings = [
     help: "Texts per embedding forward pass.",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof inferenceSettings> {}
+}

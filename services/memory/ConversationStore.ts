@@ -1,6 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { randomUUID } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { guardDb } from "../db/sqliteErrors.js";
 
 export type Role = "system" | "user" | "assistant" | "tool";

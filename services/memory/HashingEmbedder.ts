@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Embedder } from "./Embedder.js";
 import { ftsTerms } from "./ftsQuery.js";
-import { mulberry32 } from "../common/mulberry32.js";
+import { mulberry32 } from "../../core/mulberry32.js";
 
 /**
  * A deterministic stand-in embedder for tests and benchmarks: each word adds

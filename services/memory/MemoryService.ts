@@ -1,6 +1,6 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { randomUUID } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { chunkText } from "./chunkText.js";
 import { ConversationStore, type Message, type Role } from "./ConversationStore.js";
 import type { EmbedderSource } from "./Embedder.js";
@@ -10,7 +10,7 @@ import { hybridSearch, type SearchOptions, type SearchResult } from "./hybridSea
 import { MemoryStore, type Memory, type MemoryFilters } from "./MemoryStore.js";
 import { ShortTermStore } from "./ShortTermStore.js";
 import { checkText, estimateTokens } from "./text.js";
-import type { Config } from "../../appliance/config/settings.js";
+import type { Config } from "../../core/config/Config.js";
 
 export interface MemoryServiceOptions {
   embedder: EmbedderSource;

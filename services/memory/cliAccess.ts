@@ -1,5 +1,5 @@
-import type { Config } from "../../appliance/config/settings.js";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { Config } from "../../core/config/Config.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { Database } from "../db/Database.js";
 import { backupDirOf } from "../db/backups.js";
 import { dbPathOf } from "../db/dbPlugin.js";

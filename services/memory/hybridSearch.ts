@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { EmbeddingWorker } from "./EmbeddingWorker.js";
 import { hasFilters, type Memory, type MemoryFilters, type MemoryStore } from "./MemoryStore.js";
 

@@ -1,5 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { guardDb } from "../db/sqliteErrors.js";
 import { toMessage, type Role } from "./ConversationStore.js";
 import { normalizeTags, toMemory, type Memory } from "./MemoryStore.js";

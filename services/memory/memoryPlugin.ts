@@ -6,6 +6,7 @@ import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
 import { memoryRoutes } from "./memoryRoutes.js";
 import { runSummarization, summarizerFromApp } from "./summarizeJob.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

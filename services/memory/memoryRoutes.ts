@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { exportJsonl, importJsonl } from "./jsonl.js";
 import type { MemoryService } from "./MemoryService.js";
 import type { MemoryFilters } from "./MemoryStore.js";

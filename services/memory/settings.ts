@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of the memory service: search, ingest, RAG, summarization and backups. */
 export const memorySettings = [
@@ -48,3 +49,7 @@ export const memorySettings = [
     help: "How many backups are kept; older ones are deleted after each new backup.",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof memorySettings> {}
+}

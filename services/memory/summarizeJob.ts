@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { InferenceApi } from "../inference/types.js";
 import type { JobContext } from "../scheduler/Scheduler.js";
 import type { MemoryService } from "./MemoryService.js";

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import { isIP } from "node:net";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;

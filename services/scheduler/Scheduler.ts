@@ -1,6 +1,6 @@
 import cron, { type ScheduledTask } from "node-cron";
 import { randomUUID } from "node:crypto";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { IdleTracker } from "./IdleTracker.js";
 import type { JobRun, JobStore, RunTrigger } from "./JobStore.js";
 

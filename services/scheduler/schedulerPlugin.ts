@@ -6,6 +6,7 @@ import { JobStore } from "./JobStore.js";
 import { Scheduler } from "./Scheduler.js";
 import { schedulerMigrations } from "./migrations.js";
 import { jobRoutes } from "./jobRoutes.js";
+import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {

@@ -1,4 +1,5 @@
-import { setting } from "../../appliance/config/setting.js";
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
 
 /** Settings of the job scheduler. */
 export const schedulerSettings = [
@@ -15,3 +16,7 @@ export const schedulerSettings = [
     help: "How long job run records are kept.",
   }),
 ] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof schedulerSettings> {}
+}

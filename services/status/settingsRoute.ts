@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { settings } from "../../appliance/config/settings.js";
 
 /**
  * GET /api/settings (admins): every setting with its value, default and help,
@@ -8,7 +7,7 @@ import { settings } from "../../appliance/config/settings.js";
 export async function settingsRoute(app: FastifyInstance): Promise<void> {
   const config = app.config as unknown as Record<string, unknown>;
   const body = {
-    settings: settings.map((s) => {
+    settings: app.settingTable.map((s) => {
       const value = config[s.key];
       const changed = JSON.stringify(value) !== JSON.stringify(s.default);
       return { key: s.key, value: s.secret && value != null ? "(secret)" : value, default: s.secret ? null : s.default, changed, help: s.help, env: s.env, flag: s.flag };

@@ -1,5 +1,5 @@
 import type { RouteInfo } from "../../appliance/plugins/routeCatalog.js";
-import { mulberry32 } from "../../services/common/mulberry32.js";
+import { mulberry32 } from "../../core/mulberry32.js";
 
 /** A small deterministic PRNG, so every fuzz run can be replayed from its seed. */
 export const rng = mulberry32;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitTimeoutError } from "../../services/net/circuitBreaker.js";
+import { CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitTimeoutError } from "../../core/circuitBreaker.js";
 
 function clock() {
   let t = 1_000;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
 import { renderConfigDocs } from "../../appliance/config/renderConfigDocs.js";
 import { settings } from "../../appliance/config/settings.js";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 function configError(fn: () => unknown): SovereignError {
   try {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { errorCatalog } from "../../appliance/errors/catalog.js";
 import { renderErrorDocs } from "../../appliance/errors/renderErrorDocs.js";
-import { errorBody, SovereignError } from "../../appliance/errors/SovereignError.js";
+import { errorBody, SovereignError } from "../../core/errors/SovereignError.js";
 
 describe("error catalog", () => {
   it("documents every code in docs/errors.md, generated from the catalog", () => {
@@ -30,7 +30,7 @@ describe("error catalog", () => {
       error: {
         code: "HOST_NOT_ALLOWED",
         message: "Host evil.example is not served here.",
-        hint: errorCatalog.HOST_NOT_ALLOWED.hint,
+        hint: errorCatalog.HOST_NOT_ALLOWED?.hint,
         details: { host: "evil.example" },
       },
       requestId: "req-7",

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Database } from "../../services/db/Database.js";
 import { NodeIdentity } from "../../services/identity/NodeIdentity.js";
 import { EncryptionKey, openSealed, sealTo } from "../../services/federation/backupCrypto.js";
-import { canonicalJson } from "../../services/federation/canonicalJson.js";
+import { canonicalJson } from "../../core/canonicalJson.js";
 import { FederationStore } from "../../services/federation/FederationStore.js";
 import { createPacket, verifyPacket } from "../../services/federation/KnowledgePacket.js";
 import { signManifest, verifyManifest, type Manifest, type VerifyManifestOptions } from "../../services/federation/Manifest.js";

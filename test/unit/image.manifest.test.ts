@@ -2,8 +2,9 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { canonicalJson, loadOrCreateBuildKey, parseDpkgList, sha256sums, signManifest, verifyManifest, type BuildManifest } from "../../image/lib/manifest.js";
-import { generateSecretKey } from "../../services/identity/ed25519.js";
+import { canonicalJson } from "../../core/canonicalJson.js";
+import { loadOrCreateBuildKey, parseDpkgList, sha256sums, signManifest, verifyManifest, type BuildManifest } from "../../image/lib/manifest.js";
+import { generateSecretKey } from "../../core/ed25519.js";
 
 const manifest: BuildManifest = {
   schema: 1, name: "sovereign-x86_64-20261121", board: "x86_64", arch: "amd64", suite: "trixie", builtAt: "2026-11-21T00:00:00.000Z",

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { findBoard } from "../../image/boards/registry.js";
 import type { BuildOptions } from "../../image/BuildContext.js";
 import { createContext, pipeline, resolveBoard } from "../../image/pipeline.js";

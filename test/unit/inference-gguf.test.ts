@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readGguf } from "../../services/inference/gguf/readGguf.js";
-import { describeGguf } from "../../services/inference/gguf/describeGguf.js";
+import { readGguf } from "../../core/gguf/readGguf.js";
+import { describeGguf } from "../../core/gguf/describeGguf.js";
 import { writeGguf } from "../../services/inference/testModels/GgufWriter.js";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gguf-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

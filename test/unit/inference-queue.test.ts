@@ -3,7 +3,7 @@ import { RequestQueue } from "../../services/inference/RequestQueue.js";
 import { checkJsonSchema } from "../../services/inference/checkJsonSchema.js";
 import { checkSampling } from "../../services/inference/checkSampling.js";
 import { parseChatRequest } from "../../services/inference/routes/parseOpenAi.js";
-import type { SovereignError } from "../../appliance/errors/SovereignError.js";
+import type { SovereignError } from "../../core/errors/SovereignError.js";
 
 const code = (f: () => unknown) => {
   try { f(); } catch (e) { return (e as SovereignError).code; }

@@ -5,7 +5,7 @@ import { JobStore } from "../../services/scheduler/JobStore.js";
 import { schedulerMigrations } from "../../services/scheduler/migrations.js";
 import { Scheduler } from "../../services/scheduler/Scheduler.js";
 import { Database } from "../../services/db/Database.js";
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 let db: Database;
 let clock: number;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { settings } from "../../config/settings.js";
-import type { Setting } from "../../config/setting.js";
+import type { Setting } from "../../../core/config/setting.js";
 import { renderConfigDocs } from "../../config/renderConfigDocs.js";
 import { printResult } from "../output.js";
 import { addSettingFlags, configFromFlags } from "../settingFlags.js";
@@ -12,7 +12,7 @@ export function registerConfigCommand(program: Command): void {
     .action((opts: Record<string, unknown>) => {
       const { config: cfg, sources, filePath } = configFromFlags(opts);
       const rows = (settings as readonly Setting[]).map((s) => {
-        const value = (cfg as Record<string, unknown>)[s.key];
+        const value = (cfg as unknown as Record<string, unknown>)[s.key];
         return { key: s.key, value: s.secret && value !== null ? "[redacted]" : value, source: sources[s.key as keyof typeof sources] };
       });
       printResult(Boolean(opts.json), { file: filePath ?? null, settings: rows }, () =>

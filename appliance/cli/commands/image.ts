@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { SovereignError } from "../../errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { printResult } from "../output.js";
 import { boards } from "../../../image/boards/registry.js";
 import type { UnlockMethod } from "../../../image/boards/BoardProfile.js";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SovereignError } from "../../errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { assertNotRunning } from "../../../services/db/backups.js";
 import { dbPathOf } from "../../../services/db/dbPlugin.js";
 import { openForCli } from "../../../services/memory/cliAccess.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { createWriteStream, readFileSync, statSync } from "node:fs";
 import { basename, extname } from "node:path";
-import { SovereignError } from "../../errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { cliUserId, openForCli } from "../../../services/memory/cliAccess.js";
 import { exportJsonl, importJsonl } from "../../../services/memory/jsonl.js";
 import { decodeUtf8 } from "../../../services/memory/text.js";

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { SovereignError } from "../../errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { inspect } from "../../../services/db/backups.js";
 import { Database } from "../../../services/db/Database.js";
 import { EncryptionKey } from "../../../services/federation/backupCrypto.js";

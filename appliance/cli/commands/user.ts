@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SovereignError } from "../../errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { ConsoleAdmin } from "../../../services/auth/consoleAdmin.js";
 import { isRole, type Role } from "../../../services/auth/scopes.js";
 import { printResult } from "../output.js";

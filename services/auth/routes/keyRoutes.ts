@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { canActFor, requirePrincipal, type Principal } from "../principal.js";
 import { roleScopes, scopes as allScopes, type Scope } from "../scopes.js";
 import { keyView, schemas } from "./views.js";

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { requirePrincipal } from "../principal.js";
 import { roleScopes } from "../scopes.js";
 import { schemas } from "./views.js";

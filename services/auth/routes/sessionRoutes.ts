@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { clearSessionCookies, SESSION_COOKIE, setSessionCookies } from "../cookies.js";
 import { requirePrincipal } from "../principal.js";
 import { schemas } from "./views.js";

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { passwordAcceptable } from "../passwords.js";
 import { requirePrincipal } from "../principal.js";
 import type { Role } from "../scopes.js";

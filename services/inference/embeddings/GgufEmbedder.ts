@@ -1,5 +1,5 @@
 import type { LlamaEmbeddingContext, LlamaModel } from "node-llama-cpp";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { loadLlama, type EngineLogger } from "../LlamaEngine.js";
 import type { Embedder } from "./OnnxEmbedder.js";
 

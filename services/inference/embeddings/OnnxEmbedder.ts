@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 
 export interface Embedder {
   readonly dimensions: number | null;

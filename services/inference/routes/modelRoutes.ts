@@ -2,7 +2,7 @@ import { createWriteStream, rmSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import multipart from "@fastify/multipart";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { pullModel, type PullProgress } from "../pullModel.js";
 import type { InferenceApi } from "../types.js";
 

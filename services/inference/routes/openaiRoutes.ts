@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
-import { toSovereignError } from "../../../appliance/plugins/errorHandler.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
+import { toSovereignError } from "../../../core/http/errorReply.js";
 import type { GenerateResult, InferenceApi } from "../types.js";
-import { openAiErrorBody, openAiErrorHandler } from "./openaiErrors.js";
+import { openAiErrorBody, openAiErrorHandler } from "../../../core/http/openAiError.js";
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, type ParsedGeneration } from "./parseOpenAi.js";
 
 /** An AbortSignal that fires when the client goes away before the response is complete. */

@@ -1,4 +1,4 @@
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { ChatMessage, MemoryContextOptions, SamplingOptions } from "../types.js";
 
 /** The parts of an OpenAI request this node honours; unknown fields are ignored, as OpenAI's own API does for most. */

@@ -1,7 +1,7 @@
-import type { ErrorEntry } from "../catalog.js";
+import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
 
 /** Errors of services/inference: models, the engine, the queue and the OpenAI API. */
-export const inferenceErrors = {
+export const inferenceErrors = defineErrors("inference", {
   MODEL_NOT_FOUND: { status: 404, description: "No installed model has this name.", hint: "List models with `sovereign model list` or GET /v1/models." },
   MODEL_INVALID: { status: 422, description: "The model file is not a well-formed GGUF (or ONNX) file: its header, counts or tensor ranges are wrong. It never reaches llama.cpp.", hint: "Download the file again; check its sha256 against the publisher's." },
   MODEL_CHECKSUM_MISMATCH: { status: 422, description: "The model file's sha256 differs from the expected one; nothing was installed.", hint: "Check the sha256 you gave, or download the file again." },
@@ -19,4 +19,8 @@ export const inferenceErrors = {
   PULL_FAILED: { status: 502, description: "Downloading the model failed; no partial file was left under a model name.", hint: "Run the same pull again: it resumes from where it stopped." },
   UPLOAD_INCOMPLETE: { status: 400, description: "The model upload ended early or had no file part; nothing was installed." },
   MODEL_TOO_LARGE: { status: 413, description: "The uploaded model is larger than inference.uploadLimitBytes." },
-} as const satisfies Record<string, ErrorEntry>;
+});
+
+declare module "../../core/errors/catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof inferenceErrors> {}
+}

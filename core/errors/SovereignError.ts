@@ -1,27 +1,38 @@
-import { errorCatalog, type ErrorCode, type ErrorEntry } from "./catalog.js";
+import { errorEntry, type ErrorCode } from "./catalog.js";
+import "./coreErrors.js";
+
+/** Used only when a code's domain was never loaded: a bug, reported as one. */
+const UNREGISTERED = { status: 500, description: "Unregistered error code." };
 
 /**
  * The one error type that crosses module boundaries. Its `code` names an entry
  * of the catalog, which fixes the HTTP status and the documented meaning.
+ * Status and hint are read from the catalog when asked for, so an error made
+ * before its domain's table was loaded still answers with the right status.
  */
 export class SovereignError extends Error {
   readonly code: ErrorCode;
-  readonly status: number;
-  readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly #hint: string | undefined;
 
   constructor(
     code: ErrorCode,
     message?: string,
     options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    const entry: ErrorEntry = errorCatalog[code];
-    super(message ?? entry.description, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message ?? (errorEntry(code) ?? UNREGISTERED).description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SovereignError";
     this.code = code;
-    this.status = entry.status;
-    this.hint = options.hint ?? entry.hint;
+    this.#hint = options.hint;
     this.details = options.details;
+  }
+
+  get status(): number {
+    return (errorEntry(this.code) ?? UNREGISTERED).status;
+  }
+
+  get hint(): string | undefined {
+    return this.#hint ?? errorEntry(this.code)?.hint;
   }
 }
 

@@ -1,7 +1,7 @@
-import type { ErrorEntry } from "../catalog.js";
+import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
 
 /** Errors of services/auth: setup, login, sessions, CSRF, API keys, users and quotas. */
-export const authErrors = {
+export const authErrors = defineErrors("auth", {
   SETUP_CLOSED: { status: 403, description: "The node has already been claimed; first-run setup is closed for good.", hint: "Log in with an admin account. At the console, `sovereign user reset-password NAME` resets a forgotten password." },
   SETUP_CODE_INVALID: { status: 401, description: "The setup code is wrong.", hint: "The code is printed on the node's console and journal at start, and `sovereign setup-code` prints it again." },
   LOGIN_FAILED: { status: 401, description: "The user name or password is wrong." },
@@ -17,4 +17,8 @@ export const authErrors = {
   LAST_ADMIN: { status: 409, description: "The node must keep at least one enabled admin.", hint: "Make another user admin first." },
   PASSWORD_WEAK: { status: 400, description: "The new password is too short or too long (10 to 256 characters)." },
   QUOTA_EXCEEDED: { status: 429, description: "The token quota of this user or API key is used up until the window resets (see details.resetsAt and Retry-After)." },
-} as const satisfies Record<string, ErrorEntry>;
+});
+
+declare module "../../core/errors/catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof authErrors> {}
+}

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { prepareErrorReply } from "../../../appliance/plugins/errorHandler.js";
-import type { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { prepareErrorReply } from "./errorReply.js";
+import type { SovereignError } from "../errors/SovereignError.js";
 
 /** OpenAI's error body: { error: { message, type, param, code } }. */
 export interface OpenAiErrorBody {

@@ -1,13 +1,8 @@
 import { setting } from "./setting.js";
-import { boardIds } from "../../image/boards/registry.js";
+import type { SettingValues } from "./Config.js";
 
-/** Settings of the runtime itself: node identity, HTTP server, paths, logging and tuning overrides. */
+/** Settings every layer reads: node name, HTTP server, paths, logging and tuning overrides. */
 export const coreSettings = [
-  setting.enum({
-    key: "node.board", env: "SOVEREIGN_BOARD", flag: "--board",
-    values: ["auto", ...boardIds] as const, default: "auto",
-    help: "The board this node runs on. Images set it; \"auto\" detects it and applies no board defaults.",
-  }),
   setting.optionalString({
     key: "node.name", env: "SOVEREIGN_NODE_NAME", flag: "--node-name",
     pattern: /^[a-z0-9][a-z0-9-]{0,62}$/, patternHelp: "lowercase letters, digits and '-' (at most 63)",
@@ -92,3 +87,7 @@ export const coreSettings = [
     help: "Cores kept free of inference for the event loop, HTTP and jobs.",
   }),
 ] as const;
+
+declare module "./Config.js" {
+  interface Config extends SettingValues<typeof coreSettings> {}
+}

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { SovereignError } from "../../../appliance/errors/SovereignError.js";
+import { SovereignError } from "../errors/SovereignError.js";
 import { ggmlTypes } from "./ggmlTypes.js";
 
 /** A metadata value. Arrays longer than `keepArraysUpTo` are summarised as `{ arrayType, length }`. */

@@ -1,7 +1,7 @@
-import type { ErrorEntry } from "../catalog.js";
+import { defineErrors, type CodesOf } from "../core/errors/catalog.js";
 
 /** Errors of the image builder (`sovereign image …`): pre-flight refusals first, then failures. */
-export const imageErrors = {
+export const imageErrors = defineErrors("image", {
   IMAGE_UNKNOWN_BOARD: { status: 400, description: "The board named with --board is not one the builder knows.", hint: "Run `sovereign image boards` for the list." },
   IMAGE_BOARD_INVALID: { status: 500, description: "A board profile does not satisfy the board schema (a bug in the profile)." },
   IMAGE_OPTION_INVALID: { status: 400, description: "An option of `sovereign image` has a value the builder cannot use.", hint: "See `sovereign image build --help`." },
@@ -16,4 +16,8 @@ export const imageErrors = {
   IMAGE_FLASH_TARGET_REFUSED: { status: 400, description: "The flash target is the disk the host runs from, is mounted, or is not a whole block device.", hint: "Name the removable disk (e.g. /dev/sdb) and unmount its partitions first." },
   IMAGE_FLASH_VERIFY_FAILED: { status: 500, description: "What was read back from the flashed device does not match the image.", hint: "The medium may be failing; try another one." },
   IMAGE_FLASH_ABORTED: { status: 400, description: "Flashing was not confirmed.", hint: "Answer yes, or pass --yes." },
-} as const satisfies Record<string, ErrorEntry>;
+});
+
+declare module "../core/errors/catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof imageErrors> {}
+}

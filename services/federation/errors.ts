@@ -1,6 +1,6 @@
-import type { ErrorEntry } from "../catalog.js";
+import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
 
-export const federationErrors = {
+export const federationErrors = defineErrors("federation", {
   FED_PEER_NOT_FOUND: { status: 404, description: "No peer with that node id or fingerprint is known.", hint: "List peers with `sovereign peer list`; a node becomes known once its signed manifest arrives." },
   FED_PEER_AMBIGUOUS: { status: 409, description: "More than one peer matches that prefix.", hint: "Give more characters of the node id or the whole fingerprint." },
   FED_FINGERPRINT_MISMATCH: { status: 409, description: "The fingerprint given does not match the peer's key; the peer was not approved.", hint: "Read the fingerprint on the other node (`sovereign peer list` there, or its Peers page) and compare it aloud." },
@@ -17,4 +17,8 @@ export const federationErrors = {
   FED_MIRROR_NOT_FOUND: { status: 404, description: "This node holds no mirrored backup with that owner and id.", hint: "List held mirrors with `sovereign peer mirrors` or GET /api/federation/mirrors." },
   FED_MIRROR_INCOMPLETE: { status: 409, description: "Not every chunk of that mirrored backup has arrived yet.", hint: "Wait for the owner's next sync, or take an older complete mirror." },
   FED_MIRROR_INVALID: { status: 400, description: "The mirrored backup cannot be opened: not a mirror bundle, sealed to another node's key, altered, or its checksum does not match.", hint: "Open it on the node that made the backup (its keys/federation-x25519.key decrypts it)." },
-} as const satisfies Record<string, ErrorEntry>;
+});
+
+declare module "../../core/errors/catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof federationErrors> {}
+}

@@ -1,6 +1,7 @@
-import type { ErrorEntry } from "../catalog.js";
+import { defineErrors, type CodesOf } from "./catalog.js";
 
-export const coreErrors = {
+/** Errors of the HTTP layer, config and outbound calls, shared by every service. */
+export const coreErrors = defineErrors("core", {
   BAD_REQUEST: { status: 400, description: "The request is malformed: its body, query or parameters do not match the route's schema." },
   INVALID_JSON: { status: 400, description: "The request body is not valid JSON.", hint: "Send a JSON document with Content-Type: application/json." },
   BODY_TOO_LARGE: { status: 413, description: "The request body is larger than this route accepts." },
@@ -16,4 +17,10 @@ export const coreErrors = {
   CONFIG_FILE_UNREADABLE: { status: 500, description: "The config file exists but cannot be read or is not valid JSON." },
   SHUTTING_DOWN: { status: 503, description: "The node is shutting down and takes no new work." },
   INTERNAL: { status: 500, description: "An unexpected failure inside the node. It is logged with the request id." },
-} as const satisfies Record<string, ErrorEntry>;
+
+  CIRCUIT_OPEN: { status: 503, description: "Calls to that remote (a peer or a model mirror) are paused after repeated failures.", hint: "Wait for the time in Retry-After, and check that the remote is reachable." },
+});
+
+declare module "./catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof coreErrors> {}
+}

@@ -1,4 +1,4 @@
-import { SovereignError } from "../../appliance/errors/SovereignError.js";
+import { SovereignError } from "./errors/SovereignError.js";
 
 export type CircuitState = "closed" | "open" | "half-open";
 
