@@ -4,6 +4,7 @@ import { buildApp } from "./app.js";
 import type { Config } from "./config/settings.js";
 import { loggerOptions } from "./logger.js";
 import { SystemdNotifier } from "./systemdNotify.js";
+import { listenOllama, type OllamaListener } from "./ollamaListener.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import { tuneForConfig } from "../hardware/tuneForConfig.js";
 import { loadCalibration } from "../hardware/calibrationStore.js";
@@ -33,6 +34,9 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
 
   const app = await buildApp({ config, hardware, tuning, logger });
   const url = await app.listen({ host: config["server.host"], port: config["server.port"] });
+  const ollamaPort = config["ollama.port"];
+  const ollama: OllamaListener | undefined = ollamaPort === null ? undefined : await listenOllama(app, config["server.host"], ollamaPort);
+  if (ollama) logger.info({ url: ollama.url }, "Ollama-compatible API serving");
   await notifier.ready(`serving on ${url}`);
   logger.info({ url, dataDir: config["paths.dataDir"] }, "sovereign node serving");
 
@@ -71,6 +75,7 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
       }, timeoutMs);
       force.unref();
       try {
+        await ollama?.close();
         await app.close();
       } finally {
         clearTimeout(force);

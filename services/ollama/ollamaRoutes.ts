@@ -1,0 +1,132 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { prepareErrorReply, toSovereignError } from "../../core/http/errorReply.js";
+import type { GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
+import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
+import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, type Translated } from "./toOpenAiBody.js";
+import { doneStats, ollamaToolCalls, psBody, showBody, tagsBody } from "./ollamaShapes.js";
+
+/** The version Ollama clients read from /api/version: the Ollama API level these routes follow. */
+export const OLLAMA_API_VERSION = "0.12.0";
+
+export interface OllamaRoutesOptions {
+  inference: InferenceApi;
+  /** Runs one chat or completion generation: the chat service, so memory, quotas and offload apply as on /v1. */
+  generate(request: FastifyRequest, req: GenerateRequest, parsed: ParsedGeneration): Promise<GenerateResult>;
+  idleUnloadMs: number;
+}
+
+type ToolCalls = Array<{ function: { name: string; arguments: string } }>;
+
+/** Ollama's error body is { "error": "message" }. */
+function ollamaErrorHandler(err: FastifyError | SovereignError, request: FastifyRequest, reply: FastifyReply) {
+  const e = prepareErrorReply(err, request, reply);
+  // `error` is what Ollama's clients read; `code` is our catalog code, for scripts.
+  return reply.send({ error: e.hint && e.status < 500 ? `${e.message} ${e.hint}` : e.message, code: e.code });
+}
+
+function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
+  });
+  return ac.signal;
+}
+
+/**
+ * Ollama's API (/api/chat, /api/generate, /api/embed, /api/embeddings, /api/tags,
+ * /api/show, /api/ps, /api/version), registered under a prefix of the main app
+ * and served at the root of its own listener (see appliance/ollamaListener.ts).
+ * Requests are translated to the OpenAI shape and validated by the same parsers.
+ */
+export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptions): Promise<void> {
+  const { inference } = opts;
+  app.setErrorHandler(ollamaErrorHandler);
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `No route for ${request.method} ${request.url.split("?")[0]}.`, code: "NOT_FOUND" }));
+  const config = { scope: "chat" as const };
+
+  // Clients probe the root to see whether a server is there.
+  app.get("/", { config }, async (_request, reply) => reply.type("text/plain").send("Ollama is running"));
+  app.get("/api/version", { config }, async () => ({ version: OLLAMA_API_VERSION }));
+  app.get("/api/tags", { config }, async () => tagsBody(inference.models()));
+  app.get("/api/ps", { config }, async () => psBody(inference.status(), inference.models(), opts.idleUnloadMs));
+  app.post<{ Body: { model?: unknown; name?: unknown } }>("/api/show", { config }, async (request) => {
+    const name = request.body?.model ?? request.body?.name;
+    if (typeof name !== "string" || name === "") throw new SovereignError("BAD_REQUEST", "model is required.", { details: { param: "model" } });
+    return showBody(inference.registry.get(name));
+  });
+
+  const generateRoute = async (request: FastifyRequest, reply: FastifyReply, t: Translated, chat: boolean) => {
+    const parsed = chat ? parseChatRequest(t.body) : parseCompletionRequest(t.body);
+    if (t.ignoredOptions.length > 0) void reply.header("x-sovereign-ignored-options", t.ignoredOptions.join(","));
+    const signal = disconnectSignal(request, reply);
+    const model = parsed.model ?? "";
+    const base = () => ({ model, created_at: new Date().toISOString() });
+    const piece = (text: string) => (chat ? { message: { role: "assistant", content: text } } : { response: text });
+    const run = (onText: ((text: string) => void) | undefined) =>
+      opts.generate(request, {
+        sampling: parsed.sampling, signal,
+        ...("messages" in parsed ? { messages: parsed.messages } : { prompt: (parsed as { prompt: string }).prompt }),
+        ...(parsed.model ? { model: parsed.model } : {}),
+        ...(onText ? { onText } : {}),
+      }, parsed);
+    const final = (r: GenerateResult, text: string) => {
+      const calls = ollamaToolCalls((r as GenerateResult & { toolCalls?: ToolCalls }).toolCalls);
+      const last = chat ? { message: { role: "assistant", content: text, ...(calls ? { tool_calls: calls } : {}) } } : { response: text };
+      return { ...base(), model: r.model, ...last, done: true, ...doneStats(r) };
+    };
+    if (!parsed.stream) {
+      const r = await run(undefined);
+      return reply.send(final(r, r.text));
+    }
+    let started = false;
+    const line = (payload: unknown) => reply.raw.write(`${JSON.stringify(payload)}\n`);
+    const start = () => {
+      if (started) return;
+      started = true;
+      reply.hijack();
+      const headers: Record<string, string> = { "content-type": "application/x-ndjson", "cache-control": "no-cache", "x-accel-buffering": "no" };
+      if (t.ignoredOptions.length > 0) headers["x-sovereign-ignored-options"] = t.ignoredOptions.join(",");
+      reply.raw.writeHead(200, headers);
+    };
+    try {
+      const r = await run((text) => {
+        start();
+        if (!signal.aborted) line({ ...base(), ...piece(text), done: false });
+      });
+      if (signal.aborted) {
+        if (started) reply.raw.end();
+        return reply;
+      }
+      start();
+      line(final(r, ""));
+      reply.raw.end();
+      return reply;
+    } catch (err) {
+      if (!started) throw err;
+      const e = toSovereignError(err as Error);
+      if (e.status >= 500) request.log.error({ err }, "stream failed");
+      // Ollama's clients raise an error for a streamed line that carries one.
+      line({ error: e.message });
+      reply.raw.end();
+      return reply;
+    }
+  };
+
+  app.post("/api/chat", { config }, async (request, reply) => generateRoute(request, reply, ollamaChatToOpenAi(request.body), true));
+  app.post("/api/generate", { config }, async (request, reply) => {
+    const t = ollamaGenerateToOpenAi(request.body);
+    return generateRoute(request, reply, t, t.chat);
+  });
+
+  const embed = (legacy: boolean) => async (request: FastifyRequest) => {
+    const p = ollamaEmbedToOpenAi(request.body, legacy);
+    const t0 = performance.now();
+    const r = await inference.embed({ model: p.model, input: p.input });
+    const total = Math.round((performance.now() - t0) * 1e6);
+    if (legacy) return { embedding: Array.from(r.vectors[0] ?? []) };
+    return { model: r.model, embeddings: r.vectors.map((v) => Array.from(v)), total_duration: total, load_duration: 0, prompt_eval_count: r.tokens };
+  };
+  app.post("/api/embed", { config }, embed(false));
+  app.post("/api/embeddings", { config }, embed(true));
+}
