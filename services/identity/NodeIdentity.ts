@@ -47,6 +47,12 @@ export class NodeIdentity {
     this.fingerprint = fingerprintOf(this.publicKey);
   }
 
+  /** The identity the node made at its first start, or undefined before that (never creates one). */
+  static load(dataDir: string): NodeIdentity | undefined {
+    const path = join(dataDir, "keys", "node.key");
+    return existsSync(path) ? NodeIdentity.loadOrCreate(dataDir) : undefined;
+  }
+
   static loadOrCreate(dataDir: string): NodeIdentity {
     const path = join(dataDir, "keys", "node.key");
     if (existsSync(path)) {

@@ -21,4 +21,5 @@ export const commandTable: ReadonlyArray<{ name: string; load: () => Promise<Reg
   { name: "jobs", load: async () => (await import("./jobs.js")).registerJobsCommand },
   { name: "model", load: async () => (await import("./model.js")).registerModelCommand },
   { name: "peer", load: async () => (await import("./peer.js")).registerPeerCommand },
+  { name: "node", load: async () => (await import("./node.js")).registerNodeCommand },
 ];
