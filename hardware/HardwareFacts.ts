@@ -47,8 +47,14 @@ export interface GpuFacts {
   kind: "none" | "cuda" | "vulkan" | "unknown";
   /** Human description, e.g. "Jetson Orin (integrated, L4T R36.3.0)". */
   name: string | null;
-  /** Whether our prebuilt runtime can use it now. */
+  /**
+   * Whether the engine can use it now: only true once `probeEngineGpu` has
+   * loaded node-llama-cpp's build for it on this machine. /proc and /sys alone
+   * never make it true, because a driver is not a working llama.cpp backend.
+   */
   usable: boolean;
+  /** The node-llama-cpp GPU build that loaded (getLlama's `gpu` option) when usable; null otherwise. */
+  backend: "cuda" | "vulkan" | null;
   /** Why it is or is not usable, for the CLI. */
   note: string | null;
   /** Unified memory (Jetson): GPU and CPU share RAM. */

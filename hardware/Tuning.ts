@@ -8,13 +8,26 @@ export interface Choice<T> {
 
 /** Everything tuning decides. `tune(facts, overrides, calibration)` is pure. */
 export interface Tuning {
+  /** llama.cpp threads for generation steps (one token per sequence). */
   generationThreads: Choice<number>;
+  /** llama.cpp threads for prompt batches. */
   promptThreads: Choice<number>;
-  /** The one count node-llama-cpp takes for both phases today, and why. */
+  /**
+   * The count the llama.cpp context is created with: the larger of the two.
+   * node-llama-cpp sets one count for both phases, so the engine switches it
+   * before each decode (prompt batches at promptThreads, generation steps at generationThreads).
+   */
   engineThreads: Choice<number>;
+  /** Runner processes serving the chat model at once (each with its own llama.cpp context). */
+  runners: Choice<number>;
+  /** Memory cap of one runner process (systemd MemoryMax on the image), in MiB. */
+  runnerMemoryMaxMb: Choice<number>;
+  /** Sequences generating at once in each runner (continuous batching within the runner). */
   parallelSequences: Choice<number>;
   contextSize: Choice<number>;
   batchSize: Choice<number>;
+  /** The node-llama-cpp build the runners load: a GPU backend only when the probe confirmed it loads here. */
+  gpuBackend: Choice<"cuda" | "vulkan" | "cpu">;
   gpuLayers: Choice<number>;
   embeddingThreads: Choice<number>;
   modelRamBudgetMb: Choice<number>;
@@ -29,6 +42,7 @@ export interface Tuning {
 export interface TuningOverrides {
   generationThreads?: number | null;
   promptThreads?: number | null;
+  runners?: number | null;
   parallelSequences?: number | null;
   contextSize?: number | null;
   batchSize?: number | null;

@@ -181,6 +181,10 @@ function memoryFacts(s: Snapshot, warnings: string[], file: FileReader): { facts
   };
 }
 
+/**
+ * What /proc, /sys and /dev say about a GPU. `usable` stays false here: only
+ * `probeEngineGpu` (which loads node-llama-cpp's build for it) may set it.
+ */
 function gpuFacts(s: Snapshot, arch: HardwareFacts["arch"], jetson: boolean, model: string | null, l4t: string | null, file: FileReader): GpuFacts {
   const dev = s.dirs["/dev"] ?? [];
   if (jetson) {
@@ -188,26 +192,28 @@ function gpuFacts(s: Snapshot, arch: HardwareFacts["arch"], jetson: boolean, mod
       kind: "cuda",
       name: `${model ?? "NVIDIA Jetson"} (integrated GPU${l4t ? `, L4T ${l4t}` : ""})`,
       usable: false,
-      note: "node-llama-cpp's linux-arm64 prebuilt is CPU-only; CUDA needs llama.cpp built for L4T when the image is built (jetson-orin board option)",
+      backend: null,
+      note: "node-llama-cpp's linux-arm64 prebuilt is CPU-only; CUDA needs the llama.cpp runner built for L4T when the image is built (jetson-orin --l4t)",
       unifiedMemory: true,
     };
   }
   const versionText = file("/proc/driver/nvidia/version", null);
   const driver = versionText !== null ? parseNvidiaDriver(versionText) : null;
   if (driver !== null || dev.some((d) => /^nvidia\d+$/.test(d))) {
-    const usable = arch === "x64" && driver !== null;
     const models = (s.dirs["/proc/driver/nvidia/gpus"] ?? [])
       .map((id) => /^Model:\s*(.+)$/m.exec(s.files[`/proc/driver/nvidia/gpus/${id}/information`] ?? "")?.[1]?.trim())
       .filter((m): m is string => !!m);
     return {
       kind: "cuda",
       name: `${models.length > 0 ? `${models.join(", ")}, ` : ""}${driver ?? "NVIDIA GPU (device node only, no driver version)"}`,
-      usable,
-      note: usable
-        ? "node-llama-cpp's linux-x64-cuda prebuilt can offload layers; the CUDA runtime must be installed"
-        : driver === null
+      usable: false,
+      backend: null,
+      note:
+        driver === null
           ? "/dev/nvidia* exists but /proc/driver/nvidia/version does not: the driver is not loaded"
-          : `no CUDA prebuilt of node-llama-cpp for ${arch}`,
+          : arch === "x64"
+            ? "driver loaded; not yet confirmed that node-llama-cpp's linux-x64-cuda build loads (needs the CUDA runtime)"
+            : `driver loaded, but node-llama-cpp has no CUDA prebuilt for ${arch}`,
       unifiedMemory: false,
     };
   }
@@ -217,11 +223,12 @@ function gpuFacts(s: Snapshot, arch: HardwareFacts["arch"], jetson: boolean, mod
       kind: "vulkan",
       name: `DRM render node ${render}`,
       usable: false,
+      backend: null,
       note: "Vulkan offload is off: integrated GPUs on small boards rarely beat their CPU for small models",
       unifiedMemory: true,
     };
   }
-  return { kind: "none", name: null, usable: false, note: null, unifiedMemory: false };
+  return { kind: "none", name: null, usable: false, backend: null, note: null, unifiedMemory: false };
 }
 
 function bootMedium(s: Snapshot): HardwareFacts["bootMedium"] {

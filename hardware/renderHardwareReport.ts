@@ -24,7 +24,7 @@ export function renderHardwareReport(report: HardwareReport, tuning: Tuning, cal
     ["features", features || "none"],
     ["memory", `${(f.memory.usableBytes / GiB).toFixed(2)} GiB usable of ${(f.memory.totalBytes / GiB).toFixed(2)} GiB${f.memory.availableBytes !== null ? ` (${(f.memory.availableBytes / GiB).toFixed(2)} GiB available now)` : ""}`],
     ["cgroup", `cpu ${f.cgroup.cpuLimit ?? "unlimited"}, memory ${f.cgroup.memoryLimitBytes !== null ? `${(f.cgroup.memoryLimitBytes / GiB).toFixed(2)} GiB` : "unlimited"}`],
-    ["gpu", f.gpu.kind === "none" ? "none" : `${f.gpu.kind}: ${f.gpu.name ?? "?"}${f.gpu.usable ? " (used)" : " (not used)"}${f.gpu.note ? `: ${f.gpu.note}` : ""}`],
+    ["gpu", f.gpu.kind === "none" ? "none" : `${f.gpu.kind}: ${f.gpu.name ?? "?"}${f.gpu.usable ? ` (used through node-llama-cpp's ${f.gpu.backend ?? f.gpu.kind} build)` : " (not used)"}${f.gpu.note ? `: ${f.gpu.note}` : ""}`],
     ["l4t", f.l4tRelease ?? "-"],
     ["boot medium", f.bootMedium],
   ];

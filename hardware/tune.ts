@@ -1,35 +1,29 @@
 import type { HardwareFacts } from "./HardwareFacts.js";
-import type { Calibration, Choice, ModelShape, Tuning, TuningOverrides } from "./Tuning.js";
+import type { Calibration, ModelShape, Tuning, TuningOverrides } from "./Tuning.js";
 import { heuristic, override, tuneThreads } from "./tuneThreads.js";
 import { tuneModelBudget, tuneRecommendedModel, tuneSequences, tuneSqliteCache } from "./tuneMemory.js";
+import { tuneGpu, tuneRunners } from "./tuneRunners.js";
 
 /**
  * Turns hardware facts into runtime settings, each with a one-line reason.
- * Pure. Overrides always win; a calibration measured on this CPU set beats
- * the heuristics for thread counts; `model` (when loaded) sizes the KV cache.
+ * Pure. Overrides always win (except GPU layers where no GPU build of llama.cpp
+ * loads: they stay 0, and the reason says so); a calibration measured on this
+ * CPU set beats the heuristics for thread counts; `model` (when loaded) sizes the KV cache.
  */
 export function tune(facts: HardwareFacts, overrides: TuningOverrides = {}, calibration: Calibration | null = null, model: ModelShape | null = null): Tuning {
   const o = overrides;
   const threads = tuneThreads(facts, o, calibration);
   const modelRamBudgetMb = tuneModelBudget(facts, o);
-  const seq = tuneSequences(facts, o, modelRamBudgetMb.value, threads.inferenceCores, model);
-
-  let gpuLayers: Choice<number>;
-  if (o.gpuLayers != null) gpuLayers = override(o.gpuLayers, "set in config");
-  else if (facts.gpu.usable) {
-    gpuLayers = model
-      ? heuristic(model.layers + 1, `every layer of the model (${model.layers} + output) on the GPU: ${facts.gpu.name ?? facts.gpu.kind}`)
-      : heuristic(999, `every layer on the GPU (llama.cpp caps it at the model's count): ${facts.gpu.name ?? facts.gpu.kind}`);
-  } else {
-    gpuLayers = heuristic(0, facts.gpu.kind === "none" ? "no GPU found" : `GPU not used: ${facts.gpu.note ?? "not usable"}`);
-  }
+  const runners = tuneRunners(facts, o, modelRamBudgetMb.value);
+  const seq = tuneSequences(facts, o, runners.runnerMemoryMaxMb.value, threads.inferenceCores, model);
+  const { gpuBackend, gpuLayers } = tuneGpu(facts, o, model);
 
   const embeddingThreads =
     o.embeddingThreads != null
       ? override(o.embeddingThreads, "set in config")
       : heuristic(
           Math.min(4, threads.inferenceCores),
-          `${Math.min(4, threads.inferenceCores)}: embeddings run before generation (queries) or in jobs, on the inference cores; small encoders stop scaling past 4`,
+          `${Math.min(4, threads.inferenceCores)}: embeddings run in a worker thread off the event loop, before generation (queries) or in jobs, on the generation cores; small encoders stop scaling past 4`,
         );
 
   const heavy = facts.gpu.usable || threads.inferenceCores >= 8;
@@ -44,9 +38,12 @@ export function tune(facts: HardwareFacts, overrides: TuningOverrides = {}, cali
     generationThreads: threads.generationThreads,
     promptThreads: threads.promptThreads,
     engineThreads: threads.engineThreads,
+    runners: runners.runners,
+    runnerMemoryMaxMb: runners.runnerMemoryMaxMb,
     parallelSequences: seq.parallelSequences,
     contextSize: seq.contextSize,
     batchSize: seq.batchSize,
+    gpuBackend,
     gpuLayers,
     embeddingThreads,
     modelRamBudgetMb,

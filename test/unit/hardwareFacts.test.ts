@@ -32,7 +32,7 @@ const expected: Record<string, Expect> = {
   "jetson-orin-nano": {
     boardId: "jetson-orin", l4tRelease: "R36.3.0", bootMedium: "nvme",
     cpu: { modelName: "Cortex-A78AE", usableCpus: 6, physicalCores: 6, performanceCores: 6, features: { aes: true, dotprod: true } },
-    gpu: { kind: "cuda", usable: false, unifiedMemory: true },
+    gpu: { kind: "cuda", usable: false, backend: null, unifiedMemory: true },
   },
   "rk3588-rock5b": {
     boardId: null, bootMedium: "emmc",
@@ -41,7 +41,8 @@ const expected: Record<string, Expect> = {
   "x86-ryzen7-5800x-smt": {
     boardId: "x86_64", arch: "x64", bootMedium: "nvme", model: "Micro-Star International Co., Ltd. MS-7C56",
     cpu: { logicalCpus: 16, usableCpus: 16, physicalCores: 8, performanceCores: 8, efficiencyCores: 0, smt: true, features: { aes: true, avx2: true, avx512: false, fma: true } },
-    gpu: { kind: "cuda", usable: true, unifiedMemory: false },
+    // A loaded driver is not a working llama.cpp backend: only the engine probe makes a GPU usable.
+    gpu: { kind: "cuda", usable: false, backend: null, unifiedMemory: false },
   },
   "container-2cpu": {
     arch: "x64", bootMedium: "unknown",
