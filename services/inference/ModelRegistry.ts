@@ -4,6 +4,18 @@ import { basename, extname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
 import { describeGguf } from "../../core/gguf/describeGguf.js";
+import { checkHyperparameters } from "../../core/gguf/checkHyperparameters.js";
+
+/** Why a model is kept from loading: it crashed its runner (at load, or over and over). */
+export interface Quarantine {
+  /** What the runner said last (the assert text) or how it died. */
+  reason: string;
+  /** The signal that ended the runner (SIGABRT, SIGSEGV, SIGKILL...), when one did. */
+  signal: string | null;
+  /** Crashes counted before it was quarantined. */
+  crashes: number;
+  at: string;
+}
 
 /** One installed model, as the manifest records it. */
 export interface ModelEntry {
@@ -22,6 +34,8 @@ export interface ModelEntry {
   license: string | null;
   addedAt: string;
   source?: string;
+  /** Present while the model is quarantined: never loaded at startup or as the default until an admin retries it. */
+  quarantine?: Quarantine;
 }
 
 export interface AddOptions {
@@ -48,6 +62,15 @@ export async function sha256File(path: string): Promise<string> {
   const h = createHash("sha256");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
   return h.digest("hex");
+}
+
+/** The error a request for a quarantined model gets, with the reason it was quarantined. */
+export function quarantined(entry: ModelEntry): SovereignError {
+  const q = entry.quarantine;
+  return new SovereignError("MODEL_QUARANTINED", `"${entry.name}" is quarantined since ${q?.at ?? "?"}: ${q?.reason ?? "it crashed its runner"}.`, {
+    details: { model: entry.name, reason: q?.reason ?? null, signal: q?.signal ?? null, crashes: q?.crashes ?? null },
+    hint: `Retry it with \`sovereign model retry ${entry.name}\` (POST /api/models/${entry.name}/retry), or remove it.`,
+  });
 }
 
 export function checkModelName(name: string): string {
@@ -77,16 +100,31 @@ export class ModelRegistry {
     return this.read().models;
   }
 
-  /** The chat model an admin chose as default (kept in the manifest), if it is still installed. */
+  /** The chat model an admin chose as default (kept in the manifest), if it is still installed and not quarantined. */
   getDefault(): string | null {
     const { models, defaultModel } = this.read();
-    return defaultModel !== null && models.some((m) => m.name === defaultModel && m.kind === "llm") ? defaultModel : null;
+    return defaultModel !== null && models.some((m) => m.name === defaultModel && m.kind === "llm" && !m.quarantine) ? defaultModel : null;
+  }
+
+  /** Marks a model quarantined (it crashed its runner), keeping the reason for `model list` and the API. */
+  quarantine(name: string, q: Omit<Quarantine, "at">): ModelEntry {
+    const entry: ModelEntry = { ...this.get(name), quarantine: { ...q, at: new Date().toISOString() } };
+    this.save(this.list().map((e) => (e.name === name ? entry : e)));
+    return entry;
+  }
+
+  /** Lifts a quarantine (an admin's retry); the next request loads the model again. */
+  clearQuarantine(name: string): ModelEntry {
+    const { quarantine: _dropped, ...entry } = this.get(name);
+    this.save(this.list().map((e) => (e.name === name ? entry : e)));
+    return entry;
   }
 
   /** Persists the default chat model across restarts; refuses an unknown or non-chat model. */
   setDefault(name: string): ModelEntry {
     const entry = this.get(name);
     if (entry.kind !== "llm") throw new SovereignError("MODEL_WRONG_KIND", `"${name}" is an embedding model; only a chat model can be the default.`, { details: { model: name } });
+    if (entry.quarantine) throw quarantined(entry);
     this.save(this.list(), name);
     return entry;
   }
@@ -148,6 +186,7 @@ export class ModelRegistry {
 
   private async addGguf(src: string, name: string, options: AddOptions): Promise<ModelEntry> {
     const info = readGguf(src);
+    checkHyperparameters(info);
     const summary = describeGguf(info);
     const sha256 = await this.checkSha(src, options.sha256);
     const file = `${name}.gguf`;
@@ -217,7 +256,7 @@ export class ModelRegistry {
       const path = e.format === "onnx" ? join(this.pathOf(e), "model.onnx") : this.pathOf(e);
       try {
         if (!existsSync(path)) throw new Error(`file ${path} is missing`);
-        if (e.format === "gguf") readGguf(path);
+        if (e.format === "gguf") checkHyperparameters(readGguf(path));
         const sha = await sha256File(path);
         if (sha !== e.sha256) throw new Error(`sha256 is ${sha}, manifest says ${e.sha256}`);
         results.push({ name: e.name, ok: true });

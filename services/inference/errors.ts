@@ -2,13 +2,13 @@ import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
 
 /** Errors of services/inference: models, the engine, the queue and the OpenAI API. */
 export const inferenceErrors = defineErrors("inference", {
-  MODEL_NOT_FOUND: { status: 404, description: "No installed model has this name.", hint: "List models with `sovereign model list` or GET /v1/models." },
+  MODEL_NOT_FOUND: { status: 404, description: "No installed model has this name.", hint: "The Models page (/#/models) lists the installed models (or GET /v1/models, `sovereign model list`)." },
   MODEL_INVALID: { status: 422, description: "The model file is not a well-formed GGUF (or ONNX) file: its header, counts or tensor ranges are wrong. It never reaches llama.cpp.", hint: "Download the file again; check its sha256 against the publisher's." },
   MODEL_CHECKSUM_MISMATCH: { status: 422, description: "The model file's sha256 differs from the expected one; nothing was installed.", hint: "Check the sha256 you gave, or download the file again." },
   MODEL_EXISTS: { status: 409, description: "A model with this name is already installed.", hint: "Pick another --name, or remove the installed one first." },
-  MODEL_FILE_MISSING: { status: 404, description: "The model's file is missing from the models directory." , hint: "Run `sovereign model verify` and add the model again." },
+  MODEL_FILE_MISSING: { status: 404, description: "The model's file is missing from the models directory." , hint: "Verify it on the Models page (/#/models) and add the model again (or `sovereign model verify`)." },
   MODEL_WRONG_KIND: { status: 400, description: "The named model cannot serve this request (a chat model for embeddings, or the reverse)." },
-  NO_MODEL: { status: 404, description: "No model of the needed kind is installed, so there is nothing to answer with.", hint: "Install one with `sovereign model add FILE` or `sovereign model pull URL --sha256 HEX`." },
+  NO_MODEL: { status: 404, description: "No model of the needed kind is installed, so there is nothing to answer with.", hint: "Open Models in the panel (/#/models) to upload a GGUF file or pull one from a URL, or run `sovereign model add FILE`." },
   ENGINE_UNAVAILABLE: { status: 503, description: "The inference engine could not start on this machine (no prebuilt llama.cpp binary fits it, or loading failed)." },
   MODEL_LOAD_FAILED: { status: 503, description: "llama.cpp (or onnxruntime) refused to load the model.", hint: "Check free memory and the model's architecture; the node's log has llama.cpp's message." },
   CONTEXT_LENGTH_EXCEEDED: { status: 400, description: "The prompt does not fit the model's context window.", hint: "Shorten the prompt or conversation, or raise tuning.contextSize." },
@@ -19,6 +19,9 @@ export const inferenceErrors = defineErrors("inference", {
   PULL_FAILED: { status: 502, description: "Downloading the model failed; no partial file was left under a model name.", hint: "Run the same pull again: it resumes from where it stopped." },
   UPLOAD_INCOMPLETE: { status: 400, description: "The model upload ended early or had no file part; nothing was installed." },
   MODEL_TOO_LARGE: { status: 413, description: "The uploaded model is larger than inference.uploadLimitBytes." },
+  ENGINE_CRASHED: { status: 503, description: "The runner process holding the model died (a native abort, a signal, or it stopped answering its heartbeat) while serving this request. The node itself is unharmed and starts a new runner; retry after the time in Retry-After.", hint: "If it happens again with the same model, the model is quarantined: see `sovereign model list`." },
+  MODEL_QUARANTINED: { status: 409, description: "The model crashed its runner (when loading, or repeatedly) and is quarantined: it is not loaded until an admin retries it.", hint: "See the reason in `sovereign model list`; retry with `sovereign model retry NAME` (POST /api/models/NAME/retry) or remove it." },
+  MODEL_OUT_OF_MEMORY: { status: 503, description: "Loading the model needed more memory than its runner may use (the cap comes from tuning.modelRamBudgetMb); the runner was stopped and the node is unharmed.", hint: "Use a smaller model or quantization, lower tuning.contextSize or tuning.parallelSequences, or raise tuning.modelRamBudgetMb." },
 });
 
 declare module "../../core/errors/catalog.js" {
