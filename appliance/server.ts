@@ -4,7 +4,7 @@ import { buildApp } from "./app.js";
 import type { Config } from "./config/settings.js";
 import { loggerOptions } from "./logger.js";
 import { SystemdNotifier } from "./systemdNotify.js";
-import { listenOllama, type OllamaListener } from "./ollamaListener.js";
+import { listenExtra, type ExtraListener } from "./extraListener.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import { tuneForConfig } from "../hardware/tuneForConfig.js";
 import { loadCalibration } from "../hardware/calibrationStore.js";
@@ -34,9 +34,20 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
 
   const app = await buildApp({ config, hardware, tuning, logger });
   const url = await app.listen({ host: config["server.host"], port: config["server.port"] });
+  const host = config["server.host"];
+  const extra: ExtraListener[] = [];
+  // HTTPS beside the plain port, which then serves only /healthz and loopback (services/tls redirects the rest).
+  const https = app.tls ? await listenExtra(app, { host, port: config["server.httpsPort"], tls: app.tls }) : undefined;
+  if (https) {
+    extra.push(https);
+    logger.info({ url: https.url, fingerprint: app.tls?.fingerprint }, "serving HTTPS");
+  }
   const ollamaPort = config["ollama.port"];
-  const ollama: OllamaListener | undefined = ollamaPort === null ? undefined : await listenOllama(app, config["server.host"], ollamaPort);
-  if (ollama) logger.info({ url: ollama.url }, "Ollama-compatible API serving");
+  if (ollamaPort !== null) {
+    const ollama = await listenExtra(app, { host, port: ollamaPort, prefix: "/ollama", ...(app.tls ? { tls: app.tls } : {}) });
+    extra.push(ollama);
+    logger.info({ url: ollama.url }, "Ollama-compatible API serving");
+  }
   await notifier.ready(`serving on ${url}`);
   logger.info({ url, dataDir: config["paths.dataDir"] }, "sovereign node serving");
 
@@ -75,7 +86,7 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
       }, timeoutMs);
       force.unref();
       try {
-        await ollama?.close();
+        await Promise.all(extra.map((l) => l.close()));
         await app.close();
       } finally {
         clearTimeout(force);

@@ -13,6 +13,7 @@ import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
 import { limitsPlugin } from "./plugins/limits.js";
 import { selfCheckPlugin } from "./plugins/selfCheck.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
+import { tlsPlugin } from "../services/tls/tlsPlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -26,6 +27,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   backupPlugin,
   memoryPlugin,
   identityPlugin,
+  tlsPlugin,
   limitsPlugin,
   authPlugin,
   inferencePlugin,
