@@ -1,6 +1,5 @@
 import fp from "fastify-plugin";
 import helmet from "@fastify/helmet";
-import rateLimit from "@fastify/rate-limit";
 import underPressure from "@fastify/under-pressure";
 import type { FastifyRequest } from "fastify";
 import { isIP } from "node:net";
@@ -66,8 +65,8 @@ export const limitsPlugin = fp(
       },
     });
 
-    // Per address, for everything, in a global onRequest hook registered before auth's, so a flood
-    // (bad credentials included) is cut before any credential is checked.
+    // One fixed-window limiter serves both counts. Per address, for everything, in a global onRequest
+    // hook registered before auth's, so a flood (bad credentials included) is cut before any credential is checked.
     const perIp = cfg["limits.ratePerIpPerMinute"];
     const exempt = (request: FastifyRequest) => request.url === "/healthz" || (cfg["limits.exemptLoopback"] && isLoopback(request.ip));
     const ipLimiter = new KeyRateLimiter(perIp);
@@ -81,19 +80,23 @@ export const limitsPlugin = fp(
       }
     });
 
-    // Per key or user: @fastify/rate-limit adds its hook to each route, so it runs after the
-    // global hooks, when auth has attached the principal it counts by.
+    // Per key or user: a route-level onRequest hook runs after the global ones, so auth has
+    // attached the principal it counts by, and still before the body is read.
     const perKey = cfg["limits.ratePerKeyPerMinute"];
-    await app.register(rateLimit, {
-      global: true,
-      timeWindow: 60_000,
-      max: perKey,
-      keyGenerator: rateKey,
-      allowList: (request: FastifyRequest, key: string) => key.startsWith("ip:") || exempt(request),
-      errorResponseBuilder: (_request: FastifyRequest, ctx: { ttl: number; max: number }) =>
-        new SovereignError("RATE_LIMITED", `More than ${ctx.max} requests a minute with this key; retry in ${Math.ceil(ctx.ttl / 1000)} s.`, {
-          details: { limit: ctx.max, per: "key", retryAfterSeconds: Math.ceil(ctx.ttl / 1000) },
-        }),
+    const keyLimiter = new KeyRateLimiter(perKey);
+    const keyHook = async (request: FastifyRequest): Promise<void> => {
+      const key = rateKey(request);
+      if (key.startsWith("ip:") || exempt(request)) return;
+      const wait = keyLimiter.hit(key);
+      if (wait > 0) {
+        throw new SovereignError("RATE_LIMITED", `More than ${perKey} requests a minute with this key; retry in ${wait} s.`, {
+          details: { limit: perKey, per: "key", retryAfterSeconds: wait },
+        });
+      }
+    };
+    app.addHook("onRoute", (route) => {
+      const own = route.onRequest;
+      route.onRequest = own === undefined ? [keyHook] : [...(Array.isArray(own) ? own : [own]), keyHook];
     });
   },
   { name: "sovereign-limits", dependencies: ["sovereign-context", "sovereign-errors"] },
