@@ -4,7 +4,7 @@
 // 3. offload: added time to first token when a core peer generates instead of this node (same tiny model, same machine).
 import { writeResult } from "./lib/writeResult.js";
 import { federatedNode, Mosquitto, pair, until } from "../test/integration/federationHelpers.js";
-import { testLlamaModel } from "../services/inference/testModels/testModelCache.js";
+import { testLlamaModel } from "../test/models/testModelCache.js";
 
 const N = Number(process.env.BENCH_PACKETS ?? 10_000);
 const log = (s: string) => process.stdout.write(`${s}\n`);

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { writeResult } from "./lib/writeResult.js";
 import { healthLoad, median, openBenchApp, stream, type BenchApp } from "./lib/inferenceApp.js";
-import { testEmbedderDir, testLlamaModel } from "../services/inference/testModels/testModelCache.js";
+import { testEmbedderDir, testLlamaModel } from "../test/models/testModelCache.js";
 import { OnnxEmbedder } from "../services/inference/embeddings/OnnxEmbedder.js";
 import { loadLlama } from "../services/inference/LlamaEngine.js";
 import { resolveConfig } from "../appliance/config/resolveConfig.js";

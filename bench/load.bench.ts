@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { buildTestApp } from "../test/helpers/testApp.js";
-import { genLlamaModel } from "../services/inference/testModels/genLlamaModel.js";
+import { genLlamaModel } from "../test/models/genLlamaModel.js";
 import { writeResult } from "./lib/writeResult.js";
 
 const modelKind = process.env.SOVEREIGN_LOAD_MODEL ?? "tinyllama";

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { getPriority, loadavg } from "node:os";
 import { loadAssets, shippedSize } from "../web-ui/assets.js";
 import { buildTestApp } from "../test/helpers/testApp.js";
-import { genLlamaModel } from "../services/inference/testModels/genLlamaModel.js";
+import { genLlamaModel } from "../test/models/genLlamaModel.js";
 import { writeResult } from "./lib/writeResult.js";
 
 const root = join(import.meta.dirname, "..");
@@ -115,7 +115,7 @@ writeResult(process.env.UI_BENCH_TAG ? `ui-${process.env.UI_BENCH_TAG}` : "ui", 
     serverNice: getPriority(),
     baselineHealthz: baseline,
     idle,
-    generating: { ...busy, generations, completionTokens, model: "generated tiny llama (services/inference/testModels), max_tokens 512" },
+    generating: { ...busy, generations, completionTokens, model: "generated tiny llama (test/models), max_tokens 512" },
   },
   pass,
 });

@@ -1,7 +1,7 @@
 // `node --import tsx scripts/gen-test-model.ts [tiny|tinyllama-1.1b] [F32|Q8_0|Q4_0] [out.gguf]`
 // Writes a deterministic random-weight llama GGUF (default: into .cache/models/). Never commit the output.
-import { genLlamaModel, llamaShapes, type GenQuant, type LlamaShapeName } from "../services/inference/testModels/genLlamaModel.js";
-import { testLlamaModel } from "../services/inference/testModels/testModelCache.js";
+import { genLlamaModel, llamaShapes, type GenQuant, type LlamaShapeName } from "../test/models/genLlamaModel.js";
+import { testLlamaModel } from "../test/models/testModelCache.js";
 
 const [shape = "tiny", quant, out] = process.argv.slice(2);
 if (!(shape in llamaShapes)) {

@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 import { requireTools } from "../helpers/requireTool.js";
-import { genLlamaModel } from "../../services/inference/testModels/genLlamaModel.js";
+import { genLlamaModel } from "../models/genLlamaModel.js";
 import { a11yViolations, launchChromium, shot, watchErrors } from "./uiBrowser.js";
 
 const ADMIN = { username: "admin", password: "correct horse battery" };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LightMyRequestResponse } from "fastify";
 import type { TestApp } from "../helpers/testApp.js";
 import { as, buildAuthTestApp, claim } from "./authHelpers.js";
-import { testEmbedderDir, testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testEmbedderDir, testLlamaModel } from "../models/testModelCache.js";
 import { runSummarization, summarizerFromApp } from "../../services/memory/summarizeJob.js";
 import { inferenceTestSettings } from "./inferenceFixtures.js";
 
@@ -98,7 +98,7 @@ describe("chat with memory (generated tiny llama + generated ONNX embedder)", ()
     const id = await newConversation();
     const ac = new AbortController();
     let pieces = 0;
-    const r = await t.app.inference.generate({
+    const r = await t.app.chat.complete({
       model: "tiny", userId, conversationId: id, messages: [{ role: "user", content: "Tell me a long story" }], sampling: { maxTokens: 40, temperature: 0 }, signal: ac.signal,
       onText: () => {
         if (++pieces === 2) ac.abort();

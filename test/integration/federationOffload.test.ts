@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
-import { testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 import type { OffloadChunk } from "../../services/federation/Offload.js";
 import { federatedNode, Mosquitto, pair, until } from "./federationHelpers.js";
 

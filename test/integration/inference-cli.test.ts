@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runCli } from "../helpers/cli.js";
-import { testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 
 describe("sovereign model add|list|verify|rm", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "sovereign-model-cli-"));

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
-import { testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
-import { testEmbedderDir, testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testEmbedderDir, testLlamaModel } from "../models/testModelCache.js";
 import { InferenceService } from "../../services/inference/InferenceService.js";
 import { ModelRegistry } from "../../services/inference/ModelRegistry.js";
 import { RequestQueue } from "../../services/inference/RequestQueue.js";

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import type { FastifyInstance } from "fastify";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
-import { testLlamaModel } from "../../services/inference/testModels/testModelCache.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 
 export interface InferenceTestApp extends TestApp {
   url: string;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireFile } from "../helpers/requireTool.js";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
-import { sharedModelsDir, testEmbedderDir } from "../../services/inference/testModels/testModelCache.js";
+import { sharedModelsDir, testEmbedderDir } from "../models/testModelCache.js";
 import { OnnxEmbedder } from "../../services/inference/embeddings/OnnxEmbedder.js";
 
 const stories = join(sharedModelsDir, "stories260K.gguf");

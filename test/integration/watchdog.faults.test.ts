@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt, runCli } from "../helpers/cli.js";
 import { buildTestApp } from "../helpers/testApp.js";
-import { genLlamaModel } from "../../services/inference/testModels/genLlamaModel.js";
+import { genLlamaModel } from "../models/genLlamaModel.js";
 import { as, buildAuthTestApp, claim } from "./authHelpers.js";
 
 describe("fault: corrupt database", () => {

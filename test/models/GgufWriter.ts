@@ -1,5 +1,5 @@
 import { closeSync, openSync, renameSync, writeSync } from "node:fs";
-import { ggmlTypes } from "../../../core/gguf/ggmlTypes.js";
+import { ggmlTypes } from "../../core/gguf/ggmlTypes.js";
 
 /** A metadata value with its GGUF type made explicit. */
 export type GgufKv =

@@ -1,5 +1,5 @@
 import { writeGguf, type GgufKv, type GgufTensorSpec } from "./GgufWriter.js";
-import { mulberry32 } from "../../../core/mulberry32.js";
+import { mulberry32 } from "../../core/mulberry32.js";
 
 /** Llama-architecture shapes we can generate. Speed depends on the shape, not on the weight values. */
 export const llamaShapes = {

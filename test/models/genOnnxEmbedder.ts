@@ -1,5 +1,5 @@
 import { writeFileSync, renameSync } from "node:fs";
-import { mulberry32 } from "../../../core/mulberry32.js";
+import { mulberry32 } from "../../core/mulberry32.js";
 
 /*
  * A minimal protobuf encoder for the few ONNX messages a model needs

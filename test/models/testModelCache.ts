@@ -4,10 +4,10 @@ import { genLlamaModel, type GenQuant, type LlamaShapeName } from "./genLlamaMod
 import { genOnnxEmbedder, genWordPieceTokenizer } from "./genOnnxEmbedder.js";
 
 /** Generated models live here, outside git (.cache is ignored). Override with SOVEREIGN_MODEL_CACHE. */
-export const modelCacheDir = process.env.SOVEREIGN_MODEL_CACHE ?? join(import.meta.dirname, "..", "..", "..", ".cache", "models");
+export const modelCacheDir = process.env.SOVEREIGN_MODEL_CACHE ?? join(import.meta.dirname, "..", "..", ".cache", "models");
 
 /** Where the real model files of ../shared/models are, when present. */
-export const sharedModelsDir = process.env.SOVEREIGN_SHARED_MODELS ?? join(import.meta.dirname, "..", "..", "..", "..", "shared", "models");
+export const sharedModelsDir = process.env.SOVEREIGN_SHARED_MODELS ?? join(import.meta.dirname, "..", "..", "..", "shared", "models");
 
 /** A generated llama GGUF (made once, then reused). Generation is deterministic, so the file is too. */
 export function testLlamaModel(shape: LlamaShapeName = "tiny", quant?: GenQuant): string {

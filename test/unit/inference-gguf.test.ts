@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readGguf } from "../../core/gguf/readGguf.js";
 import { describeGguf } from "../../core/gguf/describeGguf.js";
-import { writeGguf } from "../../services/inference/testModels/GgufWriter.js";
+import { writeGguf } from "../models/GgufWriter.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 
 const dir = mkdtempSync(join(tmpdir(), "gguf-unit-"));
