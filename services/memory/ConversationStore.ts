@@ -5,6 +5,22 @@ import { guardDb } from "../db/sqliteErrors.js";
 
 export type Role = "system" | "user" | "assistant" | "tool";
 
+/** A document attached in the chat box: ingested into memory, listed with the conversation. */
+export interface ChatAttachment {
+  name: string;
+  documentId: string;
+  chunks: number;
+}
+
+/** What the panel keeps per conversation and sends with each turn (the chat API itself stays stateless about them). */
+export interface ConversationSettings {
+  model?: string;
+  system?: string;
+  temperature?: number;
+  maxTokens?: number;
+  attachments?: ChatAttachment[];
+}
+
 export interface Conversation {
   id: string;
   userId: string;
@@ -12,6 +28,7 @@ export interface Conversation {
   createdAt: string;
   updatedAt: string;
   messageCount: number;
+  settings: ConversationSettings;
 }
 
 export interface Message {
@@ -30,6 +47,7 @@ interface ConvRow {
   created_at: number;
   updated_at: number;
   message_count: number;
+  settings: string | null;
 }
 interface MsgRow {
   id: number;
@@ -50,6 +68,7 @@ function toConversation(r: ConvRow): Conversation {
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString(),
     messageCount: r.message_count,
+    settings: r.settings ? (JSON.parse(r.settings) as ConversationSettings) : {},
   };
 }
 
@@ -74,23 +93,29 @@ const SELECT_CONV = `SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conver
 export class ConversationStore {
   constructor(private readonly db: BetterSqlite3.Database) {}
 
-  create(userId: string, title?: string, options: { id?: string; now?: number } = {}): Conversation {
+  create(userId: string, title?: string, options: { id?: string; now?: number; settings?: ConversationSettings } = {}): Conversation {
     const now = options.now ?? Date.now();
     const id = options.id ?? randomUUID();
     guardDb(() =>
       this.db
-        .prepare("INSERT INTO conversations (id, user_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-        .run(id, userId, cleanTitle(title) ?? DEFAULT_TITLE, now, now),
+        .prepare("INSERT INTO conversations (id, user_id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(id, userId, cleanTitle(title) ?? DEFAULT_TITLE, now, now, settingsJson(options.settings)),
     );
     return this.require(userId, id);
   }
 
-  list(userId: string, options: { limit?: number; before?: string } = {}): Conversation[] {
+  /** Newest first; `q` keeps those whose title or any message contains it (case-insensitive for ASCII). */
+  list(userId: string, options: { limit?: number; before?: string; q?: string } = {}): Conversation[] {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
     const before = options.before ? Date.parse(options.before) : Number.MAX_SAFE_INTEGER;
+    const q = options.q?.trim();
+    const like = q ? `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+    const where = like
+      ? ` AND (c.title LIKE @like ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE @like ESCAPE '\\'))`
+      : "";
     const rows = this.db
-      .prepare(`${SELECT_CONV} WHERE c.user_id = ? AND c.updated_at < ? ORDER BY c.updated_at DESC LIMIT ?`)
-      .all(userId, Number.isNaN(before) ? Number.MAX_SAFE_INTEGER : before, limit) as ConvRow[];
+      .prepare(`${SELECT_CONV} WHERE c.user_id = @userId AND c.updated_at < @before${where} ORDER BY c.updated_at DESC LIMIT @limit`)
+      .all({ userId, before: Number.isNaN(before) ? Number.MAX_SAFE_INTEGER : before, limit, ...(like ? { like } : {}) }) as ConvRow[];
     return rows.map(toConversation);
   }
 
@@ -135,11 +160,58 @@ export class ConversationStore {
   }
 
   rename(userId: string, id: string, title: string): Conversation {
-    const t = cleanTitle(title);
-    if (!t) throw new SovereignError("BAD_REQUEST", "The title is empty.");
-    const r = guardDb(() => this.db.prepare("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?").run(t, id, userId));
-    if (r.changes === 0) throw new SovereignError("CONVERSATION_NOT_FOUND", `No conversation ${id}.`);
+    return this.update(userId, id, { title });
+  }
+
+  /** A new title and/or settings (settings replace the stored ones whole). */
+  update(userId: string, id: string, change: { title?: string; settings?: ConversationSettings }): Conversation {
+    this.require(userId, id);
+    if (change.title !== undefined) {
+      const t = cleanTitle(change.title);
+      if (!t) throw new SovereignError("BAD_REQUEST", "The title is empty.");
+      guardDb(() => this.db.prepare("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?").run(t, id, userId));
+    }
+    if (change.settings !== undefined) {
+      guardDb(() => this.db.prepare("UPDATE conversations SET settings = ? WHERE id = ? AND user_id = ?").run(settingsJson(change.settings), id, userId));
+    }
     return this.require(userId, id);
+  }
+
+  /** Deletes a message and every later one (regenerate, edit and resend); returns how many went. */
+  truncate(userId: string, id: string, fromMessageId: number): number {
+    this.require(userId, id);
+    return guardDb(
+      () =>
+        this.db.transaction(() => {
+          this.requireMessage(id, fromMessageId);
+          const r = this.db.prepare("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(id, fromMessageId);
+          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
+          return r.changes;
+        })(),
+      "message delete",
+    );
+  }
+
+  /** Replaces one message's text (an answer the model continued); `meta` fields are merged in. */
+  editMessage(userId: string, id: string, messageId: number, content: string, meta: Record<string, unknown> = {}): Message {
+    this.require(userId, id);
+    return guardDb(
+      () =>
+        this.db.transaction(() => {
+          const old = this.requireMessage(id, messageId);
+          const merged = { ...(old.meta ?? {}), ...meta, editedAt: new Date().toISOString() };
+          this.db.prepare("UPDATE messages SET content = ?, meta = ? WHERE id = ?").run(content, JSON.stringify(merged), messageId);
+          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
+          return this.requireMessage(id, messageId);
+        })(),
+      "message write",
+    );
+  }
+
+  private requireMessage(conversationId: string, messageId: number): Message {
+    const row = this.db.prepare("SELECT * FROM messages WHERE id = ? AND conversation_id = ?").get(messageId, conversationId) as MsgRow | undefined;
+    if (!row) throw new SovereignError("NOT_FOUND", `No message ${messageId} in conversation ${conversationId}.`);
+    return toMessage(row);
   }
 
   delete(userId: string, id: string): void {
@@ -156,6 +228,10 @@ export class ConversationStore {
     for (const m of messages) lines.push(`**${m.role}** (${m.createdAt}):`, "", m.content, "");
     return lines.join("\n");
   }
+}
+
+function settingsJson(settings: ConversationSettings | undefined): string | null {
+  return settings && Object.keys(settings).length > 0 ? JSON.stringify(settings) : null;
 }
 
 function cleanTitle(title: string | undefined): string | undefined {

@@ -136,6 +136,14 @@ export const memoryMigrations: readonly Migration[] = [
         CREATE UNIQUE INDEX memories_fed_key ON memories (user_id, fed_key) WHERE fed_key IS NOT NULL;`);
     },
   },
+  {
+    version: 6,
+    name: "per-conversation chat settings",
+    up: (db) => {
+      // JSON: the panel's model, system prompt, temperature, answer length and attached documents for this conversation.
+      db.exec("ALTER TABLE conversations ADD COLUMN settings TEXT;");
+    },
+  },
 ];
 
 export const MEMORY_SCHEMA_VERSION = memoryMigrations.length;

@@ -175,4 +175,58 @@ describe("conversations API", () => {
     expect((await req({ method: "DELETE", url: `/api/conversations/${c.id}` })).statusCode).toBe(204);
     expect((await req({ url: `/api/conversations/${c.id}` })).json().error.code).toBe("CONVERSATION_NOT_FOUND");
   });
+
+  it("finds conversations by title or message text, literally (% and _ are not wildcards)", async () => {
+    const make = async (title: string, content: string) => {
+      const c = (await req({ method: "POST", url: "/api/conversations", payload: { title } })).json().conversation as { id: string };
+      await req({ method: "POST", url: `/api/conversations/${c.id}/messages`, payload: { messages: [{ role: "user", content }] } });
+      return c.id;
+    };
+    const bread = await make("Baking", "How long does sourdough rise?");
+    const taxes = await make("Taxes 100%", "When is the deadline?");
+    const ids = async (q: string) => ((await req({ url: `/api/conversations?q=${encodeURIComponent(q)}` })).json().conversations as Array<{ id: string }>).map((c) => c.id);
+    expect(await ids("SOURDOUGH")).toEqual([bread]);
+    expect(await ids("baking")).toEqual([bread]);
+    expect(await ids("100%")).toEqual([taxes]);
+    expect(await ids("%")).toEqual([taxes]);
+    expect(await ids("_")).toEqual([]);
+    expect((await ids("")).sort()).toEqual([bread, taxes].sort());
+    expect((await req({ url: `/api/conversations?q=${"x".repeat(201)}` })).statusCode).toBe(400);
+  });
+
+  it("keeps per-conversation settings, checked against what the chat API accepts", async () => {
+    const settings = { model: "tiny", system: "Answer in French.", temperature: 0.3, maxTokens: 256, attachments: [{ name: "bees.md", documentId: "d1", chunks: 2 }] };
+    const c = (await req({ method: "POST", url: "/api/conversations", payload: { title: "French", settings } })).json().conversation as { id: string; settings: unknown };
+    expect(c.settings).toEqual(settings);
+    expect((await req(`/api/conversations/${c.id}`)).json().conversation.settings).toEqual(settings);
+    const changed = await req({ method: "PATCH", url: `/api/conversations/${c.id}`, payload: { settings: { temperature: 1 } } });
+    expect(changed.json().conversation).toMatchObject({ title: "French", settings: { temperature: 1 } });
+    for (const bad of [{ temperature: 3 }, { maxTokens: 0 }, { model: "" }, { colour: "red" }, { attachments: [{ name: "x" }] }]) {
+      const r = await req({ method: "PATCH", url: `/api/conversations/${c.id}`, payload: { settings: bad } });
+      expect(r.statusCode, JSON.stringify(bad)).toBe(400);
+    }
+    expect((await req({ method: "PATCH", url: `/api/conversations/${c.id}`, payload: {} })).statusCode).toBe(400);
+    const plain = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { settings: unknown };
+    expect(plain.settings).toEqual({});
+  });
+
+  it("cuts a conversation at a message (regenerate, edit) and replaces an answer's text (continue)", async () => {
+    const c = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { id: string };
+    const turn = [{ role: "user", content: "one" }, { role: "assistant", content: "1" }, { role: "user", content: "two" }, { role: "assistant", content: "2" }];
+    const ids = ((await req({ method: "POST", url: `/api/conversations/${c.id}/messages`, payload: { messages: turn } })).json().messages as Array<{ id: number }>).map((m) => m.id);
+    const edited = await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[1]}`, payload: { content: "1, and more" } });
+    expect(edited.statusCode, edited.body).toBe(200);
+    expect(edited.json().message).toMatchObject({ id: ids[1], content: "1, and more", meta: { editedAt: expect.any(String) } });
+    const cut = await req({ method: "DELETE", url: `/api/conversations/${c.id}/messages?from=${ids[2]}` });
+    expect(cut.json()).toEqual({ deleted: 2 });
+    const left = (await req(`/api/conversations/${c.id}`)).json().messages as Array<{ content: string }>;
+    expect(left.map((m) => m.content)).toEqual(["one", "1, and more"]);
+    // A message of another conversation (or none) is not found; nothing is cut.
+    const other = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { id: string };
+    expect((await req({ method: "DELETE", url: `/api/conversations/${other.id}/messages?from=${ids[0]}` })).json().error.code).toBe("NOT_FOUND");
+    expect((await req({ method: "PATCH", url: `/api/conversations/${other.id}/messages/${ids[0]}`, payload: { content: "x" } })).statusCode).toBe(404);
+    expect((await req({ method: "DELETE", url: `/api/conversations/${c.id}/messages` })).statusCode).toBe(400);
+    expect((await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[0]}`, payload: { content: "" } })).statusCode).toBe(400);
+    expect((await req(`/api/conversations/${c.id}`)).json().messages).toHaveLength(2);
+  });
 });

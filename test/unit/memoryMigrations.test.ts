@@ -80,6 +80,15 @@ describe("memory migrations, one by one", () => {
     expect(db.sqlite.prepare("SELECT COUNT(*) AS n FROM memories WHERE fed_key IS NULL").get()).toEqual({ n: 2 });
   });
 
+  it("v6: chat settings on conversations keep existing rows (none until the panel saves some)", () => {
+    const db = at(5);
+    db.sqlite.prepare("INSERT INTO conversations (id, user_id, title, created_at, updated_at) VALUES ('c', 'u', 't', 1, 1)").run();
+    db.migrate("memory", memoryMigrations.slice(0, 6));
+    expect(db.version("memory")).toBe(6);
+    expect(columns(db, "conversations")).toContain("settings");
+    expect(db.sqlite.prepare("SELECT id, settings FROM conversations").get()).toEqual({ id: "c", settings: null });
+  });
+
   it("refuses a database newer than the code", () => {
     const db = at(memoryMigrations.length);
     db.sqlite.prepare("INSERT INTO schema_migrations VALUES ('memory', 99, 'future', 'x')").run();
