@@ -17,7 +17,7 @@ const boundaries = Object.entries(layers).map(([layer, above]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: [".cache/", "node_modules/", "dist/", "data/", "coverage/", "test-artifacts/", "web-ui/vendor/", "bench/results/"] },
+  { ignores: [".cache/", "node_modules/", "dist/", "data/", "coverage/", "test-artifacts/", "web-ui/static/vendor/", "bench/results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
