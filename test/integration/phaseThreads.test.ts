@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LlamaCompletion, type LlamaContext, type LlamaModel } from "node-llama-cpp";
+import { loadLlama } from "../../services/inference/LlamaEngine.js";
+import { applyPhaseThreads } from "../../services/inference/phaseThreads.js";
+import { testLlamaModel } from "../models/testModelCache.js";
+
+/*
+ * node-llama-cpp 3.22 takes one thread count for both phases. The switch sets
+ * llama.cpp's count before each decode of a real context: prompt batches at
+ * one count, generation steps at the other.
+ */
+describe("per-phase thread counts on a real llama.cpp context", () => {
+  let model: LlamaModel;
+  let context: LlamaContext;
+
+  beforeAll(async () => {
+    const llama = await loadLlama();
+    llama.maxThreads = 2;
+    model = await llama.loadModel({ modelPath: testLlamaModel(), gpuLayers: 0 });
+    context = await model.createContext({ contextSize: 512, sequences: 2, batchSize: 512, threads: 2 });
+  });
+  afterAll(async () => {
+    await context?.dispose();
+    await model?.dispose();
+  });
+
+  it("prompt batches run at the prompt count, generation steps at the generation count", async () => {
+    const stats = applyPhaseThreads(context, { prompt: 2, generation: 1 }, 2);
+    expect(stats).not.toBeNull();
+    if (!stats) return;
+    const completion = new LlamaCompletion({ contextSequence: context.getSequence() });
+    const prompt = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+    const text = await completion.generateCompletion(prompt, { maxTokens: 6, temperature: 0 });
+    expect(typeof text).toBe("string");
+    // The prompt (dozens of tokens) is one or more batches; each generated token is a step of its own.
+    expect(stats.promptDecodes).toBeGreaterThanOrEqual(1);
+    expect(stats.generationDecodes).toBeGreaterThanOrEqual(4);
+    expect(stats.lastThreads).toBe(1);
+    completion.dispose();
+  });
+
+  it("a context whose native side lacks the hooks is left alone (the caller runs one count)", () => {
+    const fake = { _ctx: { initBatch: () => undefined } } as unknown as LlamaContext;
+    expect(applyPhaseThreads(fake, { prompt: 2, generation: 1 }, 1)).toBeNull();
+  });
+});
