@@ -7,6 +7,7 @@ import { loggerOptions } from "./logger.js";
 import { contextPlugin } from "./plugins/context.js";
 import { errorHandlerPlugin } from "./plugins/errorHandler.js";
 import { healthPlugin } from "./plugins/health.js";
+import { jsonBodyPlugin } from "./plugins/jsonBody.js";
 import { routeCatalogPlugin } from "./plugins/routeCatalog.js";
 import { servicePlugins } from "./services.js";
 import "./errors/catalog.js";
@@ -47,6 +48,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(routeCatalogPlugin);
   await app.register(contextPlugin, { config, hardware: options.hardware, tuning: options.tuning, settingTable: settings });
   await app.register(errorHandlerPlugin);
+  await app.register(jsonBodyPlugin);
   await app.register(healthPlugin);
 
   // Stages 2 and 3: each service plugin registers its own routes in its scope.

@@ -4,6 +4,7 @@ import { defineErrors, type CodesOf } from "./catalog.js";
 export const coreErrors = defineErrors("core", {
   BAD_REQUEST: { status: 400, description: "The request is malformed: its body, query or parameters do not match the route's schema." },
   INVALID_JSON: { status: 400, description: "The request body is not valid JSON.", hint: "Send a JSON document with Content-Type: application/json." },
+  JSON_TOO_DEEP: { status: 400, description: "The JSON nests objects and arrays deeper than the node accepts (64 levels), in a request body, an imported line or a peer's message.", hint: "Flatten the document; real requests stay far below the limit." },
   BODY_TOO_LARGE: { status: 413, description: "The request body is larger than this route accepts." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: "The request's Content-Type is not accepted by this route." },
   HOST_NOT_ALLOWED: { status: 400, description: "The Host header names a host this node does not serve (DNS-rebinding protection).", hint: "Use the node's own name or address, or add the name to server.allowedHosts." },

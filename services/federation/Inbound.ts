@@ -8,6 +8,14 @@ import { peekSender, sealMessage, verifyMessage, type Envelope } from "./message
 import type { Topics } from "./topics.js";
 import { inboundDecision, isMessageKind, type Tier } from "./trust.js";
 import type { Config } from "../../core/config/Config.js";
+import { checkJsonTextDepth } from "../../core/json/jsonDepth.js";
+
+/** A peer's JSON, refused past the nesting limit before parsing: stored packets and canonical JSON never walk it deep. */
+function parsePeerJson(payload: Buffer): unknown {
+  const text = payload.toString("utf8");
+  checkJsonTextDepth(text, "The message");
+  return JSON.parse(text) as unknown;
+}
 
 /** What inbound handling needs from the service that owns the link and the peers. */
 export interface InboundHost {
@@ -93,7 +101,7 @@ export class Inbound {
     if (t.nodeId !== nodeId) return;
     let env: Envelope & { packet?: unknown; prev?: unknown };
     try {
-      env = JSON.parse(payload.toString("utf8")) as Envelope & { packet?: unknown; prev?: unknown };
+      env = parsePeerJson(payload) as Envelope & { packet?: unknown; prev?: unknown };
     } catch {
       return this.drop("malformed", peekSender(payload));
     }
@@ -146,7 +154,7 @@ export class Inbound {
     if (payload.length === 0 || topicNode === h.nodeId) return;
     let signed: unknown;
     try {
-      signed = JSON.parse(payload.toString("utf8"));
+      signed = parsePeerJson(payload);
     } catch {
       return this.drop("malformed", topicNode);
     }

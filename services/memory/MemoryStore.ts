@@ -68,6 +68,17 @@ export function toMemory(r: Row): Memory {
   };
 }
 
+/** The caps on a memory's tags, the same for the API and for imports. */
+export const tagLimits = { maxTags: 32, maxLength: 64 } as const;
+
+/** Why a list of tags breaks the caps (a sentence), or null when it is acceptable. */
+export function tagsProblem(tags: unknown): string | null {
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string")) return "tags must be a list of strings";
+  if (tags.length > tagLimits.maxTags) return `${tags.length} tags; at most ${tagLimits.maxTags} are allowed`;
+  if (tags.some((t) => t.length === 0 || t.length > tagLimits.maxLength)) return `each tag must be 1 to ${tagLimits.maxLength} characters`;
+  return null;
+}
+
 export function normalizeTags(tags: readonly string[] | undefined): string[] {
   const out = new Set<string>();
   for (const t of tags ?? []) {

@@ -1,8 +1,9 @@
 import type BetterSqlite3 from "better-sqlite3";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { jsonTextDepth, MAX_JSON_DEPTH } from "../../core/json/jsonDepth.js";
 import { guardDb } from "../db/sqliteErrors.js";
 import { toMessage, type Role } from "./ConversationStore.js";
-import { normalizeTags, toMemory, type Memory } from "./MemoryStore.js";
+import { normalizeTags, tagsProblem, toMemory, type Memory } from "./MemoryStore.js";
 import { MEMORY_SCHEMA_VERSION } from "./migrations.js";
 
 /**
@@ -74,12 +75,15 @@ export function importJsonl(db: BetterSqlite3.Database, text: string, options: {
   const lines = text.split("\n").map((l, i) => ({ l: l.trim(), n: i + 1 })).filter((x) => x.l.length > 0);
   const parsed: Line[] = [];
   for (const { l, n } of lines) {
+    // Checked on the text, before parsing: stored JSON (message meta) is never walked thousands of levels deep.
+    if (jsonTextDepth(l, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw bad(n, `nested more than ${MAX_JSON_DEPTH} levels deep`);
     let value: unknown;
     try {
       value = JSON.parse(l);
     } catch {
       throw bad(n, "not JSON");
     }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(n, "not a JSON object");
     const v = value as Record<string, unknown>;
     if (v.type === "header") {
       if (v.format !== JSONL_FORMAT) throw bad(n, `format is ${String(v.format)}, expected ${JSONL_FORMAT}`);
@@ -133,6 +137,8 @@ const isTime = (x: unknown): x is string => isStr(x) && !Number.isNaN(Date.parse
 function validate(v: Record<string, unknown>, n: number): Line {
   if (v.type === "memory") {
     if (!isStr(v.userId) || !isStr(v.text) || v.text.trim() === "" || !isStr(v.source) || !isStr(v.kind) || !Array.isArray(v.tags) || !v.tags.every(isStr)) throw bad(n, "memory fields missing");
+    const tagIssue = tagsProblem(v.tags);
+    if (tagIssue) throw bad(n, tagIssue);
     if (typeof v.importance !== "number" || v.importance < 0 || v.importance > 1 || !isTime(v.createdAt)) throw bad(n, "memory importance or time invalid");
     return {
       type: "memory", userId: v.userId, text: v.text, source: v.source, kind: v.kind, tags: v.tags, importance: v.importance, createdAt: v.createdAt,
@@ -143,7 +149,8 @@ function validate(v: Record<string, unknown>, n: number): Line {
     if (!isStr(v.id) || !isStr(v.userId) || !isStr(v.title) || !isTime(v.createdAt) || !isTime(v.updatedAt) || !Array.isArray(v.messages)) throw bad(n, "conversation fields missing");
     const roles = new Set(["system", "user", "assistant", "tool"]);
     for (const m of v.messages as Array<Record<string, unknown>>) {
-      if (!m || !isStr(m.role) || !roles.has(m.role) || !isStr(m.content) || !isTime(m.createdAt)) throw bad(n, "message fields invalid");
+      if (typeof m !== "object" || m === null || !isStr(m.role) || !roles.has(m.role) || !isStr(m.content) || !isTime(m.createdAt)) throw bad(n, "message fields invalid");
+      if (m.meta !== undefined && m.meta !== null && (typeof m.meta !== "object" || Array.isArray(m.meta))) throw bad(n, "message meta must be an object or null");
     }
     return v as unknown as ConversationLine;
   }

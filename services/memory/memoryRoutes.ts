@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { exportJsonl, importJsonl } from "./jsonl.js";
 import type { MemoryService } from "./MemoryService.js";
-import type { MemoryFilters } from "./MemoryStore.js";
+import { tagLimits, tagsProblem, type MemoryFilters } from "./MemoryStore.js";
 import { decodeUtf8 } from "./text.js";
 import { userIdOf } from "./userId.js";
 
@@ -10,7 +10,12 @@ const read = { config: { scope: "memory:read" as const } };
 const write = { config: { scope: "memory:write" as const } };
 const chat = { config: { scope: "chat" as const } };
 const idParams = { type: "object", required: ["id"], properties: { id: { type: "string", pattern: "^[0-9]{1,15}$" } } } as const;
-const tagList = { type: "array", maxItems: 32, items: { type: "string", minLength: 1, maxLength: 64 } } as const;
+const tagList = { type: "array", maxItems: tagLimits.maxTags, items: { type: "string", minLength: 1, maxLength: tagLimits.maxLength } } as const;
+
+function checkTags(tags: unknown): void {
+  const problem = tagsProblem(tags);
+  if (problem) throw new SovereignError("BAD_REQUEST", `${problem[0]!.toUpperCase()}${problem.slice(1)}.`, { details: { param: "tags" } });
+}
 
 function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === "") return undefined;
@@ -47,11 +52,12 @@ export const memoryRoutes: FastifyPluginAsync<{ memory: MemoryService; maxDocume
       if (request.body.length > maxDocumentBytes) throw new SovereignError("MEMORY_DOCUMENT_TOO_LARGE", `The document is ${request.body.length} bytes; the limit is ${maxDocumentBytes}.`);
       input = { text: decodeUtf8(request.body) };
       if (q.source) input.source = q.source;
-      if (q.tags) input.tags = q.tags.split(",");
+      if (q.tags) input.tags = q.tags.split(",").filter((t) => t.trim() !== "");
+      if (input.tags) checkTags(input.tags);
     } else {
       const b = request.body as Record<string, unknown> | null;
       if (!b || typeof b.text !== "string") throw new SovereignError("BAD_REQUEST", "Send {\"text\": \"...\"} as JSON, or the document itself as text/plain or text/markdown.");
-      if (b.tags !== undefined && (!Array.isArray(b.tags) || !b.tags.every((t) => typeof t === "string"))) throw new SovereignError("BAD_REQUEST", "tags must be a list of strings.");
+      if (b.tags !== undefined) checkTags(b.tags);
       if (b.importance !== undefined && (typeof b.importance !== "number" || b.importance < 0 || b.importance > 1)) throw new SovereignError("BAD_REQUEST", "importance must be a number from 0 to 1.");
       input = { text: b.text };
       if (typeof b.source === "string") input.source = b.source;
