@@ -9,7 +9,7 @@ import { QuotaLedger, type WindowUsage } from "./QuotaLedger.js";
 import { effectiveKeyScopes, roleScopes, type Role } from "./scopes.js";
 import { normalizeSetupCode, randomToken, safeEqual } from "./secrets.js";
 import { SessionStore, type SessionInfo } from "./SessionStore.js";
-import { readSetupCode, removeSetupCode } from "./setupCodeFile.js";
+import { readSetupCode, removeSetupCode, ensureSetupCode } from "./setupCodeFile.js";
 import { UserStore, type User } from "./UserStore.js";
 
 export interface AuthOptions {
@@ -101,6 +101,18 @@ export class AuthService {
     removeSetupCode(this.options.setupCodePath);
     this.audit({ type: "auth.setup_claimed", actor: user.id, subject: user.id, details: { username: user.username, ip: client.ip } });
     return user;
+  }
+
+  /**
+   * A new setup code for an unclaimed node (console or physical-presence
+   * recovery): the old code stops working and setup lockouts are lifted, so
+   * whoever holds the device can claim it at once.
+   */
+  regenerateSetupCode(): string {
+    if (this.isClaimed()) throw new SovereignError("SETUP_CLOSED");
+    const { code } = ensureSetupCode(this.options.setupCodePath, { regenerate: true });
+    this.throttle.clear("setup");
+    return code;
   }
 
   /**

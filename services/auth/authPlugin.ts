@@ -10,6 +10,8 @@ import type { Scope } from "./scopes.js";
 import type { SessionInfo } from "./SessionStore.js";
 import { ensureSetupCode, removeSetupCode, setupCodePath } from "./setupCodeFile.js";
 import "./errors.js";
+import { PhysicalRecovery } from "./physicalRecovery.js";
+import { randomToken } from "./secrets.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -73,6 +75,31 @@ export const authPlugin = fp(
 
     const hosts = new HostAllowList(nodeNames(cfg["server.allowedHosts"], cfg["node.name"]));
     app.addHook("onRequest", accessHook(app, auth, hosts));
+
+    const recovery = new PhysicalRecovery(cfg["auth.recoveryDirs"].length > 0 ? cfg["auth.recoveryDirs"] : [cfg["paths.dataDir"]], cfg["paths.dataDir"], {
+      isClaimed: () => auth.isClaimed(),
+      regenerateSetupCode: () => {
+        const code = auth.regenerateSetupCode();
+        app.log.warn(`Recovery by physical presence: new setup code: ${code}  (open the web UI and enter it)`);
+      },
+      resetAdminPassword: async (username) => {
+        const admins = auth.users.list().filter((u) => u.role === "admin" && !u.disabled);
+        const who = username === null ? admins[0] : admins.find((u) => u.username === username);
+        if (!who) throw new Error(username === null ? "no enabled admin" : `no enabled admin named ${username}`);
+        const password = randomToken(15);
+        await auth.resetPassword(who.id, password, "physical-recovery");
+        app.log.warn(`Recovery by physical presence: the password of admin "${who.username}" is now: ${password}  (shown once; change it after logging in)`);
+        return who.username;
+      },
+      audit: (event) => auth.audit(event),
+      log: app.log,
+    });
+    const checkRecovery = () => recovery.check().catch((err: unknown) => app.log.error({ err }, "recovery check failed"));
+    // At start the check is awaited, so a recovery file on the boot partition acts before the node serves.
+    app.addHook("onReady", async () => void (await checkRecovery()));
+    const recoveryTimer = setInterval(() => void checkRecovery(), 30_000);
+    recoveryTimer.unref();
+    app.addHook("onClose", async () => clearInterval(recoveryTimer));
 
     const pruner = setInterval(() => {
       try {

@@ -36,12 +36,20 @@ export const authSettings = [
     help: "Where the one-time setup code is kept (mode 0600) until the node is claimed. Defaults to <dataDir>/setup-code.",
   }),
   setting.integer({
+    key: "auth.setupBannerMinutes", env: "SOVEREIGN_SETUP_BANNER_MINUTES", flag: "--setup-banner-minutes", default: 10, min: 0, max: 1440,
+    help: "While the node is unclaimed, the console banner with the setup code and URLs is printed again this often, so it is never scrolled away (0: only at start).",
+  }),
+  setting.integer({
     key: "auth.quotaTokensPerHour", env: "SOVEREIGN_QUOTA_TOKENS_PER_HOUR", flag: "--quota-tokens-per-hour", default: 0, min: 0,
     help: "Default tokens a non-admin user may use per clock hour (0: no limit). Admins set per-user and per-key limits in the UI.",
   }),
   setting.integer({
     key: "auth.quotaTokensPerDay", env: "SOVEREIGN_QUOTA_TOKENS_PER_DAY", flag: "--quota-tokens-per-day", default: 0, min: 0,
     help: "Default tokens a non-admin user may use per UTC day (0: no limit).",
+  }),
+  setting.list({
+    key: "auth.recoveryDirs", env: "SOVEREIGN_RECOVERY_DIRS", flag: "--recovery-dirs", default: [],
+    help: "Folders searched every 30 s for sovereign-recovery.txt (regenerate-setup-code, or reset-admin-password [USERNAME]): recovery by whoever can write the node's boot partition. Empty: the data directory. Images name the boot partition.",
   }),
 ] as const;
 
