@@ -4,12 +4,15 @@ import { settings, type Config } from "./config/settings.js";
 import type { HardwareReport } from "../hardware/HardwareFacts.js";
 import type { Tuning } from "../hardware/Tuning.js";
 import { loggerOptions } from "./logger.js";
+import { QuietLogController } from "./QuietLogController.js";
 import { contextPlugin } from "./plugins/context.js";
 import { errorHandlerPlugin } from "./plugins/errorHandler.js";
 import { healthPlugin } from "./plugins/health.js";
 import { jsonBodyPlugin } from "./plugins/jsonBody.js";
 import { routeCatalogPlugin } from "./plugins/routeCatalog.js";
 import { servicePlugins } from "./services.js";
+import { settingsEditPlugin } from "./plugins/settingsEdit.js";
+import type { LayerName } from "./config/parseValue.js";
 import "./errors/catalog.js";
 
 export interface BuildAppOptions {
@@ -18,6 +21,10 @@ export interface BuildAppOptions {
   tuning: Tuning;
   /** A ready pino logger (tests pass a silent one); otherwise one is made from the config. */
   logger?: Logger | false;
+  /** Which layer set each setting (the panel's Settings page says when env or a flag overrides it). */
+  sources?: Readonly<Record<string, LayerName>>;
+  /** Ends the process for systemd to start again (the panel's "Restart now"); absent where nothing would restart it. */
+  restart?: () => void;
 }
 
 /**
@@ -30,6 +37,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     options.logger === false ? { logger: false as const } : options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: loggerOptions(config) };
   const app = Fastify({
     ...logging,
+    // One debug line per request instead of fastify's two at info (see QuietLogController).
+    logController: new QuietLogController(),
     bodyLimit: config["server.bodyLimitBytes"],
     // A slow or silent client must not hold a connection open forever.
     requestTimeout: 120_000,
@@ -53,6 +62,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   // Stages 2 and 3: each service plugin registers its own routes in its scope.
   for (const plugin of servicePlugins) await app.register(plugin);
+  // The settings editor needs the layers and the process, which only the composition root knows.
+  await app.register(settingsEditPlugin, { sources: options.sources, restart: options.restart });
 
   return app;
 }

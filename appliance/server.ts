@@ -4,6 +4,9 @@ import { buildApp } from "./app.js";
 import type { Config } from "./config/settings.js";
 import { loggerOptions } from "./logger.js";
 import { SystemdNotifier } from "./systemdNotify.js";
+import type { LayerName } from "./config/parseValue.js";
+import { listenUrls, renderSetupBanner, setupBannerLine, startSetupBanner } from "../services/auth/setupBanner.js";
+import { readSetupCode, setupCodePath } from "../services/auth/setupCodeFile.js";
 import { listenExtra, type ExtraListener } from "./extraListener.js";
 import { detectHardware } from "../hardware/detectHardware.js";
 import { tuneForConfig } from "../hardware/tuneForConfig.js";
@@ -20,8 +23,9 @@ export interface RunningServer {
  * `sovereign serve`: detect, tune, assemble, listen, tell systemd, and stop
  * gracefully on SIGTERM/SIGINT within the configured bound.
  */
-export async function runServer(config: Config, options: { logger?: Logger; handleSignals?: boolean } = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino(loggerOptions(config));
+export async function runServer(config: Config, options: { logger?: Logger; handleSignals?: boolean; sources?: Readonly<Record<string, LayerName>> } = {}): Promise<RunningServer> {
+  const logOptions = loggerOptions(config);
+  const logger = options.logger ?? pino(logOptions);
   const notifier = new SystemdNotifier(process.env, (err) => logger.warn({ err }, "systemd notify failed"));
 
   const hardware = await detectHardware();
@@ -32,7 +36,9 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
   });
   const tuning = tuneForConfig(hardware.facts, config, calibration);
 
-  const app = await buildApp({ config, hardware, tuning, logger });
+  // Only systemd brings a stopped node back, so only under systemd does the panel offer "Restart now".
+  const underSystemd = process.env.INVOCATION_ID !== undefined || process.env.NOTIFY_SOCKET !== undefined;
+  const app = await buildApp({ config, hardware, tuning, logger, sources: options.sources, ...(underSystemd ? { restart: () => restartNow() } : {}) });
   const url = await app.listen({ host: config["server.host"], port: config["server.port"] });
   const host = config["server.host"];
   const extra: ExtraListener[] = [];
@@ -50,6 +56,7 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
   }
   await notifier.ready(`serving on ${url}`);
   logger.info({ url, dataDir: config["paths.dataDir"] }, "sovereign node serving");
+  const stopBanner = announceSetup(app, config, logger, Boolean(logOptions.transport) && !options.logger);
 
   // Feed the watchdog only while every liveness check passes, so a wedged node gets restarted.
   let watchdogTimer: NodeJS.Timeout | undefined;
@@ -77,6 +84,7 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, "shutting down");
+      stopBanner();
       if (watchdogTimer) clearInterval(watchdogTimer);
       await notifier.stopping();
       const timeoutMs = config["server.shutdownTimeoutMs"];
@@ -97,6 +105,17 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
     return stopping;
   };
 
+  // Called by the panel's restart route (hoisted: the app is built before `stop` exists, and calls it only later).
+  function restartNow(): void {
+    void stop("restart requested").then(
+      () => process.exit(RESTART_EXIT_CODE),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown before restart failed");
+        process.exit(1);
+      },
+    );
+  }
+
   if (options.handleSignals !== false) {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.once(signal, () => {
@@ -111,4 +130,33 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
     }
   }
   return { app, url, stop };
+}
+
+/**
+ * The exit status of a restart the panel asked for. The unit lists it in
+ * SuccessExitStatus (not a failure) and RestartForceExitStatus (started again).
+ */
+export const RESTART_EXIT_CODE = 75;
+
+/**
+ * While the node is unclaimed, the setup code and the URLs to open, framed on
+ * a terminal (pretty logs) or as one warn line in JSON logs, repeated every
+ * auth.setupBannerMinutes until someone claims the node.
+ */
+function announceSetup(app: FastifyInstance, config: Config, logger: Logger, framed: boolean): () => void {
+  if (!app.hasDecorator("auth")) return () => {};
+  const address = app.server.address();
+  const port = address && typeof address === "object" ? address.port : config["server.port"];
+  return startSetupBanner({
+    code: () => readSetupCode(setupCodePath(config)),
+    isClaimed: () => app.auth.isClaimed(),
+    urls: listenUrls(config["server.host"], port),
+    // TLS is not served yet; when it is, its certificate's SHA-256 fingerprint goes here.
+    tlsFingerprint: undefined,
+    print: (banner) => {
+      if (framed) process.stdout.write(`\n${renderSetupBanner(banner)}\n\n`);
+      else logger.warn(setupBannerLine(banner));
+    },
+    everyMs: config["auth.setupBannerMinutes"] * 60_000,
+  });
 }

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { settings } from "../config/settings.js";
 import { describeAccepted, type Setting } from "../../core/config/setting.js";
-import { loadConfig } from "../config/loadConfig.js";
-import type { ResolvedConfig } from "../config/resolveConfig.js";
+import { loadConfig, type LoadedConfig } from "../config/loadConfig.js";
 
 /** Commander's camel-cased attribute name for a flag ("--data-dir" → "dataDir"). */
 function attrName(flag: string): string {
@@ -24,7 +23,7 @@ export function addSettingFlags(cmd: Command, keys?: readonly string[]): Command
 }
 
 /** Loads the config with this command's flags as the top layer. */
-export function configFromFlags(opts: Record<string, unknown>): ResolvedConfig & { filePath: string | undefined } {
+export function configFromFlags(opts: Record<string, unknown>): LoadedConfig {
   const flags: Record<string, unknown> = {};
   for (const s of settings as readonly Setting[]) {
     const v = opts[attrName(s.flag)];

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { panelSettingsPath, readPanelSettings } from "./panelSettings.js";
 import { resolveConfig, type ResolvedConfig } from "./resolveConfig.js";
 
 /** Where an installed node keeps its settings. */
@@ -13,20 +14,26 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-/** Reads the config file (explicit, SOVEREIGN_CONFIG, or the system one if present) and resolves all layers. */
-export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig & { filePath: string | undefined } {
+export interface LoadedConfig extends ResolvedConfig {
+  /** The config file read, if any. */
+  filePath: string | undefined;
+  /** Where the panel keeps the settings it changed (it may not exist yet). */
+  panelPath: string;
+}
+
+/** Reads the config file (explicit, SOVEREIGN_CONFIG, or the system one if present) and the panel's settings, and resolves all layers. */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const explicit = options.configPath ?? env.SOVEREIGN_CONFIG;
   const path = explicit ?? SYSTEM_CONFIG_PATH;
   const file = readConfigFile(path, explicit !== undefined);
-  const resolved = resolveConfig({
-    file: file ?? undefined,
-    filePath: path,
-    env,
-    flags: options.flags ?? {},
-    cwd: options.cwd ?? process.cwd(),
-  });
-  return { ...resolved, filePath: file === undefined ? undefined : path };
+  const inputs = { file: file ?? undefined, filePath: path, env, flags: options.flags ?? {}, cwd: options.cwd ?? process.cwd() };
+  // The panel's settings live in the data directory, which the other layers name; the panel cannot move it.
+  const first = resolveConfig(inputs);
+  const panelPath = panelSettingsPath(first.config["paths.dataDir"]);
+  const panel = readPanelSettings(panelPath);
+  const resolved = panel === undefined ? first : resolveConfig({ ...inputs, panel, panelPath });
+  return { ...resolved, filePath: file === undefined ? undefined : path, panelPath };
 }
 
 function readConfigFile(path: string, required: boolean): unknown {

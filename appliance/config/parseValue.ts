@@ -1,7 +1,7 @@
 import { describeAccepted, type Setting } from "../../core/config/setting.js";
 
 /** Where a value came from, for error messages and `sovereign config`. */
-export type LayerName = "default" | "board" | "file" | "env" | "flag";
+export type LayerName = "default" | "board" | "file" | "panel" | "env" | "flag";
 
 export class SettingValueError extends Error {
   constructor(

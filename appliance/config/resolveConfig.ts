@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from "node:path";
 import { findBoard } from "../../image/boards/registry.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { parseValue, SettingValueError, type LayerName } from "./parseValue.js";
+import { editableByKey, flattenSettings } from "./panelSettings.js";
 import { settings, type Config, type SettingKey } from "./settings.js";
 import type { Setting } from "../../core/config/setting.js";
 
@@ -10,6 +11,10 @@ export interface ConfigInputs {
   file?: unknown;
   /** Shown in errors for file values. */
   filePath?: string;
+  /** Parsed JSON of the settings the panel saved (<dataDir>/settings.json), or undefined. */
+  panel?: unknown;
+  /** Shown in errors for panel values. */
+  panelPath?: string;
   env?: Readonly<Record<string, string | undefined>>;
   /** Flag values keyed by setting key (the CLI maps --flags to keys). */
   flags?: Readonly<Record<string, unknown>>;
@@ -26,7 +31,7 @@ export interface ResolvedConfig {
 const byKey = new Map<string, Setting>(settings.map((s) => [s.key, s as Setting]));
 
 /**
- * Resolves the layers defaults → board → file → env → flags into one frozen,
+ * Resolves the layers defaults → board → file → panel → env → flags into one frozen,
  * validated config. Pure: the caller reads files and the environment.
  */
 export function resolveConfig(inputs: ConfigInputs): ResolvedConfig {
@@ -78,6 +83,7 @@ function resolveOrThrow(inputs: ConfigInputs): ResolvedConfig {
   }
   const filePath = inputs.filePath ?? "config file";
   for (const [k, v] of fileValues) set(k, parseValue(byKey.get(k)!, v, `${filePath} (${k})`, false), "file");
+  for (const [k, v] of panelValues(inputs)) set(k, parseValue(byKey.get(k)!, v, `${inputs.panelPath ?? "panel settings"} (${k})`, false), "panel");
   for (const [k, v] of envValues) {
     const s = byKey.get(k)!;
     set(k, parseValue(s, v, `env ${s.env}`, true), "env");
@@ -97,6 +103,23 @@ function resolveOrThrow(inputs: ConfigInputs): ResolvedConfig {
     config: Object.freeze(Object.fromEntries(values)) as unknown as Config,
     sources: Object.freeze(Object.fromEntries(sources)) as Record<SettingKey, LayerName>,
   };
+}
+
+/** The panel's layer: only the settings the panel may edit, so a hand edit there cannot reach paths or secrets. */
+function panelValues(inputs: ConfigInputs): Array<[string, unknown]> {
+  if (inputs.panel === undefined) return [];
+  const where = inputs.panelPath ?? "panel settings";
+  if (inputs.panel === null || typeof inputs.panel !== "object" || Array.isArray(inputs.panel)) throw new SovereignError("CONFIG_INVALID", `${where} must hold a JSON object of settings.`);
+  const entries = flattenSettings(inputs.panel as Record<string, unknown>);
+  for (const [key] of entries) {
+    if (!editableByKey.has(key)) {
+      throw new SovereignError("CONFIG_INVALID", `"${key}" in ${where} is not a setting the panel may change.`, {
+        hint: "Set it in the config file, an environment variable or a flag, and remove it from this file.",
+        details: { key },
+      });
+    }
+  }
+  return entries;
 }
 
 /** {"server":{"port":1}} → server.port = 1. Unknown keys are errors: a typo must not pass silently. */

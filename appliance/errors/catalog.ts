@@ -8,6 +8,7 @@ import "../../services/scheduler/errors.js";
 import "../../services/inference/errors.js";
 import "../../services/auth/errors.js";
 import "../../services/audit/errors.js";
+import "../config/errors.js";
 
 /**
  * Every coded error the node can return: the composition root loads each

@@ -3,13 +3,16 @@ import { SovereignError } from "../errors/SovereignError.js";
 
 /**
  * What every error handler does before writing its body: map to the catalog,
- * log (errors at error level, refusals at info), set the status and, on 429
+ * log (errors at error level, 503s in one warn line, refusals at debug), set the status and, on 429
  * and 503, Retry-After.
  */
 export function prepareErrorReply(err: FastifyError | SovereignError | Error, request: FastifyRequest, reply: FastifyReply): SovereignError {
   const e = toSovereignError(err);
-  if (e.status >= 500) request.log.error({ err }, "request failed");
-  else request.log.info({ code: e.code, msg: e.message }, "request refused");
+  // A busy or stopping node answers 503 on purpose: one short line, not a stack per shed request.
+  if (e.status === 503) request.log.warn({ code: e.code, url: request.url.split("?")[0] }, e.message);
+  else if (e.status >= 500) request.log.error({ err }, "request failed");
+  // Refusals are the client's business (a 401 on every logged-out page load): debug, like the access log.
+  else request.log.debug({ code: e.code, msg: e.message }, "request refused");
   if (e.status === 429 || e.status === 503) {
     const retry = e.details?.retryAfterSeconds;
     void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));

@@ -5,14 +5,16 @@ export const DATA_DIR = "/var/lib/sovereign";
 export const APP_DIR = "/opt/sovereign";
 export const CONFIG_DIR = "/etc/sovereign";
 
-/** The environment sovereign.service runs with: the board selects the runtime's board layer and tuning. */
+/**
+ * The environment sovereign.service runs with: the board selects the runtime's board layer and tuning.
+ * server.host (0.0.0.0, the LAN) comes from that board layer, not from here, so that an admin can still change it in the panel.
+ */
 export function serviceEnvironment(board: BoardProfile, port = 8080): Record<string, string> {
   return {
     NODE_ENV: "production",
     SOVEREIGN_BOARD: board.id,
     SOVEREIGN_DATA_DIR: DATA_DIR,
     SOVEREIGN_CONFIG: `${CONFIG_DIR}/config.json`,
-    SOVEREIGN_HOST: "0.0.0.0",
     SOVEREIGN_PORT: String(port),
     SOVEREIGN_LOG_FORMAT: "json",
     ...board.serviceEnv,
@@ -40,6 +42,9 @@ ${env.join("\n")}
 WatchdogSec=30
 Restart=on-failure
 RestartSec=5
+# 75: the admin pressed "Restart now" in the panel (appliance/server.ts RESTART_EXIT_CODE): a clean exit, started again.
+SuccessExitStatus=75
+RestartForceExitStatus=75
 TimeoutStartSec=600
 TimeoutStopSec=30
 ProtectSystem=strict

@@ -49,6 +49,8 @@ export interface AuditListQuery {
   before?: number;
   limit?: number;
   type?: string;
+  /** Only events by this actor (a user id, "key:<id>", …). */
+  actor?: string;
 }
 
 const TYPE_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/;
@@ -72,8 +74,8 @@ export class AuditLog {
   private readonly head: BetterSqlite3.Statement<[], { seq: number; hash: string }>;
   private readonly insert: BetterSqlite3.Statement;
   private readonly append: (e: AuditEventInput) => AuditEvent;
-  private readonly listAll: BetterSqlite3.Statement;
-  private readonly listByType: BetterSqlite3.Statement;
+  /** One statement per filter combination: [type?, actor?] → "SELECT … WHERE …". */
+  private readonly listing = new Map<string, BetterSqlite3.Statement>();
   private lastCheckpointSeq: number;
 
   constructor(
@@ -106,8 +108,12 @@ export class AuditLog {
       this.insert.run({ ...stored, hash });
       return { ...stored, details: JSON.parse(stored.details) as Record<string, unknown>, hash };
     }).immediate;
-    this.listAll = db.prepare("SELECT * FROM audit_events WHERE seq < @before ORDER BY seq DESC LIMIT @limit");
-    this.listByType = db.prepare("SELECT * FROM audit_events WHERE type = @type AND seq < @before ORDER BY seq DESC LIMIT @limit");
+    for (const type of [false, true]) {
+      for (const actor of [false, true]) {
+        const where = [type ? "type = @type" : "", actor ? "actor = @actor" : "", "seq < @before"].filter(Boolean).join(" AND ");
+        this.listing.set(`${type}/${actor}`, db.prepare(`SELECT * FROM audit_events WHERE ${where} ORDER BY seq DESC LIMIT @limit`));
+      }
+    }
     const last = db.prepare("SELECT MAX(seq) AS seq FROM audit_checkpoints").get() as { seq: number | null };
     this.lastCheckpointSeq = last.seq ?? 0;
   }
@@ -151,8 +157,14 @@ export class AuditLog {
   list(query: AuditListQuery = {}): AuditEvent[] {
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 500);
     const params = { before: query.before ?? Number.MAX_SAFE_INTEGER, limit };
-    const rows = (query.type ? this.listByType.all({ ...params, type: query.type }) : this.listAll.all(params)) as EventRow[];
+    const statement = this.listing.get(`${Boolean(query.type)}/${Boolean(query.actor)}`)!;
+    const rows = statement.all({ ...params, ...(query.type ? { type: query.type } : {}), ...(query.actor ? { actor: query.actor } : {}) }) as EventRow[];
     return rows.map(toEvent);
+  }
+
+  /** Every event type in the log, for the panel's filter. */
+  types(): string[] {
+    return (this.db.prepare("SELECT DISTINCT type FROM audit_events ORDER BY type").all() as Array<{ type: string }>).map((r) => r.type);
   }
 
   checkpoints(limit = 100): AuditCheckpoint[] {

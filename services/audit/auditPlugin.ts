@@ -12,6 +12,7 @@ export interface AuditService {
   /** Appends one event synchronously (one SQLite transaction); it is durable when this returns. */
   record: AuditLog["record"];
   list: AuditLog["list"];
+  types: AuditLog["types"];
   checkpoints: AuditLog["checkpoints"];
   /** Writes a signed checkpoint of the current head now (federation shares these). */
   checkpoint(reason: string): ReturnType<AuditLog["checkpoint"]>;
@@ -19,6 +20,8 @@ export interface AuditService {
   head(): { seq: number; hash: string };
   /** The checkpoint mirror file, outside the database. */
   readonly mirrorPath: string;
+  /** When checkpoints are written: the next timed one (skipped if no event came), and the event count that forces one. */
+  schedule(): { intervalMinutes: number; everyEvents: number; nextAt: string };
 }
 
 declare module "fastify" {
@@ -48,21 +51,26 @@ export const auditPlugin = fp(
     const service: AuditService = {
       record: (e) => log.record(e),
       list: (q) => log.list(q),
+      types: () => log.types(),
       checkpoints: (n) => log.checkpoints(n),
       checkpoint: (reason) => log.checkpoint(reason),
       verify: () => verifyAuditLog(app.db.sqlite, { publicKey: app.identity.publicKey, mirrorPath }),
       head: () => log.headOf(),
       mirrorPath,
+      schedule: () => ({ intervalMinutes, everyEvents: app.config["audit.checkpointEveryEvents"], nextAt: new Date(nextAt).toISOString() }),
     };
     app.decorate("audit", service);
 
+    const intervalMinutes = app.config["audit.checkpointIntervalMinutes"];
+    let nextAt = Date.now() + intervalMinutes * 60_000;
     const timer = setInterval(() => {
+      nextAt = Date.now() + intervalMinutes * 60_000;
       try {
         log.checkpoint("periodic");
       } catch (err) {
         app.log.error({ err }, "audit checkpoint failed");
       }
-    }, app.config["audit.checkpointIntervalMinutes"] * 60_000);
+    }, intervalMinutes * 60_000);
     timer.unref();
 
     // Registered after sovereign-db, so this runs before the database closes (onClose hooks run in reverse order).

@@ -15,11 +15,43 @@ const eventSchema = {
   },
 } as const;
 
+/** The parts of the auth service's lookups this service reads, when auth is loaded (bare test builds have none). */
+interface AuthLookup {
+  users: { get(id: string): { username: string } | undefined; byName(name: string): { id: string } | undefined };
+  keys: { get(id: string): { name: string } | undefined };
+}
+
+function authLookup(app: FastifyInstance): AuthLookup | undefined {
+  return app.hasDecorator("auth") ? (app as unknown as { auth: AuthLookup }).auth : undefined;
+}
+
+/**
+ * Names for the ids in these events (users and API keys), through the auth
+ * service's own lookups, so that the panel shows "admin" instead of a UUID.
+ * An id that no longer resolves (a deleted user) is left out and shown as is.
+ */
+function namesFor(auth: AuthLookup | undefined, events: ReadonlyArray<{ actor: string | null; subject: string | null }>): Record<string, string> {
+  const names: Record<string, string> = {};
+  if (!auth) return names;
+  for (const id of new Set(events.flatMap((e) => [e.actor, e.subject]))) {
+    if (!id || id in names) continue;
+    const user = auth.users.get(id);
+    if (user) {
+      names[id] = user.username;
+      continue;
+    }
+    const keyId = id.startsWith("key:") ? id.slice(4) : id;
+    const key = auth.keys.get(keyId);
+    if (key) names[id] = `key "${key.name}"`;
+  }
+  return names;
+}
+
 /** /api/audit: read the log, its checkpoints and a verification report. Admins only. */
 export async function auditRoutes(app: FastifyInstance): Promise<void> {
   app.addHook("preHandler", requireAdmin);
 
-  app.get<{ Querystring: { before?: string; limit?: string; type?: string } }>(
+  app.get<{ Querystring: { before?: string; limit?: string; type?: string; actor?: string } }>(
     "/api/audit",
     {
       schema: {
@@ -30,19 +62,29 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
             before: { type: "string", pattern: "^[1-9][0-9]{0,15}$" },
             limit: { type: "string", pattern: "^[1-9][0-9]{0,2}$" },
             type: { type: "string", maxLength: 64, pattern: "^[a-z][a-z0-9_.]*$" },
+            actor: { type: "string", minLength: 1, maxLength: 128 },
           },
         },
-        response: { 200: { type: "object", properties: { events: { type: "array", items: eventSchema }, head: { type: "object", additionalProperties: true } } } },
+        response: {
+          200: {
+            type: "object",
+            properties: { events: { type: "array", items: eventSchema }, head: { type: "object", additionalProperties: true }, names: { type: "object", additionalProperties: { type: "string" } } },
+          },
+        },
       },
     },
     async (req) => {
       const q = req.query;
+      const auth = authLookup(app);
+      // "By user" takes a user name or an id; a name is looked up in the auth service.
+      const actor = q.actor ? (auth?.users.byName(q.actor)?.id ?? q.actor) : undefined;
       const events = app.audit.list({
         ...(q.before ? { before: Number(q.before) } : {}),
         ...(q.limit ? { limit: Number(q.limit) } : {}),
         ...(q.type ? { type: q.type } : {}),
+        ...(actor ? { actor } : {}),
       });
-      return { events, head: app.audit.head() };
+      return { events, head: app.audit.head(), names: namesFor(auth, events) };
     },
   );
 
@@ -53,8 +95,10 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
         querystring: { type: "object", additionalProperties: false, properties: { limit: { type: "string", pattern: "^[1-9][0-9]{0,3}$" } } },
       },
     },
-    async (req) => ({ checkpoints: app.audit.checkpoints(Number(req.query.limit ?? 100)), nodeId: app.identity.nodeId, publicKey: app.identity.publicKeyBase64 }),
+    async (req) => ({ checkpoints: app.audit.checkpoints(Number(req.query.limit ?? 100)), nodeId: app.identity.nodeId, publicKey: app.identity.publicKeyBase64, schedule: app.audit.schedule() }),
   );
+
+  app.get("/api/audit/types", async () => ({ types: app.audit.types() }));
 
   app.get("/api/audit/verify", async () => app.audit.verify());
 }

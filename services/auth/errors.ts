@@ -2,8 +2,8 @@ import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
 
 /** Errors of services/auth: setup, login, sessions, CSRF, API keys, users and quotas. */
 export const authErrors = defineErrors("auth", {
-  SETUP_CLOSED: { status: 403, description: "The node has already been claimed; first-run setup is closed for good.", hint: "Log in with an admin account. At the console, `sovereign user reset-password NAME` resets a forgotten password." },
-  SETUP_CODE_INVALID: { status: 401, description: "The setup code is wrong.", hint: "The code is printed on the node's console and journal at start, and `sovereign setup-code` prints it again." },
+  SETUP_CLOSED: { status: 403, description: "The node has already been claimed; first-run setup is closed for good.", hint: "Log in with an admin account (an admin resets other users' passwords on the panel's Users & keys page, /#/users). At the console, `sovereign user reset-password NAME` resets a forgotten one." },
+  SETUP_CODE_INVALID: { status: 401, description: "The setup code is wrong.", hint: "The code is in the banner on the node's console (printed again every few minutes until the node is claimed) and in the journal; `sovereign setup-code` prints it again." },
   LOGIN_FAILED: { status: 401, description: "The user name or password is wrong." },
   LOGIN_LOCKED: { status: 429, description: "Too many failed logins; login is locked for a while. Wait for the time in Retry-After." },
   SESSION_EXPIRED: { status: 401, description: "The session has ended (logged out, expired, or revoked).", hint: "Log in again." },

@@ -88,7 +88,7 @@ export function mirrorBackup(fed: MirrorSender, ownKey: EncryptionKey, data: Buf
 
 export function newestBackup(dir: string): BackupInfo {
   const newest = listBackups(dir)[0];
-  if (!newest) throw new SovereignError("BACKUP_NOT_FOUND", `No backup in ${dir} to mirror.`, { hint: "Make one with `sovereign backup` or POST /api/backups." });
+  if (!newest) throw new SovereignError("BACKUP_NOT_FOUND", `No backup in ${dir} to mirror.`, { hint: "Run db-backup now on the Jobs page (/#/jobs), or `sovereign backup`." });
   return newest;
 }
 

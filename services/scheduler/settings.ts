@@ -5,7 +5,7 @@ import type { SettingValues } from "../../core/config/Config.js";
 export const schedulerSettings = [
   setting.boolean({
     key: "scheduler.enabled", env: "SOVEREIGN_SCHEDULER_ENABLED", flag: "--scheduler-enabled", default: true,
-    help: "Run jobs on their schedules. When false, jobs still run on demand (API, `sovereign jobs run`).",
+    help: "Run jobs on their schedules. When false, jobs still run on demand (Run now on the Jobs page, the API, `sovereign jobs run`).",
   }),
   setting.integer({
     key: "scheduler.idleMinutes", env: "SOVEREIGN_IDLE_MINUTES", flag: "--idle-minutes", default: 30, min: 0, max: 1440,

@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { buildApp } from "../../appliance/app.js";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
+import { panelSettingsPath, readPanelSettings } from "../../appliance/config/panelSettings.js";
 import type { Config } from "../../appliance/config/settings.js";
 import { detectHardware } from "../../hardware/detectHardware.js";
 import type { HardwareReport } from "../../hardware/HardwareFacts.js";
@@ -45,10 +46,13 @@ export async function buildTestApp(
   } = {},
 ): Promise<TestApp> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sovereign-test-"));
-  const { config } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...settings } });
+  // Settings saved from the panel in an earlier app on this data dir apply, as they do for `sovereign serve`.
+  const panelPath = panelSettingsPath(dataDir);
+  const panel = readPanelSettings(panelPath);
+  const { config, sources } = resolveConfig({ env: {}, flags: { "paths.dataDir": dataDir, ...testSettings, ...settings }, ...(panel ? { panel, panelPath } : {}) });
   const hardware = (cachedHardware ??= await detectHardware());
   const tuning = tuneForConfig(hardware.facts, config);
-  const app = await buildApp({ config, hardware, tuning, logger: options.logger ?? false });
+  const app = await buildApp({ config, hardware, tuning, logger: options.logger ?? false, sources });
   const extra = options.beforeReady;
   if (extra) await app.register(async (child) => extra(child));
   await app.ready();

@@ -10,13 +10,13 @@ export function registerConfigCommand(program: Command): void {
   addSettingFlags(config.command("show", { isDefault: true }).description("Print every setting, its value and which layer set it."))
     .option("--json", "machine-readable output")
     .action((opts: Record<string, unknown>) => {
-      const { config: cfg, sources, filePath } = configFromFlags(opts);
+      const { config: cfg, sources, filePath, panelPath } = configFromFlags(opts);
       const rows = (settings as readonly Setting[]).map((s) => {
         const value = (cfg as unknown as Record<string, unknown>)[s.key];
         return { key: s.key, value: s.secret && value !== null ? "[redacted]" : value, source: sources[s.key as keyof typeof sources] };
       });
-      printResult(Boolean(opts.json), { file: filePath ?? null, settings: rows }, () =>
-        [`config file: ${filePath ?? "(none)"}`, ...rows.map((r) => `${r.key.padEnd(32)} ${JSON.stringify(r.value ?? "auto").padEnd(28)} ${r.source}`)].join("\n"),
+      printResult(Boolean(opts.json), { file: filePath ?? null, panelFile: panelPath, settings: rows }, () =>
+        [`config file: ${filePath ?? "(none)"}`, `panel settings: ${panelPath}${rows.some((r) => r.source === "panel") ? "" : " (none saved)"}`, ...rows.map((r) => `${r.key.padEnd(32)} ${JSON.stringify(r.value ?? "auto").padEnd(28)} ${r.source}`)].join("\n"),
       );
     });
   config

@@ -7,7 +7,7 @@ export function registerServeCommand(program: Command): void {
     .command("serve")
     .description("Run the node: detect and tune the hardware, open the database, start the services and serve HTTP.");
   addSettingFlags(cmd).action(async (opts: Record<string, unknown>) => {
-    const { config } = configFromFlags(opts);
-    await runServer(config);
+    const { config, sources } = configFromFlags(opts);
+    await runServer(config, { sources });
   });
 }
