@@ -6,6 +6,7 @@ import { memoryPlugin } from "../services/memory/memoryPlugin.js";
 import { identityPlugin } from "../services/identity/identityPlugin.js";
 import { authPlugin } from "../services/auth/authPlugin.js";
 import { inferencePlugin } from "../services/inference/inferencePlugin.js";
+import { chatPlugin } from "../services/chat/chatPlugin.js";
 import { statusPlugin } from "../services/status/statusPlugin.js";
 import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
@@ -31,6 +32,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   limitsPlugin,
   authPlugin,
   inferencePlugin,
+  chatPlugin,
   statusPlugin,
   webUiPlugin,
   auditPlugin,

@@ -12,7 +12,7 @@ import { checkSampling } from "./checkSampling.js";
 import { checkJsonSchema } from "./checkJsonSchema.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
 import type {
-  ChatMemory, ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
+  ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
 } from "./types.js";
 
 export interface InferenceServiceOptions {
@@ -27,22 +27,8 @@ export interface InferenceServiceOptions {
   idleUnloadMs: number;
   maxTokensDefault: number;
   logger?: EngineLogger;
-  /** The memory service (conversations and RAG), when one is installed. */
-  memory?: () => ChatMemory | undefined;
-  /** Default token budget of retrieved memory context (memory.ragTokenBudget). */
-  ragTokenBudget?: number;
   /** How long close() waits for running generations before aborting them, in ms. Defaults to 10 000. */
   closeTimeoutMs?: number;
-}
-
-/** A chat prompt in parts: the stored history may be shortened to fit the context. */
-interface PreparedChat {
-  system: ChatMessage[];
-  history: ChatMessage[];
-  /** The request's own (non-system) messages: the new turn. */
-  turn: ChatMessage[];
-  memory: ChatMemory | undefined;
-  citations: number[] | undefined;
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -195,46 +181,30 @@ export class InferenceService implements InferenceApi {
   }
 
   /** The context window a model gets here (tuning, capped by the model's trained length). */
-  private contextFor(entry: ModelEntry): number {
+  contextWindow(entry: ModelEntry): number {
     return Math.min(this.opts.engine.contextSize, entry.contextLength ?? Number.POSITIVE_INFINITY);
   }
 
   /**
-   * With a user and the memory service: the stored conversation's history and,
-   * when asked for, retrieved memory context in the system prompt.
+   * Leaves out the oldest of the request's trimmable messages (a stored
+   * conversation, see GenerateRequest.trimmable) until the prompt leaves room for the answer.
    */
-  private async prepareChat(req: GenerateRequest, entry: ModelEntry, messages: ChatMessage[]): Promise<PreparedChat> {
-    const system = messages.filter((m) => m.role === "system");
-    const turn = messages.filter((m) => m.role !== "system");
-    const memory = req.userId && (req.conversationId || req.memory) ? this.opts.memory?.() : undefined;
-    if (!memory || !req.userId) return { system, history: [], turn, memory: undefined, citations: undefined };
-    const history = req.conversationId ? memory.chatHistory(req.userId, req.conversationId) : [];
-    let citations: number[] | undefined;
-    if (req.memory) {
-      const o = typeof req.memory === "object" ? req.memory : {};
-      const query = [...turn].reverse().find((m) => m.role === "user")?.content ?? "";
-      // The context may take at most a quarter of the window, so the history and the answer keep room.
-      const cap = Math.max(1, Math.floor(this.contextFor(entry) / 4));
-      const tokenBudget = Math.min(o.tokenBudget ?? this.opts.ragTokenBudget ?? cap, cap);
-      const ctx = await memory.retrieveContext(query, { userId: req.userId, tokenBudget, limit: o.topK ?? 12 });
-      citations = ctx.citations;
-      if (ctx.text) {
-        const first = system[0];
-        if (first) system[0] = { role: "system", content: `${first.content}\n\n${ctx.text}` };
-        else system.push({ role: "system", content: ctx.text });
-      }
-    }
-    return { system, history, turn, memory, citations };
-  }
-
-  /** Drops the oldest history messages until the prompt leaves room for the answer. */
-  private fitHistory(engine: LlamaEngine, p: PreparedChat, maxTokens: number | undefined): ChatMessage[] {
-    const reserve = maxTokens ?? Math.min(this.opts.maxTokensDefault, Math.floor(engine.contextSize / 4));
-    let history = p.history;
-    const all = () => [...p.system, ...history, ...p.turn];
-    while (history.length > 0 && engine.chatPromptTokens(all()) + reserve >= engine.contextSize) {
-      history = history.slice(1);
-      while (history[0]?.role === "assistant") history = history.slice(1);
+  private async fitToContext(
+    engine: { readonly contextSize: number; chatPromptTokens(messages: readonly ChatMessage[]): number | Promise<number> },
+    messages: ChatMessage[],
+    req: GenerateRequest,
+  ): Promise<ChatMessage[]> {
+    const t = req.trimmable;
+    if (!t || t.count <= 0) return messages;
+    const reserve = req.sampling?.maxTokens ?? Math.min(this.opts.maxTokensDefault, Math.floor(engine.contextSize / 4));
+    const head = messages.slice(0, t.start);
+    const tail = messages.slice(t.start + t.count);
+    let middle = messages.slice(t.start, t.start + t.count);
+    const all = () => [...head, ...middle, ...tail];
+    while (middle.length > 0 && (await engine.chatPromptTokens(all())) + reserve >= engine.contextSize) {
+      middle = middle.slice(1);
+      // An answer without its question is left out too.
+      while (middle[0]?.role === "assistant") middle = middle.slice(1);
     }
     return all();
   }
@@ -256,7 +226,6 @@ export class InferenceService implements InferenceApi {
     const isChat = req.messages !== undefined;
     if (isChat && (req.messages?.length ?? 0) === 0) throw new SovereignError("BAD_REQUEST", "messages must hold at least one message.");
     const entry = this.resolveModel("llm", req.model);
-    const prepared = isChat ? await this.prepareChat(req, entry, req.messages ?? []) : undefined;
     const grammar = await this.grammarFor(req.sampling);
     const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
     const release = await this.opts.queue.acquire(signal);
@@ -272,8 +241,8 @@ export class InferenceService implements InferenceApi {
           firstTokenAt ??= Date.now();
           req.onText?.(text);
         };
-        const messages = prepared ? this.fitHistory(engine, prepared, req.sampling?.maxTokens) : [];
-        const key = req.conversationId ? `c:${req.userId ?? ""}:${req.conversationId}` : isChat ? `h:${createHash("sha1").update(JSON.stringify(messages.slice(0, 2))).digest("hex")}` : null;
+        const messages = isChat ? await this.fitToContext(engine, req.messages ?? [], req) : [];
+        const key = req.slotKey !== undefined ? `k:${req.slotKey}` : isChat ? `h:${createHash("sha1").update(JSON.stringify(messages.slice(0, 2))).digest("hex")}` : null;
         const run = { sampling: req.sampling ?? {}, grammar, signal, onText, key };
         const result = isChat
           ? await engine.chat(messages, run, this.opts.maxTokensDefault)
@@ -285,41 +254,17 @@ export class InferenceService implements InferenceApi {
         this.totals.requests++;
         this.totals.promptTokens += result.promptTokens;
         this.totals.completionTokens += result.completionTokens;
-        const out: GenerateResult = {
+        return {
           model: entry.name, text: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens,
           completionTokens: result.completionTokens, reusedPromptTokens: result.reusedTokens,
           timings: { queuedMs, loadMs, firstTokenMs: firstTokenAt !== null ? firstTokenAt - tRun : null, totalMs: end - t0, tokensPerSecond: tps },
-          ...(prepared?.citations ? { citations: prepared.citations } : {}),
         };
-        if (prepared) this.recordTurn(req, prepared, out);
-        return out;
       } finally {
         this.returnEngine();
       }
     } finally {
       release();
     }
-  }
-
-  /** Appends the new messages and the answer (an aborted one too, marked) to the stored conversation. */
-  private recordTurn(req: GenerateRequest, p: PreparedChat, out: GenerateResult): void {
-    if (!p.memory || !req.userId || !req.conversationId) return;
-    const aborted = out.finishReason === "abort";
-    const meta: Record<string, unknown> = {
-      model: out.model, finishReason: out.finishReason, promptTokens: out.promptTokens, completionTokens: out.completionTokens,
-      ...(aborted ? { aborted: true } : {}), ...(p.citations && p.citations.length > 0 ? { citations: p.citations } : {}),
-    };
-    // An answer aborted before its first token has nothing to keep; the question is kept all the same.
-    const answer: ChatMessage | null = aborted && out.text.length === 0 ? null : { role: "assistant", content: out.text };
-    const ids = p.memory.recordChatTurn(req.userId, req.conversationId, { messages: p.turn, answer, meta });
-    const turnIds = ids.slice(0, p.turn.length);
-    const userIndex = p.turn.map((m) => m.role).lastIndexOf("user");
-    out.conversation = {
-      id: req.conversationId,
-      messageIds: ids,
-      userMessageId: userIndex >= 0 ? (turnIds[userIndex] ?? null) : null,
-      assistantMessageId: ids.length > p.turn.length ? (ids[ids.length - 1] ?? null) : null,
-    };
   }
 
   private embedder(entry: ModelEntry): Promise<Embedder> {

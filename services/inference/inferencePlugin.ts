@@ -1,23 +1,16 @@
 import fp from "fastify-plugin";
-import type { FastifyInstance } from "fastify";
 import { ModelRegistry } from "./ModelRegistry.js";
 import { RequestQueue } from "./RequestQueue.js";
 import { InferenceService, defaultModelsDir } from "./InferenceService.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 import { modelRoutes } from "./routes/modelRoutes.js";
-import type { ChatMemory, InferenceApi } from "./types.js";
+import type { InferenceApi } from "./types.js";
 import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     inference: InferenceApi;
   }
-}
-
-function chatMemoryOf(app: FastifyInstance): ChatMemory | undefined {
-  if (!app.hasDecorator("memory")) return undefined;
-  const m = (app as unknown as { memory?: Partial<ChatMemory> }).memory;
-  return m && typeof m.chatHistory === "function" && typeof m.recordChatTurn === "function" && typeof m.retrieveContext === "function" ? (m as ChatMemory) : undefined;
 }
 
 /**
@@ -49,9 +42,6 @@ export const inferencePlugin = fp(
       idleUnloadMs: cfg["inference.idleUnloadMinutes"] * 60_000,
       maxTokensDefault: cfg["inference.maxTokensDefault"],
       logger: app.log,
-      // The memory service, when loaded, implements ChatMemory (checked at run time: inference does not import memory).
-      memory: () => chatMemoryOf(app),
-      ragTokenBudget: cfg["memory.ragTokenBudget"],
       closeTimeoutMs: Math.min(10_000, Math.floor(cfg["server.shutdownTimeoutMs"] / 2)),
     });
     app.decorate("inference", service);

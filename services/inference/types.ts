@@ -1,4 +1,4 @@
-/** Public types of services/inference: what `app.inference` offers to the web UI, metrics, memory and federation. */
+/** Public types of services/inference: what `app.inference` offers to chat, memory, federation, status and metrics. */
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 import type { QueueStats } from "./RequestQueue.js";
 
@@ -35,29 +35,20 @@ export interface GenerateRequest {
   prompt?: string;
   sampling?: SamplingOptions;
   /**
-   * A conversation id: the turn reuses the KV cache of earlier turns. With
-   * `userId` and the memory service installed it names a stored conversation
-   * of that user: its messages are put before `messages`, and the new
-   * messages and the answer are appended to it (an aborted answer too, marked).
+   * Requests with the same key go to the same KV slot of the engine, so a
+   * follow-up that repeats the earlier prompt (a conversation's next turn)
+   * reuses its evaluated prefix. Without one, chats are keyed by their first messages.
    */
-  conversationId?: string;
-  /** Whose conversation and memories these are (the caller's principal; "local" without auth). */
-  userId?: string;
+  slotKey?: string;
   /**
-   * Retrieved memory context (RAG) for the last user message, put into the
-   * system prompt; needs `userId` and the memory service. `true` uses the defaults.
+   * Chat: `count` messages from index `start` of `messages` (an earlier
+   * conversation) that may be left out, oldest first, when the prompt would
+   * not leave room for the answer. The other messages are always kept.
    */
-  memory?: boolean | MemoryContextOptions;
+  trimmable?: { start: number; count: number };
   signal?: AbortSignal;
   /** Called with each piece of text as it is generated (streaming). */
   onText?: (text: string) => void;
-}
-
-export interface MemoryContextOptions {
-  /** Memories to consider (default 12). */
-  topK?: number;
-  /** Tokens the context may take (default memory.ragTokenBudget, at most a quarter of the context window). */
-  tokenBudget?: number;
 }
 
 export interface GenerateResult {
@@ -69,10 +60,6 @@ export interface GenerateResult {
   /** Prompt tokens served from the KV cache of an earlier turn. */
   reusedPromptTokens: number;
   timings: { queuedMs: number; loadMs: number; firstTokenMs: number | null; totalMs: number; tokensPerSecond: number | null };
-  /** Memory ids whose text was put into the prompt (present when memory context was asked for). */
-  citations?: number[];
-  /** The stored conversation this turn was appended to (present when it was). */
-  conversation?: { id: string; messageIds: number[]; userMessageId: number | null; assistantMessageId: number | null };
 }
 
 export interface EmbedRequest {
@@ -101,6 +88,8 @@ export interface InferenceApi {
   readonly registry: ModelRegistry;
   /** The installed model a request without a name gets (the configured one, else the first of its kind); throws NO_MODEL. */
   resolveModel(kind: "llm" | "embedding", name?: string): ModelEntry;
+  /** The context window, in tokens, that a model gets on this node (tuning, capped by what the model was trained for). */
+  contextWindow(entry: ModelEntry): number;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   embed(request: EmbedRequest): Promise<EmbedResult>;
   status(): InferenceStatus;
@@ -110,22 +99,4 @@ export interface InferenceApi {
   load(name?: string): Promise<void>;
   /** Unloads every model (they load again on demand). */
   unload(): Promise<void>;
-}
-
-/**
- * What inference asks of the memory service when `app.memory` exists. The
- * memory service implements it (services/memory/MemoryService.ts); inference
- * never imports memory's files and checks for the methods at run time.
- */
-export interface ChatMemory {
-  /** The stored messages of the user's conversation, oldest first; throws CONVERSATION_NOT_FOUND. */
-  chatHistory(userId: string, conversationId: string): ChatMessage[];
-  /** Appends the turn's new messages and the answer (null: none to keep); `meta` goes with the answer. Returns the stored ids in order. */
-  recordChatTurn(
-    userId: string,
-    conversationId: string,
-    turn: { messages: ChatMessage[]; answer: ChatMessage | null; meta: Record<string, unknown> },
-  ): number[];
-  /** RAG: the most relevant memories as prompt text within a token budget, with the ids it cites. */
-  retrieveContext(query: string, options: { userId: string; tokenBudget?: number; limit?: number }): Promise<{ text: string; citations: number[]; tokens: number }>;
 }

@@ -86,7 +86,7 @@ export function toMessage(r: MsgRow): Message {
 const SELECT_CONV = `SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count FROM conversations c`;
 
 /**
- * Chat history, per user. The inference service's chat route appends to it
+ * Chat history, per user. The chat service (services/chat) appends to it
  * (and continues a stored conversation by id); the UI lists, reads, renames,
  * deletes and exports.
  */

@@ -170,7 +170,7 @@ export class MemoryService {
   }
 
   /**
-   * For the chat route (inference's ChatMemory): the user's stored
+   * For the chat service (chat's ChatMemory): the user's stored
    * conversation as chat messages, oldest first. Tool messages are left out.
    */
   chatHistory(userId: string, conversationId: string): Array<{ role: "system" | "user" | "assistant"; content: string }> {

@@ -98,13 +98,13 @@ describe("OpenAI API over the generated tiny llama", () => {
   });
 
   it("reuses the KV cache of the shared prefix on a follow-up turn", async () => {
-    // The engine level: a conversation id without a user is only a KV key (the HTTP flow with a
-    // stored conversation is in chatMemory.test.ts).
+    // The engine level: a slot key routes both turns to one KV slot (the chat service keys stored
+    // conversations this way; that flow is in chatMemory.test.ts).
     const first = [{ role: "system" as const, content: "You are a storyteller." }, { role: "user" as const, content: "Tell me about the happy dog in the park with the red ball." }];
-    const r1 = await t.app.inference.generate({ model: "tiny", messages: first, sampling: { maxTokens: 8, temperature: 0 }, conversationId: "conv-1" });
+    const r1 = await t.app.inference.generate({ model: "tiny", messages: first, sampling: { maxTokens: 8, temperature: 0 }, slotKey: "conv-1" });
     const second = [...first, { role: "assistant" as const, content: r1.text }, { role: "user" as const, content: "And then?" }];
     const before = t.app.inference.status().totals.promptTokens;
-    const res = await t.app.inference.generate({ model: "tiny", messages: second, sampling: { maxTokens: 4, temperature: 0 }, conversationId: "conv-1" });
+    const res = await t.app.inference.generate({ model: "tiny", messages: second, sampling: { maxTokens: 4, temperature: 0 }, slotKey: "conv-1" });
     expect(t.app.inference.status().totals.promptTokens).toBeGreaterThan(before);
     expect(res.reusedPromptTokens).toBeGreaterThan(20);
     expect(res.reusedPromptTokens).toBeLessThan(res.promptTokens);

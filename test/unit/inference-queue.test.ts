@@ -3,6 +3,7 @@ import { RequestQueue } from "../../services/inference/RequestQueue.js";
 import { checkJsonSchema } from "../../services/inference/checkJsonSchema.js";
 import { checkSampling } from "../../services/inference/checkSampling.js";
 import { parseChatRequest } from "../../services/inference/routes/parseOpenAi.js";
+import { parseChatCompletion } from "../../services/chat/parseChatCompletion.js";
 import type { SovereignError } from "../../core/errors/SovereignError.js";
 
 const code = (f: () => unknown) => {
@@ -62,7 +63,14 @@ describe("request checks", () => {
     });
     expect(p.messages).toEqual([{ role: "system", content: "sys" }, { role: "user", content: "ab" }]);
     expect(p.sampling).toEqual({ stop: ["END"], maxTokens: 9, jsonSchema: { type: "object" } });
-    expect(p).toMatchObject({ stream: true, includeUsage: true, conversationId: "c1", memory: true });
+    expect(p).toMatchObject({ stream: true, includeUsage: true, conversationId: "c1" });
+    expect(p).not.toHaveProperty("memory");
+    // The chat service's parser adds its extension field.
+    expect(parseChatCompletion({ messages: [{ role: "user", content: "a" }], memory: true }).memory).toBe(true);
+    expect(parseChatCompletion({ messages: [{ role: "user", content: "a" }], memory: { top_k: 3 } }).memory).toEqual({ topK: 3 });
+    expect(parseChatCompletion({ messages: [{ role: "user", content: "a" }] }).memory).toBe(false);
+    expect(code(() => parseChatCompletion({ messages: [{ role: "user", content: "a" }], memory: { top_k: 0 } }))).toBe("BAD_REQUEST");
+    expect(code(() => parseChatCompletion({ messages: [{ role: "user", content: "a" }], memory: { other: 1 } }))).toBe("BAD_REQUEST");
     expect(code(() => parseChatRequest({ messages: [] }))).toBe("BAD_REQUEST");
     expect(code(() => parseChatRequest({ messages: [{ role: "user", content: [{ type: "image_url" }] }] }))).toBe("BAD_REQUEST");
   });

@@ -1,5 +1,5 @@
 import { SovereignError } from "../../../core/errors/SovereignError.js";
-import type { ChatMessage, MemoryContextOptions, SamplingOptions } from "../types.js";
+import type { ChatMessage, SamplingOptions } from "../types.js";
 
 /** The parts of an OpenAI request this node honours; unknown fields are ignored, as OpenAI's own API does for most. */
 export interface ParsedGeneration {
@@ -7,12 +7,14 @@ export interface ParsedGeneration {
   sampling: SamplingOptions;
   stream: boolean;
   includeUsage: boolean;
+  /**
+   * Extension `conversation_id`: on chat, the caller's stored conversation
+   * (services/chat); on a raw completion, only the KV slot to reuse.
+   */
   conversationId: string | undefined;
-  /** Extension: retrieved memory context (false: none). */
-  memory: boolean | MemoryContextOptions;
 }
 
-function bad(param: string, message: string, code: "BAD_REQUEST" | "INVALID_SAMPLING" = "BAD_REQUEST"): never {
+export function bad(param: string, message: string, code: "BAD_REQUEST" | "INVALID_SAMPLING" = "BAD_REQUEST"): never {
   throw new SovereignError(code, message, { details: { param } });
 }
 
@@ -64,28 +66,7 @@ function common(b: Record<string, unknown>): ParsedGeneration {
     stream: b.stream === true,
     includeUsage: typeof so === "object" && so !== null && so.include_usage === true,
     conversationId: b.conversation_id as string | undefined,
-    memory: parseMemory(b.memory),
   };
-}
-
-/** Extension field `memory`: true, false, or { top_k?, token_budget? }. */
-function parseMemory(v: unknown): boolean | MemoryContextOptions {
-  if (v === undefined || v === null || v === false) return false;
-  if (v === true) return true;
-  if (typeof v !== "object" || Array.isArray(v)) bad("memory", "memory must be true, false or an object { top_k, token_budget }.");
-  const o = v as Record<string, unknown>;
-  const out: MemoryContextOptions = {};
-  for (const key of Object.keys(o)) if (key !== "top_k" && key !== "token_budget") bad(`memory.${key}`, `memory.${key} is not a known option (top_k, token_budget).`);
-  if (o.top_k !== undefined) {
-    if (typeof o.top_k !== "number" || !Number.isInteger(o.top_k) || o.top_k < 1 || o.top_k > 50) bad("memory.top_k", "memory.top_k must be an integer from 1 to 50.");
-    out.topK = o.top_k;
-  }
-  if (o.token_budget !== undefined) {
-    if (typeof o.token_budget !== "number" || !Number.isInteger(o.token_budget) || o.token_budget < 1 || o.token_budget > 100_000)
-      bad("memory.token_budget", "memory.token_budget must be an integer from 1 to 100000.");
-    out.tokenBudget = o.token_budget;
-  }
-  return out;
 }
 
 function contentText(content: unknown, i: number): string {

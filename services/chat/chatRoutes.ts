@@ -1,0 +1,59 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { openAiErrorHandler } from "../../core/http/openAiError.js";
+import { charged, meterTokens, respond } from "../inference/routes/openAiResponse.js";
+import { parseChatCompletion } from "./parseChatCompletion.js";
+import type { ChatApi, ChatResult } from "./types.js";
+
+/** The caller's user id (the auth service's principal; "local" without one, as the memory service does). */
+function userIdOf(request: FastifyRequest): string {
+  const userId = request.principal?.userId;
+  return typeof userId === "string" && userId.length > 0 ? userId : "local";
+}
+
+/**
+ * Extension field `sovereign` (when the request named a conversation or asked
+ * for memory): the stored message ids (for feedback) and the memory ids the prompt cited.
+ */
+function extension(r: ChatResult): Record<string, unknown> {
+  if (!r.conversation && !r.citations) return {};
+  return {
+    sovereign: {
+      conversation_id: r.conversation?.id ?? null,
+      user_message_id: r.conversation?.userMessageId ?? null,
+      assistant_message_id: r.conversation?.assistantMessageId ?? null,
+      citations: r.citations ?? [],
+      reused_prompt_tokens: r.reusedPromptTokens,
+    },
+  };
+}
+
+/**
+ * POST /v1/chat/completions (OpenAI's shape and errors), registered under the
+ * /v1 prefix beside inference's routes. The web UI's chat uses it too.
+ * Access: an authenticated caller with the "chat" scope.
+ */
+export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }): Promise<void> {
+  const { chat } = opts;
+  app.setErrorHandler(openAiErrorHandler);
+  app.post("/chat/completions", { config: { scope: "chat" } }, async (request, reply) => {
+    const p = parseChatCompletion(request.body);
+    const q = meterTokens(app, request);
+    return respond(
+      request, reply, p,
+      (onText, signal) => charged(q, chat.complete({
+        messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
+        ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
+      })),
+      {
+        object: "chat.completion", chunkObject: "chat.completion.chunk", idPrefix: "chatcmpl",
+        chunk: (text, finish, first) => ({
+          choices: [{ index: 0, delta: first ? { role: "assistant", content: "" } : text !== null ? { content: text } : {}, logprobs: null, finish_reason: finish }],
+        }),
+        full: (r) => ({
+          choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason === "length" ? "length" : "stop" }],
+        }),
+        extra: extension,
+      },
+    );
+  });
+}

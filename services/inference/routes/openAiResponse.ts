@@ -1,0 +1,116 @@
+import { randomBytes } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { toSovereignError } from "../../../core/http/errorReply.js";
+import { openAiErrorBody } from "../../../core/http/openAiError.js";
+import type { GenerateResult } from "../types.js";
+import type { ParsedGeneration } from "./parseOpenAi.js";
+
+/**
+ * The OpenAI response plumbing that every generation route shares: inference's
+ * /v1/completions and the chat service's /v1/chat/completions (services/chat).
+ */
+
+/** An AbortSignal that fires when the client goes away before the response is complete. */
+export function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
+  });
+  request.raw.on("aborted", () => ac.abort(new Error("client disconnected")));
+  return ac.signal;
+}
+
+/** Token accounting for one request: refused up front when the caller's quota is used up, charged afterwards. */
+export interface TokenMeter {
+  charge(tokens: number): void;
+}
+
+/** The auth service's quota for the request's caller (every /v1 route needs one; without a principal nothing is counted). */
+export function meterTokens(app: FastifyInstance, request: FastifyRequest): TokenMeter {
+  const principal = request.principal;
+  if (!principal) return { charge: () => undefined };
+  app.auth.checkQuota(principal);
+  return { charge: (tokens) => app.auth.chargeTokens(principal, tokens) };
+}
+
+/** Charges a finished generation's prompt and completion tokens. */
+export async function charged<R extends GenerateResult>(meter: TokenMeter, run: Promise<R>): Promise<R> {
+  const r = await run;
+  meter.charge(r.promptTokens + r.completionTokens);
+  return r;
+}
+
+export function usage(r: GenerateResult) {
+  return {
+    prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens,
+    // OpenAI's field for prompt tokens served from cache: here, the KV prefix kept from an earlier turn.
+    prompt_tokens_details: { cached_tokens: r.reusedPromptTokens },
+  };
+}
+
+export interface ResponseShape<R extends GenerateResult> {
+  object: string;
+  chunkObject: string;
+  idPrefix: string;
+  chunk: (text: string | null, finish: string | null, first: boolean) => Record<string, unknown>;
+  full: (r: R) => Record<string, unknown>;
+  /** Extension fields: on the body, and in a last chunk (choices: []) before [DONE]. */
+  extra?: (r: R) => Record<string, unknown>;
+}
+
+/**
+ * Runs one generation, as JSON or as an SSE stream. Headers are sent with the
+ * first token, so errors before it (queue full, prompt too long) keep their
+ * HTTP status; an error after it ends the stream with an error event.
+ */
+export async function respond<R extends GenerateResult>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  p: Pick<ParsedGeneration, "stream" | "includeUsage" | "model">,
+  run: (onText: ((t: string) => void) | undefined, signal: AbortSignal) => Promise<R>,
+  shape: ResponseShape<R>,
+): Promise<unknown> {
+  const id = `${shape.idPrefix}-${randomBytes(12).toString("hex")}`;
+  const created = Math.floor(Date.now() / 1000);
+  const signal = disconnectSignal(request, reply);
+  if (!p.stream) {
+    const r = await run(undefined, signal);
+    return reply.send({ id, object: shape.object, created, model: r.model, system_fingerprint: null, ...shape.full(r), usage: usage(r), ...shape.extra?.(r) });
+  }
+  let started = false;
+  let model = p.model ?? "";
+  const send = (payload: unknown) => reply.raw.write(`data: ${JSON.stringify(payload)}\n\n`);
+  const base = () => ({ id, object: shape.chunkObject, created, model, system_fingerprint: null });
+  const start = () => {
+    if (started) return;
+    started = true;
+    reply.hijack();
+    reply.raw.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no" });
+    send({ ...base(), ...shape.chunk(null, null, true) });
+  };
+  try {
+    const r = await run((text) => {
+      start();
+      if (!signal.aborted) send({ ...base(), ...shape.chunk(text, null, false) });
+    }, signal);
+    model = r.model;
+    if (signal.aborted) {
+      if (started) reply.raw.end();
+      return reply;
+    }
+    start();
+    send({ ...base(), ...shape.chunk(null, r.finishReason === "length" ? "length" : "stop", false) });
+    if (p.includeUsage) send({ ...base(), choices: [], usage: usage(r) });
+    const extra = shape.extra?.(r);
+    if (extra && Object.keys(extra).length > 0) send({ ...base(), choices: [], ...extra });
+    reply.raw.end("data: [DONE]\n\n");
+    return reply;
+  } catch (err) {
+    if (!started) throw err;
+    const e = toSovereignError(err as Error);
+    if (e.status >= 500) request.log.error({ err }, "stream failed");
+    send(openAiErrorBody(e));
+    reply.raw.end("data: [DONE]\n\n");
+    return reply;
+  }
+}
