@@ -1,10 +1,13 @@
 import type { BoardProfile, UnlockMethod } from "./boards/BoardProfile.js";
+import type { Distro } from "./distros/Distro.js";
 
 export type Compression = "zstd" | "xz" | "none";
 
 /** What the user asked for (`sovereign image build` flags), already parsed. */
 export interface BuildOptions {
   board: string;
+  /** The distribution the rootfs is built from (image/distros/registry.ts). Defaults to debian. */
+  distro?: string;
   /** Output directory. Defaults to ./out. */
   out: string;
   /** Raw image size in bytes; the root partition stays tight and grows at first boot. Defaults to the tight size. */
@@ -50,10 +53,15 @@ export interface StepTiming {
   note?: string;
 }
 
-/** Everything the steps share. Steps read options and board, and fill in `state`. */
+/**
+ * What every step may read: the request, the board and distro, the scratch
+ * paths. What steps produce is not here: each step returns its own typed
+ * output (./StepOutputs.ts) and the pipeline hands it to the steps that need it.
+ */
 export interface BuildContext {
   readonly options: BuildOptions;
   readonly board: BoardProfile;
+  readonly distro: Distro;
   readonly unlock: UnlockMethod;
   /** Image base name, e.g. sovereign-x86_64-20261121. */
   readonly name: string;
@@ -61,32 +69,11 @@ export interface BuildContext {
   readonly work: string;
   readonly rootfs: string;
   readonly logFile: string;
-  readonly state: BuildState;
-  readonly timings: StepTiming[];
+  /** Timings of the steps run so far (the manifest records them). */
+  readonly timings: readonly StepTiming[];
   progress(message: string): void;
-}
-
-export interface BuildState {
-  buildKey?: Buffer;
-  /** Where the build passphrase was written for the user, when generated. */
-  passphraseOut?: string;
-  luksUuid?: string;
-  rootFsUuid?: string;
-  bootVolumeId?: string;
-  packages?: { name: string; version: string; arch: string }[];
-  bootstrapCacheHit?: boolean;
-  /** Cache files being written (bootstrap tarballs); an interrupted build removes them. */
-  cachePartials: string[];
-  rootImg?: string;
-  rootFsBytes?: number;
-  bootImg?: string;
-  /** The assembled raw disk, still under a temporary name. */
-  diskTmp?: string;
-  diskBytes?: number;
-  /** Final artefacts in the output directory. */
-  outputs: { path: string; sha256: string; bytes: number }[];
-  models: { file: string; sha256: string; bytes: number }[];
-  runtime?: { version: string; bytes: number; nodeModules: string[] };
-  luksCipher?: string;
-  manifestPath?: string;
+  /** A file outside the scratch dir that must not outlive the build (a .partial, the unnamed disk): removed at the end, whatever happens. */
+  discardAtEnd(path: string): void;
+  /** A file for the user that is of no use if the build fails (the passphrase, the key stick image): removed only then. */
+  discardOnFailure(path: string): void;
 }

@@ -1,13 +1,15 @@
-import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { SovereignError } from "../core/errors/SovereignError.js";
 import type { BoardProfile } from "./boards/BoardProfile.js";
 import { boards, findBoard } from "./boards/registry.js";
-import { validateBoardProfile } from "./boards/schema.js";
+import { luksCipherSchema, validateBoardProfile } from "./boards/schema.js";
 import type { BuildContext, BuildOptions, StepTiming } from "./BuildContext.js";
+import type { Distro } from "./distros/Distro.js";
+import { defaultDistro, distros, findDistro } from "./distros/registry.js";
 import { unmountAll } from "./lib/chroot.js";
-import { USB_KEY_FILE, USB_KEY_LABEL } from "./lib/bootConfig.js";
+import { killActive } from "./lib/exec.js";
+import type { StepOutputs } from "./StepOutputs.js";
 import { assembleStep } from "./steps/assemble.js";
 import { bootPartitionStep } from "./steps/bootPartition.js";
 import { bootstrapStep } from "./steps/bootstrap.js";
@@ -16,36 +18,58 @@ import { configureStep } from "./steps/configure.js";
 import { encryptStep } from "./steps/encrypt.js";
 import { initramfsStep } from "./steps/initramfs.js";
 import { kernelModulesStep } from "./steps/kernelModules.js";
+import { keysStep } from "./steps/keys.js";
 import { manifestStep } from "./steps/manifest.js";
 import { modelsStep } from "./steps/models.js";
 import { packagesStep } from "./steps/packages.js";
 import { preflightStep } from "./steps/preflight.js";
 import { rootfsImageStep } from "./steps/rootfsImage.js";
 import { runtimeStep } from "./steps/runtime.js";
-import type { Step } from "./steps/Step.js";
-import { exec, killActive } from "./lib/exec.js";
+import { Skipped, type Step, type StepName } from "./steps/Step.js";
+
+export type AnyStep = Step<StepName, StepName>;
+
+/**
+ * Steps in order. `then` accepts a step only when every step it needs is
+ * already in the list and its name is not, so a step that reads what no
+ * earlier step produced does not compile.
+ */
+export class StepList<Done extends StepName> {
+  constructor(readonly steps: readonly AnyStep[] = []) {}
+  then<N extends Exclude<StepName, Done>, Needs extends Done>(step: Step<N, Needs>): StepList<Done | N> {
+    // The same rule at run time, for lists built from values the compiler cannot see.
+    const has = (n: string): boolean => this.steps.some((s) => s.name === n);
+    if (has(step.name)) throw new Error(`step ${step.name} is already in the list`);
+    const missing = step.needs.filter((n) => !has(n));
+    if (missing.length > 0) throw new Error(`step ${step.name} needs ${missing.join(", ")}, which would not have run`);
+    return new StepList<Done | N>([...this.steps, step]);
+  }
+}
+
+// Typed as the list of every step: leaving one out does not compile either.
+const build: StepList<StepName> = new StepList<never>()
+  .then(preflightStep)
+  .then(keysStep)
+  .then(bootstrapStep)
+  .then(runtimeStep)
+  .then(packagesStep)
+  .then(configureStep)
+  .then(modelsStep)
+  .then(kernelModulesStep)
+  .then(initramfsStep)
+  // Before the root filesystem, so that it can leave out what the boot partition already carries.
+  .then(bootPartitionStep)
+  .then(rootfsImageStep)
+  .then(encryptStep)
+  .then(assembleStep)
+  .then(compressStep)
+  .then(manifestStep);
 
 /** The build, in order. Each step is one file in ./steps and returns early where it does not apply. */
-export const pipeline: readonly Step[] = [
-  preflightStep,
-  bootstrapStep,
-  runtimeStep,
-  packagesStep,
-  configureStep,
-  modelsStep,
-  kernelModulesStep,
-  initramfsStep,
-  // Before the root filesystem, so that it can leave out what the boot partition already carries.
-  bootPartitionStep,
-  rootfsImageStep,
-  encryptStep,
-  assembleStep,
-  compressStep,
-  manifestStep,
-];
+export const pipeline: readonly AnyStep[] = build.steps;
 
 export interface BuildEvents {
-  onStepStart?(step: Step, index: number, total: number): void;
+  onStepStart?(step: AnyStep, index: number, total: number): void;
   onStepEnd?(timing: StepTiming): void;
   onProgress?(step: string, message: string): void;
 }
@@ -53,6 +77,7 @@ export interface BuildEvents {
 export interface BuildResult {
   name: string;
   board: string;
+  distro: string;
   image: string;
   manifest: string;
   passphraseFile?: string;
@@ -70,27 +95,54 @@ export function resolveBoard(id: string): BoardProfile {
   return board;
 }
 
-/** Creates the context (no side effects beyond choosing names). */
-export function createContext(options: BuildOptions, events: BuildEvents = {}): BuildContext & { setCurrentStep(name: string): void } {
+export function resolveDistro(id: string | undefined): Distro {
+  if (id === undefined) return defaultDistro;
+  const d = findDistro(id);
+  if (!d) throw new SovereignError("IMAGE_OPTION_INVALID", `unknown distro "${id}" (known: ${distros.map((x) => x.id).join(", ")})`);
+  return d;
+}
+
+/** The board as built: the test knob `deviceCipher` replaces the cipher first boot re-encrypts to. */
+function boardFor(options: BuildOptions): BoardProfile {
   const profile = resolveBoard(options.board);
-  const cipher = options.deviceCipher;
-  const board = cipher ? { ...profile, luks: { ...profile.luks, cipher, keySize: cipher.includes("adiantum") ? 256 : profile.luks.keySize } } : profile;
+  if (!options.deviceCipher) return profile;
+  const cipher = luksCipherSchema.safeParse(options.deviceCipher);
+  if (!cipher.success) throw new SovereignError("IMAGE_OPTION_INVALID", `device cipher "${options.deviceCipher}" is not one of ${luksCipherSchema.options.join(", ")}`);
+  return { ...profile, luks: { ...profile.luks, cipher: cipher.data, keySize: cipher.data.includes("adiantum") ? 256 : profile.luks.keySize } };
+}
+
+/** A context while the build runs: the step being run, and the paths to remove at the end. */
+export interface RunningBuild extends BuildContext {
+  readonly timings: StepTiming[];
+  setCurrentStep(name: string): void;
+  readonly discards: { readonly atEnd: readonly string[]; readonly onFailure: readonly string[] };
+}
+
+/** Creates the context (no side effects beyond choosing names). */
+export function createContext(options: BuildOptions, events: BuildEvents = {}): RunningBuild {
+  const board = boardFor(options);
+  const distro = resolveDistro(options.distro);
   const unlock = options.unlock ?? board.unlock[0] ?? "passphrase";
   const date = new Date().toISOString().slice(0, 10).replace(/-/g, "");
   const name = `sovereign-${board.id}-${date}`;
   const work = resolve(options.out, `.work-${name}-${process.pid}`);
+  const atEnd: string[] = [];
+  const onFailure: string[] = [];
   let current = "";
   return {
     options: { ...options, out: resolve(options.out), cache: resolve(options.cache) },
     board,
+    distro,
     unlock,
     name,
     work,
     rootfs: join(work, "rootfs"),
     logFile: join(work, "build.log"),
-    state: { outputs: [], models: [], cachePartials: [] },
     timings: [],
     progress: (message: string) => events.onProgress?.(current, message),
+    discardAtEnd: (path: string) => void atEnd.push(path),
+    discardOnFailure: (path: string) => void onFailure.push(path),
+    discards: { atEnd, onFailure },
     setCurrentStep: (s: string) => {
       current = s;
     },
@@ -98,7 +150,7 @@ export function createContext(options: BuildOptions, events: BuildEvents = {}): 
 }
 
 /** Removes the scratch directory and any partial outputs; never follows the bind mounts into the host. */
-export function cleanup(ctx: BuildContext, keepLog = true, failed = false): void {
+export function cleanup(ctx: RunningBuild, keepLog = true, failed = false): void {
   try {
     unmountAll(ctx.rootfs);
   } catch {
@@ -111,15 +163,21 @@ export function cleanup(ctx: BuildContext, keepLog = true, failed = false): void
       /* no log yet */
     }
   }
-  if (ctx.state.diskTmp) rmSync(ctx.state.diskTmp, { force: true });
-  for (const o of ctx.state.outputs) rmSync(`${o.path}.partial`, { force: true });
-  for (const p of ctx.state.cachePartials) rmSync(p, { force: true });
-  if (failed) {
-    // Keys for an image that was never finished are of no use to anyone.
-    if (ctx.state.passphraseOut) rmSync(ctx.state.passphraseOut, { force: true });
-    rmSync(join(ctx.options.out, `${ctx.name}.usbkey.img`), { force: true });
-  }
+  for (const p of ctx.discards.atEnd) rmSync(p, { force: true });
+  if (failed) for (const p of ctx.discards.onFailure) rmSync(p, { force: true });
   rmSync(ctx.work, { recursive: true, force: true });
+}
+
+/** Runs one step with the outputs of the steps it needs; returns its output and, when it did not apply, why. */
+async function runStep(ctx: BuildContext, step: AnyStep, outputs: Partial<StepOutputs>): Promise<{ value: unknown; skipped?: string }> {
+  const missing = step.needs.filter((n) => !(n in outputs));
+  // The step list's types rule this out; a bug if it happens.
+  if (missing.length > 0) throw new Error(`step ${step.name} needs ${missing.join(", ")}, which did not run`);
+  const inputs: Partial<StepOutputs> = {};
+  for (const n of step.needs) Object.assign(inputs, { [n]: outputs[n] });
+  // Checked just above: every needed output is there.
+  const r = await step.run(ctx, inputs as StepOutputs);
+  return r instanceof Skipped ? { value: r.value, skipped: r.reason } : { value: r };
 }
 
 /**
@@ -137,14 +195,20 @@ export async function runBuild(options: BuildOptions, events: BuildEvents = {}):
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const outputs: Partial<StepOutputs> = {};
   let ok = false;
   try {
     for (const [i, step] of pipeline.entries()) {
-      if (i === 1) await prepareWork(ctx);
+      // Everything after pre-flight writes: first the scratch dir and its log.
+      if (i === 1) {
+        mkdirSync(ctx.work, { recursive: true });
+        writeFileSync(ctx.logFile, "");
+      }
       ctx.setCurrentStep(step.name);
       events.onStepStart?.(step, i, pipeline.length);
       const t0 = performance.now();
-      const skipped = await step.run(ctx);
+      const { value, skipped } = await runStep(ctx, step, outputs);
+      (outputs as Record<StepName, unknown>)[step.name] = value;
       const timing: StepTiming = { step: step.name, seconds: Math.round((performance.now() - t0) / 100) / 10, skipped: skipped !== undefined, ...(skipped ? { note: skipped } : {}) };
       ctx.timings.push(timing);
       events.onStepEnd?.(timing);
@@ -156,43 +220,21 @@ export async function runBuild(options: BuildOptions, events: BuildEvents = {}):
     process.off("SIGTERM", onSignal);
     if (!ok || !options.stopAfter) cleanup(ctx, true, !ok);
   }
-  const image = ctx.state.outputs[0]?.path ?? "";
+  return buildResult(ctx, outputs);
+}
+
+/** What the CLI prints; after --stop-after, the outputs of steps that did not run are empty. */
+function buildResult(ctx: RunningBuild, o: Partial<StepOutputs>): BuildResult {
   return {
     name: ctx.name,
     board: ctx.board.id,
-    image,
-    manifest: ctx.state.manifestPath ?? "",
-    ...(ctx.state.passphraseOut ? { passphraseFile: ctx.state.passphraseOut } : {}),
-    ...(ctx.unlock === "usb-key" ? { usbKeyImage: join(ctx.options.out, `${ctx.name}.usbkey.img`) } : {}),
-    luksUuid: ctx.state.luksUuid ?? "",
+    distro: ctx.distro.id,
+    image: o.compress?.image ?? "",
+    manifest: o.manifest?.path ?? "",
+    ...(o.keys?.passphraseFile ? { passphraseFile: o.keys.passphraseFile } : {}),
+    ...(o.keys?.usbKeyImage ? { usbKeyImage: o.keys.usbKeyImage } : {}),
+    luksUuid: o.configure?.ids.luksUuid ?? "",
     timings: ctx.timings,
-    sizes: { diskBytes: ctx.state.diskBytes ?? 0, imageBytes: ctx.state.outputs[0]?.bytes ?? 0, rootfsBytes: ctx.state.rootFsBytes ?? 0 },
+    sizes: { diskBytes: o.assemble?.bytes ?? 0, imageBytes: o.manifest?.files[0]?.bytes ?? 0, rootfsBytes: o["rootfs-image"]?.fsBytes ?? 0 },
   };
-}
-
-/** After pre-flight: scratch dir, the build key, and (usb-key) the key stick image beside the output. */
-async function prepareWork(ctx: BuildContext): Promise<void> {
-  mkdirSync(ctx.work, { recursive: true });
-  writeFileSync(ctx.logFile, "");
-  const o = ctx.options;
-  if (o.passphraseFile) {
-    ctx.state.buildKey = readFileSync(o.passphraseFile);
-  } else {
-    // Printable, so it can be typed at the console; 24 chars of base32 ≈ 120 bits.
-    const pass = randomBytes(15).toString("base64url").replace(/[-_]/g, "x");
-    ctx.state.buildKey = Buffer.from(pass);
-    ctx.state.passphraseOut = join(o.out, `${ctx.name}.passphrase`);
-    writeFileSync(ctx.state.passphraseOut, pass, { mode: 0o600 });
-  }
-  if (ctx.unlock === "usb-key") await writeUsbKeyImage(ctx);
-}
-
-/** A small FAT image labelled SOVKEY holding the key file: dd it to a stick, or copy the file onto any stick with that label. */
-async function writeUsbKeyImage(ctx: BuildContext): Promise<void> {
-  const img = join(ctx.options.out, `${ctx.name}.usbkey.img`);
-  const key = join(ctx.work, "usb.key");
-  writeFileSync(key, ctx.state.buildKey ?? "", { mode: 0o600 });
-  rmSync(img, { force: true });
-  await exec("mkfs.vfat", ["-n", USB_KEY_LABEL, "-C", img, String(8 * 1024)], { logFile: ctx.logFile });
-  await exec("mcopy", ["-i", img, key, `::/${USB_KEY_FILE}`], { logFile: ctx.logFile, env: { ...process.env, MTOOLS_SKIP_CHECK: "1" } });
 }

@@ -2,51 +2,84 @@ import { z } from "zod";
 
 const pkgName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name");
 
+/** How a disk is unlocked at boot; a board lists those it supports, the first being its default. */
+export const unlockMethodSchema = z.enum(["passphrase", "usb-key", "tpm2", "ssh"]);
+
+/** cryptsetup cipher spec: aes-xts-plain64, or Adiantum where there is no AES. */
+export const luksCipherSchema = z.enum(["aes-xts-plain64", "xchacha12,aes-adiantum-plain64", "xchacha20,aes-adiantum-plain64"]);
+
+const uefiBootSchema = z.object({
+  kind: z.literal("uefi"),
+  /** Removable-media loader name on the ESP (BOOTX64.EFI, BOOTAA64.EFI). */
+  loaderName: z.enum(["BOOTX64.EFI", "BOOTAA64.EFI"]),
+  /** Path of the systemd-boot binary inside the rootfs. */
+  systemdBootEfi: z.string().regex(/^usr\/lib\/systemd\/boot\/efi\/systemd-boot(x64|aa64)\.efi$/),
+});
+
+const raspberryPiBootSchema = z.object({
+  kind: z.literal("raspberrypi"),
+  /** Lines raspi-firmware's own config (/etc/default/raspi-firmware-custom) adds to config.txt. */
+  configTxtExtra: z.array(z.string().regex(/^[a-z_0-9]+=.+$/, "config.txt line key=value")),
+  /** DTB files to expect in the firmware partition (checked after assembly). */
+  dtbs: z.array(z.string().endsWith(".dtb")).min(1),
+});
+
 /**
- * The schema every board profile must satisfy. Pure data checks; the
+ * A board profile: what the image builder needs to make a bootable disk for
+ * the board, and the runtime defaults the board's layer adds to the config.
+ * Profiles are data, and this schema is their one definition: the
+ * `BoardProfile` type (./BoardProfile.ts) is inferred from it. The
  * cross-field rules (UEFI boards use GPT, Adiantum needs a 256-bit key, …)
- * are refinements so that a bad profile names the rule it breaks.
+ * are refinements, so that a bad profile names the rule it breaks.
  */
 export const boardProfileSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "lowercase id usable in a hostname"),
     title: z.string().min(1),
     arch: z.enum(["amd64", "arm64"]),
+    /** Config values this board's images start from (the "board" config layer). */
     runtime: z.record(z.string(), z.unknown()),
-    boot: z.discriminatedUnion("kind", [
-      z.object({
-        kind: z.literal("uefi"),
-        loaderName: z.enum(["BOOTX64.EFI", "BOOTAA64.EFI"]),
-        systemdBootEfi: z.string().regex(/^usr\/lib\/systemd\/boot\/efi\/systemd-boot(x64|aa64)\.efi$/),
-      }),
-      z.object({
-        kind: z.literal("raspberrypi"),
-        configTxtExtra: z.array(z.string().regex(/^[a-z_0-9]+=.+$/, "config.txt line key=value")),
-        dtbs: z.array(z.string().endsWith(".dtb")).min(1),
-      }),
-    ]),
+    /** How the firmware finds the boot files. */
+    boot: z.discriminatedUnion("kind", [uefiBootSchema, raspberryPiBootSchema]),
+    /** Partition table label and sizes. The root partition takes the rest of the image. */
     partitions: z.object({
       table: z.enum(["gpt", "dos"]),
+      /** ESP or Pi firmware partition (FAT), in MiB. */
       bootMiB: z.number().int().min(64).max(2048),
     }),
+    /** Debian packages: kernel (layer 1, shared per arch), firmware and extra (the board's layer 2). */
     packages: z.object({
       kernel: z.array(pkgName).min(1),
       firmware: z.array(pkgName),
       extra: z.array(pkgName),
     }),
+    /** Apt components the board needs beyond main (raspi-firmware is in non-free-firmware). */
     components: z.array(z.enum(["main", "contrib", "non-free", "non-free-firmware"])).min(1),
+    /** Extra apt suites, e.g. trixie-backports for the Pi 5 kernel. */
     extraSuites: z.array(z.string().regex(/^trixie(-[a-z]+)?$/)),
+    /** Packages to take from an extra suite (`pkg/suite`). */
     fromSuite: z.record(z.string(), z.string()),
+    /** Kernel console the boot and first-boot messages go to. */
     console: z.string().regex(/^tty[A-Za-z0-9]+(,\d+)?$/),
     luks: z.object({
-      cipher: z.enum(["aes-xts-plain64", "xchacha12,aes-adiantum-plain64", "xchacha20,aes-adiantum-plain64"]),
+      cipher: luksCipherSchema,
       keySize: z.union([z.literal(256), z.literal(512)]),
+      /** argon2id memory cap in KiB, sized for the weakest RAM this board ships with. */
       pbkdfMemoryKiB: z.number().int().min(32_768).max(4_194_304),
     }),
-    unlock: z.array(z.enum(["passphrase", "usb-key", "tpm2", "ssh"])).min(1),
+    /** Unlock methods the board supports; the first is the default. */
+    unlock: z.array(unlockMethodSchema).min(1),
+    /** Extra environment for sovereign.service (beyond SOVEREIGN_BOARD and paths). */
     serviceEnv: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()),
+    /**
+     * Kernel module trees (under /usr/lib/modules/<version>/kernel) this board
+     * cannot use, removed before the initramfs is built; modules that need one
+     * of them go too. Defaults to none.
+     */
     kernelModulesExclude: z.array(z.string().regex(/^(arch|crypto|drivers|fs|net|sound|virt)(\/[a-z0-9_.-]+)*$/, "a directory under the kernel's module tree, e.g. drivers/media")).optional(),
+    /** Notes the `image boards` table shows (GPU support, opt-in layers). */
     notes: z.array(z.string()),
+    /** Optional vendor layer (Jetson L4T): never fetched by default. */
     vendorLayer: z.object({ name: z.string(), description: z.string() }).optional(),
   })
   .strict()

@@ -157,17 +157,3 @@ export function cipherModules(cipher: string): string[] {
   if (cipher.includes("adiantum")) return ["xts", "adiantum", "nhpoly1305", "nhpoly1305_neon", "chacha_generic", "chacha_neon", "libpoly1305"];
   return ["xts"];
 }
-
-/** Debian packages an unlock method adds to the rootfs. */
-export function unlockPackages(unlock: UnlockMethod): string[] {
-  switch (unlock) {
-    case "tpm2":
-      // dracut replaces initramfs-tools (see initramfsGenerator); systemd-cryptsetup has systemd-cryptenroll
-      // and the TPM2 token plugin; dracut's tpm2-tss module requires tpm2-tools.
-      return ["dracut", "systemd-cryptsetup", "tpm2-tools"];
-    case "ssh":
-      return ["dropbear-initramfs", "openssh-server"];
-    default:
-      return [];
-  }
-}

@@ -4,32 +4,40 @@ import { join } from "node:path";
 import { exec, type ExecOptions } from "./exec.js";
 
 const MOUNTS = ["proc", "sys", "dev", "dev/pts"] as const;
-/** Where the host's .deb cache is bound while apt runs in the rootfs. */
-const APT_ARCHIVES = "var/cache/apt/archives";
 
-function isMounted(path: string): boolean {
+/** Mount points at or under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
   return readFileSync("/proc/self/mounts", "utf8")
     .split("\n")
-    .some((l) => l.split(" ")[1] === path);
+    .map((l) => (l.split(" ")[1] ?? "").replace(/\\040/g, " "))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
 }
 
-/** Unmounts anything under the rootfs (bind mounts of /proc, /sys, /dev). Safe to call twice; sync for signal handlers. */
+const isMounted = (path: string): boolean => mountsUnder(path).includes(path);
+
+/** Unmounts anything under the rootfs (the pseudo filesystems, a bound package cache). Safe to call twice; sync for signal handlers. */
 export function unmountAll(rootfs: string): void {
-  for (const m of [APT_ARCHIVES, ...[...MOUNTS].reverse()]) {
-    const p = join(rootfs, m);
-    if (isMounted(p)) execFileSync("umount", ["-l", p], { stdio: "ignore" });
-  }
+  for (const p of mountsUnder(rootfs)) if (p !== rootfs) execFileSync("umount", ["-l", p], { stdio: "ignore" });
+}
+
+/** A host directory bound into the rootfs while `fn` runs: the distro's package cache. */
+export interface CacheBind {
+  /** Directory on the build host. */
+  host: string;
+  /** Where it appears in the rootfs, relative to its root. */
+  at: string;
 }
 
 /**
  * Runs `fn` with /proc, /sys and /dev bound into the rootfs and the host's
- * resolv.conf in place (apt needs it); always undoes both. These are bind
- * mounts of the host's own pseudo filesystems, never of target filesystems.
- * With `aptCache`, that host directory is bound over the rootfs's apt
- * archives, so .debs are downloaded once per build host (never run
- * `apt-get clean` inside: it would empty the host's cache).
+ * resolv.conf in place (package managers need it); always undoes both. These
+ * are bind mounts of the host's own pseudo filesystems, never of target
+ * filesystems. With `cache`, that host directory is bound into the rootfs,
+ * so packages are downloaded once per build host (nothing inside may clean
+ * it: it is the host's).
  */
-export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: { aptCache?: string } = {}): Promise<T> {
+export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: { cache?: CacheBind } = {}): Promise<T> {
   const resolv = join(rootfs, "etc/resolv.conf");
   const hadResolv = existsSync(resolv);
   const saved = hadResolv ? readFileSync(resolv) : undefined;
@@ -39,11 +47,11 @@ export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: 
       mkdirSync(p, { recursive: true });
       if (!isMounted(p)) execFileSync("mount", ["--bind", `/${m}`, p]);
     }
-    if (opts.aptCache) {
-      const p = join(rootfs, APT_ARCHIVES);
+    if (opts.cache) {
+      const p = join(rootfs, opts.cache.at);
       mkdirSync(p, { recursive: true });
-      mkdirSync(opts.aptCache, { recursive: true });
-      if (!isMounted(p)) execFileSync("mount", ["--bind", opts.aptCache, p]);
+      mkdirSync(opts.cache.host, { recursive: true });
+      if (!isMounted(p)) execFileSync("mount", ["--bind", opts.cache.host, p]);
     }
     rmSync(resolv, { force: true });
     if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", resolv);

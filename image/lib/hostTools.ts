@@ -1,6 +1,5 @@
-/** Host tools the build runs, with the Debian package that provides each. */
+/** Host tools the build runs beyond the distro's bootstrapper, with the Debian package that provides each. */
 export const hostTools: Readonly<Record<string, string>> = {
-  mmdebstrap: "mmdebstrap",
   cryptsetup: "cryptsetup-bin",
   "mkfs.ext4": "e2fsprogs",
   "mkfs.vfat": "dosfstools",
@@ -14,11 +13,18 @@ export const hostTools: Readonly<Record<string, string>> = {
   chroot: "coreutils",
 };
 
-/** The tools one build needs: compression tools only when used; qemu-user only for a foreign arch. */
-export function toolsFor(opts: { compress: "zstd" | "xz" | "none"; foreignArch: "arm64" | "amd64" | undefined }): { tool: string; pkg: string }[] {
-  const names = ["mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot"];
+/**
+ * The tools one build needs: the distro's (its bootstrapper) first, compression tools only when used,
+ * qemu-user only for a foreign arch.
+ */
+export function toolsFor(opts: {
+  compress: "zstd" | "xz" | "none";
+  foreignArch: "arm64" | "amd64" | undefined;
+  distroTools: readonly { tool: string; pkg: string }[];
+}): { tool: string; pkg: string }[] {
+  const names = ["cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot"];
   if (opts.compress !== "none") names.push(opts.compress);
-  const list = names.map((tool) => ({ tool, pkg: hostTools[tool] ?? tool }));
+  const list = [...opts.distroTools, ...names.map((tool) => ({ tool, pkg: hostTools[tool] ?? tool }))];
   if (opts.foreignArch === "arm64") {
     list.push({ tool: "qemu-aarch64-static", pkg: "qemu-user-static (and binfmt-support)" });
     // better-sqlite3 and unix-dgram are compiled, so a foreign image needs a cross compiler.

@@ -5,7 +5,7 @@ import type { BuildContext } from "../BuildContext.js";
 import { loaderEntry } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 function newestKernel(ctx: BuildContext): string {
   const k = readdirSync(join(ctx.rootfs, "boot")).filter((f) => f.startsWith("vmlinuz-")).sort().pop();
@@ -18,20 +18,22 @@ function newestKernel(ctx: BuildContext): string {
  * (no vfat mount). UEFI boards get systemd-boot as the removable-media loader;
  * the Pi gets what raspi-firmware put in /boot/firmware.
  */
-export const bootPartitionStep: Step = {
+export const bootPartitionStep = defineStep({
   name: "boot-partition",
   title: "Make the ESP / firmware partition (mkfs.vfat + mtools)",
-  async run(ctx) {
+  // The kernel and the initrd the initramfs step made, under the ids configure chose.
+  needs: ["configure", "initramfs"],
+  async run(ctx, { configure: { ids } }) {
     const img = join(ctx.work, "boot.img");
     const bytes = ctx.board.partitions.bootMiB * MiB;
-    const volId = (ctx.state.bootVolumeId ?? "").replace("-", "");
+    const volId = ids.bootVolumeId.replace("-", "");
     const log = { logFile: ctx.logFile };
     await exec("rm", ["-f", img]);
     await exec("mkfs.vfat", ["-F", "32", "-n", ctx.board.boot.kind === "uefi" ? "SOVEFI" : "SOVFIRM", "-i", volId, "-C", img, String(bytes / 1024)], log);
     const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
     if (ctx.board.boot.kind === "uefi") {
       const ver = newestKernel(ctx);
-      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ctx.state.luksUuid ?? "");
+      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ids.luksUuid);
       const tmp = join(ctx.work, "esp");
       await exec("mkdir", ["-p", tmp]);
       writeFileSync(join(tmp, "loader.conf"), loaderConf);
@@ -56,7 +58,6 @@ export const bootPartitionStep: Step = {
       await exec("mcopy", ["-s", "-o", "-i", img, ...entries.map((e) => join(fw, e)), "::/"], { ...log, env });
       ctx.progress(`${entries.length} firmware files`);
     }
-    ctx.state.bootImg = img;
-    return undefined;
+    return { image: img, bytes };
   },
-};
+});

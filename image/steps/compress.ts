@@ -2,7 +2,7 @@ import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Compression } from "../BuildContext.js";
 import { exec } from "../lib/exec.js";
-import type { Step } from "./Step.js";
+import { defineStep, skip } from "./Step.js";
 
 export function compressedName(name: string, c: Compression): string {
   return c === "zstd" ? `${name}.img.zst` : c === "xz" ? `${name}.img.xz` : `${name}.img`;
@@ -18,29 +18,28 @@ export function compressCommand(c: Exclude<Compression, "none">, src: string, ds
  * complete, so an interrupted build never leaves a half image under the
  * final name.
  */
-export const compressStep: Step = {
+export const compressStep = defineStep({
   name: "compress",
   title: "Compress the image",
-  async run(ctx) {
-    const disk = ctx.state.diskTmp;
-    if (!disk) throw new Error("compress before assemble");
+  needs: ["assemble"],
+  async run(ctx, { assemble }) {
+    const disk = assemble.path;
     const final = join(ctx.options.out, compressedName(ctx.name, ctx.options.compress));
     if (ctx.options.compress === "none") {
       renameSync(disk, final);
-    } else {
-      const partial = `${final}.partial`;
-      const [cmd, args] = compressCommand(ctx.options.compress, disk, partial);
-      ctx.progress(`${ctx.options.compress} ${final}`);
-      try {
-        await exec(cmd, args, { logFile: ctx.logFile, nice: true });
-        renameSync(partial, final);
-      } finally {
-        rmSync(partial, { force: true });
-        rmSync(disk, { force: true });
-      }
+      return skip("--compress none (renamed the raw image)", { image: final });
     }
-    ctx.state.diskTmp = undefined;
-    ctx.state.outputs.push({ path: final, sha256: "", bytes: 0 });
-    return ctx.options.compress === "none" ? "--compress none (renamed the raw image)" : undefined;
+    const partial = `${final}.partial`;
+    ctx.discardAtEnd(partial);
+    const [cmd, args] = compressCommand(ctx.options.compress, disk, partial);
+    ctx.progress(`${ctx.options.compress} ${final}`);
+    try {
+      await exec(cmd, args, { logFile: ctx.logFile, nice: true });
+      renameSync(partial, final);
+    } finally {
+      rmSync(partial, { force: true });
+      rmSync(disk, { force: true });
+    }
+    return { image: final };
   },
-};
+});

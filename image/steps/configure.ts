@@ -2,11 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { crypttab, fstab, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
+import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, networkdConfig, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /** Finds image/overlay/ from src (image/steps) or from dist (dist/image/steps → repo/image/overlay). */
 export function overlayDir(): string {
@@ -40,19 +40,16 @@ function idsOf(root: string, user: string): { uid: number; gid: number } {
  * Step 4: the systemd units, the service user, the first-boot script and the
  * files that name the LUKS volume (crypttab, fstab). The LUKS and filesystem
  * UUIDs are chosen here, before anything is encrypted, so the initramfs can
- * be built against them.
+ * be built against them. After the packages step, whose host keys it removes.
  */
-export const configureStep: Step = {
+export const configureStep = defineStep({
   name: "configure",
   title: "Add the systemd units, user and boot configuration",
-  async run(ctx) {
+  needs: ["keys", "packages"],
+  async run(ctx, { keys }) {
     const r = ctx.rootfs;
-    const s = ctx.state;
-    s.luksUuid = randomUUID();
-    s.rootFsUuid = randomUUID();
     const vol = randomBytes(4).toString("hex").toUpperCase();
-    s.bootVolumeId = `${vol.slice(0, 4)}-${vol.slice(4)}`;
-    const ids = { luksUuid: s.luksUuid, rootFsUuid: s.rootFsUuid, bootVolumeId: s.bootVolumeId };
+    const ids: BootIds = { luksUuid: randomUUID(), rootFsUuid: randomUUID(), bootVolumeId: `${vol.slice(0, 4)}-${vol.slice(4)}` };
     const host = hostnameFor(ctx.board, ctx.options.hostname);
 
     put(r, "etc/hostname", `${host}\n`);
@@ -83,8 +80,7 @@ export const configureStep: Step = {
     put(r, `${CONFIG_DIR.slice(1)}/config.json`, "{}\n");
     put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile) }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
-    if (!s.buildKey) throw new Error("build key not set");
-    put(r, `${CONFIG_DIR.slice(1)}/build.key`, s.buildKey, 0o600);
+    put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);
     if (ctx.options.setupCodeFile) put(r, `${CONFIG_DIR.slice(1)}/setup-code`, readFileSync(ctx.options.setupCodeFile, "utf8").trim() + "\n", 0o600);
 
     put(r, "etc/systemd/system/sovereign.service", sovereignService(ctx.board));
@@ -112,6 +108,6 @@ export const configureStep: Step = {
     // No shell logins on the appliance: a serial getty would only swallow the console.
     const tty = ctx.board.console.split(",")[0] ?? "ttyS0";
     await exec("systemctl", ["--root", r, "mask", `serial-getty@${tty}.service`], { logFile: ctx.logFile });
-    return undefined;
+    return { ids, hostname: host };
   },
-};
+});

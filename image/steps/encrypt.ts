@@ -4,7 +4,7 @@ import type { BuildContext } from "../BuildContext.js";
 import { exec } from "../lib/exec.js";
 import { readLuks2Header } from "../lib/luksPayload.js";
 import { LUKS_REDUCE_BYTES } from "./rootfsImage.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /**
  * The cipher the image is built with. Offline encryption runs in cryptsetup's user-space crypto backend,
@@ -16,14 +16,14 @@ export function buildCipher(board: { luks: { cipher: string; keySize: number } }
 }
 
 /** The `cryptsetup reencrypt --encrypt` arguments for the board (offline, on a file: no device-mapper). */
-export function encryptArgs(ctx: Pick<BuildContext, "board" | "options" | "state">, keyFile: string, image: string): string[] {
+export function encryptArgs(ctx: Pick<BuildContext, "board" | "options">, luksUuid: string, keyFile: string, image: string): string[] {
   const l = ctx.board.luks;
   const memory = Math.min(ctx.options.buildPbkdfMemoryKiB ?? l.pbkdfMemoryKiB, l.pbkdfMemoryKiB);
   const args = [
     "reencrypt", "--encrypt", "--type", "luks2", "--batch-mode",
     "--cipher", buildCipher(ctx.board).cipher, "--key-size", String(buildCipher(ctx.board).keySize), "--sector-size", "4096",
     "--pbkdf", "argon2id", "--pbkdf-memory", String(memory), "--pbkdf-parallel", "1",
-    "--uuid", ctx.state.luksUuid ?? "", "--label", "sovereign-luks",
+    "--uuid", luksUuid, "--label", "sovereign-luks",
     "--reduce-device-size", `${LUKS_REDUCE_BYTES / 1024 / 1024}M`,
     "--key-file", keyFile,
   ];
@@ -32,25 +32,24 @@ export function encryptArgs(ctx: Pick<BuildContext, "board" | "options" | "state
   return [...args, image];
 }
 
-/** Step 7b: LUKS2-encrypt the root image in place with the build passphrase. */
-export const encryptStep: Step = {
+/** Step 7c: LUKS2-encrypt the root image in place with the build passphrase, under the UUID configure chose. */
+export const encryptStep = defineStep({
   name: "encrypt",
   title: "Encrypt root as LUKS2 (offline, in place)",
-  async run(ctx) {
-    const img = ctx.state.rootImg;
-    if (!img || !ctx.state.buildKey) throw new Error("encrypt before rootfs-image");
+  needs: ["keys", "configure", "rootfs-image"],
+  async run(ctx, { keys, configure, "rootfs-image": root }) {
+    const img = root.image;
     const keyFile = join(ctx.work, "build.key");
-    writeFileSync(keyFile, ctx.state.buildKey, { mode: 0o600 });
+    writeFileSync(keyFile, keys.buildKey, { mode: 0o600 });
     const bc = buildCipher(ctx.board).cipher;
     ctx.progress(`${bc}${bc === ctx.board.luks.cipher ? "" : ` (first boot re-encrypts to ${ctx.board.luks.cipher})`}, argon2id ≤ ${ctx.board.luks.pbkdfMemoryKiB} KiB`);
-    await exec("cryptsetup", encryptArgs(ctx, keyFile, img), { logFile: ctx.logFile, nice: true });
+    await exec("cryptsetup", encryptArgs(ctx, configure.ids.luksUuid, keyFile, img), { logFile: ctx.logFile, nice: true });
     // cryptsetup keeps half of --reduce-device-size for the header and leaves the other half, now
     // encrypted zeros that cannot compress, after the filesystem. The data segment is "dynamic" (it maps
     // whatever follows the header), so the volume ends where the filesystem ends; first boot grows it.
     const dataOffset = Number(Object.values(readLuks2Header(img).json.segments)[0]?.offset ?? "0");
-    const fit = dataOffset + (ctx.state.rootFsBytes ?? 0);
-    if (dataOffset > 0 && ctx.state.rootFsBytes && fit < statSync(img).size) truncateSync(img, fit);
-    ctx.state.luksCipher = bc;
-    return undefined;
+    const fit = dataOffset + root.fsBytes;
+    if (dataOffset > 0 && fit < statSync(img).size) truncateSync(img, fit);
+    return { image: img, buildCipher: bc };
   },
-};
+});

@@ -4,7 +4,7 @@ import { initramfsFiles, initramfsGenerator } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { kernelVersions } from "../lib/kernelVersions.js";
 import { initrdSlimHook } from "../lib/slim.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /**
  * Step 6: the initramfs with cryptsetup and the unlock method (passdev for
@@ -12,9 +12,11 @@ import type { Step } from "./Step.js";
  * then write kernel, initrd, DTBs, config.txt and cmdline.txt into
  * /boot/firmware, from which the firmware partition is made.
  */
-export const initramfsStep: Step = {
+export const initramfsStep = defineStep({
   name: "initramfs",
   title: "Build the initramfs with cryptsetup",
+  // configure wrote the crypttab it unlocks with; kernel-modules removed what it must not carry.
+  needs: ["configure", "kernel-modules"],
   async run(ctx) {
     const r = ctx.rootfs;
     const keys = ctx.options.sshKeyFile ? readFileSync(ctx.options.sshKeyFile, "utf8") : undefined;
@@ -54,4 +56,4 @@ export const initramfsStep: Step = {
     });
     return undefined;
   },
-};
+});

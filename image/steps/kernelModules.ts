@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { inChroot } from "../lib/chroot.js";
 import { kernelVersions } from "../lib/kernelVersions.js";
 import { modulesToRemove, parseModulesDep } from "../lib/slim.js";
-import type { Step } from "./Step.js";
+import { defineStep, skip } from "./Step.js";
 
 /**
  * Step 5b: drops the kernel module trees the board profile excludes
@@ -11,15 +11,16 @@ import type { Step } from "./Step.js";
  * re-runs depmod so udev never asks for a missing module. It runs before the
  * initramfs, which then carries fewer modules too.
  */
-export const kernelModulesStep: Step = {
+export const kernelModulesStep = defineStep({
   name: "kernel-modules",
   title: "Drop kernel modules the board cannot use",
+  needs: ["packages"],
   async run(ctx) {
     const exclude = ctx.board.kernelModulesExclude ?? [];
-    if (exclude.length === 0) return "the board profile excludes no kernel modules";
+    if (exclude.length === 0) return skip("the board profile excludes no kernel modules");
     const base = join(ctx.rootfs, "usr/lib/modules");
     const versions = kernelVersions(ctx.rootfs);
-    if (versions.length === 0) return "no kernel modules in the rootfs";
+    if (versions.length === 0) return skip("no kernel modules in the rootfs");
     for (const v of versions) {
       const dir = join(base, v);
       const { excluded, dependents } = modulesToRemove(parseModulesDep(readFileSync(join(dir, "modules.dep"), "utf8")), exclude);
@@ -32,4 +33,4 @@ export const kernelModulesStep: Step = {
     }
     return undefined;
   },
-};
+});

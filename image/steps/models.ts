@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { chownSync, copyFileSync, createReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Step } from "./Step.js";
+import { defineStep, skip } from "./Step.js";
+import type { FileDigest } from "../StepOutputs.js";
 import { DATA_DIR, SERVICE_USER } from "../lib/units.js";
 
 export async function sha256File(path: string): Promise<string> {
@@ -10,12 +11,14 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-/** Step 5: --model files into <dataDir>/models with a manifest (name, size, sha256). */
-export const modelsStep: Step = {
+/** Step 5: --model files into <dataDir>/models with a manifest (name, size, sha256), owned by the service user that configure made. */
+export const modelsStep = defineStep({
   name: "models",
   title: "Install models into the data directory",
+  needs: ["configure"],
   async run(ctx) {
-    if (ctx.options.models.length === 0) return "no --model given";
+    if (ctx.options.models.length === 0) return skip("no --model given", { models: [] });
+    const models: FileDigest[] = [];
     const dir = join(ctx.rootfs, DATA_DIR.slice(1), "models");
     const passwd = readFileSync(join(ctx.rootfs, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith(`${SERVICE_USER}:`))?.split(":") ?? [];
     const uid = Number(passwd[2]);
@@ -25,11 +28,11 @@ export const modelsStep: Step = {
       const dest = join(dir, basename(m));
       copyFileSync(m, dest);
       chownSync(dest, uid, gid);
-      ctx.state.models.push({ file: basename(m), sha256: await sha256File(dest), bytes: statSync(dest).size });
+      models.push({ file: basename(m), sha256: await sha256File(dest), bytes: statSync(dest).size });
     }
     const manifest = join(dir, "manifest.json");
-    writeFileSync(manifest, JSON.stringify({ models: ctx.state.models.map((m) => ({ ...m, format: "gguf", source: "image build" })) }, null, 2) + "\n");
+    writeFileSync(manifest, JSON.stringify({ models: models.map((m) => ({ ...m, format: "gguf", source: "image build" })) }, null, 2) + "\n");
     chownSync(manifest, uid, gid);
-    return undefined;
+    return { models };
   },
-};
+});

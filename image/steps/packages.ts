@@ -1,38 +1,40 @@
-import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { aptCacheDir, aptInstall, clearAptLists, NO_INITRD, writeAptSources } from "../lib/aptInChroot.js";
-import { unlockPackages } from "../lib/bootConfig.js";
-import { inChroot, withChroot } from "../lib/chroot.js";
-import type { Step } from "./Step.js";
+import { defineStep, skip } from "./Step.js";
 
 /**
- * Step 3: Debian packages beyond the bootstrap set. nodejs, avahi and the
- * board's kernel and firmware come in with the (cached) bootstrap layers; this step
+ * Step 3: packages beyond the bootstrap set. Node, avahi and the board's
+ * kernel and firmware come in with the (cached) bootstrap layers; this step
  * adds what the unlock method needs (dropbear-initramfs, TPM2 tools) and the
- * opt-in L4T layer, and always leaves the apt lists out of the image.
+ * opt-in L4T layer. It always gives the image its own package sources, so
+ * the device updates from the same mirror.
  */
-export const packagesStep: Step = {
+export const packagesStep = defineStep({
   name: "packages",
   title: "Install unlock-method and vendor packages",
+  needs: ["bootstrap"],
   async run(ctx) {
-    writeAptSources(ctx);
-    const extra = unlockPackages(ctx.unlock);
+    const { distro } = ctx;
     const l4t = ctx.options.l4t;
-    if (extra.length === 0 && !l4t) return "nothing beyond the bootstrap set for this board and unlock method";
-    if (l4t?.startsWith("deb ")) writeFileSync(join(ctx.rootfs, "etc/apt/sources.list.d/nvidia-l4t.list"), `${l4t}\n`);
-    await withChroot(ctx.rootfs, async () => {
-      await aptInstall(ctx, [...extra, ...(l4t?.startsWith("deb ") ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : [])]);
-      if (l4t && !l4t.startsWith("deb ")) {
-        ctx.progress(`installing the L4T BSP debs from ${l4t}`);
-        const debs = readdirSync(l4t).filter((f) => f.endsWith(".deb"));
-        // Ship the BSP's debs in and install them with apt so dependencies resolve.
-        mkdirSync(join(ctx.rootfs, "tmp/l4t"), { recursive: true });
-        for (const d of debs) copyFileSync(join(l4t, d), join(ctx.rootfs, "tmp/l4t", d));
-        await inChroot(ctx.rootfs, ["sh", "-c", "apt-get install -y -q /tmp/l4t/*.deb"], { logFile: ctx.logFile, env: NO_INITRD });
-        rmSync(join(ctx.rootfs, "tmp/l4t"), { recursive: true, force: true });
+    const l4tSource = l4t?.startsWith("deb ") ? l4t : undefined;
+    distro.writeSources(ctx, l4tSource ? [l4tSource] : []);
+    const pkgs = [...distro.unlockPackages(ctx.unlock), ...(l4tSource ? distro.vendorPackages("nvidia-l4t") : [])];
+    if (pkgs.length === 0 && !l4t) return skip("nothing beyond the bootstrap set for this board and unlock method");
+    // A BSP directory: its package files go in with the rest, so that their dependencies resolve.
+    const bsp = l4t && !l4tSource ? join(ctx.rootfs, "tmp/l4t") : undefined;
+    if (l4t && bsp) {
+      ctx.progress(`installing the L4T BSP packages from ${l4t}`);
+      mkdirSync(bsp, { recursive: true });
+      for (const d of readdirSync(l4t).filter((f) => f.endsWith(".deb"))) {
+        copyFileSync(join(l4t, d), join(bsp, d));
+        pkgs.push(`/tmp/l4t/${d}`);
       }
-    }, { aptCache: aptCacheDir(ctx) });
-    clearAptLists(ctx.rootfs);
+    }
+    try {
+      await distro.install(ctx, pkgs);
+    } finally {
+      if (bsp) rmSync(bsp, { recursive: true, force: true });
+    }
     return undefined;
   },
-};
+});

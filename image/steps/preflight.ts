@@ -5,7 +5,7 @@ import { exec } from "../lib/exec.js";
 import { checkGguf } from "../lib/ggufCheck.js";
 import { toolsFor } from "../lib/hostTools.js";
 import type { BuildContext } from "../BuildContext.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /** Free space a build needs in the work/output directory, beyond the models. */
 export const MIN_FREE_BYTES = 6 * 1024 ** 3;
@@ -14,9 +14,9 @@ function hostArch(): "amd64" | "arm64" | "other" {
   return process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : "other";
 }
 
-export function missingTools(ctx: Pick<BuildContext, "board" | "options">, has: (tool: string) => boolean): { tool: string; pkg: string }[] {
+export function missingTools(ctx: Pick<BuildContext, "board" | "options" | "distro">, has: (tool: string) => boolean): { tool: string; pkg: string }[] {
   const foreign = hostArch() === ctx.board.arch ? undefined : ctx.board.arch;
-  return toolsFor({ compress: ctx.options.compress, foreignArch: foreign }).filter((t) => !has(t.tool));
+  return toolsFor({ compress: ctx.options.compress, foreignArch: foreign, distroTools: ctx.distro.hostTools }).filter((t) => !has(t.tool));
 }
 
 function hasTool(tool: string): boolean {
@@ -40,9 +40,10 @@ function readable(path: string, what: string): void {
  * Everything that can be refused is refused here, before any work: a wrong
  * option must never cost a 10-minute bootstrap first.
  */
-export const preflightStep: Step = {
+export const preflightStep = defineStep({
   name: "preflight",
   title: "Check the host and the inputs",
+  needs: [],
   async run(ctx) {
     const o = ctx.options;
     if (!ctx.board.unlock.includes(ctx.unlock))
@@ -90,7 +91,7 @@ export const preflightStep: Step = {
     }
     return undefined;
   },
-};
+});
 
 function statfsSafe(path: string): number {
   try {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { capture, exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
 import { inodesFor } from "../lib/slim.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /** Room cryptsetup takes for the LUKS2 header when encrypting in place. */
 export const LUKS_REDUCE_BYTES = 16 * MiB;
@@ -38,11 +38,16 @@ async function ext4Blocks(img: string): Promise<{ count: number; free: number }>
   return { count: n("Block count"), free: n("Free blocks") };
 }
 
-/** Step 7b: root filesystem as a file, populated with `mkfs.ext4 -d` (no mount). */
-export const rootfsImageStep: Step = {
+/**
+ * Step 7b: root filesystem as a file, populated with `mkfs.ext4 -d` (no
+ * mount). The tree is final here: it comes after every step that writes to
+ * it, the boot partition included (it leaves out what that partition carries).
+ */
+export const rootfsImageStep = defineStep({
   name: "rootfs-image",
   title: "Make the root filesystem (mkfs.ext4 -d)",
-  async run(ctx) {
+  needs: ["runtime", "configure", "models", "boot-partition"],
+  async run(ctx, { configure: { ids } }) {
     const r = ctx.rootfs;
     // Nothing in /tmp, /run or the apt cache belongs in the image, nor dpkg's and debconf's backup copies (*-old).
     await exec("sh", ["-c", `rm -rf ${r}/tmp/* ${r}/var/tmp/* ${r}/var/cache/apt/*.bin ${r}/var/cache/apt/archives/*.deb ${r}/var/log/*.log ${r}/var/log/apt/* ${r}/var/cache/debconf/*-old ${r}/var/lib/dpkg/*-old`], { logFile: ctx.logFile });
@@ -65,7 +70,7 @@ export const rootfsImageStep: Step = {
     const mkfs = async (bytes: number): Promise<void> => {
       writeFileSync(img, "");
       truncateSync(img, bytes);
-      await exec("mkfs.ext4", ["-q", "-F", "-L", "sovereign-root", "-U", ctx.state.rootFsUuid ?? "random", "-T", "default", "-b", "4096", "-m", "0", "-N", String(inodesFor(files)), "-E", "root_owner=0:0", "-d", r, img], {
+      await exec("mkfs.ext4", ["-q", "-F", "-L", "sovereign-root", "-U", ids.rootFsUuid, "-T", "default", "-b", "4096", "-m", "0", "-N", String(inodesFor(files)), "-E", "root_owner=0:0", "-d", r, img], {
         logFile: ctx.logFile,
         nice: true,
       });
@@ -96,8 +101,6 @@ export const rootfsImageStep: Step = {
     await exec("e2fsck", ["-f", "-n", img], { logFile: ctx.logFile });
     // The encryption step moves the data up by the header size; the file must have that room at its end.
     truncateSync(img, fsBytes + LUKS_REDUCE_BYTES);
-    ctx.state.rootImg = img;
-    ctx.state.rootFsBytes = fsBytes;
-    return undefined;
+    return { image: img, fsBytes };
   },
-};
+});

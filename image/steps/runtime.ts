@@ -6,7 +6,7 @@ import { exec, capture } from "../lib/exec.js";
 import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";
 import { isNativeObject, isPrunableFile, pruneBuildDirs, pruneDirsAtPackageRoot } from "../lib/slim.js";
 import { APP_DIR } from "../lib/units.js";
-import type { Step } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 const hostArch = (): string => (process.arch === "x64" ? "amd64" : process.arch);
 
@@ -15,9 +15,10 @@ const hostArch = (): string => (process.arch === "x64" ? "amd64" : process.arch)
  * launcher, static web UI, and production node_modules for the target arch.
  * Compiled addons are rebuilt for a foreign target with Debian's cross g++.
  */
-export const runtimeStep: Step = {
+export const runtimeStep = defineStep({
   name: "runtime",
   title: "Install the runtime in /opt/sovereign",
+  needs: ["bootstrap"],
   async run(ctx) {
     const repo = ctx.options.repoRoot;
     const entry = join(repo, "dist/appliance/cli/main.js");
@@ -61,13 +62,12 @@ export const runtimeStep: Step = {
     await stripNative(ctx, native);
     const bytes = Number((await capture("du", ["-sb", app])).split("\t")[0]);
     const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
-    ctx.state.runtime = { version, bytes, nodeModules: keep.map((k) => k.slice("node_modules/".length)) };
     ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB (${((before - bytes) / 1024 ** 2).toFixed(0)} MiB of tests, types, maps and symbols pruned), ${keep.length} modules`);
     // Optional per-platform packages npm skipped on this host (e.g. sqlite-vec-linux-arm64 on an x64 host) are not in the image.
     if (missing.length > 0) ctx.progress(`warning: not installed on the build host, so not in the image: ${missing.join(", ")}`);
-    return undefined;
+    return { version, bytes, nodeModules: keep.map((k) => k.slice("node_modules/".length)) };
   },
-};
+});
 
 type Level = "modules" | "scope" | "package" | "inner";
 const childLevel = (level: Level, name: string): Level =>

@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { z } from "zod";
+import type { BoardProfile } from "../../image/boards/BoardProfile.js";
 import { boardIds, boards, findBoard } from "../../image/boards/registry.js";
-import { validateBoardProfile } from "../../image/boards/schema.js";
+import { boardProfileSchema, validateBoardProfile } from "../../image/boards/schema.js";
+import { x86_64 } from "../../image/boards/x86_64.js";
 
 const fixtures = join(import.meta.dirname, "../fixtures/image/boards");
 const load = (dir: string): [string, Record<string, unknown>][] =>
@@ -13,6 +16,15 @@ const load = (dir: string): [string, Record<string, unknown>][] =>
 describe("board profiles", () => {
   it.each(boards.map((b) => [b.id, b] as const))("%s satisfies the schema", (_id, board) => {
     expect(validateBoardProfile(board)).toEqual({ ok: true });
+  });
+
+  it("the type is the schema's: written once, so neither can drift from the other", () => {
+    expectTypeOf<BoardProfile>().toEqualTypeOf<z.infer<typeof boardProfileSchema>>();
+    // A field the schema does not define is a type error in a profile module, as it is a schema error in a fixture.
+    // @ts-expect-error bootloader is not a field of a board profile
+    const extra: BoardProfile = { ...x86_64, bootloader: "grub" };
+    expect(validateBoardProfile(extra).ok).toBe(false);
+    for (const b of boards) expect(boardProfileSchema.parse(b)).toEqual(b);
   });
 
   it("the registry lists every id once, in boardIds order", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { findBoard } from "../../image/boards/registry.js";
-import { crypttab, expectedPiCmdline, fstab, initramfsFiles, initramfsGenerator, kernelCmdline, loaderEntry, raspiFirmwareDefaults, unlockPackages } from "../../image/lib/bootConfig.js";
+import { crypttab, expectedPiCmdline, fstab, initramfsFiles, initramfsGenerator, kernelCmdline, loaderEntry, raspiFirmwareDefaults } from "../../image/lib/bootConfig.js";
+import { debian } from "../../image/distros/debian.js";
 import { minimumDiskBytes, MiB, parseSfdiskJson, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { parseSize } from "../../image/lib/size.js";
 
@@ -56,13 +57,13 @@ describe("crypttab, fstab and the kernel command line", () => {
     expect(f["etc/dropbear/initramfs/authorized_keys"]).toBe("ssh-ed25519 AAAA user@host\n");
     expect(kernelCmdline(x86, "ssh", ids.luksUuid)).toContain("ip=dhcp");
     expect(() => initramfsFiles("ssh")).toThrow();
-    expect(unlockPackages("ssh")).toContain("dropbear-initramfs");
+    expect(debian.unlockPackages("ssh")).toContain("dropbear-initramfs");
   });
 
   it("tpm2: a dracut initrd whose systemd-cryptsetup tries the TPM2 token, then asks for the recovery passphrase", () => {
     expect(initramfsGenerator("tpm2")).toBe("dracut");
     for (const u of ["passphrase", "usb-key", "ssh"] as const) expect(initramfsGenerator(u)).toBe("initramfs-tools");
-    expect(unlockPackages("tpm2")).toEqual(expect.arrayContaining(["dracut", "systemd-cryptsetup", "tpm2-tools"]));
+    expect(debian.unlockPackages("tpm2")).toEqual(expect.arrayContaining(["dracut", "systemd-cryptsetup", "tpm2-tools"]));
     const files = initramfsFiles("tpm2");
     expect(Object.keys(files)).toEqual(["etc/dracut.conf.d/90-sovereign.conf"]);
     // Generic, not host-only: the build chroot's devices are not the device's.

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { dpkgFilters, initrdSlimHook, inodesFor, isNativeObject, isPrunableFile, modulesToRemove, parseModulesDep } from "../../image/lib/slim.js";
 import { findBoard } from "../../image/boards/registry.js";
 import { validateBoardProfile } from "../../image/boards/schema.js";
-import { bootstrapKey } from "../../image/steps/bootstrap.js";
+import { bootstrapKey } from "../../image/distros/debian.js";
 
 const dep = parseModulesDep(
   [

@@ -7,6 +7,7 @@ import { boards } from "../../../image/boards/registry.js";
 import type { UnlockMethod } from "../../../image/boards/BoardProfile.js";
 import type { BuildOptions, Compression } from "../../../image/BuildContext.js";
 import { runBuild } from "../../../image/pipeline.js";
+import { distros } from "../../../image/distros/registry.js";
 import { flashImage } from "../../../image/flash.js";
 import { parseSize } from "../../../image/lib/size.js";
 
@@ -45,6 +46,7 @@ export function registerImageCommand(program: Command): void {
     .command("build")
     .description("Build an encrypted Debian trixie disk image for a board (needs root).")
     .requiredOption("--board <id>", `the board: ${boards.map((b) => b.id).join(" | ")}`)
+    .option("--distro <id>", `the distribution the rootfs is built from: ${distros.map((d) => d.id).join(" | ")} (default ${distros[0]?.id ?? ""})`)
     .option("--out <dir>", "output directory", "out")
     .option("--size <size>", "raw image size (e.g. 8G); the root grows to fill the medium at first boot anyway")
     .option("--unlock <method>", "passphrase | usb-key | tpm2 | ssh (defaults to passphrase)")
@@ -71,6 +73,7 @@ export function registerImageCommand(program: Command): void {
       }
       const options: BuildOptions = {
         board: String(opts.board),
+        ...(opts.distro ? { distro: String(opts.distro) } : {}),
         out: String(opts.out),
         ...(sizeBytes ? { sizeBytes } : {}),
         ...(unlock ? { unlock } : {}),

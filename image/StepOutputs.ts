@@ -1,0 +1,101 @@
+import type { InstalledPackage } from "./distros/Distro.js";
+import type { BootIds } from "./lib/bootConfig.js";
+
+/** A file with its digest: models in the image, artefacts beside it. */
+export interface FileDigest {
+  file: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** keys: the build passphrase, and where it and the key stick were written for the user. */
+export interface BuildKeys {
+  buildKey: Buffer;
+  /** The generated passphrase beside the image (0600); absent when the user gave --passphrase-file. */
+  passphraseFile?: string;
+  /** usb-key unlock: a FAT image labelled SOVKEY holding the key file. */
+  usbKeyImage?: string;
+}
+
+/** bootstrap: the rootfs tree is extracted; from which tarball. */
+export interface Bootstrapped {
+  tarball: string;
+  cacheHit: boolean;
+}
+
+/** runtime: /opt/sovereign as staged. */
+export interface RuntimeInstalled {
+  version: string;
+  bytes: number;
+  nodeModules: string[];
+}
+
+/** configure: the identifiers chosen before anything is encrypted, so crypttab, fstab and the initramfs can name them. */
+export interface Configured {
+  ids: BootIds;
+  hostname: string;
+}
+
+export interface ModelsInstalled {
+  models: FileDigest[];
+}
+
+/** boot-partition: the FAT image (ESP or Pi firmware). */
+export interface BootPartition {
+  image: string;
+  bytes: number;
+}
+
+/** rootfs-image: ext4 as a file, with room at its end for the LUKS header. */
+export interface RootFilesystem {
+  image: string;
+  fsBytes: number;
+}
+
+/** encrypt: the root image, now LUKS2 (encrypted in place), and the cipher it ships with. */
+export interface EncryptedRoot {
+  image: string;
+  buildCipher: string;
+}
+
+/** assemble: the raw disk, still under a temporary name. */
+export interface AssembledDisk {
+  path: string;
+  bytes: number;
+}
+
+/** compress: the image under its final name. */
+export interface CompressedImage {
+  image: string;
+}
+
+/** manifest: the signed manifest and what it lists. */
+export interface SignedManifest {
+  path: string;
+  files: FileDigest[];
+  packages: InstalledPackage[];
+}
+
+/**
+ * What each step yields, by step name. A step declares the earlier steps it
+ * reads (`needs`) and gets exactly their outputs, so reading a value that no
+ * earlier step produced does not compile (./pipeline.ts checks the order).
+ * `void`: the step works on the rootfs tree and yields no value.
+ */
+export interface StepOutputs {
+  preflight: void;
+  keys: BuildKeys;
+  bootstrap: Bootstrapped;
+  runtime: RuntimeInstalled;
+  packages: void;
+  configure: Configured;
+  models: ModelsInstalled;
+  "kernel-modules": void;
+  initramfs: void;
+  "boot-partition": BootPartition;
+  "rootfs-image": RootFilesystem;
+  encrypt: EncryptedRoot;
+  assemble: AssembledDisk;
+  compress: CompressedImage;
+  manifest: SignedManifest;
+}

@@ -1,0 +1,176 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
+import { inChroot, withChroot } from "../lib/chroot.js";
+import { capture, exec } from "../lib/exec.js";
+import { parseDpkgList } from "../lib/manifest.js";
+import { dpkgFilters } from "../lib/slim.js";
+import type { Distro, DistroJob } from "./Distro.js";
+
+export const SUITE = "trixie";
+
+/** Packages every image has: init, unlock, the runtime's Node and mDNS. */
+export const basePackages = [
+  "systemd", "systemd-sysv", "udev", "dbus", "kmod", "cryptsetup", "cryptsetup-initramfs", "initramfs-tools",
+  "e2fsprogs", "fdisk", "zstd", "nodejs", "avahi-daemon", "libnss-mdns",
+] as const;
+
+/**
+ * The initramfs step builds the one initrd that ships; the kernel's own hook (initramfs-tools' or
+ * dracut's) would make another first (two minutes under qemu-user for arm64) that is thrown away.
+ * Maintainer scripts inherit this from apt.
+ */
+export const NO_INITRD = { INITRD: "No" };
+
+/** Where the host's .deb cache appears in the rootfs while apt runs there. */
+const APT_ARCHIVES = "var/cache/apt/archives";
+
+/** `pkg/suite` for packages the board takes from an extra suite (the Pi 5's backports kernel). */
+const pick = (board: BoardProfile) => (p: string): string => (board.fromSuite[p] ? `${p}/${board.fromSuite[p]}` : p);
+
+/** Layer 1, mmdebstrap's --include list: the base set and the kernel. Boards of one architecture and kernel share it. */
+export function basePackagesFor(board: BoardProfile): string[] {
+  return [...basePackages, ...board.packages.kernel].map(pick(board));
+}
+
+/** Layer 2: the board's firmware and boot packages, installed over layer 1 with the board's own sources. */
+export function boardLayerPackages(board: BoardProfile): string[] {
+  return [...board.packages.firmware, ...board.packages.extra].map(pick(board));
+}
+
+/** apt source lines (one-line form) for mmdebstrap: main only, so that layer 1 is shared across boards. */
+export function baseSourceLines(board: BoardProfile, mirror: string): string[] {
+  return [SUITE, ...board.extraSuites].map((s) => `deb ${mirror} ${s} main`);
+}
+
+/** The image's own apt sources (deb822): the board's components and suites. */
+export function aptSources(board: BoardProfile, mirror: string): string {
+  return [SUITE, `${SUITE}-updates`, ...board.extraSuites]
+    .map((s) => `Types: deb\nURIs: ${mirror}\nSuites: ${s}\nComponents: ${board.components.join(" ")}\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`)
+    .join("\n");
+}
+
+const hash = (input: unknown): string => createHash("sha256").update(JSON.stringify(input)).digest("hex").slice(0, 16);
+
+/** Cache key of layer 1: everything that changes its contents. (Unchanged since v2, so cached tarballs stay valid.) */
+export function baseKey(board: BoardProfile, mirror: string): string {
+  return hash({ v: 2, arch: board.arch, sources: baseSourceLines(board, mirror), packages: basePackagesFor(board), dpkgFilters, env: NO_INITRD });
+}
+
+/** Cache key of the board's rootfs (layer 1 plus layer 2). */
+export function bootstrapKey(board: BoardProfile, mirror: string): string {
+  const layer = boardLayerPackages(board);
+  return layer.length === 0 ? baseKey(board, mirror) : hash({ v: 1, base: baseKey(board, mirror), sources: aptSources(board, mirror), packages: layer });
+}
+
+/** The host directory that holds .debs between builds, per architecture. */
+export function aptCacheDir(job: Pick<DistroJob, "board" | "options">): string {
+  return join(job.options.cache, `apt-${job.board.arch}`);
+}
+
+/**
+ * What `apt-get update` leaves: the lists and apt's binary caches (80+ MB,
+ * stale the day the image ships). Never `apt-get clean` instead: the .deb
+ * cache is the host's, bound in.
+ */
+export function clearAptLists(rootfs: string): void {
+  const lists = join(rootfs, "var/lib/apt/lists");
+  if (existsSync(lists)) for (const f of readdirSync(lists)) if (f !== "partial" && f !== "lock") rmSync(join(lists, f), { recursive: true, force: true });
+  const cache = join(rootfs, "var/cache/apt");
+  if (existsSync(cache)) for (const f of readdirSync(cache)) if (f.endsWith(".bin")) rmSync(join(cache, f), { force: true });
+}
+
+/** Debian packages an unlock method adds to the rootfs. */
+export function unlockPackages(unlock: UnlockMethod): string[] {
+  switch (unlock) {
+    case "tpm2":
+      // dracut replaces initramfs-tools (see initramfsGenerator); systemd-cryptsetup has systemd-cryptenroll
+      // and the TPM2 token plugin; dracut's tpm2-tss module requires tpm2-tools.
+      return ["dracut", "systemd-cryptsetup", "tpm2-tools"];
+    case "ssh":
+      return ["dropbear-initramfs", "openssh-server"];
+    default:
+      return [];
+  }
+}
+
+function sources(board: BoardProfile, mirror: string): Record<string, string> {
+  return { "etc/apt/sources.list.d/debian.sources": aptSources(board, mirror) };
+}
+
+/**
+ * Debian trixie: layer 1 from mmdebstrap (arm64 through qemu-user), apt in
+ * the chroot for the rest, on the host's bound .deb cache, which mmdebstrap
+ * syncs in and out too.
+ */
+export const debian: Distro = {
+  id: "debian",
+  title: "Debian trixie",
+  release: SUITE,
+  hostTools: [{ tool: "mmdebstrap", pkg: "mmdebstrap" }],
+
+  basePackages: basePackagesFor,
+  boardPackages: boardLayerPackages,
+  unlockPackages,
+  vendorPackages: (layer) => (layer === "nvidia-l4t" ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : []),
+
+  layerKeys: (board, mirror) => ({ base: baseKey(board, mirror), board: bootstrapKey(board, mirror) }),
+  sources,
+
+  async bootstrap(job, tarball) {
+    const { board, options } = job;
+    const aptCache = aptCacheDir(job);
+    mkdirSync(aptCache, { recursive: true });
+    const include = basePackagesFor(board);
+    job.progress(`mmdebstrap ${SUITE} ${board.arch} (${include.length} packages beyond minbase)`);
+    await exec(
+      "mmdebstrap",
+      [
+        "--variant=minbase",
+        `--arch=${board.arch}`,
+        `--include=${include.join(",")}`,
+        ...dpkgFilters.map((f) => `--dpkgopt=${f}`),
+        "--skip=essential/unlink",
+        "--format=tar",
+        `--setup-hook=mkdir -p "$1"/${APT_ARCHIVES}/`,
+        `--setup-hook=sync-in ${aptCache} /${APT_ARCHIVES}/`,
+        `--customize-hook=sync-out /${APT_ARCHIVES} ${aptCache}`,
+        `--customize-hook=rm -f "$1"/${APT_ARCHIVES}/*.deb`,
+        SUITE,
+        tarball,
+        ...baseSourceLines(board, options.mirror),
+      ],
+      { logFile: job.logFile, nice: true, env: { ...process.env, ...NO_INITRD }, onLine: (l) => l.startsWith("I: ") && job.progress(l.slice(3)) },
+    );
+  },
+
+  writeSources(job, extra = []) {
+    const apt = join(job.rootfs, "etc/apt");
+    mkdirSync(join(apt, "sources.list.d"), { recursive: true });
+    // mmdebstrap's one-line sources (main only) give way to the image's own.
+    rmSync(join(apt, "sources.list"), { force: true });
+    for (const [path, text] of Object.entries(sources(job.board, job.options.mirror))) writeFileSync(join(job.rootfs, path), text);
+    if (extra.length > 0) writeFileSync(join(apt, "sources.list.d/vendor.list"), extra.map((l) => `${l}\n`).join(""));
+  },
+
+  async install(job, packages) {
+    const r = job.rootfs;
+    await withChroot(
+      r,
+      async () => {
+        job.progress("apt-get update in the rootfs");
+        await inChroot(r, ["apt-get", "update", "-q"], { logFile: job.logFile });
+        job.progress(`apt-get install ${packages.join(" ")}`);
+        await inChroot(r, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...packages], { logFile: job.logFile, env: NO_INITRD });
+      },
+      { cache: { host: aptCacheDir(job), at: APT_ARCHIVES } },
+    );
+    clearAptLists(r);
+  },
+
+  async installedPackages(rootfs) {
+    const out = await capture("dpkg-query", ["--admindir", join(rootfs, "var/lib/dpkg"), "-W", "-f", "${Package}\\t${Version}\\t${Architecture}\\n"]);
+    return parseDpkgList(out.replace(/\\t/g, "\t").replace(/\\n/g, "\n"));
+  },
+};
