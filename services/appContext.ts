@@ -19,9 +19,10 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /**
      * Who may call the route. Absent means an authenticated user or key is
-     * required. "public" routes are the short named allow-list (see the auth service).
+     * required. "public" routes are the short named allow-list (see the auth service);
+     * "loopbackOrScope" answers the node itself without credentials and anyone else with `scope`.
      */
-    access?: "public" | "setup" | "loopback";
+    access?: "public" | "setup" | "loopback" | "loopbackOrScope";
   }
 }
 

@@ -8,6 +8,8 @@ export interface RouteInfo {
   schema: FastifySchema | undefined;
   access: string | undefined;
   scope: string | undefined;
+  /** What an API key needs beyond `scope` ("never": sessions only), when the route says. */
+  keyScope: string | undefined;
 }
 
 declare module "fastify" {
@@ -24,11 +26,11 @@ export const routeCatalogPlugin = fp(
     app.decorate("routeCatalog", routes);
     app.addHook("onRoute", (route) => {
       const methods = (Array.isArray(route.method) ? route.method : [route.method]) as HTTPMethods[];
-      const config = (route.config ?? {}) as { access?: string; scope?: string };
+      const config = (route.config ?? {}) as { access?: string; scope?: string; keyScope?: string };
       for (const method of methods) {
         // HEAD twins of GET routes are fastify's own; they share the GET handler.
         if (method === "HEAD" && route.exposeHeadRoute === undefined && methods.length === 1 && routes.some((r) => r.method === "GET" && r.url === route.url)) continue;
-        routes.push({ method, url: route.url, schema: route.schema, access: config.access, scope: config.scope });
+        routes.push({ method, url: route.url, schema: route.schema, access: config.access, scope: config.scope, keyScope: config.keyScope });
       }
     });
   },

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import { requireAdmin } from "./requireAdmin.js";
 
 const eventSchema = {
   type: "object",
@@ -47,13 +46,14 @@ function namesFor(auth: AuthLookup | undefined, events: ReadonlyArray<{ actor: s
   return names;
 }
 
-/** /api/audit: read the log, its checkpoints and a verification report. Admins only. */
+/** /api/audit: read the log, its checkpoints and a verification report. Admins only: the auth service's hook checks the "admin" scope. */
 export async function auditRoutes(app: FastifyInstance): Promise<void> {
-  app.addHook("preHandler", requireAdmin);
+  const config = { scope: "admin" as const };
 
   app.get<{ Querystring: { before?: string; limit?: string; type?: string; actor?: string } }>(
     "/api/audit",
     {
+      config,
       schema: {
         querystring: {
           type: "object",
@@ -91,6 +91,7 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: { limit?: string } }>(
     "/api/audit/checkpoints",
     {
+      config,
       schema: {
         querystring: { type: "object", additionalProperties: false, properties: { limit: { type: "string", pattern: "^[1-9][0-9]{0,3}$" } } },
       },
@@ -98,7 +99,7 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
     async (req) => ({ checkpoints: app.audit.checkpoints(Number(req.query.limit ?? 100)), nodeId: app.identity.nodeId, publicKey: app.identity.publicKeyBase64, schedule: app.audit.schedule() }),
   );
 
-  app.get("/api/audit/types", async () => ({ types: app.audit.types() }));
+  app.get("/api/audit/types", { config }, async () => ({ types: app.audit.types() }));
 
-  app.get("/api/audit/verify", async () => app.audit.verify());
+  app.get("/api/audit/verify", { config }, async () => app.audit.verify());
 }

@@ -34,8 +34,11 @@ function bearer(request: FastifyRequest): string | undefined {
 
 /**
  * The one gate every request passes (onRequest, before any body is read):
- * Host check, then who is calling, then the route's access rule and scope,
- * then CSRF for state-changing requests.
+ * Host check, then who is calling, then the route's access rule, scope and
+ * key scope, then CSRF for state-changing requests. Routes declare what they
+ * need in their config and never check roles themselves, so this is the one
+ * place a caller's permissions are decided (test/integration/routeScopes.test.ts
+ * checks every route against its declaration).
  */
 export function accessHook(app: FastifyInstance, auth: AuthService, hosts: HostAllowList) {
   const cookieMode = app.config["auth.secureCookies"];
@@ -79,12 +82,23 @@ export function accessHook(app: FastifyInstance, auth: AuthService, hosts: HostA
       if (!isLoopbackAddress(request.socket.remoteAddress)) throw new SovereignError("LOOPBACK_ONLY");
       return;
     }
+    // The node itself needs no credentials (a local scraper); anyone else is checked below like any caller.
+    if (access === "loopbackOrScope" && isLoopbackAddress(request.socket.remoteAddress)) return;
 
     const principal = request.principal;
     if (!principal) throw failure ?? new SovereignError("UNAUTHENTICATED", "Log in, or send an API key as a Bearer token.");
     const scope = config.scope;
     if (scope !== undefined && !principal.scopes.includes(scope)) {
       throw new SovereignError("INSUFFICIENT_SCOPE", `This needs the "${scope}" permission.`, { details: { scope } });
+    }
+    // What a key needs beyond that: an admin's key scoped to "chat" must not act with its owner's role.
+    const keyScope = config.keyScope;
+    if (keyScope !== undefined && principal.kind === "apiKey" && (keyScope === "never" || !principal.scopes.includes(keyScope))) {
+      throw new SovereignError(
+        "INSUFFICIENT_SCOPE",
+        keyScope === "never" ? "This takes a logged-in session, not an API key." : `An API key needs the "${keyScope}" permission for this; a logged-in session does not.`,
+        { details: { scope: keyScope } },
+      );
     }
     // A cookie rides along on any request the browser sends; a token from the page proves the page sent it.
     if (unsafe && principal.kind === "user") {

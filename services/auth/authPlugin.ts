@@ -27,6 +27,12 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** The permission a route needs beyond being authenticated (see the permission table). */
     scope?: Scope;
+    /**
+     * What an API key needs on this route beyond `scope`, where sessions need
+     * less (managing one's own keys: any session, but only an "admin" key);
+     * "never": sessions only (changing a password).
+     */
+    keyScope?: Scope | "never";
   }
 }
 

@@ -7,21 +7,16 @@ import { isTier, type Tier } from "./trust.js";
 interface PrincipalLike {
   username?: string;
   userId?: string;
-  role?: string;
-  scopes?: readonly string[];
 }
 
 function principalOf(request: FastifyRequest): PrincipalLike | null {
   return (request as unknown as { principal?: PrincipalLike | null }).principal ?? null;
 }
 
-/** Tier changes are for admins; with no auth service loaded (bare test builds), routes stay as the app configures them. */
-function requireAdmin(request: FastifyRequest): string {
+/** Who acted, for the peer's history: the caller's name (the access hook has checked the route's "admin" scope). */
+function actorOf(request: FastifyRequest): string {
   const p = principalOf(request);
-  if (!request.server.hasRequestDecorator("principal")) return "api";
-  if (!p) throw new SovereignError("UNAUTHENTICATED");
-  if (p.role !== "admin" && !p.scopes?.includes("admin")) throw new SovereignError("FORBIDDEN", "Only admins change peers' trust.");
-  return p.username ?? p.userId ?? "api";
+  return p?.username ?? p?.userId ?? "api";
 }
 
 export function peerView(p: PeerRow) {
@@ -43,7 +38,10 @@ const tierBody = {
 
 /** /api/federation: peers and pairing, stats, the node's own manifest, sync on demand, backup mirrors. */
 export async function federationRoutes(app: FastifyInstance, fed: FederationService, backupDir: string): Promise<void> {
-  app.get("/api/federation/peers", async () => ({
+  // Peers, their trust, sync and backup mirrors are the admin's (the Peers page is admin-only): the hook checks the
+  // caller's scopes, so an admin's key scoped to "chat" or "metrics" gets no further than a guest.
+  const config = { scope: "admin" as const };
+  app.get("/api/federation/peers", { config }, async () => ({
     self: { nodeId: fed.nodeId, fingerprint: app.identity.fingerprint, enabled: fed.enabled, connected: fed.connected },
     peers: fed.peers().map(peerView),
     discovered: fed.discovered(),
@@ -51,9 +49,9 @@ export async function federationRoutes(app: FastifyInstance, fed: FederationServ
 
   app.post<{ Params: { ref: string }; Body: { tier: Tier; fingerprint?: string } }>(
     "/api/federation/peers/:ref/approve",
-    { schema: { body: { ...tierBody, required: ["tier", "fingerprint"] } } },
+    { config, schema: { body: { ...tierBody, required: ["tier", "fingerprint"] } } },
     async (request) => {
-      const actor = requireAdmin(request);
+      const actor = actorOf(request);
       const r = fed.setTier(request.params.ref, request.body.tier, actor, request.body.fingerprint);
       return { peer: peerView(r.peer), from: r.from, changed: r.changed };
     },
@@ -61,43 +59,39 @@ export async function federationRoutes(app: FastifyInstance, fed: FederationServ
 
   app.put<{ Params: { ref: string }; Body: { tier: Tier; fingerprint?: string } }>(
     "/api/federation/peers/:ref/tier",
-    { schema: { body: tierBody } },
+    { config, schema: { body: tierBody } },
     async (request) => {
-      const actor = requireAdmin(request);
+      const actor = actorOf(request);
       if (!isTier(request.body.tier)) throw new SovereignError("FED_TIER_INVALID");
       const r = fed.setTier(request.params.ref, request.body.tier, actor, request.body.fingerprint);
       return { peer: peerView(r.peer), from: r.from, changed: r.changed };
     },
   );
 
-  app.delete<{ Params: { ref: string } }>("/api/federation/peers/:ref", async (request) => {
-    const actor = requireAdmin(request);
+  app.delete<{ Params: { ref: string } }>("/api/federation/peers/:ref", { config }, async (request) => {
+    const actor = actorOf(request);
     const p = fed.removePeer(request.params.ref, actor);
     return { removed: p.nodeId };
   });
 
-  app.get("/api/federation/stats", async () => ({ ...fed.stats(), breakers: fed.offload.breakerSnapshots() }));
-  app.get("/api/federation/manifest", async () => fed.manifest());
-  app.post("/api/federation/sync", async (request) => {
-    requireAdmin(request);
+  app.get("/api/federation/stats", { config }, async () => ({ ...fed.stats(), breakers: fed.offload.breakerSnapshots() }));
+  app.get("/api/federation/manifest", { config }, async () => fed.manifest());
+  app.post("/api/federation/sync", { config }, async () => {
     if (!fed.enabled) throw new SovereignError("FED_DISABLED");
     return { asked: fed.syncNow(true) };
   });
 
-  // Backup mirrors. All admin-only: the list names peers' backups, and a bundle is a peer's whole (sealed) database.
-  app.post("/api/federation/backups/mirror", async (request) => {
-    requireAdmin(request);
+  // Backup mirrors: the list names peers' backups, and a bundle is a peer's whole (sealed) database.
+  app.post("/api/federation/backups/mirror", { config }, async () => {
     return { mirror: fed.mirrorNewestBackup(backupDir, { required: true }) };
   });
 
-  app.get("/api/federation/mirrors", async (request) => {
-    requireAdmin(request);
+  app.get("/api/federation/mirrors", { config }, async () => {
     return { mirrors: fed.mirrors.list() };
   });
 
   /** The sealed chunks of one held mirror, for its owner: `sovereign peer mirror-open` decrypts it there. */
-  app.get<{ Params: { owner: string; backupId: string } }>("/api/federation/mirrors/:owner/:backupId", async (request) => {
-    requireAdmin(request);
+  app.get<{ Params: { owner: string; backupId: string } }>("/api/federation/mirrors/:owner/:backupId", { config }, async (request) => {
     return fed.mirrors.bundle(request.params.owner, request.params.backupId);
   });
 }

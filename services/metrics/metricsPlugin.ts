@@ -1,7 +1,6 @@
 import fp from "fastify-plugin";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { registerHttpMetrics } from "./httpMetrics.js";
-import { metricsAccess } from "./metricsAccess.js";
 import { ServiceMetrics, type GenerationObservation } from "./serviceMetrics.js";
 import { SystemMetrics } from "./systemMetrics.js";
 
@@ -42,7 +41,8 @@ export const metricsPlugin = fp(
 
     app.get(
       "/metrics",
-      { config: { access: "public" }, onRequest: metricsAccess },
+      // The node itself (a local Prometheus or node agent) without credentials; anyone else with the "metrics" scope.
+      { config: { access: "loopbackOrScope", scope: "metrics" } },
       async (_request, reply) => {
         await system.refresh();
         services.refresh();

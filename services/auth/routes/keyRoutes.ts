@@ -1,21 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
-import { canActFor, requirePrincipal, type Principal } from "../principal.js";
+import { canActFor, requirePrincipal as manager } from "../principal.js";
 import { roleScopes, scopes as allScopes, type Scope } from "../scopes.js";
 import { keyView, schemas } from "./views.js";
 
-/** Keys are managed from a session, or by a key that itself holds "admin". */
-function manager(request: FastifyRequest): Principal {
-  const p = requirePrincipal(request);
-  if (p.kind === "apiKey" && !p.scopes.includes("admin")) throw new SovereignError("INSUFFICIENT_SCOPE", "Managing API keys needs a logged-in session or the \"admin\" permission.", { details: { scope: "admin" } });
-  return p;
-}
+/** Keys are managed from any logged-in session, or by a key that itself holds "admin" (a "chat" key mints no keys). */
+const config = { keyScope: "admin" as const };
 
 /** API keys: created (the secret is in that one response), listed, revoked. */
 export async function keyRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: { all?: boolean } }>(
     "/api/keys",
-    { schema: { querystring: { type: "object", additionalProperties: false, properties: { all: { type: "string", enum: ["true", "false"] } } } } },
+    { config, schema: { querystring: { type: "object", additionalProperties: false, properties: { all: { type: "string", enum: ["true", "false"] } } } } },
     async (request) => {
       const p = manager(request);
       const all = String(request.query.all) === "true" && p.scopes.includes("admin");
@@ -26,6 +22,7 @@ export async function keyRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { name: string; scopes: Scope[]; expiresInDays?: number | null; userId?: string; tokensPerHour?: number | null; tokensPerDay?: number | null } }>(
     "/api/keys",
     {
+      config,
       schema: {
         body: {
           type: "object",
@@ -62,7 +59,7 @@ export async function keyRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.delete<{ Params: { id: string } }>("/api/keys/:id", { schema: { params: schemas.idParams } }, async (request) => {
+  app.delete<{ Params: { id: string } }>("/api/keys/:id", { config, schema: { params: schemas.idParams } }, async (request) => {
     const p = manager(request);
     const k = app.auth.keys.get(request.params.id);
     if (!k || !canActFor(p, k.userId)) throw new SovereignError("API_KEY_NOT_FOUND");

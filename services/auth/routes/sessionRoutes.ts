@@ -60,6 +60,7 @@ export async function sessionRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: { currentPassword: string; newPassword: string } }>(
     "/api/auth/password",
     {
+      config: { keyScope: "never" },
       schema: {
         body: { type: "object", required: ["currentPassword", "newPassword"], additionalProperties: false, properties: { currentPassword: schemas.password, newPassword: schemas.password } },
       },
