@@ -3,31 +3,18 @@ import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import * as ort from "onnxruntime-node";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
-
-export interface Embedder {
-  readonly dimensions: number | null;
-  /** One L2-normalised vector per text, in order; `tokens` is the sum of input tokens. */
-  embed(texts: readonly string[]): Promise<{ vectors: Float32Array[]; tokens: number }>;
-  dispose(): Promise<void>;
-}
-
-export interface OnnxEmbedderOptions {
-  /** Intra-op threads; from tuning.embeddingThreads. */
-  threads: number;
-  /** Texts per forward pass. Defaults to 32. */
-  batchSize?: number;
-  /** Tokens kept per text (longer texts are truncated). Defaults to 512. */
-  maxTokens?: number;
-}
+import type { Embedder, OnnxEmbedderOptions } from "./OnnxEmbedder.js";
 
 /**
  * A sentence-transformer over onnxruntime-node: tokenizer.json (through
  * @huggingface/tokenizers, read locally) → input_ids, attention_mask and
  * token_type_ids when the model takes them → last hidden state → mean pooling
  * over the mask → L2 normalisation. Texts are sorted by length and batched, so
- * padding stays small.
+ * padding stays small. onnxruntime-node's `run` computes synchronously on the
+ * calling thread, so this runs inside the embedding worker (onnxWorker.ts),
+ * never on the HTTP event loop; OnnxEmbedder is the node's side of it.
  */
-export class OnnxEmbedder implements Embedder {
+export class OnnxModel implements Embedder {
   dimensions: number | null = null;
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -37,7 +24,7 @@ export class OnnxEmbedder implements Embedder {
   ) {}
 
   /** `dir` holds model.onnx and tokenizer.json (tokenizer_config.json optional). */
-  static async load(dir: string, options: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
+  static async load(dir: string, options: OnnxEmbedderOptions): Promise<OnnxModel> {
     const modelPath = join(dir, "model.onnx");
     const tokPath = join(dir, "tokenizer.json");
     if (!existsSync(modelPath) || !existsSync(tokPath))
@@ -63,7 +50,7 @@ export class OnnxEmbedder implements Embedder {
     for (const input of ["input_ids", "attention_mask"])
       if (!session.inputNames.includes(input))
         throw new SovereignError("MODEL_INVALID", `The ONNX model has no "${input}" input; a sentence-transformer takes input_ids and attention_mask.`, { details: { inputs: session.inputNames } });
-    return new OnnxEmbedder(session, tokenizer, options.batchSize ?? 32, options.maxTokens ?? 512);
+    return new OnnxModel(session, tokenizer, options.batchSize ?? 32, options.maxTokens ?? 512);
   }
 
   private tokenize(text: string): number[] {
