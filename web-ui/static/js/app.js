@@ -2,6 +2,7 @@ import { h, replace, toast, clearToast } from "./h.js";
 import { onUnauthenticated, explain } from "./api.js";
 import { pages, loadPage } from "./pages.js";
 import { session, logout } from "./session.js";
+import "./theme.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");

@@ -1,5 +1,6 @@
 import { h, replace, fmtBytes, table, statusLine } from "../h.js";
 import { api, explain, signalUnauthenticated } from "../api.js";
+import { setupChecklist } from "../checklist.js";
 
 export const title = "Dashboard";
 
@@ -26,6 +27,9 @@ function throttlingText(t) {
   return { text: t.throttled ? "Throttling" : "None", detail: `${t.events} thermal throttle events since boot.` };
 }
 
+// Admins get links to the pages that fix what is missing; others cannot open those pages.
+let isAdmin = false;
+
 function liveCards(live) {
   const mem = live.memory;
   const thr = throttlingText(live.throttling);
@@ -42,7 +46,7 @@ function liveCards(live) {
       h("h2", null, "Inference"),
       inf
         ? h("dl", { class: "facts" },
-          h("dt", null, "Model"), h("dd", null, inf.model ?? "none loaded"),
+          h("dt", null, "Model"), h("dd", null, inf.model ?? (isAdmin ? h("span", null, "none loaded · ", h("a", { href: "#/models" }, "add or load one in Models")) : "none loaded (an admin adds models)")),
           h("dt", null, "Tokens/s"), h("dd", null, num(inf.tokensPerSecond)),
           h("dt", null, "Running"), h("dd", null, inf.active ?? "–"),
           h("dt", null, "Queued"), h("dd", null, inf.queued ?? "–"))
@@ -79,7 +83,8 @@ const humanize = (key) =>
     .replace(/\bsqlite\b/i, "SQLite");
 const show = (v) => (v && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ") : String(v));
 
-export function render(root) {
+export function render(root, ctx) {
+  isAdmin = ctx?.user?.role === "admin";
   const status = statusLine("Loading…");
   const live = h("div", { class: "grid", id: "live" });
   const facts = h("section", { class: "card", "aria-labelledby": "hw-title" }, h("h2", { id: "hw-title" }, "Hardware"));
@@ -88,6 +93,7 @@ export function render(root) {
   root.append(
     h("h1", null, "Dashboard"),
     status,
+    ctx?.user?.role === "admin" ? setupChecklist().card : null,
     h("section", { "aria-labelledby": "live-title" }, h("h2", { id: "live-title", class: "sr-only" }, "Live"), live, liveState),
     facts,
     tuning,

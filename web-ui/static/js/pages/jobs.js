@@ -1,5 +1,6 @@
 import { h, replace, table, fmtTime, toast, statusLine } from "../h.js";
 import { api, explain } from "../api.js";
+import { describeCron } from "../cronText.js";
 
 export const title = "Jobs";
 
@@ -31,7 +32,7 @@ export function render(root) {
           ["Job", "Schedule", "Last run", "Next run", ""],
           jobs.map((j) => [
             h("span", null, j.name, j.running ? h("span", { class: "badge good" }, " running") : null, j.paused ? h("span", { class: "badge bad" }, " paused") : null, j.description ? h("span", { class: "hint" }, j.description) : null, j.onlyWhenIdle ? h("span", { class: "hint" }, "Runs only while the node is idle.") : null),
-            h("code", null, j.schedule),
+            h("span", null, describeCron(j.schedule) ?? "", h("span", { class: "hint" }, h("code", null, j.schedule))),
             j.lastRun ? h("span", null, fmtTime(j.lastRun.startedAt), " ", outcome(j.lastRun.outcome)) : "never",
             j.paused ? "paused" : fmtTime(j.nextRunAt),
             h("div", { class: "row" },
