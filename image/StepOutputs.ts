@@ -88,6 +88,8 @@ export interface StepOutputs {
   bootstrap: Bootstrapped;
   runtime: RuntimeInstalled;
   packages: void;
+  /** The CUDA llama.cpp runner (jetson-orin with --l4t), in /opt/sovereign's node-llama-cpp local builds. */
+  "cuda-runner": void;
   configure: Configured;
   models: ModelsInstalled;
   "kernel-modules": void;

@@ -15,6 +15,7 @@ import { bootPartitionStep } from "./steps/bootPartition.js";
 import { bootstrapStep } from "./steps/bootstrap.js";
 import { compressStep } from "./steps/compress.js";
 import { configureStep } from "./steps/configure.js";
+import { cudaRunnerStep } from "./steps/cudaRunner.js";
 import { encryptStep } from "./steps/encrypt.js";
 import { initramfsStep } from "./steps/initramfs.js";
 import { kernelModulesStep } from "./steps/kernelModules.js";
@@ -53,6 +54,7 @@ const build: StepList<StepName> = new StepList<never>()
   .then(bootstrapStep)
   .then(runtimeStep)
   .then(packagesStep)
+  .then(cudaRunnerStep)
   .then(configureStep)
   .then(modelsStep)
   .then(kernelModulesStep)

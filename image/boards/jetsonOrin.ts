@@ -14,10 +14,12 @@ export const jetsonOrin: BoardProfile = {
   console: "ttyTCU0,115200",
   luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1_048_576 },
   unlock: ["passphrase", "usb-key", "ssh"],
-  serviceEnv: {},
+  // The CUDA runner is built for the Orin's GPU (sm_87); node-llama-cpp names its build folder after
+  // the custom CMake options, so the service must see the same option to find that build.
+  serviceEnv: { NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES: "87" },
   notes: [
     "boots as a generic arm64 UEFI disk (USB or NVMe)",
-    "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t with a BSP directory or a 'deb …' apt line); without it inference is CPU-only",
+    "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t with a BSP directory or a 'deb …' apt line): the cuda-runner step then builds llama.cpp with CUDA; without it inference is CPU-only, and says so",
   ],
   vendorLayer: {
     name: "nvidia-l4t",

@@ -100,6 +100,17 @@ function sources(board: BoardProfile, mirror: string): Record<string, string> {
 }
 
 /**
+ * Packages of vendor layers: the L4T drivers (nvidia-l4t), what building the
+ * CUDA runner needs in its scratch rootfs (JetPack's CUDA toolkit meta package
+ * and the compilers), and the CUDA libraries the runner needs in the image.
+ */
+const vendorLayers: Record<string, string[]> = {
+  "nvidia-l4t": ["nvidia-l4t-core", "nvidia-l4t-cuda"],
+  "nvidia-l4t-cuda-build": ["git", "cmake", "make", "g++", "nvidia-cuda-dev"],
+  "nvidia-l4t-cuda-runtime": ["nvidia-cuda"],
+};
+
+/**
  * Debian trixie: layer 1 from mmdebstrap (arm64 through qemu-user), apt in
  * the chroot for the rest, on the host's bound .deb cache, which mmdebstrap
  * syncs in and out too.
@@ -113,7 +124,8 @@ export const debian: Distro = {
   basePackages: basePackagesFor,
   boardPackages: boardLayerPackages,
   unlockPackages,
-  vendorPackages: (layer) => (layer === "nvidia-l4t" ? ["nvidia-l4t-core", "nvidia-l4t-cuda"] : []),
+  // JetPack 6's apt names; NVIDIA's repository is not reachable from our build machines, so unverified here.
+  vendorPackages: (layer) => vendorLayers[layer] ?? [],
 
   layerKeys: (board, mirror) => ({ base: baseKey(board, mirror), board: bootstrapKey(board, mirror) }),
   sources,
