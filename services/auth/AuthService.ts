@@ -2,6 +2,8 @@ import type { FastifyBaseLogger } from "fastify";
 import type BetterSqlite3 from "better-sqlite3";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { ApiKeyStore } from "./ApiKeyStore.js";
+import { isLoopbackAddress } from "./hostCheck.js";
+import { KeyedSemaphore } from "./KeyedSemaphore.js";
 import { LoginThrottle, type ThrottlePolicy } from "./LoginThrottle.js";
 import { hashPassword, passwordAcceptable, hashCost, verifyPassword } from "./passwords.js";
 import type { Principal } from "./principal.js";
@@ -46,6 +48,14 @@ export class AuthService {
   readonly throttle: LoginThrottle;
   readonly ledger: QuotaLedger;
   private claimedCache = false;
+  /**
+   * Password hashes that may run at once per address (2, up to 16 more waiting)
+   * and per account name (1, up to 4 waiting): a burst is hashed in turn, so the
+   * throttle sees each outcome before the next attempt, and a flood of 64 MiB
+   * scrypt runs cannot pile up. Beyond the queues: 429 at once.
+   */
+  private readonly sourceSlots = new KeyedSemaphore(2, 16);
+  private readonly accountSlots = new KeyedSemaphore(1, 4);
   /** A hash to verify against when the user does not exist, so both cases cost the same. */
   private dummyHash: Promise<string> | undefined;
 
@@ -86,18 +96,20 @@ export class AuthService {
    */
   async claim(code: string, username: string, password: string, client: ClientMeta): Promise<User> {
     if (this.isClaimed()) throw new SovereignError("SETUP_CLOSED");
-    const lockedMs = this.throttle.lockedFor(["setup"]);
+    const keys = this.setupKeys(client.ip);
+    // The code check below is synchronous, so attempts sent at once are counted one by one.
+    const lockedMs = this.throttle.lockedFor(keys.map((k) => k.key));
     if (lockedMs > 0) throw lockedError(lockedMs);
     const expected = readSetupCode(this.options.setupCodePath);
     if (expected === undefined || !safeEqual(normalizeSetupCode(code), normalizeSetupCode(expected))) {
-      this.throttle.fail("setup", this.options.throttle);
+      for (const k of keys) this.throttle.fail(k.key, k.policy);
       this.audit({ type: "auth.setup_claim_failed", details: { ip: client.ip } });
       throw new SovereignError("SETUP_CODE_INVALID");
     }
     const hash = await this.hashPassword(password);
     const user = this.users.claim(username, hash);
     this.claimedCache = true;
-    this.throttle.clear("setup");
+    this.throttle.clearPrefix("setup");
     removeSetupCode(this.options.setupCodePath);
     this.audit({ type: "auth.setup_claimed", actor: user.id, subject: user.id, details: { username: user.username, ip: client.ip } });
     return user;
@@ -111,8 +123,22 @@ export class AuthService {
   regenerateSetupCode(): string {
     if (this.isClaimed()) throw new SovereignError("SETUP_CLOSED");
     const { code } = ensureSetupCode(this.options.setupCodePath, { regenerate: true });
-    this.throttle.clear("setup");
+    this.throttle.clearPrefix("setup");
     return code;
+  }
+
+  /**
+   * Setup-code failures lock the address that sent them, so a neighbour on the
+   * LAN cannot lock the owner out; a ceiling over all addresses (twenty times
+   * as many) stops a spray from many. The node's own console (loopback) is
+   * never held by the ceiling, and a new code (console, or physical-presence
+   * recovery) lifts every setup lock.
+   */
+  private setupKeys(ip: string): Array<{ key: string; policy: ThrottlePolicy }> {
+    const policy = this.options.throttle;
+    const keys = [{ key: `setup:ip:${ip}`, policy }];
+    if (!isLoopbackAddress(ip)) keys.push({ key: "setup:all", policy: { ...policy, maxFailures: policy.maxFailures * 20 } });
+    return keys;
   }
 
   /**
@@ -123,11 +149,37 @@ export class AuthService {
   async login(username: string, password: string, client: ClientMeta): Promise<{ user: User; secret: string; session: SessionInfo }> {
     const nameKey = `user:${username.toLowerCase().slice(0, 64)}`;
     const ipKey = `ip:${client.ip}`;
-    const lockedMs = this.throttle.lockedFor([nameKey, ipKey]);
-    if (lockedMs > 0) {
+    const locked = (ms: number) => {
       this.audit({ type: "auth.login_locked", details: { username: username.slice(0, 64), ip: client.ip } });
-      throw lockedError(lockedMs);
+      return lockedError(ms);
+    };
+    // Refused at once while locked, before waiting for a hashing slot.
+    const lockedMs = this.throttle.lockedFor([nameKey, ipKey]);
+    if (lockedMs > 0) throw locked(lockedMs);
+    const releaseSource = await this.sourceSlots.acquire(ipKey);
+    try {
+      const releaseAccount = await this.accountSlots.acquire(nameKey);
+      try {
+        // The attempt is reserved before the hash and settled after it: the lock is decided before the work, never after.
+        const reserved = this.throttle.reserve([
+          { key: nameKey, policy: this.options.throttle },
+          { key: ipKey, policy: { ...this.options.throttle, maxFailures: this.options.throttle.maxFailures * 10 } },
+        ]);
+        if ("waitMs" in reserved) throw locked(reserved.waitMs);
+        try {
+          return await this.checkPassword(username, password, client, nameKey, ipKey);
+        } finally {
+          reserved.release();
+        }
+      } finally {
+        releaseAccount();
+      }
+    } finally {
+      releaseSource();
     }
+  }
+
+  private async checkPassword(username: string, password: string, client: ClientMeta, nameKey: string, ipKey: string): Promise<{ user: User; secret: string; session: SessionInfo }> {
     const user = this.users.byName(username);
     const stored = user ? this.users.passwordHashOf(user.id) : undefined;
     const ok = await verifyPassword(password.slice(0, 1024), stored ?? (await this.dummy()));

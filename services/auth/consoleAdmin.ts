@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../../core/config/Config.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { Database } from "../db/Database.js";
+import { LoginThrottle } from "./LoginThrottle.js";
 import { hashPassword, passwordAcceptable } from "./passwords.js";
 import { authMigrations } from "./schema.js";
 import type { Role } from "./scopes.js";
@@ -65,7 +66,10 @@ export class ConsoleAdmin {
       throw new SovereignError("SETUP_CLOSED");
     }
     if (!regenerate && readSetupCode(path) === undefined) regenerate = true;
-    return { code: ensureSetupCode(path, { regenerate }).code, path };
+    const code = ensureSetupCode(path, { regenerate }).code;
+    // A new code from the console lifts every setup lockout, as physical-presence recovery does.
+    if (regenerate) new LoginThrottle(this.db.sqlite).clearPrefix("setup");
+    return { code, path };
   }
 
   close(): void {
