@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
+import { buildRuntime } from "../lib/buildRuntime.js";
 import { exec, capture } from "../lib/exec.js";
 import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";
 import { isNativeObject, isPrunableFile, pruneBuildDirs, pruneDirsAtPackageRoot } from "../lib/slim.js";
@@ -11,7 +12,7 @@ import { defineStep } from "./Step.js";
 const hostArch = (): string => (process.arch === "x64" ? "amd64" : process.arch);
 
 /**
- * Step 2: the runtime in /opt/sovereign: dist/ from `npm run build`, the
+ * Step 2: the runtime in /opt/sovereign: dist/ compiled afresh (refused if it does not type-check), the
  * launcher, static web UI, and production node_modules for the target arch.
  * Compiled addons are rebuilt for a foreign target with Debian's cross g++.
  */
@@ -21,25 +22,17 @@ export const runtimeStep = defineStep({
   needs: ["bootstrap"],
   async run(ctx) {
     const repo = ctx.options.repoRoot;
-    const entry = join(repo, "dist/appliance/cli/main.js");
-    const stale = !existsSync(entry) || (await capture("sh", ["-c", `find appliance services hardware image web-ui -name '*.ts' -newer ${entry} 2>/dev/null | head -1`], { cwd: repo })).trim() !== "";
-    if (!stale) ctx.progress("dist/ is newer than every source file: using it");
-    else ctx.progress("npm run build (tsc)");
-    if (stale) try {
-      await exec("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: repo, logFile: ctx.logFile, nice: true });
-    } catch (err) {
-      // tsc still emits on type errors; only a missing entry point is fatal.
-      if (!existsSync(join(repo, "dist/appliance/cli/main.js"))) throw err;
-      ctx.progress("warning: tsc reported errors; using the emitted dist/ (see the build log)");
-    }
+    // Compiled afresh for every image: a tree that does not type-check stops the build here.
+    const dist = join(ctx.work, "runtime-dist");
+    ctx.progress("compiling the runtime (tsc; a type error stops the build)");
+    await buildRuntime(repo, dist, ctx.logFile);
     const app = join(ctx.rootfs, APP_DIR.slice(1));
     rmSync(app, { recursive: true, force: true });
     mkdirSync(app, { recursive: true });
-    for (const p of ["dist", "bin", "package.json", "package-lock.json", "web-ui/static", "README.md"]) {
+    cpSync(dist, join(app, "dist"), { recursive: true });
+    for (const p of ["bin", "package.json", "package-lock.json", "web-ui/static", "README.md"]) {
       if (existsSync(join(repo, p))) cpSync(join(repo, p), join(app, p), { recursive: true, dereference: false });
     }
-    rmSync(join(app, "dist/test"), { recursive: true, force: true });
-    rmSync(join(app, "dist/bench"), { recursive: true, force: true });
 
     const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")) as LockFile;
     const { keep } = productionModules(lock, ctx.board.arch);
