@@ -11,7 +11,11 @@ export const OLLAMA_API_VERSION = "0.12.0";
 
 export interface OllamaRoutesOptions {
   inference: InferenceApi;
-  /** Runs one chat or completion generation: the chat service, so memory, quotas and offload apply as on /v1. */
+  /**
+   * Runs one generation for a caller: chat turns through the chat service (so
+   * memory, quotas and the offload decision apply as on /v1), raw prompts
+   * through inference.
+   */
   generate(request: FastifyRequest, req: GenerateRequest, parsed: ParsedGeneration): Promise<GenerateResult>;
   idleUnloadMs: number;
 }
@@ -56,8 +60,9 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
     return showBody(inference.registry.get(name));
   });
 
-  const generateRoute = async (request: FastifyRequest, reply: FastifyReply, t: Translated, chat: boolean) => {
-    const parsed = chat ? parseChatRequest(t.body) : parseCompletionRequest(t.body);
+  /** `templated`: the prompt goes through the model's chat template; `chat`: the answer has /api/chat's shape. */
+  const generateRoute = async (request: FastifyRequest, reply: FastifyReply, t: Translated, templated: boolean, chat: boolean) => {
+    const parsed = templated ? parseChatRequest(t.body) : parseCompletionRequest(t.body);
     if (t.ignoredOptions.length > 0) void reply.header("x-sovereign-ignored-options", t.ignoredOptions.join(","));
     const signal = disconnectSignal(request, reply);
     const model = parsed.model ?? "";
@@ -113,10 +118,10 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
     }
   };
 
-  app.post("/api/chat", { config }, async (request, reply) => generateRoute(request, reply, ollamaChatToOpenAi(request.body), true));
+  app.post("/api/chat", { config }, async (request, reply) => generateRoute(request, reply, ollamaChatToOpenAi(request.body), true, true));
   app.post("/api/generate", { config }, async (request, reply) => {
     const t = ollamaGenerateToOpenAi(request.body);
-    return generateRoute(request, reply, t, t.chat);
+    return generateRoute(request, reply, t, t.chat, false);
   });
 
   const embed = (legacy: boolean) => async (request: FastifyRequest) => {

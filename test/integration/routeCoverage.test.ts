@@ -48,9 +48,9 @@ function anonymous(app: FastifyInstance, r: RouteEntry) {
 
 const REFUSALS = new Set(["UNAUTHENTICATED", "LOOPBACK_ONLY", "SETUP_CLOSED"]);
 
-/** The error code of a refusal, in our shape or in OpenAI's (the /v1 routes), as a catalog code. */
-function refusalCode(body: { error?: { code?: string | null } }): string | undefined {
-  const code = body.error?.code?.toUpperCase();
+/** The error code of a refusal, in our shape, OpenAI's (the /v1 routes) or Ollama's (/ollama: { error: text, code }), as a catalog code. */
+function refusalCode(body: { error?: { code?: string | null } | string; code?: string }): string | undefined {
+  const code = (typeof body.error === "string" ? body.code : body.error?.code)?.toUpperCase();
   return code === "INVALID_API_KEY" ? "UNAUTHENTICATED" : code;
 }
 

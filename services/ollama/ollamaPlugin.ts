@@ -1,0 +1,33 @@
+import fp from "fastify-plugin";
+import type { FastifyRequest } from "fastify";
+import { charged, meterTokens } from "../inference/routes/openAiResponse.js";
+import { ollamaRoutes } from "./ollamaRoutes.js";
+
+function userIdOf(request: FastifyRequest): string {
+  const userId = request.principal?.userId;
+  return typeof userId === "string" && userId.length > 0 ? userId : "local";
+}
+
+/**
+ * services/ollama: Ollama's API for the apps that speak only it (Open WebUI's
+ * Ollama connection, Home Assistant, editor plugins, the `ollama` libraries).
+ * Mounted under /ollama here; appliance/server.ts serves the same routes at
+ * the root of `ollama.port` (11434 on images), where those clients look.
+ */
+export const ollamaPlugin = fp(
+  async (app) => {
+    await app.register(ollamaRoutes, {
+      prefix: "/ollama",
+      inference: app.inference,
+      idleUnloadMs: app.config["inference.idleUnloadMinutes"] * 60_000,
+      generate: (request, req) => {
+        const meter = meterTokens(app, request);
+        if (req.messages) {
+          return charged(meter, app.chat.complete({ ...req, messages: req.messages, userId: userIdOf(request) }));
+        }
+        return charged(meter, app.inference.generate(req));
+      },
+    });
+  },
+  { name: "sovereign-ollama", dependencies: ["sovereign-context", "sovereign-auth", "sovereign-inference", "sovereign-chat"] },
+);

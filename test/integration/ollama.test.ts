@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Ollama } from "ollama";
+import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
+import { testEmbedderDir } from "../models/testModelCache.js";
+import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
+
+// An unchanged Ollama client from npm, pointed at the node's Ollama listener (the root of its own port, as on 11434).
+describe("the Ollama-compatible API, through the official ollama client", () => {
+  let t: InferenceTestApp;
+  let listener: ExtraListener;
+  let ollama: Ollama;
+
+  beforeAll(async () => {
+    t = await startInferenceApp({ "inference.maxTokensDefault": 16 });
+    await t.app.inference.registry.add(testEmbedderDir(), { name: "emb" });
+    listener = await listenExtra(t.app, { host: "127.0.0.1", port: 0, prefix: "/ollama" });
+    ollama = new Ollama({ host: listener.url, headers: { Authorization: `Bearer ${t.key}` } });
+  });
+  afterAll(async () => {
+    await listener?.close();
+    await t?.close();
+  });
+
+  it("lists, shows and versions models the way Ollama does", async () => {
+    const tags = await ollama.list();
+    expect(tags.models.map((m) => m.name).sort()).toEqual(["emb", "tiny"]);
+    const tiny = tags.models.find((m) => m.name === "tiny")!;
+    expect(tiny.details.format).toBe("gguf");
+    expect(tiny.digest).toMatch(/^[0-9a-f]{64}$/);
+    const show = await ollama.show({ model: "tiny" });
+    expect(show.details.family).toBe("llama");
+    expect(show.capabilities).toContain("completion");
+    expect((await ollama.version()).version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it("chats without streaming, with Ollama's statistics", async () => {
+    const r = await ollama.chat({ model: "tiny", messages: [{ role: "user", content: "Once upon a time" }], stream: false, options: { temperature: 0, num_predict: 8, seed: 1 } });
+    expect(r.done).toBe(true);
+    expect(r.message.role).toBe("assistant");
+    expect(r.message.content.length).toBeGreaterThan(0);
+    expect(r.eval_count).toBeGreaterThan(0);
+    expect(r.eval_count).toBeLessThanOrEqual(8);
+    expect(r.prompt_eval_count).toBeGreaterThan(0);
+    expect(r.total_duration).toBeGreaterThan(0);
+    expect(["stop", "length"]).toContain(r.done_reason);
+  });
+
+  it("streams chat as NDJSON pieces ending with done, and the text matches the non-streamed answer", async () => {
+    const req = { model: "tiny", messages: [{ role: "user", content: "Once upon a time" }], options: { temperature: 0, num_predict: 8, seed: 1 } };
+    const whole = await ollama.chat({ ...req, stream: false });
+    const pieces: string[] = [];
+    let last: { done: boolean; eval_count?: number } | undefined;
+    for await (const part of await ollama.chat({ ...req, stream: true })) {
+      pieces.push(part.message.content);
+      last = part;
+    }
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(last?.done).toBe(true);
+    expect(pieces.join("")).toBe(whole.message.content);
+  });
+
+  it("generates with the chat template, streaming, and in raw mode", async () => {
+    const req = { model: "tiny", prompt: "Once upon a time", system: "Tell a story.", options: { num_predict: 6, temperature: 0 } };
+    const whole = await ollama.generate({ ...req, stream: false });
+    expect(whole.done).toBe(true);
+    expect(whole.eval_count).toBeGreaterThanOrEqual(0);
+    const parts: string[] = [];
+    let done = false;
+    for await (const p of await ollama.generate({ ...req, stream: true })) {
+      parts.push(p.response);
+      done = p.done;
+    }
+    expect(done).toBe(true);
+    expect(parts.join("")).toBe(whole.response);
+    const raw = await ollama.generate({ model: "tiny", prompt: "Once upon a time", raw: true, stream: false, options: { num_predict: 6, temperature: 0 } });
+    expect(raw.done).toBe(true);
+    expect(raw.response.length).toBeGreaterThan(0);
+  });
+
+  it("answers json format with a parseable object", async () => {
+    const r = await ollama.chat({ model: "tiny", messages: [{ role: "user", content: "a JSON object please" }], format: "json", stream: false, options: { num_predict: 48, temperature: 0 } });
+    if (r.done_reason === "stop") expect(() => JSON.parse(r.message.content)).not.toThrow();
+    else expect(r.message.content.trimStart().startsWith("{")).toBe(true);
+  });
+
+  it("embeds with /api/embed and /api/embeddings", async () => {
+    const e = await ollama.embed({ model: "emb", input: ["first text", "second text"] });
+    expect(e.embeddings).toHaveLength(2);
+    expect(e.embeddings[0]!.length).toBeGreaterThan(0);
+    const legacy = await ollama.embeddings({ model: "emb", prompt: "first text" });
+    expect(legacy.embedding).toEqual(e.embeddings[0]);
+  });
+
+  it("shows the loaded model in ps", async () => {
+    const ps = await ollama.ps();
+    expect(ps.models.map((m) => m.name)).toContain("tiny");
+  });
+
+  it("gives Ollama's error shape: unknown model, unknown option, no key", async () => {
+    await expect(ollama.chat({ model: "nope", messages: [{ role: "user", content: "x" }], stream: false })).rejects.toMatchObject({ status_code: 404 });
+    await expect(ollama.chat({ model: "tiny", messages: [{ role: "user", content: "x" }], stream: false, options: { mirostat_eta: 1 } as never })).rejects.toMatchObject({
+      status_code: 400, error: expect.stringContaining("mirostat_eta"),
+    });
+    const anonymous = new Ollama({ host: listener.url });
+    await expect(anonymous.list()).rejects.toMatchObject({ status_code: 401 });
+  });
+
+  it("serves the same routes under /ollama on the main port", async () => {
+    const res = await t.call("/ollama/api/tags");
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { models: unknown[] }).models).toHaveLength(2);
+  });
+});
