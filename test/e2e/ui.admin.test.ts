@@ -29,6 +29,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
   let context: BrowserContext;
   let page: Page;
   let errors: string[];
+  let other: TestApp | undefined;
 
   /** Starts (or restarts, as systemd would) the node on the same data dir and port. */
   async function start(): Promise<void> {
@@ -49,6 +50,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
+    await other?.close();
     await t?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -140,7 +142,42 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
     await expect(item("Turn on federation").getAttribute("data-done")).resolves.toBe("true");
   });
 
+  it("approves a second node by its fingerprint, changes its tier and forgets it", async () => {
+    // A real second node on this node's embedded broker.
+    const port = t.app.federation.brokerPort;
+    expect(port).toBeGreaterThan(0);
+    other = await buildTestApp({ "node.name": "second-node", "federation.enabled": true, "federation.broker.mode": "external", "federation.broker.url": `mqtt://127.0.0.1:${port}`, "federation.discovery": false, "scheduler.enabled": false });
+    const otherId = other.app.identity.nodeId;
+    await page.getByRole("link", { name: "Peers" }).click();
+    await ready(page, "Peers");
+    // The page refreshes itself; the peer shows once its signed manifest has arrived.
+    await page.getByRole("table", { name: "Known peers" }).getByText("second-node").waitFor({ timeout: 60_000 });
+    await page.getByLabel("Fingerprint of second-node").fill("AAAA-BBBB-CCCC-DDDD");
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.getByRole("status").filter({ hasText: /fingerprint/i }).waitFor();
+    expect(t.app.federation.peers().find((p) => p.nodeId === otherId)?.tier).toBe("unknown");
+
+    await page.getByLabel("Fingerprint of second-node").fill(other.app.identity.fingerprint);
+    await page.getByLabel("Tier for second-node").selectOption("core");
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.getByText("Approved second-node as core.").waitFor();
+    await page.getByLabel("Tier of second-node").selectOption("sandbox");
+    await page.getByRole("button", { name: "Set tier" }).click();
+    await page.getByText("second-node is now sandbox.").waitFor();
+    expect(t.app.federation.peers().find((p) => p.nodeId === otherId)?.tier).toBe("sandbox");
+    await shot(page, "admin-peers-approved");
+
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Forget" }).click();
+    await page.getByText("Forgot second-node.").waitFor();
+    expect(t.app.federation.peers().find((p) => p.nodeId === otherId)).toBeUndefined();
+    await other.close();
+    other = undefined;
+  }, 120_000);
+
   it("switches between light and dark, and remembers the choice", async () => {
+    await page.getByRole("link", { name: "Dashboard" }).click();
+    await ready(page, "Dashboard");
     const toggle = page.getByRole("button", { name: "Dark theme" });
     const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
     await expect(theme()).resolves.toBe("light");
