@@ -84,18 +84,24 @@ export const conversationRoutes: FastifyPluginAsync<{ memory: MemoryService; max
   );
 
   // Continue: the panel asks the model to go on with an answer, then stores the longer text in its place.
-  app.patch<{ Params: { id: string; messageId: string }; Body: { content: string } }>(
+  app.patch<{ Params: { id: string; messageId: string }; Body: { content: string; finishReason?: "stop" | "length" } }>(
     "/api/conversations/:id/messages/:messageId",
     {
       config: chat,
       schema: {
         params: messageParams,
-        body: { type: "object", required: ["content"], properties: { content: { type: "string", minLength: 1 } }, additionalProperties: false },
+        body: {
+          type: "object",
+          required: ["content"],
+          properties: { content: { type: "string", minLength: 1 }, finishReason: { type: "string", enum: ["stop", "length"] } },
+          additionalProperties: false,
+        },
       },
     },
     async (request) => {
-      checkText(request.body.content, maxDocumentBytes, "message");
-      return { message: conversations.editMessage(userIdOf(request), request.params.id, Number(request.params.messageId), request.body.content) };
+      const b = request.body;
+      checkText(b.content, maxDocumentBytes, "message");
+      return { message: conversations.editMessage(userIdOf(request), request.params.id, Number(request.params.messageId), b.content, b.finishReason ? { finishReason: b.finishReason } : {}) };
     },
   );
 

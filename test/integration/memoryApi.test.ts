@@ -214,9 +214,9 @@ describe("conversations API", () => {
     const c = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { id: string };
     const turn = [{ role: "user", content: "one" }, { role: "assistant", content: "1" }, { role: "user", content: "two" }, { role: "assistant", content: "2" }];
     const ids = ((await req({ method: "POST", url: `/api/conversations/${c.id}/messages`, payload: { messages: turn } })).json().messages as Array<{ id: number }>).map((m) => m.id);
-    const edited = await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[1]}`, payload: { content: "1, and more" } });
+    const edited = await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[1]}`, payload: { content: "1, and more", finishReason: "stop" } });
     expect(edited.statusCode, edited.body).toBe(200);
-    expect(edited.json().message).toMatchObject({ id: ids[1], content: "1, and more", meta: { editedAt: expect.any(String) } });
+    expect(edited.json().message).toMatchObject({ id: ids[1], content: "1, and more", meta: { finishReason: "stop", editedAt: expect.any(String) } });
     const cut = await req({ method: "DELETE", url: `/api/conversations/${c.id}/messages?from=${ids[2]}` });
     expect(cut.json()).toEqual({ deleted: 2 });
     const left = (await req(`/api/conversations/${c.id}`)).json().messages as Array<{ content: string }>;

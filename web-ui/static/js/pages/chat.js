@@ -1,211 +1,353 @@
-import { h, replace, field, statusLine, toast, fmtTime } from "../h.js";
+import { h, replace, statusLine } from "../h.js";
 import { api, explain } from "../api.js";
 import { streamChat } from "../chatStream.js";
+import { messageView, renderAnswer, citedMemories } from "../chat/messageView.js";
+import { chatSettings } from "../chat/chatSettings.js";
+import { attachments } from "../chat/attachments.js";
+import { conversationList, conversationHeader, convRoutes } from "../chat/conversations.js";
 
 export const title = "Chat";
 
 // Conversations live in the memory service; a completion names one with
 // conversation_id and memory: true, and the node then supplies the history and
-// retrieved notes itself (so only the new message is sent).
+// retrieved notes itself (so only the new message is sent). The page keeps the
+// conversation's settings with it and sends them with every turn.
 const routes = {
-  list: "/api/conversations?limit=50",
+  models: "/v1/models",
   create: "/api/conversations",
-  one: (id) => `/api/conversations/${encodeURIComponent(id)}`,
-  feedback: "/api/memory/feedback",
-  memory: (id) => `/api/memory/${encodeURIComponent(id)}`,
+  cut: (id, from) => `/api/conversations/${encodeURIComponent(id)}/messages?from=${from}`,
+  message: (id, mid) => `/api/conversations/${encodeURIComponent(id)}/messages/${mid}`,
 };
 
-// The node names the memories it put in the prompt (by id); their text is fetched once each.
-const memoryCache = new Map();
-function citedMemories(ids) {
-  if (!Array.isArray(ids) || ids.length === 0) return Promise.resolve([]);
-  return Promise.all(
-    ids.slice(0, 12).map((id) => {
-      if (!memoryCache.has(id)) memoryCache.set(id, api(routes.memory(id)).then((r) => r.memory, () => ({ id, source: "memory", text: "(no longer in memory)" })));
-      return memoryCache.get(id).then((memory) => ({ memory }));
-    }),
-  );
-}
-
-function citationList(hits) {
-  if (!hits?.length) return null;
-  return h(
-    "details",
-    { class: "citations" },
-    h("summary", null, `From memory (${hits.length})`),
-    h("ol", null, hits.map(({ memory: m }) => h("li", null, h("code", null, `[m${m.id}]`), ` ${m.source}: `, h("span", { class: "muted" }, m.text.length > 160 ? `${m.text.slice(0, 160)}…` : m.text)))),
-  );
-}
-
-function feedbackControls(conversationId, question, message) {
-  if (!question || !message.content) return null;
-  const box = h("div", { class: "feedback" });
-  const send = async (rating, correction) => {
-    try {
-      await api(routes.feedback, {
-        method: "POST",
-        body: { question, answer: message.content, rating, ...(correction ? { correction } : {}), ...(conversationId ? { conversationId } : {}), ...(Number.isInteger(message.id) ? { messageId: message.id } : {}) },
-      });
-      replace(box, h("span", { class: "ok", role: "status" }, rating === "up" ? "Thanks: marked helpful." : correction ? "Thanks: the correction is now in memory." : "Thanks: marked unhelpful."));
-    } catch (err) {
-      toast(explain(err), "error");
-    }
-  };
-  const down = () => {
-    const input = h("textarea", { name: "correction", rows: 2 });
-    const form = h(
-      "form",
-      { class: "inline" },
-      field("What should the answer have been? (optional)", input),
-      h("button", { type: "submit", class: "small" }, "Send feedback"),
-    );
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      void send("down", input.value.trim());
-    });
-    replace(box, form);
-    input.focus();
-  };
-  box.append(
-    h("button", { type: "button", class: "secondary small", onclick: () => send("up") }, h("span", { "aria-hidden": "true" }, "▲ "), "Helpful"),
-    h("button", { type: "button", class: "secondary small", onclick: down }, h("span", { "aria-hidden": "true" }, "▼ "), "Not helpful"),
-  );
-  return box;
-}
-
-function bubble(conversationId, m, question) {
-  const el = h("div", { class: `msg ${m.role}` }, h("span", { class: "meta" }, m.role === "user" ? "You" : "Assistant"), h("span", { class: "body" }, m.content ?? ""));
-  if (m.role === "assistant") {
-    const cites = citationList(m.citations);
-    if (cites) el.append(cites);
-    const fb = feedbackControls(conversationId, question, m);
-    if (fb) el.append(fb);
-  }
-  return el;
-}
-
-/** Bubbles for a message list, each answer knowing the question before it (for feedback). */
-function bubbles(conversationId, list) {
-  let question = null;
-  return list.map((m) => {
-    const el = bubble(conversationId, m, question);
-    if (m.role === "user") question = m.content;
-    return el;
-  });
-}
+const isModelMissing = (err) => err?.code === "model_not_found" || err?.code === "NO_MODEL" || err?.code === "MODEL_NOT_FOUND";
 
 export function render(root, ctx) {
   let conversationId = ctx.params[0] ?? null;
+  let conv = null;
   let turns = [];
   let controller = null;
+  // After a stop the node may still be storing the turn: reread before acting on message ids.
+  let stale = false;
+  let chatModels = null;
 
-  const list = h("ul", { "aria-label": "Conversations" });
+  const side = conversationList({ navigate: ctx.navigate, newChat: () => ctx.navigate("chat") });
+  side.setCurrent(conversationId);
+  const head = h("div", { class: "conv-header" });
+  const notice = h("div", { class: "notice no-model", role: "status", hidden: true });
   const messages = h("div", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
-  const input = h("textarea", { name: "prompt", rows: 2, placeholder: "Ask something…", required: true });
+  const input = h("textarea", { name: "prompt", id: "prompt", rows: 2, placeholder: "Ask something…", required: true });
   const sendBtn = h("button", { type: "submit" }, "Send");
   const stopBtn = h("button", { type: "button", class: "danger", disabled: true, onclick: () => controller?.abort() }, "Stop");
   const status = statusLine();
-  const length = h("select", { name: "length", id: "answer-length" }, [["", "Default"], ["64", "Short"], ["1024", "Long"]].map(([v, t]) => h("option", { value: v }, t)));
-  const form = h(
-    "form",
-    null,
-    h("div", { class: "composer" }, h("label", { for: "prompt", class: "sr-only" }, "Message"), input, sendBtn, stopBtn),
-    h("div", { class: "row options" }, h("label", { for: "answer-length" }, "Answer length"), length),
-  );
-  input.id = "prompt";
+  const settings = chatSettings({ onChange: saveSettings });
+  const attach = attachments({ onAttached });
+  const form = h("form", { class: "composer-form" }, attach.el, h("div", { class: "composer" }, h("label", { for: "prompt", class: "sr-only" }, "Message"), input, sendBtn, stopBtn), settings.el);
+  const actions = { regenerate, continueAnswer, edit };
 
   root.append(
     h("h1", null, "Chat"),
-    h(
-      "div",
-      { class: "chat" },
-      h("section", { class: "card conversations", "aria-labelledby": "conv-title" }, h("h2", { id: "conv-title" }, "Conversations"), h("button", { type: "button", class: "secondary small", onclick: () => ctx.navigate("chat") }, "New chat"), list),
-      h("section", { class: "card", "aria-label": "Conversation" }, messages, form, status),
-    ),
+    h("div", { class: "chat" }, side.el, h("section", { class: "card conversation", "aria-labelledby": "chat-title" }, head, notice, messages, form, status)),
   );
 
-  async function loadList() {
+  function showHeader() {
+    replace(head, conversationHeader(conv, {
+      onChanged: () => void side.load(),
+      onDeleted: () => {
+        void side.load();
+        ctx.navigate("chat");
+      },
+    }));
+  }
+
+  /** No chat model: say so where the answer would be, with the way to fix it. */
+  function showNoModel(show, loud = false) {
+    notice.hidden = !show;
+    if (!show) return replace(notice);
+    const admin = ctx.user?.role === "admin";
+    replace(
+      notice,
+      h("p", null, h("strong", null, "No chat model is installed yet,"), " so there is nothing to answer with.", loud ? " Your message was not sent and no conversation was made." : ""),
+      admin
+        ? h("p", null, "Add one on the Models page: upload a GGUF file from this computer, or pull one from a URL on your network. ", h("a", { href: "#/models", id: "no-model-link" }, "Open Models to add a chat model"))
+        : h("p", null, "An admin of this node can add one on the Models page."),
+    );
+    if (loud) (notice.querySelector("a") ?? input).focus();
+  }
+
+  async function loadModels() {
     try {
-      const data = await api(routes.list);
-      const items = data.conversations ?? [];
-      replace(list, items.map((c) => h("li", null, h("button", { type: "button", "aria-current": String(c.id === conversationId), onclick: () => ctx.navigate(`chat/${encodeURIComponent(c.id)}`) }, c.title || "Untitled", h("span", { class: "hint" }, fmtTime(c.updatedAt))))));
-      if (!items.length) list.append(h("li", { class: "muted" }, "No conversations yet."));
-    } catch (err) {
-      replace(list, h("li", { class: "error" }, explain(err)));
+      const r = await api(routes.models);
+      chatModels = (r.data ?? []).filter((m) => (m.kind ?? "llm") === "llm").map((m) => m.id);
+      settings.setModels(chatModels);
+      showNoModel(chatModels.length === 0);
+    } catch {
+      chatModels = null;
     }
   }
 
-  async function loadConversation() {
+  async function saveSettings(s) {
     if (!conversationId) return;
     try {
-      const data = await api(routes.one(conversationId));
+      conv = (await api(convRoutes.one(conversationId), { method: "PATCH", body: { settings: s } })).conversation;
+      status.textContent = "Settings saved for this chat.";
+    } catch (err) {
+      status.textContent = explain(err);
+    }
+  }
+
+  async function onAttached(a) {
+    const list = [...(settings.get().attachments ?? []), a];
+    settings.setExtras({ attachments: list });
+    attach.show(list);
+    await saveSettings(settings.get());
+  }
+
+  function draw() {
+    let question = null;
+    const last = turns.length - 1;
+    replace(messages, turns.map((m, i) => {
+      const el = messageView(m, { conversationId, question, last: i === last, actions });
+      if (m.role === "user") question = m.content;
+      return el;
+    }));
+    if (!turns.length) messages.append(h("p", { class: "muted intro" }, "Ask anything. Answers can use what is in memory (notes and documents, also ones you attach here) and show their sources beside the text."));
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  async function loadConversation() {
+    if (!conversationId) {
+      conv = null;
+      turns = [];
+      settings.set({});
+      attach.show([]);
+      showHeader();
+      draw();
+      return;
+    }
+    try {
+      const data = await api(convRoutes.one(conversationId));
+      conv = data.conversation;
+      settings.set(conv.settings ?? {});
+      attach.show(conv.settings?.attachments ?? []);
       turns = (data.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant");
       await Promise.all(turns.map(async (m) => {
         if (m.meta?.citations) m.citations = await citedMemories(m.meta.citations);
       }));
-      replace(messages, bubbles(conversationId, turns));
-      messages.scrollTop = messages.scrollHeight;
+      stale = false;
+      showHeader();
+      draw();
     } catch (err) {
       status.textContent = explain(err);
     }
+  }
+
+  // Streaming repaints the Markdown at most once a frame.
+  let pending = null;
+  function paint(body, text) {
+    const first = pending === null;
+    pending = { body, text };
+    if (first) {
+      window.requestAnimationFrame(() => {
+        if (pending) renderAnswer(pending.body, pending.text);
+        pending = null;
+        messages.scrollTop = messages.scrollHeight;
+      });
+    }
+  }
+
+  function begin(view) {
+    controller = new AbortController();
+    sendBtn.disabled = true;
+    stopBtn.disabled = false;
+    view?.setAttribute("aria-busy", "true");
+    status.textContent = "Answering…";
+  }
+  function end(view) {
+    controller = null;
+    pending = null;
+    sendBtn.disabled = false;
+    stopBtn.disabled = true;
+    view?.removeAttribute("aria-busy");
+    input.focus();
+  }
+
+  const systemMessages = (s) => (s.system?.trim() ? [{ role: "system", content: s.system }] : []);
+
+  /** Sends one question in this conversation (making the conversation first if needed). False: nothing was sent. */
+  async function runTurn(text) {
+    if (controller) return false;
+    if (!chatModels?.length) await loadModels();
+    // No model: explain here, keep what was typed, and create nothing.
+    if (chatModels && chatModels.length === 0) {
+      showNoModel(true, true);
+      return false;
+    }
+    const userMsg = { role: "user", content: text };
+    const answer = { role: "assistant", content: "", meta: {} };
+    const userView = messageView(userMsg, { streaming: true });
+    const view = messageView(answer, { streaming: true });
+    const body = view.querySelector(".body");
+    messages.querySelector(".intro")?.remove();
+    messages.append(userView, view);
+    messages.scrollTop = messages.scrollHeight;
+    begin(view);
+    let created = false;
+    let extension = null;
+    let failure = null;
+    try {
+      if (!conversationId) {
+        conv = (await api(routes.create, { method: "POST", body: { title: text.slice(0, 80), settings: settings.get() } })).conversation;
+        conversationId = conv.id;
+        created = true;
+        side.setCurrent(conversationId);
+        window.history.replaceState(null, "", `#/chat/${encodeURIComponent(conversationId)}`);
+        showHeader();
+      }
+      const s = settings.get();
+      const r = await streamChat(
+        { messages: [...systemMessages(s), userMsg], conversation_id: conversationId, memory: true, ...settings.request(s) },
+        {
+          signal: controller.signal,
+          onDelta: (_piece, all) => paint(body, all),
+          // The final chunk carries the node's extension: stored message ids and cited memory ids.
+          onExtra: (chunk) => {
+            if (chunk.model) answer.meta.model = chunk.model;
+            if (chunk.sovereign) extension = chunk.sovereign;
+          },
+        },
+      );
+      answer.content = r.text;
+      answer.meta.finishReason = r.finishReason === "length" ? "length" : "stop";
+    } catch (err) {
+      failure = err;
+    }
+    if (failure && created) {
+      // A conversation made for a turn the node refused holds nothing: take it away again.
+      const kept = await api(convRoutes.one(conversationId)).catch(() => null);
+      if (kept && !kept.messages?.length) {
+        await api(convRoutes.one(conversationId), { method: "DELETE" }).catch(() => null);
+        conversationId = null;
+        conv = null;
+        side.setCurrent(null);
+        window.history.replaceState(null, "", "#/chat");
+        showHeader();
+      }
+    }
+    if (failure && isModelMissing(failure)) {
+      userView.remove();
+      view.remove();
+      end(null);
+      await loadModels();
+      if (chatModels?.length) status.textContent = `${explain(failure)} Pick another model below.`;
+      else {
+        status.textContent = "";
+        showNoModel(true, true);
+      }
+      if (!turns.length) draw();
+      void side.load();
+      return false;
+    }
+    if (failure) {
+      const aborted = failure?.name === "AbortError";
+      answer.content = pending?.text ?? answer.content;
+      renderAnswer(body, answer.content || (aborted ? "(stopped before any text)" : "(no answer)"));
+      status.textContent = aborted ? "Stopped." : explain(failure);
+      stale = true;
+      end(view);
+    } else {
+      userMsg.id = extension?.user_message_id ?? undefined;
+      answer.id = extension?.assistant_message_id ?? undefined;
+      answer.meta.citations = extension?.citations ?? [];
+      answer.citations = await citedMemories(extension?.citations);
+      turns.push(userMsg, answer);
+      status.textContent = answer.meta.finishReason === "length" ? "The answer reached its length limit: Continue goes on from there." : "";
+      draw();
+      end(view);
+    }
+    void side.load();
+    return true;
+  }
+
+  /** Cuts the conversation at turns[index] (that message and all after it). */
+  async function cutAt(index) {
+    await api(routes.cut(conversationId, turns[index].id), { method: "DELETE" });
+    turns = turns.slice(0, index);
+    draw();
+  }
+
+  async function fresh() {
+    if (stale) await loadConversation();
+    return !controller;
+  }
+
+  async function regenerate() {
+    if (controller || !(await fresh())) return;
+    const i = turns.findLastIndex((t) => t.role === "user");
+    if (i < 0 || !Number.isInteger(turns[i].id)) return;
+    const text = turns[i].content;
+    try {
+      await cutAt(i);
+      await runTurn(text);
+    } catch (err) {
+      status.textContent = explain(err);
+    }
+  }
+
+  async function edit(m, text) {
+    if (controller || !(await fresh())) return;
+    const i = turns.findIndex((t) => t.id === m.id);
+    if (i < 0) return void (status.textContent = "That message is no longer in this conversation.");
+    try {
+      await cutAt(i);
+      await runTurn(text);
+    } catch (err) {
+      status.textContent = explain(err);
+    }
+  }
+
+  /** Asks the model to go on with its last answer, and stores the longer text in its place. */
+  async function continueAnswer() {
+    if (controller || !(await fresh())) return;
+    const i = turns.length - 1;
+    const m = turns[i];
+    if (m?.role !== "assistant" || !Number.isInteger(m.id)) return;
+    const view = messages.querySelector(`[data-id="${m.id}"]`);
+    const body = view.querySelector(".body");
+    begin(view);
+    const s = settings.get();
+    let more = "";
+    let finishReason = "stop";
+    try {
+      // The whole history ending in the answer: the model continues that answer (nothing is stored by this call).
+      const r = await streamChat(
+        { messages: [...systemMessages(s), ...turns.map(({ role, content }) => ({ role, content }))], memory: true, ...settings.request(s) },
+        { signal: controller.signal, onDelta: (_piece, all) => paint(body, m.content + (more = all)) },
+      );
+      more = r.text;
+      finishReason = r.finishReason === "length" ? "length" : "stop";
+      status.textContent = more ? "" : "The model had nothing to add.";
+    } catch (err) {
+      status.textContent = explain(err);
+    }
+    try {
+      if (more) {
+        const saved = (await api(routes.message(conversationId, m.id), { method: "PATCH", body: { content: m.content + more, finishReason } })).message;
+        m.content = saved.content;
+        m.meta = { ...saved.meta };
+      }
+    } catch (err) {
+      status.textContent = explain(err);
+    }
+    draw();
+    end(view);
   }
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const text = input.value.trim();
     if (!text || controller) return;
-    controller = new AbortController();
-    sendBtn.disabled = true;
-    stopBtn.disabled = false;
     input.value = "";
-    const userMsg = { role: "user", content: text };
-    messages.append(bubble(conversationId, userMsg));
-    const answer = { role: "assistant", content: "" };
-    const el = bubble(null, answer);
-    const body = el.querySelector(".body");
-    el.setAttribute("aria-busy", "true");
-    messages.append(el);
-    messages.scrollTop = messages.scrollHeight;
-    status.textContent = "Answering…";
-    let extension = null;
-    try {
-      if (!conversationId) {
-        const r = await api(routes.create, { method: "POST", body: { title: text.slice(0, 80) } });
-        conversationId = r.conversation.id;
-        window.history.replaceState(null, "", `#/chat/${encodeURIComponent(conversationId)}`);
-      }
-      const r = await streamChat(
-        { messages: [userMsg], conversation_id: conversationId, memory: true, ...(length.value ? { max_tokens: Number(length.value) } : {}) },
-        {
-          signal: controller.signal,
-          onDelta: (_piece, all) => {
-            body.textContent = all;
-            messages.scrollTop = messages.scrollHeight;
-          },
-          // The final chunk carries the node's extension: stored message ids and cited memory ids.
-          onExtra: (chunk) => {
-            if (chunk.sovereign) extension = chunk.sovereign;
-          },
-        },
-      );
-      answer.content = r.text;
-      status.textContent = r.finishReason === "length" ? "The answer reached its length limit." : "";
-    } catch (err) {
-      answer.content = body.textContent;
-      if (!answer.content) body.textContent = err?.name === "AbortError" ? "(stopped before any text)" : "(no answer)";
-      status.textContent = err?.name === "AbortError" ? "Stopped." : explain(err);
-    } finally {
-      controller = null;
-      sendBtn.disabled = false;
-      stopBtn.disabled = true;
-      el.removeAttribute("aria-busy");
-      input.focus();
-    }
-    answer.citations = await citedMemories(extension?.citations);
-    if (Number.isInteger(extension?.assistant_message_id)) answer.id = extension.assistant_message_id;
-    turns.push(userMsg, answer);
-    if (answer.content) el.replaceWith(bubble(conversationId, answer, text));
-    void loadList();
+    if (!(await runTurn(text)) && !input.value) input.value = text;
   });
   input.addEventListener("keydown", (e) => {
     // Enter sends, Shift+Enter makes a new line (the usual chat convention).
@@ -215,8 +357,11 @@ export function render(root, ctx) {
     }
   });
 
-  void loadList();
-  void loadConversation();
+  void side.load();
+  void loadModels().then(loadConversation);
   input.focus();
-  return () => controller?.abort();
+  return () => {
+    controller?.abort();
+    side.stop();
+  };
 }

@@ -13,20 +13,47 @@ const routes = {
   remove: (id) => `/api/memory/${encodeURIComponent(id)}`,
 };
 
-function memoryCard(m, onDelete, score) {
+// Words too common to tell memories apart; left out when counting which words a memory holds.
+const STOP = new Set("a an and are as at be by do does for from how i in is it its me my of on or our so that the this to was we were what when where which who why will with you your".split(" "));
+
+/** The words of a query a person would expect to be matched (lower case, no duplicates). */
+export function queryWords(q) {
+  return [...new Set((q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => w.length > 1 && !STOP.has(w)))];
+}
+
+/**
+ * Relevance in words a person reads, from what the search reports: how many
+ * of the query's words the memory holds and, when search by meaning ran, how
+ * close in meaning it is (cosine similarity). The fused score is only a rank.
+ */
+export function relevance(hit, words) {
+  const text = (hit.memory?.text ?? "").toLowerCase();
+  const found = words.filter((w) => text.includes(w)).length;
+  const cover = words.length ? found / words.length : 0;
+  const sim = typeof hit.similarity === "number" ? hit.similarity : null;
+  const level = Math.max(cover >= 0.75 ? 2 : cover >= 0.4 ? 1 : 0, sim === null ? 0 : sim >= 0.7 ? 2 : sim >= 0.5 ? 1 : 0);
+  const why = [found ? `${found} of ${words.length} word${words.length === 1 ? "" : "s"}` : null, sim !== null && hit.vectorRank ? "close in meaning" : null].filter(Boolean).join(", ");
+  return { label: ["Weak match", "Good match", "Strong match"][level], level, why };
+}
+
+const MODES = { fts: "words", vector: "meaning", hybrid: "words and meaning" };
+
+function memoryCard(m, onDelete, match) {
   const text = m.text ?? "";
   return h(
     "li",
     { class: "card" },
-    h("div", { class: "row" }, h("strong", { class: "grow" }, m.source || "note", m.kind && m.kind !== "note" ? h("span", { class: "badge" }, m.kind) : null, (m.tags ?? []).map((t) => h("span", { class: "badge" }, t))), typeof score === "number" ? h("span", { class: "badge" }, `score ${score.toFixed(3)}`) : null, h("span", { class: "hint" }, fmtTime(m.createdAt))),
+    h("div", { class: "row" }, h("strong", { class: "grow" }, m.source || "note", m.kind && m.kind !== "note" ? h("span", { class: "badge" }, m.kind) : null, (m.tags ?? []).map((t) => h("span", { class: "badge" }, t))), match ? h("span", { class: `badge relevance${match.level === 2 ? " good" : ""}` }, match.label, match.why ? h("span", { class: "why" }, ` · ${match.why}`) : null) : null, h("span", { class: "hint" }, fmtTime(m.createdAt))),
     h("p", null, text.length > 400 ? `${text.slice(0, 400)}…` : text),
     onDelete ? h("button", { type: "button", class: "danger small", onclick: () => onDelete(m) }, "Delete") : null,
   );
 }
 
-export function render(root) {
+export function render(root, ctx) {
   const results = h("ul", { class: "plain", "aria-label": "Memories" });
   const status = statusLine();
+  // Says what a search looked at (words, meaning or both) and, when meaning was left out, why.
+  const searched = h("div", { class: "notice searched", hidden: true });
   // Pages go back in time by id: each "Older" asks for memories before the last one shown.
   const pages = [undefined];
 
@@ -35,17 +62,39 @@ export function render(root) {
   searchForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     status.textContent = "Searching…";
+    const query = q.value.trim();
     try {
-      const r = await api(routes.search(q.value.trim()));
+      const r = await api(routes.search(query));
       const hits = r.hits ?? [];
-      replace(results, hits.map((hit) => memoryCard(hit.memory, remove, hit.score)));
-      status.textContent = `${hits.length} result${hits.length === 1 ? "" : "s"} for “${q.value.trim()}” (${r.mode} search).`;
+      const words = queryWords(query);
+      replace(results, hits.map((hit) => memoryCard(hit.memory, remove, relevance(hit, words))));
+      status.textContent = `${hits.length} result${hits.length === 1 ? "" : "s"} for “${query}”, best first.`;
+      showSearched(r.mode, r.vectorModel);
     } catch (err) {
+      searched.hidden = true;
       status.textContent = explain(err);
     }
   });
 
+  function showSearched(mode, vectorModel) {
+    const what = MODES[mode] ?? mode;
+    searched.hidden = false;
+    if (mode !== "fts") {
+      replace(searched, h("p", null, h("strong", null, `Searched by ${what}.`), ` Search by meaning uses the embedding model ${String(vectorModel ?? "").replace(/@[0-9a-f]+$/, "")}, so a memory can match without sharing your words.`));
+      return;
+    }
+    const admin = ctx?.user?.role === "admin";
+    replace(
+      searched,
+      h("p", null, h("strong", null, "Searched by words only."), " Search by meaning (finding memories that say the same thing in other words) needs an embedding model, and none is ready on this node yet."),
+      admin
+        ? h("p", null, h("a", { href: "#/models" }, "Add an embedding model on the Models page"), " (upload or pull one, kind “embedding”); memories already stored are then indexed by meaning too.")
+        : h("p", null, "An admin of this node can add one on the Models page."),
+    );
+  }
+
   async function browse(step = 0) {
+    searched.hidden = true;
     if (step > 0 && pages.length && lastIds.length) pages.push(lastIds[lastIds.length - 1]);
     if (step < 0 && pages.length > 1) pages.pop();
     if (step === 0) pages.splice(1);
@@ -116,6 +165,7 @@ export function render(root) {
     h("h1", null, "Memory"),
     h("section", { class: "card", "aria-label": "Search" }, searchForm, h("div", { class: "row" }, h("button", { type: "button", class: "secondary small", onclick: () => browse(0) }, "Latest"), h("button", { type: "button", class: "secondary small", onclick: () => browse(-1) }, "Newer"), h("button", { type: "button", class: "secondary small", onclick: () => browse(1) }, "Older"))),
     status,
+    searched,
     results,
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "note-title" }, h("h2", { id: "note-title" }, "Add a note"), noteForm),
