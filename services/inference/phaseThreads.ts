@@ -16,7 +16,7 @@ export interface PhaseThreadStats {
   lastThreads: number | null;
 }
 
-/** The part of node-llama-cpp 3.22's native context (private `_ctx`) the switch wraps. */
+/** The part of node-llama-cpp's native context (private `_ctx`, in 3.21 and 3.22) the switch wraps. */
 interface NativeContext {
   initBatch(size: number): unknown;
   setThreads(threads: number): unknown;
@@ -25,7 +25,7 @@ interface NativeContext {
 
 /**
  * Gives each phase its own thread count. llama.cpp keeps separate counts for
- * generation and batches, but node-llama-cpp 3.22 sets one value for both
+ * generation and batches, but node-llama-cpp (3.21.1, as 3.22) sets one value for both
  * (AddonContext: n_threads_batch = n_threads, also in setThreads) and has no
  * option for a second one. Its decode loop calls, in order, `initBatch(n)`,
  * `setThreads(allocated)` and `decodeBatch()` on the native context, so this
