@@ -261,12 +261,25 @@ export class AuthService {
   }
 
   /**
+   * The caller's quota windows (its user's, and its key's when it is one) with
+   * the tokens reserved by its requests in flight counted as used.
+   */
+  private quotaWindows(principal: Principal): Array<WindowUsage & { subject: "user" | "key" }> {
+    const status = this.quotaStatus(principal);
+    const held = (subject: string) => this.ledger.reservedFor(subject);
+    return [
+      ...status.user.map((w) => ({ ...w, used: w.used + held(`user:${principal.userId}`), subject: "user" as const })),
+      ...(status.key ?? []).map((w) => ({ ...w, used: w.used + held(`key:${principal.keyId}`), subject: "key" as const })),
+    ];
+  }
+
+  /**
    * Throws QUOTA_EXCEEDED (429, details.resetsAt and retryAfterSeconds) when
-   * the caller's user or key has used up a window. Call before generating.
+   * the caller's user or key has used up a window, counting what requests in
+   * flight hold. Call before generating (reserveTokens does).
    */
   checkQuota(principal: Principal): void {
-    const status = this.quotaStatus(principal);
-    const windows = [...status.user.map((w) => ({ ...w, subject: "user" as const })), ...(status.key ?? []).map((w) => ({ ...w, subject: "key" as const }))];
+    const windows = this.quotaWindows(principal);
     const over = windows.filter((w) => w.limit !== null && w.used >= w.limit);
     if (over.length === 0) return;
     // The latest reset among exhausted windows is when the caller can really go on.
@@ -275,9 +288,36 @@ export class AuthService {
     const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(worst.resetsAt) - now) / 1000));
     throw new SovereignError(
       "QUOTA_EXCEEDED",
-      `The ${worst.subject === "key" ? "API key's" : "user's"} quota of ${worst.limit} tokens per ${worst.window} is used up; it resets at ${worst.resetsAt}.`,
+      `The ${worst.subject === "key" ? "API key's" : "user's"} quota of ${worst.limit} tokens per ${worst.window} is used up (requests still running count); it resets at ${worst.resetsAt}.`,
       { details: { subject: worst.subject, window: worst.window, limit: worst.limit, used: worst.used, resetsAt: worst.resetsAt, retryAfterSeconds } },
     );
+  }
+
+  /**
+   * Grants one request up to `wanted` tokens to generate: what it asked for,
+   * capped to what the tightest of the caller's windows has left, held in
+   * reserve until `settle(used)` counts what it really used (prompt and
+   * completion) and frees the rest. Parallel requests thus share one quota
+   * instead of each seeing all of it. Throws QUOTA_EXCEEDED when nothing is left.
+   * `wanted` 0 (embeddings) reserves nothing and only checks.
+   */
+  reserveTokens(principal: Principal, wanted: number): { maxTokens: number; settle(used: number): void } {
+    this.checkQuota(principal);
+    const limited = this.quotaWindows(principal).filter((w) => w.limit !== null);
+    const left = Math.min(...limited.map((w) => (w.limit as number) - w.used));
+    const maxTokens = Math.max(0, Math.min(wanted, left));
+    const subjects = limited.length === 0 ? [] : [`user:${principal.userId}`, ...(principal.keyId ? [`key:${principal.keyId}`] : [])];
+    const release = this.ledger.reserve(subjects, maxTokens);
+    let settled = false;
+    return {
+      maxTokens,
+      settle: (used) => {
+        if (settled) return;
+        settled = true;
+        release();
+        this.chargeTokens(principal, used);
+      },
+    };
   }
 
   /** Counts tokens a caller used (prompt plus generated) against its user and its key. */

@@ -18,7 +18,47 @@ export interface WindowUsage {
  * so a 429 can say exactly when the quota resets.
  */
 export class QuotaLedger {
+  /** Tokens granted to requests still running, per subject: counted as used until the request settles. */
+  private readonly reserved = new Map<string, Map<number, { tokens: number; at: number }>>();
+  private nextReservation = 1;
+
   constructor(private readonly db: BetterSqlite3.Database, private readonly now: () => number = Date.now) {}
+
+  /**
+   * Holds `tokens` against each subject for a request in flight; the returned
+   * function frees them (once). A reservation never settled (a bug) lapses
+   * after an hour, so it cannot hold a quota forever.
+   */
+  reserve(subjects: readonly string[], tokens: number): () => void {
+    if (!(tokens > 0) || subjects.length === 0) return () => undefined;
+    const id = this.nextReservation++;
+    const at = this.now();
+    for (const s of subjects) {
+      let m = this.reserved.get(s);
+      if (!m) this.reserved.set(s, (m = new Map()));
+      m.set(id, { tokens, at });
+    }
+    return () => {
+      for (const s of subjects) {
+        const m = this.reserved.get(s);
+        m?.delete(id);
+        if (m?.size === 0) this.reserved.delete(s);
+      }
+    };
+  }
+
+  /** Tokens reserved for a subject's requests in flight. */
+  reservedFor(subject: string): number {
+    const m = this.reserved.get(subject);
+    if (!m) return 0;
+    const t = this.now();
+    let sum = 0;
+    for (const [id, r] of m) {
+      if (t - r.at > HOUR_MS) m.delete(id);
+      else sum += r.tokens;
+    }
+    return sum;
+  }
 
   add(subject: string, tokens: number): void {
     if (!(tokens > 0)) return;

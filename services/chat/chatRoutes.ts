@@ -37,7 +37,7 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
   app.setErrorHandler(openAiErrorHandler);
   app.post("/chat/completions", { config: { scope: "chat" } }, async (request, reply) => {
     const p = parseChatCompletion(request.body);
-    const q = meterTokens(app, request);
+    const q = meterTokens(app, request, p.sampling);
     return respond(
       request, reply, p,
       (onText, signal) => charged(q, chat.complete({

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { toSovereignError } from "../../../core/http/errorReply.js";
 import { openAiErrorBody } from "../../../core/http/openAiError.js";
-import type { GenerateResult } from "../types.js";
+import type { GenerateResult, SamplingOptions } from "../types.js";
 import type { ParsedGeneration } from "./parseOpenAi.js";
 
 /**
@@ -20,24 +20,39 @@ export function disconnectSignal(request: FastifyRequest, reply: FastifyReply): 
   return ac.signal;
 }
 
-/** Token accounting for one request: refused up front when the caller's quota is used up, charged afterwards. */
+/** Token accounting for one request: refused up front when the caller's quota is used up, settled when it ends. */
 export interface TokenMeter {
+  /** Counts the tokens the request used and frees what it held in reserve; only the first call counts. */
   charge(tokens: number): void;
 }
 
-/** The auth service's quota for the request's caller (every /v1 route needs one; without a principal nothing is counted). */
-export function meterTokens(app: FastifyInstance, request: FastifyRequest): TokenMeter {
+/**
+ * The auth service's quota for the request's caller (every /v1 route needs
+ * one; without a principal nothing is counted). With the request's sampling,
+ * its max_tokens (or inference.maxTokensDefault) is capped in place to what the
+ * quota has left, and that much stays reserved until `charge`, so one stream or
+ * many parallel ones (or a turn offloaded to a peer, which gets the same
+ * sampling) cannot go past the quota. Without sampling (embeddings) it only checks.
+ */
+export function meterTokens(app: FastifyInstance, request: FastifyRequest, sampling?: SamplingOptions): TokenMeter {
   const principal = request.principal;
   if (!principal) return { charge: () => undefined };
-  app.auth.checkQuota(principal);
-  return { charge: (tokens) => app.auth.chargeTokens(principal, tokens) };
+  const wanted = sampling ? (sampling.maxTokens ?? app.config["inference.maxTokensDefault"]) : 0;
+  const grant = app.auth.reserveTokens(principal, wanted);
+  if (sampling && grant.maxTokens < wanted) sampling.maxTokens = grant.maxTokens;
+  return { charge: (tokens) => grant.settle(tokens) };
 }
 
-/** Charges a finished generation's prompt and completion tokens. */
+/** Charges a generation's prompt and completion tokens when it ends; a failed one frees its reservation and charges nothing. */
 export async function charged<R extends GenerateResult>(meter: TokenMeter, run: Promise<R>): Promise<R> {
-  const r = await run;
-  meter.charge(r.promptTokens + r.completionTokens);
-  return r;
+  let used = 0;
+  try {
+    const r = await run;
+    used = r.promptTokens + r.completionTokens;
+    return r;
+  } finally {
+    meter.charge(used);
+  }
 }
 
 export function usage(r: GenerateResult) {

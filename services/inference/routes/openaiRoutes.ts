@@ -31,7 +31,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
 
   app.post("/completions", { config }, async (request, reply) => {
     const p = parseCompletionRequest(request.body);
-    const q = meterTokens(app, request);
+    const q = meterTokens(app, request, p.sampling);
     return respond(
       request, reply, p,
       (onText, signal) => charged(q, inference.generate({
