@@ -184,6 +184,8 @@ export class ConversationStore {
       () =>
         this.db.transaction(() => {
           this.requireMessage(id, fromMessageId);
+          // Message ids are rowids: the next ones may reuse these, so feedback must not keep pointing at them.
+          this.db.prepare("UPDATE feedback SET message_id = NULL WHERE conversation_id = ? AND message_id >= ?").run(id, fromMessageId);
           const r = this.db.prepare("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(id, fromMessageId);
           this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
           return r.changes;

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import type { Browser, BrowserContext, Dialog, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 import { requireTools } from "../helpers/requireTool.js";
@@ -186,7 +186,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
 
   it("renders an answer that carries script, event handlers and javascript: links inert", async () => {
     const dialogs: string[] = [];
-    const onDialog = (d: import("playwright-core").Dialog) => {
+    const onDialog = (d: Dialog) => {
       dialogs.push(d.message());
       void d.dismiss();
     };

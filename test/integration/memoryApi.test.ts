@@ -217,8 +217,12 @@ describe("conversations API", () => {
     const edited = await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[1]}`, payload: { content: "1, and more", finishReason: "stop" } });
     expect(edited.statusCode, edited.body).toBe(200);
     expect(edited.json().message).toMatchObject({ id: ids[1], content: "1, and more", meta: { finishReason: "stop", editedAt: expect.any(String) } });
+    const rated = await req({ method: "POST", url: "/api/memory/feedback", payload: { rating: "up", conversationId: c.id, messageId: ids[3] } });
+    expect(rated.statusCode, rated.body).toBe(201);
     const cut = await req({ method: "DELETE", url: `/api/conversations/${c.id}/messages?from=${ids[2]}` });
     expect(cut.json()).toEqual({ deleted: 2 });
+    // The ids of cut messages come back for new ones; feedback on the old answer no longer names any message.
+    expect(t.app.memory.db.prepare("SELECT message_id FROM feedback").all()).toEqual([{ message_id: null }]);
     const left = (await req(`/api/conversations/${c.id}`)).json().messages as Array<{ content: string }>;
     expect(left.map((m) => m.content)).toEqual(["one", "1, and more"]);
     // A message of another conversation (or none) is not found; nothing is cut.
