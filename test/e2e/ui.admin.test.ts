@@ -16,7 +16,11 @@ const PAGES = ["dashboard", "chat", "memory", "models", "jobs", "peers", "audit"
 /** The page is drawn: its heading is there and no region still says it is loading. */
 async function ready(page: Page, heading: RegExp | string): Promise<void> {
   await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-  await page.waitForFunction(() => !/Loading…|Checking what this node has|Checking the chain|Checking every event/.test(document.querySelector("main")?.textContent ?? ""));
+  // A function, not a string: the panel's CSP forbids eval (and this file has no DOM types).
+  await page.waitForFunction(() => {
+    const main = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector("main");
+    return !/Loading…|Checking what this node has|Checking the chain|Checking every event/.test(main?.textContent ?? "");
+  });
 }
 
 // The admin's journey after the first claim: the checklist, a setting, federation, the audit trail, the theme.
@@ -179,7 +183,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
     await page.getByRole("link", { name: "Dashboard" }).click();
     await ready(page, "Dashboard");
     const toggle = page.getByRole("button", { name: "Dark theme" });
-    const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
+    const theme = () => page.evaluate("document.documentElement.dataset.theme");
     await expect(theme()).resolves.toBe("light");
     await toggle.click();
     await expect(theme()).resolves.toBe("dark");
@@ -194,7 +198,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
     const other = await dark.newPage();
     await other.goto(base);
     await other.getByRole("heading", { level: 1 }).waitFor();
-    await expect(other.evaluate(() => document.documentElement.dataset.theme)).resolves.toBe("dark");
+    await expect(other.evaluate("document.documentElement.dataset.theme")).resolves.toBe("dark");
     await dark.close();
   });
 
@@ -203,7 +207,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
     for (const [width, height] of [[1280, 800], [390, 800]] as const) {
       for (const theme of ["light", "dark"] as const) {
         const ctx = await browser.newContext({ storageState, viewport: { width, height }, ...(width < 500 ? { isMobile: true, hasTouch: true } : {}) });
-        await ctx.addInitScript((t) => localStorage.setItem("sovereign-theme", t), theme);
+        await ctx.addInitScript(`localStorage.setItem("sovereign-theme", "${theme}")`);
         const p = await ctx.newPage();
         const pageErrors = watchErrors(p);
         for (const id of PAGES) {
