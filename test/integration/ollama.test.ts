@@ -67,14 +67,14 @@ describe("the Ollama-compatible API, through the official ollama client", () => 
     const parts: string[] = [];
     let done = false;
     for await (const p of await ollama.generate({ ...req, stream: true })) {
-      parts.push(p.response);
+      parts.push(p.response ?? "");
       done = p.done;
     }
     expect(done).toBe(true);
     expect(parts.join("")).toBe(whole.response);
     const raw = await ollama.generate({ model: "tiny", prompt: "Once upon a time", raw: true, stream: false, options: { num_predict: 6, temperature: 0 } });
     expect(raw.done).toBe(true);
-    expect(raw.response.length).toBeGreaterThan(0);
+    expect(raw.response?.length).toBeGreaterThan(0);
   });
 
   it("answers json format with a parseable object", async () => {
