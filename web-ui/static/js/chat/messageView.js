@@ -32,6 +32,7 @@ function sourcesAside(hits) {
   return h(
     "aside",
     { class: "sources", "aria-label": "Sources of this answer" },
+    h("p", { class: "sources-title", "aria-hidden": "true" }, "Sources"),
     h("ul", { class: "chips", "aria-label": "Documents and notes used" }, names.map((n) => h("li", { class: "chip", title: n }, short(n, 40)))),
     h("details", { class: "citations" }, h("summary", null, `From memory (${hits.length})`), list),
   );
