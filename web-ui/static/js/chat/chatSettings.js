@@ -71,7 +71,9 @@ export function chatSettings({ onChange }) {
 
   const changed = () => {
     if (!temperature.validity.valid) {
+      // Not saved or sent: the browser says why next to the field.
       temperature.setAttribute("aria-invalid", "true");
+      temperature.reportValidity();
       return;
     }
     temperature.removeAttribute("aria-invalid");
