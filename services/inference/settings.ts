@@ -7,6 +7,10 @@ export const inferenceSettings = [
     key: "inference.modelsDir", env: "SOVEREIGN_MODELS_DIR", flag: "--models-dir",
     help: "Where installed models and their manifest live. Defaults to <dataDir>/models.",
   }),
+  setting.list({
+    key: "inference.importDirs", env: "SOVEREIGN_MODEL_IMPORT_DIRS", flag: "--model-import-dirs", default: [],
+    help: "Directories from which POST /api/models {\"path\"} may install a GGUF file (regular files only, symlinks resolved). Empty: the models directory and <dataDir>/import. The CLI's `sovereign model add` is not limited.",
+  }),
   setting.optionalString({
     key: "inference.defaultModel", env: "SOVEREIGN_DEFAULT_MODEL", flag: "--default-model",
     help: "Chat model loaded when a request names none (\"auto\" = the first installed chat model).",

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Dialog, Page, Request } from "playwright-core";
@@ -384,7 +384,9 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
 
   it("Models shows each model's state and memory, and quarantined models with their reason", async () => {
     // A second model that crashed its runner: the registry keeps the quarantine in the manifest.
-    const broken = join(t.dataDir, "tiny-broken.gguf");
+    // Adding by path takes files from the import directories (<dataDir>/import by default).
+    mkdirSync(join(t.dataDir, "import"), { recursive: true });
+    const broken = join(t.dataDir, "import", "tiny-broken.gguf");
     genLlamaModel(broken, { shape: "tiny", name: "tiny-broken" });
     expect((await call("POST", "/api/models", { path: broken, name: "tiny-broken" })).status).toBe(201);
     const manifest = join((t.app as unknown as { inference: { registry: { dir: string } } }).inference.registry.dir, "manifest.json");

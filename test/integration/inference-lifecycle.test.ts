@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, readFileSync, truncateSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, truncateSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -51,7 +51,11 @@ describe("model lifecycle: malformed uploads, audit, damage after install, pull 
   });
 
   it("records audit events for model add, upload and remove, with the acting user", async () => {
-    const added = await t.call("/api/models", json({ path: testLlamaModel(), name: "audited" }));
+    // By path only from an import directory (<dataDir>/import by default).
+    const importDir = join(t.dataDir, "import");
+    mkdirSync(importDir, { recursive: true });
+    copyFileSync(testLlamaModel(), join(importDir, "audited.gguf"));
+    const added = await t.call("/api/models", json({ path: join(importDir, "audited.gguf"), name: "audited" }));
     expect(added.status).toBe(201);
     const q8 = readFileSync(testLlamaModel("tiny", "Q8_0"));
     const form = new FormData();

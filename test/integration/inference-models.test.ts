@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -85,20 +85,26 @@ describe("model registry, pull, upload and switching", () => {
     expect(partials()).toEqual([]);
   });
 
-  it("add refuses malformed and truncated GGUF files with 422", async () => {
-    const garbage = join(t.dataDir, "garbage.gguf");
+  it("add refuses malformed and truncated GGUF files with 422 (by path: one answer, MODEL_FILE_REFUSED) and a wrong sha256", async () => {
+    // Adding by path takes files from the import directories only (<dataDir>/import by default).
+    const importDir = join(t.dataDir, "import");
+    mkdirSync(importDir, { recursive: true });
+    const garbage = join(importDir, "garbage.gguf");
     writeFileSync(garbage, Buffer.from("this is not a model at all, just text padding padding"));
     const r1 = await t.call("/api/models", json({ path: garbage }));
     expect(r1.status).toBe(422);
-    expect(((await r1.json()) as { error: { message: string } }).error.message).toContain("magic");
-    const cut = join(t.dataDir, "cut.gguf");
+    expect(((await r1.json()) as { error: { code: string } }).error.code).toBe("MODEL_FILE_REFUSED");
+    const cut = join(importDir, "cut.gguf");
     copyFileSync(testLlamaModel(), cut);
     truncateSync(cut, Math.floor(tiny.length * 0.7));
     const r2 = await t.call("/api/models", json({ path: cut }));
     expect(r2.status).toBe(422);
-    expect(((await r2.json()) as { error: { message: string } }).error.message).toMatch(/past the end|truncated/);
-    const r3 = await t.call("/api/models", json({ path: testLlamaModel(), sha256: "a".repeat(64), name: "badsha" }));
+    expect(((await r2.json()) as { error: { code: string } }).error.code).toBe("MODEL_FILE_REFUSED");
+    const copy = join(importDir, "tiny-copy.gguf");
+    copyFileSync(testLlamaModel(), copy);
+    const r3 = await t.call("/api/models", json({ path: copy, sha256: "a".repeat(64), name: "badsha" }));
     expect(r3.status).toBe(422);
+    expect(((await r3.json()) as { error: { code: string } }).error.code).toBe("MODEL_CHECKSUM_MISMATCH");
     expect(t.app.inference.registry.list().map((m) => m.name).sort()).toEqual(["pulled", "tiny"]);
   });
 

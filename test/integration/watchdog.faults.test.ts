@@ -1,4 +1,4 @@
-import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync, truncateSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,7 +46,10 @@ describe("fault: corrupt model file", () => {
     try {
       const admin = await claim(t.app, t.dataDir);
       const headers = { host: "localhost", ...as(admin) };
-      const good = join(t.dataDir, "good.gguf");
+      // Adding by path takes files from the import directories (<dataDir>/import by default).
+      const importDir = join(t.dataDir, "import");
+      mkdirSync(importDir, { recursive: true });
+      const good = join(importDir, "good.gguf");
       genLlamaModel(good, { shape: "tiny", name: "fault-good" });
       const bytes = readFileSync(good);
 
@@ -62,7 +65,7 @@ describe("fault: corrupt model file", () => {
         empty: Buffer.alloc(0),
       };
       for (const [what, content] of Object.entries(variants)) {
-        const path = join(t.dataDir, `${what.replace(/ /g, "-")}.gguf`);
+        const path = join(importDir, `${what.replace(/ /g, "-")}.gguf`);
         writeFileSync(path, content);
         const res = await t.app.inject({ method: "POST", url: "/api/models", headers, payload: { path, name: `bad-${what.replace(/ /g, "-")}` } });
         expect(res.statusCode, `${what}: ${res.body}`).toBeGreaterThanOrEqual(400);

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { pullModel, type PullProgress } from "../pullModel.js";
 import type { InferenceApi } from "../types.js";
+import { fileRefused, importDirsOf, openImportFile } from "../importFile.js";
 
 interface AddBody { path: string; name?: string; sha256?: string; kind?: "llm" | "embedding" }
 interface PullBody { url: string; sha256: string; name?: string; kind?: "llm" | "embedding" }
@@ -60,7 +61,18 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     schema: { body: { type: "object", required: ["path"], additionalProperties: false, properties: { path: { type: "string", minLength: 1 }, name, sha256: sha, kind } } },
   }, async (request, reply) => {
     const b = request.body;
-    const entry = await registry.add(b.path, { ...(b.name ? { name: b.name } : {}), ...(b.sha256 ? { sha256: b.sha256 } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    // Only a regular file inside an import directory, opened without blocking; any other path gets MODEL_FILE_REFUSED.
+    const file = await openImportFile(b.path, importDirsOf(app.config["inference.importDirs"], registry.dir, app.config["paths.dataDir"]));
+    let entry;
+    try {
+      entry = await registry.add(file.path, { name: b.name ?? file.name, ...(b.sha256 ? { sha256: b.sha256 } : {}), ...(b.kind ? { kind: b.kind } : {}) });
+    } catch (err) {
+      // Whether a file is GGUF is no more an answer than whether it exists.
+      if (err instanceof SovereignError && (err.code === "MODEL_INVALID" || err.code === "MODEL_FILE_MISSING")) throw fileRefused();
+      throw err;
+    } finally {
+      await file.close();
+    }
     audit(app, request, "model.added", entry.name, { from: "path", file: b.path, sha256: entry.sha256, size: entry.size, kind: entry.kind });
     return reply.code(201).send(entry);
   });
