@@ -403,6 +403,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
     await bad.getByText("Quarantined", { exact: true }).waitFor();
     await bad.getByText(reason, { exact: false }).waitFor();
     expect(await bad.getByRole("button", { name: "Set default: tiny-broken" }).count()).toBe(0);
+    await bad.getByRole("button", { name: "Retry tiny-broken" }).waitFor();
     await shots("models", (p) => p.getByRole("row").filter({ hasText: MODEL }).getByText("Loaded", { exact: true }).waitFor());
   });
 

@@ -11,6 +11,8 @@ const routes = {
   setDefault: "/api/models/default",
   verify: "/api/models/verify",
   load: (name) => `/api/models/${encodeURIComponent(name)}/load`,
+  // Lifts a quarantine (and loads a chat model at once; one that crashes again is quarantined again).
+  retry: (name) => `/api/models/${encodeURIComponent(name)}/retry`,
   remove: (name) => `/api/models/${encodeURIComponent(name)}`,
 };
 
@@ -74,6 +76,7 @@ export function render(root) {
                 "div",
                 { class: "row" },
                 m.kind === "llm" && state.key !== "quarantined" ? h("button", { type: "button", class: "secondary small", disabled: m.name === chosen && m.name === loaded, onclick: () => act(`Loading ${m.name}…`, `${m.name} is now the default: it answers requests that name no model, also after a restart.`, routes.setDefault, "PUT", { name: m.name }), "aria-label": `Set default: ${m.name}` }, "Set default") : null,
+                state.key === "quarantined" ? h("button", { type: "button", class: "secondary small", onclick: () => act(`Trying ${m.name} again…`, `${m.name} is out of quarantine.`, routes.retry(m.name), "POST"), "aria-label": `Retry ${m.name}` }, "Retry") : null,
                 m.kind === "llm" && state.key === "idle" ? h("button", { type: "button", class: "secondary small", onclick: () => act(`Loading ${m.name}…`, `${m.name} is loaded.`, routes.load(m.name), "POST"), "aria-label": `Load ${m.name}` }, "Load") : null,
                 h("button", { type: "button", class: "secondary small", onclick: () => verify(m.name), "aria-label": `Verify ${m.name}` }, "Verify"),
                 h("button", { type: "button", class: "danger small", onclick: () => confirm(`Delete ${m.name}?`) && act(`Deleting ${m.name}…`, "Deleted.", routes.remove(m.name), "DELETE"), "aria-label": `Delete ${m.name}` }, "Delete"),
