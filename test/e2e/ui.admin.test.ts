@@ -76,7 +76,7 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
       await expect(item(title).getAttribute("data-done")).resolves.toBe("false");
     }
     // Each item links to the page that does it.
-    await page.getByRole("link", { name: "Open Users & keys: Make an API key" }).click();
+    await page.getByRole("link", { name: "Make a key" }).click();
     await page.getByRole("heading", { name: "Users & API keys", level: 1 }).waitFor();
     await page.getByLabel("Key name").fill("checklist key");
     await page.getByRole("button", { name: "Create key" }).click();
@@ -85,7 +85,8 @@ describe.runIf(requireTools("chromium"))("admin pages in Chromium", () => {
     await ready(page, "Dashboard");
     await expect(item("Make an API key").getAttribute("data-done")).resolves.toBe("true");
     await page.getByText("1 of 4 done.").waitFor();
-    await expect(page.getByRole("link", { name: "Open Models: Add a chat model" }).getAttribute("href")).resolves.toBe("#/models");
+    await expect(page.getByTestId("todo-chat-model").getAttribute("href")).resolves.toBe("#/models");
+    await expect(page.getByTestId("todo-embedding-model").getAttribute("href")).resolves.toBe("#/models");
   });
 
   it("edits a setting: validated, saved to the data dir's settings file, audited under the admin's name", async () => {

@@ -27,10 +27,10 @@ async function readState() {
 
 function items(s) {
   return [
-    { done: s.chatModel, title: "Add a chat model", href: "#/models", link: "Open Models", text: "Upload a GGUF file, pull one from a URL, or add a file already on the node, such as one on a USB stick. Chat answers need it." },
-    { done: s.embeddingModel, title: "Add an embedding model", href: "#/models", link: "Open Models", text: "Memory search then finds notes and documents by meaning, not only by their words." },
-    { done: s.federation, title: "Turn on federation", href: "#/peers", link: "Open Peers", text: s.federationPending ? "Saved as on: it starts after a restart (see Peers)." : "Optional: find other nodes on the LAN, share memory and answers with the ones you approve." },
-    { done: s.apiKey, title: "Make an API key", href: "#/users", link: "Open Users & keys", text: "For scripts and apps that speak the OpenAI API at /v1." },
+    { id: "chat-model", done: s.chatModel, title: "Add a chat model", href: "#/models", link: "Add a model", text: "Upload a GGUF file, pull one from a URL, or add a file already on the node, such as one on a USB stick. Chat answers need it." },
+    { id: "embedding-model", done: s.embeddingModel, title: "Add an embedding model", href: "#/models", link: "Add a model", text: "Memory search then finds notes and documents by meaning, not only by their words." },
+    { id: "federation", done: s.federation, title: "Turn on federation", href: "#/peers", link: "Turn it on", text: s.federationPending ? "Saved as on: it starts after a restart (see Peers)." : "Optional: find other nodes on the LAN, share memory and answers with the ones you approve." },
+    { id: "api-key", done: s.apiKey, title: "Make an API key", href: "#/users", link: "Make a key", text: "For scripts and apps that speak the OpenAI API at /v1." },
   ];
 }
 
@@ -53,8 +53,9 @@ export function setupChecklist() {
         list.map((i) =>
           h("li", { class: i.done ? "done" : "todo", "data-done": String(i.done) },
             h("span", { class: `badge ${i.done ? "good" : ""}` }, i.done ? "done" : "to do"),
-            h("span", { class: "item" }, h("strong", null, i.title), h("span", { class: "hint" }, i.text)),
-            i.done ? null : h("a", { href: i.href, "aria-label": `${i.link}: ${i.title}` }, i.link)))),
+            h("span", { class: "item" }, h("strong", { id: `todo-${i.id}` }, i.title), h("span", { class: "hint" }, i.text)),
+            // Short link words that never repeat a page's name (the nav's links keep theirs), tied to the item they do.
+            i.done ? null : h("a", { href: i.href, "aria-describedby": `todo-${i.id}`, "data-testid": `todo-${i.id}` }, i.link)))),
     );
   };
   const refresh = () => readState().then(draw, () => card.remove());

@@ -46,7 +46,7 @@ function liveCards(live) {
       h("h2", null, "Inference"),
       inf
         ? h("dl", { class: "facts" },
-          h("dt", null, "Model"), h("dd", null, inf.model ?? (isAdmin ? h("span", null, "none loaded · ", h("a", { href: "#/models" }, "add or load one in Models")) : "none loaded (an admin adds models)")),
+          h("dt", null, "Model"), h("dd", null, inf.model ?? (isAdmin ? h("span", null, "none loaded · ", h("a", { href: "#/models" }, "add or load a model")) : "none loaded (an admin adds models)")),
           h("dt", null, "Tokens/s"), h("dd", null, num(inf.tokensPerSecond)),
           h("dt", null, "Running"), h("dd", null, inf.active ?? "–"),
           h("dt", null, "Queued"), h("dd", null, inf.queued ?? "–"))
