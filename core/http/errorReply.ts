@@ -1,18 +1,27 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { SovereignError } from "../errors/SovereignError.js";
+import { LogSampler } from "./LogSampler.js";
+
+/** Error and refusal lines per kind (code and route) and source address: five a minute, then a count. */
+const errorLines = new LogSampler();
 
 /**
  * What every error handler does before writing its body: map to the catalog,
- * log (errors at error level, 503s in one warn line, refusals at debug), set the status and, on 429
- * and 503, Retry-After.
+ * log (errors at error level, 503s in one warn line, refusals at debug; each
+ * kind from one address at most five lines a minute, then a count), set the
+ * status and, on 429 and 503, Retry-After.
  */
 export function prepareErrorReply(err: FastifyError | SovereignError | Error, request: FastifyRequest, reply: FastifyReply): SovereignError {
   const e = toSovereignError(err);
-  // A busy or stopping node answers 503 on purpose: one short line, not a stack per shed request.
-  if (e.status === 503) request.log.warn({ code: e.code, url: request.url.split("?")[0] }, e.message);
-  else if (e.status >= 500) request.log.error({ err }, "request failed");
-  // Refusals are the client's business (a 401 on every logged-out page load): debug, like the access log.
-  else request.log.debug({ code: e.code, msg: e.message }, "request refused");
+  const sample = errorLines.take(`${e.code} ${request.routeOptions.url ?? "-"} ${request.ip}`);
+  if (sample.write) {
+    const more = sample.suppressed > 0 ? { suppressedSimilar: sample.suppressed } : {};
+    // A busy or stopping node answers 503 on purpose: one short line, not a stack per shed request.
+    if (e.status === 503) request.log.warn({ code: e.code, url: request.url.split("?")[0], ...more }, e.message);
+    else if (e.status >= 500) request.log.error({ err, ...more }, "request failed");
+    // Refusals are the client's business (a 401 on every logged-out page load): debug, like the access log.
+    else request.log.debug({ code: e.code, reason: e.message, ...more }, "request refused");
+  }
   if (e.status === 429 || e.status === 503) {
     const retry = e.details?.retryAfterSeconds;
     void reply.header("retry-after", String(typeof retry === "number" ? Math.ceil(retry) : 1));

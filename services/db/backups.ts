@@ -1,5 +1,5 @@
 import BetterSqlite3 from "better-sqlite3";
-import { copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { schemaVersion, type Database } from "./Database.js";
@@ -49,15 +49,26 @@ export async function createBackup(db: Database, dir: string, options: { keep: n
   const name = `sovereign-${stamp}.db`;
   const final = join(dir, name);
   const tmp = `${final}.partial`;
+  // The whole database: made 0600 before SQLite writes into it (SQLite keeps an existing file's mode, and gives it to its journals).
+  closeSync(openSync(tmp, "w", 0o600));
+  chmodSync(tmp, 0o600);
   try {
     await db.sqlite.backup(tmp);
+    // A self-contained file: the copy carries the live database's WAL mode, and opening it would leave -wal and -shm beside it.
+    const copy = new BetterSqlite3(tmp, { fileMustExist: true });
+    try {
+      copy.pragma("journal_mode = DELETE");
+    } finally {
+      copy.close();
+    }
   } catch (err) {
-    rmSync(tmp, { force: true });
+    removeWithSidecars(tmp);
     throw toDbError(err, "backup");
   }
   const problems = inspect(tmp).problems;
+  removeSidecars(tmp);
   if (problems.length > 0) {
-    rmSync(tmp, { force: true });
+    removeWithSidecars(tmp);
     throw new SovereignError("BACKUP_INVALID", `The backup copy failed its integrity check: ${problems.join("; ")}`, { details: { problems } });
   }
   fsyncFile(tmp);
@@ -71,6 +82,16 @@ export async function createBackup(db: Database, dir: string, options: { keep: n
     });
   const st = statSync(final);
   return { path: final, name, bytes: st.size, createdAt: st.mtime.toISOString(), durationMs: Date.now() - started, integrity: "ok", pruned };
+}
+
+/** SQLite's files beside a database: its WAL, shared-memory index and rollback journal. */
+function removeSidecars(path: string): void {
+  for (const suffix of ["-wal", "-shm", "-journal"]) rmSync(`${path}${suffix}`, { force: true });
+}
+
+function removeWithSidecars(path: string): void {
+  rmSync(path, { force: true });
+  removeSidecars(path);
 }
 
 export interface BackupInspection {
