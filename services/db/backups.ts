@@ -178,6 +178,8 @@ export function restoreBackup(file: string, dbPath: string, latestByOwner: Recor
   }
   const tmp = `${dbPath}.restoring`;
   copyFileSync(file, tmp);
+  // The live database is 0600 whatever mode the restored file had (backups made before 0600 were 0644).
+  chmodSync(tmp, 0o600);
   fsyncFile(tmp);
   renameSync(tmp, dbPath);
   fsyncFile(dirname(dbPath));
