@@ -222,7 +222,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
 
   it("attaches a document in the chat box; it goes into memory and the answer cites it beside the text", async () => {
     await page.goto(`${base}/#/chat`);
-    await page.getByRole("heading", { name: "New chat" }).waitFor();
+    await page.getByRole("heading", { name: "New conversation" }).waitFor();
     await page.getByLabel("Attach a document").setInputFiles({ name: "bees.md", mimeType: "text/markdown", buffer: Buffer.from("# Bees\n\nThe hives are checked every second Sunday in spring.\n") });
     await page.getByText(/bees\.md is in memory/).waitFor();
     await page.getByRole("list", { name: "Documents in this chat" }).getByText("bees.md").waitFor();
@@ -270,7 +270,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
     await page.getByLabel("Temperature").blur();
     await page.getByText("Settings saved for this chat.").waitFor();
     await page.getByRole("button", { name: "New chat" }).click();
-    await page.getByRole("heading", { name: "New chat" }).waitFor();
+    await page.getByRole("heading", { name: "New conversation" }).waitFor();
     expect(await page.getByLabel("System prompt").inputValue()).toBe("");
     await page.goto(`${base}/#/chat/${id}`);
     await page.reload();
@@ -360,7 +360,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
 
     page.once("dialog", (d) => void d.accept());
     await page.getByRole("button", { name: "Delete" }).click();
-    await page.getByRole("heading", { name: "New chat" }).waitFor();
+    await page.getByRole("heading", { name: "New conversation" }).waitFor();
     await expect.poll(() => list.getByRole("button", { name: /Tomato care/ }).count()).toBe(0);
     expect((await call("GET", `/api/conversations/${id}`)).status).toBe(404);
   });

@@ -44,7 +44,7 @@ export function conversationList({ navigate, newChat }) {
 
 /** The open conversation's title and what can be done with it. */
 export function conversationHeader(conv, { onChanged, onDeleted }) {
-  const title = h("h2", { id: "chat-title", class: "grow" }, conv?.title ?? "New chat");
+  const title = h("h2", { id: "chat-title", class: "grow" }, conv?.title ?? "New conversation");
   const head = h("div", { class: "row conv-head" }, title);
   if (!conv) return head;
 
