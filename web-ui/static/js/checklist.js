@@ -27,7 +27,7 @@ async function readState() {
 
 function items(s) {
   return [
-    { id: "chat-model", done: s.chatModel, title: "Add a chat model", href: "#/models", link: "Add a model", text: "Upload a GGUF file, pull one from a URL, or add a file already on the node, such as one on a USB stick. Chat answers need it." },
+    { id: "chat-model", done: s.chatModel, title: "Add a chat model", href: "#/models", link: "Add a model", text: "Upload a GGUF file, pull one from a URL, or add one from an import folder on the node, such as a USB stick listed in inference.importDirs. Chat answers need it." },
     { id: "embedding-model", done: s.embeddingModel, title: "Add an embedding model", href: "#/models", link: "Add a model", text: "Memory search then finds notes and documents by meaning, not only by their words." },
     { id: "federation", done: s.federation, title: "Turn on federation", href: "#/peers", link: "Turn it on", text: s.federationPending ? "Saved as on: it starts after a restart (see Peers)." : "Optional: find other nodes on the LAN, share memory and answers with the ones you approve." },
     { id: "api-key", done: s.apiKey, title: "Make an API key", href: "#/users", link: "Make a key", text: "For scripts and apps that speak the OpenAI API at /v1." },
