@@ -167,6 +167,7 @@ describe("cookies under HTTPS", () => {
     try {
       const res = await t.app.inject({ method: "POST", url: "/api/setup/claim", payload: { code: setupCodeOf(t.dataDir), ...ADMIN } });
       expect(res.statusCode).toBe(201);
+      expect(res.cookies.length).toBeGreaterThan(0);
       for (const c of res.cookies) expect(c.secure).toBe(true);
     } finally {
       await t.close();

@@ -107,6 +107,7 @@ describe("invalid config", () => {
 
 describe("settings table", () => {
   it("declares each key, env var and flag once", () => {
+    expect(settings.length).toBeGreaterThan(20);
     for (const field of ["key", "env", "flag"] as const) {
       const values = settings.map((s) => s[field]);
       expect(new Set(values).size, `duplicate ${field}`).toBe(values.length);

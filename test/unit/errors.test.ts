@@ -9,6 +9,7 @@ describe("error catalog", () => {
   it("documents every code in docs/errors.md, generated from the catalog", () => {
     const docs = readFileSync(join(import.meta.dirname, "..", "..", "docs", "errors.md"), "utf8");
     expect(docs, "run `npm run docs`").toBe(renderErrorDocs());
+    expect(Object.keys(errorCatalog).length).toBeGreaterThan(20);
     for (const [code, entry] of Object.entries(errorCatalog)) {
       expect(docs).toContain(`| \`${code}\` | ${entry.status} |`);
       expect(entry.description.length, code).toBeGreaterThan(15);

@@ -156,6 +156,7 @@ describe("trust tiers", () => {
     expect(inboundDecision("sandbox", "sync-req")).toBe("drop");
     expect(inboundDecision("external", "query")).toBe("accept");
     expect(inboundDecision("external", "packet")).toBe("drop");
+    expect(MESSAGE_KINDS.length).toBeGreaterThan(1);
     for (const k of MESSAGE_KINDS) if (k !== "manifest") expect(INBOUND_MATRIX.unknown[k]).toBe("drop");
     expect(mayReceive("sandbox", "packets")).toBe(false);
     expect(mayReceive("external", "packets")).toBe(false);

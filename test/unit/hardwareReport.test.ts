@@ -11,6 +11,7 @@ describe("sovereign hardware text report", () => {
     const text = renderHardwareReport({ facts: report.facts, warnings: ["/proc/x: test warning"] }, tuning, null);
     expect(text).toContain("Radxa ROCK 5 Model B");
     expect(text).toMatch(/4 performance, 4 efficiency/);
+    expect(Object.keys(tuning).length).toBeGreaterThan(5);
     for (const [key, choice] of Object.entries(tuning)) {
       const line = text.split("\n").find((l) => l.trimStart().startsWith(`${key} `));
       expect(line, key).toBeDefined();

@@ -14,6 +14,12 @@ const load = (dir: string): [string, Record<string, unknown>][] =>
     .map((f) => [f, JSON.parse(readFileSync(join(fixtures, dir, f), "utf8")) as Record<string, unknown>]);
 
 describe("board profiles", () => {
+  it("has boards and valid and invalid fixtures to check (an empty list would make the checks below vacuous)", () => {
+    expect(boards.length).toBeGreaterThan(0);
+    expect(load("valid").length).toBeGreaterThan(0);
+    expect(load("invalid").length).toBeGreaterThan(0);
+  });
+
   it.each(boards.map((b) => [b.id, b] as const))("%s satisfies the schema", (_id, board) => {
     expect(validateBoardProfile(board)).toEqual({ ok: true });
   });
