@@ -55,7 +55,11 @@ PrivateDevices=${privateDevices}
 NoNewPrivileges=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
-ProtectControlGroups=yes
+# Model runners each get a cgroup of their own under this service's, with
+# MemoryMax from the model RAM budget: the service user may manage its
+# delegated subtree (and nothing else in the cgroup tree, which root owns).
+Delegate=memory pids
+ProtectControlGroups=no
 RestrictSUIDSGID=yes
 LockPersonality=yes
 RestrictNamespaces=yes

@@ -1,16 +1,15 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import type { LlamaGrammar } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import { LlamaEngine, loadLlama, type EngineLogger, type EngineSettings } from "./LlamaEngine.js";
-import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
+import type { EngineHost, EngineLogger, EngineSettings, GrammarSpec, InferenceEngine } from "./InferenceEngine.js";
+import { quarantined, type ModelEntry, type ModelRegistry } from "./ModelRegistry.js";
 import type { RequestQueue } from "./RequestQueue.js";
 // onnxruntime-node is loaded with the first ONNX embedding model, not at startup.
 import type { Embedder } from "./embeddings/OnnxEmbedder.js";
-import { GgufEmbedder } from "./embeddings/GgufEmbedder.js";
 import { checkSampling } from "./checkSampling.js";
 import { checkJsonSchema } from "./checkJsonSchema.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
+import { checkHyperparameters } from "../../core/gguf/checkHyperparameters.js";
 import type {
   ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
 } from "./types.js";
@@ -19,6 +18,8 @@ export interface InferenceServiceOptions {
   registry: ModelRegistry;
   queue: RequestQueue;
   engine: EngineSettings;
+  /** Where llama.cpp runs: supervised runner processes (RunnerHost) or this process (InProcessHost). */
+  engines: EngineHost;
   embeddingThreads: number;
   embeddingBatchSize: number;
   defaultModel: string | null;
@@ -39,13 +40,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class InferenceService implements InferenceApi {
   readonly registry: ModelRegistry;
-  private engine: LlamaEngine | null = null;
+  private engine: InferenceEngine | null = null;
   private loadedAt = "";
   private loading: Promise<unknown> | null = null;
   private users = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly embedders = new Map<string, Promise<Embedder>>();
-  private readonly grammars = new Map<string, LlamaGrammar>();
   private idleTimer: NodeJS.Timeout | undefined;
   private lastTps: number | null = null;
   private readonly totals = { requests: 0, promptTokens: 0, completionTokens: 0 };
@@ -71,6 +71,8 @@ export class InferenceService implements InferenceApi {
       queue: this.opts.queue.stats(),
       lastTokensPerSecond: this.lastTps,
       totals: { ...this.totals },
+      engineMode: this.opts.engines.mode,
+      runners: this.opts.engines.processes(),
     };
   }
 
@@ -82,41 +84,33 @@ export class InferenceService implements InferenceApi {
         throw new SovereignError("MODEL_WRONG_KIND", `"${name}" is ${entry.kind === "llm" ? "a chat model" : "an embedding model"}; this request needs ${kind === "llm" ? "a chat model" : "an embedding model"}.`, { details: { model: name } });
       return entry;
     }
-    // The config pins a default; otherwise the admin's choice kept in the manifest.
+    // The config pins a default; otherwise the admin's choice kept in the manifest. A quarantined model is never the default.
     const configured = kind === "llm" ? this.opts.defaultModel ?? this.registry.getDefault() : this.opts.embeddingModel;
-    if (configured) return this.resolveModel(kind, configured);
-    const all = this.registry.list().filter((m) => m.kind === kind);
+    const all = this.registry.list().filter((m) => m.kind === kind && !m.quarantine);
+    if (configured && (all.some((m) => m.name === configured) || !this.registry.has(configured) || all.length === 0)) return this.resolveModel(kind, configured);
     const loaded = kind === "llm" && this.engine ? all.find((m) => m.name === this.engine?.name) : undefined;
     const entry = loaded ?? all[0];
+    const sick = this.registry.list().find((m) => m.kind === kind && m.quarantine);
+    if (!entry && sick) throw quarantined(sick);
     if (!entry) throw new SovereignError("NO_MODEL", `No ${kind === "llm" ? "chat" : "embedding"} model is installed.`);
     return entry;
   }
 
-  private async grammarFor(sampling: GenerateRequest["sampling"]): Promise<LlamaGrammar | undefined> {
+  /** The grammar a request asks for, checked here (a bad schema is refused before the queue); the engine builds it where llama.cpp runs. */
+  private grammarFor(sampling: GenerateRequest["sampling"]): GrammarSpec | undefined {
     if (!sampling?.jsonSchema && !sampling?.json) return undefined;
     if (sampling.jsonSchema) checkJsonSchema(sampling.jsonSchema);
-    const key = sampling.jsonSchema ? JSON.stringify(sampling.jsonSchema) : "json";
-    const cached = this.grammars.get(key);
-    if (cached) return cached;
-    const llama = await loadLlama(this.opts.logger);
-    let grammar: LlamaGrammar;
-    try {
-      grammar = sampling.jsonSchema
-        ? await llama.createGrammarForJsonSchema(sampling.jsonSchema as Parameters<typeof llama.createGrammarForJsonSchema>[0])
-        : await llama.getGrammarFor("json");
-    } catch (err) {
-      throw new SovereignError("INVALID_JSON_SCHEMA", `The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, { cause: err });
-    }
-    if (this.grammars.size >= 32) this.grammars.delete(this.grammars.keys().next().value as string);
-    this.grammars.set(key, grammar);
-    return grammar;
+    return sampling.jsonSchema ? { jsonSchema: sampling.jsonSchema } : { json: true };
   }
 
   /** Borrows the engine for `entry`, loading or switching models when no request is using another. */
-  private async useEngine(entry: ModelEntry): Promise<LlamaEngine> {
+  private async useEngine(entry: ModelEntry): Promise<InferenceEngine> {
     for (;;) {
       if (this.closed) throw new SovereignError("SHUTTING_DOWN");
-      if (this.engine?.name === entry.name && !this.loading) {
+      // A quarantined model (crashed its runner) is not loaded until an admin retries it.
+      const current = this.registry.get(entry.name);
+      if (current.quarantine) throw quarantined(current);
+      if (this.engine?.name === entry.name && !this.loading && this.engine.healthy !== false) {
         this.users++;
         return this.engine;
       }
@@ -132,10 +126,10 @@ export class InferenceService implements InferenceApi {
         const old = this.engine;
         this.engine = null;
         await old?.dispose();
-        // The file may have been damaged since it was added: check its header and tensor ranges again (cheap) before llama.cpp reads it.
+        // The file may have been damaged since it was added: check its header, tensor ranges and hyperparameters again (cheap) before llama.cpp reads it.
         const path = this.registry.pathOf(entry);
-        readGguf(path);
-        this.engine = await LlamaEngine.load(entry.name, path, this.opts.engine, this.opts.logger);
+        checkHyperparameters(readGguf(path));
+        this.engine = await this.opts.engines.loadModel(entry.name, path, this.opts.engine);
         this.loadedAt = new Date().toISOString();
       })();
       this.loading = load;
@@ -226,7 +220,7 @@ export class InferenceService implements InferenceApi {
     const isChat = req.messages !== undefined;
     if (isChat && (req.messages?.length ?? 0) === 0) throw new SovereignError("BAD_REQUEST", "messages must hold at least one message.");
     const entry = this.resolveModel("llm", req.model);
-    const grammar = await this.grammarFor(req.sampling);
+    const grammar = this.grammarFor(req.sampling);
     const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
     const release = await this.opts.queue.acquire(signal);
     const queuedMs = Date.now() - t0;
@@ -271,11 +265,12 @@ export class InferenceService implements InferenceApi {
     let e = this.embedders.get(entry.name);
     if (!e) {
       const path = this.registry.pathOf(entry);
-      if (entry.format === "gguf") readGguf(path); // damaged since it was added? stop before llama.cpp reads it
+      if (entry.quarantine) throw quarantined(entry);
+      if (entry.format === "gguf") checkHyperparameters(readGguf(path)); // damaged since it was added? stop before llama.cpp reads it
       e = entry.format === "onnx"
         ? import("./embeddings/OnnxEmbedder.js").then(({ OnnxEmbedder }) =>
             OnnxEmbedder.load(path, { threads: this.opts.embeddingThreads, batchSize: this.opts.embeddingBatchSize }))
-        : GgufEmbedder.load(path, this.opts.embeddingThreads, this.opts.logger);
+        : this.opts.engines.loadEmbedder(entry.name, path, this.opts.embeddingThreads);
       e.catch(() => this.embedders.delete(entry.name));
       this.embedders.set(entry.name, e);
     }
@@ -310,6 +305,7 @@ export class InferenceService implements InferenceApi {
     await this.loading?.catch(() => undefined);
     this.users = 0;
     await this.unload();
+    await this.opts.engines.close();
   }
 }
 

@@ -3,23 +3,11 @@ import {
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import type { ChatMessage, FinishReason, SamplingOptions } from "./types.js";
+import type { ChatMessage, FinishReason } from "./types.js";
+import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
+import { checkJsonSchema } from "./checkJsonSchema.js";
 
-export interface EngineSettings {
-  /** Threads for prompt processing and generation (node-llama-cpp takes one count for both). */
-  threads: number;
-  /** Context window per sequence, in tokens. */
-  contextSize: number;
-  /** Sequences generating at once. */
-  sequences: number;
-  batchSize: number;
-  gpuLayers: number;
-}
-
-export interface EngineLogger {
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
+export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
 let llamaPromise: Promise<Llama> | undefined;
 
@@ -74,22 +62,27 @@ interface Slot {
   lastUsed: number;
 }
 
-export interface EngineRun {
-  text: string;
-  finishReason: FinishReason;
-  promptTokens: number;
-  completionTokens: number;
-  /** Prompt tokens whose KV cache was already in the sequence (not evaluated again). */
-  reusedTokens: number;
-}
+/** Grammars built for JSON output, per schema, shared by the engines of this process (at most 32 kept). */
+const grammars = new Map<string, Promise<LlamaGrammar>>();
 
-export interface RunOptions {
-  sampling: SamplingOptions;
-  grammar?: LlamaGrammar | undefined;
-  signal?: AbortSignal | undefined;
-  onText?: ((text: string) => void) | undefined;
-  /** Conversation key: a follow-up turn goes to the sequence that holds its prefix. */
-  key?: string | null | undefined;
+/** The grammar for a spec, built by this process's llama.cpp binding; INVALID_JSON_SCHEMA when it cannot be built. */
+export async function grammarFor(llama: Llama, spec: GrammarSpec | undefined): Promise<LlamaGrammar | undefined> {
+  if (!spec?.jsonSchema && !spec?.json) return undefined;
+  if (spec.jsonSchema) checkJsonSchema(spec.jsonSchema);
+  const key = spec.jsonSchema ? JSON.stringify(spec.jsonSchema) : "json";
+  let grammar = grammars.get(key);
+  if (!grammar) {
+    grammar = (spec.jsonSchema
+      ? llama.createGrammarForJsonSchema(spec.jsonSchema as Parameters<typeof llama.createGrammarForJsonSchema>[0])
+      : llama.getGrammarFor("json")
+    ).catch((err: unknown) => {
+      grammars.delete(key);
+      throw new SovereignError("INVALID_JSON_SCHEMA", `The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, { cause: err });
+    });
+    if (grammars.size >= 32) grammars.delete(grammars.keys().next().value as string);
+    grammars.set(key, grammar);
+  }
+  return grammar;
 }
 
 function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
@@ -114,7 +107,7 @@ function finish(stopReason: string): FinishReason {
  * Each slot remembers which conversation its KV cache holds, so a follow-up
  * turn re-evaluates only the new tokens (node-llama-cpp keeps the common prefix).
  */
-export class LlamaEngine {
+export class LlamaEngine implements InferenceEngine {
   private readonly slots: Slot[];
   private disposed = false;
 
@@ -161,12 +154,12 @@ export class LlamaEngine {
     return this.settings.contextSize;
   }
 
-  tokenCount(text: string): number {
+  async tokenCount(text: string): Promise<number> {
     return this.model.tokenize(text).length;
   }
 
   /** Tokens of a chat prompt as the model's chat template renders it (with the answer's opening). */
-  chatPromptTokens(messages: readonly ChatMessage[]): number {
+  async chatPromptTokens(messages: readonly ChatMessage[]): Promise<number> {
     const slot = this.slots[0];
     if (!slot) return 0;
     const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...toHistory(messages), { type: "model", response: [] }] });
@@ -199,6 +192,7 @@ export class LlamaEngine {
 
   async chat(messages: readonly ChatMessage[], options: RunOptions, defaultMaxTokens: number): Promise<EngineRun> {
     const history = toHistory(messages);
+    const grammar = await grammarFor(this.llama, options.grammar);
     const slot = this.takeSlot(options.key);
     try {
       const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...history, { type: "model", response: [] }] });
@@ -207,7 +201,7 @@ export class LlamaEngine {
       const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
       let completionTokens = 0;
       const res = await slot.chat.generateResponse(history, {
-        ...this.sampling(options, maxTokens),
+        ...this.sampling(options, maxTokens, grammar),
         onToken: (t) => { completionTokens += t.length; },
         ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
@@ -218,6 +212,7 @@ export class LlamaEngine {
   }
 
   async complete(prompt: string, options: RunOptions, defaultMaxTokens: number): Promise<EngineRun> {
+    const grammar = await grammarFor(this.llama, options.grammar);
     const slot = this.takeSlot(options.key);
     try {
       const tokens = this.model.tokenize(prompt);
@@ -225,7 +220,7 @@ export class LlamaEngine {
       const maxTokens = this.budget(promptTokens, options.sampling.maxTokens, defaultMaxTokens);
       let completionTokens = 0;
       const res = await slot.completion.generateCompletionWithMeta(prompt, {
-        ...this.sampling(options, maxTokens),
+        ...this.sampling(options, maxTokens, grammar),
         onToken: (t) => { completionTokens += t.length; },
         ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
@@ -235,7 +230,7 @@ export class LlamaEngine {
     }
   }
 
-  private sampling(options: RunOptions, maxTokens: number) {
+  private sampling(options: RunOptions, maxTokens: number, grammar: LlamaGrammar | undefined) {
     const s = options.sampling;
     return {
       maxTokens,
@@ -243,7 +238,7 @@ export class LlamaEngine {
       ...(s.topP !== undefined ? { topP: s.topP } : {}),
       ...(s.seed !== undefined ? { seed: s.seed } : {}),
       ...(s.stop && s.stop.length > 0 ? { customStopTriggers: s.stop } : {}),
-      ...(options.grammar ? { grammar: options.grammar } : {}),
+      ...(grammar ? { grammar } : {}),
       ...(options.signal ? { signal: options.signal, stopOnAbortSignal: true } : {}),
     };
   }

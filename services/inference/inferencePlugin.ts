@@ -4,6 +4,8 @@ import { RequestQueue } from "./RequestQueue.js";
 import { InferenceService, defaultModelsDir } from "./InferenceService.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 import { modelRoutes } from "./routes/modelRoutes.js";
+import { RunnerHost } from "./runner/RunnerHost.js";
+import { InProcessHost } from "./InProcessHost.js";
 import type { InferenceApi } from "./types.js";
 import "./errors.js";
 
@@ -25,6 +27,18 @@ export const inferencePlugin = fp(
     const registry = new ModelRegistry(cfg["inference.modelsDir"] ?? defaultModelsDir(cfg["paths.dataDir"]));
     const sequences = t.parallelSequences.value;
     const queue = new RequestQueue(sequences, cfg["inference.queueMax"] ?? sequences * 4, cfg["inference.queueTimeoutSeconds"] * 1000);
+    // llama.cpp runs in supervised runner processes, capped at the model RAM budget; a crashing model is quarantined in the registry.
+    const engines = cfg["inference.engineMode"] === "in-process"
+      ? new InProcessHost(app.log)
+      : new RunnerHost({
+        memoryBudgetMb: t.modelRamBudgetMb.value,
+        heartbeatTimeoutMs: cfg["inference.runnerHeartbeatTimeoutMs"],
+        logger: app.log,
+        onQuarantine: (name, q) => {
+          registry.quarantine(name, q);
+          app.log.error({ model: name, ...q }, "model quarantined: it crashed its runner");
+        },
+      });
     const service = new InferenceService({
       registry,
       queue,
@@ -35,6 +49,7 @@ export const inferencePlugin = fp(
         batchSize: t.batchSize.value,
         gpuLayers: t.gpuLayers.value,
       },
+      engines,
       embeddingThreads: t.embeddingThreads.value,
       embeddingBatchSize: cfg["inference.embeddingBatchSize"],
       defaultModel: cfg["inference.defaultModel"],

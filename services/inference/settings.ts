@@ -43,6 +43,14 @@ export const inferenceSettings = [
     key: "inference.embeddingBatchSize", env: "SOVEREIGN_EMBEDDING_BATCH_SIZE", flag: "--embedding-batch-size", default: 32, min: 1, max: 1024,
     help: "Texts per embedding forward pass.",
   }),
+  setting.enum({
+    key: "inference.engineMode", env: "SOVEREIGN_ENGINE_MODE", flag: "--engine-mode", values: ["runner", "in-process"] as const, default: "runner",
+    help: "Where llama.cpp runs: \"runner\" = supervised child processes (a native abort, an out-of-memory model or a hung engine costs one request, never the node); \"in-process\" = in the node itself (only for comparing speed).",
+  }),
+  setting.integer({
+    key: "inference.runnerHeartbeatTimeoutMs", env: "SOVEREIGN_RUNNER_HEARTBEAT_TIMEOUT_MS", flag: "--runner-heartbeat-timeout-ms", default: 5000, min: 1000, max: 600_000,
+    help: "A runner that answers no heartbeat for this long (stopped, or wedged) is killed and replaced; its request ends with engine_crashed.",
+  }),
 ] as const;
 
 declare module "../../core/config/Config.js" {

@@ -1,6 +1,7 @@
 /** Public types of services/inference: what `app.inference` offers to chat, memory, federation, status and metrics. */
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 import type { QueueStats } from "./RequestQueue.js";
+import type { EngineProcessStats } from "./InferenceEngine.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -81,6 +82,10 @@ export interface InferenceStatus {
   /** Generation speed of the last finished request. */
   lastTokensPerSecond: number | null;
   totals: { requests: number; promptTokens: number; completionTokens: number };
+  /** Where llama.cpp runs: "runner" (supervised child processes) or "in-process". */
+  engineMode: "runner" | "in-process";
+  /** The runner processes holding models, with their memory (empty in-process). */
+  runners: EngineProcessStats[];
 }
 
 /** What `app.inference` offers. */

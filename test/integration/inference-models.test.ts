@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
 import { testEmbedderDir, testLlamaModel } from "../models/testModelCache.js";
 import { InferenceService } from "../../services/inference/InferenceService.js";
+import { RunnerHost } from "../../services/inference/runner/RunnerHost.js";
 import { ModelRegistry } from "../../services/inference/ModelRegistry.js";
 import { RequestQueue } from "../../services/inference/RequestQueue.js";
 
@@ -206,6 +207,7 @@ describe("idle unload", () => {
         registry: new ModelRegistry(t.app.inference.registry.dir), queue: new RequestQueue(1, 1, 10_000),
         engine: { threads: 1, contextSize: 256, sequences: 1, batchSize: 256, gpuLayers: 0 },
         embeddingThreads: 1, embeddingBatchSize: 8, defaultModel: null, embeddingModel: null, idleUnloadMs: 100, maxTokensDefault: 4,
+        engines: new RunnerHost({ memoryBudgetMb: null, onQuarantine: () => undefined }),
       });
       await svc.generate({ prompt: "the dog", sampling: { maxTokens: 2 } });
       expect(svc.status().loaded?.name).toBe("tiny");

@@ -54,6 +54,12 @@ describe("systemd units", () => {
     expect(u).toContain("After=network.target sovereign-firstboot.service");
   });
 
+  it("sovereign.service delegates its memory cgroup, so each model runner gets a MemoryMax of its own", () => {
+    const u = sovereignService(rpi4);
+    expect(u).toContain("Delegate=memory pids");
+    expect(u).toContain("ProtectControlGroups=no");
+  });
+
   it("the Jetson keeps /dev visible for the GPU; other boards get PrivateDevices", () => {
     expect(sovereignService(findBoard("jetson-orin")!)).toContain("PrivateDevices=no");
     expect(sovereignService(rpi4)).toContain("PrivateDevices=yes");

@@ -16,7 +16,7 @@ function mb(bytes: number): string {
 
 const KEYS = ["paths.dataDir", "inference.modelsDir"];
 
-/** `sovereign model add|pull|list|rm|verify`: the model registry from the shell (the node need not run). */
+/** `sovereign model add|pull|list|rm|retry|verify`: the model registry from the shell (the node need not run). */
 export function registerModelCommand(program: Command): void {
   const model = program.command("model").description("Install, list, verify and remove models (GGUF chat models, ONNX or GGUF embedding models).");
 
@@ -63,7 +63,7 @@ export function registerModelCommand(program: Command): void {
       printResult(Boolean(opts.json), { models }, () =>
         models.length === 0
           ? "no models installed"
-          : models.map((m) => `${m.name.padEnd(28)} ${m.kind.padEnd(9)} ${m.architecture.padEnd(12)} ${(m.quantization ?? "-").padEnd(7)} ${mb(m.size).padStart(10)}  ctx ${m.contextLength ?? "-"}`).join("\n"),
+          : models.map((m) => `${m.name.padEnd(28)} ${m.kind.padEnd(9)} ${m.architecture.padEnd(12)} ${(m.quantization ?? "-").padEnd(7)} ${mb(m.size).padStart(10)}  ctx ${m.contextLength ?? "-"}${m.quarantine ? `\n${"".padEnd(29)}QUARANTINED since ${m.quarantine.at}: ${m.quarantine.reason} (retry: sovereign model retry ${m.name})` : ""}`).join("\n"),
       );
     });
 
@@ -72,6 +72,16 @@ export function registerModelCommand(program: Command): void {
     .action((name: string, opts: Record<string, unknown>) => {
       const removed = registryFrom(opts).remove(name);
       printResult(Boolean(opts.json), { removed }, () => `removed ${removed.name}`);
+    });
+
+  addSettingFlags(model.command("retry <name>").description("Lift a model's quarantine (it crashed its runner): the node loads it again on the next request."), KEYS)
+    .option("--json", "machine-readable output")
+    .action((name: string, opts: Record<string, unknown>) => {
+      const registry = registryFrom(opts);
+      const before = registry.get(name);
+      const entry = registry.clearQuarantine(name);
+      printResult(Boolean(opts.json), { model: entry, wasQuarantined: before.quarantine ?? null }, () =>
+        before.quarantine ? `${name}: quarantine lifted (it was: ${before.quarantine.reason}); the next request loads it` : `${name} was not quarantined`);
     });
 
   addSettingFlags(model.command("verify [name]").description("Re-check installed files: GGUF structure and sha256 against the manifest."), KEYS)

@@ -156,6 +156,15 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     await inference.load(request.params.name);
     return inference.status();
   });
+
+  // Lifts a quarantine and, for a chat model, loads it at once: a model that crashes its runner again is quarantined again.
+  app.post<{ Params: { name: string } }>("/models/:name/retry", { config }, async (request) => {
+    const before = registry.get(request.params.name);
+    const entry = registry.clearQuarantine(before.name);
+    audit(app, request, "model.retried", entry.name, { quarantine: before.quarantine ?? null });
+    if (entry.kind === "llm") await inference.load(entry.name);
+    return { model: registry.get(entry.name), status: inference.status() };
+  });
 }
 
 /** The chat model that answers requests naming none, or null when no chat model is installed. */

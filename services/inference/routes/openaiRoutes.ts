@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { InferenceApi } from "../types.js";
+import type { ModelEntry } from "../ModelRegistry.js";
 import { openAiErrorBody, openAiErrorHandler } from "../../../core/http/openAiError.js";
 import { parseCompletionRequest, parseEmbeddingRequest } from "./parseOpenAi.js";
 import { charged, disconnectSignal, meterTokens, respond } from "./openAiResponse.js";
@@ -19,15 +20,15 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
   );
   const config = { scope: "chat" as const };
 
-  app.get("/models", { config }, async () => ({
-    object: "list",
-    data: inference.models().map((m) => ({ id: m.name, object: "model", created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: "sovereign-node", kind: m.kind })),
-  }));
-
-  app.get<{ Params: { id: string } }>("/models/:id", { config }, async (request) => {
-    const m = inference.registry.get(request.params.id);
-    return { id: m.name, object: "model", created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: "sovereign-node", kind: m.kind };
+  // OpenAI's model object plus `kind` and, for a model that crashed its runner, `quarantined` with the reason.
+  const modelObject = (m: ModelEntry) => ({
+    id: m.name, object: "model", created: Math.floor(Date.parse(m.addedAt) / 1000) || 0, owned_by: "sovereign-node", kind: m.kind,
+    ...(m.quarantine ? { quarantined: { reason: m.quarantine.reason, signal: m.quarantine.signal, at: m.quarantine.at } } : {}),
   });
+
+  app.get("/models", { config }, async () => ({ object: "list", data: inference.models().map(modelObject) }));
+
+  app.get<{ Params: { id: string } }>("/models/:id", { config }, async (request) => modelObject(inference.registry.get(request.params.id)));
 
   app.post("/completions", { config }, async (request, reply) => {
     const p = parseCompletionRequest(request.body);

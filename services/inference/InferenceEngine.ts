@@ -1,0 +1,102 @@
+/**
+ * What InferenceService asks of an engine, wherever llama.cpp runs: in a
+ * supervised runner process (the default) or in this process (kept for the
+ * bench comparison). Everything crossing it is plain data, so it can cross IPC.
+ */
+import type { ChatMessage, FinishReason, SamplingOptions } from "./types.js";
+
+export interface EngineSettings {
+  /** Threads the llama.cpp context is created with: the larger of the two phase counts (tuning.engineThreads). */
+  threads: number;
+  /** Threads for prompt batches (tuning.promptThreads); the engine switches the count per decode (phaseThreads.ts). Defaults to `threads`. */
+  promptThreads?: number;
+  /** Threads for generation steps (tuning.generationThreads). Defaults to `threads`. */
+  generationThreads?: number;
+  /** node-llama-cpp build to load: "cuda" or "vulkan" only where tune() found it loads (tuning.gpuBackend). Defaults to false (CPU). */
+  gpu?: "cuda" | "vulkan" | false;
+  /** Context window per sequence, in tokens. */
+  contextSize: number;
+  /** Sequences generating at once. */
+  sequences: number;
+  batchSize: number;
+  gpuLayers: number;
+}
+
+export interface EngineLogger {
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  error?(obj: object, msg: string): void;
+  info?(obj: object, msg: string): void;
+}
+
+/** A grammar the engine builds where llama.cpp runs: any JSON value, or JSON matching a schema. */
+export interface GrammarSpec {
+  json?: boolean;
+  jsonSchema?: object;
+}
+
+export interface EngineRun {
+  text: string;
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens whose KV cache was already in the sequence (not evaluated again). */
+  reusedTokens: number;
+}
+
+export interface RunOptions {
+  sampling: SamplingOptions;
+  grammar?: GrammarSpec | undefined;
+  signal?: AbortSignal | undefined;
+  onText?: ((text: string) => void) | undefined;
+  /** Conversation key: a follow-up turn goes to the sequence that holds its prefix. */
+  key?: string | null | undefined;
+}
+
+/** One loaded chat model. */
+export interface InferenceEngine {
+  readonly name: string;
+  readonly settings: EngineSettings;
+  /** The context per sequence it got (tuning, capped by the model's trained length). */
+  readonly contextSize: number;
+  readonly busySlots: number;
+  /** False once the engine cannot serve again (its model was quarantined): the service drops it and loads afresh. Absent: always true. */
+  readonly healthy?: boolean;
+  tokenCount(text: string): Promise<number>;
+  /** Tokens of a chat prompt as the model's chat template renders it (with the answer's opening). */
+  chatPromptTokens(messages: readonly ChatMessage[]): Promise<number>;
+  chat(messages: readonly ChatMessage[], options: RunOptions, defaultMaxTokens: number): Promise<EngineRun>;
+  complete(prompt: string, options: RunOptions, defaultMaxTokens: number): Promise<EngineRun>;
+  dispose(): Promise<void>;
+}
+
+/** One loaded embedding model: L2-normalised vectors. */
+export interface EngineEmbedder {
+  readonly dimensions: number | null;
+  embed(texts: readonly string[]): Promise<{ vectors: Float32Array[]; tokens: number }>;
+  dispose(): Promise<void>;
+}
+
+/** A process that holds llama.cpp's memory: the node itself in-process, or a runner. */
+export interface EngineProcessStats {
+  pid: number;
+  model: string;
+  kind: "llm" | "embedding";
+  rssBytes: number;
+  /** The memory cap the runner runs under, and how it is enforced. */
+  memoryCap: { bytes: number; via: string } | null;
+  restarts: number;
+  state: string;
+  /** Requests it is serving now. */
+  busy: number;
+}
+
+/** Where engines come from: loads GGUF chat and embedding models. */
+export interface EngineHost {
+  readonly mode: "runner" | "in-process";
+  loadModel(name: string, path: string, settings: EngineSettings): Promise<InferenceEngine>;
+  loadEmbedder(name: string, path: string, threads: number): Promise<EngineEmbedder>;
+  /** The processes holding models now (empty in-process). */
+  processes(): EngineProcessStats[];
+  close(): Promise<void>;
+}
