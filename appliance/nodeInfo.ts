@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Config } from "./config/settings.js";
 import { NodeIdentity } from "../services/identity/NodeIdentity.js";
 import { ConsoleAdmin } from "../services/auth/consoleAdmin.js";
-import { interfaceAddresses, isLoopbackAddress } from "../services/auth/hostCheck.js";
+import { listenUrls } from "../services/auth/setupBanner.js";
 import { runtimeVersion } from "./version.js";
 
 export interface NodeInfo {
@@ -19,14 +19,6 @@ export interface NodeInfo {
   /** The booted system slot (A/B images), from the kernel command line; null elsewhere. */
   updateSlot: string | null;
   health: { reachable: boolean; status: number | null; body: unknown };
-}
-
-/** The URLs the node serves on: every non-loopback address when it listens on all of them. */
-export function nodeUrls(host: string, port: number, scheme: "http" | "https", addresses: readonly string[]): string[] {
-  const wildcard = host === "0.0.0.0" || host === "::";
-  const hosts = wildcard ? addresses.filter((a) => !isLoopbackAddress(a) && !a.startsWith("fe80:")) : [host];
-  if (wildcard) hosts.unshift("127.0.0.1");
-  return hosts.map((h) => `${scheme}://${h.includes(":") ? `[${h}]` : h}:${port}`);
 }
 
 /** The booted slot from a kernel command line (`sovereign.slot=a`), if any. */
@@ -67,7 +59,7 @@ export async function gatherNodeInfo(config: Config): Promise<NodeInfo> {
     nodeId: identity?.nodeId ?? null,
     fingerprint: identity?.fingerprint ?? null,
     version: runtimeVersion(),
-    urls: nodeUrls(config["server.host"], config["server.port"], certificate ? "https" : "http", interfaceAddresses()),
+    urls: certificate ? listenUrls(config["server.host"], config["server.httpsPort"], undefined, "https") : listenUrls(config["server.host"], config["server.port"]),
     certificateFingerprint: certificate,
     claimed: users > 0,
     users,

@@ -56,7 +56,7 @@ export async function runServer(config: Config, options: { logger?: Logger; hand
   }
   await notifier.ready(`serving on ${url}`);
   logger.info({ url, dataDir: config["paths.dataDir"] }, "sovereign node serving");
-  const stopBanner = announceSetup(app, config, logger, Boolean(logOptions.transport) && !options.logger);
+  const stopBanner = announceSetup(app, config, logger, Boolean(logOptions.transport) && !options.logger, https ? Number(new URL(https.url).port) : undefined);
 
   // Feed the watchdog only while every liveness check passes, so a wedged node gets restarted.
   let watchdogTimer: NodeJS.Timeout | undefined;
@@ -143,16 +143,15 @@ export const RESTART_EXIT_CODE = 75;
  * a terminal (pretty logs) or as one warn line in JSON logs, repeated every
  * auth.setupBannerMinutes until someone claims the node.
  */
-function announceSetup(app: FastifyInstance, config: Config, logger: Logger, framed: boolean): () => void {
-  if (!app.hasDecorator("auth")) return () => {};
+function announceSetup(app: FastifyInstance, config: Config, logger: Logger, framed: boolean, httpsPort?: number): () => void {
   const address = app.server.address();
   const port = address && typeof address === "object" ? address.port : config["server.port"];
   return startSetupBanner({
     code: () => readSetupCode(setupCodePath(config)),
     isClaimed: () => app.auth.isClaimed(),
-    urls: listenUrls(config["server.host"], port),
-    // TLS is not served yet; when it is, its certificate's SHA-256 fingerprint goes here.
-    tlsFingerprint: undefined,
+    // With TLS the panel is at the HTTPS port, and the certificate's fingerprint lets the owner check it before typing the code.
+    urls: app.tls ? listenUrls(config["server.host"], httpsPort ?? config["server.httpsPort"], undefined, "https") : listenUrls(config["server.host"], port),
+    tlsFingerprint: app.tls?.fingerprint,
     print: (banner) => {
       if (framed) process.stdout.write(`\n${renderSetupBanner(banner)}\n\n`);
       else logger.warn(setupBannerLine(banner));

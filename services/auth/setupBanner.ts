@@ -5,8 +5,8 @@ import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
  * wildcard host (0.0.0.0, ::) is every address: this machine's own name
  * first, then each LAN IPv4 address (link-local and internal ones left out).
  */
-export function listenUrls(host: string, port: number, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
-  const url = (h: string) => `http://${h.includes(":") ? `[${h}]` : h}:${port}/`;
+export function listenUrls(host: string, port: number, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(), scheme: "http" | "https" = "http"): string[] {
+  const url = (h: string) => `${scheme}://${h.includes(":") ? `[${h}]` : h}:${port}/`;
   if (host !== "0.0.0.0" && host !== "::") return [url(host === "127.0.0.1" || host === "::1" ? "localhost" : host)];
   const lan = Object.values(interfaces)
     .flatMap((list) => list ?? [])
