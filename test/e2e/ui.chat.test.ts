@@ -130,7 +130,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
     await prompt.fill("Hello, is anyone there?");
     await page.getByRole("button", { name: "Send" }).click();
     // The explanation takes the focus; what was typed stays; nothing was stored.
-    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe("Open Models to add a chat model");
+    await expect.poll(() => page.evaluate("document.activeElement?.textContent")).toBe("Open Models to add a chat model");
     expect(await prompt.inputValue()).toBe("Hello, is anyone there?");
     expect(await page.locator(".msg").count()).toBe(0);
     expect((await call<{ conversations: unknown[] }>("GET", "/api/conversations")).json.conversations).toEqual([]);
@@ -180,7 +180,7 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
     expect(await docs.getAttribute("target")).toBe("_blank");
     await answer.getByRole("button", { name: "Copy", exact: true }).click();
     await answer.getByRole("button", { name: "Copied" }).waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(CODE.trimEnd());
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(CODE.trimEnd());
     await shots("markdown", (p) => p.locator(".code-block .tok-kwd").first().waitFor());
   });
 
@@ -204,15 +204,16 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
       if (await a.count()) await a.hover();
       else await answer.getByText(name, { exact: true }).first().click();
     }
-    const found = await page.evaluate(() => {
+    // Evaluated as text in the page (this file is compiled without the DOM's types).
+    const found = await page.evaluate(`(() => {
       const all = [...document.querySelectorAll(".messages *")];
       return {
-        flag: (window as unknown as { __xss?: string }).__xss ?? null,
+        flag: window.__xss ?? null,
         dangerous: all.filter((e) => ["SCRIPT", "IMG", "IFRAME", "SVG", "OBJECT", "EMBED"].includes(e.tagName.toUpperCase())).map((e) => e.tagName),
-        handlers: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => `${e.tagName} ${a.name}`)),
-        badHrefs: [...document.querySelectorAll(".messages a[href]")].map((a) => a.getAttribute("href") ?? "").filter((h) => /^\s*(javascript|data|vbscript):/i.test(h)),
+        handlers: all.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => e.tagName + " " + a.name)),
+        badHrefs: [...document.querySelectorAll(".messages a[href]")].map((a) => a.getAttribute("href") ?? "").filter((h) => /^\\s*(javascript|data|vbscript):/i.test(h)),
       };
-    });
+    })()`);
     expect(found).toEqual({ flag: null, dangerous: [], handlers: [], badHrefs: [] });
     expect(dialogs).toEqual([]);
     page.off("dialog", onDialog);
