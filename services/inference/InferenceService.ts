@@ -49,6 +49,7 @@ export class InferenceService implements InferenceApi {
   private idleTimer: NodeJS.Timeout | undefined;
   private lastTps: number | null = null;
   private readonly totals = { requests: 0, promptTokens: 0, completionTokens: 0 };
+  private readonly generatedListeners = new Set<(r: GenerateResult) => void>();
   private closed = false;
   /** Generations holding the engine; close() waits for them. */
   private readonly running = new Set<Promise<unknown>>();
@@ -61,6 +62,11 @@ export class InferenceService implements InferenceApi {
 
   models(): ModelEntry[] {
     return this.registry.list();
+  }
+
+  onGenerated(listener: (r: GenerateResult) => void): () => void {
+    this.generatedListeners.add(listener);
+    return () => this.generatedListeners.delete(listener);
   }
 
   status(): InferenceStatus {
@@ -248,11 +254,19 @@ export class InferenceService implements InferenceApi {
         this.totals.requests++;
         this.totals.promptTokens += result.promptTokens;
         this.totals.completionTokens += result.completionTokens;
-        return {
+        const out: GenerateResult = {
           model: entry.name, text: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens,
           completionTokens: result.completionTokens, reusedPromptTokens: result.reusedTokens,
           timings: { queuedMs, loadMs, firstTokenMs: firstTokenAt !== null ? firstTokenAt - tRun : null, totalMs: end - t0, tokensPerSecond: tps },
         };
+        for (const listener of this.generatedListeners) {
+          try {
+            listener(out);
+          } catch (err) {
+            this.opts.logger?.warn({ err: (err as Error).message }, "inference: a generation listener failed");
+          }
+        }
+        return out;
       } finally {
         this.returnEngine();
       }

@@ -104,4 +104,10 @@ export interface InferenceApi {
   load(name?: string): Promise<void>;
   /** Unloads every model (they load again on demand). */
   unload(): Promise<void>;
+  /**
+   * Calls `listener` with the result of each generation that ran on this node
+   * (finished, stopped or aborted; not one refused before it ran), whatever
+   * route or service asked for it: metrics observe timings here. Returns a function that unsubscribes.
+   */
+  onGenerated(listener: (result: GenerateResult) => void): () => void;
 }
