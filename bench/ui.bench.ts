@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { getPriority, loadavg } from "node:os";
 import { loadAssets, shippedSize } from "../web-ui/assets.js";
 import { buildTestApp } from "../test/helpers/testApp.js";
@@ -46,7 +46,9 @@ const csrf = ((await claim.json()) as { csrfToken: string }).csrfToken;
 const cookie = claim.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
 const auth = { cookie, "x-csrf-token": csrf, origin: base, "content-type": "application/json" };
 
-const modelPath = join(t.dataDir, "bench-tiny.gguf");
+// Added by path, so from an import directory (POST /api/models reads files from nowhere else).
+mkdirSync(join(t.dataDir, "import"), { recursive: true });
+const modelPath = join(t.dataDir, "import", "bench-tiny.gguf");
 genLlamaModel(modelPath, { shape: "tiny", name: "bench-tiny" });
 const added = await fetch(`${base}/api/models`, { method: "POST", headers: auth, body: JSON.stringify({ path: modelPath, name: "bench-tiny" }) });
 if (added.status !== 201) throw new Error(`model add failed: ${added.status} ${await added.text()}`);
