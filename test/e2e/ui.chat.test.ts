@@ -182,6 +182,12 @@ describe.runIf(requireTools("chromium"))("chat, memory and models pages in Chrom
     await answer.getByRole("button", { name: "Copied" }).waitFor();
     expect(await page.evaluate("navigator.clipboard.readText()")).toBe(CODE.trimEnd());
     await shots("markdown", (p) => p.locator(".code-block .tok-kwd").first().waitFor());
+    // Highlighted code keeps its contrast in the dark theme too (axe-core checks it in the shot).
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.reload();
+    await page.locator(".code-block .tok-kwd").first().waitFor();
+    await shot(page, "chat-markdown-dark-1280");
+    await page.emulateMedia({ colorScheme: "light" });
   });
 
   it("renders an answer that carries script, event handlers and javascript: links inert", async () => {
