@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/testApp.js";
 import { as, buildAuthTestApp, claim } from "./authHelpers.js";
-import { fileRoutes, fuzzCases, STREAMING_ROUTES, TRAVERSAL, type FuzzAuth } from "./fuzzCorpus.js";
+import { fileRoutes, findingCases, fuzzCases, STREAMING_ROUTES, TRAVERSAL, type FindingContext, type FuzzAuth } from "./fuzzCorpus.js";
 import { runFuzz } from "./fuzzRunner.js";
 
 const CASES = Number(process.env.SOVEREIGN_FUZZ_CASES ?? 10_000);
@@ -12,6 +13,7 @@ const SEED = Number(process.env.SOVEREIGN_FUZZ_SEED ?? 20261121);
 describe("schema-driven fuzzing of every route", () => {
   let t: TestApp;
   let auth: FuzzAuth;
+  let findings: FindingContext;
   let canary: string;
 
   beforeAll(async () => {
@@ -19,12 +21,32 @@ describe("schema-driven fuzzing of every route", () => {
     const admin = await claim(t.app, t.dataDir);
     const key = await t.app.inject({ method: "POST", url: "/api/keys", headers: { host: "localhost", ...as(admin) }, payload: { name: "fuzz", scopes: ["chat", "memory:read", "memory:write", "models", "admin", "metrics"] } });
     auth = { adminKey: (key.json() as { key: string }).key, sessionCookie: admin.cookie };
+    const chat = await t.app.inject({ method: "POST", url: "/api/keys", headers: { host: "localhost", ...as(admin) }, payload: { name: "fuzz chat", scopes: ["chat"] } });
+    const fifoPath = join(t.dataDir, "import", "pipe.gguf");
+    mkdirSync(join(t.dataDir, "import"), { recursive: true });
+    execFileSync("mkfifo", [fifoPath]);
+    findings = { ...auth, chatKey: (chat.json() as { key: string }).key, csrf: admin.csrf, fifoPath };
     // A file beside the data dir that no route may read, change or delete.
     canary = join(t.dataDir, "..", `${t.dataDir.split("/").pop()}-canary.txt`);
     writeFileSync(canary, "CANARY-5f0c1e\n");
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  // First, while the session is surely alive (the generated cases may log it out).
+  it("answers each finding of the outside attack run (issue 16) as it must, never with a 5xx", async () => {
+    const cases = findingCases(findings);
+    expect(cases.length).toBeGreaterThan(30);
+    const wrong: string[] = [];
+    for (const c of cases) {
+      const res = await t.app.inject({ method: c.method as "GET", url: c.url, headers: c.headers, ...(c.payload === undefined ? {} : { payload: c.payload }), ...(c.remoteAddress ? { remoteAddress: c.remoteAddress } : {}) });
+      if (res.statusCode !== c.expect) wrong.push(`${c.route}: expected ${c.expect}, got ${res.statusCode} ${res.body.slice(0, 160)}`);
+    }
+    expect(wrong).toEqual([]);
+    const report = await runFuzz(t.app, cases);
+    expect(report.serverErrors).toBe(0);
+    expect(report.crashes).toBe(0);
   });
 
   it(`answers ${CASES} generated requests (valid, boundary, malformed; odd methods, headers, queries) without a 5xx or a crash`, async () => {

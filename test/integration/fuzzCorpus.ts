@@ -89,8 +89,10 @@ export interface FuzzCase {
   headers: Record<string, string>;
   payload?: string;
   remoteAddress?: string;
-  kind: Mode | "method" | "traversal";
+  kind: Mode | "method" | "traversal" | "finding";
   route: string;
+  /** Finding cases only: the status the answer must have (each is a regression test as well as a fuzz case). */
+  expect?: number;
 }
 
 export interface FuzzAuth {
@@ -161,6 +163,64 @@ export function* fuzzCases(routes: readonly RouteInfo[], auth: FuzzAuth, seed: n
     const remoteAddress = r() < 0.15 ? pick(r, ["192.168.1.77", "10.1.2.3", "::1", "fe80::1"]) : undefined;
     yield { method, url, headers, ...(payload === undefined ? {} : { payload }), ...(remoteAddress ? { remoteAddress } : {}), kind, route: `${route.method} ${route.url}` };
   }
+}
+
+export interface FindingContext extends FuzzAuth {
+  /** An API key of the admin that holds only the "chat" scope. */
+  chatKey: string;
+  /** The session's CSRF token, for the state-changing finding cases. */
+  csrf: string;
+  /** A FIFO inside the node's model import directory. */
+  fifoPath: string;
+}
+
+/** JSON text nested `n` deep (as text: JSON.stringify overflows the stack on such values). */
+const deepArray = (n: number) => `${"[".repeat(n)}1${"]".repeat(n)}`;
+const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${"}".repeat(n)}`;
+
+/**
+ * One or more cases for each finding of the outside attack run (issue 16),
+ * with the answer each must get: replayed by the fuzz test and `npm run bench fuzz`.
+ */
+export function findingCases(ctx: FindingContext): FuzzCase[] {
+  const now = new Date().toISOString();
+  const json = (method: string, url: string, body: unknown, headers: Record<string, string>, expect: number, extra: Partial<FuzzCase> = {}): FuzzCase => ({
+    method, url, headers: { host: "localhost", "content-type": "application/json", ...headers }, payload: typeof body === "string" ? body : JSON.stringify(body), kind: "finding", route: `${method} ${url.split("?")[0]}`, expect, ...extra,
+  });
+  const admin = { cookie: ctx.sessionCookie, "x-csrf-token": ctx.csrf };
+  const key = { authorization: `Bearer ${ctx.adminKey}` };
+  const chat = { authorization: `Bearer ${ctx.chatKey}` };
+  const ndjson = (body: string, expect: number): FuzzCase => ({
+    method: "POST", url: "/api/memory/import", headers: { host: "localhost", "content-type": "application/x-ndjson", ...key }, payload: body, kind: "finding", route: "POST /api/memory/import", expect,
+  });
+  const cases: FuzzCase[] = [];
+  // 1. Login lockout: a run of wrong passwords for one name, then the right one while it is locked.
+  for (let i = 0; i < 8; i++) cases.push(json("POST", "/api/auth/login", { username: "admin", password: `wrong password ${i}` }, {}, i < 5 ? 401 : 429, { remoteAddress: "192.168.7.1" }));
+  cases.push(json("POST", "/api/auth/login", { username: "admin", password: "correct horse battery staple" }, {}, 429, { remoteAddress: "192.168.7.2" }));
+  // 2. Scopes: an admin's "chat" key on the federation admin routes.
+  cases.push(json("PUT", "/api/federation/peers/some-peer/tier", { tier: "core" }, chat, 403, { route: "PUT /api/federation/peers/:ref/tier" }));
+  cases.push(json("POST", "/api/federation/peers/some-peer/approve", { tier: "core", fingerprint: "ab".repeat(16) }, chat, 403, { route: "POST /api/federation/peers/:ref/approve" }));
+  cases.push(json("POST", "/api/federation/sync", {}, chat, 403));
+  cases.push(json("POST", "/api/federation/backups/mirror", {}, chat, 403));
+  cases.push({ method: "GET", url: "/api/federation/mirrors", headers: { host: "localhost", ...chat }, kind: "finding", route: "GET /api/federation/mirrors", expect: 403 });
+  cases.push({ method: "DELETE", url: "/api/federation/peers/some-peer", headers: { host: "localhost", ...chat }, kind: "finding", route: "DELETE /api/federation/peers/:ref", expect: 403 });
+  // 3. Quotas: a huge max_tokens, streamed (no model is installed in the fuzzed node: a clean 404, never a 5xx).
+  cases.push(json("POST", "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], max_tokens: 1_000_000, stream: true }, chat, 404));
+  cases.push(json("POST", "/v1/completions", { prompt: "hi", max_tokens: 1_000_000 }, chat, 404));
+  // 4. Setup code: wrong codes from many addresses (the node is claimed: setup is closed for everyone).
+  for (let i = 1; i <= 6; i++) cases.push(json("POST", "/api/setup/claim", { code: "AAAA-BBBB-CCCC-DDDD", username: "x", password: "some long password" }, {}, 403, { remoteAddress: `10.9.0.${i}` }));
+  // 5. Model by path: a FIFO, a device, a directory, a file outside the import dirs, a missing file: one answer.
+  for (const path of [ctx.fifoPath, "/dev/zero", "/etc", "/etc/passwd", "/nonexistent/model.gguf", "relative.gguf"]) cases.push(json("POST", "/api/models", { path, name: "fuzzed" }, key, 422));
+  // 6. Hostile JSON: a null import line, meta 5,000 deep, a short-term value 10,000 deep, 10,000 tags.
+  cases.push(ndjson("null\n", 400));
+  const conv = { type: "conversation", id: "fuzz-deep", userId: "u", title: "t", createdAt: now, updatedAt: now, messages: [{ role: "user", content: "hi", createdAt: now, meta: "DEEP" }] };
+  cases.push(ndjson(`${JSON.stringify(conv).replace('"DEEP"', deepObject(5000))}\n`, 400));
+  cases.push(ndjson(`${JSON.stringify({ type: "memory", userId: "u", text: "x", source: "s", kind: "note", tags: Array.from({ length: 10_000 }, (_, i) => `t${i}`), importance: 0.5, createdAt: now })}\n`, 400));
+  cases.push(json("PUT", "/api/memory/short-term/fuzz", `{"key":"k","value":${deepArray(10_000)}}`, key, 400, { route: "PUT /api/memory/short-term/:sessionId" }));
+  cases.push(json("POST", "/api/memory", `{"text":"deep","meta":${deepObject(5000)}}`, key, 400));
+  // 7. Logs: user content in a query string (it must not reach the log; here, that the answer is clean).
+  cases.push({ method: "GET", url: "/api/memory/search?q=my%20secret%20diary%20entry", headers: { host: "localhost", ...admin }, kind: "finding", route: "GET /api/memory/search", expect: 200 });
+  return cases;
 }
 
 /** Routes that read or write files by a name or path the caller gives (the traversal corpus targets these). */
