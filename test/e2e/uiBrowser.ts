@@ -1,7 +1,22 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "playwright-core";
+
+/**
+ * The longest one wait may take before the test fails. Every wait follows readiness (an
+ * element shown, a response received), so a loaded machine only makes the suite slower;
+ * this cap only stops a real hang. SOVEREIGN_E2E_WAIT_MS overrides it.
+ */
+export const WAIT_MS = Number(process.env.SOVEREIGN_E2E_WAIT_MS ?? 300_000);
+
+/** A browser context whose actions, waits and navigations all use WAIT_MS. */
+export async function newContext(browser: Browser, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+  return context;
+}
 
 /** Debian's chromium, headless, with everything that would reach the network turned off. */
 export function launchChromium(): Promise<Browser> {
@@ -27,21 +42,31 @@ export interface A11yViolation {
 /** Every violation seen by shot(), for one assertion at the end of a suite. */
 export const a11yViolations: A11yViolation[] = [];
 
+/** Every state shot() audited: its page heading and how many axe rules it passed, so a suite can tell it audited real pages. */
+export const a11yChecked: Array<{ page: string; heading: string; rulesPassed: number }> = [];
+
+/** The panel has drawn a page: a heading in #main and nothing there still "Loading…". */
+const RENDERED = `(() => { const m = document.querySelector("#main"); return document.readyState === "complete" && !!m && !!m.querySelector("h1")?.textContent?.trim() && !m.textContent.includes("Loading…"); })()`;
+
 /**
- * Full-page screenshot into test-artifacts/screenshots/<name>.png (gitignored,
- * kept by CI as an artifact), plus an axe-core audit of the same state.
+ * Waits until the page is rendered, then takes a full-page screenshot into
+ * test-artifacts/screenshots/<name>.png (gitignored, kept by CI as an artifact)
+ * and runs an axe-core audit of the same state.
  */
 export async function shot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
+  await page.waitForFunction(RENDERED);
   // Let fonts and the last render settle so the picture shows what a person sees.
   await page.evaluate("document.fonts.ready");
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage });
   // Evaluated over the DevTools protocol, so the page's strict CSP needs no exception.
   if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
-  const found = (await page.evaluate(
-    `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => String(n.target)) })))`,
-  )) as Omit<A11yViolation, "page">[];
-  a11yViolations.push(...found.map((v) => ({ page: name, ...v })));
+  const result = (await page.evaluate(
+    `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }).then((r) => ({ passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => String(n.target)) })) }))`,
+  )) as { passes: number; violations: Omit<A11yViolation, "page">[] };
+  a11yViolations.push(...result.violations.map((v) => ({ page: name, ...v })));
+  const heading = (await page.locator("#main h1").first().textContent())?.trim() ?? "";
+  a11yChecked.push({ page: name, heading, rulesPassed: result.passes });
 }
 
 /** Collects script errors so a test can assert the page ran cleanly. */
