@@ -99,9 +99,11 @@ describe("route scopes: every route × a session of each role × a key with each
           ...(unsafe ? { payload: "{}" } : {}),
         });
         checked++;
+        // Our shape and OpenAI's carry error.code; Ollama's carries a string error and a top-level code.
         let code: string | undefined;
         try {
-          code = (res.json() as { error?: { code?: string } }).error?.code?.toUpperCase();
+          const body = res.json() as { error?: { code?: string } | string; code?: string };
+          code = (typeof body.error === "object" ? body.error?.code : body.code)?.toUpperCase();
         } catch {
           code = undefined;
         }
