@@ -21,7 +21,9 @@ export const ollamaPlugin = fp(
       inference: app.inference,
       idleUnloadMs: app.config["inference.idleUnloadMinutes"] * 60_000,
       generate: (request, req) => {
-        const meter = meterTokens(app, request);
+        // Its max_tokens (num_predict) capped to what the caller's quota has left, and held until the turn ends.
+        req.sampling ??= {};
+        const meter = meterTokens(app, request, req.sampling);
         if (req.messages) {
           return charged(meter, app.chat.complete({ ...req, messages: req.messages, userId: userIdOf(request) }));
         }

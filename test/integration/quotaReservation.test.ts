@@ -70,6 +70,20 @@ describe("token quotas hold during requests: streams, parallel requests, both AP
     await expect(client.completions.create({ model: "tiny", prompt: "again", max_tokens: 5 })).rejects.toMatchObject({ status: 429 });
   });
 
+  it("Ollama's API is capped the same way (num_predict 400 under a 50-token quota)", async () => {
+    const admin = t.app.auth.users.byName("admin")!;
+    const { secret, key } = t.app.auth.keys.create({ userId: admin.id, name: "ollama quota", scopes: ["chat"], expiresAt: null, tokensPerHour: QUOTA, tokensPerDay: null });
+    const res = await fetch(`${t.url}/ollama/api/generate`, {
+      method: "POST", headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "tiny", prompt: "Once upon a time", stream: false, options: { num_predict: 400, temperature: 0 } }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { eval_count: number };
+    expect(body.eval_count).toBeGreaterThan(0);
+    expect(body.eval_count).toBeLessThanOrEqual(QUOTA);
+    expect(usedOf(key.id)).toBeGreaterThanOrEqual(body.eval_count);
+  });
+
   it("a request that fails holds nothing back: its reservation is released", async () => {
     const { client, keyId } = keyWithQuota(QUOTA);
     await expect(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }], max_tokens: 40 })).rejects.toMatchObject({ status: 404 });
