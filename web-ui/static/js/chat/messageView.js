@@ -113,7 +113,7 @@ function editForm(m, bubble, onSend) {
  * `opts.streaming` renders a bare bubble whose body the caller fills.
  */
 export function messageView(m, { conversationId = null, question = null, last = false, streaming = false, actions = {} } = {}) {
-  const who = m.role === "user" ? "You" : ["Assistant", m.meta?.model, m.meta?.node ? `on ${m.meta.node}` : null].filter(Boolean).join(" · ");
+  const who = m.role === "user" ? "You" : ["Assistant", m.meta?.model, m.meta?.node ? `answered by ${m.meta.node}` : null].filter(Boolean).join(" · ");
   const body = h(m.role === "user" ? "span" : "div", { class: m.role === "user" ? "body" : "body md" });
   const bubble = h("div", { class: `msg ${m.role}` }, h("span", { class: "meta" }, who), body);
   const turn = h("div", { class: `turn ${m.role}`, "data-id": Number.isInteger(m.id) ? String(m.id) : null }, bubble);

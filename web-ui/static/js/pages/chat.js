@@ -258,6 +258,8 @@ export function render(root, ctx) {
       userMsg.id = extension?.user_message_id ?? undefined;
       answer.id = extension?.assistant_message_id ?? undefined;
       answer.meta.citations = extension?.citations ?? [];
+      // A federation peer generated it (the node offloaded the turn): say which, as a reopened conversation does.
+      if (extension?.served_by && extension.served_by !== "local") answer.meta.node = extension.served_by_name ?? extension.served_by;
       answer.citations = await citedMemories(extension?.citations);
       turns.push(userMsg, answer);
       status.textContent = answer.meta.finishReason === "length" ? "The answer reached its length limit: Continue goes on from there." : "";
