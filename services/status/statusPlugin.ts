@@ -1,6 +1,5 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { ServerResponse } from "node:http";
 import { hostname } from "node:os";
 import { LiveSampler } from "./LiveSampler.js";
 import { LiveStatsReader, type LiveStats } from "./readLiveStats.js";
@@ -8,30 +7,14 @@ import { inferenceSnapshot } from "./inferenceSnapshot.js";
 import { settingsRoute } from "./settingsRoute.js";
 import { streamCredential } from "./streamCredential.js";
 
-declare module "fastify" {
-  interface FastifyInstance {
-    /** The live channel: anything published here goes to every open /api/events stream. */
-    liveEvents: { publish(event: string, data: unknown): void };
-  }
-}
-
 /** The panel's data: GET /api/status (one snapshot), GET /api/events (SSE, authenticated like every non-public route) and GET /api/settings (admins). */
 export const statusPlugin = fp(
   async (app) => {
     const sampler = new LiveSampler(new LiveStatsReader(app.config["paths.dataDir"]));
-    const streams = new Set<ServerResponse>();
     const startedAt = Date.now();
 
-    const send = (res: ServerResponse, event: string, data: unknown) => {
-      if (!res.writableEnded) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    app.decorate("liveEvents", {
-      publish(event: string, data: unknown) {
-        for (const res of streams) send(res, event, data);
-      },
-    });
-
-    const live = (s: LiveStats) => ({ ...s, inference: inferenceSnapshot(app) });
+    const { send } = app.liveEvents;
+    const live = (s: LiveStats) => ({ ...s, inference: inferenceSnapshot(app.inference) });
 
     // The facts and tuning never change while running: serialize them once. The
     // whole body is rebuilt at most once a second, so a request under load costs
@@ -43,7 +26,7 @@ export const statusPlugin = fp(
       const sample = await sampler.current();
       const now = Date.now();
       if (!cached || cached.sample !== sample || now - cached.at >= 1000) {
-        const node = { name: nodeName, uptimeSeconds: Math.round((now - startedAt) / 1000) };
+        const node = { name: nodeName, id: app.identity.nodeId, fingerprint: app.identity.fingerprint, certificateFingerprint: app.tls?.fingerprint ?? null, uptimeSeconds: Math.round((now - startedAt) / 1000) };
         cached = { body: `{"node":${JSON.stringify(node)},${fixed},"live":${JSON.stringify(live(sample))}}`, at: now, sample };
       }
       return reply.header("content-type", "application/json; charset=utf-8").header("cache-control", "no-store").send(cached.body);
@@ -60,7 +43,7 @@ export const statusPlugin = fp(
       });
       // Tell EventSource how long to wait before reconnecting.
       res.write("retry: 3000\n\n");
-      streams.add(res);
+      const detach = app.liveEvents.attach(res);
       send(res, "live", live(await sampler.current()));
       // The credential is checked again with every sample, so a logout or a
       // revoked key also ends the stream (within one sampling interval).
@@ -79,7 +62,7 @@ export const statusPlugin = fp(
       const done = () => {
         clearInterval(heartbeat);
         unsubscribe();
-        streams.delete(res);
+        detach();
       };
       request.raw.on("close", done);
       res.on("close", done);
@@ -87,14 +70,9 @@ export const statusPlugin = fp(
 
     await settingsRoute(app);
 
-    // Open streams would otherwise hold the server open through a graceful shutdown.
-    app.addHook("preClose", async () => {
-      for (const res of streams) res.end();
-      streams.clear();
-    });
     app.addHook("onClose", async () => sampler.stop());
   },
-  { name: "sovereign-status", dependencies: ["sovereign-context"] },
+  { name: "sovereign-status", dependencies: ["sovereign-context", "sovereign-live-events", "sovereign-identity", "sovereign-tls", "sovereign-auth", "sovereign-inference"] },
 );
 
 function hardwareSummary(app: FastifyInstance) {

@@ -87,6 +87,8 @@ describe("HTTPS on the LAN", () => {
       const login = await t.app.inject({ method: "POST", url: "/api/auth/login", remoteAddress: "127.0.0.1", payload: ADMIN });
       return { cookie: login.cookies.map((c) => `${c.name}=${c.value}`).join("; "), csrf: (login.json() as { csrfToken: string }).csrfToken };
     })();
+    const status = await t.app.inject({ url: "/api/status", remoteAddress: "127.0.0.1", headers: as(session) });
+    expect(status.json().node.certificateFingerprint).toBe(t.app.tls!.fingerprint);
     const key = (await t.app.inject({ method: "POST", url: "/api/keys", remoteAddress: "127.0.0.1", headers: as(session), payload: { name: "sdk", scopes: ["chat"] } })).json().key as string;
     expect(key).toBeTruthy();
 

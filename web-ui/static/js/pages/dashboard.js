@@ -106,6 +106,8 @@ export function render(root, ctx) {
       if (closed) return;
       status.textContent = `${s.node.name} · up ${Math.round(s.node.uptimeSeconds / 60)} min`;
       replace(live, liveCards(s.live));
+      // Identity and certificate fingerprints: what an owner compares when pairing a peer or trusting the node's HTTPS certificate.
+      facts.append(h("p", { class: "muted" }, `Node ${s.node.id} · fingerprint ${s.node.fingerprint}${s.node.certificateFingerprint ? ` · HTTPS certificate SHA-256 ${s.node.certificateFingerprint}` : ""}`));
       facts.append(hardwareFacts(s.hardware));
       if (s.hardware.warnings?.length) facts.append(h("ul", { class: "muted" }, s.hardware.warnings.map((w) => h("li", null, w))));
       tuning.append(
