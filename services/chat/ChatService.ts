@@ -51,6 +51,8 @@ export class ChatService implements ChatApi {
     const out = await target.generate({
       model: entry.name,
       messages: [...prepared.system, ...prepared.history, ...prepared.turn],
+      // The queue shares generation slots among users (round-robin when requests wait).
+      owner: req.userId,
       ...(req.sampling ? { sampling: req.sampling } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
       ...(req.onText ? { onText: req.onText } : {}),

@@ -82,6 +82,14 @@ export class InferenceService implements InferenceApi {
     };
   }
 
+  busy(): boolean {
+    return this.opts.queue.busy();
+  }
+
+  whenIdle(signal?: AbortSignal): Promise<void> {
+    return this.opts.queue.whenIdle(signal);
+  }
+
   /** The installed model a request means, of the kind it needs. */
   resolveModel(kind: "llm" | "embedding", name?: string): ModelEntry {
     if (name) {
@@ -228,7 +236,7 @@ export class InferenceService implements InferenceApi {
     const entry = this.resolveModel("llm", req.model);
     const grammar = this.grammarFor(req.sampling);
     const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
-    const release = await this.opts.queue.acquire(signal);
+    const release = await this.opts.queue.acquire({ signal, ...(req.owner !== undefined ? { owner: req.owner } : {}), ...(req.background ? { background: true } : {}) });
     const queuedMs = Date.now() - t0;
     try {
       const tLoad = Date.now();

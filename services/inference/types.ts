@@ -23,8 +23,22 @@ export interface SamplingOptions {
   seed?: number;
   /** Constrains output to JSON matching this schema (a grammar). */
   jsonSchema?: object;
-  /** Constrains output to any JSON value. */
+  /** Constrains output to one JSON object; generation ends when it closes. */
   json?: boolean;
+  /** Keep only the k most likely tokens (0: off). */
+  topK?: number;
+  /** Drop tokens below this fraction of the top token's probability (0–1). */
+  minP?: number;
+  /** −2–2, OpenAI's: lowers a token's logit by this times its count in the recent tokens. */
+  frequencyPenalty?: number;
+  /** −2–2, OpenAI's: lowers the logit of any token seen in the recent tokens. */
+  presencePenalty?: number;
+  /** Extension (llama.cpp's repeat_penalty): divides recent tokens' logits by this; 1 is off. */
+  repeatPenalty?: number;
+  /** Extension (llama.cpp's repeat_last_n): how many recent tokens the penalties look at (default 64). */
+  repeatLastN?: number;
+  /** Token id (as a string, OpenAI's shape) → −100–100 added to its logit; −100 bans it. */
+  logitBias?: Record<string, number>;
 }
 
 export interface GenerateRequest {
@@ -47,6 +61,10 @@ export interface GenerateRequest {
    * not leave room for the answer. The other messages are always kept.
    */
   trimmable?: { start: number; count: number };
+  /** Who asked (a user id): the queue shares slots among owners round-robin when requests wait. */
+  owner?: string;
+  /** A background job (summaries): queued behind every waiting interactive request. */
+  background?: boolean;
   signal?: AbortSignal;
   /** Called with each piece of text as it is generated (streaming). */
   onText?: (text: string) => void;
@@ -110,4 +128,8 @@ export interface InferenceApi {
    * route or service asked for it: metrics observe timings here. Returns a function that unsubscribes.
    */
   onGenerated(listener: (result: GenerateResult) => void): () => void;
+  /** True while an interactive generation runs or waits: background jobs yield between units of work. */
+  busy(): boolean;
+  /** Resolves once no interactive generation runs or waits (at once if none); rejects when `signal` aborts. */
+  whenIdle(signal?: AbortSignal): Promise<void>;
 }

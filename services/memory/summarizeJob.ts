@@ -13,7 +13,7 @@ const SYSTEM = "You write short, factual summaries of conversations.";
 const PROMPT = (t: string): string =>
   `Summarize the conversation below in at most five sentences. Keep facts, decisions, names and the user's preferences; leave out greetings.\n\n${t}`;
 
-type SummaryInference = Pick<InferenceApi, "generate" | "models">;
+type SummaryInference = Pick<InferenceApi, "generate" | "models"> & Partial<Pick<InferenceApi, "whenIdle">>;
 
 /**
  * Adapts `app.inference.generate` into a Summarizer, or undefined when the
@@ -36,9 +36,12 @@ export function summarizerFrom(inf: SummaryInference, options: { maxTokens?: num
       let maxTokens = options.maxTokens ?? 256;
       for (let attempt = 0; ; attempt++) {
         try {
+          // A background job: wait until nobody waits on a generation, then queue behind any who arrive.
+          await inf.whenIdle?.(signal);
           const out = await inf.generate({
             messages: [{ role: "system", content: SYSTEM }, { role: "user", content: PROMPT(text) }],
             sampling: { maxTokens, temperature: 0.2 },
+            background: true,
             signal,
           });
           if (out.finishReason === "abort") throw new Error("summarization was aborted");

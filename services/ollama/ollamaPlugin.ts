@@ -20,14 +20,15 @@ export const ollamaPlugin = fp(
       prefix: "/ollama",
       inference: app.inference,
       idleUnloadMs: app.config["inference.idleUnloadMinutes"] * 60_000,
-      generate: (request, req) => {
+      generate: (request, req, _parsed, onServedBy) => {
         // Its max_tokens (num_predict) capped to what the caller's quota has left, and held until the turn ends.
         req.sampling ??= {};
         const meter = meterTokens(app, request, req.sampling);
         if (req.messages) {
-          return charged(meter, app.chat.complete({ ...req, messages: req.messages, userId: userIdOf(request) }));
+          return charged(meter, app.chat.complete({ ...req, messages: req.messages, userId: userIdOf(request), onServedBy }));
         }
-        return charged(meter, app.inference.generate(req));
+        onServedBy("local");
+        return charged(meter, app.inference.generate({ ...req, owner: userIdOf(request) }));
       },
     });
   },

@@ -40,6 +40,96 @@ describe("RequestQueue", () => {
   });
 });
 
+describe("RequestQueue fairness", () => {
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+  /** Queues each name (owner = the name without its trailing digits); records the grant order; returns the pending releases by name. */
+  const queueAll = (q: RequestQueue, order: string[], names: string[], opts: { background?: boolean } = {}) =>
+    new Map(names.map((n) => [n, q.acquire({ owner: n.replace(/\d+$/, ""), ...opts }).then((r) => { order.push(n); return r; })]));
+  /** With one slot: releases whoever was granted last, until `until` is granted or nothing is left. */
+  const serveOneByOne = async (pending: Map<string, Promise<() => void>>, order: string[], until?: string) => {
+    for (let i = 0; i < pending.size; i++) {
+      await tick();
+      const last = order[order.length - 1];
+      if (last === undefined || last === until) return;
+      (await (pending.get(last) as Promise<() => void>))();
+    }
+  };
+
+  it("serves waiting owners round-robin: a burst from one user does not hold back the others", async () => {
+    const q = new RequestQueue(1, 10, 60_000);
+    const order: string[] = [];
+    const first = await q.acquire({ owner: "a" });
+    const pending = queueAll(q, order, ["a2", "a3", "a4", "b1", "c1"]);
+    first();
+    await serveOneByOne(pending, order);
+    expect(order).toEqual(["b1", "c1", "a2", "a3", "a4"]);
+    expect(q.stats()).toMatchObject({ active: 0, waiting: 0 });
+  });
+
+  it("gives a freed slot to the owner holding the fewest, even when another owner queued first", async () => {
+    const q = new RequestQueue(2, 10, 60_000);
+    const order: string[] = [];
+    const a1 = await q.acquire({ owner: "a" });
+    const a2 = await q.acquire({ owner: "a" });
+    const pending = queueAll(q, order, ["a3", "b1"]);
+    a1();
+    const b1 = await (pending.get("b1") as Promise<() => void>);
+    expect(order).toEqual(["b1"]);
+    a2();
+    (await (pending.get("a3") as Promise<() => void>))();
+    b1();
+    expect(order).toEqual(["b1", "a3"]);
+    expect(q.stats()).toMatchObject({ active: 0, waiting: 0 });
+  });
+
+  it("the 4th user's wait is bounded by one generation per other user, however many requests they queued", async () => {
+    const q = new RequestQueue(1, 100, 60_000);
+    const order: string[] = [];
+    const hold = await q.acquire({ owner: "u" });
+    const names = Array.from({ length: 10 }, (_, i) => ["u", "v", "w"].map((u) => `${u}${i}`)).flat();
+    const pending = queueAll(q, order, [...names, "x0"]);
+    hold();
+    await serveOneByOne(pending, order, "x0");
+    // x0 arrived last, behind 30 waiting requests, and is served 3rd: after v and w (never served), then itself before u's second turn.
+    expect(order.slice(0, 3)).toEqual(["v0", "w0", "x0"]);
+    (await (pending.get("x0") as Promise<() => void>))();
+    await serveOneByOne(pending, order);
+    expect(order).toHaveLength(31);
+    expect(q.stats()).toMatchObject({ active: 0, waiting: 0 });
+  });
+
+  it("background requests wait while interactive ones wait; busy() and whenIdle() follow interactive work only", async () => {
+    const q = new RequestQueue(1, 10, 60_000);
+    const order: string[] = [];
+    expect(q.busy()).toBe(false);
+    await q.whenIdle(); // resolves at once when nothing runs
+    const bgHold = await q.acquire({ owner: "job", background: true });
+    expect(q.busy()).toBe(false); // a background job alone is not a user waiting
+    const pbg = queueAll(q, order, ["job2"], { background: true }).get("job2") as Promise<() => void>;
+    const pu = queueAll(q, order, ["u1"]).get("u1") as Promise<() => void>;
+    expect(q.busy()).toBe(true);
+    let idle = false;
+    const idleP = q.whenIdle().then(() => { idle = true; });
+    bgHold();
+    const u = await pu;
+    expect(order).toEqual(["u1"]);
+    await tick();
+    expect(idle).toBe(false);
+    u();
+    const bg = await pbg;
+    await idleP;
+    expect(idle).toBe(true);
+    expect(order).toEqual(["u1", "job2"]);
+    bg();
+    const ac = new AbortController();
+    const hold = await q.acquire({ owner: "u1" });
+    const w = q.whenIdle(ac.signal);
+    ac.abort(new Error("stop"));
+    await expect(w).rejects.toThrow("stop");
+    hold();
+  });
+});
+
 describe("request checks", () => {
   it("sampling ranges", () => {
     expect(code(() => checkSampling({ temperature: 0, topP: 1, maxTokens: 1, seed: 0, stop: ["x"] }))).toBeNull();

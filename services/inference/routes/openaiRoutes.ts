@@ -37,6 +37,7 @@ export async function openaiRoutes(app: FastifyInstance, opts: { inference: Infe
       request, reply, p,
       (onText, signal) => charged(q, inference.generate({
         prompt: p.prompt, sampling: p.sampling, signal,
+        ...(request.principal ? { owner: request.principal.userId } : {}),
         // conversation_id only keys the KV slot here (no stored conversation on raw completions).
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { slotKey: `c::${p.conversationId}` } : {}), ...(onText ? { onText } : {}),
       })),
