@@ -20,13 +20,14 @@ export interface BenchApp {
 /** API keys of the data dirs already claimed (a node is claimed once). */
 const keys = new Map<string, string>();
 
-/** A listening app with `modelPath` installed as "m" (copied once per data dir) and an API key, at `threads` threads and one sequence. */
-export async function openBenchApp(dataDir: string, modelPath: string, threads: number, hardware: Hardware): Promise<BenchApp> {
+/** A listening app with `modelPath` installed as "m" (copied once per data dir) and an API key, at `threads` threads and one sequence; `flags` set more settings (inference.engineMode). */
+export async function openBenchApp(dataDir: string, modelPath: string, threads: number, hardware: Hardware, flags: Record<string, unknown> = {}): Promise<BenchApp> {
   const { config } = resolveConfig({
     env: {},
     flags: {
       "paths.dataDir": dataDir, "log.level": "silent", "tuning.promptThreads": threads, "tuning.generationThreads": threads,
       "tuning.parallelSequences": 1, "tuning.contextSize": 2048, "tuning.batchSize": 512, "inference.idleUnloadMinutes": 0,
+      ...flags,
     },
   });
   const app = await buildApp({ config, hardware, tuning: tuneForConfig(hardware.facts, config), logger: false });

@@ -67,8 +67,9 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     try {
       entry = await registry.add(file.path, { name: b.name ?? file.name, ...(b.sha256 ? { sha256: b.sha256 } : {}), ...(b.kind ? { kind: b.kind } : {}) });
     } catch (err) {
-      // Whether a file is GGUF is no more an answer than whether it exists.
-      if (err instanceof SovereignError && (err.code === "MODEL_INVALID" || err.code === "MODEL_FILE_MISSING")) throw fileRefused();
+      // Whether a file is GGUF is no more an answer than whether it exists. Impossible hyperparameters
+      // (details.key) are said: only a well-formed GGUF inside an import directory gets that far.
+      if (err instanceof SovereignError && ((err.code === "MODEL_INVALID" && err.details?.key === undefined) || err.code === "MODEL_FILE_MISSING")) throw fileRefused();
       throw err;
     } finally {
       await file.close();

@@ -74,7 +74,7 @@ export class RunnerHost implements EngineHost {
   /** Starts a runner, caps it, and loads the model into it. Failures come back as the errors a caller should see. */
   async spawn(name: string, kind: "llm" | "embedding", path: string, settings: EngineSettings): Promise<{ runner: RunnerProcess; loaded: LoadedInfo }> {
     const cap = this.cap(settings);
-    const runner = await RunnerProcess.start({ ...this.opts, env: { ...cap?.env } });
+    const runner = await RunnerProcess.start({ ...this.opts, env: { ...cap?.env, ...(settings.gpu ? { SOVEREIGN_RUNNER_GPU: settings.gpu } : {}) } });
     try {
       if (cap) {
         try {

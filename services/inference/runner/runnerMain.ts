@@ -117,7 +117,9 @@ process.on("message", (raw) => {
 process.on("disconnect", () => process.exit(0));
 
 try {
-  await loadLlama(logger);
+  // The CPU build is loaded before "ready", so the node measures the runner's baseline with it (prlimit caps over that).
+  // A GPU runner (SOVEREIGN_RUNNER_GPU) loads its build with the model, as tune() chose it.
+  if (!process.env.SOVEREIGN_RUNNER_GPU) await loadLlama(logger);
   send({ type: "ready", pid: process.pid });
 } catch (err) {
   send({ type: "error", id: 0, error: wire(err) });
