@@ -13,14 +13,9 @@ function isLoopback(address: string | undefined): boolean {
   return a === "::1" || (isIP(a) === 4 && a.startsWith("127."));
 }
 
-interface PrincipalLike {
-  userId?: string;
-  keyId?: string;
-}
-
-/** Who a rate limit counts: the API key, else the logged-in user, else the address. */
+/** Who a rate limit counts: the API key, else the logged-in user (the auth service's principal), else the address. */
 export function rateKey(request: FastifyRequest): string {
-  const p = (request as unknown as { principal?: PrincipalLike | null }).principal;
+  const p = request.principal;
   if (p?.keyId) return `key:${p.keyId}`;
   if (p?.userId) return `user:${p.userId}`;
   return `ip:${request.ip}`;

@@ -2,10 +2,6 @@ import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import type { Migration } from "../../services/db/Database.js";
 
-interface InferenceLike {
-  status(): { queue?: { active?: number; waiting?: number }; totals?: { requests?: number } };
-}
-
 /**
  * Liveness checks the systemd watchdog depends on, beyond the event loop:
  * the database accepts a write, and the inference engine is not wedged.
@@ -30,14 +26,14 @@ export const selfCheckPlugin = fp(
         // A real committed write: a read-only, full or locked database fails here.
         write(new Date().toISOString());
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        if (app.hasDecorator("metrics")) app.metrics.observeQuery("liveness_write", seconds);
+        app.metrics.observeQuery("liveness_write", seconds);
         return { ok: true, detail: `wrote in ${(seconds * 1000).toFixed(1)} ms` };
       },
     });
 
     app.health.register({ name: "inference-progress", liveness: true, check: inferenceCheck(app) });
   },
-  { name: "sovereign-self-check", dependencies: ["sovereign-db", "sovereign-health"] },
+  { name: "sovereign-self-check", dependencies: ["sovereign-db", "sovereign-health", "sovereign-metrics", "sovereign-inference"] },
 );
 
 /** Busy slots with no request finishing for watchdog.inferenceStallSeconds means the engine is wedged. */
@@ -46,11 +42,9 @@ function inferenceCheck(app: FastifyInstance) {
   let lastRequests = -1;
   let lastProgressAt = Date.now();
   return () => {
-    if (!app.hasDecorator("inference")) return { ok: true, detail: "no inference service" };
-    const inference = (app as unknown as { inference: InferenceLike }).inference;
-    const s = inference.status();
-    const active = s.queue?.active ?? 0;
-    const requests = s.totals?.requests ?? 0;
+    const s = app.inference.status();
+    const active = s.queue.active;
+    const requests = s.totals.requests;
     const now = Date.now();
     if (active === 0 || requests !== lastRequests) {
       lastRequests = requests;

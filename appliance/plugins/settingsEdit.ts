@@ -13,10 +13,6 @@ export interface SettingsEditOptions {
   restart?: (() => void) | undefined;
 }
 
-interface AuditLike {
-  record(e: { type: string; actor?: string | null; subject?: string | null; details?: Record<string, unknown> }): unknown;
-}
-
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** The setting's type for the panel's editor (RegExps do not travel as JSON). */
@@ -45,7 +41,7 @@ export const settingsEditPlugin = fp<SettingsEditOptions>(
   async (app, opts) => {
     const path = panelSettingsPath(app.config["paths.dataDir"]);
     const table = new Map(app.settingTable.map((s) => [s.key, s]));
-    const running = new Map<string, unknown>(editableSettings.map((e) => [e.key, (app.config as unknown as Record<string, unknown>)[e.key]]));
+    const running = new Map<string, unknown>(editableSettings.map((e) => [e.key, Reflect.get(app.config, e.key) as unknown]));
     const admin = { scope: "admin" as const };
 
     const definition = (key: string): Setting => {
@@ -75,9 +71,7 @@ export const settingsEditPlugin = fp<SettingsEditOptions>(
     };
 
     const audit = (request: FastifyRequest, type: string, subject: string | null, details: Record<string, unknown>) => {
-      if (!app.hasDecorator("audit")) return;
-      const actor = (request as unknown as { principal?: { userId?: string } | null }).principal?.userId ?? null;
-      (app as unknown as { audit: AuditLike }).audit.record({ type, actor, subject, details });
+      app.audit.record({ type, actor: request.principal?.userId ?? null, subject, details });
     };
 
     app.get("/api/settings/editable", { config: admin }, async () => state());
@@ -132,7 +126,7 @@ export const settingsEditPlugin = fp<SettingsEditOptions>(
       return reply.code(202).send({ restarting: true });
     });
   },
-  { name: "sovereign-settings-edit", dependencies: ["sovereign-context"] },
+  { name: "sovereign-settings-edit", dependencies: ["sovereign-context", "sovereign-audit", "sovereign-auth"] },
 );
 
 /** The few settings the running node can take without a restart. */

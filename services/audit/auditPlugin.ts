@@ -2,7 +2,7 @@ import fp from "fastify-plugin";
 import { join } from "node:path";
 import { AuditLog } from "./AuditLog.js";
 import { auditMigrations } from "./migrations.js";
-import { auditRoutes } from "./auditRoutes.js";
+import { auditRoutes, type AuditNames } from "./auditRoutes.js";
 import { verifyAuditLog, type AuditVerifyReport } from "./verifyAuditLog.js";
 import "./errors.js";
 
@@ -22,6 +22,8 @@ export interface AuditService {
   readonly mirrorPath: string;
   /** When checkpoints are written: the next timed one (skipped if no event came), and the event count that forces one. */
   schedule(): { intervalMinutes: number; everyEvents: number; nextAt: string };
+  /** Names the ids in events for the panel (users, API keys): the auth service hands its lookups here once it has loaded. */
+  useNames(names: AuditNames): void;
 }
 
 declare module "fastify" {
@@ -48,6 +50,7 @@ export const auditPlugin = fp(
       mirrorPath,
       checkpointEveryEvents: app.config["audit.checkpointEveryEvents"],
     });
+    let names: AuditNames | undefined;
     const service: AuditService = {
       record: (e) => log.record(e),
       list: (q) => log.list(q),
@@ -58,6 +61,9 @@ export const auditPlugin = fp(
       head: () => log.headOf(),
       mirrorPath,
       schedule: () => ({ intervalMinutes, everyEvents: app.config["audit.checkpointEveryEvents"], nextAt: new Date(nextAt).toISOString() }),
+      useNames: (n) => {
+        names = n;
+      },
     };
     app.decorate("audit", service);
 
@@ -83,7 +89,7 @@ export const auditPlugin = fp(
       }
     });
 
-    await app.register(auditRoutes);
+    await app.register(auditRoutes, { names: () => names });
   },
   { name: "sovereign-audit", dependencies: ["sovereign-db", "sovereign-identity"] },
 );

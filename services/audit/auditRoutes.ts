@@ -14,14 +14,10 @@ const eventSchema = {
   },
 } as const;
 
-/** The parts of the auth service's lookups this service reads, when auth is loaded (bare test builds have none). */
-interface AuthLookup {
+/** Who the ids in events are: the auth service's users and keys, which it hands to `app.audit.useNames` (auth loads after audit). */
+export interface AuditNames {
   users: { get(id: string): { username: string } | undefined; byName(name: string): { id: string } | undefined };
   keys: { get(id: string): { name: string } | undefined };
-}
-
-function authLookup(app: FastifyInstance): AuthLookup | undefined {
-  return app.hasDecorator("auth") ? (app as unknown as { auth: AuthLookup }).auth : undefined;
 }
 
 /**
@@ -29,7 +25,7 @@ function authLookup(app: FastifyInstance): AuthLookup | undefined {
  * service's own lookups, so that the panel shows "admin" instead of a UUID.
  * An id that no longer resolves (a deleted user) is left out and shown as is.
  */
-function namesFor(auth: AuthLookup | undefined, events: ReadonlyArray<{ actor: string | null; subject: string | null }>): Record<string, string> {
+function namesFor(auth: AuditNames | undefined, events: ReadonlyArray<{ actor: string | null; subject: string | null }>): Record<string, string> {
   const names: Record<string, string> = {};
   if (!auth) return names;
   for (const id of new Set(events.flatMap((e) => [e.actor, e.subject]))) {
@@ -47,7 +43,7 @@ function namesFor(auth: AuthLookup | undefined, events: ReadonlyArray<{ actor: s
 }
 
 /** /api/audit: read the log, its checkpoints and a verification report. Admins only: the auth service's hook checks the "admin" scope. */
-export async function auditRoutes(app: FastifyInstance): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, opts: { names: () => AuditNames | undefined }): Promise<void> {
   const config = { scope: "admin" as const };
 
   app.get<{ Querystring: { before?: string; limit?: string; type?: string; actor?: string } }>(
@@ -75,7 +71,7 @@ export async function auditRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const q = req.query;
-      const auth = authLookup(app);
+      const auth = opts.names();
       // "By user" takes a user name or an id; a name is looked up in the auth service.
       const actor = q.actor ? (auth?.users.byName(q.actor)?.id ?? q.actor) : undefined;
       const events = app.audit.list({

@@ -49,6 +49,11 @@ function toUser(r: UserRow): User {
  * that creates the first admin, and never cleared: setup closes for good.
  */
 export class UserStore {
+  // Prepared on first use, once (other services call these on every request).
+  private idOfStmt: BetterSqlite3.Statement | undefined;
+  private ownerStmt: BetterSqlite3.Statement | undefined;
+  private anyStmt: BetterSqlite3.Statement | undefined;
+
   constructor(private readonly db: BetterSqlite3.Database, private readonly now: () => number = Date.now) {}
 
   isClaimed(): boolean {
@@ -114,6 +119,25 @@ export class UserStore {
 
   list(): User[] {
     return (this.db.prepare("SELECT * FROM auth_users ORDER BY username").all() as UserRow[]).map(toUser);
+  }
+
+  /** The id of the user that a user id or a user name names (how other services look users up). */
+  idOf(nameOrId: string): string | undefined {
+    this.idOfStmt ??= this.db.prepare("SELECT id FROM auth_users WHERE id = ? OR username = ?");
+    return (this.idOfStmt.get(nameOrId, nameOrId) as { id: string } | undefined)?.id;
+  }
+
+  /** The node's owner: its first admin (none before the node is claimed). */
+  owner(): User | undefined {
+    this.ownerStmt ??= this.db.prepare("SELECT * FROM auth_users WHERE role = 'admin' ORDER BY created_at LIMIT 1");
+    const r = this.ownerStmt.get() as UserRow | undefined;
+    return r && toUser(r);
+  }
+
+  /** Whether any user account exists. */
+  any(): boolean {
+    this.anyStmt ??= this.db.prepare("SELECT 1 FROM auth_users LIMIT 1");
+    return this.anyStmt.get() !== undefined;
   }
 
   setPassword(id: string, passwordHash: string): void {

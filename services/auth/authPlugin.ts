@@ -36,11 +36,6 @@ declare module "fastify" {
   }
 }
 
-/** The audit service's recording call, when that service is loaded. */
-interface AuditRecorder {
-  record(event: { type: string; actor?: string | null; subject?: string | null; details?: Record<string, unknown> }): unknown;
-}
-
 /**
  * The auth service: one onRequest hook gates every route of the app (Host
  * check, principal, access rule, scope, CSRF); it decorates `app.auth` and
@@ -61,11 +56,11 @@ export const authPlugin = fp(
       throttle: { maxFailures: cfg["auth.loginMaxFailures"], baseLockMs: cfg["auth.lockoutSeconds"] * 1000, maxLockMs: cfg["auth.lockoutMaxSeconds"] * 1000 },
       defaultQuota: { tokensPerHour: cfg["auth.quotaTokensPerHour"], tokensPerDay: cfg["auth.quotaTokensPerDay"] },
       log: app.log,
-      audit: (event) => {
-        if (app.hasDecorator("audit")) (app as unknown as { audit: AuditRecorder }).audit.record(event);
-      },
+      audit: (event) => app.audit.record(event),
     });
     app.decorate("auth", auth);
+    // The audit log's panel names users and keys through these (audit loads first: auth records into it).
+    app.audit.useNames({ users: auth.users, keys: auth.keys });
     auth.warmUp();
     app.decorateRequest("principal", null);
     app.decorateRequest("authSession", null);
@@ -120,5 +115,5 @@ export const authPlugin = fp(
 
     await app.register(authRoutes);
   },
-  { name: "sovereign-auth", dependencies: ["sovereign-context", "sovereign-db", "sovereign-identity"] },
+  { name: "sovereign-auth", dependencies: ["sovereign-context", "sovereign-db", "sovereign-identity", "sovereign-audit"] },
 );

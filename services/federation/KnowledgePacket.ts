@@ -34,7 +34,8 @@ export interface KnowledgePacket {
 
 export type PacketRejection = "malformed" | "unknown-type" | "tampered" | "unknown-signer" | "bad-signature";
 
-export function packetId(content: PacketContent): string {
+/** The content's id; a received packet's content is hashed as received (every field counts), before it is trusted as a PacketContent. */
+export function packetId(content: PacketContent | Readonly<Record<string, unknown>>): string {
   return createHash("sha256").update(canonicalJson(content), "utf8").digest("hex");
 }
 
@@ -58,7 +59,7 @@ export function verifyPacket(p: unknown, authorKey: (nodeId: string) => string |
   if (typeof c.type !== "string" || !typeSet.has(c.type)) return { ok: false, reason: "unknown-type" };
   let recomputed: string;
   try {
-    recomputed = packetId(c as unknown as PacketContent);
+    recomputed = packetId(c);
   } catch {
     return { ok: false, reason: "malformed" };
   }

@@ -20,13 +20,17 @@ const WATERMARK = "memory-export-after";
 export function parseKnowledge(body: unknown, maxTextBytes: number): KnowledgeBody | null {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
   const b = body as Record<string, unknown>;
-  const str = (v: unknown, max: number) => v === undefined || (typeof v === "string" && v.length > 0 && v.length <= max);
+  const str = (v: unknown, max: number): v is string | undefined => v === undefined || (typeof v === "string" && v.length > 0 && v.length <= max);
   if (typeof b.text !== "string" || b.text.trim().length === 0 || Buffer.byteLength(b.text) > maxTextBytes) return null;
-  if (!str(b.key, 256) || !str(b.source, 200) || !str(b.kind, 64)) return null;
-  if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.length > 32 || !b.tags.every((t) => typeof t === "string" && t.length <= 64))) return null;
-  if (b.importance !== undefined && (typeof b.importance !== "number" || !(b.importance >= 0 && b.importance <= 1))) return null;
-  if (b.createdAt !== undefined && (typeof b.createdAt !== "number" || !Number.isSafeInteger(b.createdAt) || b.createdAt < 0)) return null;
-  return b as unknown as KnowledgeBody;
+  const { text, key, source, kind, tags, importance, createdAt } = b;
+  if (!str(key, 256) || !str(source, 200) || !str(kind, 64)) return null;
+  if (tags !== undefined && (!Array.isArray(tags) || tags.length > 32 || !tags.every((t): t is string => typeof t === "string" && t.length <= 64))) return null;
+  if (importance !== undefined && (typeof importance !== "number" || !(importance >= 0 && importance <= 1))) return null;
+  if (createdAt !== undefined && (typeof createdAt !== "number" || !Number.isSafeInteger(createdAt) || createdAt < 0)) return null;
+  return {
+    text, ...(key !== undefined ? { key } : {}), ...(source !== undefined ? { source } : {}), ...(kind !== undefined ? { kind } : {}),
+    ...(tags !== undefined ? { tags } : {}), ...(importance !== undefined ? { importance } : {}), ...(createdAt !== undefined ? { createdAt } : {}),
+  };
 }
 
 export interface MemoryBridgeOptions {

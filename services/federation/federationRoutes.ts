@@ -4,18 +4,9 @@ import type { FederationService } from "./FederationService.js";
 import type { PeerRow } from "./FederationStore.js";
 import { isTier, type Tier } from "./trust.js";
 
-interface PrincipalLike {
-  username?: string;
-  userId?: string;
-}
-
-function principalOf(request: FastifyRequest): PrincipalLike | null {
-  return (request as unknown as { principal?: PrincipalLike | null }).principal ?? null;
-}
-
 /** Who acted, for the peer's history: the caller's name (the access hook has checked the route's "admin" scope). */
 function actorOf(request: FastifyRequest): string {
-  const p = principalOf(request);
+  const p = request.principal;
   return p?.username ?? p?.userId ?? "api";
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { InferenceApi } from "../inference/types.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -28,25 +28,12 @@ export const noInference: LocalInference = {
   },
 };
 
-/** The parts of the inference service's API (services/inference/types.ts) we use; duck-typed, it is a separate service. */
-interface InferenceLike {
-  generate(request: {
-    model?: string;
-    messages?: ChatMessage[];
-    sampling?: { maxTokens?: number; temperature?: number };
-    signal?: AbortSignal;
-    onText?: (text: string) => void;
-  }): Promise<unknown>;
-  status(): { loaded: { name: string } | null; queue: { active: number; waiting: number; slots: number } };
-  models?(): Array<{ name: string; kind?: string }>;
-}
+/** The parts of `app.inference` (services/inference/types.ts) a peer's request uses. */
+type PeerInference = Pick<InferenceApi, "generate" | "status" | "models">;
 
-/** Adapts `app.inference` (when that service is loaded) to LocalInference. */
-export function inferenceFromApp(app: FastifyInstance): LocalInference {
-  if (!app.hasDecorator("inference")) return noInference;
-  const inf = (app as unknown as { inference: InferenceLike }).inference;
-  if (typeof inf?.generate !== "function" || typeof inf.status !== "function") return noInference;
-  const chatModels = () => (inf.models?.() ?? []).filter((m) => !m.kind || m.kind === "chat" || m.kind === "llm").map((m) => m.name);
+/** Adapts `app.inference` to LocalInference: what a peer's offloaded request runs on (plain generation: no user, no stored conversation). */
+export function localInferenceFrom(inf: PeerInference): LocalInference {
+  const chatModels = () => inf.models().filter((m) => m.kind === "llm").map((m) => m.name);
   return {
     available: () => chatModels().length > 0,
     capacity: () => {

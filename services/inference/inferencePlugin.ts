@@ -4,6 +4,7 @@ import { RequestQueue } from "./RequestQueue.js";
 import { InferenceService, defaultModelsDir } from "./InferenceService.js";
 import { openaiRoutes } from "./routes/openaiRoutes.js";
 import { modelRoutes } from "./routes/modelRoutes.js";
+import { registerModelIntegrityJob } from "./modelIntegrityJob.js";
 import { RunnerHost } from "./runner/RunnerHost.js";
 import { InProcessHost } from "./InProcessHost.js";
 import type { InferenceApi } from "./types.js";
@@ -60,9 +61,11 @@ export const inferencePlugin = fp(
       closeTimeoutMs: Math.min(10_000, Math.floor(cfg["server.shutdownTimeoutMs"] / 2)),
     });
     app.decorate("inference", service);
+    registerModelIntegrityJob(app.scheduler, registry);
     app.addHook("onClose", async () => service.close());
     await app.register(openaiRoutes, { prefix: "/v1", inference: service });
     await app.register(modelRoutes, { prefix: "/api", inference: service, uploadLimitBytes: cfg["inference.uploadLimitBytes"] });
   },
-  { name: "sovereign-inference", dependencies: ["sovereign-context"] },
+  // Auth: token quotas on /v1; audit: model changes; live events: pull progress; scheduler: the integrity job.
+  { name: "sovereign-inference", dependencies: ["sovereign-context", "sovereign-scheduler", "sovereign-audit", "sovereign-auth", "sovereign-live-events"] },
 );

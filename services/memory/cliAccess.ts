@@ -7,7 +7,7 @@ import { JobStore } from "../scheduler/JobStore.js";
 import { schedulerMigrations } from "../scheduler/migrations.js";
 import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
-import { findUserId, hasAccounts } from "./userId.js";
+import { findUserId, type UserDirectory } from "./userId.js";
 
 export interface CliMemory {
   db: Database;
@@ -35,11 +35,12 @@ export function openForCli(config: Config): CliMemory {
 
 /**
  * Whose memory a console command touches: `--user` (a user name or id), else
- * the first admin when users exist (the node's owner), else the single local user.
+ * the first admin when users exist (the node's owner), else the single local
+ * user. `users` is the auth service's view of the same file (the CLI makes it).
  */
-export function cliUserId(db: Database, user: string | undefined): string {
-  const id = findUserId(db.sqlite, user);
+export function cliUserId(users: UserDirectory, user: string | undefined): string {
+  const id = findUserId(users, user);
   if (id !== undefined) return id;
-  if (!hasAccounts(db.sqlite)) throw new SovereignError("BAD_REQUEST", `No user "${user}": this node has no user accounts yet.`);
+  if (!users.any()) throw new SovereignError("BAD_REQUEST", `No user "${user}": this node has no user accounts yet.`);
   throw new SovereignError("BAD_REQUEST", `No user "${user}".`, { hint: "List users with `sovereign user list`." });
 }

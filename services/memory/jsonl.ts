@@ -147,12 +147,14 @@ function validate(v: Record<string, unknown>, n: number): Line {
   }
   if (v.type === "conversation") {
     if (!isStr(v.id) || !isStr(v.userId) || !isStr(v.title) || !isTime(v.createdAt) || !isTime(v.updatedAt) || !Array.isArray(v.messages)) throw bad(n, "conversation fields missing");
-    const roles = new Set(["system", "user", "assistant", "tool"]);
+    const roles = new Set<unknown>(["system", "user", "assistant", "tool"]);
+    const messages: ConversationLine["messages"] = [];
     for (const m of v.messages as Array<Record<string, unknown>>) {
       if (typeof m !== "object" || m === null || !isStr(m.role) || !roles.has(m.role) || !isStr(m.content) || !isTime(m.createdAt)) throw bad(n, "message fields invalid");
       if (m.meta !== undefined && m.meta !== null && (typeof m.meta !== "object" || Array.isArray(m.meta))) throw bad(n, "message meta must be an object or null");
+      messages.push({ role: m.role as Role, content: m.content, createdAt: m.createdAt, meta: (m.meta ?? null) as Record<string, unknown> | null });
     }
-    return v as unknown as ConversationLine;
+    return { type: "conversation", id: v.id, userId: v.userId, title: v.title, createdAt: v.createdAt, updatedAt: v.updatedAt, messages };
   }
   if (v.type === "feedback") {
     if (!isStr(v.userId) || !isStr(v.question) || !isStr(v.answer) || (v.rating !== "up" && v.rating !== "down") || !isTime(v.createdAt)) throw bad(n, "feedback fields invalid");

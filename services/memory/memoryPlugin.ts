@@ -1,32 +1,16 @@
 import fp from "fastify-plugin";
-import type { FastifyInstance } from "fastify";
 import { conversationRoutes } from "./conversationRoutes.js";
-import { embedderFromInference, type EmbedderSource, type EmbeddingInference } from "./Embedder.js";
+import { embedderFromInference } from "./Embedder.js";
 import { MemoryService, memoryOptionsFromConfig } from "./MemoryService.js";
 import { memoryMigrations } from "./migrations.js";
 import { memoryRoutes } from "./memoryRoutes.js";
-import { runSummarization, summarizerFromApp } from "./summarizeJob.js";
+import { runSummarization, summarizerFromInference } from "./summarizeJob.js";
 import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     memory: MemoryService;
   }
-}
-
-/**
- * The embedder is looked up on every pass, not at load: the inference
- * service may load after memory or get its embedding model later.
- */
-function softEmbedder(app: FastifyInstance): EmbedderSource {
-  let adapted: { target: EmbeddingInference; source: EmbedderSource } | undefined;
-  return async () => {
-    if (!app.hasDecorator("inference")) return undefined;
-    const target = (app as unknown as { inference?: Partial<EmbeddingInference> }).inference;
-    if (!target || typeof target.resolveModel !== "function" || typeof target.embed !== "function") return undefined;
-    if (adapted?.target !== target) adapted = { target: target as EmbeddingInference, source: embedderFromInference(target as EmbeddingInference) };
-    return adapted.source();
-  };
 }
 
 /**
@@ -39,7 +23,8 @@ export const memoryPlugin = fp(
     const config = app.config;
     app.db.migrate("memory", memoryMigrations);
     const memory = new MemoryService(app.db.sqlite, {
-      embedder: softEmbedder(app),
+      // Looked up on every pass: an embedding model may be installed later.
+      embedder: embedderFromInference(app.inference),
       ...memoryOptionsFromConfig(config),
       onActivity: () => app.scheduler.markActivity(),
       log: app.log,
@@ -62,7 +47,7 @@ export const memoryPlugin = fp(
       run: (ctx) =>
         runSummarization(
           memory,
-          summarizerFromApp(app),
+          summarizerFromInference(app.inference),
           { signal: ctx.signal, deadline: Math.min(ctx.deadline, Date.now() + config["memory.summarizeMaxMinutes"] * 60_000) },
           { afterMs: config["memory.summarizeAfterHours"] * 3_600_000 },
         ),
@@ -91,5 +76,6 @@ export const memoryPlugin = fp(
     app.addHook("onReady", async () => memory.start());
     app.addHook("preClose", async () => memory.stop());
   },
-  { name: "sovereign-memory", dependencies: ["sovereign-context", "sovereign-db", "sovereign-scheduler", "sovereign-health"] },
+  // Inference: embeddings and the summaries; auth: the users whose memories these are.
+  { name: "sovereign-memory", dependencies: ["sovereign-context", "sovereign-db", "sovereign-scheduler", "sovereign-health", "sovereign-auth", "sovereign-inference"] },
 );

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from "fastify";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { InferenceApi } from "../inference/types.js";
 import type { JobContext } from "../scheduler/Scheduler.js";
@@ -16,17 +15,13 @@ const PROMPT = (t: string): string =>
 type SummaryInference = Pick<InferenceApi, "generate" | "models"> & Partial<Pick<InferenceApi, "whenIdle">>;
 
 /**
- * Adapts `app.inference.generate` into a Summarizer, or undefined when the
- * inference service is absent or no chat model is installed. The request goes
- * through the inference queue like any chat (no user: nothing is stored). A
- * transcript too long for the model's context is cut from its start (the
- * newest part is kept) and tried again.
+ * Adapts `app.inference.generate` into a Summarizer, or undefined when no chat
+ * model is installed. The request goes through the inference queue like any
+ * generation (not through chat: nothing is stored). A transcript too long for
+ * the model's context is cut from its start (the newest part is kept) and tried again.
  */
-export function summarizerFromApp(app: FastifyInstance): Summarizer | undefined {
-  if (!app.hasDecorator("inference")) return undefined;
-  const inf = (app as unknown as { inference?: SummaryInference }).inference;
-  if (!inf || typeof inf.generate !== "function" || !inf.models().some((m) => m.kind === "llm")) return undefined;
-  return summarizerFrom(inf);
+export function summarizerFromInference(inf: SummaryInference): Summarizer | undefined {
+  return inf.models().some((m) => m.kind === "llm") ? summarizerFrom(inf) : undefined;
 }
 
 export function summarizerFrom(inf: SummaryInference, options: { maxTokens?: number } = {}): Summarizer {

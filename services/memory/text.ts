@@ -29,9 +29,11 @@ export function checkText(text: string, maxBytes: number, what = "text"): string
   return text;
 }
 
+// String.prototype.isWellFormed (V8 11.3+) is not in TypeScript's ES2023 lib.
+const nativeIsWellFormed = Reflect.get(String.prototype, "isWellFormed") as ((this: string) => boolean) | undefined;
+
 function isWellFormed(s: string): boolean {
-  const fn = (s as unknown as { isWellFormed?: () => boolean }).isWellFormed;
-  if (typeof fn === "function") return fn.call(s);
+  if (typeof nativeIsWellFormed === "function") return nativeIsWellFormed.call(s);
   return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 

@@ -1,21 +1,28 @@
-import type BetterSqlite3 from "better-sqlite3";
 import type { FastifyRequest } from "fastify";
 
 /** The single local user when the auth service has not named one. */
 export const LOCAL_USER = "local";
 
 /**
- * Whose memory a request touches. The auth service sets `request.principal`;
- * without it the node is single-user. Kept in one place so the source can change.
+ * Whose memory a request touches: the caller the auth service found
+ * (`request.principal`); without one the node is single-user.
  */
 export function userIdOf(request: FastifyRequest): string {
-  const principal = (request as FastifyRequest & { principal?: { userId?: unknown } }).principal;
-  return typeof principal?.userId === "string" && principal.userId.length > 0 ? principal.userId : LOCAL_USER;
+  const userId = request.principal?.userId;
+  return typeof userId === "string" && userId.length > 0 ? userId : LOCAL_USER;
 }
 
-/** Whether the auth service has made its users table (the node has, or had, accounts). */
-export function hasAccounts(sqlite: BetterSqlite3.Database): boolean {
-  return sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auth_users'").get() !== undefined;
+/**
+ * What memory reads about users, from the auth service (`app.auth.users`;
+ * at the console, auth's UserStore over the same file): never its tables.
+ */
+export interface UserDirectory {
+  /** The id of the user that a user id or a user name names. */
+  idOf(nameOrId: string): string | undefined;
+  /** The node's owner: its first admin, once the node is claimed. */
+  owner(): { id: string } | undefined;
+  /** Whether any user account exists. */
+  any(): boolean;
 }
 
 /**
@@ -23,12 +30,7 @@ export function hasAccounts(sqlite: BetterSqlite3.Database): boolean {
  * node's owner: its first admin, else the single local user before anyone
  * has claimed the node. Undefined when the named user does not exist.
  */
-export function findUserId(sqlite: BetterSqlite3.Database, user?: string): string | undefined {
-  if (!hasAccounts(sqlite)) return !user || user === LOCAL_USER ? LOCAL_USER : undefined;
-  if (user) {
-    const row = sqlite.prepare("SELECT id FROM auth_users WHERE id = ? OR username = ?").get(user, user) as { id: string } | undefined;
-    return row?.id;
-  }
-  const admin = sqlite.prepare("SELECT id FROM auth_users WHERE role = 'admin' ORDER BY created_at LIMIT 1").get() as { id: string } | undefined;
-  return admin?.id ?? LOCAL_USER;
+export function findUserId(users: UserDirectory, user?: string): string | undefined {
+  if (!user) return users.owner()?.id ?? LOCAL_USER;
+  return users.idOf(user) ?? (user === LOCAL_USER && !users.any() ? LOCAL_USER : undefined);
 }

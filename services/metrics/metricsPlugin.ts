@@ -20,7 +20,9 @@ declare module "fastify" {
 
 /**
  * Prometheus metrics on their own registry (so several apps in one test
- * process never collide). Registered early, so its request hooks see every route.
+ * process never collide). Its request hooks see every route of the app,
+ * whichever plugin registered it. Inference and the scheduler are read at
+ * scrape time; federation, optional, through its accessor.
  */
 export const metricsPlugin = fp(
   async (app) => {
@@ -36,8 +38,7 @@ export const metricsPlugin = fp(
       observeGeneration: (o) => services.observeGeneration(o),
       observeQuery: (op, seconds) => system.queryDuration.observe({ op }, seconds),
     } satisfies MetricsService);
-    // Other services load after this one; subscribe once they all have.
-    app.addHook("onReady", async () => services.attach());
+    services.attach();
 
     app.get(
       "/metrics",
@@ -50,5 +51,5 @@ export const metricsPlugin = fp(
       },
     );
   },
-  { name: "sovereign-metrics", dependencies: ["sovereign-db"] },
+  { name: "sovereign-metrics", dependencies: ["sovereign-db", "sovereign-scheduler", "sovereign-inference"] },
 );

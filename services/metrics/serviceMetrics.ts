@@ -1,15 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { breakers } from "../../core/circuitBreaker.js";
+import { federationOf } from "../federation/federationOf.js";
 
-type Stats = Record<string, unknown>;
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 /** Exposes a running total kept by another service as a counter (after the counter was reset for this scrape). */
 function setTotal(c: Counter, labels: Record<string, string>, v: unknown): void {
   const n = num(v);
   if (n !== null && n >= 0) c.inc(labels, n);
 }
-const rec = (v: unknown): Record<string, unknown> | null => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
 
 /** What a generation reports when it ends; every field optional so partial runs still count. */
 export interface GenerationObservation {
@@ -69,15 +68,14 @@ export class ServiceMetrics {
     this.circuitRejections = new Counter({ name: "sovereign_circuit_rejections_total", help: "Calls an open circuit refused since start.", labelNames: ["name"], registers: r });
   }
 
-  /** Subscribes to services that push (the scheduler's finished runs). Call once, after every plugin loaded. */
+  /** Subscribes to services that push (the scheduler's finished runs). */
   attach(): void {
-    const scheduler = this.service("scheduler") as { onRunFinished?: (l: (run: Stats) => void) => void } | null;
-    scheduler?.onRunFinished?.((run) => {
-      const job = typeof run.job === "string" ? run.job : "unknown";
-      const outcome = typeof run.outcome === "string" ? run.outcome : "unknown";
+    this.app.scheduler.onRunFinished((run) => {
+      const job = run.job;
+      const outcome = run.outcome;
       this.jobRuns.inc({ job_name: job, outcome });
-      if (outcome !== "success" && outcome !== "ok" && outcome !== "skipped") this.jobFailures.inc({ job_name: job });
-      const start = Date.parse(String(run.startedAt));
+      if (outcome !== "ok" && outcome !== "skipped") this.jobFailures.inc({ job_name: job });
+      const start = Date.parse(run.startedAt);
       const end = Date.parse(String(run.endedAt));
       if (Number.isFinite(start) && Number.isFinite(end)) this.jobDuration.observe({ job_name: job }, Math.max(0, end - start) / 1000);
     });
@@ -106,77 +104,43 @@ export class ServiceMetrics {
     }
   }
 
-  private service(name: string): unknown {
-    return this.app.hasDecorator(name) ? (this.app as unknown as Record<string, unknown>)[name] : null;
-  }
-
-  private call(name: string, method: string): Stats | null {
-    const svc = rec(this.service(name));
-    const fn = svc?.[method];
-    if (typeof fn !== "function") return null;
-    try {
-      return rec((fn as () => unknown).call(svc));
-    } catch (err) {
-      this.app.log.warn({ err, service: name }, "metrics: reading stats failed");
-      return null;
-    }
-  }
-
   private refreshInference(): void {
-    const s = this.call("inference", "status") ?? this.call("inference", "stats");
+    const s = this.app.inference.status();
     this.modelLoaded.reset();
-    if (!s) return;
-    const loaded = rec(s.loaded);
-    const model = typeof loaded?.name === "string" ? loaded.name : typeof s.loadedModel === "string" ? s.loadedModel : typeof s.model === "string" ? s.model : null;
-    if (model) this.modelLoaded.set({ model }, 1);
-    const q = rec(s.queue) ?? s;
-    const set = (g: Gauge, v: unknown) => {
-      const n = num(v);
-      if (n !== null) g.set(n);
-    };
-    set(this.queueDepth, q.waiting ?? q.queued ?? q.queueLength);
-    set(this.activeGenerations, q.active);
-    set(this.slots, q.slots);
+    if (s.loaded) this.modelLoaded.set({ model: s.loaded.name }, 1);
+    const q = s.queue;
+    this.queueDepth.set(q.waiting);
+    this.activeGenerations.set(q.active);
+    this.slots.set(q.slots);
     this.rejections.reset();
     setTotal(this.rejections, { reason: "queue_full" }, q.rejected);
     setTotal(this.rejections, { reason: "queue_timeout" }, q.timedOut);
-    set(this.promptTps, s.promptTokensPerSecond);
-    set(this.generationTps, s.generationTokensPerSecond ?? s.lastTokensPerSecond ?? s.tokensPerSecond);
+    if (s.lastTokensPerSecond !== null) this.generationTps.set(s.lastTokensPerSecond);
     // Running totals kept by the service win over pushed observations, so nothing is counted twice.
-    const totals = rec(s.totals);
-    if (totals) {
-      this.totalsFromService = true;
-      this.requests.reset();
-      setTotal(this.requests, {}, totals.requests);
-      this.promptTokens.reset();
-      setTotal(this.promptTokens, {}, totals.promptTokens);
-      this.generatedTokens.reset();
-      setTotal(this.generatedTokens, {}, totals.completionTokens ?? totals.generatedTokens);
-    }
+    this.totalsFromService = true;
+    this.requests.reset();
+    setTotal(this.requests, {}, s.totals.requests);
+    this.promptTokens.reset();
+    setTotal(this.promptTokens, {}, s.totals.promptTokens);
+    this.generatedTokens.reset();
+    setTotal(this.generatedTokens, {}, s.totals.completionTokens);
   }
 
   private refreshJobs(): void {
-    const scheduler = rec(this.service("scheduler"));
-    if (typeof scheduler?.list !== "function") return;
     this.jobRunning.reset();
-    try {
-      for (const j of (scheduler.list as () => Stats[]).call(scheduler)) {
-        if (typeof j.name === "string") this.jobRunning.set({ job_name: j.name }, j.running === true ? 1 : 0);
-      }
-    } catch (err) {
-      this.app.log.warn({ err }, "metrics: listing jobs failed");
-    }
+    for (const j of this.app.scheduler.list()) this.jobRunning.set({ job_name: j.name }, j.running ? 1 : 0);
   }
 
+  /** Federation is optional: no federation metrics while it is off. */
   private refreshFederation(): void {
-    const s = this.call("federation", "stats");
+    const s = federationOf(this.app)?.stats();
     if (!s) return;
     this.peersByTier.reset();
-    for (const [tier, n] of Object.entries(rec(s.peersByTier) ?? {})) if (num(n) !== null) this.peersByTier.set({ tier }, n as number);
+    for (const [tier, n] of Object.entries(s.peersByTier)) this.peersByTier.set({ tier }, n);
     this.packets.reset();
     setTotal(this.packets, { direction: "in" }, s.packetsIn);
     setTotal(this.packets, { direction: "out" }, s.packetsOut);
     this.drops.reset();
-    for (const [reason, n] of Object.entries(rec(s.drops) ?? {})) setTotal(this.drops, { reason }, n);
+    for (const [reason, n] of Object.entries(s.drops)) setTotal(this.drops, { reason }, n);
   }
 }

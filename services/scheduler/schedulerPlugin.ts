@@ -1,6 +1,5 @@
 import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
-import type { InferenceApi } from "../inference/types.js";
 import { IdleTracker } from "./IdleTracker.js";
 import { JobStore } from "./JobStore.js";
 import { Scheduler } from "./Scheduler.js";
@@ -17,8 +16,8 @@ declare module "fastify" {
 /**
  * The job scheduler: services register jobs while the app loads
  * (`app.scheduler.register`), cron timers start once the app is ready.
- * It also owns the always-on housekeeping jobs: the WAL checkpoint, the
- * model integrity check and pruning its own history.
+ * It also owns the always-on housekeeping jobs: the WAL checkpoint and
+ * pruning its own history (other services register their own jobs).
  */
 export const schedulerPlugin = fp(
   async (app) => {
@@ -55,14 +54,6 @@ export const schedulerPlugin = fp(
   { name: "sovereign-scheduler", dependencies: ["sovereign-context", "sovereign-db"] },
 );
 
-type VerifiableRegistry = Pick<InferenceApi["registry"], "verify">;
-
-function modelRegistry(app: FastifyInstance): VerifiableRegistry | undefined {
-  if (!app.hasDecorator("inference")) return undefined;
-  const registry = (app as unknown as { inference?: { registry?: Partial<VerifiableRegistry> } }).inference?.registry;
-  return registry && typeof registry.verify === "function" ? (registry as VerifiableRegistry) : undefined;
-}
-
 function registerHousekeepingJobs(app: FastifyInstance, scheduler: Scheduler, store: JobStore): void {
   scheduler.register({
     name: "db-checkpoint",
@@ -73,23 +64,6 @@ function registerHousekeepingJobs(app: FastifyInstance, scheduler: Scheduler, st
       const before = app.db.walSizeBytes();
       const r = app.db.checkpoint("TRUNCATE");
       return { ...r, walBytesBefore: before, walBytesAfter: app.db.walSizeBytes() };
-    },
-  });
-  scheduler.register({
-    name: "model-integrity",
-    schedule: "30 4 * * 0",
-    description: "Verifies the checksums of the installed models (when the inference service is present).",
-    onlyWhenIdle: true,
-    timeoutMs: 30 * 60_000,
-    run: async () => {
-      const registry = modelRegistry(app);
-      if (!registry) return { skipped: "no model registry (inference service absent)" };
-      // ModelRegistry.verify(): every installed model's GGUF structure and sha256 against the manifest.
-      const report = await registry.verify();
-      const bad = report.filter((r) => !r.ok);
-      // A damaged model fails the run, so it shows in the job history and the episodic log.
-      if (bad.length > 0) throw new Error(`${bad.length} of ${report.length} model(s) failed verification: ${bad.map((r) => `${r.name} (${r.problem ?? "?"})`).join("; ")}`);
-      return { checked: report.length, ok: report.length };
     },
   });
   scheduler.register({

@@ -3,7 +3,7 @@ import type { LightMyRequestResponse } from "fastify";
 import type { TestApp } from "../helpers/testApp.js";
 import { as, buildAuthTestApp, claim } from "./authHelpers.js";
 import { testEmbedderDir, testLlamaModel } from "../models/testModelCache.js";
-import { runSummarization, summarizerFromApp } from "../../services/memory/summarizeJob.js";
+import { runSummarization, summarizerFromInference } from "../../services/memory/summarizeJob.js";
 import { inferenceTestSettings } from "./inferenceFixtures.js";
 
 interface Extension {
@@ -177,7 +177,7 @@ describe("chat with memory (generated tiny llama + generated ONNX embedder)", ()
       { role: "user", content: "I am planning a trip to Lisbon in May." },
       { role: "assistant", content: "Lisbon in May is warm; pack light clothes." },
     ]);
-    const summarizer = summarizerFromApp(t.app);
+    const summarizer = summarizerFromInference(t.app.inference);
     expect(summarizer).toBeDefined();
     // The generated model has random weights: now and then it may answer a transcript
     // with nothing usable, which the job refuses to store, records as an episode and

@@ -12,7 +12,7 @@ export function registerConfigCommand(program: Command): void {
     .action((opts: Record<string, unknown>) => {
       const { config: cfg, sources, filePath, panelPath } = configFromFlags(opts);
       const rows = (settings as readonly Setting[]).map((s) => {
-        const value = (cfg as unknown as Record<string, unknown>)[s.key];
+        const value: unknown = Reflect.get(cfg, s.key);
         return { key: s.key, value: s.secret && value !== null ? "[redacted]" : value, source: sources[s.key as keyof typeof sources] };
       });
       printResult(Boolean(opts.json), { file: filePath ?? null, panelFile: panelPath, settings: rows }, () =>

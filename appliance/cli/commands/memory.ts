@@ -2,7 +2,9 @@ import type { Command } from "commander";
 import { createWriteStream, readFileSync, statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
-import { cliUserId, openForCli } from "../../../services/memory/cliAccess.js";
+import { authMigrations } from "../../../services/auth/schema.js";
+import { UserStore } from "../../../services/auth/UserStore.js";
+import { cliUserId, openForCli, type CliMemory } from "../../../services/memory/cliAccess.js";
 import { exportJsonl, importJsonl } from "../../../services/memory/jsonl.js";
 import { decodeUtf8 } from "../../../services/memory/text.js";
 import { printResult } from "../output.js";
@@ -11,11 +13,17 @@ import { addSettingFlags, configFromFlags } from "../settingFlags.js";
 type Opts = Record<string, unknown>;
 const tagsOf = (o: Opts): string[] | undefined => (typeof o.tags === "string" ? o.tags.split(",").map((t) => t.trim()).filter(Boolean) : undefined);
 
+/** The console's user lookup: the auth service's store over the same file (memory never reads auth's tables). */
+function userOf(m: CliMemory, user: unknown): string {
+  m.db.migrate("auth", authMigrations);
+  return cliUserId(new UserStore(m.db.sqlite), user as string | undefined);
+}
+
 function withMemory<T>(opts: Opts, fn: (m: ReturnType<typeof openForCli>, userId: string) => T): T {
   const { config } = configFromFlags(opts);
   const m = openForCli(config);
   try {
-    return fn(m, cliUserId(m.db, opts.user as string | undefined));
+    return fn(m, userOf(m, opts.user));
   } finally {
     m.close();
   }
@@ -88,7 +96,7 @@ export function registerMemoryCommand(program: Command): void {
       const { config } = configFromFlags(opts);
       const m = openForCli(config);
       try {
-        const result = await m.memory.search(cliUserId(m.db, opts.user as string | undefined), words.join(" "), {
+        const result = await m.memory.search(userOf(m, opts.user), words.join(" "), {
           limit: Number(opts.limit) || 10,
           ...(tags ? { tags } : {}),
           ...(typeof opts.source === "string" ? { source: opts.source } : {}),
@@ -108,7 +116,7 @@ export function registerMemoryCommand(program: Command): void {
       const { config } = configFromFlags(opts);
       const m = openForCli(config);
       try {
-        const userId = opts.allUsers ? undefined : cliUserId(m.db, opts.user as string | undefined);
+        const userId = opts.allUsers ? undefined : userOf(m, opts.user);
         const out: NodeJS.WritableStream = typeof opts.out === "string" ? createWriteStream(opts.out, { mode: 0o600 }) : process.stdout;
         let n = 0;
         for (const line of exportJsonl(m.db.sqlite, userId)) {

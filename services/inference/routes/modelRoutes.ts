@@ -15,16 +15,10 @@ const kind = { type: "string", enum: ["llm", "embedding"] } as const;
 const sha = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
 const name = { type: "string", minLength: 1, maxLength: 128 } as const;
 
-interface AuditRecorder {
-  record(e: { type: string; actor?: string | null; subject?: string | null; details?: Record<string, unknown> }): unknown;
-}
-
-/** Records an audit event when the audit service is loaded (inference does not depend on it). */
+/** Records a model change in the audit log; a failing record does not fail the change. */
 function audit(app: FastifyInstance, request: FastifyRequest, type: string, subject: string | null, details: Record<string, unknown>): void {
-  if (!app.hasDecorator("audit")) return;
-  const principal = (request as unknown as { principal?: { userId?: string } | null }).principal;
   try {
-    (app as unknown as { audit: AuditRecorder }).audit.record({ type, actor: principal?.userId ?? null, subject, details });
+    app.audit.record({ type, actor: request.principal?.userId ?? null, subject, details });
   } catch (err) {
     request.log.error({ err, type }, "audit record failed");
   }
@@ -85,10 +79,8 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     const b = request.body;
     let entry;
     try {
-      // Progress goes out on the live channel (when the status service runs), for the Models page's bar.
-      const onProgress = (p: PullProgress): void => {
-        if (app.hasDecorator("liveEvents")) app.liveEvents.publish("model-pull", { name: b.name ?? null, received: p.received, total: p.total });
-      };
+      // Progress goes out on the live channel, for the Models page's bar.
+      const onProgress = (p: PullProgress): void => app.liveEvents.publish("model-pull", { name: b.name ?? null, received: p.received, total: p.total });
       entry = await pullModel(registry, b.url, { sha256: b.sha256, onProgress, ...(b.name ? { name: b.name } : {}), ...(b.kind ? { kind: b.kind } : {}) });
     } catch (err) {
       audit(app, request, "model.pull_failed", b.name ?? null, { url: b.url, sha256: b.sha256.toLowerCase(), error: (err as { code?: string }).code ?? "INTERNAL" });
