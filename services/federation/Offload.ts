@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from "node:crypto";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { CircuitBreaker } from "../../core/circuitBreaker.js";
 import type { FederationCounters } from "./FederationStats.js";
-import type { ChatRequest, LocalInference } from "./localInference.js";
+import type { ChatRequest, LocalInference, OffloadAccount } from "./localInference.js";
 import type { Manifest } from "./Manifest.js";
 import { sealMessage } from "./messages.js";
 
@@ -35,9 +35,38 @@ export interface OffloadChunk {
 /** "auto": offload only when this node has no free slot; "peer": whenever a peer can; "local": never. */
 export type OffloadPreference = "auto" | "peer" | "local";
 
+type Item = { text?: string; done?: boolean; account?: OffloadAccount; error?: SovereignError };
+
 interface Pending {
   peer: string;
-  push: (item: { text?: string; done?: boolean; error?: SovereignError }) => void;
+  push: (item: Item) => void;
+}
+
+const ROLES = new Set(["system", "user", "assistant"]);
+const count = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+function isMessage(m: unknown): boolean {
+  const x = m as { role?: unknown; content?: unknown } | null;
+  return !!x && typeof x === "object" && ROLES.has(x.role as string) && typeof x.content === "string";
+}
+
+/** A peer's request, checked before it reaches inference (a core peer is trusted, its bytes still are not). */
+function isChatRequest(r: unknown): r is ChatRequest {
+  const o = r as Partial<Record<keyof ChatRequest, unknown>> | null;
+  if (!o || typeof o !== "object" || !Array.isArray(o.messages) || o.messages.length === 0) return false;
+  if (!o.messages.every(isMessage)) return false;
+  if (o.model !== undefined && typeof o.model !== "string") return false;
+  if (o.sampling !== undefined && (typeof o.sampling !== "object" || o.sampling === null || Array.isArray(o.sampling))) return false;
+  const t = o.trimmable as { start?: unknown; count?: unknown } | undefined;
+  return t === undefined || (typeof t === "object" && t !== null && count(t.start) && count(t.count));
+}
+
+/** The account in a peer's last chunk, when it is well formed. */
+function accountOf(v: unknown): OffloadAccount | undefined {
+  const a = v as Partial<Record<keyof OffloadAccount, unknown>> | null;
+  if (!a || typeof a !== "object" || typeof a.model !== "string" || !count(a.promptTokens) || !count(a.completionTokens)) return undefined;
+  const finishReason = a.finishReason === "length" || a.finishReason === "abort" ? a.finishReason : "stop";
+  return { model: a.model, promptTokens: a.promptTokens, completionTokens: a.completionTokens, finishReason };
 }
 
 /**
@@ -69,15 +98,22 @@ export class Offload {
     return [...this.breakers.values()].map((b) => b.snapshot());
   }
 
-  /** Core peers able to take a request now, best first (most free slots, then shortest queue). */
-  candidates(): OffloadPeer[] {
+  /** Core peers able to take a request now (with `model` installed, when one is named), best first (most free slots, then shortest queue). */
+  candidates(model?: string): OffloadPeer[] {
     return this.o
       .corePeers()
       .filter((p) => p.online && p.manifest?.capabilities.inference.available && this.breaker(p.nodeId).state !== "open")
+      .filter((p) => model === undefined || p.manifest!.capabilities.models.includes(model))
       .map((p) => ({ p, free: p.manifest!.capabilities.inference.freeSlots - (this.sentTo.get(p.nodeId) ?? 0), q: p.manifest!.capabilities.inference.queueDepth }))
       .filter((x) => x.free > 0)
       .sort((a, b) => b.free - a.free || a.q - b.q)
       .map((x) => x.p);
+  }
+
+  /** The best core peer for a request of `model` (any chat model when undefined) now, or null: the chat service's offload decision asks this. */
+  peerFor(model?: string): { nodeId: string; name: string } | null {
+    const p = this.candidates(model)[0];
+    return p ? { nodeId: p.nodeId, name: p.manifest?.name ?? p.nodeId } : null;
   }
 
   /** Streams a chat completion from a peer when that is the better choice, else locally. */
@@ -95,7 +131,6 @@ export class Offload {
         }
         return;
       } catch (err) {
-        this.o.counters.offload.failures++;
         if (started || options.signal?.aborted) throw err;
         this.o.log.warn({ peer: peer.nodeId, err: (err as Error).message }, "federation: offload failed before the first token; running locally");
         this.o.counters.offload.fallbacks++;
@@ -107,12 +142,17 @@ export class Offload {
     for await (const text of local.stream(request, options.signal ?? new AbortController().signal)) yield { text, source: "local" };
   }
 
-  /** One request to one peer, through its breaker. */
-  private async *fromPeer(peer: string, request: ChatRequest, signal?: AbortSignal): AsyncGenerator<string> {
+  /**
+   * One request to one peer, through its breaker: yields the peer's text and
+   * returns its account (undefined from a peer that sends none). Throws
+   * FED_OFFLOAD_* when the peer fails, within firstTokenTimeoutMs before its
+   * first chunk and idleTimeoutMs between chunks; the peer is told to stop.
+   */
+  async *fromPeer(peer: string, request: ChatRequest, signal?: AbortSignal): AsyncGenerator<string, OffloadAccount | undefined> {
     const id = randomUUID();
-    const queue: Array<{ text?: string; done?: boolean; error?: SovereignError }> = [];
+    const queue: Item[] = [];
     let wake: (() => void) | undefined;
-    const push = (item: { text?: string; done?: boolean; error?: SovereignError }) => {
+    const push = (item: Item) => {
       queue.push(item);
       wake?.();
     };
@@ -125,14 +165,17 @@ export class Offload {
     const guarded = this.breaker(peer).call(() => outcome);
     guarded.catch(() => undefined);
     let first = true;
+    let finished = false;
+    let account: OffloadAccount | undefined;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       if (timer) clearTimeout(timer);
       const ms = first ? this.o.firstTokenTimeoutMs : this.o.idleTimeoutMs;
       timer = setTimeout(() => push({ error: new SovereignError("FED_OFFLOAD_TIMEOUT", `Peer ${peer} sent nothing for ${ms} ms.`, { details: { peer } }) }), ms);
     };
+    const cancel = () => this.o.send(peer, sealMessage(this.o.key, "offload-cancel", this.o.nodeId, peer, { id }));
     const onAbort = () => {
-      this.o.send(peer, sealMessage(this.o.key, "offload-cancel", this.o.nodeId, peer, { id }));
+      cancel();
       push({ error: new SovereignError("FED_OFFLOAD_REFUSED", "The request was cancelled.") });
     };
     this.pending.set(id, { peer, push });
@@ -154,7 +197,10 @@ export class Offload {
           continue;
         }
         if (item.error) throw item.error;
-        if (item.done) break;
+        if (item.done) {
+          account = item.account;
+          break;
+        }
         if (item.text) {
           first = false;
           arm();
@@ -162,10 +208,15 @@ export class Offload {
         }
       }
       settle();
+      finished = true;
+      return account;
     } catch (err) {
       settle(err instanceof SovereignError ? err : new SovereignError("FED_OFFLOAD_REFUSED", (err as Error).message));
+      this.o.counters.offload.failures++;
       throw err;
     } finally {
+      // Timed out, or the consumer stopped early: the peer need not go on generating (cancelling twice is harmless).
+      if (!finished && !signal?.aborted) cancel();
       if (timer) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       this.pending.delete(id);
@@ -175,13 +226,13 @@ export class Offload {
 
   /** A chunk from the peer serving one of our requests. */
   onChunk(from: string, body: unknown): string | null {
-    const b = body as { id?: unknown; text?: unknown; done?: unknown; error?: unknown } | null;
+    const b = body as { id?: unknown; text?: unknown; done?: unknown; error?: unknown; account?: unknown } | null;
     if (!b || typeof b.id !== "string") return "malformed";
     const p = this.pending.get(b.id);
     if (!p || p.peer !== from) return "misaddressed";
     if (typeof b.error === "string") p.push({ error: new SovereignError("FED_OFFLOAD_REFUSED", `Peer ${from}: ${b.error}`, { details: { peer: from } }) });
     else if (typeof b.text === "string") p.push({ text: b.text });
-    if (b.done === true) p.push({ done: true });
+    if (b.done === true) p.push({ done: true, account: accountOf(b.account) });
     return null;
   }
 
@@ -195,9 +246,9 @@ export class Offload {
   /** Serves a core peer's request with local inference, streaming chunks to its inbox. */
   onRequest(from: string, body: unknown): string | null {
     const b = body as { id?: unknown; request?: unknown } | null;
-    const req = b?.request as ChatRequest | undefined;
-    if (!b || typeof b.id !== "string" || b.id.length > 64 || !req || !Array.isArray(req.messages)) return "malformed";
+    if (!b || typeof b.id !== "string" || b.id.length > 64 || !isChatRequest(b.request)) return "malformed";
     const id = b.id;
+    const req = b.request;
     const reply = (chunk: Record<string, unknown>) => this.o.send(from, sealMessage(this.o.key, "offload-chunk", this.o.nodeId, from, { id, ...chunk }));
     const local = this.o.local();
     if (!local.available()) {
@@ -209,11 +260,17 @@ export class Offload {
     this.o.counters.offload.served++;
     void (async () => {
       try {
-        for await (const text of local.stream(req, ac.signal)) {
+        const it = local.stream(req, ac.signal);
+        for (;;) {
+          const next = await it.next();
           if (ac.signal.aborted) return;
-          reply({ text });
+          if (next.done) {
+            // The account lets the sender charge the caller's quota and audit what was used.
+            reply({ done: true, ...(next.value ? { account: next.value } : {}) });
+            break;
+          }
+          reply({ text: next.value });
         }
-        reply({ done: true });
       } catch (err) {
         if (!ac.signal.aborted) reply({ error: (err as Error).message, done: true });
       } finally {

@@ -1,22 +1,36 @@
-import type { InferenceApi } from "../inference/types.js";
+import type { FinishReason, InferenceApi, SamplingOptions } from "../inference/types.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
 }
 
+/** An offloaded chat request as it travels to a peer (inside a signed "offload-req"). */
 export interface ChatRequest {
   messages: ChatMessage[];
   model?: string;
+  /** Short form, kept for older senders; `sampling` wins when present. */
   maxTokens?: number;
   temperature?: number;
+  /** The whole sampling set the caller asked for (max_tokens already capped by the caller's quota). */
+  sampling?: SamplingOptions;
+  /** Messages (a stored conversation's history) the peer may leave out, oldest first, to fit its context. */
+  trimmable?: { start: number; count: number };
 }
 
-/** What federation needs from this node's inference: capacity for the manifest, and a text stream. */
+/** What the serving node reports when an offloaded generation ends: the sender charges quotas and audits with it. */
+export interface OffloadAccount {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: FinishReason;
+}
+
+/** What federation needs from this node's inference: capacity for the manifest, and a text stream that returns its account. */
 export interface LocalInference {
   available(): boolean;
   capacity(): { models: string[]; parallel: number; queueDepth: number; freeSlots: number };
-  stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<string>;
+  stream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<string, OffloadAccount | undefined>;
 }
 
 export const noInference: LocalInference = {
@@ -46,11 +60,13 @@ export function localInferenceFrom(inf: PeerInference): LocalInference {
       let wake: (() => void) | undefined;
       let finished = false;
       let failure: unknown;
+      let account: OffloadAccount | undefined;
       const done = inf
         .generate({
           ...(request.model ? { model: request.model } : {}),
           messages: request.messages,
-          sampling: { ...(request.maxTokens ? { maxTokens: request.maxTokens } : {}), ...(request.temperature !== undefined ? { temperature: request.temperature } : {}) },
+          sampling: request.sampling ?? { ...(request.maxTokens ? { maxTokens: request.maxTokens } : {}), ...(request.temperature !== undefined ? { temperature: request.temperature } : {}) },
+          ...(request.trimmable ? { trimmable: request.trimmable } : {}),
           signal,
           onText: (t) => {
             queue.push(t);
@@ -58,7 +74,9 @@ export function localInferenceFrom(inf: PeerInference): LocalInference {
           },
         })
         .then(
-          () => undefined,
+          (r) => {
+            account = { model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens, finishReason: r.finishReason };
+          },
           (err: unknown) => {
             failure = err;
           },
@@ -79,6 +97,7 @@ export function localInferenceFrom(inf: PeerInference): LocalInference {
       }
       await done;
       if (failure) throw failure;
+      return account;
     },
   };
 }

@@ -62,6 +62,8 @@ export const inferencePlugin = fp(
     });
     app.decorate("inference", service);
     registerModelIntegrityJob(app.scheduler, registry);
+    // Scheduled jobs (backups, summaries, integrity checks) start, and long ones continue, only while no user waits on a generation.
+    app.scheduler.setForegroundGate((signal) => service.whenIdle(signal));
     app.addHook("onClose", async () => service.close());
     await app.register(openaiRoutes, { prefix: "/v1", inference: service });
     await app.register(modelRoutes, { prefix: "/api", inference: service, uploadLimitBytes: cfg["inference.uploadLimitBytes"] });

@@ -27,6 +27,7 @@ export const memoryPlugin = fp(
       embedder: embedderFromInference(app.inference),
       ...memoryOptionsFromConfig(config),
       onActivity: () => app.scheduler.markActivity(),
+      yieldTo: (signal) => app.inference.whenIdle(signal),
       log: app.log,
     });
     app.decorate("memory", memory);

@@ -28,6 +28,8 @@ describe.runIf(requireTools("mosquitto"))("inference offload to a core peer (Mos
     jetson = await federatedNode("jetson", broker.url, { ...small, ...timeouts });
     await jetson.app.inference.registry.add(testLlamaModel(), { name: "tiny" });
     await pi.app.inference.registry.add(testLlamaModel(), { name: "tiny" });
+    // Runners load a model on demand (a process per model: seconds here), longer than the 3 s first-token timer below.
+    await Promise.all([jetson.app.inference.load("tiny"), pi.app.inference.load("tiny")]);
     jetson.app.federation.issueManifest();
     await pair(pi, jetson, "core");
     await pair(jetson, pi, "core");
