@@ -1,11 +1,12 @@
 import {
-  getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError,
+  getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, TokenBias,
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { ChatMessage, FinishReason } from "./types.js";
 import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
-import { checkJsonSchema } from "./checkJsonSchema.js";
+import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
+import { StopWatcher } from "./StopWatcher.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
@@ -73,7 +74,7 @@ export async function grammarFor(llama: Llama, spec: GrammarSpec | undefined): P
   let grammar = grammars.get(key);
   if (!grammar) {
     grammar = (spec.jsonSchema
-      ? llama.createGrammarForJsonSchema(spec.jsonSchema as Parameters<typeof llama.createGrammarForJsonSchema>[0])
+      ? llama.createGrammarForJsonSchema(toGrammarSchema(spec.jsonSchema) as Parameters<typeof llama.createGrammarForJsonSchema>[0])
       : llama.getGrammarFor("json")
     ).catch((err: unknown) => {
       grammars.delete(key);
@@ -200,12 +201,13 @@ export class LlamaEngine implements InferenceEngine {
       const maxTokens = this.budget(promptTokens.length, options.sampling.maxTokens, defaultMaxTokens);
       const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
       let completionTokens = 0;
+      const watch = this.watch(options);
       const res = await slot.chat.generateResponse(history, {
         ...this.sampling(options, maxTokens, grammar),
+        ...watch.options,
         onToken: (t) => { completionTokens += t.length; },
-        ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
-      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
+      return { ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
     } finally {
       this.release(slot);
     }
@@ -219,28 +221,80 @@ export class LlamaEngine implements InferenceEngine {
       const promptTokens = tokens.length + (this.model.tokens.bos !== null ? 1 : 0);
       const maxTokens = this.budget(promptTokens, options.sampling.maxTokens, defaultMaxTokens);
       let completionTokens = 0;
+      const watch = this.watch(options);
       const res = await slot.completion.generateCompletionWithMeta(prompt, {
         ...this.sampling(options, maxTokens, grammar),
+        ...watch.options,
         onToken: (t) => { completionTokens += t.length; },
-        ...(options.onText ? { onTextChunk: options.onText } : {}),
       });
-      return { text: res.response, finishReason: finish(res.metadata.stopReason), promptTokens, completionTokens: counted(completionTokens, maxTokens), reusedTokens: 0 };
+      return { ...watch.result(res.response, res.metadata.stopReason), promptTokens, completionTokens: counted(completionTokens, maxTokens), reusedTokens: 0 };
     } finally {
       this.release(slot);
     }
   }
 
+  /**
+   * Stop strings and json_object's end are watched on the streamed text (see
+   * StopWatcher), ending the run through an abort signal of its own; without
+   * either, the text goes straight to the caller.
+   */
+  private watch(options: RunOptions) {
+    const stops = options.sampling.stop ?? [];
+    const jsonObject = options.grammar?.json === true && !options.grammar.jsonSchema;
+    if (stops.length === 0 && !jsonObject) {
+      return {
+        options: { ...(options.onText ? { onTextChunk: options.onText } : {}), ...(options.signal ? { signal: options.signal, stopOnAbortSignal: true } : {}) },
+        result: (text: string, stopReason: string) => ({ text, finishReason: finish(stopReason) }),
+      };
+    }
+    const ac = new AbortController();
+    const outer = options.signal;
+    if (outer?.aborted) ac.abort(outer.reason);
+    else outer?.addEventListener("abort", () => ac.abort(outer.reason), { once: true });
+    const watcher = new StopWatcher(stops, jsonObject, options.onText, () => ac.abort());
+    return {
+      options: { onTextChunk: (t: string) => watcher.push(t), signal: ac.signal, stopOnAbortSignal: true },
+      result: (text: string, stopReason: string) => {
+        const watched = watcher.finish();
+        return watcher.matched ? { text: watched, finishReason: "stop" as const } : { text, finishReason: finish(stopReason) };
+      },
+    };
+  }
+
   private sampling(options: RunOptions, maxTokens: number, grammar: LlamaGrammar | undefined) {
     const s = options.sampling;
+    const penalties = s.repeatPenalty !== undefined || s.frequencyPenalty !== undefined || s.presencePenalty !== undefined || s.repeatLastN !== undefined;
     return {
       maxTokens,
       temperature: s.temperature ?? 1,
       ...(s.topP !== undefined ? { topP: s.topP } : {}),
+      ...(s.topK !== undefined ? { topK: s.topK } : {}),
+      ...(s.minP !== undefined ? { minP: s.minP } : {}),
       ...(s.seed !== undefined ? { seed: s.seed } : {}),
-      ...(s.stop && s.stop.length > 0 ? { customStopTriggers: s.stop } : {}),
+      ...(penalties ? {
+        repeatPenalty: {
+          ...(s.repeatPenalty !== undefined ? { penalty: s.repeatPenalty } : {}),
+          ...(s.frequencyPenalty !== undefined ? { frequencyPenalty: s.frequencyPenalty } : {}),
+          ...(s.presencePenalty !== undefined ? { presencePenalty: s.presencePenalty } : {}),
+          lastTokens: s.repeatLastN ?? 64,
+        },
+      } : {}),
+      ...(s.logitBias ? { tokenBias: this.tokenBias(s.logitBias) } : {}),
       ...(grammar ? { grammar } : {}),
-      ...(options.signal ? { signal: options.signal, stopOnAbortSignal: true } : {}),
     };
+  }
+
+  /** OpenAI's logit_bias (token id → −100…100 added to the logit); −100 bans the token, as OpenAI documents. */
+  private tokenBias(logitBias: Record<string, number>): TokenBias {
+    const vocab = (this.model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length;
+    const bias = TokenBias.for(this.model);
+    for (const [key, value] of Object.entries(logitBias)) {
+      const id = Number(key);
+      if (vocab !== undefined && id >= vocab)
+        throw new SovereignError("INVALID_SAMPLING", `logit_bias: token ${id} is not in this model's vocabulary of ${vocab} tokens.`, { details: { param: "logit_bias", actual: id } });
+      bias.set(id as Parameters<TokenBias["set"]>[0], value <= -100 ? "never" : { logit: value });
+    }
+    return bias;
   }
 
   get busySlots(): number {

@@ -2,7 +2,13 @@ import { SovereignError } from "../../core/errors/SovereignError.js";
 
 const TYPES = new Set(["string", "number", "integer", "boolean", "null", "object", "array"]);
 /** Keywords the grammar compiler would silently ignore, so the output could break them: refuse instead. */
-const UNSUPPORTED = ["pattern", "patternProperties", "not", "if", "then", "else", "dependentSchemas", "contains", "uniqueItems", "multipleOf", "propertyNames"];
+const UNSUPPORTED = [
+  "pattern", "patternProperties", "not", "if", "then", "else", "dependentSchemas", "dependentRequired", "contains", "minContains", "maxContains",
+  "uniqueItems", "multipleOf", "propertyNames", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "allOf",
+  "unevaluatedProperties", "unevaluatedItems", "contentEncoding", "contentMediaType",
+];
+/** The string formats the grammar compiler builds a rule for; any other would be generated as a plain string. */
+const FORMATS = new Set(["date", "time", "date-time"]);
 
 function fail(path: string, message: string): never {
   throw new SovereignError("INVALID_JSON_SCHEMA", `response_format schema at ${path}: ${message}`, { details: { param: "response_format", path } });
@@ -34,7 +40,10 @@ export function checkJsonSchema(schema: unknown): void {
       if (!m || !(m[2] as string in defs)) fail(`${path}/$ref`, `$ref "${o.$ref}" points to no definition.`);
     }
     if (o.enum !== undefined && (!Array.isArray(o.enum) || o.enum.length === 0)) fail(`${path}/enum`, "enum must be a non-empty array.");
-    for (const k of ["oneOf", "anyOf", "allOf"]) {
+    if (o.format !== undefined && (typeof o.format !== "string" || !FORMATS.has(o.format)))
+      fail(`${path}/format`, `format ${JSON.stringify(o.format)} is not supported by the grammar compiler (supported: ${[...FORMATS].join(", ")}).`);
+    if (o.oneOf !== undefined && o.anyOf !== undefined) fail(path, "oneOf and anyOf together are not supported.");
+    for (const k of ["oneOf", "anyOf"]) {
       if (o[k] === undefined) continue;
       const list = o[k];
       if (!Array.isArray(list) || list.length === 0) fail(`${path}/${k}`, `${k} must be a non-empty array of schemas.`);
@@ -60,3 +69,22 @@ export function checkJsonSchema(schema: unknown): void {
   walk(root, "#", 0);
   for (const [k, v] of Object.entries(defs)) walk(v, `#/$defs/${k}`, 1);
 }
+
+/**
+ * The schema as node-llama-cpp's grammar compiler reads it: it knows `oneOf`
+ * but not `anyOf`, which for generation mean the same thing (one of the
+ * alternatives is produced), so anyOf becomes oneOf instead of "any value".
+ */
+export function toGrammarSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toGrammarSchema);
+  if (typeof schema !== "object" || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === "enum" || k === "const") out[k] = v; // values, not schemas
+    else if (MAPS.has(k) && typeof v === "object" && v !== null && !Array.isArray(v))
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, sub]) => [name, toGrammarSchema(sub)])); // names are not keywords
+    else out[k === "anyOf" ? "oneOf" : k] = toGrammarSchema(v);
+  }
+  return out;
+}
+const MAPS = new Set(["properties", "$defs", "definitions"]);

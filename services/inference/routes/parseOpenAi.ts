@@ -1,7 +1,7 @@
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { ChatMessage, SamplingOptions } from "../types.js";
 
-/** The parts of an OpenAI request this node honours; unknown fields are ignored, as OpenAI's own API does for most. */
+/** The parts of an OpenAI request this node honours; known parameters it cannot honour are refused by name, unknown fields are ignored as OpenAI's own API does. */
 export interface ParsedGeneration {
   model: string | undefined;
   sampling: SamplingOptions;
@@ -30,9 +30,34 @@ function optNumber(b: Record<string, unknown>, key: string): number | undefined 
   return v;
 }
 
-function common(b: Record<string, unknown>): ParsedGeneration {
+const set = (v: unknown) => v !== undefined && v !== null;
+
+/**
+ * OpenAI parameters this node does not implement: refused by name, never
+ * silently ignored (a client that asks for them would get an answer that
+ * quietly lacks them). The engine exposes no token probabilities through its
+ * generation API, so logprobs cannot be served.
+ */
+function refuseUnsupported(b: Record<string, unknown>, kind: "chat" | "completion"): void {
+  if (set(b.n) && b.n !== 1) bad("n", "Only n = 1 is supported.");
+  if (set(b.logprobs) && b.logprobs !== false) bad("logprobs", "logprobs is not supported: the engine does not expose token probabilities.");
+  if (set(b.top_logprobs)) bad("top_logprobs", "top_logprobs is not supported: the engine does not expose token probabilities.");
+  for (const key of ["tools", "functions"]) if (set(b[key]) && !(Array.isArray(b[key]) && (b[key] as unknown[]).length === 0)) bad(key, `${key} (function calling) is not supported by this node yet.`);
+  for (const key of ["tool_choice", "function_call"]) if (set(b[key]) && b[key] !== "none" && b[key] !== "auto") bad(key, `${key} is not supported: this node offers no function calling yet.`);
+  if (set(b.audio)) bad("audio", "audio output is not supported: this node serves text models only.");
+  if (set(b.modalities) && !(Array.isArray(b.modalities) && b.modalities.every((m) => m === "text"))) bad("modalities", "Only the \"text\" modality is supported.");
+  if (set(b.prediction)) bad("prediction", "prediction (predicted outputs) is not supported.");
+  if (set(b.web_search_options)) bad("web_search_options", "web search is not supported on this offline node.");
+  if (kind === "completion") {
+    if (set(b.best_of) && b.best_of !== 1) bad("best_of", "Only best_of = 1 is supported.");
+    if (set(b.echo) && b.echo !== false) bad("echo", "echo is not supported.");
+    if (set(b.suffix) && b.suffix !== "") bad("suffix", "suffix (insertion) is not supported.");
+  }
+}
+
+function common(b: Record<string, unknown>, kind: "chat" | "completion"): ParsedGeneration {
   if (b.model !== undefined && typeof b.model !== "string") bad("model", "model must be a string.");
-  if (b.n !== undefined && b.n !== null && b.n !== 1) bad("n", "Only n = 1 is supported.");
+  refuseUnsupported(b, kind);
   const stop = b.stop === undefined || b.stop === null ? undefined : typeof b.stop === "string" ? [b.stop] : b.stop;
   if (stop !== undefined && (!Array.isArray(stop) || stop.some((s) => typeof s !== "string"))) bad("stop", "stop must be a string or an array of strings.", "INVALID_SAMPLING");
   const maxTokens = optNumber(b, "max_completion_tokens") ?? optNumber(b, "max_tokens");
@@ -45,6 +70,18 @@ function common(b: Record<string, unknown>): ParsedGeneration {
   if (maxTokens !== undefined) sampling.maxTokens = maxTokens;
   if (seed !== undefined) sampling.seed = seed;
   if (stop !== undefined) sampling.stop = stop as string[];
+  const numeric: [string, "topK" | "minP" | "frequencyPenalty" | "presencePenalty" | "repeatPenalty" | "repeatLastN"][] = [
+    ["top_k", "topK"], ["min_p", "minP"], ["frequency_penalty", "frequencyPenalty"], ["presence_penalty", "presencePenalty"],
+    ["repeat_penalty", "repeatPenalty"], ["repeat_last_n", "repeatLastN"],
+  ];
+  for (const [key, field] of numeric) {
+    const v = optNumber(b, key);
+    if (v !== undefined) sampling[field] = v;
+  }
+  if (set(b.logit_bias)) {
+    if (typeof b.logit_bias !== "object" || Array.isArray(b.logit_bias)) bad("logit_bias", "logit_bias must be an object of token ids mapped to numbers.", "INVALID_SAMPLING");
+    if (Object.keys(b.logit_bias as object).length > 0) sampling.logitBias = b.logit_bias as Record<string, number>;
+  }
   const rf = b.response_format;
   if (rf !== undefined && rf !== null) {
     const r = asObject(rf);
@@ -93,7 +130,7 @@ export function parseChatRequest(body: unknown): ParsedGeneration & { messages: 
     if (role !== "system" && role !== "user" && role !== "assistant") bad(`messages[${i}].role`, `messages[${i}].role must be "system", "user" or "assistant".`);
     return { role, content: contentText(msg.content, i) };
   });
-  return { ...common(b), messages };
+  return { ...common(b, "chat"), messages };
 }
 
 export function parseCompletionRequest(body: unknown): ParsedGeneration & { prompt: string } {
@@ -104,7 +141,7 @@ export function parseCompletionRequest(body: unknown): ParsedGeneration & { prom
     prompt = prompt[0];
   }
   if (typeof prompt !== "string") bad("prompt", "prompt must be a string.");
-  return { ...common(b), prompt };
+  return { ...common(b, "completion"), prompt };
 }
 
 export function parseEmbeddingRequest(body: unknown): { model: string | undefined; input: string[]; base64: boolean } {
