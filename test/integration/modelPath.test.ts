@@ -38,7 +38,8 @@ describe("adding a model by path: only GGUF files in the import directories, one
     writers.push(spawn("timeout", ["10", "sh", "-c", `sleep 2; printf 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' > '${join(importDir, "pipe.gguf")}'`], { stdio: "ignore" }));
   });
   afterAll(async () => {
-    for (const w of writers) w.kill("SIGKILL");
+    // TERM, which `timeout` passes on to the writer it runs (a KILL would orphan a writer blocked on the FIFO).
+    for (const w of writers) w.kill("SIGTERM");
     await t?.close();
     rmSync(outside, { recursive: true, force: true });
   });
