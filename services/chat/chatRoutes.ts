@@ -10,14 +10,20 @@ function userIdOf(request: FastifyRequest): string {
   return typeof userId === "string" && userId.length > 0 ? userId : "local";
 }
 
+/** Response header naming the node that generated the answer: "local", or the peer's node id. */
+export const SERVED_BY_HEADER = "x-sovereign-served-by";
+
 /**
  * Extension field `sovereign` (when the request named a conversation or asked
- * for memory): the stored message ids (for feedback) and the memory ids the prompt cited.
+ * for memory, or a peer answered): the stored message ids (for feedback), the
+ * memory ids the prompt cited, and the node that generated the answer.
  */
 function extension(r: ChatResult): Record<string, unknown> {
-  if (!r.conversation && !r.citations) return {};
+  if (!r.conversation && !r.citations && r.servedBy === "local") return {};
   return {
     sovereign: {
+      served_by: r.servedBy,
+      ...(r.servedByName ? { served_by_name: r.servedByName } : {}),
       conversation_id: r.conversation?.id ?? null,
       user_message_id: r.conversation?.userMessageId ?? null,
       assistant_message_id: r.conversation?.assistantMessageId ?? null,
@@ -43,6 +49,8 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
       (onText, signal) => charged(q, chat.complete({
         messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
+        // Known before the first token, so a stream's headers carry it too.
+        onServedBy: (by) => (p.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)),
       })),
       {
         object: "chat.completion", chunkObject: "chat.completion.chunk", idPrefix: "chatcmpl",

@@ -6,6 +6,9 @@ import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from 
 import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, type Translated } from "./toOpenAiBody.js";
 import { doneStats, ollamaToolCalls, psBody, showBody, tagsBody } from "./ollamaShapes.js";
 
+/** Names the node that generated the answer, as on /v1/chat/completions. */
+const SERVED_BY_HEADER = "x-sovereign-served-by";
+
 /** The version Ollama clients read from /api/version: the Ollama API level these routes follow. */
 export const OLLAMA_API_VERSION = "0.12.0";
 
@@ -14,9 +17,10 @@ export interface OllamaRoutesOptions {
   /**
    * Runs one generation for a caller: chat turns through the chat service (so
    * memory, quotas and the offload decision apply as on /v1), raw prompts
-   * through inference.
+   * through inference. `onServedBy` names the node that answers ("local" or
+   * a peer's node id) before the first text, for the x-sovereign-served-by header.
    */
-  generate(request: FastifyRequest, req: GenerateRequest, parsed: ParsedGeneration): Promise<GenerateResult>;
+  generate(request: FastifyRequest, req: GenerateRequest, parsed: ParsedGeneration, onServedBy: (servedBy: string) => void): Promise<GenerateResult>;
   idleUnloadMs: number;
 }
 
@@ -74,7 +78,7 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
         ...("messages" in parsed ? { messages: parsed.messages } : { prompt: (parsed as { prompt: string }).prompt }),
         ...(parsed.model ? { model: parsed.model } : {}),
         ...(onText ? { onText } : {}),
-      }, parsed);
+      }, parsed, (by) => (parsed.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)));
     const final = (r: GenerateResult, text: string) => {
       const calls = ollamaToolCalls((r as GenerateResult & { toolCalls?: ToolCalls }).toolCalls);
       const last = chat ? { message: { role: "assistant", content: text, ...(calls ? { tool_calls: calls } : {}) } } : { response: text };
