@@ -52,6 +52,9 @@ export const limitsPlugin = fp(
       // /healthz stays cheap and always answers; everything else is shed with a catalog error.
       pressureHandler: (request: FastifyRequest, _reply: unknown, type: string, value: number | undefined) => {
         if (request.url === "/healthz") return undefined;
+        // under-pressure reports Infinity when its window held no sample at all (the process was starved of CPU
+        // for a whole window, e.g. a busy 2-core box). That is no measurement of our loop: only a real delay sheds.
+        if (type === "eventLoopDelay" && (value === undefined || !Number.isFinite(value))) return undefined;
         return Promise.reject(
           new SovereignError("SERVICE_UNAVAILABLE", `The node is overloaded (${type}${value === undefined ? "" : ` ${Math.round(value)}`}); retry shortly.`, {
             details: { reason: type, retryAfterSeconds: retryAfter },
