@@ -13,6 +13,8 @@ export interface EmbeddingWorkerOptions {
   batchSize?: number;
   /** How often to look for a model (and a backlog) when idle, in ms. */
   pollMs?: number;
+  /** Awaited before each batch: background embedding yields while a user waits on a generation (issue 19). */
+  yieldTo?: (signal: AbortSignal) => Promise<void>;
   log?: { warn: (obj: object, msg: string) => void };
 }
 
@@ -111,6 +113,7 @@ export class EmbeddingWorker {
         return;
       }
       if (!this.embedder || this.embedder.model !== embedder.model || this.embedder.dims !== embedder.dims) this.load(embedder);
+      if (this.options.yieldTo && store.countPending(embedder.model) > 0) await this.options.yieldTo(this.controller.signal);
       const batch = store.pendingEmbeddings(embedder.model, this.options.batchSize ?? 32);
       if (batch.length > 0) {
         const vectors = await embedder.embed(

@@ -22,6 +22,8 @@ export interface MemoryServiceOptions {
   ragTokenBudget: number;
   /** Tells the idle tracker that someone is using the node. */
   onActivity?: () => void;
+  /** Background embedding waits on it before each batch (inference's whenIdle: users first). */
+  yieldTo?: (signal: AbortSignal) => Promise<void>;
   log?: { warn: (obj: object, msg: string) => void };
 }
 
@@ -80,6 +82,8 @@ export class MemoryService {
   readonly shortTerm: ShortTermStore;
   readonly episodes: EpisodeLog;
   readonly vectors: EmbeddingWorker;
+  /** Prepared on first use, once. */
+  private insertFeedback: BetterSqlite3.Statement | undefined;
 
   constructor(readonly db: BetterSqlite3.Database, private readonly options: MemoryServiceOptions) {
     this.store = new MemoryStore(db);
@@ -90,6 +94,7 @@ export class MemoryService {
       store: this.store,
       source: options.embedder,
       kind: options.vectorSearch,
+      ...(options.yieldTo ? { yieldTo: options.yieldTo } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
   }
@@ -222,12 +227,12 @@ export class MemoryService {
         chunk: false,
       }).ids[0] ?? null;
     }
+    this.insertFeedback ??= this.db.prepare(
+      `INSERT INTO feedback (user_id, conversation_id, message_id, question, answer, rating, correction, memory_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     const feedbackId = Number(
-      this.db
-        .prepare(
-          `INSERT INTO feedback (user_id, conversation_id, message_id, question, answer, rating, correction, memory_id, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
+      this.insertFeedback
         .run(userId, input.conversationId ?? null, input.messageId ?? null, question, answer, input.rating, correction ?? null, memoryId, Date.now())
         .lastInsertRowid,
     );

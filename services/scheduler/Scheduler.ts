@@ -10,7 +10,16 @@ export interface JobContext {
   /** Epoch ms by which the job should have returned. */
   deadline: number;
   trigger: RunTrigger;
+  /**
+   * Resolves once no user waits on the node's foreground work (an interactive
+   * generation), at once when nothing registered a gate. Long jobs await it
+   * between units of work so that they yield to people (issue 19).
+   */
+  whenIdle: () => Promise<void>;
 }
+
+/** Resolves when foreground work (interactive generation) has stopped; rejects when `signal` aborts. */
+export type ForegroundGate = (signal: AbortSignal) => Promise<void>;
 
 export interface JobDefinition {
   /** Unique, kebab-case ("memory-summarize"). */
@@ -58,6 +67,7 @@ export class Scheduler {
   private readonly jobs = new Map<string, JobDefinition>();
   private readonly tasks = new Map<string, ScheduledTask>();
   private readonly running = new Map<string, { controller: AbortController; done: Promise<JobRun> }>();
+  private gate: ForegroundGate | undefined;
   private readonly listeners: RunListener[] = [];
   private readonly owner = `${process.pid}:${randomUUID().slice(0, 8)}`;
   private started = false;
@@ -73,6 +83,11 @@ export class Scheduler {
     this.jobs.set(def.name, def);
     this.options.store.ensure(def.name);
     if (this.started) this.schedule(def);
+  }
+
+  /** Inference registers what "a user is waiting" means; scheduled runs start after it and jobs await it between units. */
+  setForegroundGate(gate: ForegroundGate): void {
+    this.gate = gate;
   }
 
   /** Lets other services poke the idle tracker without holding it. */
@@ -202,7 +217,10 @@ export class Scheduler {
         reject(new Error(`timed out after ${def.timeoutMs} ms`));
       }, def.timeoutMs);
     });
-    const work = Promise.resolve().then(() => def.run({ signal: controller.signal, deadline, trigger }));
+    const signal = controller.signal;
+    const whenIdle = () => (this.gate ? this.gate(signal) : Promise.resolve());
+    // A scheduled run starts only when no user waits on a generation; a person's manual run starts at once.
+    const work = (trigger === "manual" ? Promise.resolve() : whenIdle()).then(() => def.run({ signal, deadline, trigger, whenIdle }));
     try {
       const result = await Promise.race([work, timeout]);
       store.finishRun(runId, "ok", null, result);

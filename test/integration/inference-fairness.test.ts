@@ -61,4 +61,31 @@ describe("fair generation queue (tiny model, one sequence)", () => {
     expect(order).toEqual(["a1", "b1", "job", "summary"]);
     expect(t.app.inference.busy()).toBe(false);
   });
+
+  it("scheduled jobs yield: a scheduled run starts, and a job's next unit of work continues, only after the generation in flight", async () => {
+    const order: string[] = [];
+    t.app.scheduler.register({
+      name: "yield-probe", schedule: "0 0 1 1 *", timeoutMs: 60_000,
+      run: async (ctx) => {
+        order.push(`${ctx.trigger}:unit1`);
+        await ctx.whenIdle();
+        order.push(`${ctx.trigger}:unit2`);
+      },
+    });
+    // The engine reports each finished generation before it gives its slot back.
+    const off = t.app.inference.onGenerated(() => order.push("generated"));
+    // A person's manual run starts at once, but its second unit waits for the generation.
+    const gen1 = ask([], "a1", "alice");
+    const manual = t.app.scheduler.runNow("yield-probe").done;
+    await Promise.all([gen1, manual]);
+    expect(order).toEqual(["manual:unit1", "generated", "manual:unit2"]);
+    // A scheduled run does not start while a user waits.
+    order.length = 0;
+    const gen2 = ask([], "a2", "alice");
+    const scheduled = t.app.scheduler.runScheduled("yield-probe");
+    await Promise.all([gen2, scheduled]);
+    expect(order).toEqual(["generated", "schedule:unit1", "schedule:unit2"]);
+    expect((await scheduled)?.outcome).toBe("ok");
+    off();
+  });
 });
