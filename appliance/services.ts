@@ -26,8 +26,8 @@ import { tlsPlugin } from "../services/tls/tlsPlugin.js";
  *   db, identity → audit → scheduler → backups; tls; limits (before auth: it
  *   sheds load before credentials are checked) → auth (audit) → live events →
  *   inference (scheduler, audit, auth, live events) → memory (auth, inference)
- *   → chat (inference, memory) → status (auth, inference, live events) →
- *   web UI → metrics (scheduler, inference) → self-check (metrics, inference)
+ *   → chat (audit, auth, inference, memory) → status (auth, inference, live events) →
+ *   web UI → metrics (scheduler, inference, chat) → self-check (metrics, inference)
  *   → federation (audit, scheduler, auth, inference, memory).
  *
  * Federation is optional to chat and metrics: they reach it only through

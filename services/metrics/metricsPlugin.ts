@@ -6,7 +6,7 @@ import { SystemMetrics } from "./systemMetrics.js";
 
 export interface MetricsService {
   readonly registry: Registry;
-  /** Inference reports each finished generation here (tokens, timings, time to first token). */
+  /** Records a finished generation (tokens, timings, time to first token). Inference's and chat's offloaded generations are observed already (attach). */
   observeGeneration(o: GenerationObservation): void;
   /** Services report a SQLite statement's latency under a short operation name. */
   observeQuery(op: string, seconds: number): void;
@@ -51,5 +51,5 @@ export const metricsPlugin = fp(
       },
     );
   },
-  { name: "sovereign-metrics", dependencies: ["sovereign-db", "sovereign-scheduler", "sovereign-inference"] },
+  { name: "sovereign-metrics", dependencies: ["sovereign-db", "sovereign-scheduler", "sovereign-inference", "sovereign-chat"] },
 );

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { breakers } from "../../core/circuitBreaker.js";
 import { federationOf } from "../federation/federationOf.js";
+import type { GenerateResult } from "../inference/types.js";
 
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 /** Exposes a running total kept by another service as a counter (after the counter was reset for this scrape). */
@@ -18,6 +19,22 @@ export interface GenerationObservation {
   generatedTokens?: number;
   generationMs?: number;
   ttftMs?: number;
+  /** Generation speed after the first token; else generatedTokens / generationMs. */
+  tokensPerSecond?: number;
+  /** "local" (this node's inference, the default) or "peer" (a chat turn a federation peer generated). */
+  servedBy?: "local" | "peer";
+}
+
+/** A generation on this node as metrics see it: time to first token counts from the request's arrival (queue and model load included). */
+export function observationOf(r: GenerateResult): GenerationObservation {
+  const t = r.timings;
+  const ttftMs = t.firstTokenMs !== null ? t.queuedMs + t.loadMs + t.firstTokenMs : undefined;
+  return {
+    model: r.model, promptTokens: r.promptTokens, generatedTokens: r.completionTokens, servedBy: "local",
+    ...(ttftMs !== undefined ? { ttftMs, generationMs: Math.max(0, t.totalMs - ttftMs) } : {}),
+    ...(t.firstTokenMs ? { promptMs: t.firstTokenMs } : {}),
+    ...(t.tokensPerSecond !== null ? { tokensPerSecond: t.tokensPerSecond } : {}),
+  };
 }
 
 /** Metrics the other services feed or that are read from them at scrape time. */
@@ -30,6 +47,7 @@ export class ServiceMetrics {
   private readonly promptTps: Gauge;
   private readonly generationTps: Gauge;
   private readonly ttft: Histogram;
+  private readonly tokenRate: Histogram;
   private readonly promptTokens: Counter;
   private readonly generatedTokens: Counter;
   private readonly requests: Counter;
@@ -53,7 +71,14 @@ export class ServiceMetrics {
     this.rejections = new Counter({ name: "sovereign_inference_rejections_total", help: "Generation requests refused since start, by reason (queue_full, queue_timeout).", labelNames: ["reason"], registers: r });
     this.promptTps = new Gauge({ name: "sovereign_inference_prompt_tokens_per_second", help: "Prompt-processing speed of the latest generation.", registers: r });
     this.generationTps = new Gauge({ name: "sovereign_inference_generation_tokens_per_second", help: "Token-generation speed of the latest generation.", registers: r });
-    this.ttft = new Histogram({ name: "sovereign_inference_time_to_first_token_seconds", help: "Time from accepting a generation to its first token.", buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: r });
+    this.ttft = new Histogram({
+      name: "sovereign_inference_time_to_first_token_seconds", help: "Time from accepting a generation to its first token, by where it ran (served_by: local, peer).",
+      labelNames: ["served_by"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: r,
+    });
+    this.tokenRate = new Histogram({
+      name: "sovereign_inference_generation_rate_tokens_per_second", help: "Token-generation speed of each generation after its first token, by where it ran (served_by: local, peer).",
+      labelNames: ["served_by"], buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers: r,
+    });
     this.promptTokens = new Counter({ name: "sovereign_inference_prompt_tokens_total", help: "Prompt tokens processed.", registers: r });
     this.generatedTokens = new Counter({ name: "sovereign_inference_generated_tokens_total", help: "Tokens generated.", registers: r });
     this.requests = new Counter({ name: "sovereign_inference_requests_total", help: "Generation requests finished.", registers: r });
@@ -68,8 +93,14 @@ export class ServiceMetrics {
     this.circuitRejections = new Counter({ name: "sovereign_circuit_rejections_total", help: "Calls an open circuit refused since start.", labelNames: ["name"], registers: r });
   }
 
-  /** Subscribes to services that push (the scheduler's finished runs). */
+  /** Subscribes to services that push: every generation on this node (inference), every turn a peer generated (chat), the scheduler's finished runs. */
   attach(): void {
+    this.app.inference.onGenerated((r) => this.observeGeneration(observationOf(r)));
+    this.app.chat.onOffloaded((g) =>
+      this.observeGeneration({
+        servedBy: "peer", model: g.model,
+        ...(g.firstTokenMs !== null ? { ttftMs: g.firstTokenMs } : {}), ...(g.tokensPerSecond !== null ? { tokensPerSecond: g.tokensPerSecond } : {}),
+      }));
     this.app.scheduler.onRunFinished((run) => {
       const job = run.job;
       const outcome = run.outcome;
@@ -82,7 +113,12 @@ export class ServiceMetrics {
   }
 
   observeGeneration(o: GenerationObservation): void {
-    if (o.ttftMs !== undefined && o.ttftMs >= 0) this.ttft.observe(o.ttftMs / 1000);
+    const labels = { served_by: o.servedBy ?? "local" };
+    if (o.ttftMs !== undefined && o.ttftMs >= 0) this.ttft.observe(labels, o.ttftMs / 1000);
+    const tps = o.tokensPerSecond ?? (o.generatedTokens && o.generationMs ? o.generatedTokens / (o.generationMs / 1000) : undefined);
+    if (tps !== undefined && Number.isFinite(tps) && tps > 0) this.tokenRate.observe(labels, tps);
+    // The counters and gauges below are this node's own inference.
+    if (labels.served_by !== "local") return;
     if (!this.totalsFromService) {
       if (o.promptTokens) this.promptTokens.inc(o.promptTokens);
       if (o.generatedTokens) this.generatedTokens.inc(o.generatedTokens);

@@ -58,7 +58,7 @@ describe("metrics", () => {
     const text = (await t.app.inject({ method: "GET", url: "/metrics", headers: { host: "localhost" } })).body;
     expect(text).toMatch(/sovereign_inference_prompt_tokens_per_second 200/);
     expect(text).toMatch(/sovereign_inference_generation_tokens_per_second 20/);
-    expect(text).toMatch(/sovereign_inference_time_to_first_token_seconds_count 1/);
+    expect(text).toMatch(/sovereign_inference_time_to_first_token_seconds_count\{served_by="local"\} 1/);
     expect(text).toMatch(/sovereign_db_query_duration_seconds_count\{op="memory_search"\} 1/);
   });
 
