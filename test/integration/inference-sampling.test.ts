@@ -74,6 +74,7 @@ describe("sampling parameters, JSON output and stop strings over the tiny llama"
       [chat, { n: 2 }, "n"],
       [chat, { tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }] }, "tools"],
       [chat, { tool_choice: "required" }, "tool_choice"],
+      [chat, { reasoning_effort: "high" }, "reasoning_effort"],
       [complete, { logprobs: 2 }, "logprobs"],
       [complete, { echo: true }, "echo"],
       [complete, { suffix: "end" }, "suffix"],
@@ -124,7 +125,7 @@ describe("sampling parameters, JSON output and stop strings over the tiny llama"
     let closed = 0;
     for (const seed of [1, 2, 3, 4]) {
       const r = await t.client.chat.completions.create({
-        model: "tiny", messages: [{ role: "user", content: "Reply in JSON" }], max_tokens: 200, temperature: 0.7, seed, top_k: 8,
+        model: "tiny", messages: [{ role: "user", content: "Reply in JSON" }], max_tokens: 200, temperature: 0.7, seed, ...({ top_k: 8 } as object),
         response_format: { type: "json_object" },
       });
       const content = r.choices[0]?.message.content ?? "";

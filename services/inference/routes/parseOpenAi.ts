@@ -48,6 +48,7 @@ function refuseUnsupported(b: Record<string, unknown>, kind: "chat" | "completio
   if (set(b.modalities) && !(Array.isArray(b.modalities) && b.modalities.every((m) => m === "text"))) bad("modalities", "Only the \"text\" modality is supported.");
   if (set(b.prediction)) bad("prediction", "prediction (predicted outputs) is not supported.");
   if (set(b.web_search_options)) bad("web_search_options", "web search is not supported on this offline node.");
+  for (const key of ["reasoning_effort", "verbosity"]) if (set(b[key])) bad(key, `${key} is not supported by the models this node serves.`);
   if (kind === "completion") {
     if (set(b.best_of) && b.best_of !== 1) bad("best_of", "Only best_of = 1 is supported.");
     if (set(b.echo) && b.echo !== false) bad("echo", "echo is not supported.");
