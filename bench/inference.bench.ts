@@ -1,7 +1,8 @@
 // `npm run bench inference`: on a TinyLlama-1.1B-shaped random-weight Q4_0 model, side by side in one
 // run and interleaved round by round (the build machines are shared and noisy):
 //   1. llama-bench vs node-llama-cpp's raw evaluate loop vs our engine in-process vs our HTTP API
-//      (streaming), prompt (pp128) and generation (tg64), at BENCH_THREADS (default: tune()'s engine threads);
+//      (streaming), prompt (pp128) and generation (tg64), prompt at tune()'s prompt threads and generation at its
+//      generation threads (BENCH_PROMPT_THREADS / BENCH_GEN_THREADS override one, BENCH_THREADS both);
 //   2. a thread sweep through the API, quiet and with the HTTP server under load, on the tiny test
 //      model and the TinyLlama-shaped one, against the thread count tune() picks for this machine;
 //   3. second-turn TTFT with prefix reuse, peak RSS, embeddings/s.
@@ -13,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
-import { writeResult } from "./lib/writeResult.js";
+import { engineFactsOf, writeResult } from "./lib/writeResult.js";
 import { healthLoad, median, openBenchApp, stream, type BenchApp } from "./lib/inferenceApp.js";
 import { testEmbedderDir, testLlamaModel } from "../test/models/testModelCache.js";
 import { OnnxEmbedder } from "../services/inference/embeddings/OnnxEmbedder.js";
@@ -27,9 +28,14 @@ const hardware = await detectHardware();
 const usable = hardware.facts.cpu.usableCpus;
 const { config: defaults } = resolveConfig({ env: {}, flags: {} });
 const tuned = tuneForConfig(hardware.facts, defaults);
-// Default: the count the node runs with (tune()); BENCH_THREADS=N measures another and writes inference-tN.json.
-const threads = Number(process.env.BENCH_THREADS ?? tuned.engineThreads.value);
-const resultName = process.env.BENCH_THREADS ? `inference-t${threads}` : "inference";
+// Default: the counts the node runs with (tune(): one for prompt batches, one for generation steps);
+// BENCH_THREADS=N measures both at N and writes inference-tN.json.
+const genThreads = Number(process.env.BENCH_GEN_THREADS ?? process.env.BENCH_THREADS ?? tuned.generationThreads.value);
+const promptThreads = Number(process.env.BENCH_PROMPT_THREADS ?? process.env.BENCH_THREADS ?? tuned.promptThreads.value);
+/** The split the app runs with: openBenchApp's single count is overridden per phase. */
+const phaseFlags = { "tuning.promptThreads": promptThreads, "tuning.generationThreads": genThreads };
+const threads = genThreads;
+const resultName = process.env.BENCH_THREADS ? `inference-t${process.env.BENCH_THREADS}` : process.env.BENCH_GEN_THREADS || process.env.BENCH_PROMPT_THREADS ? `inference-p${promptThreads}g${genThreads}` : "inference";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PP = 128;
 const TG = 64;
@@ -37,12 +43,18 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(1));
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
 const loads: number[][] = [loadavg()];
-const results: Record<string, unknown> = { threads, pp: PP, tg: TG, rounds: ROUNDS };
+const results: Record<string, unknown> = { threads: { prompt: promptThreads, generation: genThreads }, pp: PP, tg: TG, rounds: ROUNDS };
+type Row = { pp: number; tg: number };
+/** pp from a run at the prompt count, tg from one at the generation count (one run when they are equal). */
+async function split(f: (t: number) => Row | Promise<Row>): Promise<Row> {
+  if (promptThreads === genThreads) return f(genThreads);
+  return { pp: (await f(promptThreads)).pp, tg: (await f(genThreads)).tg };
+}
 
 const t0 = Date.now();
 const modelPath = testLlamaModel("tinyllama-1.1b", "Q4_0");
 const fileBytes = statSync(modelPath).size;
-log(`model ${modelPath} (${(fileBytes / 1e6).toFixed(0)} MB, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s), threads ${threads}, ${ROUNDS} rounds, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+log(`model ${modelPath} (${(fileBytes / 1e6).toFixed(0)} MB, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s), threads: prompt ${promptThreads}, generation ${genThreads}, ${ROUNDS} rounds, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 results.modelFileBytes = fileBytes;
 
 const words = "the happy dog ran to the park and saw a red ball near the big tree ".split(" ");
@@ -80,7 +92,7 @@ async function rawLoop(t: number): Promise<{ pp: number; tg: number }> {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), "sovereign-bench-"));
-const api = await openBenchApp(join(dataDir, "tinyllama"), modelPath, threads, hardware);
+const api = await openBenchApp(join(dataDir, "tinyllama"), modelPath, threads, hardware, phaseFlags);
 
 /** Our engine in-process (InferenceService.generate, no HTTP), timed like the API: TTFT and first→last chunk. */
 async function inProcess(prompt: string): Promise<{ ttftMs: number; tgTps: number }> {
@@ -91,13 +103,12 @@ async function inProcess(prompt: string): Promise<{ ttftMs: number; tgTps: numbe
   return { ttftMs: first - start, tgTps: ((r.completionTokens - 1) * 1000) / (last - first) };
 }
 
-type Row = { pp: number; tg: number };
 const rows: Record<"llamaBench" | "raw" | "inProcess" | "api", Row[]> = { llamaBench: [], raw: [], inProcess: [], api: [] };
 // TTFT covers the prompt and the first token; both paths are timed the same way, so their ratio is fair.
 const ppFromTtft = (ms: number) => (PP * 1000) / ms;
 for (let rep = 0; rep < ROUNDS; rep++) {
-  if (haveBench) rows.llamaBench.push(llamaBench(threads));
-  rows.raw.push(await rawLoop(threads));
+  if (haveBench) rows.llamaBench.push(await split(llamaBench));
+  rows.raw.push(await split(rawLoop));
   const ip = await inProcess(text(PP - 1, `in ${rep} `));
   rows.inProcess.push({ pp: ppFromTtft(ip.ttftMs), tg: ip.tgTps });
   const a = await stream(api, "/v1/completions", { model: "m", prompt: text(PP - 1, `api ${rep} `), max_tokens: TG, temperature: 0 });
@@ -139,6 +150,7 @@ log(`second turn, ~1000-token history: TTFT warm ${warm.ttftMs.toFixed(0)} ms vs
 const rssKb = process.resourceUsage().maxRSS;
 results.peakRssBytes = rssKb * 1024;
 log(`peak RSS ${(rssKb / 1024).toFixed(0)} MiB with the model loaded (file ${(fileBytes / 1048576).toFixed(0)} MiB): ${((rssKb * 1024) / fileBytes).toFixed(2)}× the file`);
+const engine = engineFactsOf(api.app);
 await api.close();
 await rawModel.dispose();
 
@@ -173,18 +185,23 @@ for (let rep = 0; rep < sweepRounds; rep++) {
 }
 loads.push(loadavg());
 const sweepSummary: Record<string, unknown> = {};
-const engineThreads = tuned.engineThreads.value;
+const tunedThreads = { prompt: tuned.promptThreads.value, generation: tuned.generationThreads.value };
 for (const [k, byThreads] of Object.entries(sweep)) {
   const meds = Object.fromEntries(Object.entries(byThreads).map(([t, pts]) => [t, {
     pp: median(pts.map((p) => p.pp)), tg: median(pts.map((p) => p.tg)),
     ...(pts[0]?.healthPerSecond !== undefined ? { healthPerSecond: median(pts.map((p) => p.healthPerSecond ?? NaN)), healthP99Ms: median(pts.map((p) => p.healthP99Ms ?? NaN)) } : {}),
   }]));
   const best = (f: "pp" | "tg") => Math.max(...Object.values(meds).map((v) => v[f]));
-  const at = meds[String(engineThreads)];
-  sweepSummary[k] = { medians: meds, tunedThreads: engineThreads, tunedVsBest: { pp: (at?.pp ?? NaN) / best("pp"), tg: (at?.tg ?? NaN) / best("tg") } };
-  log(`sweep ${k}: ${Object.entries(meds).map(([t, v]) => `${t}t pp ${f1(v.pp)} tg ${f1(v.tg)}`).join(" | ")} → tuned ${engineThreads} thread(s) at ${f2((at?.pp ?? NaN) / best("pp"))} (pp) and ${f2((at?.tg ?? NaN) / best("tg"))} (tg) of the best`);
+  // Each phase against its own tuned count.
+  const ppAt = meds[String(tunedThreads.prompt)]?.pp ?? NaN;
+  const tgAt = meds[String(tunedThreads.generation)]?.tg ?? NaN;
+  sweepSummary[k] = { medians: meds, tunedThreads, tunedVsBest: { pp: ppAt / best("pp"), tg: tgAt / best("tg") } };
+  log(`sweep ${k}: ${Object.entries(meds).map(([t, v]) => `${t}t pp ${f1(v.pp)} tg ${f1(v.tg)}`).join(" | ")} → tuned prompt ${tunedThreads.prompt} thread(s) at ${f2(ppAt / best("pp"))} of the best pp, generation ${tunedThreads.generation} at ${f2(tgAt / best("tg"))} of the best tg`);
 }
-results.threadSweep = { tuned: { engineThreads, reason: tuned.engineThreads.reason, reservedCores: tuned.reservedCores }, summary: sweepSummary, runs: sweep };
+results.threadSweep = {
+  tuned: { ...tunedThreads, promptReason: tuned.promptThreads.reason, generationReason: tuned.generationThreads.reason, reservedCores: tuned.reservedCores },
+  summary: sweepSummary, runs: sweep,
+};
 
 
 // 5. Embeddings/s on the generated MiniLM-shaped model (real MiniLM tokenizer when present).
@@ -214,4 +231,4 @@ log(`embeddings/s (generated MiniLM-shaped model): batch 1 ${embRates.batch1?.to
 
 results.loadAverage = { start: loads[0], afterSideBySide: loads[1], afterSweep: loads[2], end: loadavg() };
 rmSync(dataDir, { recursive: true, force: true });
-writeResult(resultName, results);
+writeResult(resultName, results, engine);

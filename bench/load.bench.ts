@@ -3,13 +3,13 @@
 // `npm run bench load`. SOVEREIGN_LOAD_MODEL=stories (default tinyllama-1.1b-shaped Q4_0, generated once into the temp dir).
 import { execFileSync } from "node:child_process";
 import { existsSync, renameSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { AddressInfo } from "node:net";
 import { buildTestApp } from "../test/helpers/testApp.js";
 import { genLlamaModel } from "../test/models/genLlamaModel.js";
-import { writeResult } from "./lib/writeResult.js";
+import { engineFactsOf, writeResult } from "./lib/writeResult.js";
 
 const modelKind = process.env.SOVEREIGN_LOAD_MODEL ?? "tinyllama";
 let modelPath = join(import.meta.dirname, "..", "..", "shared", "models", "stories260K.gguf");
@@ -49,6 +49,7 @@ try {
     }
   })();
   await new Promise((r) => setTimeout(r, 2000));
+  const loadAtStart = loadavg();
 
   const runClient = (rate: number, seconds: number, connections: number) => {
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -76,14 +77,15 @@ try {
 
   const cpuModel = execFileSync("sh", ["-c", "nproc"]).toString().trim();
   writeResult(modelKind === "stories" ? "load-stories" : "load", {
-    command: "npm run bench load",
+    command: modelKind === "stories" ? "SOVEREIGN_LOAD_MODEL=stories npm run bench load" : "npm run bench load",
     model: { kind: modelKind === "stories" ? "stories260K (real)" : "TinyLlama-1.1B-shaped, random Q4_0 weights", file: modelPath },
     cores: Number(cpuModel),
     during: { generations, tokens, tokensPerSecond: +(tokens / genSeconds).toFixed(2) },
     at50rps: at50,
     unthrottled: max,
     target: { p99Ms: 200, rate: 50, met: Number((at50.latencyMs as { p99: number }).p99) < 200 && at50.errors === 0 },
-  });
+    loadAverage: { start: loadAtStart, end: loadavg() },
+  }, engineFactsOf(t.app));
   console.log(`load: at 50 req/s p50 ${JSON.stringify(at50.latencyMs)} errors ${at50.errors} non2xx ${at50.non2xx}; unthrottled ${max.throughput} req/s`);
 } finally {
   await t.close();
