@@ -1,4 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
+import { Statements } from "../db/Statements.js";
 import { randomUUID } from "node:crypto";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { guardDb } from "../db/sqliteErrors.js";
@@ -91,14 +92,19 @@ const SELECT_CONV = `SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conver
  * deletes and exports.
  */
 export class ConversationStore {
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  /** Prepared once per SQL text (the few filter variants of list included). */
+  private readonly sql: Statements;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.sql = new Statements(db);
+  }
 
   create(userId: string, title?: string, options: { id?: string; now?: number; settings?: ConversationSettings } = {}): Conversation {
     const now = options.now ?? Date.now();
     const id = options.id ?? randomUUID();
     guardDb(() =>
-      this.db
-        .prepare("INSERT INTO conversations (id, user_id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?, ?)")
+      this.sql
+        .get("INSERT INTO conversations (id, user_id, title, created_at, updated_at, settings) VALUES (?, ?, ?, ?, ?, ?)")
         .run(id, userId, cleanTitle(title) ?? DEFAULT_TITLE, now, now, settingsJson(options.settings)),
     );
     return this.require(userId, id);
@@ -113,14 +119,14 @@ export class ConversationStore {
     const where = like
       ? ` AND (c.title LIKE @like ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE @like ESCAPE '\\'))`
       : "";
-    const rows = this.db
-      .prepare(`${SELECT_CONV} WHERE c.user_id = @userId AND c.updated_at < @before${where} ORDER BY c.updated_at DESC LIMIT @limit`)
+    const rows = this.sql
+      .get(`${SELECT_CONV} WHERE c.user_id = @userId AND c.updated_at < @before${where} ORDER BY c.updated_at DESC LIMIT @limit`)
       .all({ userId, before: Number.isNaN(before) ? Number.MAX_SAFE_INTEGER : before, limit, ...(like ? { like } : {}) }) as ConvRow[];
     return rows.map(toConversation);
   }
 
   get(userId: string, id: string): Conversation | undefined {
-    const row = this.db.prepare(`${SELECT_CONV} WHERE c.id = ? AND c.user_id = ?`).get(id, userId) as ConvRow | undefined;
+    const row = this.sql.get(`${SELECT_CONV} WHERE c.id = ? AND c.user_id = ?`).get(id, userId) as ConvRow | undefined;
     return row ? toConversation(row) : undefined;
   }
 
@@ -133,8 +139,8 @@ export class ConversationStore {
   messages(userId: string, id: string, options: { limit?: number } = {}): Message[] {
     this.require(userId, id);
     const limit = Math.min(Math.max(options.limit ?? 10_000, 1), 10_000);
-    const rows = this.db
-      .prepare("SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id")
+    const rows = this.sql
+      .get("SELECT * FROM (SELECT * FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id")
       .all(id, limit) as MsgRow[];
     return rows.map(toMessage);
   }
@@ -146,14 +152,14 @@ export class ConversationStore {
         this.db.transaction(() => {
           const conv = this.require(userId, id);
           const now = Date.now();
-          const insert = this.db.prepare("INSERT INTO messages (conversation_id, role, content, created_at, meta) VALUES (?, ?, ?, ?, ?)");
+          const insert = this.sql.get("INSERT INTO messages (conversation_id, role, content, created_at, meta) VALUES (?, ?, ?, ?, ?)");
           const ids = messages.map((m) => Number(insert.run(id, m.role, m.content, now, m.meta ? JSON.stringify(m.meta) : null).lastInsertRowid));
           const firstUser = messages.find((m) => m.role === "user");
           if (conv.title === DEFAULT_TITLE && firstUser) {
-            this.db.prepare("UPDATE conversations SET title = ? WHERE id = ?").run(cleanTitle(firstUser.content) ?? DEFAULT_TITLE, id);
+            this.sql.get("UPDATE conversations SET title = ? WHERE id = ?").run(cleanTitle(firstUser.content) ?? DEFAULT_TITLE, id);
           }
-          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(now, id);
-          return (this.db.prepare(`SELECT * FROM messages WHERE id IN (${ids.map(() => "?").join(",")}) ORDER BY id`).all(...ids) as MsgRow[]).map(toMessage);
+          this.sql.get("UPDATE conversations SET updated_at = ? WHERE id = ?").run(now, id);
+          return (this.sql.get("SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id").all(JSON.stringify(ids)) as MsgRow[]).map(toMessage);
         })(),
       "message write",
     );
@@ -169,10 +175,10 @@ export class ConversationStore {
     if (change.title !== undefined) {
       const t = cleanTitle(change.title);
       if (!t) throw new SovereignError("BAD_REQUEST", "The title is empty.");
-      guardDb(() => this.db.prepare("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?").run(t, id, userId));
+      guardDb(() => this.sql.get("UPDATE conversations SET title = ? WHERE id = ? AND user_id = ?").run(t, id, userId));
     }
     if (change.settings !== undefined) {
-      guardDb(() => this.db.prepare("UPDATE conversations SET settings = ? WHERE id = ? AND user_id = ?").run(settingsJson(change.settings), id, userId));
+      guardDb(() => this.sql.get("UPDATE conversations SET settings = ? WHERE id = ? AND user_id = ?").run(settingsJson(change.settings), id, userId));
     }
     return this.require(userId, id);
   }
@@ -185,9 +191,9 @@ export class ConversationStore {
         this.db.transaction(() => {
           this.requireMessage(id, fromMessageId);
           // Message ids are rowids: the next ones may reuse these, so feedback must not keep pointing at them.
-          this.db.prepare("UPDATE feedback SET message_id = NULL WHERE conversation_id = ? AND message_id >= ?").run(id, fromMessageId);
-          const r = this.db.prepare("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(id, fromMessageId);
-          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
+          this.sql.get("UPDATE feedback SET message_id = NULL WHERE conversation_id = ? AND message_id >= ?").run(id, fromMessageId);
+          const r = this.sql.get("DELETE FROM messages WHERE conversation_id = ? AND id >= ?").run(id, fromMessageId);
+          this.sql.get("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
           return r.changes;
         })(),
       "message delete",
@@ -202,8 +208,8 @@ export class ConversationStore {
         this.db.transaction(() => {
           const old = this.requireMessage(id, messageId);
           const merged = { ...(old.meta ?? {}), ...meta, editedAt: new Date().toISOString() };
-          this.db.prepare("UPDATE messages SET content = ?, meta = ? WHERE id = ?").run(content, JSON.stringify(merged), messageId);
-          this.db.prepare("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
+          this.sql.get("UPDATE messages SET content = ?, meta = ? WHERE id = ?").run(content, JSON.stringify(merged), messageId);
+          this.sql.get("UPDATE conversations SET updated_at = ? WHERE id = ?").run(Date.now(), id);
           return this.requireMessage(id, messageId);
         })(),
       "message write",
@@ -211,14 +217,40 @@ export class ConversationStore {
   }
 
   private requireMessage(conversationId: string, messageId: number): Message {
-    const row = this.db.prepare("SELECT * FROM messages WHERE id = ? AND conversation_id = ?").get(messageId, conversationId) as MsgRow | undefined;
+    const row = this.sql.get("SELECT * FROM messages WHERE id = ? AND conversation_id = ?").get(messageId, conversationId) as MsgRow | undefined;
     if (!row) throw new SovereignError("NOT_FOUND", `No message ${messageId} in conversation ${conversationId}.`);
     return toMessage(row);
   }
 
   delete(userId: string, id: string): void {
-    const r = guardDb(() => this.db.prepare("DELETE FROM conversations WHERE id = ? AND user_id = ?").run(id, userId), "delete");
+    const r = guardDb(() => this.sql.get("DELETE FROM conversations WHERE id = ? AND user_id = ?").run(id, userId), "delete");
     if (r.changes === 0) throw new SovereignError("CONVERSATION_NOT_FOUND", `No conversation ${id}.`);
+  }
+
+  /** The oldest conversation (any user's) quiet since before `before` and changed since its last summary, skipping `skip` of them. */
+  dueForSummary(before: number, skip = 0): { id: string; userId: string; title: string } | undefined {
+    return this.sql
+      .get(
+        `SELECT id, user_id AS userId, title FROM conversations
+         WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at) ORDER BY updated_at LIMIT 1 OFFSET ?`,
+      )
+      .get(before, skip) as { id: string; userId: string; title: string } | undefined;
+  }
+
+  /** How many conversations dueForSummary would still hand out. */
+  countDueForSummary(before: number): number {
+    return (this.sql.get("SELECT COUNT(*) AS n FROM conversations WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at)").get(before) as { n: number }).n;
+  }
+
+  /** The memory holding the conversation's current summary, if any. */
+  summaryMemoryOf(id: string): number | null {
+    return (this.sql.get("SELECT summary_memory_id AS m FROM conversations WHERE id = ?").get(id) as { m: number | null } | undefined)?.m ?? null;
+  }
+
+  /** Marks the conversation summarized at `at`; with `summaryMemoryId` (null: none) that memory becomes its summary. */
+  markSummarized(id: string, at: number, summaryMemoryId?: number | null): void {
+    if (summaryMemoryId === undefined) this.sql.get("UPDATE conversations SET summarized_at = ? WHERE id = ?").run(at, id);
+    else this.sql.get("UPDATE conversations SET summarized_at = ?, summary_memory_id = ? WHERE id = ?").run(at, summaryMemoryId, id);
   }
 
   /** A whole conversation as JSON, or as Markdown for people. */

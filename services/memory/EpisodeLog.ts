@@ -1,4 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
+import { Statements } from "../db/Statements.js";
 
 export interface Episode {
   id: number;
@@ -11,13 +12,17 @@ export interface Episode {
 
 /** Episodic memory: what the node did and when (job runs, answers and their feedback, imports). */
 export class EpisodeLog {
-  constructor(private readonly db: BetterSqlite3.Database) {}
+  private readonly sql: Statements;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    this.sql = new Statements(db);
+  }
 
   record(kind: string, summary: string, data?: unknown, userId: string | null = null, at = Date.now()): number {
     try {
       return Number(
-        this.db
-          .prepare("INSERT INTO episodes (user_id, kind, at, summary, data) VALUES (?, ?, ?, ?, ?)")
+        this.sql
+          .get("INSERT INTO episodes (user_id, kind, at, summary, data) VALUES (?, ?, ?, ?, ?)")
           .run(userId, kind, at, summary.slice(0, 2000), data === undefined ? null : JSON.stringify(data).slice(0, 16_000)).lastInsertRowid,
       );
     } catch {
@@ -42,7 +47,7 @@ export class EpisodeLog {
       params.push(options.since);
     }
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 1000);
-    const rows = this.db.prepare(`SELECT * FROM episodes WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`).all(...params, limit) as Array<{
+    const rows = this.sql.get(`SELECT * FROM episodes WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`).all(...params, limit) as Array<{
       id: number;
       user_id: string | null;
       kind: string;

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
+import { Statements } from "../db/Statements.js";
 import { guardDb } from "../db/sqliteErrors.js";
 import { planFtsQuery } from "./ftsQuery.js";
 import { TermStats } from "./TermStats.js";
@@ -94,8 +95,11 @@ export class MemoryStore {
   private readonly tagStmt: BetterSqlite3.Statement;
   private readonly getStmt: BetterSqlite3.Statement;
   private termStats: TermStats | undefined;
+  /** Every other statement, prepared once per SQL text (the filter variants included). */
+  private readonly sql: Statements;
 
   constructor(readonly db: BetterSqlite3.Database) {
+    this.sql = new Statements(db);
     this.insertStmt = db.prepare(
       `INSERT INTO memories (user_id, text, source, kind, tags, importance, created_at, document_id, chunk_index)
        VALUES (@userId, @text, @source, @kind, @tags, @importance, @createdAt, @documentId, @chunkIndex)`,
@@ -142,7 +146,8 @@ export class MemoryStore {
   getMany(ids: readonly number[]): Map<number, Memory> {
     const out = new Map<number, Memory>();
     if (ids.length === 0) return out;
-    const rows = this.db.prepare(`SELECT * FROM memories WHERE id IN (${ids.map(() => "?").join(",")})`).all(...ids) as Row[];
+    // One statement for any number of ids: the list travels as JSON.
+    const rows = this.sql.get("SELECT * FROM memories WHERE id IN (SELECT value FROM json_each(?))").all(JSON.stringify(ids)) as Row[];
     for (const r of rows) out.set(r.id, toMemory(r));
     return out;
   }
@@ -154,7 +159,7 @@ export class MemoryStore {
       params.push(options.beforeId);
     }
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
-    const rows = this.db.prepare(`SELECT m.* FROM memories m WHERE ${where.join(" AND ")} ORDER BY m.id DESC LIMIT ?`).all(...params, limit) as Row[];
+    const rows = this.sql.get(`SELECT m.* FROM memories m WHERE ${where.join(" AND ")} ORDER BY m.id DESC LIMIT ?`).all(...params, limit) as Row[];
     return rows.map(toMemory);
   }
 
@@ -165,14 +170,14 @@ export class MemoryStore {
           const current = this.get(userId, id);
           if (!current) return false;
           if (patch.text !== undefined) {
-            this.db.prepare("UPDATE memories SET text = ? WHERE id = ?").run(patch.text, id);
-            this.db.prepare("DELETE FROM memory_vectors WHERE memory_id = ?").run(id);
+            this.sql.get("UPDATE memories SET text = ? WHERE id = ?").run(patch.text, id);
+            this.sql.get("DELETE FROM memory_vectors WHERE memory_id = ?").run(id);
           }
-          if (patch.importance !== undefined) this.db.prepare("UPDATE memories SET importance = ? WHERE id = ?").run(Math.min(1, Math.max(0, patch.importance)), id);
+          if (patch.importance !== undefined) this.sql.get("UPDATE memories SET importance = ? WHERE id = ?").run(Math.min(1, Math.max(0, patch.importance)), id);
           if (patch.tags !== undefined) {
             const tags = normalizeTags(patch.tags);
-            this.db.prepare("UPDATE memories SET tags = ? WHERE id = ?").run(JSON.stringify(tags), id);
-            this.db.prepare("DELETE FROM memory_tags WHERE memory_id = ?").run(id);
+            this.sql.get("UPDATE memories SET tags = ? WHERE id = ?").run(JSON.stringify(tags), id);
+            this.sql.get("DELETE FROM memory_tags WHERE memory_id = ?").run(id);
             for (const t of tags) this.tagStmt.run(t, id);
           }
           return true;
@@ -186,7 +191,7 @@ export class MemoryStore {
       () =>
         this.db.transaction(() => {
           const deleted: number[] = [];
-          const stmt = this.db.prepare("DELETE FROM memories WHERE id = ? AND user_id = ?");
+          const stmt = this.sql.get("DELETE FROM memories WHERE id = ? AND user_id = ?");
           for (const id of ids) if (stmt.run(id, userId).changes === 1) deleted.push(id);
           return deleted;
         })(),
@@ -217,8 +222,8 @@ export class MemoryStore {
   private ftsRanked(userId: string, match: string, filters: MemoryFilters, limit: number): Array<{ id: number; rank: number }> {
     const { where, params } = this.filterSql(userId, filters);
     const full = (): Array<{ id: number; rank: number }> =>
-      this.db
-        .prepare(
+      this.sql
+        .get(
           `SELECT m.id AS id, memories_fts.rank AS rank FROM memories_fts JOIN memories m ON m.id = memories_fts.rowid
            WHERE memories_fts MATCH ? AND ${where.join(" AND ")} ORDER BY rank LIMIT ?`,
         )
@@ -228,14 +233,14 @@ export class MemoryStore {
     // Only the user filters: let FTS5 rank inside the virtual table (ORDER BY rank LIMIT is
     // optimized there) and filter a generous head; rank everything only if that leaves too few.
     const head = Math.max(limit * 8, 400);
-    const fast = this.db
-      .prepare(
+    const fast = this.sql
+      .get(
         `SELECT m.id AS id, f.rank AS rank FROM (SELECT rowid, rank FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) f
          JOIN memories m ON m.id = f.rowid WHERE ${where.join(" AND ")} ORDER BY f.rank LIMIT ?`,
       )
       .all(match, head, ...params, limit) as Array<{ id: number; rank: number }>;
     if (fast.length >= limit) return fast;
-    const total = (this.db.prepare("SELECT COUNT(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)").get(match, head + 1) as { n: number }).n;
+    const total = (this.sql.get("SELECT COUNT(*) AS n FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)").get(match, head + 1) as { n: number }).n;
     return total <= head ? fast : full();
   }
 
@@ -243,15 +248,15 @@ export class MemoryStore {
   filterIds(userId: string, filters: MemoryFilters): Set<number> | undefined {
     if (!hasFilters(filters)) return undefined;
     const { where, params } = this.filterSql(userId, filters);
-    const rows = this.db.prepare(`SELECT m.id AS id FROM memories m WHERE ${where.join(" AND ")}`).raw().all(...params) as Array<[number]>;
+    const rows = this.sql.get(`SELECT m.id AS id FROM memories m WHERE ${where.join(" AND ")}`).raw().all(...params) as Array<[number]>;
     return new Set(rows.map((r) => r[0]));
   }
 
   storeVector(id: number, model: string, vector: Float32Array): boolean {
     return guardDb(
       () =>
-        this.db
-          .prepare(
+        this.sql
+          .get(
             `INSERT INTO memory_vectors (memory_id, model, dims, vector) SELECT id, ?, ?, ? FROM memories WHERE id = ?
              ON CONFLICT (memory_id) DO UPDATE SET model = excluded.model, dims = excluded.dims, vector = excluded.vector`,
           )
@@ -262,8 +267,8 @@ export class MemoryStore {
 
   /** Memories with no vector from this model yet, oldest first. */
   pendingEmbeddings(model: string, limit: number): Array<{ id: number; text: string }> {
-    return this.db
-      .prepare(
+    return this.sql
+      .get(
         `SELECT m.id AS id, m.text AS text FROM memories m LEFT JOIN memory_vectors v ON v.memory_id = m.id
          WHERE v.memory_id IS NULL OR v.model != ? ORDER BY m.id LIMIT ?`,
       )
@@ -271,16 +276,17 @@ export class MemoryStore {
   }
 
   countPending(model: string | null): number {
-    if (model === null) return (this.db.prepare("SELECT COUNT(*) AS n FROM memories").get() as { n: number }).n;
+    if (model === null) return (this.sql.get("SELECT COUNT(*) AS n FROM memories").get() as { n: number }).n;
     return (
-      this.db
-        .prepare("SELECT COUNT(*) AS n FROM memories m LEFT JOIN memory_vectors v ON v.memory_id = m.id WHERE v.memory_id IS NULL OR v.model != ?")
+      this.sql
+        .get("SELECT COUNT(*) AS n FROM memories m LEFT JOIN memory_vectors v ON v.memory_id = m.id WHERE v.memory_id IS NULL OR v.model != ?")
         .get(model) as { n: number }
     ).n;
   }
 
   /** Every stored vector of one model, for loading the in-memory index. */
   *vectors(model: string): Generator<{ id: number; userId: string; vector: Float32Array }> {
+    // Prepared per load, not cached: iterate() holds the statement while this generator is read.
     const stmt = this.db.prepare(
       "SELECT v.memory_id AS id, m.user_id AS userId, v.vector AS vector FROM memory_vectors v JOIN memories m ON m.id = v.memory_id WHERE v.model = ?",
     );
@@ -291,10 +297,37 @@ export class MemoryStore {
     }
   }
 
+  /** Groups (per user) of memories whose text is the same after normalizing case and spaces: the ids, oldest first. */
+  exactDuplicateGroups(limit = 1000): Array<{ userId: string; ids: number[] }> {
+    const rows = this.sql
+      .get(
+        `SELECT user_id AS userId, group_concat(id) AS ids FROM memories
+         GROUP BY user_id, lower(trim(replace(replace(replace(replace(replace(text, char(10), ' '), char(9), ' '), '  ', ' '), '  ', ' '), '  ', ' '))) HAVING COUNT(*) > 1 LIMIT ?`,
+      )
+      .all(limit) as Array<{ userId: string; ids: string }>;
+    return rows.map((r) => ({ userId: r.userId, ids: r.ids.split(",").map(Number).sort((a, b) => a - b) }));
+  }
+
+  /** Memories after row `afterId` that have a vector of `model`, in id order (near-duplicate compaction walks them). */
+  withVectorsAfter(afterId: number, model: string, limit: number): Array<{ id: number; userId: string; documentId: string | null }> {
+    return this.sql
+      .get("SELECT m.id AS id, m.user_id AS userId, m.document_id AS documentId FROM memories m JOIN memory_vectors v ON v.memory_id = m.id WHERE m.id > ? AND v.model = ? ORDER BY m.id LIMIT ?")
+      .all(afterId, model, limit) as Array<{ id: number; userId: string; documentId: string | null }>;
+  }
+
+  /** The memory service's own small state (watermarks of resumable jobs), by key. */
+  getState(key: string): string | undefined {
+    return (this.sql.get("SELECT value FROM memory_kv WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+  }
+
+  setState(key: string, value: string): void {
+    this.sql.get("INSERT INTO memory_kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
   count(userId?: string): number {
     const row = (userId === undefined
-      ? this.db.prepare("SELECT COUNT(*) AS n FROM memories").get()
-      : this.db.prepare("SELECT COUNT(*) AS n FROM memories WHERE user_id = ?").get(userId)) as { n: number };
+      ? this.sql.get("SELECT COUNT(*) AS n FROM memories").get()
+      : this.sql.get("SELECT COUNT(*) AS n FROM memories WHERE user_id = ?").get(userId)) as { n: number };
     return row.n;
   }
 

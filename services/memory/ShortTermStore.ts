@@ -1,4 +1,5 @@
 import type BetterSqlite3 from "better-sqlite3";
+import { Statements } from "../db/Statements.js";
 import { guardDb } from "../db/sqliteErrors.js";
 
 /**
@@ -7,12 +8,16 @@ import { guardDb } from "../db/sqliteErrors.js";
  * current prompt context, is the chat request itself and is not stored.
  */
 export class ShortTermStore {
-  constructor(private readonly db: BetterSqlite3.Database, private readonly ttlMs: number) {}
+  private readonly sql: Statements;
+
+  constructor(private readonly db: BetterSqlite3.Database, private readonly ttlMs: number) {
+    this.sql = new Statements(db);
+  }
 
   set(userId: string, sessionId: string, key: string, value: unknown, ttlMs = this.ttlMs): void {
     guardDb(() =>
-      this.db
-        .prepare(
+      this.sql
+        .get(
           `INSERT INTO short_term (session_id, user_id, key, value, expires_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (user_id, session_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
         )
@@ -21,17 +26,17 @@ export class ShortTermStore {
   }
 
   get(userId: string, sessionId: string, now = Date.now()): Record<string, unknown> {
-    const rows = this.db
-      .prepare("SELECT key, value FROM short_term WHERE user_id = ? AND session_id = ? AND expires_at > ? ORDER BY key")
+    const rows = this.sql
+      .get("SELECT key, value FROM short_term WHERE user_id = ? AND session_id = ? AND expires_at > ? ORDER BY key")
       .all(userId, sessionId, now) as Array<{ key: string; value: string }>;
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
   }
 
   clear(userId: string, sessionId: string): number {
-    return this.db.prepare("DELETE FROM short_term WHERE user_id = ? AND session_id = ?").run(userId, sessionId).changes;
+    return this.sql.get("DELETE FROM short_term WHERE user_id = ? AND session_id = ?").run(userId, sessionId).changes;
   }
 
   purgeExpired(now = Date.now()): number {
-    return this.db.prepare("DELETE FROM short_term WHERE expires_at <= ?").run(now).changes;
+    return this.sql.get("DELETE FROM short_term WHERE expires_at <= ?").run(now).changes;
   }
 }

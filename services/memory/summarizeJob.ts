@@ -78,15 +78,10 @@ export interface SummarizeReport {
  * resumes with what is left.
  */
 export async function runSummarization(memory: MemoryService, summarizer: Summarizer | undefined, ctx: Pick<JobContext, "signal" | "deadline">, options: SummarizeOptions): Promise<SummarizeReport> {
-  const db = memory.db;
   const now = options.now ?? Date.now;
+  const conversations = memory.conversations;
   const report: SummarizeReport = { summarized: 0, failed: 0, remaining: 0, model: summarizer !== undefined, compacted: { exact: 0, near: 0 }, stoppedBy: "done" };
   const stop = (): "deadline" | "aborted" | undefined => (ctx.signal.aborted ? "aborted" : now() >= ctx.deadline ? "deadline" : undefined);
-  const due = db.prepare(
-    `SELECT id, user_id AS userId, title FROM conversations
-     WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at) ORDER BY updated_at LIMIT 1 OFFSET ?`,
-  );
-  const dueCount = db.prepare("SELECT COUNT(*) AS n FROM conversations WHERE updated_at < ? AND (summarized_at IS NULL OR summarized_at < updated_at)");
   const cutoff = now() - options.afterMs;
 
   if (summarizer) {
@@ -97,12 +92,12 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
         report.stoppedBy = why;
         break;
       }
-      const conv = due.get(cutoff, skip) as { id: string; userId: string; title: string } | undefined;
+      const conv = conversations.dueForSummary(cutoff, skip);
       if (!conv) break;
       try {
-        const messages = memory.conversations.messages(conv.userId, conv.id).filter((m) => m.role === "user" || m.role === "assistant");
+        const messages = conversations.messages(conv.userId, conv.id).filter((m) => m.role === "user" || m.role === "assistant");
         if (messages.length === 0) {
-          db.prepare("UPDATE conversations SET summarized_at = ? WHERE id = ?").run(now(), conv.id);
+          conversations.markSummarized(conv.id, now());
           continue;
         }
         let transcript = messages.map((m) => `${m.role}: ${m.content}`).join("\n");
@@ -111,7 +106,7 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
         // A model may emit control bytes (a small or damaged one does); keep the words.
         const summary = withoutControlChars(await summarizer.summarize(transcript, ctx.signal)).trim();
         if (!summary) throw new Error("empty summary");
-        const prev = db.prepare("SELECT summary_memory_id AS m FROM conversations WHERE id = ?").get(conv.id) as { m: number | null };
+        const prev = conversations.summaryMemoryOf(conv.id);
         const added = memory.add(conv.userId, {
           text: `Summary of the conversation "${conv.title}": ${summary}`,
           source: `conversation:${conv.id}`,
@@ -120,11 +115,12 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
           importance: 0.6,
           chunk: false,
         });
-        db.transaction(() => {
-          db.prepare("UPDATE conversations SET summarized_at = ?, summary_memory_id = ? WHERE id = ?").run(now(), added.ids[0] ?? null, conv.id);
-          if (prev.m !== null) db.prepare("DELETE FROM memories WHERE id = ?").run(prev.m);
+        // The new summary replaces the old one in one transaction.
+        memory.db.transaction(() => {
+          conversations.markSummarized(conv.id, now(), added.ids[0] ?? null);
+          if (prev !== null) memory.store.delete(conv.userId, [prev]);
         })();
-        if (prev.m !== null) memory.vectors.removeFromIndex([prev.m]);
+        if (prev !== null) memory.vectors.removeFromIndex([prev]);
         report.summarized++;
       } catch (err) {
         if (ctx.signal.aborted) {
@@ -137,7 +133,7 @@ export async function runSummarization(memory: MemoryService, summarizer: Summar
       }
     }
   }
-  report.remaining = (dueCount.get(cutoff) as { n: number }).n;
+  report.remaining = conversations.countDueForSummary(cutoff);
 
   if (!stop()) report.compacted.exact = compactExactDuplicates(memory);
   if (!stop()) report.compacted.near = compactNearDuplicates(memory, options.duplicateSimilarity ?? 0.97, stop);
@@ -154,34 +150,21 @@ export function withoutControlChars(text: string): string {
 
 /** Merges memories of one user whose text is the same after normalizing case and spaces. */
 export function compactExactDuplicates(memory: MemoryService): number {
-  const db = memory.db;
-  const groups = db
-    .prepare(
-      `SELECT user_id AS userId, group_concat(id) AS ids FROM memories
-       GROUP BY user_id, lower(trim(replace(replace(replace(replace(replace(text, char(10), ' '), char(9), ' '), '  ', ' '), '  ', ' '), '  ', ' '))) HAVING COUNT(*) > 1 LIMIT 1000`,
-    )
-    .all() as Array<{ userId: string; ids: string }>;
   let merged = 0;
-  for (const g of groups) {
-    const ids = g.ids.split(",").map(Number);
-    merged += mergeInto(memory, g.userId, ids);
-  }
+  for (const g of memory.store.exactDuplicateGroups()) merged += mergeInto(memory, g.userId, g.ids);
   return merged;
 }
 
 /**
  * Merges near-duplicates found by the vector index among memories added since
- * the last compaction (the watermark in memory_kv makes the work resumable).
+ * the last compaction (a watermark in the memory service's state makes the work resumable).
  */
 export function compactNearDuplicates(memory: MemoryService, threshold: number, stop: () => string | undefined): number {
   const vec = memory.vectors.current();
   if (!vec) return 0;
-  const db = memory.db;
   const key = `compaction.watermark.${vec.embedder.model}`;
-  const mark = Number((db.prepare("SELECT value FROM memory_kv WHERE key = ?").get(key) as { value: string } | undefined)?.value ?? 0);
-  const rows = db
-    .prepare("SELECT m.id AS id, m.user_id AS userId, m.document_id AS doc FROM memories m JOIN memory_vectors v ON v.memory_id = m.id WHERE m.id > ? AND v.model = ? ORDER BY m.id LIMIT 5000")
-    .all(mark, vec.embedder.model) as Array<{ id: number; userId: string; doc: string | null }>;
+  const mark = Number(memory.store.getState(key) ?? 0);
+  const rows = memory.store.withVectorsAfter(mark, vec.embedder.model, 5000);
   let merged = 0;
   let last = mark;
   for (const r of rows) {
@@ -193,10 +176,10 @@ export function compactNearDuplicates(memory: MemoryService, threshold: number, 
     if (hits.length === 0) continue;
     const docs = memory.store.getMany(hits.map((h) => h.id));
     // Overlapping chunks of one document are meant to be similar; leave them.
-    const dupes = hits.map((h) => h.id).filter((id) => r.doc === null || docs.get(id)?.documentId !== r.doc);
+    const dupes = hits.map((h) => h.id).filter((id) => r.documentId === null || docs.get(id)?.documentId !== r.documentId);
     if (dupes.length > 0) merged += mergeInto(memory, r.userId, [r.id, ...dupes]);
   }
-  db.prepare("INSERT INTO memory_kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, String(last));
+  memory.store.setState(key, String(last));
   return merged;
 }
 
