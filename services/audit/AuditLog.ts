@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { checkpointMessage, GENESIS_HASH, hashEvent } from "./auditHash.js";
 import { detailsText } from "./redactDetails.js";
+import { Statements } from "../db/Statements.js";
 
 /** What a caller records. `details` must not hold secrets; secret-looking fields are redacted anyway. */
 export interface AuditEventInput {
@@ -76,6 +77,8 @@ export class AuditLog {
   private readonly append: (e: AuditEventInput) => AuditEvent;
   /** One statement per filter combination: [type?, actor?] → "SELECT … WHERE …". */
   private readonly listing = new Map<string, BetterSqlite3.Statement>();
+  /** The statements of the panel's reads and of checkpoints, prepared once. */
+  private readonly sql: Statements;
   private lastCheckpointSeq: number;
 
   constructor(
@@ -89,6 +92,7 @@ export class AuditLog {
       now?: () => Date;
     },
   ) {
+    this.sql = new Statements(db);
     this.head = db.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
     this.insert = db.prepare(
       "INSERT INTO audit_events (seq, ts, type, actor, subject, details, prev_hash, hash) VALUES (@seq, @ts, @type, @actor, @subject, @details, @prevHash, @hash)",
@@ -145,8 +149,8 @@ export class AuditLog {
     const nodeId = this.options.signer.nodeId;
     const signature = Buffer.from(this.options.signer.sign(checkpointMessage({ nodeId, seq: head.seq, hash: head.hash, ts }))).toString("base64");
     const cp: AuditCheckpoint = { seq: head.seq, hash: head.hash, ts, nodeId, signature, reason };
-    this.db
-      .prepare("INSERT INTO audit_checkpoints (seq, hash, ts, node_id, signature, reason) VALUES (@seq, @hash, @ts, @nodeId, @signature, @reason)")
+    this.sql
+      .get("INSERT INTO audit_checkpoints (seq, hash, ts, node_id, signature, reason) VALUES (@seq, @hash, @ts, @nodeId, @signature, @reason)")
       .run(cp);
     this.lastCheckpointSeq = head.seq;
     if (this.options.mirrorPath) writeMirror(this.options.mirrorPath, cp);
@@ -164,13 +168,13 @@ export class AuditLog {
 
   /** Every event type in the log, for the panel's filter. */
   types(): string[] {
-    return (this.db.prepare("SELECT DISTINCT type FROM audit_events ORDER BY type").all() as Array<{ type: string }>).map((r) => r.type);
+    return (this.sql.get("SELECT DISTINCT type FROM audit_events ORDER BY type").all() as Array<{ type: string }>).map((r) => r.type);
   }
 
   checkpoints(limit = 100): AuditCheckpoint[] {
     return (
-      this.db
-        .prepare("SELECT seq, hash, ts, node_id AS nodeId, signature, reason FROM audit_checkpoints ORDER BY id DESC LIMIT ?")
+      this.sql
+        .get("SELECT seq, hash, ts, node_id AS nodeId, signature, reason FROM audit_checkpoints ORDER BY id DESC LIMIT ?")
         .all(Math.min(Math.max(limit, 1), 1000)) as AuditCheckpoint[]
     );
   }
