@@ -20,6 +20,8 @@ export interface EngineSettings {
   sequences: number;
   batchSize: number;
   gpuLayers: number;
+  /** Prompt-lookup speculative decoding on every sequence (inference.speculative). Defaults to off. */
+  speculative?: boolean;
 }
 
 export interface EngineLogger {

@@ -1,5 +1,5 @@
 import {
-  getLlama, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, TokenBias,
+  getLlama, InputLookupTokenPredictor, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, TokenBias,
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -121,7 +121,8 @@ export class LlamaEngine implements InferenceEngine {
   ) {
     this.slots = [];
     for (let i = 0; i < settings.sequences; i++) {
-      const sequence = context.getSequence();
+      // Prompt-lookup speculation: drafts the next tokens from where the output repeats the prompt; llama.cpp verifies them in one batch.
+      const sequence = context.getSequence(settings.speculative ? { tokenPredictor: new InputLookupTokenPredictor() } : {});
       this.slots.push({
         sequence,
         chat: new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false }),

@@ -49,6 +49,8 @@ export const inferencePlugin = fp(
         sequences,
         batchSize: t.batchSize.value,
         gpuLayers: t.gpuLayers.value,
+        // "auto" stays off: no board has measured the 1.2× win yet (bench/speculative.bench.ts).
+        speculative: cfg["inference.speculative"] === "on",
       },
       engines,
       embeddingThreads: t.embeddingThreads.value,

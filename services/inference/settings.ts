@@ -47,6 +47,10 @@ export const inferenceSettings = [
     key: "inference.engineMode", env: "SOVEREIGN_ENGINE_MODE", flag: "--engine-mode", values: ["runner", "in-process"] as const, default: "runner",
     help: "Where llama.cpp runs: \"runner\" = supervised child processes (a native abort, an out-of-memory model or a hung engine costs one request, never the node); \"in-process\" = in the node itself (only for comparing speed).",
   }),
+  setting.enum({
+    key: "inference.speculative", env: "SOVEREIGN_SPECULATIVE", flag: "--speculative", values: ["auto", "on", "off"] as const, default: "auto",
+    help: "Prompt-lookup speculative decoding (node-llama-cpp's input-lookup token predictor): answers that copy from their prompt (RAG answers, summaries, edits) may generate faster. \"auto\" = off until `npm run bench speculative` measures more than 1.2x on a board (it measured 0.87-0.97x on the small models here).",
+  }),
   setting.integer({
     key: "inference.runnerHeartbeatTimeoutMs", env: "SOVEREIGN_RUNNER_HEARTBEAT_TIMEOUT_MS", flag: "--runner-heartbeat-timeout-ms", default: 5000, min: 1000, max: 600_000,
     help: "A runner that answers no heartbeat for this long (stopped, or wedged) is killed and replaced; its request ends with engine_crashed.",
