@@ -8,7 +8,7 @@ import { settings } from "../../appliance/config/settings.js";
 import { loadConfig } from "../../appliance/config/loadConfig.js";
 import { boards } from "../../image/boards/registry.js";
 import { serviceEnvironment } from "../../image/lib/units.js";
-import { SovereignError } from "../../core/errors/SovereignError.js";
+import type { SovereignError } from "../../core/errors/SovereignError.js";
 
 const dirs: string[] = [];
 const tempDir = () => {
