@@ -1,11 +1,12 @@
 import type { BoardProfile } from "./BoardProfile.js";
 import { headlessExcludes } from "./headlessExcludes.js";
+import { applianceRuntime } from "./applianceRuntime.js";
 
 export const arm64Uefi: BoardProfile = {
   id: "arm64-uefi",
   title: "Generic arm64 (UEFI)",
   arch: "arm64",
-  runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  runtime: { ...applianceRuntime },
   boot: { kind: "uefi", loaderName: "BOOTAA64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootaa64.efi" },
   partitions: { table: "gpt", bootMiB: 256 },
   packages: { kernel: ["linux-image-arm64"], firmware: [], extra: ["systemd-boot-efi"] },

@@ -1,10 +1,11 @@
 import type { BoardProfile } from "./BoardProfile.js";
+import { applianceRuntime } from "./applianceRuntime.js";
 
 export const jetsonOrin: BoardProfile = {
   id: "jetson-orin",
   title: "NVIDIA Jetson Orin (UEFI, JetPack 6)",
   arch: "arm64",
-  runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  runtime: { ...applianceRuntime },
   boot: { kind: "uefi", loaderName: "BOOTAA64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootaa64.efi" },
   partitions: { table: "gpt", bootMiB: 256 },
   packages: { kernel: ["linux-image-arm64"], firmware: [], extra: ["systemd-boot-efi"] },

@@ -1,11 +1,12 @@
 import type { BoardProfile } from "./BoardProfile.js";
 import { headlessExcludes } from "./headlessExcludes.js";
+import { applianceRuntime } from "./applianceRuntime.js";
 
 export const x86_64: BoardProfile = {
   id: "x86_64",
   title: "x86_64 PC (UEFI)",
   arch: "amd64",
-  runtime: { "server.host": "0.0.0.0", "paths.dataDir": "/var/lib/sovereign" },
+  runtime: { ...applianceRuntime },
   boot: { kind: "uefi", loaderName: "BOOTX64.EFI", systemdBootEfi: "usr/lib/systemd/boot/efi/systemd-bootx64.efi" },
   partitions: { table: "gpt", bootMiB: 256 },
   packages: { kernel: ["linux-image-amd64"], firmware: [], extra: ["systemd-boot-efi"] },

@@ -6,6 +6,7 @@ import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefault
 import { exec } from "../lib/exec.js";
 import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, networkdConfig, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
+import { consoleStatusService, recoveryCopyService } from "../lib/consoleUnits.js";
 import { defineStep } from "./Step.js";
 
 /** Finds image/overlay/ from src (image/steps) or from dist (dist/image/steps → repo/image/overlay). */
@@ -97,7 +98,9 @@ export const configureStep = defineStep({
     }
     rmSync(join(r, "usr/local/bin/sovereign"), { force: true });
     symlinkSync("/opt/sovereign/bin/sovereign.js", join(r, "usr/local/bin/sovereign"));
-    const units = ["sovereign.service", "sovereign-firstboot.service", "systemd-networkd.service", "avahi-daemon.service"];
+    put(r, "etc/systemd/system/sovereign-console.service", consoleStatusService(ctx.board));
+    put(r, "etc/systemd/system/sovereign-recovery.service", recoveryCopyService(ctx.board));
+    const units = ["sovereign.service", "sovereign-firstboot.service", "sovereign-console.service", "sovereign-recovery.service", "systemd-networkd.service", "avahi-daemon.service"];
     if (ctx.options.statusTty) {
       const st = statusService(ctx.options.statusTty);
       put(r, "etc/systemd/system/sovereign-status.service", st.unit);
