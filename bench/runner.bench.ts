@@ -5,7 +5,7 @@
 //   2. the time to first token the runner hop adds, on the tiny model (a short prompt, one token: the hop dominates),
 //      through InferenceService.generate (no HTTP) and through the API, as a difference of medians (target ≤ 5 ms);
 //   3. RSS of a fresh node process with no model loaded, and with the model loaded (runner vs in-process), and the runner's RSS.
-// Threads: tune()'s engine threads for this machine (BENCH_THREADS overrides). Medians of BENCH_ROUNDS rounds (default 5).
+// Threads: tune()'s per-phase counts for this machine (BENCH_THREADS=N: N for both). Medians of BENCH_ROUNDS rounds (default 6).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -21,7 +21,12 @@ const hardware = await detectHardware();
 const { config: defaults } = resolveConfig({ env: {}, flags: {} });
 const tuned = tuneForConfig(hardware.facts, defaults);
 const threads = Number(process.env.BENCH_THREADS ?? tuned.engineThreads.value);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// The per-phase counts the node runs with (tune(): on 2 cores, 2 for prompt batches, 1 for generation steps, so the
+// event loops keep a core); BENCH_THREADS sets both phases to one count instead.
+const phase = process.env.BENCH_THREADS
+  ? { prompt: threads, generation: threads }
+  : { prompt: tuned.promptThreads.value, generation: tuned.generationThreads.value };
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const HOP_SAMPLES = Number(process.env.BENCH_HOP_SAMPLES ?? 40);
 const PP = 128;
 const TG = 64;
@@ -30,7 +35,7 @@ const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(3));
 const mib = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
 const loads: number[][] = [loadavg()];
-const results: Record<string, unknown> = { threads, pp: PP, tg: TG, rounds: ROUNDS, hopSamples: HOP_SAMPLES };
+const results: Record<string, unknown> = { threads, promptThreads: phase.prompt, generationThreads: phase.generation, pp: PP, tg: TG, rounds: ROUNDS, hopSamples: HOP_SAMPLES };
 
 const big = testLlamaModel("tinyllama-1.1b", "Q4_0");
 const tiny = testLlamaModel("tiny");
@@ -39,7 +44,7 @@ const text = (n: number, salt = "") => `${salt}${Array.from({ length: n }, (_v, 
 const dir = mkdtempSync(join(tmpdir(), "sovereign-bench-runner-"));
 const modes = ["runner", "in-process"] as const;
 type Mode = (typeof modes)[number];
-const open = (model: string, path: string, mode: Mode) => openBenchApp(join(dir, `${model}-${mode}`), path, threads, hardware, { "inference.engineMode": mode });
+const open = (model: string, path: string, mode: Mode) => openBenchApp(join(dir, `${model}-${mode}`), path, threads, hardware, { "inference.engineMode": mode, "tuning.promptThreads": phase.prompt, "tuning.generationThreads": phase.generation });
 
 // 1. Throughput and /healthz p99 during generation.
 const apps: Record<Mode, BenchApp> = { runner: await open("big", big, "runner"), "in-process": await open("big", big, "in-process") };

@@ -9,6 +9,7 @@ import { addGgufKvs, patchGgufKv } from "../helpers/patchGguf.js";
 import { ensureBuilt, runCli, startServe } from "../helpers/cli.js";
 import { hasCommand, inCI } from "../helpers/requireTool.js";
 import { ADMIN, setupCodeOf } from "./authHelpers.js";
+import { ModelRegistry } from "../../services/inference/ModelRegistry.js";
 
 /**
  * Models that describe impossible networks: refused when added (validation
@@ -163,6 +164,15 @@ describe("runner: the built node (dist) under `sovereign serve`", () => {
       } finally {
         expect(await s.stop()).toBe(0);
       }
+
+      // The CLI shows a quarantine with its reason and lifts it (the node need not run).
+      new ModelRegistry(join(dataDir, "models")).quarantine("tiny", { reason: "llama-model.cpp:1260: GGML_ASSERT(x) failed (the runner was killed by SIGABRT)", signal: "SIGABRT", crashes: 1 });
+      const listed = runCli(["model", "list", "--data-dir", dataDir]);
+      expect(listed.stdout).toMatch(/QUARANTINED since .*GGML_ASSERT\(x\) failed.*sovereign model retry tiny/);
+      const retried = runCli(["model", "retry", "tiny", "--data-dir", dataDir, "--json"]);
+      expect(retried.status, retried.stderr).toBe(0);
+      expect((JSON.parse(retried.stdout) as { wasQuarantined: { signal: string } }).wasQuarantined.signal).toBe("SIGABRT");
+      expect(runCli(["model", "list", "--data-dir", dataDir]).stdout).not.toContain("QUARANTINED");
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
