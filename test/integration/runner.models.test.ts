@@ -117,7 +117,7 @@ describe.runIf(hasCommand("prlimit") || inCI)("runner: a model too large for the
     const r = await t.call("/v1/chat/completions", chat("big"));
     const err = ((await r.json()) as { error: { code: string; message: string } }).error;
     expect(r.status, err.message).toBe(503);
-    expect(err.code).toBe("model_out_of_memory");
+    expect(err.code, err.message).toBe("model_out_of_memory");
     expect(err.message).toContain('"big"');
     expect(err.message).toMatch(/needs about \d+ MiB/);
     expect(err.message).toMatch(/may use 64 MiB/);
@@ -159,7 +159,7 @@ describe("runner: the built node (dist) under `sovereign serve`", () => {
           await new Promise((r) => setTimeout(r, 1000));
           next = await send();
         }
-        expect(next.status, await next.clone().text()).toBe(200);
+        expect(next.status, `${await next.clone().text()}\n${s.logs().slice(-3000)}`).toBe(200);
         expect(s.child.exitCode).toBeNull();
       } finally {
         expect(await s.stop()).toBe(0);

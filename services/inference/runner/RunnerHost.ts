@@ -91,6 +91,8 @@ export class RunnerHost implements EngineHost {
         if (cap && (cap.oomKilled(runner.pid) || OOM_TEXT.test(err.exit.stderrTail))) throw this.outOfMemory(name, path, settings, cap, describeExit(err.exit));
         throw this.recordCrash(name, err.exit, "load").error;
       }
+      // llama.cpp's log lines reach the runner's JS thread asynchronously, sometimes after the load has failed: let them arrive.
+      await new Promise((r) => setTimeout(r, 150));
       const logs = runner.recentLogs().join("\n");
       await runner.stop();
       this.released(runner.pid);

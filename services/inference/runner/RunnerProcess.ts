@@ -153,7 +153,12 @@ export class RunnerProcess {
     return new Promise<RunnerResults[K]>((resolveReq, reject) => {
       this.pending.set(id, { resolve: resolveReq as (v: unknown) => void, reject, onText: hooks.onText });
       this.child.send({ ...body, op, id } as NodeToRunner, (err) => {
-        if (err && this.pending.delete(id)) reject(this.exit ? new RunnerDied(this.exit) : err);
+        if (!err || !this.pending.has(id)) return;
+        // The channel broke: the runner is dead or dying (its exit may not be handled yet). A runner
+        // we cannot talk to is no use, so it is ended, and the request fails as its death.
+        this.pending.delete(id);
+        this.kill();
+        void this.exited.then((exit) => reject(new RunnerDied(exit)));
       });
     });
   }
