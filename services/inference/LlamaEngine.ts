@@ -7,28 +7,34 @@ import type { ChatMessage, FinishReason } from "./types.js";
 import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
+import { applyPhaseThreads } from "./phaseThreads.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
-let llamaPromise: Promise<Llama> | undefined;
+const llamaPromises = new Map<"cuda" | "vulkan" | false, Promise<Llama>>();
 
 /**
- * The one llama.cpp binding per process, from the prebuilt binaries only:
- * no source build and no download at run time.
+ * The llama.cpp binding of this process, from node-llama-cpp's prebuilt
+ * binaries or a build made when the image was built (the Jetson's CUDA
+ * runner): no source build and no download at run time. `gpu` is what tune()
+ * found loads here (tuning.gpuBackend); a process normally loads one.
  */
-export function loadLlama(logger?: EngineLogger): Promise<Llama> {
-  llamaPromise ??= getLlama({
-    gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.warn,
+export function loadLlama(logger?: EngineLogger, gpu: "cuda" | "vulkan" | false = false): Promise<Llama> {
+  const cached = llamaPromises.get(gpu);
+  if (cached) return cached;
+  const llamaPromise = getLlama({
+    gpu, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.warn,
     logger: (level, message) => {
       if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal || level === LlamaLogLevel.warn) logger?.warn({ llama: level }, message.trim());
     },
   }).catch((err: unknown) => {
-    llamaPromise = undefined;
-    const platform = `${process.platform}-${process.arch}`;
+    llamaPromises.delete(gpu);
+    const platform = `${process.platform}-${process.arch}${gpu ? ` with ${gpu}` : ""}`;
     if (err instanceof NoBinaryFoundError)
       throw new SovereignError("ENGINE_UNAVAILABLE", `No prebuilt llama.cpp binary fits this platform (${platform}).`, { cause: err, hint: "Install node-llama-cpp's prebuilt package for this platform, or build it when the image is built." });
     throw new SovereignError("ENGINE_UNAVAILABLE", `llama.cpp could not start on ${platform}: ${(err as Error).message}`, { cause: err });
   });
+  llamaPromises.set(gpu, llamaPromise);
   return llamaPromise;
 }
 
@@ -133,17 +139,23 @@ export class LlamaEngine implements InferenceEngine {
   }
 
   static async load(name: string, path: string, settings: EngineSettings, logger?: EngineLogger): Promise<LlamaEngine> {
-    const llama = await loadLlama(logger);
+    const gpu = settings.gpu ?? false;
+    const llama = await loadLlama(logger, gpu);
     // node-llama-cpp's default (max(4, cores)) oversubscribes small machines: always set it.
     llama.maxThreads = settings.threads;
     let model: LlamaModel | undefined;
     try {
-      model = await llama.loadModel({ modelPath: path, gpuLayers: settings.gpuLayers, useMmap: true });
+      // Layers go to a GPU only through a GPU build; on the CPU build the count means nothing.
+      model = await llama.loadModel({ modelPath: path, gpuLayers: gpu ? settings.gpuLayers : 0, useMmap: true });
       const contextSize = Math.min(settings.contextSize, model.trainContextSize);
       const context = await model.createContext({
         contextSize, sequences: settings.sequences, batchSize: Math.min(settings.batchSize, contextSize), threads: settings.threads,
         ...(settings.sequences === 1 ? { batching: { dispatchSchedule: dispatchNow } } : {}),
       });
+      const prompt = settings.promptThreads ?? settings.threads;
+      const generation = settings.generationThreads ?? settings.threads;
+      if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences))
+        logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
       return new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
     } catch (err) {
       await model?.dispose();

@@ -45,6 +45,9 @@ export const inferencePlugin = fp(
       queue,
       engine: {
         threads: t.engineThreads.value,
+        promptThreads: t.promptThreads.value,
+        generationThreads: t.generationThreads.value,
+        gpu: t.gpuBackend.value === "cpu" ? false : t.gpuBackend.value,
         contextSize: t.contextSize.value,
         sequences,
         batchSize: t.batchSize.value,
