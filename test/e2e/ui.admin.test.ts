@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/testApp.js";
 import { requireTools } from "../helpers/requireTool.js";
-import { a11yViolations, launchChromium, shot, watchErrors } from "./uiBrowser.js";
+import { a11yViolations, launchChromium, shot, waitInPage, watchErrors } from "./uiBrowser.js";
 
 const ADMIN = { username: "admin", password: "correct horse battery" };
 // Federation with the embedded broker on a free port, and no multicast DNS from a test.
@@ -16,11 +16,8 @@ const PAGES = ["dashboard", "chat", "memory", "models", "jobs", "peers", "audit"
 /** The page is drawn: its heading is there and no region still says it is loading. */
 async function ready(page: Page, heading: RegExp | string): Promise<void> {
   await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-  // A function, not a string: the panel's CSP forbids eval (and this file has no DOM types).
-  await page.waitForFunction(() => {
-    const main = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector("main");
-    return !/Loading…|Checking what this node has|Checking the chain|Checking every event/.test(main?.textContent ?? "");
-  });
+  // Polled from the test's side: the panel's CSP forbids the eval that waitForFunction polls with.
+  await waitInPage(page, `!/Loading…|Checking what this node has|Checking the chain|Checking every event/.test(document.querySelector("main")?.textContent ?? "")`);
 }
 
 // The admin's journey after the first claim: the checklist, a setting, federation, the audit trail, the theme.

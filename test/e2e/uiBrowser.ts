@@ -49,13 +49,27 @@ export const a11yChecked: Array<{ page: string; heading: string; rulesPassed: nu
 const RENDERED = `(() => { const m = document.querySelector("#main"); return document.readyState === "complete" && !!m && !!m.querySelector("h1")?.textContent?.trim() && !m.textContent.includes("Loading…"); })()`;
 
 /**
+ * Polls a page expression from the test's side (e.g. RENDERED). page.waitForFunction would evaluate the
+ * first try over the DevTools protocol but poll with eval inside the page,
+ * which the panel's CSP (script-src 'self') forbids: it threw whenever a page
+ * was still loading at the first check, i.e. on a busy machine.
+ */
+export async function waitInPage(page: Page, expression: string): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`the page did not reach ${expression.slice(0, 80)}… within ${WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
  * Waits until the page is rendered, then takes a full-page screenshot into
  * test-artifacts/screenshots/<name>.png (gitignored, kept by CI as an artifact)
  * and runs an axe-core audit of the same state.
  */
 export async function shot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
-  await page.waitForFunction(RENDERED);
+  await waitInPage(page, RENDERED);
   // Let fonts and the last render settle so the picture shows what a person sees.
   await page.evaluate("document.fonts.ready");
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage });
