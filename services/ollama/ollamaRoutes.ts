@@ -3,6 +3,7 @@ import { SovereignError } from "../../core/errors/SovereignError.js";
 import { prepareErrorReply, toSovereignError } from "../../core/http/errorReply.js";
 import type { GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
 import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
+import { disconnectSignal } from "../inference/routes/openAiResponse.js";
 import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, type Translated } from "./toOpenAiBody.js";
 import { doneStats, ollamaToolCalls, psBody, showBody, tagsBody } from "./ollamaShapes.js";
 
@@ -31,14 +32,6 @@ function ollamaErrorHandler(err: FastifyError | SovereignError, request: Fastify
   const e = prepareErrorReply(err, request, reply);
   // `error` is what Ollama's clients read; `code` is our catalog code, for scripts.
   return reply.send({ error: e.hint && e.status < 500 ? `${e.message} ${e.hint}` : e.message, code: e.code });
-}
-
-function disconnectSignal(request: FastifyRequest, reply: FastifyReply): AbortSignal {
-  const ac = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) ac.abort(new Error("client disconnected"));
-  });
-  return ac.signal;
 }
 
 /**
