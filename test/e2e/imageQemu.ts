@@ -58,6 +58,8 @@ export interface Vm {
   serial1: string;
   port: number;
   sshPort: number | undefined;
+  /** Host port forwarded to the node's HTTPS port 8443 (with `forwardHttps`). */
+  httpsPort: number | undefined;
   startedAt: number;
   exited: Promise<number | null>;
   /** Types at serial 0 (needs `interactive`), e.g. a LUKS passphrase followed by "\r". */
@@ -80,6 +82,8 @@ export interface BootOptions {
   interactive?: boolean;
   /** Forward a host port to the guest's port 22 (dropbear in the initramfs, for ssh unlock): vm.sshPort. */
   forwardSsh?: boolean;
+  /** Forward a host port to the node's HTTPS port 8443: vm.httpsPort. */
+  forwardHttps?: boolean;
 }
 
 /** Starts swtpm for one boot; it exits when qemu closes the connection. */
@@ -98,6 +102,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   const m = MACHINES[opts.arch ?? "x86_64"];
   const port = await freePort();
   const sshPort = opts.forwardSsh ? await freePort() : undefined;
+  const httpsPort = opts.forwardHttps ? await freePort() : undefined;
   const tpm = opts.tpmDir ? await startSwtpm(opts.tpmDir) : undefined;
   const console0 = join(opts.dir, `console-${opts.tag}.sock`);
   const vars = join(opts.dir, `vars-${opts.tag}.fd`);
@@ -115,7 +120,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
     "-drive", `if=virtio,format=raw,file=${opts.disk}`,
     ...(opts.usbKey ? ["-drive", `if=virtio,format=raw,file=${opts.usbKey}`] : []),
-    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${sshPort ? `,hostfwd=tcp:127.0.0.1:${sshPort}-:22` : ""}`, "-device", "virtio-net-pci,netdev=n0",
+    "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${sshPort ? `,hostfwd=tcp:127.0.0.1:${sshPort}-:22` : ""}${httpsPort ? `,hostfwd=tcp:127.0.0.1:${httpsPort}-:8443` : ""}`, "-device", "virtio-net-pci,netdev=n0",
     ...(tpm ? ["-chardev", `socket,id=chrtpm,path=${tpm.socket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
     ...(opts.interactive
       ? ["-chardev", `socket,id=con0,path=${console0},server=on,wait=off,logfile=${serial0}`, "-serial", "chardev:con0"]
@@ -129,7 +134,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   void exited.then(() => tpm?.proc.kill("SIGTERM"));
   const vm: Vm = {
-    proc, serial0, serial1, port, sshPort, startedAt: Date.now(), exited,
+    proc, serial0, serial1, port, sshPort, httpsPort, startedAt: Date.now(), exited,
     async type(text) {
       if (!opts.interactive) throw new Error("boot with interactive: true to type at the console");
       await new Promise<void>((resolve, reject) => {
