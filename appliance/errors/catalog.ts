@@ -8,6 +8,7 @@ import "../../services/scheduler/errors.js";
 import "../../services/inference/errors.js";
 import "../../services/auth/errors.js";
 import "../../services/audit/errors.js";
+import "../../services/update/errors.js";
 import "../config/errors.js";
 
 /**

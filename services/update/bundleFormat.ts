@@ -1,0 +1,129 @@
+import { verify } from "../../core/ed25519.js";
+import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import "./errors.js";
+
+/**
+ * Reading the update bundle (format in core/updateBundle.ts). This module
+ * is pure (bytes in, verdicts out); reading files and writing slots is in
+ * bundleReader.ts and slotWriter.ts.
+ */
+export { BUNDLE_MAGIC, PREAMBLE_BYTES, encodeBundleHeader, signBundleManifest, type BundleEnvelope, type BundleManifest, type BundlePart, type PartTarget } from "../../core/updateBundle.js";
+
+/** Enough for any real manifest; a bigger length is a malformed file, not a reason to allocate. */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+export interface VerifyPolicy {
+  /** Accepted public keys, 64 hex digits each. */
+  trustedKeys: readonly string[];
+  board: string;
+  runningVersion: string;
+  allowDowngrade?: boolean;
+}
+
+/** The header's length from the first 12 bytes of a file. */
+export function headerLength(preamble: Buffer): number {
+  if (preamble.length < PREAMBLE_BYTES || !preamble.subarray(0, BUNDLE_MAGIC.length).equals(BUNDLE_MAGIC)) {
+    throw new SovereignError("UPDATE_BUNDLE_MALFORMED", "This file is not a Sovereign update bundle (no SOVUPD01 magic).");
+  }
+  const n = preamble.readUInt32BE(BUNDLE_MAGIC.length);
+  if (n < 2 || n > MAX_HEADER_BYTES) throw new SovereignError("UPDATE_BUNDLE_MALFORMED", `The bundle header claims ${n} bytes (at most ${MAX_HEADER_BYTES}).`);
+  return n;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const malformed = (why: string): SovereignError => new SovereignError("UPDATE_BUNDLE_MALFORMED", `The bundle manifest is malformed: ${why}.`);
+
+/** Parses and shape-checks the header JSON; nothing is trusted yet. */
+export function parseEnvelope(header: Buffer): BundleEnvelope {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(header.toString("utf8"));
+  } catch {
+    throw malformed("the header is not JSON");
+  }
+  if (!isObject(raw) || !isObject(raw.manifest)) throw malformed("no manifest");
+  const m = raw.manifest;
+  if (m.schema !== 1) throw malformed(`schema ${String(m.schema)} is not 1`);
+  for (const k of ["version", "board", "createdAt"] as const) if (typeof m[k] !== "string" || m[k].length === 0 || m[k].length > 128) throw malformed(`${k} must be a short string`);
+  if (!Array.isArray(m.parts) || m.parts.length === 0 || m.parts.length > 64) throw malformed("parts must list 1 to 64 parts");
+  let expectOffset = 0;
+  const names = new Set<string>();
+  const parts: BundlePart[] = m.parts.map((p: unknown, i: number) => {
+    if (!isObject(p)) throw malformed(`part ${i} is not an object`);
+    const { name, target, size, sha256, offset } = p;
+    if (typeof name !== "string" || !NAME.test(name) || names.has(name)) throw malformed(`part ${i} has a bad or repeated name`);
+    names.add(name);
+    if (target !== "root" && target !== "boot") throw malformed(`part ${name}: target must be "root" or "boot"`);
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw malformed(`part ${name}: size must be a whole number of bytes`);
+    if (typeof sha256 !== "string" || !HEX64.test(sha256)) throw malformed(`part ${name}: sha256 must be 64 hex digits`);
+    // Parts lie back to back in manifest order: no gaps, no overlaps, nothing unsigned in between.
+    if (offset !== expectOffset) throw malformed(`part ${name}: offset ${String(offset)} should be ${expectOffset}`);
+    expectOffset += size;
+    return { name, target, size, sha256, offset };
+  });
+  if (parts.filter((p) => p.target === "root").length !== 1) throw malformed("exactly one part must target the root slot");
+  const manifest: BundleManifest = { schema: 1, version: m.version as string, board: m.board as string, createdAt: m.createdAt as string, parts };
+  return {
+    manifest,
+    ...(typeof raw.signature === "string" ? { signature: raw.signature } : {}),
+    ...(typeof raw.publicKey === "string" ? { publicKey: raw.publicKey } : {}),
+  };
+}
+
+/** Bytes of the whole bundle its manifest describes. */
+export function bundleSize(headerBytes: number, manifest: BundleManifest): number {
+  return PREAMBLE_BYTES + headerBytes + manifest.parts.reduce((s, p) => s + p.size, 0);
+}
+
+/**
+ * Orders two versions: dot/dash separated, numeric fields compared as
+ * numbers, others as text; a missing field sorts first ("1.2" < "1.2.1").
+ */
+export function compareVersions(a: string, b: string): number {
+  const fa = a.split(/[.+-]/);
+  const fb = b.split(/[.+-]/);
+  for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
+    const x = fa[i];
+    const y = fb[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
+    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
+    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x < y ? -1 : x > y ? 1 : 0;
+    if (c !== 0) return Math.sign(c);
+  }
+  return 0;
+}
+
+/**
+ * Everything that can be decided from the header and the file size: the
+ * signature, the key, the board, the version and the length. Part hashes are
+ * checked while streaming (bundleReader.ts). Throws the first refusal.
+ */
+export function verifyEnvelope(envelope: BundleEnvelope, headerBytes: number, fileSize: number, policy: VerifyPolicy): BundleManifest {
+  const { manifest } = envelope;
+  if (!envelope.signature || !envelope.publicKey) throw new SovereignError("UPDATE_SIGNATURE_MISSING", "The bundle has no signature.");
+  const key = envelope.publicKey.toLowerCase();
+  const trusted = policy.trustedKeys.map((k) => k.trim().toLowerCase());
+  if (!trusted.includes(key)) {
+    throw new SovereignError("UPDATE_KEY_UNTRUSTED", `The bundle is signed by key ${key.slice(0, 16)}…, which is not among this node's ${trusted.length} trusted update key(s).`, { details: { publicKey: key } });
+  }
+  const sig = Buffer.from(envelope.signature, "base64");
+  if (sig.length !== 64 || !verify(sig, bundleSigningInput(manifest), Buffer.from(key, "hex"))) {
+    throw new SovereignError("UPDATE_SIGNATURE_INVALID", "The bundle's signature does not verify against its manifest.");
+  }
+  if (manifest.board !== policy.board) {
+    throw new SovereignError("UPDATE_WRONG_BOARD", `The bundle is for board ${manifest.board}; this node is ${policy.board}.`, { details: { bundle: manifest.board, node: policy.board } });
+  }
+  const expected = bundleSize(headerBytes, manifest);
+  if (fileSize !== expected) {
+    throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle is ${fileSize} bytes; its manifest describes ${expected}.`, { details: { actual: fileSize, expected } });
+  }
+  if (!policy.allowDowngrade && compareVersions(manifest.version, policy.runningVersion) < 0) {
+    throw new SovereignError("UPDATE_DOWNGRADE", `The bundle is version ${manifest.version}, older than the running ${policy.runningVersion}.`, { details: { bundle: manifest.version, running: policy.runningVersion } });
+  }
+  return manifest;
+}

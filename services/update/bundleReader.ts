@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { open, type FileHandle } from "node:fs/promises";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { headerLength, parseEnvelope, PREAMBLE_BYTES, verifyEnvelope, type BundleEnvelope, type BundleManifest, type BundlePart, type VerifyPolicy } from "./bundleFormat.js";
+
+export type ProgressPhase = "verify" | "write" | "readback";
+export type OnProgress = (phase: ProgressPhase, doneBytes: number, totalBytes: number) => void;
+
+const CHUNK = 4 * 1024 * 1024;
+
+/** A bundle whose header has been read and checked, and where its parts start in the file. */
+export interface OpenedBundle {
+  envelope: BundleEnvelope;
+  manifest: BundleManifest;
+  partsStart: number;
+  fileSize: number;
+}
+
+async function readExactly(fh: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buf.subarray(0, got);
+}
+
+/** Reads the header and applies every check that needs no part bytes (signature, key, board, size, version). */
+export async function openBundle(fh: FileHandle, policy: VerifyPolicy): Promise<OpenedBundle> {
+  const fileSize = (await fh.stat()).size;
+  const preamble = await readExactly(fh, PREAMBLE_BYTES, 0);
+  const n = headerLength(preamble);
+  const header = await readExactly(fh, n, PREAMBLE_BYTES);
+  if (header.length < n) throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle ends inside its header (${fileSize} bytes).`);
+  const envelope = parseEnvelope(header);
+  const manifest = verifyEnvelope(envelope, n, fileSize, policy);
+  return { envelope, manifest, partsStart: PREAMBLE_BYTES + n, fileSize };
+}
+
+/**
+ * Streams one part's bytes from the bundle, chunk by chunk, hashing them;
+ * `sink` sees each chunk (the write pass) or nothing (the verify pass).
+ * Returns the sha256 of what was read.
+ */
+export async function streamPart(
+  fh: FileHandle,
+  bundle: OpenedBundle,
+  part: BundlePart,
+  sink: ((chunk: Buffer, offsetInPart: number) => Promise<void>) | null,
+  onChunk: (bytes: number) => void,
+): Promise<string> {
+  const hash = createHash("sha256");
+  const buf = Buffer.alloc(Math.min(CHUNK, Math.max(part.size, 1)));
+  let done = 0;
+  while (done < part.size) {
+    const want = Math.min(buf.length, part.size - done);
+    const { bytesRead } = await fh.read(buf, 0, want, bundle.partsStart + part.offset + done);
+    if (bytesRead === 0) throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle ended inside part ${part.name}.`);
+    const chunk = buf.subarray(0, bytesRead);
+    hash.update(chunk);
+    if (sink) await sink(chunk, done);
+    done += bytesRead;
+    onChunk(bytesRead);
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * The verify pass: header checks, then every part hashed against the signed
+ * manifest. Nothing is written anywhere. Returns the verified manifest.
+ */
+export async function verifyBundleFile(path: string, policy: VerifyPolicy, onProgress?: OnProgress): Promise<OpenedBundle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    throw new SovereignError("UPDATE_BUNDLE_MALFORMED", `Cannot read the bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`, { hint: "Check the path." });
+  }
+  try {
+    const bundle = await openBundle(fh, policy);
+    const total = bundle.manifest.parts.reduce((s, p) => s + p.size, 0);
+    let done = 0;
+    for (const part of bundle.manifest.parts) {
+      const got = await streamPart(fh, bundle, part, null, (b) => {
+        done += b;
+        onProgress?.("verify", done, total);
+      });
+      if (got !== part.sha256) {
+        throw new SovereignError("UPDATE_PART_CORRUPT", `Part ${part.name} of the bundle does not match its signed sha256.`, { details: { part: part.name, expected: part.sha256, actual: got } });
+      }
+    }
+    return bundle;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,23 @@
+import { defineErrors, type CodesOf } from "../../core/errors/catalog.js";
+
+export const updateErrors = defineErrors("update", {
+  UPDATE_BUNDLE_MALFORMED: { status: 400, description: "The file is not a Sovereign update bundle, or its header or manifest is malformed.", hint: "Make the bundle with `sovereign image bundle --board <id>` and copy it whole." },
+  UPDATE_SIGNATURE_MISSING: { status: 400, description: "The update bundle carries no signature; nothing was written.", hint: "Bundles are signed by `sovereign image bundle`; an unsigned file is never applied." },
+  UPDATE_SIGNATURE_INVALID: { status: 400, description: "The update bundle's signature does not match its manifest; nothing was written.", hint: "The bundle was altered or damaged after signing: get a fresh copy from its builder." },
+  UPDATE_KEY_UNTRUSTED: { status: 400, description: "The update bundle is signed by a key this node does not trust; nothing was written.", hint: "The node accepts only the keys in `update.trustedKeys` (pinned when the image was built)." },
+  UPDATE_WRONG_BOARD: { status: 400, description: "The update bundle was built for another board; nothing was written.", hint: "Build the bundle with `--board` set to this node's board." },
+  UPDATE_BUNDLE_TRUNCATED: { status: 400, description: "The update bundle is shorter or longer than its manifest says; nothing was written.", hint: "The copy is incomplete: copy or upload the bundle again." },
+  UPDATE_PART_CORRUPT: { status: 400, description: "A part of the update bundle does not match its sha256 in the signed manifest; nothing was written.", hint: "The bundle was altered or damaged: get a fresh copy from its builder." },
+  UPDATE_DOWNGRADE: { status: 409, description: "The update bundle is older than the running version; nothing was written.", hint: "An admin may install an older version on purpose with --allow-downgrade (CLI) or allowDowngrade=1 (API)." },
+  UPDATE_WRITE_MISMATCH: { status: 500, description: "The bundle read while writing the inactive slot differed from the verified one (or the slot read back differently); the slot was not marked bootable.", hint: "Check the medium holding the bundle and the system disk, then apply again." },
+  UPDATE_SLOT_TOO_SMALL: { status: 400, description: "A part of the update bundle is larger than the inactive slot; nothing was written." },
+  UPDATE_NOT_CONFIGURED: { status: 503, description: "This node has no A/B slots configured (`update.slotA`, `update.slotB`), so it cannot apply updates.", hint: "Images with the A/B layout set these; a development node has none." },
+  UPDATE_BUSY: { status: 409, description: "Another update is being applied right now.", hint: "Wait for it to finish (see `sovereign update status`)." },
+  UPDATE_NOTHING_PENDING: { status: 409, description: "There is no verified update waiting for a restart." },
+  UPDATE_NO_TRIAL: { status: 409, description: "The booted slot is not on trial, so there is nothing to mark good." },
+  UPDATE_UPLOAD_TOO_LARGE: { status: 413, description: "The uploaded bundle is larger than `update.maxBundleBytes`.", hint: "Raise update.maxBundleBytes, or apply the bundle on the node with `sovereign update apply FILE`." },
+});
+
+declare module "../../core/errors/catalog.js" {
+  interface ErrorCodeMap extends CodesOf<typeof updateErrors> {}
+}

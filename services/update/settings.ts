@@ -1,0 +1,47 @@
+import { setting } from "../../core/config/setting.js";
+import type { SettingValues } from "../../core/config/Config.js";
+
+/**
+ * Settings of the update service: the slot layout is declared here, so an
+ * image (or a test) describes its slots as data: block devices on a node,
+ * plain files in tests.
+ */
+export const updateSettings = [
+  setting.list({
+    key: "update.trustedKeys", env: "SOVEREIGN_UPDATE_TRUSTED_KEYS", flag: "--update-trusted-keys", default: [],
+    help: "ed25519 public keys (64 hex digits) whose update bundles this node accepts. Images pin the build key (or `--update-key`).",
+  }),
+  setting.optionalPath({
+    key: "update.slotA", env: "SOVEREIGN_UPDATE_SLOT_A", flag: "--update-slot-a",
+    help: "System slot A: the block device (or, in tests, a file) that receives a bundle's root filesystem. Unset: updates are off.",
+  }),
+  setting.optionalPath({
+    key: "update.slotB", env: "SOVEREIGN_UPDATE_SLOT_B", flag: "--update-slot-b",
+    help: "System slot B, like update.slotA.",
+  }),
+  setting.optionalPath({
+    key: "update.bootDir", env: "SOVEREIGN_UPDATE_BOOT_DIR", flag: "--update-boot-dir",
+    help: "The mounted boot partition (the ESP, or the Pi's firmware partition) where each slot's kernel, initrd and boot entries live.",
+  }),
+  setting.enum({
+    key: "update.bootMethod", env: "SOVEREIGN_UPDATE_BOOT_METHOD", flag: "--update-boot-method",
+    values: ["systemd-boot", "tryboot", "none"] as const, default: "none",
+    help: "How a trial boot is armed: systemd-boot boot counting (UEFI), the Pi firmware's tryboot, or none (write the slot only).",
+  }),
+  setting.integer({
+    key: "update.bootTries", env: "SOVEREIGN_UPDATE_BOOT_TRIES", flag: "--update-boot-tries", default: 3, min: 1, max: 9,
+    help: "How many times systemd-boot tries a new slot before it falls back to the old one.",
+  }),
+  setting.string({
+    key: "update.bootedSlotSource", env: "SOVEREIGN_UPDATE_CMDLINE", flag: "--update-cmdline", default: "/proc/cmdline",
+    help: "Where the booted slot is read from (the kernel command line carries sovereign.slot=a|b).",
+  }),
+  setting.integer({
+    key: "update.maxBundleBytes", env: "SOVEREIGN_UPDATE_MAX_BUNDLE_BYTES", flag: "--update-max-bundle-bytes", default: 8 * 1024 ** 3, min: 1024,
+    help: "Largest bundle the panel accepts as an upload, in bytes (only the upload route takes bodies this large).",
+  }),
+] as const;
+
+declare module "../../core/config/Config.js" {
+  interface Config extends SettingValues<typeof updateSettings> {}
+}
