@@ -1,0 +1,77 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { applyBootOps, readBootFiles } from "../../services/update/applyBootOps.js";
+import { autobootTxt, bootedSlotOf, retargetOptions, systemdBoot, tryboot } from "../../services/update/bootSelection.js";
+
+let esp: string;
+beforeEach(() => {
+  esp = mkdtempSync(join(tmpdir(), "sovereign-esp-"));
+});
+afterEach(() => rmSync(esp, { recursive: true, force: true }));
+
+const entriesDir = (): string[] => readdirSync(join(esp, "loader/entries")).sort();
+
+describe("systemd-boot boot counting", () => {
+  beforeEach(() => {
+    mkdirSync(join(esp, "loader/entries"), { recursive: true });
+    writeFileSync(join(esp, "loader/entries/sovereign-a.conf"), "title Sovereign Node 0.1.0 (slot A)\nsort-key sovereign\nversion 1\nlinux /sovereign/a/vmlinuz\ninitrd /sovereign/a/initrd.img\noptions root=PARTLABEL=sovereign-root-a ro quiet sovereign.slot=a\n");
+    writeFileSync(join(esp, "loader/loader.conf"), "timeout 3\neditor no\n");
+  });
+
+  it("arms the new slot as a +3 entry of a newer generation, keeping the old entry", () => {
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b+3.conf"]);
+    const b = readFileSync(join(esp, "loader/entries/sovereign-b+3.conf"), "utf8");
+    expect(b).toContain("version 2\n");
+    expect(b).toContain("linux /sovereign/b/vmlinuz\n");
+    expect(b).toContain("options root=PARTLABEL=sovereign-root-b ro quiet sovereign.slot=b\n");
+    const loader = readFileSync(join(esp, "loader/loader.conf"), "utf8");
+    expect(loader.split("\n")[0]).toBe("default sovereign-*");
+    expect(loader).toContain("editor no");
+    expect(systemdBoot.inspect(readBootFiles(esp, systemdBoot))).toEqual({ committed: "a", trial: "b", triesLeft: 3 });
+  });
+
+  it("marks good the way systemd-bless-boot does: the counter leaves the file name", () => {
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    // systemd-boot counted one attempt: +3 became +2-1.
+    writeFileSync(join(esp, "loader/entries/sovereign-b+2-1.conf"), readFileSync(join(esp, "loader/entries/sovereign-b+3.conf")));
+    rmSync(join(esp, "loader/entries/sovereign-b+3.conf"));
+    applyBootOps(esp, systemdBoot.commit(readBootFiles(esp, systemdBoot), "b"));
+    expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b.conf"]);
+    expect(systemdBoot.inspect(readBootFiles(esp, systemdBoot))).toEqual({ committed: "b", trial: null, triesLeft: null });
+  });
+
+  it("sees a trial whose tries ran out, and re-arming replaces the bad entry", () => {
+    writeFileSync(join(esp, "loader/entries/sovereign-b+0-3.conf"), "title x\nversion 2\noptions sovereign.slot=b\n");
+    expect(systemdBoot.inspect(readBootFiles(esp, systemdBoot)).triesLeft).toBe(0);
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.3.0", tries: 2 }));
+    expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b+2.conf"]);
+    expect(readFileSync(join(esp, "loader/entries/sovereign-b+2.conf"), "utf8")).toContain("version 3\n");
+  });
+
+  it("retargets only the slot's own names in the kernel options", () => {
+    expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a console=ttyS0", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b console=ttyS0");
+    expect(bootedSlotOf("BOOT_IMAGE=/x ro sovereign.slot=b quiet")).toBe("b");
+    expect(bootedSlotOf("ro quiet")).toBeNull();
+  });
+});
+
+describe("Raspberry Pi tryboot", () => {
+  it("arms with tryboot_a_b: a normal boot stays on the committed partition, tryboot starts the other", () => {
+    writeFileSync(join(esp, "autoboot.txt"), autobootTxt("a", "b"));
+    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "b", version: "0.2.0", tries: 1 }));
+    expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n");
+    expect(tryboot.rebootCommand()).toEqual(["reboot", "0 tryboot"]);
+    expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "a", trial: "b", triesLeft: null });
+  });
+
+  it("commits after health by rewriting autoboot.txt, and arms back the other way from there", () => {
+    applyBootOps(esp, tryboot.commit(readBootFiles(esp, tryboot), "b"));
+    expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=3\n[tryboot]\nboot_partition=2\n");
+    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "a", version: "0.3.0", tries: 1 }));
+    expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: "a", triesLeft: null });
+    expect(existsSync(join(esp, "autoboot.txt.new"))).toBe(false);
+  });
+});

@@ -1,0 +1,133 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import { writeBundle } from "../../image/lib/bundle.js";
+import { UpdateService, type UpdateAuditEvent } from "../../services/update/UpdateService.js";
+
+const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
+
+let dir: string;
+let key: Uint8Array;
+let events: UpdateAuditEvent[];
+let boot: { slot: "a" | "b"; id: string };
+
+async function bundle(version: string): Promise<string> {
+  writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
+  writeFileSync(join(dir, "vmlinuz"), `kernel ${version}`);
+  const out = join(dir, `v${version}.sovupdate`);
+  await writeBundle(out, { version, board: "x86_64-uefi" }, [
+    { name: "rootfs.ext4", target: "root", path: join(dir, "root") },
+    { name: "vmlinuz", target: "boot", path: join(dir, "vmlinuz") },
+  ], key);
+  return out;
+}
+
+/** The service as the node running `version` on the booted slot sees it. */
+function service(version: string): UpdateService {
+  return new UpdateService({
+    dataDir: join(dir, "data"), board: "x86_64-uefi", runningVersion: version,
+    trustedKeys: [Buffer.from(publicKeyOf(key)).toString("hex")],
+    slots: { a: join(dir, "slot-a"), b: join(dir, "slot-b") },
+    bootDir: join(dir, "esp"), bootMethod: "systemd-boot", bootTries: 3,
+    cmdline: () => `ro sovereign.slot=${boot.slot}`, bootId: () => boot.id,
+    audit: (e) => events.push(e),
+  });
+}
+
+/** A reboot: a new boot id, and the slot the boot loader chose. */
+function reboot(slot: "a" | "b"): void {
+  boot = { slot, id: randomBytes(8).toString("hex") };
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "sovereign-update-"));
+  key = generateSecretKey();
+  events = [];
+  boot = { slot: "a", id: "boot-1" };
+  writeFileSync(join(dir, "slot-a"), randomBytes(512 * 1024));
+  writeFileSync(join(dir, "slot-b"), randomBytes(512 * 1024));
+  mkdirSync(join(dir, "esp/loader/entries"), { recursive: true });
+  writeFileSync(join(dir, "esp/loader/entries/sovereign-a.conf"), "title a\nversion 1\noptions root=PARTLABEL=sovereign-root-a sovereign.slot=a\n");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("update service", () => {
+  it("applies, restarts into the trial, marks good; then a failed trial rolls back and the status names the failed version", async () => {
+    const v1 = service("0.1.0");
+    const applied = await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+    expect(applied.slot).toBe("b");
+    let st = v1.status();
+    expect(st.pending).toMatchObject({ slot: "b", version: "0.2.0", restartRequestedAt: null });
+    expect(st.slots.map((s) => [s.slot, s.version, s.condition, s.booted])).toEqual([["a", "0.1.0", "good", true], ["b", "0.2.0", "written", false]]);
+    expect(readdirSync(join(dir, "esp/loader/entries")).sort()).toEqual(["sovereign-a.conf", "sovereign-b+3.conf"]);
+    expect(readFileSync(join(dir, "esp/sovereign/b/vmlinuz"), "utf8")).toBe("kernel 0.2.0");
+
+    let ran: readonly string[] = [];
+    v1.restart("admin", (argv) => {
+      ran = argv;
+    });
+    expect(ran).toEqual(["systemctl", "reboot"]);
+
+    reboot("b");
+    const v2 = service("0.2.0");
+    st = v2.status();
+    expect(st.trial).toMatchObject({ slot: "b", version: "0.2.0" });
+    expect(st.bootedSlot).toBe("b");
+    v2.markGood("system");
+    expect(readdirSync(join(dir, "esp/loader/entries")).sort()).toEqual(["sovereign-a.conf", "sovereign-b.conf"]);
+    expect(v2.status().lastResult).toMatchObject({ outcome: "committed", version: "0.2.0" });
+    expect(() => v2.markGood("system")).toThrow(SovereignError);
+
+    // v3 is written to slot a, the node restarts, and comes back on b: v3 never became healthy.
+    await v2.apply(await bundle("0.3.0"), { via: "upload", actor: "admin" });
+    v2.restart("admin", () => undefined);
+    reboot("a");
+    // The trial boot ran v3 (it is on trial) ...
+    service("0.3.0").status();
+    // ... and the boot loader, out of tries, brought back v2 on slot b.
+    reboot("b");
+    st = service("0.2.0").status();
+    expect(st.rollback).toMatchObject({ failedVersion: "0.3.0", failedSlot: "a" });
+    expect(st.rollback?.reason).toContain("never marked good");
+    expect(st.slots.find((s) => s.slot === "a")?.condition).toBe("bad");
+    expect(st.lastResult?.outcome).toBe("rolled-back");
+    expect(st.counters.rollbacks).toBe(1);
+    expect(events.map((e) => e.type)).toEqual([
+      "update.attempt", "update.applied", "update.restart", "update.trial_started", "update.committed",
+      "update.attempt", "update.applied", "update.restart", "update.trial_started", "update.rolled_back",
+    ]);
+  });
+
+  it("a restart that comes straight back on the old slot is a rollback too", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli" });
+    v1.restart(null, () => undefined);
+    // Same boot: the service restarted, the machine did not. Nothing is decided yet.
+    expect(service("0.1.0").status().rollback).toBeNull();
+    reboot("a");
+    const st = service("0.1.0").status();
+    expect(st.rollback).toMatchObject({ failedVersion: "0.2.0", failedSlot: "b" });
+    expect(st.pending).toBeNull();
+  });
+
+  it("a refused bundle is recorded and leaves the inactive slot untouched", async () => {
+    const v1 = service("0.1.0");
+    const good = await bundle("0.2.0");
+    const buf = readFileSync(good);
+    buf[buf.length - 100] = (buf[buf.length - 100] ?? 0) ^ 0xff;
+    writeFileSync(good, buf);
+    const before = sha(join(dir, "slot-b"));
+    await expect(v1.apply(good, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_CORRUPT" });
+    expect(sha(join(dir, "slot-b"))).toBe(before);
+    const st = v1.status();
+    expect(st.lastResult).toMatchObject({ outcome: "refused", code: "UPDATE_PART_CORRUPT" });
+    expect(st.pending).toBeNull();
+    expect(st.slots.find((s) => s.slot === "b")?.condition).toBe("unknown");
+    expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.refused"]);
+    expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
+  });
+});
