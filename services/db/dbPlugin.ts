@@ -2,11 +2,15 @@ import fp from "fastify-plugin";
 import { join } from "node:path";
 import { Database } from "./Database.js";
 import { backupDirOf, releaseLock, takeLock } from "./backups.js";
+import { packageVersion } from "../../core/packageVersion.js";
+import { onVersionChange, recordVersion, type VersionChangeReport } from "./versionSnapshot.js";
 import "./errors.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     db: Database;
+    /** What this start did about a change of software version: a snapshot before migrating, or a restore after a rollback. */
+    dbVersionChange: VersionChangeReport;
   }
 }
 
@@ -24,10 +28,18 @@ export const dbPlugin = fp(
   async (app) => {
     const dataDir = app.config["paths.dataDir"];
     const path = dbPathOf(dataDir);
-    const db = Database.open(path, { cacheMb: app.tuning.sqliteCacheMb.value, backupDir: backupDirOf(dataDir) });
+    const open = (): Database => Database.open(path, { cacheMb: app.tuning.sqliteCacheMb.value, backupDir: backupDirOf(dataDir) });
+    const opened = open();
     // A second process on the same file (a CLI command) never takes or removes the running node's lock.
     const ownsLock = takeLock(path);
+    // Before any service migrates: a snapshot when this version is newer, a restore when it is older (a rollback).
+    const running = packageVersion();
+    const change = await onVersionChange(opened, dataDir, running, open);
+    const db = change.db;
+    if (change.report.kind === "snapshot-taken" || change.report.kind === "restored") app.log.warn({ versionChange: change.report }, change.report.summary);
     app.decorate("db", db);
+    app.decorate("dbVersionChange", change.report);
+    app.addHook("onReady", async () => recordVersion(db, dataDir, running));
     app.health.register({
       name: "db",
       liveness: false,

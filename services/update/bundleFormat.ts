@@ -1,6 +1,7 @@
 import { verify } from "../../core/ed25519.js";
 import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { compareVersions } from "../../core/compareVersions.js";
 import "./errors.js";
 
 /**
@@ -78,25 +79,7 @@ export function bundleSize(headerBytes: number, manifest: BundleManifest): numbe
   return PREAMBLE_BYTES + headerBytes + manifest.parts.reduce((s, p) => s + p.size, 0);
 }
 
-/**
- * Orders two versions: dot/dash separated, numeric fields compared as
- * numbers, others as text; a missing field sorts first ("1.2" < "1.2.1").
- */
-export function compareVersions(a: string, b: string): number {
-  const fa = a.split(/[.+-]/);
-  const fb = b.split(/[.+-]/);
-  for (let i = 0; i < Math.max(fa.length, fb.length); i++) {
-    const x = fa[i];
-    const y = fb[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const nx = /^\d+$/.test(x) ? Number(x) : NaN;
-    const ny = /^\d+$/.test(y) ? Number(y) : NaN;
-    const c = !Number.isNaN(nx) && !Number.isNaN(ny) ? nx - ny : x < y ? -1 : x > y ? 1 : 0;
-    if (c !== 0) return Math.sign(c);
-  }
-  return 0;
-}
+export { compareVersions };
 
 /**
  * Everything that can be decided from the header and the file size: the
