@@ -38,6 +38,11 @@ export interface BuildOptions {
    * Adiantum to boot the Pi 4's first-boot path (AES-XTS build, Adiantum device) under qemu.
    */
   deviceCipher?: string;
+  /**
+   * usb-key: seconds the initramfs waits for the key stick before it asks for the recovery key, put on the
+   * kernel command line as `sovereign.keywait=` (UEFI boards). Defaults to the keyscript's 60 (tests use less).
+   */
+  usbKeyWaitSeconds?: number;
   /** Stop after this step (tests and debugging). */
   stopAfter?: string;
   /** Test images: a unit that writes a status line to this serial port once the system settles (e.g. ttyS1). */

@@ -15,6 +15,10 @@ export interface BuildKeys {
   passphraseFile?: string;
   /** usb-key unlock: a FAT image labelled SOVKEY holding the key file. */
   usbKeyImage?: string;
+  /** The recovery key (`XXXXX-XXXXX-…`, image/lib/recoveryKey.ts), in its own keyslot whatever the unlock method. */
+  recoveryKey: string;
+  /** Where it was written, once, beside the image (0600). */
+  recoveryKeyFile: string;
 }
 
 /** bootstrap: the rootfs tree is extracted; from which tarball. */

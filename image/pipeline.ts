@@ -84,6 +84,8 @@ export interface BuildResult {
   manifest: string;
   passphraseFile?: string;
   usbKeyImage?: string;
+  /** The recovery key's file beside the image (0600); the key itself is never in the result or the log. */
+  recoveryKeyFile?: string;
   luksUuid: string;
   timings: StepTiming[];
   sizes: { diskBytes: number; imageBytes: number; rootfsBytes: number };
@@ -235,6 +237,7 @@ function buildResult(ctx: RunningBuild, o: Partial<StepOutputs>): BuildResult {
     manifest: o.manifest?.path ?? "",
     ...(o.keys?.passphraseFile ? { passphraseFile: o.keys.passphraseFile } : {}),
     ...(o.keys?.usbKeyImage ? { usbKeyImage: o.keys.usbKeyImage } : {}),
+    ...(o.keys?.recoveryKeyFile ? { recoveryKeyFile: o.keys.recoveryKeyFile } : {}),
     luksUuid: o.configure?.ids.luksUuid ?? "",
     timings: ctx.timings,
     sizes: { diskBytes: o.assemble?.bytes ?? 0, imageBytes: o.manifest?.files[0]?.bytes ?? 0, rootfsBytes: o["rootfs-image"]?.fsBytes ?? 0 },

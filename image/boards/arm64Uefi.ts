@@ -26,5 +26,11 @@ export const arm64Uefi: BoardProfile = {
     ),
     ...headlessExcludes,
   ],
+  initramfsModules: {
+    storage: ["nvme", "ahci", "sd_mod", "virtio_blk", "virtio_scsi", "usb_storage", "uas"],
+    usbHost: ["xhci_pci", "xhci_plat_hcd", "xhci_hcd"],
+    keyboard: ["usbhid", "hid_generic"],
+    network: ["virtio_net", "e1000e", "igb", "r8169"],
+  },
   notes: ["CPU inference (llama.cpp arm64 prebuilt)"],
 };

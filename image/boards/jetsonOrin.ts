@@ -18,6 +18,13 @@ export const jetsonOrin: BoardProfile = {
   // The CUDA runner is built for the Orin's GPU (sm_87); node-llama-cpp names its build folder after
   // the custom CMake options, so the service must see the same option to find that build.
   serviceEnv: { NODE_LLAMA_CPP_CMAKE_OPTION_CMAKE_CUDA_ARCHITECTURES: "87" },
+  // The Orin's USB is Tegra's XUSB (xhci_tegra and its PHY); the developer kit's Ethernet is a Realtek on PCIe.
+  initramfsModules: {
+    storage: ["nvme", "sd_mod", "sdhci_tegra", "usb_storage", "uas"],
+    usbHost: ["xhci_tegra", "phy_tegra_xusb", "xhci_pci"],
+    keyboard: ["usbhid", "hid_generic"],
+    network: ["r8169"],
+  },
   notes: [
     "boots as a generic arm64 UEFI disk (USB or NVMe)",
     "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t with a BSP directory or a 'deb …' apt line): the cuda-runner step then builds llama.cpp with CUDA; without it inference is CPU-only, and says so",

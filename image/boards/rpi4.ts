@@ -24,5 +24,13 @@ export const rpi4: BoardProfile = {
   luks: { cipher: "xchacha12,aes-adiantum-plain64", keySize: 256, pbkdfMemoryKiB: 262_144 },
   unlock: ["passphrase", "usb-key", "ssh"],
   serviceEnv: { MALLOC_ARENA_MAX: "2" },
+  // SD through sdhci-iproc (emmc2); USB-A behind the VL805 on PCIe (pcie-brcmstb is built in), USB-C through dwc2;
+  // Ethernet is GENET with a Broadcom PHY.
+  initramfsModules: {
+    storage: ["sdhci_iproc", "mmc_block", "usb_storage", "uas", "sd_mod"],
+    usbHost: ["xhci_pci", "xhci_hcd", "dwc2"],
+    keyboard: ["usbhid", "hid_generic"],
+    network: ["genet", "broadcom"],
+  },
   notes: ["CPU inference; Adiantum disk encryption (no AES instructions)"],
 };

@@ -22,5 +22,16 @@ export const rpi5: BoardProfile = {
   luks: { cipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 524_288 },
   unlock: ["passphrase", "usb-key", "ssh"],
   serviceEnv: {},
+  // On the Pi 5 all USB and Ethernet sit behind RP1, on the SoC's PCIe: the RP1 core (rp1-pci, which
+  // enables its sub-devices from a DT overlay), its clocks and pins, RP1's DesignWare USB 3 (dwc3 +
+  // xhci-plat) and its Cadence GEM Ethernet (macb) with a Broadcom PHY. The SD slot is the SoC's
+  // sdhci-brcmstb. Names from the kernel sources (6.17: drivers/misc/rp1, clk-rp1, pinctrl-rp1); the
+  // initramfs step fails the build if the backports kernel lacks one.
+  initramfsModules: {
+    storage: ["sdhci_brcmstb", "mmc_block", "nvme", "usb_storage", "uas", "sd_mod"],
+    usbHost: ["rp1_pci", "clk_rp1", "pinctrl_rp1", "dwc3", "xhci_plat_hcd", "xhci_hcd"],
+    keyboard: ["usbhid", "hid_generic"],
+    network: ["macb", "broadcom"],
+  },
   notes: ["CPU inference; kernel from trixie-backports (>= 6.17), EEPROM bootloader"],
 };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 
 const pkgName = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "a Debian package name");
+const moduleName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "a kernel module name, e.g. xhci_pci");
 
 /** How a disk is unlocked at boot; a board lists those it supports, the first being its default. */
 export const unlockMethodSchema = z.enum(["passphrase", "usb-key", "tpm2", "ssh"]);
@@ -77,6 +78,18 @@ export const boardProfileSchema = z
      * of them go too. Defaults to none.
      */
     kernelModulesExclude: z.array(z.string().regex(/^(arch|crypto|drivers|fs|net|sound|virt)(\/[a-z0-9_.-]+)*$/, "a directory under the kernel's module tree, e.g. drivers/media")).optional(),
+    /**
+     * Kernel modules the initramfs must hold (or the kernel have built in) for this board to unlock: the
+     * disk's controller, the USB host (the key stick, a USB root disk), the keyboard (a passphrase or the
+     * recovery key typed at the console) and, for ssh unlock only, the Ethernet drivers. The initramfs step
+     * forces them in and fails the build if one is missing from the built initrd; names as modprobe takes them.
+     */
+    initramfsModules: z.object({
+      storage: z.array(moduleName).min(1),
+      usbHost: z.array(moduleName),
+      keyboard: z.array(moduleName),
+      network: z.array(moduleName),
+    }),
     /** Notes the `image boards` table shows (GPU support, opt-in layers). */
     notes: z.array(z.string()),
     /** Optional vendor layer (Jetson L4T): never fetched by default. */

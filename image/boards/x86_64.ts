@@ -29,5 +29,12 @@ export const x86_64: BoardProfile = {
     "drivers/gpu/drm/gma500",
     ...headlessExcludes,
   ],
+  // Built in (checked against modules.builtin): virtio_pci, atkbd, i8042.
+  initramfsModules: {
+    storage: ["ahci", "nvme", "sd_mod", "virtio_blk", "virtio_scsi", "usb_storage", "uas"],
+    usbHost: ["xhci_pci", "xhci_hcd", "ehci_pci"],
+    keyboard: ["usbhid", "hid_generic", "atkbd"],
+    network: ["e1000e", "igb", "igc", "r8169", "virtio_net"],
+  },
   notes: ["CPU inference (llama.cpp x64 prebuilt); TPM2 unlock where the PC has one"],
 };

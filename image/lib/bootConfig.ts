@@ -12,6 +12,17 @@ export const ROOT_MAPPER = "sovroot";
 /** Filesystem label of the USB stick that carries the key file (usb-key unlock). */
 export const USB_KEY_LABEL = "SOVKEY";
 export const USB_KEY_FILE = "sovereign.key";
+/**
+ * The LUKS2 label of the root volume. crypttab finds root by this label,
+ * not by UUID, so first boot can give each device its own LUKS UUID without
+ * rebuilding the initramfs (dracut images also name the UUID on the kernel
+ * command line, which first boot rewrites).
+ */
+export const LUKS_LABEL = "sovereign-luks";
+/** The usb-key keyscript in the root and the initramfs: passdev with a console message, then the recovery key. */
+export const USB_KEY_KEYSCRIPT = "/usr/lib/sovereign/usbkey-keyscript";
+/** How long the usb-key keyscript waits for the stick before it asks for the recovery key; `sovereign.keywait=` on the kernel command line overrides it. */
+export const USB_KEY_WAIT_SECONDS = 60;
 
 export interface BootIds {
   /** LUKS2 UUID, fixed at build time with `cryptsetup --uuid`. */
@@ -39,14 +50,21 @@ const SYSTEMD_LUKS_OPTIONS = "discard,tpm2-device=auto";
 
 /**
  * /etc/crypttab. `initramfs` makes cryptsetup-initramfs unlock root early;
- * usb-key uses Debian's passdev keyscript, which waits for the labelled stick.
+ * usb-key uses our keyscript around Debian's passdev: it waits for the
+ * labelled stick, says so on the console, and after a while asks for the
+ * recovery key (`tries=0`: a mistyped key asks again instead of dropping
+ * to a shell). Root is named by its LUKS label, which survives first
+ * boot's new UUID (a udev change of the UUID would also stop a
+ * systemd-cryptsetup unit bound to the old by-uuid link). dracut images
+ * name the UUID on the kernel command line too (`rd.luks.name`), which
+ * first boot rewrites in the ESP's loader entry.
  */
-export function crypttab(unlock: UnlockMethod, ids: BootIds): string {
-  const dev = `UUID=${ids.luksUuid}`;
+export function crypttab(unlock: UnlockMethod, _ids?: BootIds): string {
+  const dev = `LABEL=${LUKS_LABEL}`;
   const base = "luks,discard,initramfs";
   switch (unlock) {
     case "usb-key":
-      return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},keyscript=/lib/cryptsetup/scripts/passdev\n`;
+      return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},tries=0,keyscript=${USB_KEY_KEYSCRIPT}\n`;
     case "tpm2":
       // systemd-cryptsetup: the token systemd-cryptenroll made at first boot, else the recovery passphrase.
       return `${ROOT_MAPPER} ${dev} none luks,${SYSTEMD_LUKS_OPTIONS}\n`;
@@ -115,8 +133,8 @@ export function expectedPiCmdline(board: BoardProfile): string[] {
  * initramfs-tools settings: cryptsetup always, modules for the key stick,
  * dropbear for ssh. For dracut (tpm2), its configuration instead.
  */
-export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64"): Record<string, string> {
-  if (initramfsGenerator(unlock) === "dracut") return { "etc/dracut.conf.d/90-sovereign.conf": dracutConf() };
+export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64", boardModules: readonly string[] = []): Record<string, string> {
+  if (initramfsGenerator(unlock) === "dracut") return { "etc/dracut.conf.d/90-sovereign.conf": dracutConf(boardModules) };
   const files: Record<string, string> = {
     "etc/cryptsetup-initramfs/conf-hook": "CRYPTSETUP=y\n",
     "etc/initramfs-tools/conf.d/sovereign.conf": "COMPRESS=zstd\n",
@@ -124,6 +142,8 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
   // The cryptsetup hook cannot see the cipher of a volume that is not open at build time, so name its modules.
   const modules = ["dm_crypt", ...cipherModules(cipher)];
   if (unlock === "usb-key") modules.push("vfat", "nls_cp437", "nls_iso8859_1", "nls_ascii", "nls_utf8", "ext4", "usb_storage", "uas", "sd_mod", "virtio_blk");
+  // What the board needs to reach its disk, the key stick and the keyboard (and the LAN for ssh unlock).
+  for (const m of boardModules) if (!modules.includes(m)) modules.push(m);
   files["etc/initramfs-tools/modules"] = modules.join("\n") + "\n";
   if (unlock === "ssh") {
     if (!sshAuthorizedKeys) throw new Error("ssh unlock needs an authorized key");
@@ -139,12 +159,14 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
  * crypto/ (AES-XTS and Adiantum alike). systemd-cryptsetup and tpm2-tss
  * bring the TPM2 token plugin, the tss2 libraries and the TPM drivers.
  */
-export function dracutConf(): string {
+export function dracutConf(boardModules: readonly string[] = []): string {
   return [
     "# Sovereign image builder (image/lib/bootConfig.ts)",
     'hostonly="no"',
     'compress="zstd"',
     'add_dracutmodules+=" systemd-cryptsetup tpm2-tss "',
+    // The board's boot-critical drivers, whatever dracut's generic selection would take.
+    ...(boardModules.length ? [`add_drivers+=" ${boardModules.join(" ")} "`] : []),
     // Nothing here boots from the network, LVM or RAID, or draws a splash.
     'omit_dracutmodules+=" plymouth network network-manager systemd-networkd nfs iscsi lvm mdraid dmraid multipath btrfs bluetooth "',
     "",

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Sovereign Node first boot (run once by sovereign-firstboot.service).
-# 1. re-encrypt root online to a new, device-unique volume key;
+# 1. re-encrypt root online to a new, device-unique volume key (progress on the console);
 # 2. grow partition, LUKS and ext4 to fill the medium;
-# 3. replace the build passphrase with the chosen unlock method;
-# 4. generate machine-id, SSH host keys, the one-time setup code; print URL + code.
+# 3. keep the recovery key's keyslot, replace the build passphrase with the chosen unlock method;
+# 4. give the device its own LUKS and ext4 UUIDs (every copy of the image shares the build's);
+# 5. generate machine-id, SSH host keys, the one-time setup code; print URL + code.
 # Each stage is idempotent so a power cut mid-way resumes on the next boot
 # (cryptsetup keeps its own reencryption checkpoint in the LUKS2 header).
 set -eu
 . /etc/sovereign/firstboot.conf
 BUILD_KEY=/etc/sovereign/build.key
+RECOVERY_KEY=/etc/sovereign/recovery.key
 MAPPER=sovroot
 say() { echo "sovereign-firstboot: $*"; echo "sovereign-firstboot: $*" > /dev/console 2>/dev/null || true; }
 now() { date +%s.%N; }
@@ -40,14 +42,34 @@ grow_root() {
   say "root filesystem: $BEFORE -> $AFTER bytes"
 }
 
+# cryptsetup --progress-json prints one object per line ({"device_bytes":"…","device_size":"…","speed":"…",
+# "eta_ms":"…",…}, numbers as strings): one line each, percent, rate and time left, which say() puts on the console.
+progress() {
+  awk -F'"' '{
+    for (i = 2; i + 2 <= NF; i += 4) v[$i] = $(i + 2)
+    if (v["device_size"] + 0 <= 0) next
+    eta = int(v["eta_ms"] / 1000)
+    printf "re-encrypting: %d%% (%d of %d MiB) at %.1f MiB/s, about %dm%02ds left\n",
+      100 * v["device_bytes"] / v["device_size"], v["device_bytes"] / 1048576, v["device_size"] / 1048576, v["speed"] / 1048576, eta / 60, eta % 60
+    fflush()
+  }'
+}
+
 # 1. New volume key. Skipped if the build key is already gone (an earlier run finished it).
 REENC_S=0
 if [ -f "$BUILD_KEY" ]; then
   OLD_KEY_DIGEST=$(cryptsetup luksDump "$ROOTDEV" | sed -n '/^Digests:/,$p' | sha256sum | cut -c1-16)
-  say "re-encrypting $ROOTDEV to a new volume key (this takes a while)"
+  say "re-encrypting $ROOTDEV to a new volume key (this takes a while; progress every few seconds)"
+  # Name the build key's keyslot: a key file opens one keyslot, and cryptsetup drops the keyslots it
+  # cannot re-wrap. The recovery key's slot is added back from $RECOVERY_KEY below.
+  BUILD_SLOT=$(cryptsetup open --test-passphrase --verbose --key-file "$BUILD_KEY" "$ROOTDEV" 2>&1 | sed -n 's/^Key slot \([0-9]*\) unlocked.*/\1/p' | head -n 1)
   t0=$(now)
+  RC_FILE=/run/sovereign-reencrypt.rc
+  rm -f "$RC_FILE"
   # shellcheck disable=SC2086
-  cryptsetup reencrypt --batch-mode --key-file "$BUILD_KEY" $PBKDF --cipher "$CIPHER" --key-size "$KEY_SIZE" --resilience checksum "$ROOTDEV"
+  { rc=0; cryptsetup reencrypt --batch-mode --key-file "$BUILD_KEY" ${BUILD_SLOT:+--key-slot "$BUILD_SLOT"} $PBKDF --cipher "$CIPHER" --key-size "$KEY_SIZE" \
+      --resilience checksum --progress-json --progress-frequency 5 "$ROOTDEV" || rc=$?; echo "$rc" > "$RC_FILE"; } | progress | while IFS= read -r l; do say "$l"; done
+  [ "$(cat "$RC_FILE")" = 0 ] || { say "re-encryption failed (cryptsetup exit $(cat "$RC_FILE")); it resumes at the next boot"; exit 1; }
   t1=$(now)
   REENC_S=$(echo "$t1 $t0" | awk '{ printf "%.1f", $1 - $2 }')
   say "re-encryption done in ${REENC_S}s"
@@ -56,7 +78,17 @@ if [ -f "$BUILD_KEY" ]; then
   # still opens a keyslot: resizing LUKS2 needs a key when the volume key sits in the kernel keyring.
   grow_root "$BUILD_KEY"
 
-  # 3. Unlock method.
+  # 3. The recovery key (made at build, in its own keyslot) opens the disk whatever the unlock method.
+  # Re-encryption kept only the build key's keyslot: add it back while the build key still opens one.
+  if [ -f "$RECOVERY_KEY" ]; then
+    if ! cryptsetup open --test-passphrase --key-file "$RECOVERY_KEY" "$ROOTDEV" 2>/dev/null; then
+      # shellcheck disable=SC2086
+      cryptsetup luksAddKey --batch-mode --key-file "$BUILD_KEY" $PBKDF "$ROOTDEV" "$RECOVERY_KEY"
+    fi
+    say "the recovery key written beside the image opens this disk, with every unlock method"
+  fi
+
+  # Unlock method.
   case "$UNLOCK" in
     usb-key)
       NEW_KEY=/run/sovereign-new.key
@@ -84,13 +116,36 @@ if [ -f "$BUILD_KEY" ]; then
       ;;
   esac
   NEW_KEY_DIGEST=$(cryptsetup luksDump "$ROOTDEV" | sed -n '/^Digests:/,$p' | sha256sum | cut -c1-16)
+
+  # 4. This device's own LUKS and ext4 UUIDs. crypttab finds root by the LUKS label, so only dracut
+  # images (tpm2) name the UUID, on the kernel command line: the ESP's loader entry is rewritten beside
+  # the header change (written first, renamed after it). fstab names /dev/mapper, not the ext4 UUID.
+  # The ESP is mounted "nofail", so not necessarily yet.
+  if [ -d /boot/efi ]; then systemctl start boot-efi.mount 2>/dev/null || true; fi
+  OLD_UUID=$(cryptsetup luksUUID "$ROOTDEV")
+  NEW_UUID=$(cat /proc/sys/kernel/random/uuid)
+  ENTRY=/boot/efi/loader/entries/sovereign.conf
+  if grep -q "$OLD_UUID" /proc/cmdline && ! grep -qs "$OLD_UUID" "$ENTRY"; then
+    say "keeping the LUKS UUID: the kernel command line names it and $ENTRY is not there to rewrite"
+  else
+    if grep -qs "$OLD_UUID" "$ENTRY"; then sed "s/$OLD_UUID/$NEW_UUID/g" "$ENTRY" > "$ENTRY.new"; fi
+    cryptsetup luksUUID --batch-mode --uuid "$NEW_UUID" "$ROOTDEV"
+    if [ -f "$ENTRY.new" ]; then mv "$ENTRY.new" "$ENTRY"; fi
+    sync
+    say "LUKS UUID $OLD_UUID -> $NEW_UUID"
+  fi
+  # metadata_csum_seed (set at build) lets the UUID change while root is mounted.
+  if tune2fs -U random "/dev/mapper/$MAPPER" >/dev/null 2>&1; then say "root filesystem UUID $(blkid -s UUID -o value "/dev/mapper/$MAPPER")"
+  else say "could not give the root filesystem its own UUID (tune2fs -U)"; fi
+
+  shred -u "$RECOVERY_KEY" 2>/dev/null || rm -f "$RECOVERY_KEY"
   shred -u "$BUILD_KEY" 2>/dev/null || rm -f "$BUILD_KEY"
 else
   OLD_KEY_DIGEST=unknown; NEW_KEY_DIGEST=unknown
   grow_root ""
 fi
 
-# 4. Identity.
+# 5. Identity.
 if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then
   rm -f /etc/machine-id
   systemd-machine-id-setup
@@ -121,7 +176,8 @@ chmod 0600 "$CODE_FILE"
 
 cat > "$STATE" <<JSON
 {"reencryptSeconds": $REENC_S, "rootBytesBefore": $BEFORE, "rootBytesAfter": $AFTER,
- "volumeKeyDigestBefore": "$OLD_KEY_DIGEST", "volumeKeyDigestAfter": "$NEW_KEY_DIGEST", "unlock": "$UNLOCK", "board": "$BOARD"}
+ "volumeKeyDigestBefore": "$OLD_KEY_DIGEST", "volumeKeyDigestAfter": "$NEW_KEY_DIGEST", "unlock": "$UNLOCK", "board": "$BOARD",
+ "luksUuid": "$(cryptsetup luksUUID "$ROOTDEV")", "rootFsUuid": "$(blkid -s UUID -o value "/dev/mapper/$MAPPER")"}
 JSON
 touch "$DATA_DIR/.firstboot-done"
 HOST=$(cat /etc/hostname)

@@ -33,7 +33,8 @@ export const bootPartitionStep = defineStep({
     const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
     if (ctx.board.boot.kind === "uefi") {
       const ver = newestKernel(ctx);
-      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ids.luksUuid);
+      const keyWait = ctx.unlock === "usb-key" && ctx.options.usbKeyWaitSeconds !== undefined ? [`sovereign.keywait=${ctx.options.usbKeyWaitSeconds}`] : [];
+      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ids.luksUuid, keyWait);
       const tmp = join(ctx.work, "esp");
       await exec("mkdir", ["-p", tmp]);
       writeFileSync(join(tmp, "loader.conf"), loaderConf);

@@ -70,7 +70,9 @@ export const rootfsImageStep = defineStep({
     const mkfs = async (bytes: number): Promise<void> => {
       writeFileSync(img, "");
       truncateSync(img, bytes);
-      await exec("mkfs.ext4", ["-q", "-F", "-L", "sovereign-root", "-U", ids.rootFsUuid, "-T", "default", "-b", "4096", "-m", "0", "-N", String(inodesFor(files)), "-E", "root_owner=0:0", "-d", r, img], {
+      // metadata_csum_seed: checksums no longer depend on the UUID, so first boot can give each device
+      // its own filesystem UUID while root is mounted (tune2fs -U, EXT4_IOC_SETFSUUID).
+      await exec("mkfs.ext4", ["-q", "-F", "-L", "sovereign-root", "-U", ids.rootFsUuid, "-O", "metadata_csum_seed", "-T", "default", "-b", "4096", "-m", "0", "-N", String(inodesFor(files)), "-E", "root_owner=0:0", "-d", r, img], {
         logFile: ctx.logFile,
         nice: true,
       });

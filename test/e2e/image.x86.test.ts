@@ -1,17 +1,24 @@
 // Build a real x86_64 image from the Debian mirror and boot it in qemu with OVMF:
-// usb-key unlock from a second disk, first boot re-encrypts to a new volume key,
-// the node serves /healthz through a forwarded port, and a reboot unlocks and serves again.
+// usb-key unlock from a second disk, first boot re-encrypts to a new volume key (progress on the
+// console) and gives the device its own LUKS and ext4 UUIDs, the node serves /healthz through a
+// forwarded port, a reboot unlocks and serves again, and a boot without the key stick says so on the
+// console, then unlocks with the recovery key typed there.
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
-import { bootToHealthz, pickAccel, readText, statusLine, waitFor } from "./imageQemu.js";
-import { buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
+import { RECOVERY_KEY_PATTERN } from "../../image/lib/recoveryKey.js";
+import { requiredInitrdModules } from "../../image/lib/initrdModules.js";
+import { x86_64 } from "../../image/boards/x86_64.js";
+import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
+import { assertBootInitrdModules, buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
+/** How long the test image's keyscript waits for the stick (SOVEREIGN_IMAGE_TEST_KEY_WAIT_S; 60 s on a real image). */
+const KEY_WAIT_S = 20;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64") && requireRoot();
 
 describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () => {
@@ -22,7 +29,9 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
   const measured: Record<string, number | string> = {};
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--compress", "zstd"], {
+      SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1", SOVEREIGN_IMAGE_TEST_KEY_WAIT_S: String(KEY_WAIT_S),
+    });
     disk = decompressDisk(built, out);
     usbKey = join(out, "usbkey.img");
     copyFileSync(built.usbKeyImage ?? "", usbKey);
@@ -51,19 +60,35 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     expect(esp.entry).toContain("root=/dev/mapper/sovroot");
   });
 
-  it("root is LUKS2 with the build passphrase, and its payload decrypts in user space to an ext4 superblock", async () => {
+  it("the initrd on the ESP holds the board's boot-critical modules, the usb-key keyscript and passdev", () => {
+    const l = assertBootInitrdModules(built, out, ["--unlock", "usb-key"]);
+    expect(requiredInitrdModules(x86_64, "usb-key")).toEqual(expect.arrayContaining(["ahci", "nvme", "xhci_pci", "usbhid"]));
+    for (const f of ["usr/lib/sovereign/usbkey-keyscript", "usr/lib/cryptsetup/scripts/passdev", "usr/lib/cryptsetup/askpass"]) expect(l.files.map((x) => x.replace(/^lib\//, "usr/lib/"))).toContain(f);
+  });
+
+  it("root is LUKS2 with the build passphrase and the recovery key, and its payload decrypts in user space to an ext4 superblock", async () => {
     const header = join(out, "luks-header.bin");
     extractHeader(disk, header);
     const h = readLuks2Header(header);
     expect(h.uuid).toBe(built.luksUuid);
+    expect(h.label).toBe("sovereign-luks");
     expect(h.json.segments["0"]?.encryption).toBe("aes-xts-plain64");
-    expect(Object.values(h.json.keyslots).map((k) => k.kdf?.type)).toEqual(["argon2id"]);
+    expect(Object.values(h.json.keyslots).map((k) => k.kdf?.type)).toEqual(["argon2id", "argon2id"]);
     const vk = await dumpVolumeKey(header, built.passphraseFile ?? "");
     expect(vk.length).toBe(64);
     measured.buildVolumeKeyPrefix = vk.subarray(0, 4).toString("hex");
     const sb = ext4MagicInPayload(disk, h, vk, rootPartition(disk).start);
     expect(sb.magic).toBe(0xef53);
     writeFileSync(join(out, "build-volume-key.hex"), vk.toString("hex"), { mode: 0o600 });
+    writeFileSync(join(out, "build-fs-uuid.txt"), sb.uuid);
+    // The recovery key: beside the image, 0600, typable, opening the same volume key; named in --json, never printed there or logged.
+    const rk = built.recoveryKeyFile ?? "";
+    expect(statSync(rk).mode & 0o777).toBe(0o600);
+    const key = readFileSync(rk, "utf8");
+    expect(key).toMatch(RECOVERY_KEY_PATTERN);
+    expect((await dumpVolumeKey(header, rk)).equals(vk)).toBe(true);
+    expect(JSON.stringify(built)).not.toContain(key);
+    expect(readFileSync(join(out, "build.stderr.log"), "utf8")).not.toContain(key);
   });
 
   it("boots, unlocks from the USB key, runs first boot and serves /healthz; the volume key changed", async () => {
@@ -83,12 +108,16 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
       expect(fb.rootBytesAfter).toBeGreaterThan(fb.rootBytesBefore);
       measured.reencryptSeconds = fb.reencryptSeconds;
       measured.reencryptBytes = fb.rootBytesBefore;
+      // Progress with an estimate, on the console, every few seconds of the re-encryption.
+      const progress = readText(vm.serial0).match(/re-encrypting: \d+% \(\d+ of \d+ MiB\) at [\d.]+ MiB\/s, about \d+m\d\ds left/g) ?? [];
+      expect(progress.length).toBeGreaterThan(0);
+      measured.reencryptProgressLines = progress.length;
     } finally {
       await vm.powerdown(120_000);
     }
   }, 40 * 60_000);
 
-  it("after first boot the build passphrase no longer opens the disk and the stick's new key gives a new volume key", async () => {
+  it("after first boot the build passphrase no longer opens the disk, the stick's new key and the recovery key give a new volume key, and the device has its own LUKS and ext4 UUIDs", async () => {
     const header = join(out, "luks-header-after.bin");
     extractHeader(disk, header);
     await expect(dumpVolumeKey(header, built.passphraseFile ?? "")).rejects.toThrow();
@@ -98,7 +127,17 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     const vk = await dumpVolumeKey(header, newKey);
     const old = readFileSync(join(out, "build-volume-key.hex"), "utf8");
     expect(vk.toString("hex")).not.toBe(old);
-    expect(ext4MagicInPayload(disk, readLuks2Header(header), vk, rootPartition(disk).start).magic).toBe(0xef53);
+    // The recovery key's keyslot survived the re-encryption (first boot added it back under the new volume key).
+    expect((await dumpVolumeKey(header, built.recoveryKeyFile ?? "")).equals(vk)).toBe(true);
+    const h = readLuks2Header(header);
+    expect(h.label).toBe("sovereign-luks");
+    expect(h.uuid).not.toBe(built.luksUuid);
+    const sb = ext4MagicInPayload(disk, h, vk, rootPartition(disk).start);
+    expect(sb.magic).toBe(0xef53);
+    expect(sb.uuid).not.toBe(readFileSync(join(out, "build-fs-uuid.txt"), "utf8"));
+    measured.luksUuidBuild = built.luksUuid;
+    measured.luksUuidDevice = h.uuid;
+    measured.keyslotsAfterFirstBoot = Object.keys(h.json.keyslots).length;
   });
 
   it("a reboot unlocks and serves again, without running first boot twice", async () => {
@@ -113,6 +152,24 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
       await vm.powerdown(120_000);
     }
     expect(existsSync(disk)).toBe(true);
+  }, 30 * 60_000);
+
+  it("without the key stick the console asks for it, then for the recovery key, which unlocks the disk", async () => {
+    const vm = await bootVm({ dir: out, disk, accel, tag: "no-stick", interactive: true });
+    try {
+      await waitFor("the key stick message", 15 * 60_000, () => (/insert the key stick labelled SOVKEY/.test(readText(vm.serial0)) ? true : undefined), vm);
+      const t0 = Date.now();
+      await waitFor("the recovery key prompt", 5 * 60_000, () => (/Enter the recovery key/.test(readText(vm.serial0)) ? true : undefined), vm);
+      measured.keyWaitToPromptSeconds = Math.round((Date.now() - t0) / 1000);
+      expect(readText(vm.serial0)).toContain("no key stick labelled SOVKEY was found");
+      await vm.type(`${readFileSync(built.recoveryKeyFile ?? "", "utf8")}\n`);
+      await waitForHealthz(vm, "/healthz 200 after the recovery key", 20 * 60_000);
+      measured.noStickBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+      const line = await waitFor("status line after the recovery-key boot", 5 * 60_000, () => statusLine(vm), vm);
+      expect(line).toContain("failed=[]");
+    } finally {
+      await vm.powerdown(120_000);
+    }
   }, 30 * 60_000);
 
   it("an interrupted build leaves no image, partial file or scratch directory behind", async () => {

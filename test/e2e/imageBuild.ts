@@ -3,6 +3,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { inCI } from "../helpers/requireTool.js";
+import type { UnlockMethod } from "../../image/boards/BoardProfile.js";
+import { findBoard } from "../../image/boards/registry.js";
+import { listInitrd, missingInitrdModules, requiredInitrdModules, type InitrdListing } from "../../image/lib/initrdModules.js";
 import { verifyManifest, type BuildManifest } from "../../image/lib/manifest.js";
 import type { BuildResult } from "../../image/pipeline.js";
 
@@ -46,7 +49,44 @@ export function buildImage(out: string, args: string[], env: Record<string, stri
   const result = JSON.parse(r.stdout) as BuiltImage;
   writeFileSync(resultFile, JSON.stringify(result, null, 2));
   process.stderr.write(`image build ${args.join(" ")}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n${result.timings.map((t) => `  ${t.step.padEnd(15)} ${t.seconds.toFixed(1)} s${t.skipped ? " (skipped)" : ""}`).join("\n")}\n`);
+  // Every suite that builds to an image checks its initrd against the board's boot-critical modules.
+  if (result.image) assertBootInitrdModules(result, out, args);
   return result;
+}
+
+/**
+ * The initrd the firmware will load, read back from the image's boot partition (the ESP's initrd.img, or
+ * raspi-firmware's initrd.img-<version>): only the first 1 MiB + boot partition of the disk is decompressed.
+ */
+export function bootInitrd(built: BuiltImage, out: string): InitrdListing {
+  const board = findBoard(built.board);
+  if (!board) throw new Error(`unknown board ${built.board}`);
+  const head = join(out, "boot-head.img");
+  const bytes = (1 + board.partitions.bootMiB) * 1024 * 1024;
+  const cat = built.image.endsWith(".zst") ? `zstd -dc -q '${built.image}'` : built.image.endsWith(".xz") ? `xz -dc '${built.image}'` : `cat '${built.image}'`;
+  run("sh", ["-c", `${cat} | head -c ${bytes} > '${head}'`]);
+  const env = "MTOOLS_SKIP_CHECK=1";
+  const listing = run("sh", ["-c", `${env} mdir -b -/ -i '${head}@@1M' ::/`]);
+  const name = /^::\/(initrd\.img[^/\s]*)$/m.exec(listing)?.[1];
+  if (!name) throw new Error(`no initrd.img in the boot partition of ${built.image}:\n${listing}`);
+  const initrd = join(out, "boot-initrd.img");
+  run("sh", ["-c", `${env} mcopy -o -i '${head}@@1M' '::/${name}' '${initrd}'`]);
+  rmSync(head, { force: true });
+  return listInitrd(readFileSync(initrd));
+}
+
+/** Fails (the suite's build) when the image's initrd lacks a module its board needs to unlock with the built method. */
+export function assertBootInitrdModules(built: BuiltImage, out: string, args: readonly string[]): InitrdListing {
+  const board = findBoard(built.board);
+  if (!board) throw new Error(`unknown board ${built.board}`);
+  const i = args.indexOf("--unlock");
+  const unlock = (i >= 0 ? args[i + 1] : board.unlock[0]) as UnlockMethod;
+  const l = bootInitrd(built, out);
+  const modules = l.files.filter((f) => /\.ko(\.(xz|zst|gz))?$/.test(f));
+  writeFileSync(join(out, "initrd-modules.txt"), modules.join("\n") + "\n");
+  const missing = missingInitrdModules(l, requiredInitrdModules(board, unlock));
+  if (missing.length) throw new Error(`the initrd of ${built.image} (${board.id}, ${unlock}) lacks boot-critical modules: ${missing.join(", ")}`);
+  return l;
 }
 
 export function run(cmd: string, args: string[]): string {

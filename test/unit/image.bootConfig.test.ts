@@ -43,13 +43,24 @@ describe("sfdisk script", () => {
 });
 
 describe("crypttab, fstab and the kernel command line", () => {
-  it("passphrase: no key file, unlocked in the initramfs", () => {
-    expect(crypttab("passphrase", ids)).toBe(`sovroot UUID=${ids.luksUuid} none luks,discard,initramfs\n`);
+  it("passphrase: no key file, unlocked in the initramfs; root named by its LUKS label, which survives first boot's new UUID", () => {
+    expect(crypttab("passphrase", ids)).toBe("sovroot LABEL=sovereign-luks none luks,discard,initramfs\n");
+    expect(crypttab("passphrase", ids)).not.toContain(ids.luksUuid);
   });
 
-  it("usb-key: passdev waits for the stick labelled SOVKEY", () => {
-    expect(crypttab("usb-key", ids)).toBe(`sovroot UUID=${ids.luksUuid} /dev/disk/by-label/SOVKEY:/sovereign.key luks,discard,initramfs,keyscript=/lib/cryptsetup/scripts/passdev\n`);
+  it("usb-key: our keyscript around passdev waits for the stick labelled SOVKEY, then asks for the recovery key; no limit on tries", () => {
+    expect(crypttab("usb-key", ids)).toBe(
+      "sovroot LABEL=sovereign-luks /dev/disk/by-label/SOVKEY:/sovereign.key luks,discard,initramfs,tries=0,keyscript=/usr/lib/sovereign/usbkey-keyscript\n",
+    );
     expect(initramfsFiles("usb-key")["etc/initramfs-tools/modules"]).toMatch(/^vfat$/m);
+    expect(kernelCmdline(x86, "usb-key", ids.luksUuid, ["sovereign.keywait=20"])).toMatch(/ sovereign\.keywait=20$/);
+  });
+
+  it("the board's boot-critical modules are forced into either initramfs, once each", () => {
+    const mods = initramfsFiles("usb-key", undefined, "aes-xts-plain64", ["xhci_pci", "usbhid", "sd_mod"])["etc/initramfs-tools/modules"]!.split("\n");
+    expect(mods).toEqual(expect.arrayContaining(["xhci_pci", "usbhid"]));
+    expect(mods.filter((m) => m === "sd_mod")).toHaveLength(1);
+    expect(initramfsFiles("tpm2", undefined, "aes-xts-plain64", ["nvme", "usbhid"])["etc/dracut.conf.d/90-sovereign.conf"]).toMatch(/^add_drivers\+=" nvme usbhid "$/m);
   });
 
   it("ssh: dropbear with the user's key, and ip=dhcp on the command line", () => {
@@ -70,7 +81,7 @@ describe("crypttab, fstab and the kernel command line", () => {
     expect(files["etc/dracut.conf.d/90-sovereign.conf"]).toMatch(/^hostonly="no"$/m);
     expect(files["etc/dracut.conf.d/90-sovereign.conf"]).toMatch(/add_dracutmodules\+=" systemd-cryptsetup tpm2-tss "/);
     // No keyscript, no "initramfs" flag (initramfs-tools only); the same options in crypttab and on the initrd's command line.
-    expect(crypttab("tpm2", ids)).toBe(`sovroot UUID=${ids.luksUuid} none luks,discard,tpm2-device=auto\n`);
+    expect(crypttab("tpm2", ids)).toBe("sovroot LABEL=sovereign-luks none luks,discard,tpm2-device=auto\n");
     const cmdline = kernelCmdline(x86, "tpm2", ids.luksUuid).split(" ");
     expect(cmdline).toContain(`rd.luks.name=${ids.luksUuid}=sovroot`);
     expect(cmdline).toContain(`rd.luks.options=${ids.luksUuid}=discard,tpm2-device=auto`);

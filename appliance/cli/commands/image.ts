@@ -91,6 +91,7 @@ export function registerImageCommand(program: Command): void {
         ...(process.env.SOVEREIGN_IMAGE_STATUS_TTY ? { statusTty: process.env.SOVEREIGN_IMAGE_STATUS_TTY } : {}),
         ...(process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER ? { deviceCipher: process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER } : {}),
         ...(process.env.SOVEREIGN_IMAGE_STOP_AFTER ? { stopAfter: process.env.SOVEREIGN_IMAGE_STOP_AFTER } : {}),
+        ...(process.env.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S ? { usbKeyWaitSeconds: Number(process.env.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S) } : {}),
       };
       // repoRoot: from dist/appliance/cli/commands up three is dist/; the repo is one more up when compiled.
       if (!existsSync(resolve(options.repoRoot, "package.json"))) options.repoRoot = resolve(options.repoRoot, "..");
@@ -106,6 +107,10 @@ export function registerImageCommand(program: Command): void {
           `manifest: ${result.manifest}`,
           ...(result.passphraseFile ? [`passphrase (keep it safe): ${result.passphraseFile}`] : []),
           ...(result.usbKeyImage ? [`usb key image (dd to a stick, or copy sovereign.key to a stick labelled SOVKEY): ${result.usbKeyImage}`] : []),
+          // Shown this once (the build log and --json name only the file): it opens the disk with every unlock method.
+          ...(result.recoveryKeyFile
+            ? [`recovery key (write it down, keep it apart from the device; it opens the disk whatever the unlock method): ${readFileSync(result.recoveryKeyFile, "utf8")}`, `  also in ${result.recoveryKeyFile} (0600): move it somewhere safe`]
+            : []),
           `total ${result.timings.reduce((s, t) => s + t.seconds, 0).toFixed(0)} s`,
         ].join("\n"),
       );
