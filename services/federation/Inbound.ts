@@ -9,6 +9,7 @@ import type { Topics } from "./topics.js";
 import { inboundDecision, isMessageKind, type Tier } from "./trust.js";
 import type { Config } from "../../core/config/Config.js";
 import { checkJsonTextDepth } from "../../core/json/jsonDepth.js";
+import { cachedClockState, clockUntrusted, describeClock, type ClockState } from "../../hardware/clockState.js";
 
 /** A peer's JSON, refused past the nesting limit before parsing: stored packets and canonical JSON never walk it deep. */
 function parsePeerJson(payload: Buffer): unknown {
@@ -33,6 +34,8 @@ export interface InboundHost {
   reloadPeers(force?: boolean): void;
   send(peer: string, payload: string): boolean;
   buildManifest(): Manifest;
+  /** The clock's trust (defaults to the system's, re-read every 10 s): time checks tolerate a clock that may be behind. */
+  clock?: () => ClockState;
 }
 
 /**
@@ -48,7 +51,23 @@ export class Inbound {
   private readonly logGate = new Map<string, number>();
   private readonly presence = new Map<string, boolean>();
 
-  constructor(private readonly h: InboundHost) {}
+  private readonly clock: () => ClockState;
+
+  constructor(private readonly h: InboundHost) {
+    this.clock = h.clock ?? cachedClockState();
+  }
+
+  /**
+   * A time check passed only because this node's clock is not trusted: said in the log (rate-limited per
+   * sender and check), never silently, so an owner sees why peers' times look wrong.
+   */
+  private clockWarning(sender: string, check: string, clock: ClockState): void {
+    const gate = `${sender}/clock/${check}`;
+    const now = Date.now();
+    if ((this.logGate.get(gate) ?? 0) > now) return;
+    this.logGate.set(gate, now + 60_000);
+    this.h.log.warn({ sender, check, clock: describeClock(clock) }, "federation: accepted a peer's time that is ahead of this node's clock, which is not synchronized yet");
+  }
 
   enqueue(topic: string, payload: Buffer): void {
     this.inbox.push({ topic, payload });
@@ -120,7 +139,15 @@ export class Inbound {
     } else {
       if (!verifyMessage(env, peer.publicKey)) return this.drop("bad-signature", from);
       const skew = config["federation.clockSkewSeconds"] * 1000;
-      if (typeof env.ts !== "number" || Math.abs(Date.now() - env.ts) > skew) return this.drop("stale", from);
+      if (typeof env.ts !== "number") return this.drop("stale", from);
+      const now = Date.now();
+      if (now - env.ts > skew) return this.drop("stale", from);
+      if (env.ts - now > skew) {
+        // Ahead of this clock: what a slow, unsynchronized clock shows; anything else is refused.
+        const clock = this.clock();
+        if (!clockUntrusted(clock)) return this.drop("stale", from);
+        this.clockWarning(from, "message timestamp", clock);
+      }
       reason = this.dispatch(env, peer.publicKey, scope);
     }
     if (reason) this.drop(reason as DropReason, from);
@@ -159,8 +186,9 @@ export class Inbound {
       return this.drop("malformed", topicNode);
     }
     const known = h.peer(topicNode);
+    const clock = this.clock();
     const v = verifyManifest(signed, {
-      now: Date.now(), skewMs: h.config["federation.clockSkewSeconds"] * 1000,
+      now: Date.now(), skewMs: h.config["federation.clockSkewSeconds"] * 1000, clockUntrusted: clockUntrusted(clock),
       highWater: (id) => h.store.highWater(id, "manifest"),
       knownKey: (id) => h.peer(id)?.publicKey,
       allowNewSigners: true,
@@ -174,6 +202,7 @@ export class Inbound {
       return this.drop(v.reason, topicNode);
     }
     if (v.manifest.nodeId !== topicNode) return this.drop("misaddressed", topicNode);
+    if (v.clockTolerated) this.clockWarning(topicNode, "manifest issuedAt", clock);
     h.store.recordManifest(v.manifest, Date.now());
     const seen = this.presence.get(topicNode);
     if (seen !== undefined) h.store.setOnline(topicNode, seen, Date.now());

@@ -39,7 +39,8 @@ export interface SignedManifest {
 
 export type ManifestRejection = "malformed" | "wrong-key" | "unknown-signer" | "bad-signature" | "expired" | "not-yet-valid" | "replay" | "rollback";
 
-export type ManifestVerdict = { ok: true; manifest: Manifest } | { ok: false; reason: ManifestRejection; nodeId?: string };
+/** `clockTolerated`: accepted although it looks issued in the future, because this node's clock is not trusted (hardware/clockState.ts). */
+export type ManifestVerdict = { ok: true; manifest: Manifest; clockTolerated?: true } | { ok: false; reason: ManifestRejection; nodeId?: string };
 
 export interface VerifyManifestOptions {
   now: number;
@@ -50,6 +51,12 @@ export interface VerifyManifestOptions {
   knownKey: (nodeId: string) => string | undefined;
   /** Accept a self-consistent manifest from a node we have never seen (it then waits, unknown, for approval). */
   allowNewSigners: boolean;
+  /**
+   * This node's clock may be behind (not synced by NTP yet, or earlier than the image's build): a manifest
+   * that looks issued in the future is what a slow clock shows, so it is accepted and the verdict says so.
+   * Expiry still applies: a slow clock makes a manifest look younger, never older.
+   */
+  clockUntrusted?: boolean;
 }
 
 export function signManifest(manifest: Manifest, key: KeyObject): SignedManifest {
@@ -97,12 +104,13 @@ export function verifyManifest(signed: unknown, o: VerifyManifestOptions): Manif
   if (known !== undefined && known !== m.publicKey) return { ok: false, reason: "wrong-key", nodeId: m.nodeId };
   if (known === undefined && !o.allowNewSigners) return { ok: false, reason: "unknown-signer", nodeId: m.nodeId };
   if (!verifyValue(m.publicKey, "manifest", m, signed.sig)) return { ok: false, reason: "bad-signature", nodeId: m.nodeId };
-  if (m.issuedAt > o.now + o.skewMs) return { ok: false, reason: "not-yet-valid", nodeId: m.nodeId };
+  const future = m.issuedAt > o.now + o.skewMs;
+  if (future && !o.clockUntrusted) return { ok: false, reason: "not-yet-valid", nodeId: m.nodeId };
   if (m.expiresAt + o.skewMs < o.now || m.expiresAt < m.issuedAt) return { ok: false, reason: "expired", nodeId: m.nodeId };
   const hw = o.highWater(m.nodeId);
   if (hw !== undefined && m.seq === hw) return { ok: false, reason: "replay", nodeId: m.nodeId };
   if (hw !== undefined && m.seq < hw) return { ok: false, reason: "rollback", nodeId: m.nodeId };
-  return { ok: true, manifest: m };
+  return future ? { ok: true, manifest: m, clockTolerated: true } : { ok: true, manifest: m };
 }
 
 /** The hardware part of the capabilities, from the node's detected facts. */

@@ -1,6 +1,8 @@
 import fp from "fastify-plugin";
 import type { Config } from "../../core/config/Config.js";
 import { hostOf, interfaceAddresses, isLoopbackAddress, nodeNames } from "../auth/hostCheck.js";
+import { X509Certificate } from "node:crypto";
+import { clockUntrusted, describeClock, readClockState } from "../../hardware/clockState.js";
 import { ensureNodeCertificate, type TlsMaterial } from "./nodeCertificate.js";
 
 declare module "fastify" {
@@ -41,6 +43,15 @@ export const tlsPlugin = fp(
     const ips = [...new Set(["127.0.0.1", "::1", ...interfaceAddresses()])];
     const material = ensureNodeCertificate(cfg["paths.dataDir"], { nodeLabel: identity.nodeId.slice(0, 8), names, ips });
     if (material.created) app.log.info({ fingerprint: material.fingerprint }, "made the node's HTTPS certificate");
+    // Renewal is decided against the clock: on a board without an RTC that has not reached NTP yet the
+    // clock may be behind, so the decision may be wrong. Say so (the certificate still serves; the next
+    // start after the clock is right decides again).
+    const clock = readClockState();
+    if (clockUntrusted(clock)) {
+      const c = new X509Certificate(material.cert);
+      app.log.warn({ clock: describeClock(clock), validFrom: c.validFrom, validTo: c.validTo, created: material.created },
+        "the HTTPS certificate's validity was checked against a clock that is not synchronized yet; it is checked again at the next start");
+    }
     app.decorate("tls", material);
 
     const httpsPort = cfg["server.httpsPort"];
