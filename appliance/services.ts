@@ -17,6 +17,7 @@ import { limitsPlugin } from "./plugins/limits.js";
 import { selfCheckPlugin } from "./plugins/selfCheck.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
 import { tlsPlugin } from "../services/tls/tlsPlugin.js";
+import { updatePlugin } from "../services/update/updatePlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -28,7 +29,7 @@ import { tlsPlugin } from "../services/tls/tlsPlugin.js";
  *   inference (scheduler, audit, auth, live events) → memory (auth, inference)
  *   → chat (audit, auth, inference, memory) → status (auth, inference, live events) →
  *   web UI → metrics (scheduler, inference, chat) → self-check (metrics, inference)
- *   → federation (audit, scheduler, auth, inference, memory).
+ *   → update (db, audit, auth, metrics) → federation (audit, scheduler, auth, inference, memory).
  *
  * Federation is optional to chat and metrics: they reach it only through
  * `federationOf(app)`. Add one line per service.
@@ -52,5 +53,6 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   webUiPlugin,
   metricsPlugin,
   selfCheckPlugin,
+  updatePlugin,
   federationPlugin,
 ];

@@ -10,6 +10,7 @@ import { memorySettings } from "../../services/memory/settings.js";
 import { schedulerSettings } from "../../services/scheduler/settings.js";
 import { ollamaSettings } from "../../services/ollama/settings.js";
 import { tlsSettings } from "../../services/tls/settings.js";
+import { updateSettings } from "../../services/update/settings.js";
 import type { Setting } from "../../core/config/setting.js";
 
 export type { Config, SettingKey } from "../../core/config/Config.js";
@@ -19,4 +20,4 @@ export type { Config, SettingKey } from "../../core/config/Config.js";
  * code (services/<name>/settings.ts, which also types its keys of Config) and
  * they are joined here, once.
  */
-export const settings: readonly Setting[] = [...boardSettings, ...coreSettings, ...tlsSettings, ...auditSettings, ...limitsSettings, ...selfCheckSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings, ...federationSettings, ...ollamaSettings];
+export const settings: readonly Setting[] = [...boardSettings, ...coreSettings, ...tlsSettings, ...auditSettings, ...limitsSettings, ...selfCheckSettings, ...authSettings, ...inferenceSettings, ...memorySettings, ...schedulerSettings, ...federationSettings, ...ollamaSettings, ...updateSettings];

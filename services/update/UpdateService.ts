@@ -93,7 +93,7 @@ export class UpdateService {
   }
 
   get configured(): boolean {
-    return Boolean(this.o.slots.a && this.o.slots.b);
+    return Boolean(this.o.slots.a && this.o.slots.b) && this.o.board !== "auto";
   }
 
   bootedSlot(): Slot | null {
@@ -232,8 +232,10 @@ export class UpdateService {
    * Verifies the bundle, then streams it into the inactive slot and arms the
    * trial boot. Every refusal happens before the slot is opened for writing.
    */
-  async apply(path: string, opts: { allowDowngrade?: boolean; actor?: string | null; via: string; onProgress?: OnProgress }): Promise<ApplyResult> {
-    if (!this.configured) throw new SovereignError("UPDATE_NOT_CONFIGURED");
+  async apply(path: string, opts: { allowDowngrade?: boolean; actor?: string | null; via: string; onProgress?: OnProgress; onVerified?: (m: BundleManifest) => void }): Promise<ApplyResult> {
+    if (!this.configured) {
+      throw new SovereignError("UPDATE_NOT_CONFIGURED", this.o.board === "auto" ? "This node's board is not set (node.board is \"auto\"), so no bundle can be checked against it." : undefined);
+    }
     this.reconcile();
     const booted = this.bootedSlot();
     if (!booted) throw new SovereignError("UPDATE_NOT_CONFIGURED", "The booted slot is unknown: the kernel command line carries no sovereign.slot=a|b.");
@@ -254,8 +256,9 @@ export class UpdateService {
           { root: device, bootFiles: this.bootFilesDir(slot) },
           {
             ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-            onVerified: () => {
+            onVerified: (m) => {
               started = true;
+              opts.onVerified?.(m);
               this.mutate((s) => {
                 s.slots[slot] = { version: null, condition: "incomplete", since: new Date().toISOString() };
                 if (s.pending?.slot === slot) s.pending = null;

@@ -36,6 +36,10 @@ export const updateSettings = [
     key: "update.bootedSlotSource", env: "SOVEREIGN_UPDATE_CMDLINE", flag: "--update-cmdline", default: "/proc/cmdline",
     help: "Where the booted slot is read from (the kernel command line carries sovereign.slot=a|b).",
   }),
+  setting.list({
+    key: "update.rebootCommand", env: "SOVEREIGN_UPDATE_REBOOT_COMMAND", flag: "--update-reboot-command", default: [],
+    help: "The command (argv) that restarts into an armed update. Empty: the boot method's own (`systemctl reboot`; `reboot \"0 tryboot\"` on a Pi).",
+  }),
   setting.integer({
     key: "update.maxBundleBytes", env: "SOVEREIGN_UPDATE_MAX_BUNDLE_BYTES", flag: "--update-max-bundle-bytes", default: 8 * 1024 ** 3, min: 1024,
     help: "Largest bundle the panel accepts as an upload, in bytes (only the upload route takes bodies this large).",

@@ -22,4 +22,5 @@ export const commandTable: ReadonlyArray<{ name: string; load: () => Promise<Reg
   { name: "model", load: async () => (await import("./model.js")).registerModelCommand },
   { name: "peer", load: async () => (await import("./peer.js")).registerPeerCommand },
   { name: "node", load: async () => (await import("./node.js")).registerNodeCommand },
+  { name: "update", load: async () => (await import("./update.js")).registerUpdateCommand },
 ];

@@ -1,0 +1,77 @@
+import type { Command } from "commander";
+import { resolve } from "node:path";
+import { printResult } from "../output.js";
+import { addSettingFlags, configFromFlags } from "../settingFlags.js";
+import { appendJournal } from "../../../services/update/journal.js";
+import { updateServiceFromConfig } from "../../../services/update/serviceFromConfig.js";
+import { updateDirOf, type UpdateStatus } from "../../../services/update/UpdateService.js";
+import { lastRestoreReport } from "../../../services/db/versionSnapshot.js";
+
+const UPDATE_KEYS = ["paths.dataDir", "node.board", "update.trustedKeys", "update.slotA", "update.slotB", "update.bootDir", "update.bootMethod", "update.bootTries", "update.bootedSlotSource", "update.rebootCommand"];
+
+/** The service as the CLI uses it: audit events go to the journal the running node imports. */
+function serviceFor(opts: Record<string, unknown>): ReturnType<typeof updateServiceFromConfig> {
+  const { config } = configFromFlags(opts);
+  const dataDir = config["paths.dataDir"];
+  return updateServiceFromConfig(config, (e) => appendJournal(updateDirOf(dataDir), { ...e, details: { ...e.details, via: e.details.via ?? "cli" } }), () => {
+    const r = lastRestoreReport(dataDir);
+    return r ? { restoredSnapshot: r.snapshot, keptAside: r.keptAside, notCarriedBack: r.notCarriedBack, summary: r.summary } : null;
+  });
+}
+
+function statusText(s: UpdateStatus): string {
+  const lines = [
+    `board ${s.board}, running ${s.runningVersion}, boot method ${s.bootMethod}${s.configured ? "" : " (updates not configured)"}`,
+    ...s.slots.map((x) => `slot ${x.slot.toUpperCase()}${x.booted ? " (booted)" : ""}: ${x.version ?? "unknown version"}, ${x.condition}${x.device ? `  [${x.device}]` : ""}`),
+    `pending: ${s.pending ? `${s.pending.version} on slot ${s.pending.slot}${s.pending.restartRequestedAt ? ", restart requested" : ", restart to try it"}` : "none"}`,
+    ...(s.trial ? [`on trial: ${s.trial.version} on slot ${s.trial.slot} (run \`sovereign update mark-good\` once healthy)`] : []),
+    `last result: ${s.lastResult ? `${s.lastResult.outcome} at ${s.lastResult.at}: ${s.lastResult.message}` : "none"}`,
+    ...(s.rollback ? [`last rollback: ${s.rollback.failedVersion} at ${s.rollback.at}: ${s.rollback.reason}${s.rollback.data ? `\n  data: ${s.rollback.data.summary}` : ""}`] : []),
+  ];
+  return lines.join("\n");
+}
+
+/** `sovereign update`: apply a bundle to the inactive slot, show the status, restart into it, mark it good. */
+export function registerUpdateCommand(program: Command): void {
+  const update = program.command("update").description("Signed A/B system updates: apply a bundle, see the slots, restart into the update, mark it good.");
+
+  addSettingFlags(update.command("apply <bundle>").description("Verify a bundle (signature, key, board, version, every part's sha256), then stream it into the inactive slot and arm a trial boot."), UPDATE_KEYS)
+    .option("--allow-downgrade", "accept a bundle older than the running version (an admin's explicit choice)")
+    .option("--json", "machine-readable result (progress goes to stderr)")
+    .action(async (bundle: string, opts: Record<string, unknown>) => {
+      const service = serviceFor(opts);
+      let lastPct = -1;
+      const r = await service.apply(resolve(bundle), {
+        via: "cli", actor: "cli", allowDowngrade: Boolean(opts.allowDowngrade),
+        onProgress: (phase, done, total) => {
+          const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+          if (pct === lastPct && done !== total) return;
+          lastPct = pct;
+          process.stderr.write(`${phase.padEnd(8)} ${String(pct).padStart(3)}%  ${done}/${total} bytes\n`);
+        },
+        onVerified: (m) => process.stderr.write(`verified: version ${m.version} for ${m.board}, ${m.parts.length} parts, signed ${m.createdAt}\n`),
+      });
+      printResult(Boolean(opts.json), r, () => `version ${r.manifest.version} written to slot ${r.slot} (${r.bytesWritten} bytes, read back ${r.rootReadback.slice(0, 16)}…)\nrun \`sovereign update restart\` to try it`);
+    });
+
+  addSettingFlags(update.command("status").description("The slots, their versions, the booted slot, anything pending, the last result and the last rollback."), UPDATE_KEYS)
+    .option("--json", "machine-readable output")
+    .action((opts: Record<string, unknown>) => {
+      const s = serviceFor(opts).status();
+      printResult(Boolean(opts.json), s, () => statusText(s));
+    });
+
+  addSettingFlags(update.command("restart").description("Restart into the pending update (a trial boot: it falls back on its own unless marked good)."), UPDATE_KEYS)
+    .option("--json", "machine-readable output")
+    .action((opts: Record<string, unknown>) => {
+      const r = serviceFor(opts).restart("cli");
+      printResult(Boolean(opts.json), r, () => `restarting into ${r.version} on slot ${r.slot}: ${r.command.join(" ")}`);
+    });
+
+  addSettingFlags(update.command("mark-good").description("Commit the booted trial slot (what the health gate runs once /healthz has passed for a while)."), UPDATE_KEYS)
+    .option("--json", "machine-readable output")
+    .action((opts: Record<string, unknown>) => {
+      const r = serviceFor(opts).markGood("cli");
+      printResult(Boolean(opts.json), r, () => `slot ${r.slot} (${r.version}) marked good`);
+    });
+}

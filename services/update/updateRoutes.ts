@@ -1,0 +1,122 @@
+import type { FastifyInstance } from "fastify";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { SovereignError } from "../../core/errors/SovereignError.js";
+import type { BundleManifest } from "./bundleFormat.js";
+import type { ProgressPhase } from "./bundleReader.js";
+import { updateDirOf, type UpdateService } from "./UpdateService.js";
+
+/** What the panel polls while an uploaded bundle is verified and written. */
+export interface ApplyProgress {
+  phase: "upload" | ProgressPhase | "done" | "failed";
+  doneBytes: number;
+  totalBytes: number;
+  /** The verified manifest, once the verify pass has accepted it. */
+  manifest: BundleManifest | null;
+  error: { code: string; message: string } | null;
+  startedAt: string;
+}
+
+/**
+ * /api/update: the status, an upload that is streamed to one file under the
+ * data dir and then verified and applied in the background, its progress, and
+ * "restart into the update". Admins only.
+ */
+export async function updateRoutes(app: FastifyInstance, opts: { service: UpdateService; maxBundleBytes: number; onChange: () => void }): Promise<void> {
+  const { service } = opts;
+  const config = { scope: "admin" as const };
+  let progress: ApplyProgress | null = null;
+
+  // Only in this plugin's scope: the raw body stays a stream, written to disk as it arrives.
+  app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+
+  app.get("/api/update", { config }, async () => {
+    // CLI applies journal their audit events; a status read brings them into the audit log.
+    opts.onChange();
+    return { ...service.status(), progress };
+  });
+
+  app.post<{ Querystring: { allowDowngrade?: string } }>(
+    "/api/update/bundle",
+    {
+      config,
+      // The limit below is enforced while streaming; fastify's own would buffer-check only parsed bodies.
+      bodyLimit: opts.maxBundleBytes,
+      schema: { querystring: { type: "object", additionalProperties: false, properties: { allowDowngrade: { type: "string", enum: ["0", "1"] } } } },
+    },
+    async (request, reply) => {
+      if (!service.configured) throw new SovereignError("UPDATE_NOT_CONFIGURED");
+      if (service.status().busy || (progress && !["done", "failed"].includes(progress.phase))) throw new SovereignError("UPDATE_BUSY");
+      const declared = Number(request.headers["content-length"] ?? "0");
+      if (declared > opts.maxBundleBytes) throw new SovereignError("UPDATE_UPLOAD_TOO_LARGE", `The upload is ${declared} bytes; update.maxBundleBytes is ${opts.maxBundleBytes}.`);
+      const body = request.body as Readable | undefined;
+      if (!body || typeof (body as Readable).pipe !== "function") throw new SovereignError("UPDATE_BUNDLE_MALFORMED", "Send the bundle as the request body with Content-Type: application/octet-stream.");
+      const dir = updateDirOf(app.config["paths.dataDir"]);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, "upload.sovupdate");
+      const current: ApplyProgress = { phase: "upload", doneBytes: 0, totalBytes: declared, manifest: null, error: null, startedAt: new Date().toISOString() };
+      progress = current;
+      let received = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          received += chunk.length;
+          current.doneBytes = received;
+          if (received > opts.maxBundleBytes) cb(new SovereignError("UPDATE_UPLOAD_TOO_LARGE", `The upload passed update.maxBundleBytes (${opts.maxBundleBytes}).`));
+          else cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(body, counter, createWriteStream(file, { mode: 0o600 }));
+      } catch (err) {
+        await rm(file, { force: true });
+        current.phase = "failed";
+        const e = err instanceof SovereignError ? err : new SovereignError("UPDATE_BUNDLE_TRUNCATED", "The upload ended before the whole bundle arrived.");
+        current.error = { code: e.code, message: e.message };
+        throw e;
+      }
+      const actor = request.principal?.userId ?? null;
+      const allowDowngrade = request.query.allowDowngrade === "1";
+      // Verified and written after the answer: the panel follows it on GET /api/update.
+      void service
+        .apply(file, {
+          via: "upload", actor, allowDowngrade,
+          onProgress: (phase, done, total) => {
+            current.phase = phase;
+            current.doneBytes = done;
+            current.totalBytes = total;
+          },
+          onVerified: (m) => {
+            current.manifest = m;
+          },
+        })
+        .then(() => {
+          current.phase = "done";
+        })
+        .catch((err: unknown) => {
+          current.phase = "failed";
+          current.error = { code: err instanceof SovereignError ? err.code : "INTERNAL", message: (err as Error).message };
+          if (!(err instanceof SovereignError)) app.log.error({ err }, "update apply failed");
+        })
+        .finally(() => {
+          opts.onChange();
+          void rm(file, { force: true });
+        });
+      return reply.code(202).send({ received, progress: "/api/update" });
+    },
+  );
+
+  app.post("/api/update/restart", { config }, async (request, reply) => {
+    const r = service.restart(request.principal?.userId ?? null);
+    opts.onChange();
+    return reply.code(202).send(r);
+  });
+
+  app.post("/api/update/mark-good", { config }, async (request) => {
+    const r = service.markGood(request.principal?.userId ?? null);
+    opts.onChange();
+    return r;
+  });
+}
