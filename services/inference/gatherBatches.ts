@@ -1,0 +1,192 @@
+import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
+
+/** What the gatherer saw, for tests and the bench. */
+export interface GatherStats {
+  /** Decodes that carried only generation steps (at most one token per sequence). */
+  generationDecodes: number;
+  /** Of those, decodes that carried a token of every sequence that was generating. */
+  fullDecodes: number;
+  /** Generation decodes by number of tokens (1 → n). */
+  sizes: Record<number, number>;
+  /** Waits that ended at the cap with a sequence still missing. */
+  timeouts: number;
+}
+
+/**
+ * When to stop waiting for stragglers: every generating sequence has its next
+ * step queued, or the wait reached its cap. Pure, for tests.
+ */
+export function readyToDispatch(queued: number, active: number, waitedMs: number, capMs: number): boolean {
+  return queued >= active || waitedMs >= capMs;
+}
+
+/**
+ * The cap on a wait for stragglers: a fraction of the last decode's duration
+ * (a straggler only needs its sampling and a few microtasks, well under a
+ * millisecond), so a model whose decode takes 1 ms waits at most 0.25 ms and
+ * one whose decode takes 60 ms at most 5 ms.
+ */
+export function waitCapMs(lastDecodeMs: number, maxMs = 5): number {
+  return Math.min(maxMs, Math.max(0.2, lastDecodeMs / 4));
+}
+
+/** The parts of node-llama-cpp's LlamaContext (3.21.1; private) the gatherer works with. */
+interface ContextInternals {
+  _queuedDecodes: Array<{ sequenceId: number }>;
+  _batchingOptions: { dispatchSchedule: unknown };
+  _scheduleDecode(): void;
+  _decodeTokens(options: { sequenceId: number; afterBatchAction?: (n: number) => unknown } & Record<string, unknown>, mapper: unknown): Promise<unknown>;
+  _ctx: { initBatch(size: number): unknown; decodeBatch(): Promise<unknown> };
+}
+
+/** node-llama-cpp's id of a sequence (private in 3.21.1, as the ids its queue holds). */
+function idOf(sequence: LlamaContextSequence): number {
+  return (sequence as unknown as { _sequenceId: number })._sequenceId;
+}
+
+/** The engine tells the gatherer which sequences are running a generation. */
+export interface BatchGatherer {
+  /** A run starts on this sequence. */
+  begin(sequence: LlamaContextSequence): void;
+  /** The run on this sequence ended. */
+  end(sequence: LlamaContextSequence): void;
+  readonly stats: GatherStats;
+}
+
+/**
+ * Makes parallel sequences share their decode steps. node-llama-cpp batches
+ * the steps that are queued when a decode starts, and after each decode it
+ * starts the next one at once, still holding the context's lock, with
+ * whatever is queued by then. Each sequence queues its next step only after
+ * its sampling and its generation loop's microtasks, so one regularly missed
+ * the batch: with 4 users the batches held 3 tokens and the 4th ran alone
+ * (measured: 82 of 86 decodes held 3, and 4 users got no more tokens/s than
+ * 1; llama.cpp's CPU kernels for Q4_0 take their faster multi-column path
+ * from 4 columns up). The gatherer holds each decode until every sequence
+ * that is stepping through a generation has its step queued, for at most
+ * waitCapMs of the last decode: at node-llama-cpp's first dispatch
+ * (dispatchSchedule) and between the decodes of its dispatch loop (each
+ * step's afterBatchAction, which that loop awaits before it looks at the
+ * queue again).
+ *
+ * A run that has begun but queued nothing yet (a new user whose sequence
+ * first erases its old tokens, which takes the context's lock) would wait
+ * behind a loop that never runs dry, so then the queue is set aside for one
+ * event-loop turn: the loop ends, the lock goes to the waiting sequence, and
+ * the steps go back and are dispatched with its prompt.
+ *
+ * Returns null and changes nothing when the context does not have that
+ * shape (a node-llama-cpp upgrade): sequences then batch as before.
+ */
+export function gatherBatches(context: LlamaContext, sequences: number, maxWaitMs = 5): BatchGatherer | null {
+  const c = context as unknown as Partial<ContextInternals>;
+  if (!Array.isArray(c._queuedDecodes) || typeof c._decodeTokens !== "function" || typeof c._scheduleDecode !== "function"
+    || typeof c._batchingOptions !== "object" || !c._batchingOptions
+    || typeof c._ctx?.decodeBatch !== "function" || typeof c._ctx.initBatch !== "function") return null;
+  const internals = c as ContextInternals;
+  const queue = internals._queuedDecodes;
+  const native = internals._ctx;
+  const stats: GatherStats = { generationDecodes: 0, fullDecodes: 0, sizes: {}, timeouts: 0 };
+  /** Runs going on, by sequence id: whether the run has queued a step yet. */
+  const running = new Map<number, boolean>();
+  let lastDecodeMs = 0;
+  let batchTokens = 0;
+  let batchId = 0;
+  let gathered: { id: number; done: Promise<void> } | null = null;
+
+  const stepping = (): number => {
+    let n = 0;
+    for (const queued of running.values()) if (queued) n++;
+    return n;
+  };
+  const settingUp = (): boolean => {
+    for (const queued of running.values()) if (!queued) return true;
+    return false;
+  };
+
+  /** Resolves once every stepping sequence has queued its step, or at the cap; polls between event-loop turns. */
+  const waitForStragglers = (): Promise<void> =>
+    new Promise((resolve) => {
+      const start = performance.now();
+      const cap = waitCapMs(lastDecodeMs, maxWaitMs);
+      const check = (): void => {
+        const waited = performance.now() - start;
+        if (readyToDispatch(queue.length, stepping(), waited, cap)) {
+          if (queue.length < stepping()) stats.timeouts++;
+          resolve();
+        } else setImmediate(check);
+      };
+      check();
+    });
+
+  internals._batchingOptions.dispatchSchedule = (dispatch: () => void) => {
+    void waitForStragglers().then(dispatch);
+  };
+
+  /** Between two decodes of the dispatch loop (its lock held). */
+  const betweenDecodes = async (): Promise<void> => {
+    if (settingUp() && queue.length > 0) {
+      // Let the loop run dry so a sequence waiting for the lock gets it; the steps return next turn.
+      const aside = queue.splice(0);
+      setImmediate(() => {
+        queue.unshift(...aside);
+        internals._scheduleDecode();
+      });
+      return;
+    }
+    if (gathered?.id !== batchId) gathered = { id: batchId, done: waitForStragglers() };
+    await gathered.done;
+  };
+
+  const decodeTokens = internals._decodeTokens.bind(context);
+  Object.defineProperty(context, "_decodeTokens", {
+    configurable: true, writable: true,
+    value: (options: Parameters<ContextInternals["_decodeTokens"]>[0], mapper: unknown) => {
+      if (running.has(options.sequenceId)) running.set(options.sequenceId, true);
+      const inner = options.afterBatchAction;
+      return decodeTokens({
+        ...options,
+        // Awaited by the dispatch loop after the decode, before it takes the next batch.
+        afterBatchAction: async (n: number) => {
+          await inner?.(n);
+          await betweenDecodes();
+        },
+      }, mapper);
+    },
+  });
+
+  const initBatch = native.initBatch.bind(native);
+  const decodeBatch = native.decodeBatch.bind(native);
+  // The addon's methods are read-only on its prototype; own properties on the instance shadow them (phaseThreads wraps the same ones).
+  Object.defineProperty(native, "initBatch", {
+    configurable: true, writable: true,
+    value: (size: number) => {
+      batchTokens = size;
+      return initBatch(size);
+    },
+  });
+  Object.defineProperty(native, "decodeBatch", {
+    configurable: true, writable: true,
+    value: async () => {
+      const tokens = batchTokens;
+      const n = stepping();
+      const start = performance.now();
+      try {
+        return await decodeBatch();
+      } finally {
+        lastDecodeMs = performance.now() - start;
+        batchId++;
+        if (tokens <= sequences) {
+          stats.generationDecodes++;
+          stats.sizes[tokens] = (stats.sizes[tokens] ?? 0) + 1;
+          if (tokens >= n) stats.fullDecodes++;
+        }
+      }
+    },
+  });
+  return {
+    begin: (sequence) => void running.set(idOf(sequence), false),
+    end: (sequence) => void running.delete(idOf(sequence)),
+    stats,
+  };
+}

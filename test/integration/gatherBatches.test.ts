@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LlamaContext } from "node-llama-cpp";
+import { LlamaEngine } from "../../services/inference/LlamaEngine.js";
+import { gatherBatches, readyToDispatch, waitCapMs } from "../../services/inference/gatherBatches.js";
+import type { RunOptions } from "../../services/inference/InferenceEngine.js";
+import { testLlamaModel } from "../models/testModelCache.js";
+
+/*
+ * Parallel sequences of one context share their decode steps: with 4 users
+ * generating, each decode carries a token of each (node-llama-cpp alone let
+ * one sequence miss most batches), and a user who arrives while the others
+ * generate gets a first token before they finish.
+ */
+describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
+  let engine: LlamaEngine;
+  const words = "the happy dog ran to the park and saw a red ball near the big tree".split(" ");
+  const prompt = (salt: string, n = 24) => `${salt} ${Array.from({ length: n }, (_v, i) => words[i % words.length]).join(" ")}`;
+  const run = (maxTokens: number, onText?: () => void): RunOptions => ({ sampling: { maxTokens, temperature: 0 }, ...(onText ? { onText } : {}) }) as RunOptions;
+
+  beforeAll(async () => {
+    engine = await LlamaEngine.load("m", testLlamaModel(), { threads: 1, promptThreads: 1, generationThreads: 1, sequences: 4, contextSize: 1024, batchSize: 256 } as never);
+  });
+  afterAll(async () => {
+    await engine?.dispose();
+  });
+
+  it("4 users at once: every generation decode carries a token of each generating sequence", async () => {
+    // A first run leaves tokens in one sequence (the next run there erases them first, under the context's lock).
+    await engine.complete(prompt("warm"), run(4), 4);
+    const stats = engine.batchStats;
+    expect(stats).not.toBeNull();
+    if (!stats) return;
+    const before = { ...stats, sizes: { ...stats.sizes } };
+    const runs = await Promise.all([0, 1, 2, 3].map((i) => engine.complete(prompt(`user ${i}`), run(24), 24)));
+    expect(runs.map((r) => r.completionTokens)).toEqual([24, 24, 24, 24]);
+    const decodes = stats.generationDecodes - before.generationDecodes;
+    const fours = (stats.sizes[4] ?? 0) - (before.sizes[4] ?? 0);
+    // 4 × 23 steps after the prompts; batched, about 23 decodes of 4 (without gathering: ~30, mostly of 3).
+    expect(decodes).toBeLessThanOrEqual(26);
+    expect(fours).toBeGreaterThanOrEqual(20);
+    expect(stats.fullDecodes - before.fullDecodes).toBe(decodes);
+  });
+
+  it("a user who arrives while 3 others generate gets a first token before they finish", async () => {
+    const finished: number[] = [];
+    let lateFirstToken = -1;
+    let stepping = 0;
+    let allStepping: () => void = () => undefined;
+    const joined = new Promise<void>((resolve) => { allStepping = resolve; });
+    const long = [0, 1, 2].map((i) => {
+      let first = true;
+      return engine.complete(prompt(`long ${i}`), run(120, () => { if (first && (first = false, ++stepping === 3)) allStepping(); }), 120).then(() => finished.push(i));
+    });
+    // Join once the three are stepping (their prompts are in).
+    await joined;
+    const late = engine.complete(prompt("late"), run(4, () => { if (lateFirstToken < 0) lateFirstToken = finished.length; }), 4);
+    await Promise.all([...long, late]);
+    expect(lateFirstToken).toBe(0);
+  });
+
+  it("a context without node-llama-cpp's internals is left alone", () => {
+    expect(gatherBatches({} as LlamaContext, 4)).toBeNull();
+  });
+
+  it("waits for stragglers only up to a quarter of the last decode, at most 5 ms", () => {
+    expect(readyToDispatch(3, 4, 0.1, 1)).toBe(false);
+    expect(readyToDispatch(4, 4, 0.1, 1)).toBe(true);
+    expect(readyToDispatch(3, 4, 1, 1)).toBe(true);
+    expect(waitCapMs(60)).toBe(5);
+    expect(waitCapMs(2)).toBe(0.5);
+    expect(waitCapMs(0)).toBe(0.2);
+  });
+});
