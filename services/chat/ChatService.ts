@@ -1,6 +1,6 @@
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { ModelEntry } from "../inference/ModelRegistry.js";
-import type { ChatMessage, GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
+import type { ChatMessage, GenerateRequest, GenerateResult, InferenceApi, ToolCallDelta } from "../inference/types.js";
 import { peerTarget, type ChatTarget } from "./ChatTarget.js";
 import { offloadReason, type OffloadReason } from "./offloadDecision.js";
 import type { ChatApi, ChatAuditEvent, ChatMemory, ChatOffload, ChatRequest, ChatResult, OffloadedGeneration } from "./types.js";
@@ -77,6 +77,15 @@ export class ChatService implements ChatApi {
       owner: req.userId,
       ...(req.sampling ? { sampling: req.sampling } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.tools ? { tools: req.tools } : {}),
+      ...(req.onToolCall
+        ? {
+            onToolCall: (d: ToolCallDelta) => {
+              announce();
+              req.onToolCall?.(d);
+            },
+          }
+        : {}),
       ...(onText
         ? {
             onText: (t: string) => {
@@ -120,7 +129,9 @@ export class ChatService implements ChatApi {
    * otherwise this node does. Null: this node lacks the model and no peer has it.
    */
   private pickTarget(req: ChatRequest, entry: ModelEntry | null, offload: ChatOffload | null): { target: ChatTarget; reason: OffloadReason | null } | null {
-    const reason = offload ? offloadReason(entry?.name ?? null, this.opts.inference.status().queue) : null;
+    // A peer's protocol carries no tools: a turn that offers them runs here.
+    const tools = req.tools !== undefined && req.tools.choice !== "none" && req.tools.functions.length > 0;
+    const reason = offload && !tools ? offloadReason(entry?.name ?? null, this.opts.inference.status().queue) : null;
     if (!offload || !reason) return { target: this.local, reason: null };
     const peer = offload.peerFor(entry?.name ?? req.model);
     if (peer) return { target: peerTarget(offload, peer), reason };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { openAiErrorHandler } from "../../core/http/openAiError.js";
-import { charged, meterTokens, respond } from "../inference/routes/openAiResponse.js";
+import { charged, finishReason, meterTokens, respond } from "../inference/routes/openAiResponse.js";
 import { parseChatCompletion } from "./parseChatCompletion.js";
 import type { ChatApi, ChatResult } from "./types.js";
 
@@ -46,8 +46,9 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
     const q = meterTokens(app, request, p.sampling);
     return respond(
       request, reply, p,
-      (onText, signal) => charged(q, chat.complete({
+      (onText, signal, onToolCall) => charged(q, chat.complete({
         messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
+        ...(p.tools ? { tools: p.tools } : {}), ...(p.tools && onToolCall ? { onToolCall } : {}),
         ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
         // Known before the first token, so a stream's headers carry it too.
         onServedBy: (by) => (p.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)),
@@ -57,8 +58,23 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
         chunk: (text, finish, first) => ({
           choices: [{ index: 0, delta: first ? { role: "assistant", content: "" } : text !== null ? { content: text } : {}, logprobs: null, finish_reason: finish }],
         }),
+        // OpenAI's tool-call delta: the first piece of a call has its index, id, type and name (arguments ""), later ones add arguments.
+        toolChunk: (d) => ({
+          choices: [{
+            index: 0, logprobs: null, finish_reason: null,
+            delta: { tool_calls: [d.id !== undefined ? { index: d.index, id: d.id, type: "function", function: { name: d.name ?? "", arguments: d.arguments } } : { index: d.index, function: { arguments: d.arguments } }] },
+          }],
+        }),
         full: (r) => ({
-          choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason === "length" ? "length" : "stop" }],
+          choices: [{
+            index: 0, logprobs: null, finish_reason: finishReason(r.finishReason),
+            message: {
+              role: "assistant", refusal: null,
+              // As OpenAI: content is null when the answer is only tool calls.
+              content: r.toolCalls && r.text === "" ? null : r.text,
+              ...(r.toolCalls ? { tool_calls: r.toolCalls } : {}),
+            },
+          }],
         }),
         extra: extension,
       },

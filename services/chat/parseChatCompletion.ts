@@ -1,9 +1,11 @@
 import { bad, parseChatRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
-import type { ChatMessage } from "../inference/types.js";
+import type { ChatMessage, ToolsSpec } from "../inference/types.js";
 import type { MemoryContextOptions } from "./types.js";
 
 export interface ParsedChatCompletion extends ParsedGeneration {
   messages: ChatMessage[];
+  /** Function calling (tools, tool_choice, parallel_tool_calls); undefined without tools. */
+  tools: ToolsSpec | undefined;
   /** Extension: retrieved memory context (false: none). */
   memory: boolean | MemoryContextOptions;
 }

@@ -9,7 +9,7 @@ export interface MemoryContextOptions {
 }
 
 /** One chat turn. */
-export interface ChatRequest extends Pick<GenerateRequest, "model" | "sampling" | "signal" | "onText"> {
+export interface ChatRequest extends Pick<GenerateRequest, "model" | "sampling" | "signal" | "onText" | "tools" | "onToolCall"> {
   /** The new turn: system messages (first), then the new user message(s). With a stored conversation, its history goes between them. */
   messages: ChatMessage[];
   /** Whose conversation and memories these are: the caller's user id ("local" on a node nobody has claimed). */

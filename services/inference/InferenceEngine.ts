@@ -3,7 +3,7 @@
  * supervised runner process (the default) or in this process (kept for the
  * bench comparison). Everything crossing it is plain data, so it can cross IPC.
  */
-import type { ChatMessage, FinishReason, SamplingOptions } from "./types.js";
+import type { ChatMessage, FinishReason, SamplingOptions, ToolCall, ToolCallDelta, ToolsSpec } from "./types.js";
 
 export interface EngineSettings {
   /** Threads the llama.cpp context is created with: the larger of the two phase counts (tuning.engineThreads). */
@@ -40,6 +40,8 @@ export interface GrammarSpec {
 export interface EngineRun {
   text: string;
   finishReason: FinishReason;
+  /** The answer's function calls (finishReason "tool_calls"). */
+  toolCalls?: ToolCall[];
   promptTokens: number;
   completionTokens: number;
   /** Prompt tokens whose KV cache was already in the sequence (not evaluated again). */
@@ -53,6 +55,9 @@ export interface RunOptions {
   onText?: ((text: string) => void) | undefined;
   /** Conversation key: a follow-up turn goes to the sequence that holds its prefix. */
   key?: string | null | undefined;
+  /** Chat: functions the model may call; the engine stops at the call and returns it (it never runs one). */
+  tools?: ToolsSpec | undefined;
+  onToolCall?: ((delta: ToolCallDelta) => void) | undefined;
 }
 
 /** One loaded chat model. */

@@ -11,7 +11,7 @@ import { checkJsonSchema } from "./checkJsonSchema.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
 import { checkHyperparameters } from "../../core/gguf/checkHyperparameters.js";
 import type {
-  ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus,
+  ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus, ToolCallDelta, ToolsSpec,
 } from "./types.js";
 
 export interface InferenceServiceOptions {
@@ -115,6 +115,17 @@ export class InferenceService implements InferenceApi {
     if (!sampling?.jsonSchema && !sampling?.json) return undefined;
     if (sampling.jsonSchema) checkJsonSchema(sampling.jsonSchema);
     return sampling.jsonSchema ? { jsonSchema: sampling.jsonSchema } : { json: true };
+  }
+
+  /** The tools a chat request offers, their schemas checked here (refused before the queue). With tool_choice "none" they are only documented. */
+  private toolsFor(req: GenerateRequest, isChat: boolean, grammar: GrammarSpec | undefined): ToolsSpec | undefined {
+    const tools = req.tools;
+    if (!tools || tools.functions.length === 0 || !isChat) return undefined;
+    if (grammar && tools.choice !== "none") throw new SovereignError("BAD_REQUEST", "response_format (json_object / json_schema) cannot be combined with tools: a tool's arguments already follow its schema.", { details: { param: "response_format" } });
+    tools.functions.forEach((f, i) => {
+      if (f.parameters) checkJsonSchema(f.parameters, `tools[${i}].function.parameters`);
+    });
+    return tools;
   }
 
   /** Borrows the engine for `entry`, loading or switching models when no request is using another. */
@@ -235,6 +246,7 @@ export class InferenceService implements InferenceApi {
     if (isChat && (req.messages?.length ?? 0) === 0) throw new SovereignError("BAD_REQUEST", "messages must hold at least one message.");
     const entry = this.resolveModel("llm", req.model);
     const grammar = this.grammarFor(req.sampling);
+    const tools = this.toolsFor(req, isChat, grammar);
     const signal = req.signal ? AbortSignal.any([req.signal, this.closing.signal]) : this.closing.signal;
     const release = await this.opts.queue.acquire({ signal, ...(req.owner !== undefined ? { owner: req.owner } : {}), ...(req.background ? { background: true } : {}) });
     const queuedMs = Date.now() - t0;
@@ -249,9 +261,13 @@ export class InferenceService implements InferenceApi {
           firstTokenAt ??= Date.now();
           req.onText?.(text);
         };
+        const onToolCall = (delta: ToolCallDelta) => {
+          firstTokenAt ??= Date.now();
+          req.onToolCall?.(delta);
+        };
         const messages = isChat ? await this.fitToContext(engine, req.messages ?? [], req) : [];
         const key = req.slotKey !== undefined ? `k:${req.slotKey}` : isChat ? `h:${createHash("sha1").update(JSON.stringify(messages.slice(0, 2))).digest("hex")}` : null;
-        const run = { sampling: req.sampling ?? {}, grammar, signal, onText, key };
+        const run = { sampling: req.sampling ?? {}, grammar, signal, onText, key, ...(tools ? { tools, onToolCall } : {}) };
         const result = isChat
           ? await engine.chat(messages, run, this.opts.maxTokensDefault)
           : await engine.complete(req.prompt ?? "", run, this.opts.maxTokensDefault);
@@ -263,7 +279,7 @@ export class InferenceService implements InferenceApi {
         this.totals.promptTokens += result.promptTokens;
         this.totals.completionTokens += result.completionTokens;
         const out: GenerateResult = {
-          model: entry.name, text: result.text, finishReason: result.finishReason, promptTokens: result.promptTokens,
+          model: entry.name, text: result.text, finishReason: result.finishReason, ...(result.toolCalls ? { toolCalls: result.toolCalls } : {}), promptTokens: result.promptTokens,
           completionTokens: result.completionTokens, reusedPromptTokens: result.reusedTokens,
           timings: { queuedMs, loadMs, firstTokenMs: firstTokenAt !== null ? firstTokenAt - tRun : null, totalMs: end - t0, tokensPerSecond: tps },
         };

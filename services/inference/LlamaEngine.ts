@@ -1,5 +1,5 @@
 import {
-  getLlama, InputLookupTokenPredictor, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, TokenBias,
+  getLlama, InputLookupTokenPredictor, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, resolveChatWrapper, TokenBias,
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -8,7 +8,7 @@ import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEng
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads } from "./phaseThreads.js";
-import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
+import { prepareToolRun, toChatHistory as toHistory } from "./toolCalling.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
@@ -93,14 +93,14 @@ export async function grammarFor(llama: Llama, spec: GrammarSpec | undefined): P
   return grammar;
 }
 
-function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = [];
-  for (const m of messages) {
-    if (m.role === "system") history.push({ type: "system", text: m.content });
-    else if (m.role === "user") history.push({ type: "user", text: m.content });
-    else history.push({ type: "model", response: [m.content] });
-  }
-  return history;
+/** The history with the answer's (empty) opening, unless it ends with a model turn the answer continues (after tool results). */
+function withAnswer(history: ChatHistoryItem[]): ChatHistoryItem[] {
+  return endsWithToolCalls(history) ? history : [...history, { type: "model", response: [] }];
+}
+
+function endsWithToolCalls(history: ChatHistoryItem[]): boolean {
+  const last = history[history.length - 1];
+  return last?.type === "model" && last.response.some((r) => typeof r === "object" && r.type === "functionCall");
 }
 
 function finish(stopReason: string): FinishReason {
@@ -118,8 +118,6 @@ function finish(stopReason: string): FinishReason {
 export class LlamaEngine implements InferenceEngine {
   private readonly slots: Slot[];
   private disposed = false;
-  /** Makes the parallel sequences' decode steps land in one batch (see gatherBatches); null with one sequence. */
-  private gatherer: BatchGatherer | null = null;
 
   private constructor(
     readonly name: string,
@@ -129,12 +127,15 @@ export class LlamaEngine implements InferenceEngine {
     readonly settings: EngineSettings,
   ) {
     this.slots = [];
+    // Resolved once for all slots: for a model with a Jinja template it renders the template against every built-in
+    // wrapper (1-2 s of synchronous work on a busy 2-core machine), and the runner's heartbeat waits meanwhile.
+    const chatWrapper = resolveChatWrapper(model);
     for (let i = 0; i < settings.sequences; i++) {
       // Prompt-lookup speculation: drafts the next tokens from where the output repeats the prompt; llama.cpp verifies them in one batch.
       const sequence = context.getSequence(settings.speculative ? { tokenPredictor: new InputLookupTokenPredictor() } : {});
       this.slots.push({
         sequence,
-        chat: new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false }),
+        chat: new LlamaChat({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false }),
         completion: new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }),
         key: null, busy: false, lastUsed: 0,
       });
@@ -159,12 +160,7 @@ export class LlamaEngine implements InferenceEngine {
       const generation = settings.generationThreads ?? settings.threads;
       if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences))
         logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
-      const engine = new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
-      if (settings.sequences > 1) {
-        engine.gatherer = gatherBatches(context, settings.sequences);
-        if (!engine.gatherer) logger?.warn({ sequences: settings.sequences }, "node-llama-cpp's context lacks the hooks for gathering parallel decode steps: they batch as they come");
-      }
-      return engine;
+      return new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
     } catch (err) {
       await model?.dispose();
       if (err instanceof SovereignError) throw err;
@@ -184,7 +180,7 @@ export class LlamaEngine implements InferenceEngine {
   async chatPromptTokens(messages: readonly ChatMessage[]): Promise<number> {
     const slot = this.slots[0];
     if (!slot) return 0;
-    const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...toHistory(messages), { type: "model", response: [] }] });
+    const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: withAnswer(toHistory(messages)) });
     return contextText.tokenize(this.model.tokenizer).length;
   }
 
@@ -195,12 +191,10 @@ export class LlamaEngine implements InferenceEngine {
     if (!slot) throw new SovereignError("INTERNAL", "No free sequence although the queue granted a slot.");
     slot.busy = true;
     slot.key = key ?? null;
-    this.gatherer?.begin(slot.sequence);
     return slot;
   }
 
   private release(slot: Slot): void {
-    this.gatherer?.end(slot.sequence);
     slot.busy = false;
     slot.lastUsed = Date.now();
   }
@@ -217,20 +211,38 @@ export class LlamaEngine implements InferenceEngine {
   async chat(messages: readonly ChatMessage[], options: RunOptions, defaultMaxTokens: number): Promise<EngineRun> {
     const history = toHistory(messages);
     const grammar = await grammarFor(this.llama, options.grammar);
+    // Tools (function calling): a call comes back to the caller, never run here.
+    const tools = options.tools && options.tools.functions.length > 0 ? options.tools : undefined;
     const slot = this.takeSlot(options.key);
     try {
-      const { contextText } = slot.chat.chatWrapper.generateContextState({ chatHistory: [...history, { type: "model", response: [] }] });
-      const promptTokens = contextText.tokenize(this.model.tokenizer);
-      const maxTokens = this.budget(promptTokens.length, options.sampling.maxTokens, defaultMaxTokens);
-      const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
-      let completionTokens = 0;
-      const watch = this.watch(options);
-      const res = await slot.chat.generateResponse(history, {
-        ...this.sampling(options, maxTokens, grammar),
-        ...watch.options,
-        onToken: (t) => { completionTokens += t.length; },
-      });
-      return { ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
+      const toolRun = tools ? prepareToolRun(this.name, slot.chat, slot.sequence, tools, options.onToolCall) : null;
+      try {
+        const chat = toolRun?.chat ?? slot.chat;
+        const { contextText } = chat.chatWrapper.generateContextState({
+          chatHistory: withAnswer(history), ...(toolRun ? { availableFunctions: toolRun.documented, documentFunctionParams: true } : {}),
+        });
+        const promptTokens = contextText.tokenize(this.model.tokenizer);
+        const maxTokens = this.budget(promptTokens.length, options.sampling.maxTokens, defaultMaxTokens);
+        const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
+        let completionTokens = 0;
+        // Tokens of a function call reach no onToken callback: with tools, the sequence's meter counts what was generated.
+        const outputBefore = slot.sequence.tokenMeter.usedOutputTokens;
+        const watch = this.watch(options);
+        // A grammar and functions never come together (the API refuses response_format with tools), as node-llama-cpp requires.
+        const res = await chat.generateResponse(history, {
+          ...this.sampling(options, maxTokens, grammar),
+          ...watch.options,
+          ...toolRun?.options,
+          onToken: (t: unknown[]) => { completionTokens += t.length; },
+        } as Parameters<LlamaChat["generateResponse"]>[1]);
+        const calls = toolRun && res.functionCalls && res.functionCalls.length > 0 ? toolRun.calls(res.functionCalls) : null;
+        if (toolRun) completionTokens = Math.max(completionTokens, slot.sequence.tokenMeter.usedOutputTokens - outputBefore);
+        const run = { ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
+        // Calls completed before max_tokens (or an abort) are returned too, under that finish reason.
+        return calls ? { ...run, finishReason: run.finishReason === "stop" ? "tool_calls" : run.finishReason, toolCalls: calls } : run;
+      } finally {
+        toolRun?.dispose();
+      }
     } finally {
       this.release(slot);
     }
@@ -318,11 +330,6 @@ export class LlamaEngine implements InferenceEngine {
       bias.set(id as Parameters<TokenBias["set"]>[0], value <= -100 ? "never" : { logit: value });
     }
     return bias;
-  }
-
-  /** How the parallel sequences' decode steps were batched (null with one sequence). */
-  get batchStats(): GatherStats | null {
-    return this.gatherer?.stats ?? null;
   }
 
   get busySlots(): number {

@@ -10,8 +10,8 @@ const UNSUPPORTED = [
 /** The string formats the grammar compiler builds a rule for; any other would be generated as a plain string. */
 const FORMATS = new Set(["date", "time", "date-time"]);
 
-function fail(path: string, message: string): never {
-  throw new SovereignError("INVALID_JSON_SCHEMA", `response_format schema at ${path}: ${message}`, { details: { param: "response_format", path } });
+function failAt(param: string, path: string, message: string): never {
+  throw new SovereignError("INVALID_JSON_SCHEMA", `${param} schema at ${path}: ${message}`, { details: { param, path } });
 }
 
 /**
@@ -19,7 +19,8 @@ function fail(path: string, message: string): never {
  * compiler supports, before it is compiled. node-llama-cpp treats unknown
  * types and dangling $refs as "any", which would make the constraint a lie.
  */
-export function checkJsonSchema(schema: unknown): void {
+export function checkJsonSchema(schema: unknown, param = "response_format"): void {
+  const fail: (path: string, message: string) => never = (path, message) => failAt(param, path, message);
   if (typeof schema !== "object" || schema === null || Array.isArray(schema)) fail("#", "a schema must be an object.");
   const root = schema as Record<string, unknown>;
   const defs = (root.$defs ?? root.definitions ?? {}) as Record<string, unknown>;

@@ -6,9 +6,50 @@ import type { EngineProcessStats } from "./InferenceEngine.js";
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
   content: string;
+  /** An assistant turn that called tools: the calls, each with the result the client's `tool` message gave it. */
+  toolCalls?: ToolCallRecord[];
 }
 
-export type FinishReason = "stop" | "length" | "abort";
+/** "tool_calls": the answer is one or more function calls for the client to run (OpenAI's finish reason). */
+export type FinishReason = "stop" | "length" | "abort" | "tool_calls";
+
+/** A function the model may call (OpenAI's `tools[].function`). The node never runs it: the call goes back to the client. */
+export interface ToolFunction {
+  name: string;
+  description?: string;
+  /** JSON schema of the arguments object; the arguments are generated under a grammar built from it. Absent: no arguments. */
+  parameters?: object;
+}
+
+/** OpenAI's tool_choice: "auto" (the model decides), "none", "required" (at least one call), or one named function. */
+export type ToolChoice = "auto" | "none" | "required" | { name: string };
+
+export interface ToolsSpec {
+  functions: ToolFunction[];
+  choice: ToolChoice;
+  /** Several calls in one answer (parallel_tool_calls). Defaults to true. */
+  parallel: boolean;
+}
+
+/** A call the model made, in OpenAI's shape: `arguments` is a JSON string matching the function's parameters. */
+export interface ToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** A call in the history, with the tool's result (the content of the `tool` message answering it). */
+export interface ToolCallRecord extends ToolCall {
+  result: string;
+}
+
+/** A piece of a call as it streams: the first of each call has its id and name (arguments ""), later ones add argument text. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
+}
 
 export interface SamplingOptions {
   /** 0–2; 0 is greedy. Defaults to 1 (as OpenAI's API). */
@@ -68,12 +109,18 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Called with each piece of text as it is generated (streaming). */
   onText?: (text: string) => void;
+  /** Chat: functions the model may call (function calling); the calls come back in the result, never run here. */
+  tools?: ToolsSpec;
+  /** Called with each piece of a tool call as it is generated (streaming). */
+  onToolCall?: (delta: ToolCallDelta) => void;
 }
 
 export interface GenerateResult {
   model: string;
   text: string;
   finishReason: FinishReason;
+  /** The function calls of the answer (finishReason "tool_calls"). */
+  toolCalls?: ToolCall[];
   promptTokens: number;
   completionTokens: number;
   /** Prompt tokens served from the KV cache of an earlier turn. */

@@ -25,8 +25,6 @@ export interface OllamaRoutesOptions {
   idleUnloadMs: number;
 }
 
-type ToolCalls = Array<{ function: { name: string; arguments: string } }>;
-
 /** Ollama's error body is { "error": "message" }. */
 function ollamaErrorHandler(err: FastifyError | SovereignError, request: FastifyRequest, reply: FastifyReply) {
   const e = prepareErrorReply(err, request, reply);
@@ -69,11 +67,13 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
       opts.generate(request, {
         sampling: parsed.sampling, signal,
         ...("messages" in parsed ? { messages: parsed.messages } : { prompt: (parsed as { prompt: string }).prompt }),
+        // Function calling: the calls come back in the last message (Ollama's shape: arguments as an object).
+        ...("tools" in parsed && parsed.tools ? { tools: parsed.tools } : {}),
         ...(parsed.model ? { model: parsed.model } : {}),
         ...(onText ? { onText } : {}),
       }, parsed, (by) => (parsed.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)));
     const final = (r: GenerateResult, text: string) => {
-      const calls = ollamaToolCalls((r as GenerateResult & { toolCalls?: ToolCalls }).toolCalls);
+      const calls = ollamaToolCalls(r.toolCalls);
       const last = chat ? { message: { role: "assistant", content: text, ...(calls ? { tool_calls: calls } : {}) } } : { response: text };
       return { ...base(), model: r.model, ...last, done: true, ...doneStats(r) };
     };

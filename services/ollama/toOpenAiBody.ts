@@ -117,6 +117,8 @@ export function ollamaChatToOpenAi(raw: unknown): Translated {
     return out;
   });
   if (b.tools !== undefined && b.tools !== null) t.body.tools = b.tools;
+  // Extension: Ollama has no tool_choice (its model decides); OpenAI's values are accepted here to force a call.
+  if (b.tool_choice !== undefined && b.tool_choice !== null) t.body.tool_choice = b.tool_choice;
   return t;
 }
 

@@ -109,6 +109,8 @@ export interface GenLlamaOptions {
   shape?: LlamaShapeName;
   quant?: GenQuant;
   name?: string;
+  /** A Jinja chat template (tokenizer.chat_template), for tests of what a model's own template enables (function calling). Defaults to none. */
+  chatTemplate?: string;
 }
 
 /**
@@ -146,6 +148,7 @@ export function genLlamaModel(path: string, options: GenLlamaOptions = {}): void
     "tokenizer.ggml.eos_token_id": { type: "u32", value: 2 },
     "tokenizer.ggml.unknown_token_id": { type: "u32", value: 0 },
     "tokenizer.ggml.add_bos_token": { type: "bool", value: true },
+    ...(options.chatTemplate ? { "tokenizer.chat_template": { type: "string" as const, value: options.chatTemplate } } : {}),
   };
   // Norms and small layers stay F32 as in real quantized files.
   const q = quant;

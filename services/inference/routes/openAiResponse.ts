@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { toSovereignError } from "../../../core/http/errorReply.js";
 import { openAiErrorBody } from "../../../core/http/openAiError.js";
-import type { GenerateResult, SamplingOptions } from "../types.js";
+import type { FinishReason, GenerateResult, SamplingOptions, ToolCallDelta } from "../types.js";
 import type { ParsedGeneration } from "./parseOpenAi.js";
 
 /**
@@ -63,11 +63,18 @@ export function usage(r: GenerateResult) {
   };
 }
 
+/** OpenAI's finish_reason for ours: an aborted run (its client gone) reads "stop". */
+export function finishReason(r: FinishReason): "stop" | "length" | "tool_calls" {
+  return r === "length" || r === "tool_calls" ? r : "stop";
+}
+
 export interface ResponseShape<R extends GenerateResult> {
   object: string;
   chunkObject: string;
   idPrefix: string;
   chunk: (text: string | null, finish: string | null, first: boolean) => Record<string, unknown>;
+  /** A streamed piece of a tool call (chat only). */
+  toolChunk?: (delta: ToolCallDelta) => Record<string, unknown>;
   full: (r: R) => Record<string, unknown>;
   /** Extension fields: on the body, and in a last chunk (choices: []) before [DONE]. */
   extra?: (r: R) => Record<string, unknown>;
@@ -82,7 +89,7 @@ export async function respond<R extends GenerateResult>(
   request: FastifyRequest,
   reply: FastifyReply,
   p: Pick<ParsedGeneration, "stream" | "includeUsage" | "model">,
-  run: (onText: ((t: string) => void) | undefined, signal: AbortSignal) => Promise<R>,
+  run: (onText: ((t: string) => void) | undefined, signal: AbortSignal, onToolCall?: (delta: ToolCallDelta) => void) => Promise<R>,
   shape: ResponseShape<R>,
 ): Promise<unknown> {
   const id = `${shape.idPrefix}-${randomBytes(12).toString("hex")}`;
@@ -104,17 +111,21 @@ export async function respond<R extends GenerateResult>(
     send({ ...base(), ...shape.chunk(null, null, true) });
   };
   try {
+    const toolChunk = shape.toolChunk;
     const r = await run((text) => {
       start();
       if (!signal.aborted) send({ ...base(), ...shape.chunk(text, null, false) });
-    }, signal);
+    }, signal, toolChunk ? (delta) => {
+      start();
+      if (!signal.aborted) send({ ...base(), ...toolChunk(delta) });
+    } : undefined);
     model = r.model;
     if (signal.aborted) {
       if (started) reply.raw.end();
       return reply;
     }
     start();
-    send({ ...base(), ...shape.chunk(null, r.finishReason === "length" ? "length" : "stop", false) });
+    send({ ...base(), ...shape.chunk(null, finishReason(r.finishReason), false) });
     if (p.includeUsage) send({ ...base(), choices: [], usage: usage(r) });
     const extra = shape.extra?.(r);
     if (extra && Object.keys(extra).length > 0) send({ ...base(), choices: [], ...extra });

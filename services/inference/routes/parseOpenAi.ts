@@ -1,5 +1,5 @@
 import { SovereignError } from "../../../core/errors/SovereignError.js";
-import type { ChatMessage, SamplingOptions } from "../types.js";
+import type { ChatMessage, SamplingOptions, ToolCallRecord, ToolChoice, ToolFunction, ToolsSpec } from "../types.js";
 
 /** The parts of an OpenAI request this node honours; known parameters it cannot honour are refused by name, unknown fields are ignored as OpenAI's own API does. */
 export interface ParsedGeneration {
@@ -42,8 +42,10 @@ function refuseUnsupported(b: Record<string, unknown>, kind: "chat" | "completio
   if (set(b.n) && b.n !== 1) bad("n", "Only n = 1 is supported.");
   if (set(b.logprobs) && b.logprobs !== false) bad("logprobs", "logprobs is not supported: the engine does not expose token probabilities.");
   if (set(b.top_logprobs)) bad("top_logprobs", "top_logprobs is not supported: the engine does not expose token probabilities.");
-  for (const key of ["tools", "functions"]) if (set(b[key]) && !(Array.isArray(b[key]) && (b[key] as unknown[]).length === 0)) bad(key, `${key} (function calling) is not supported by this node yet.`);
-  for (const key of ["tool_choice", "function_call"]) if (set(b[key]) && b[key] !== "none" && b[key] !== "auto") bad(key, `${key} is not supported: this node offers no function calling yet.`);
+  // The deprecated pre-tools API: clients that speak it all speak `tools` too.
+  if (set(b.functions) && !(Array.isArray(b.functions) && b.functions.length === 0)) bad("functions", "functions (the deprecated function-calling API) is not supported: send tools instead.");
+  if (set(b.function_call) && b.function_call !== "none" && b.function_call !== "auto") bad("function_call", "function_call (the deprecated function-calling API) is not supported: send tool_choice instead.");
+  if (kind === "completion") for (const key of ["tools", "tool_choice"]) if (set(b[key])) bad(key, `${key} needs /v1/chat/completions.`);
   if (set(b.audio)) bad("audio", "audio output is not supported: this node serves text models only.");
   if (set(b.modalities) && !(Array.isArray(b.modalities) && b.modalities.every((m) => m === "text"))) bad("modalities", "Only the \"text\" modality is supported.");
   if (set(b.prediction)) bad("prediction", "prediction (predicted outputs) is not supported.");
@@ -122,16 +124,97 @@ function contentText(content: unknown, i: number): string {
   return bad(`messages[${i}].content`, "content must be a string or an array of text parts.");
 }
 
-export function parseChatRequest(body: unknown): ParsedGeneration & { messages: ChatMessage[] } {
-  const b = asObject(body);
-  if (!Array.isArray(b.messages) || b.messages.length === 0) bad("messages", "messages must be a non-empty array.");
-  const messages: ChatMessage[] = b.messages.map((m: unknown, i: number) => {
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** OpenAI's `tools` (function tools only), `tool_choice` and `parallel_tool_calls`; undefined without tools. */
+function parseTools(b: Record<string, unknown>): ToolsSpec | undefined {
+  const choiceRaw = b.tool_choice;
+  if (!set(b.tools) || (Array.isArray(b.tools) && b.tools.length === 0)) {
+    if (set(choiceRaw) && choiceRaw !== "none" && choiceRaw !== "auto") bad("tool_choice", "tool_choice needs tools.");
+    return undefined;
+  }
+  if (!Array.isArray(b.tools)) bad("tools", "tools must be an array of { type: \"function\", function: { name, description?, parameters? } }.");
+  if (b.tools.length > 128) bad("tools", "tools may hold at most 128 functions.");
+  const seen = new Set<string>();
+  const functions: ToolFunction[] = b.tools.map((t: unknown, i: number) => {
+    const tool = asObject(t);
+    if (tool.type !== "function") bad(`tools[${i}].type`, `tools[${i}].type must be "function" (the only tool type this node offers).`);
+    const fn = asObject(tool.function);
+    if (typeof fn.name !== "string" || !NAME.test(fn.name)) bad(`tools[${i}].function.name`, "A function name must be 1 to 64 letters, digits, _ or -.");
+    if (seen.has(fn.name)) bad(`tools[${i}].function.name`, `Two tools are named "${fn.name}".`);
+    seen.add(fn.name);
+    if (set(fn.description) && typeof fn.description !== "string") bad(`tools[${i}].function.description`, "description must be a string.");
+    if (set(fn.parameters) && (typeof fn.parameters !== "object" || Array.isArray(fn.parameters))) bad(`tools[${i}].function.parameters`, "parameters must be a JSON schema object.");
+    return { name: fn.name, ...(typeof fn.description === "string" ? { description: fn.description } : {}), ...(set(fn.parameters) ? { parameters: fn.parameters as object } : {}) };
+  });
+  let choice: ToolChoice = "auto";
+  if (choiceRaw === "none" || choiceRaw === "auto" || choiceRaw === "required") choice = choiceRaw;
+  else if (set(choiceRaw)) {
+    const c = typeof choiceRaw === "object" && !Array.isArray(choiceRaw) ? (choiceRaw as Record<string, unknown>) : null;
+    const name = c?.type === "function" && typeof c.function === "object" && c.function !== null ? (c.function as Record<string, unknown>).name : undefined;
+    if (typeof name !== "string") bad("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or { type: \"function\", function: { name } }.");
+    if (!seen.has(name)) bad("tool_choice", `tool_choice names "${name}", which is not in tools.`);
+    choice = { name };
+  }
+  if (set(b.parallel_tool_calls) && typeof b.parallel_tool_calls !== "boolean") bad("parallel_tool_calls", "parallel_tool_calls must be true or false.");
+  return { functions, choice, parallel: b.parallel_tool_calls !== false };
+}
+
+/** An assistant message's `tool_calls` (the arguments as a JSON string). */
+function parseToolCalls(v: unknown, i: number): Omit<ToolCallRecord, "result">[] {
+  if (!Array.isArray(v)) bad(`messages[${i}].tool_calls`, "tool_calls must be an array.");
+  return v.map((c: unknown, j: number) => {
+    const call = asObject(c);
+    const fn = asObject(call.function);
+    const at = `messages[${i}].tool_calls[${j}]`;
+    if (typeof call.id !== "string" || call.id === "") bad(`${at}.id`, "Each tool call needs its id.");
+    if (typeof fn.name !== "string" || fn.name === "") bad(`${at}.function.name`, "Each tool call needs the function's name.");
+    if (typeof fn.arguments !== "string") bad(`${at}.function.arguments`, "arguments must be a JSON string.");
+    try {
+      JSON.parse(fn.arguments);
+    } catch {
+      bad(`${at}.function.arguments`, "arguments must be a JSON string.");
+    }
+    return { id: call.id, type: "function" as const, function: { name: fn.name, arguments: fn.arguments } };
+  });
+}
+
+/**
+ * The messages: `tool` messages are folded into the assistant turn whose call
+ * they answer (by tool_call_id), which is how the chat template renders them.
+ */
+function parseMessages(list: unknown[]): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  const open = new Map<string, ToolCallRecord>();
+  list.forEach((m: unknown, i: number) => {
     const msg = asObject(m);
     const role = msg.role === "developer" ? "system" : msg.role;
-    if (role !== "system" && role !== "user" && role !== "assistant") bad(`messages[${i}].role`, `messages[${i}].role must be "system", "user" or "assistant".`);
-    return { role, content: contentText(msg.content, i) };
+    if (role === "tool") {
+      if (typeof msg.tool_call_id !== "string") bad(`messages[${i}].tool_call_id`, "A tool message needs the tool_call_id it answers.");
+      const call = open.get(msg.tool_call_id);
+      if (!call) bad(`messages[${i}].tool_call_id`, `No assistant tool call before it has the id "${msg.tool_call_id}".`);
+      call.result = contentText(msg.content, i);
+      open.delete(msg.tool_call_id);
+      return;
+    }
+    if (open.size > 0) bad(`messages[${i}]`, `The tool calls ${[...open.keys()].join(", ")} have no tool message answering them.`);
+    if (role !== "system" && role !== "user" && role !== "assistant") bad(`messages[${i}].role`, `messages[${i}].role must be "system", "user", "assistant" or "tool".`);
+    const message: ChatMessage = { role, content: contentText(msg.content, i) };
+    if (role === "assistant" && set(msg.tool_calls) && !(Array.isArray(msg.tool_calls) && msg.tool_calls.length === 0)) {
+      message.toolCalls = parseToolCalls(msg.tool_calls, i).map((c) => ({ ...c, result: "" }));
+      for (const c of message.toolCalls) open.set(c.id, c);
+    }
+    out.push(message);
   });
-  return { ...common(b, "chat"), messages };
+  if (open.size > 0) bad("messages", `The tool calls ${[...open.keys()].join(", ")} have no tool message answering them.`);
+  return out;
+}
+
+export function parseChatRequest(body: unknown): ParsedGeneration & { messages: ChatMessage[]; tools: ToolsSpec | undefined } {
+  const b = asObject(body);
+  if (!Array.isArray(b.messages) || b.messages.length === 0) bad("messages", "messages must be a non-empty array.");
+  const messages = parseMessages(b.messages);
+  return { ...common(b, "chat"), messages, tools: parseTools(b) };
 }
 
 export function parseCompletionRequest(body: unknown): ParsedGeneration & { prompt: string } {

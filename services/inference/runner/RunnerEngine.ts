@@ -173,8 +173,8 @@ export class RunnerEngine implements InferenceEngine {
       try {
         const pending = runner.request("generate", {
           ...body, sampling: options.sampling, defaultMaxTokens,
-          ...(options.grammar ? { grammar: options.grammar } : {}), key: options.key ?? null,
-        }, { ...(options.onText ? { onText: options.onText } : {}), onId: (i) => { id = i; } });
+          ...(options.grammar ? { grammar: options.grammar } : {}), ...(options.tools ? { tools: options.tools } : {}), key: options.key ?? null,
+        }, { ...(options.onText ? { onText: options.onText } : {}), ...(options.onToolCall ? { onToolCall: options.onToolCall } : {}), onId: (i) => { id = i; } });
         if (options.signal?.aborted) cancel();
         const run = await pending;
         this.host.recordSuccess(this.name);

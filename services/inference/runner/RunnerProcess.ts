@@ -3,6 +3,7 @@ import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { EngineLogger } from "../InferenceEngine.js";
+import type { ToolCallDelta } from "../types.js";
 import type { NodeToRunner, RunnerOp, RunnerResults, RunnerToNode, WireError } from "./protocol.js";
 import { describeExit, type RunnerExit } from "./crashReason.js";
 
@@ -30,6 +31,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: unknown): void;
   onText?: ((text: string) => void) | undefined;
+  onToolCall?: ((delta: ToolCallDelta) => void) | undefined;
 }
 
 const STDERR_KEEP = 16 * 1024;
@@ -145,13 +147,13 @@ export class RunnerProcess {
   request<K extends RunnerOp>(
     op: K,
     body: Omit<Extract<NodeToRunner, { op: K }>, "id" | "op">,
-    hooks: { onText?: (text: string) => void; onId?: (id: number) => void } = {},
+    hooks: { onText?: (text: string) => void; onToolCall?: (delta: ToolCallDelta) => void; onId?: (id: number) => void } = {},
   ): Promise<RunnerResults[K]> {
     if (this.exit) return Promise.reject(new RunnerDied(this.exit));
     const id = this.nextId++;
     hooks.onId?.(id);
     return new Promise<RunnerResults[K]>((resolveReq, reject) => {
-      this.pending.set(id, { resolve: resolveReq as (v: unknown) => void, reject, onText: hooks.onText });
+      this.pending.set(id, { resolve: resolveReq as (v: unknown) => void, reject, onText: hooks.onText, onToolCall: hooks.onToolCall });
       this.child.send({ ...body, op, id } as NodeToRunner, (err) => {
         if (!err || !this.pending.has(id)) return;
         // The channel broke: the runner is dead or dying (its exit may not be handled yet). A runner
@@ -176,6 +178,10 @@ export class RunnerProcess {
     if (!p) return;
     if (m.type === "text") {
       p.onText?.(m.text);
+      return;
+    }
+    if (m.type === "tool") {
+      p.onToolCall?.(m.delta);
       return;
     }
     this.pending.delete(m.id);

@@ -5,7 +5,7 @@
  */
 import type { ChatMessage } from "../types.js";
 import type { EngineRun, EngineSettings, GrammarSpec } from "../InferenceEngine.js";
-import type { SamplingOptions } from "../types.js";
+import type { SamplingOptions, ToolCallDelta, ToolsSpec } from "../types.js";
 
 export interface LoadRequest {
   op: "load";
@@ -24,6 +24,8 @@ export interface GenerateRequestMsg {
   prompt?: string;
   sampling: SamplingOptions;
   grammar?: GrammarSpec;
+  /** Chat: functions the model may call; their calls stream back as `tool` messages and end in the result. */
+  tools?: ToolsSpec;
   key?: string | null;
   defaultMaxTokens: number;
 }
@@ -88,6 +90,8 @@ export type RunnerToNode =
   /** Sent once the llama.cpp binding is loaded: the runner takes requests. */
   | { type: "ready"; pid: number }
   | { type: "text"; id: number; text: string }
+  /** A piece of a tool call as it is generated (OpenAI's delta: the first of a call has its id and name). */
+  | { type: "tool"; id: number; delta: ToolCallDelta }
   | { type: "ok"; id: number; value: unknown }
   | { type: "error"; id: number; error: WireError }
   | { type: "log"; level: "warn" | "error" | "info"; message: string };

@@ -9,6 +9,7 @@ import "../errors.js";
 import { LlamaEngine, loadLlama } from "../LlamaEngine.js";
 import { GgufEmbedder } from "../embeddings/GgufEmbedder.js";
 import type { NodeToRunner, RunnerToNode, WireError } from "./protocol.js";
+import type { ToolCallDelta } from "../types.js";
 
 function send(msg: RunnerToNode): void {
   if (process.connected) process.send?.(msg);
@@ -77,6 +78,7 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
         const options = {
           sampling: msg.sampling, grammar: msg.grammar, signal: ac.signal, key: msg.key ?? null,
           onText: (text: string) => send({ type: "text", id: msg.id, text }),
+          ...(msg.tools ? { tools: msg.tools, onToolCall: (delta: ToolCallDelta) => send({ type: "tool", id: msg.id, delta }) } : {}),
         };
         return msg.mode === "chat"
           ? await engine.chat(msg.messages ?? [], options, msg.defaultMaxTokens)
