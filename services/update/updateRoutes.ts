@@ -80,30 +80,30 @@ export async function updateRoutes(app: FastifyInstance, opts: { service: Update
       const actor = request.principal?.userId ?? null;
       const allowDowngrade = request.query.allowDowngrade === "1";
       // Verified and written after the answer: the panel follows it on GET /api/update.
-      void service
-        .apply(file, {
-          via: "upload", actor, allowDowngrade,
-          onProgress: (phase, done, total) => {
-            current.phase = phase;
-            current.doneBytes = done;
-            current.totalBytes = total;
-          },
-          onVerified: (m) => {
-            current.manifest = m;
-          },
-        })
-        .then(() => {
-          current.phase = "done";
-        })
-        .catch((err: unknown) => {
-          current.phase = "failed";
-          current.error = { code: err instanceof SovereignError ? err.code : "INTERNAL", message: (err as Error).message };
+      const run = async (): Promise<void> => {
+        let end: Pick<ApplyProgress, "phase" | "error"> = { phase: "done", error: null };
+        try {
+          await service.apply(file, {
+            via: "upload", actor, allowDowngrade,
+            onProgress: (phase, done, total) => {
+              current.phase = phase;
+              current.doneBytes = done;
+              current.totalBytes = total;
+            },
+            onVerified: (m) => {
+              current.manifest = m;
+            },
+          });
+        } catch (err) {
+          end = { phase: "failed", error: { code: err instanceof SovereignError ? err.code : "INTERNAL", message: (err as Error).message } };
           if (!(err instanceof SovereignError)) app.log.error({ err }, "update apply failed");
-        })
-        .finally(() => {
-          opts.onChange();
-          void rm(file, { force: true });
-        });
+        }
+        // The stored upload goes before the outcome shows: the bundle is never kept as a second copy.
+        await rm(file, { force: true });
+        opts.onChange();
+        Object.assign(current, end);
+      };
+      void run();
       return reply.code(202).send({ received, progress: "/api/update" });
     },
   );

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { packageVersion } from "../../core/packageVersion.js";
@@ -41,7 +42,7 @@ describe("update service over HTTP: upload, progress, verified manifest, restart
     }
   }
 
-  const upload = (body: Buffer, query = ""): ReturnType<TestApp["app"]["inject"]> =>
+  const upload = (body: Buffer, query = ""): Promise<LightMyRequestResponse> =>
     t.app.inject({ method: "POST", url: `/api/update/bundle${query}`, headers: { ...as(admin), "content-type": "application/octet-stream" }, payload: body });
 
   beforeAll(async () => {

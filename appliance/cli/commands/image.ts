@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { printResult } from "../output.js";
 import { boards } from "../../../image/boards/registry.js";
@@ -10,6 +10,8 @@ import { runBuild } from "../../../image/pipeline.js";
 import { distros } from "../../../image/distros/registry.js";
 import { flashImage } from "../../../image/flash.js";
 import { parseSize } from "../../../image/lib/size.js";
+import { buildBundle } from "../../../image/bundle.js";
+import { packageVersion } from "../../../core/packageVersion.js";
 
 /** The Debian mirror the host's own apt uses, so the build goes where apt already can. */
 export function hostMirror(readText: (p: string) => string | undefined = (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined)): string {
@@ -112,6 +114,54 @@ export function registerImageCommand(program: Command): void {
             ? [`recovery key (write it down, keep it apart from the device; it opens the disk whatever the unlock method): ${readFileSync(result.recoveryKeyFile, "utf8")}`, `  also in ${result.recoveryKeyFile} (0600): move it somewhere safe`]
             : []),
           `total ${result.timings.reduce((s, t) => s + t.seconds, 0).toFixed(0)} s`,
+        ].join("\n"),
+      );
+    });
+
+  image
+    .command("bundle")
+    .description("Build a signed A/B update bundle for a board: the system slot's root filesystem, kernel, initrd and boot files (needs root, like build).")
+    .requiredOption("--board <id>", `the board: ${boards.map((b) => b.id).join(" | ")}`)
+    .requiredOption("--out <file>", "the bundle file to write (e.g. sovereign-x86_64-0.2.0.sovupdate)")
+    .option("--version <v>", "the version the bundle installs (default: this runtime's package.json version)")
+    .option("--update-key <file>", "ed25519 secret key (32 bytes) that signs the bundle (default: the build key, <cache>/build-key.ed25519)")
+    .option("--distro <id>", "the distribution the rootfs is built from")
+    .option("--mirror <url>", "Debian mirror (default: the host's apt mirror)")
+    .option("--cache <dir>", "cache for the bootstrap tarball, apt downloads and the build key", ".cache/image")
+    .option("--json", "print the result as JSON (progress goes to stderr)")
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const repoRoot = resolve(import.meta.dirname, "../../..");
+      const root = existsSync(resolve(repoRoot, "package.json")) ? repoRoot : resolve(repoRoot, "..");
+      const out = resolve(String(opts.out));
+      const err = (s: string): boolean => process.stderr.write(s);
+      let lastPct = -1;
+      const r = await buildBundle(
+        {
+          build: {
+            board: String(opts.board), out: dirname(out), models: [], cache: String(opts.cache), compress: "none", repoRoot: root,
+            mirror: opts.mirror ? String(opts.mirror) : hostMirror(),
+            ...(opts.distro ? { distro: String(opts.distro) } : {}),
+          },
+          version: opts.version ? String(opts.version) : packageVersion(),
+          ...(opts.updateKey ? { updateKeyFile: String(opts.updateKey) } : {}),
+          out,
+        },
+        {
+          onStepStart: (step, i) => err(`[${i + 1}] ${step.title}\n`),
+          onProgress: (_step, msg) => err(`      ${msg}\n`),
+          onStepEnd: (t) => err(`      ${t.skipped ? `skipped: ${t.note ?? ""}` : "done"} (${t.seconds.toFixed(1)} s)\n`),
+          onPack: (phase, done, total) => {
+            const pct = total > 0 ? Math.floor((done / total) * 100) : 100;
+            if (pct !== lastPct && pct % 10 === 0) err(`bundle ${phase} ${pct}%\n`);
+            lastPct = pct;
+          },
+        },
+      );
+      printResult(Boolean(opts.json), { path: r.path, bytes: r.bytes, version: r.manifest.version, board: r.manifest.board, parts: r.manifest.parts, publicKey: r.publicKey, buildSeconds: r.buildSeconds }, () =>
+        [
+          `bundle:  ${r.path} (${r.bytes} bytes)`,
+          `version: ${r.manifest.version} for ${r.manifest.board}; parts: ${r.manifest.parts.map((p) => `${p.name} ${p.size}`).join(", ")}`,
+          `signed by ${r.publicKey} (nodes accept it when update.trustedKeys lists this key)`,
         ].join("\n"),
       );
     });
