@@ -37,7 +37,7 @@ describe.runIf(requireTools("promtool"))("monitoring", () => {
       expect(missing).toEqual([]);
       // The alerts the issue asks for are all there.
       const alerts = readFileSync(rules, "utf8");
-      for (const a of ["Overheating", "Throttling", "DiskNearlyFull", "JobFailures", "InferenceQueueSaturated"]) expect(alerts).toContain(`alert: Sovereign${a}`);
+      for (const a of ["Overheating", "Throttling", "DiskNearlyFull", "JobFailures", "InferenceQueueSaturated", "UpdateRolledBack"]) expect(alerts).toContain(`alert: Sovereign${a}`);
     } finally {
       await t.close();
     }
