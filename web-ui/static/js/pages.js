@@ -12,6 +12,7 @@ export const pages = [
   { id: "jobs", title: "Jobs", roles: ["admin"] },
   { id: "peers", title: "Peers", roles: ["admin"], slot: true },
   { id: "audit", title: "Audit", roles: ["admin"], slot: true },
+  { id: "updates", title: "Updates", roles: ["admin"] },
   { id: "users", title: "Users & keys" },
   { id: "settings", title: "Settings" },
 ];
