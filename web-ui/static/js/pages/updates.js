@@ -56,6 +56,7 @@ export function render(root) {
         p.error ? h("p", { class: "error" }, `${p.error.message} (${p.error.code})`) : null,
         manifestView(p.manifest));
       if (!["done", "failed"].includes(p.phase)) schedule();
+      else if (upText.textContent.endsWith("verifying.")) upText.textContent = "";
     }
     replace(restartBox, s.pending && !s.pending.restartRequestedAt
       ? h("div", null,
