@@ -8,6 +8,7 @@ import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEng
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads } from "./phaseThreads.js";
+import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
 import { prepareToolRun, toChatHistory as toHistory } from "./toolCalling.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
@@ -118,6 +119,8 @@ function finish(stopReason: string): FinishReason {
 export class LlamaEngine implements InferenceEngine {
   private readonly slots: Slot[];
   private disposed = false;
+  /** Makes the parallel sequences' decode steps land in one batch (see gatherBatches); null with one sequence. */
+  private gatherer: BatchGatherer | null = null;
 
   private constructor(
     readonly name: string,
@@ -160,7 +163,12 @@ export class LlamaEngine implements InferenceEngine {
       const generation = settings.generationThreads ?? settings.threads;
       if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences))
         logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
-      return new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
+      const engine = new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
+      if (settings.sequences > 1) {
+        engine.gatherer = gatherBatches(context, settings.sequences);
+        if (!engine.gatherer) logger?.warn({ sequences: settings.sequences }, "node-llama-cpp's context lacks the hooks for gathering parallel decode steps: they batch as they come");
+      }
+      return engine;
     } catch (err) {
       await model?.dispose();
       if (err instanceof SovereignError) throw err;
@@ -191,10 +199,12 @@ export class LlamaEngine implements InferenceEngine {
     if (!slot) throw new SovereignError("INTERNAL", "No free sequence although the queue granted a slot.");
     slot.busy = true;
     slot.key = key ?? null;
+    this.gatherer?.begin(slot.sequence);
     return slot;
   }
 
   private release(slot: Slot): void {
+    this.gatherer?.end(slot.sequence);
     slot.busy = false;
     slot.lastUsed = Date.now();
   }
@@ -330,6 +340,11 @@ export class LlamaEngine implements InferenceEngine {
       bias.set(id as Parameters<TokenBias["set"]>[0], value <= -100 ? "never" : { logit: value });
     }
     return bias;
+  }
+
+  /** How the parallel sequences' decode steps were batched (null with one sequence). */
+  get batchStats(): GatherStats | null {
+    return this.gatherer?.stats ?? null;
   }
 
   get busySlots(): number {
