@@ -43,6 +43,9 @@ export interface VersionChangeReport {
   at: string;
 }
 
+/** Where the audit service mirrors its latest signed checkpoint (services/audit: auditMirrorPath). */
+const auditMirror = (dataDir: string): string => join(dataDir, "audit", "checkpoint.json");
+
 export function snapshotDirOf(dataDir: string): string {
   return join(dataDir, "db-snapshots");
 }
@@ -118,6 +121,9 @@ export async function onVersionChange(db: Database, dataDir: string, running: st
     const file = join(dir, `${name}.sqlite`);
     rmSync(file, { force: true });
     await db.sqlite.backup(file);
+    // The audit log's signed checkpoint is mirrored outside the file; it must travel with the snapshot,
+    // or a restored log would look truncated against a mirror the newer version moved on.
+    if (existsSync(auditMirror(dataDir))) copyFileSync(auditMirror(dataDir), `${file}.audit-checkpoint.json`);
     const meta: SnapshotMeta = { file, fromVersion: from, fromSchema: schemaMapOf(db.sqlite), toVersion: running, toSchema: null, takenAt: at };
     writeJson(join(dir, `${name}.json`), meta);
     return { db, report: { ...base, kind: "snapshot-taken", fromVersion: from, snapshot: file, summary: `snapshot of the ${from} database taken before ${running} migrates it` } };
@@ -139,6 +145,10 @@ export async function onVersionChange(db: Database, dataDir: string, running: st
   renameSync(path, keptAside);
   for (const ext of ["-wal", "-shm"]) if (existsSync(path + ext)) renameSync(path + ext, keptAside + ext);
   copyFileSync(snap.file, path);
+  if (existsSync(`${snap.file}.audit-checkpoint.json`)) {
+    if (existsSync(auditMirror(dataDir))) renameSync(auditMirror(dataDir), `${keptAside}.audit-checkpoint.json`);
+    copyFileSync(`${snap.file}.audit-checkpoint.json`, auditMirror(dataDir));
+  }
   const notCarriedBack = rowsNotCarriedBack(keptAside, path);
   const lost = notCarriedBack.map((r) => `${r.rows} in ${r.table}`).join(", ");
   const report: VersionChangeReport = {
