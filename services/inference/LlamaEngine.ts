@@ -9,6 +9,7 @@ import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads } from "./phaseThreads.js";
 import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
+import { ThreadAdapter } from "./threadAdapter.js";
 import { prepareToolRun, toChatHistory as toHistory } from "./toolCalling.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
@@ -161,7 +162,10 @@ export class LlamaEngine implements InferenceEngine {
       });
       const prompt = settings.promptThreads ?? settings.threads;
       const generation = settings.generationThreads ?? settings.threads;
-      if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences))
+      // Generation starts at tune()'s (safe) count and moves between it and the prompt count by its own timings:
+      // up while the higher count is faster, down when a competing process stalls it (ThreadAdapter).
+      const adapter = prompt > generation ? new ThreadAdapter({ low: generation, high: prompt }) : undefined;
+      if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences, adapter))
         logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
       const engine = new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
       if (settings.sequences > 1) {

@@ -1,4 +1,5 @@
 import type { LlamaContext } from "node-llama-cpp";
+import type { ThreadAdapter } from "./threadAdapter.js";
 
 /** Thread counts for the two phases of llama.cpp evaluation. */
 export interface PhaseThreads {
@@ -14,6 +15,8 @@ export interface PhaseThreadStats {
   generationDecodes: number;
   /** The count handed to llama.cpp for the last decode. */
   lastThreads: number | null;
+  /** Generation steps by the thread count they ran at (with an adapter the count moves). */
+  generationByThreads: Record<number, number>;
 }
 
 /** The part of node-llama-cpp's native context (private `_ctx`, in 3.21 and 3.22) the switch wraps. */
@@ -34,14 +37,18 @@ interface NativeContext {
  * above what node-llama-cpp's thread splitter allocated. Returns null (and
  * changes nothing) when the native context does not have that shape, e.g.
  * after a node-llama-cpp upgrade: the caller then runs one count for both.
+ *
+ * With an `adapter`, generation steps run at the count it picks, and each
+ * step's duration goes back to it (see ThreadAdapter): `threads.generation`
+ * is then unused.
  */
-export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, sequences: number): PhaseThreadStats | null {
+export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, sequences: number, adapter?: ThreadAdapter): PhaseThreadStats | null {
   const native = (context as unknown as { _ctx?: Partial<NativeContext> })._ctx;
   if (!native || typeof native.initBatch !== "function" || typeof native.setThreads !== "function" || typeof native.decodeBatch !== "function") return null;
   const initBatch = native.initBatch.bind(native);
   const setThreads = native.setThreads.bind(native);
   const decodeBatch = native.decodeBatch.bind(native);
-  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null };
+  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null, generationByThreads: {} };
   let batchTokens = 0;
   let allocated = Math.max(threads.prompt, threads.generation);
   // The addon's methods are read-only on its prototype; own properties on the instance shadow them.
@@ -58,12 +65,21 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
   });
   wrap("decodeBatch", () => {
     const prompt = batchTokens > sequences;
-    const n = Math.max(1, Math.min(allocated, prompt ? threads.prompt : threads.generation));
+    const tokens = batchTokens;
+    const n = Math.max(1, Math.min(allocated, prompt ? threads.prompt : adapter?.threads ?? threads.generation));
     if (prompt) stats.promptDecodes++;
-    else stats.generationDecodes++;
+    else {
+      stats.generationDecodes++;
+      stats.generationByThreads[n] = (stats.generationByThreads[n] ?? 0) + 1;
+    }
     stats.lastThreads = n;
     setThreads(n);
-    return decodeBatch();
+    if (prompt || !adapter) return decodeBatch();
+    const start = performance.now();
+    return decodeBatch().then((r) => {
+      adapter.record(n, tokens, performance.now() - start);
+      return r;
+    });
   });
   return stats;
 }

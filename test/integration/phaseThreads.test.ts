@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LlamaCompletion, type LlamaContext, type LlamaModel } from "node-llama-cpp";
 import { loadLlama } from "../../services/inference/LlamaEngine.js";
 import { applyPhaseThreads } from "../../services/inference/phaseThreads.js";
+import { ThreadAdapter } from "../../services/inference/threadAdapter.js";
 import { testLlamaModel } from "../models/testModelCache.js";
 
 /*
@@ -37,6 +38,25 @@ describe("per-phase thread counts on a real llama.cpp context", () => {
     expect(stats.generationDecodes).toBeGreaterThanOrEqual(4);
     expect(stats.lastThreads).toBe(1);
     completion.dispose();
+  });
+
+  it("with a thread adapter, generation steps run at the counts it picks and feed it their timings", async () => {
+    const ctx = await model.createContext({ contextSize: 512, sequences: 1, batchSize: 512, threads: 2 });
+    try {
+      const adapter = new ThreadAdapter({ low: 1, high: 2, window: 4 });
+      const stats = applyPhaseThreads(ctx, { prompt: 2, generation: 1 }, 1, adapter);
+      expect(stats).not.toBeNull();
+      if (!stats) return;
+      const completion = new LlamaCompletion({ contextSequence: ctx.getSequence() });
+      await completion.generateCompletion("one two three four five six", { maxTokens: 16, temperature: 0, customStopTriggers: [] });
+      // It starts at the safe count, measures a window there, then probes the higher count.
+      expect(stats.generationByThreads[1]).toBeGreaterThanOrEqual(4);
+      expect(stats.generationByThreads[2]).toBeGreaterThanOrEqual(1);
+      expect(adapter.switches).toBeGreaterThanOrEqual(1);
+      completion.dispose();
+    } finally {
+      await ctx.dispose();
+    }
   });
 
   it("a context whose native side lacks the hooks is left alone (the caller runs one count)", () => {

@@ -1,0 +1,154 @@
+/**
+ * Picks the generation thread count while the engine runs, from its own
+ * decode timings (issue 19). llama.cpp's threads wait for each other after
+ * every graph step, so when another process takes a core, a generation step
+ * at 2 threads can take 10-80× longer than at 1 (measured: stories260K fell
+ * from 680 to 8 tokens/s), while on a quiet machine 2 threads are about a
+ * third faster. So: run at the faster count while it is faster, drop to the
+ * lower one as soon as steps there get slower than the lower count's, and
+ * probe back up now and then.
+ *
+ * Pure: it sees (threads, tokens in the batch, milliseconds) samples and
+ * answers the count for the next generation step; no clock of its own
+ * (probes are counted in decodes), so tests feed recorded timings.
+ */
+export interface ThreadAdapterOptions {
+  /** The fewest threads (the safe count tune() chose). */
+  low: number;
+  /** The most threads to try (tune()'s prompt count: the cores that compute-bound work uses). */
+  high: number;
+  /** Decodes per measurement window (default 8). */
+  window?: number;
+  /** Decodes at the low count between probes of the high one (default 96). */
+  probeEvery?: number;
+  /** The high count must be this much faster per token to stay (default 1.05: 5 %). */
+  margin?: number;
+}
+
+export interface ThreadDecision {
+  threads: number;
+  /** Why the last switch happened (for logs and tests). */
+  reason: string;
+}
+
+interface Window {
+  msPerToken: number[];
+}
+
+export class ThreadAdapter {
+  private readonly low: number;
+  private readonly high: number;
+  private readonly window: number;
+  private readonly probeEvery: number;
+  private readonly margin: number;
+  private current: number;
+  private reason = "start at the low (safe) count";
+  /** Decodes between probes now: doubles after each probe that stalled, back to probeEvery after one that won. */
+  private interval: number;
+  private probed = false;
+  /** Recent per-token times by thread count and batch size (a window each): a batch of 4 costs less per token than 1. */
+  private readonly samples = new Map<string, Window>();
+  /** Tokens in the last generation step: timings are compared at that batch size. */
+  private tokens = 1;
+  private sinceProbe = 0;
+  /** Switches so far, for stats. */
+  switches = 0;
+
+  constructor(o: ThreadAdapterOptions) {
+    this.low = Math.max(1, Math.min(o.low, o.high));
+    this.high = Math.max(this.low, o.high);
+    this.window = o.window ?? 8;
+    this.probeEvery = o.probeEvery ?? 96;
+    this.margin = o.margin ?? 1.05;
+    this.current = this.low;
+    this.interval = this.probeEvery;
+  }
+
+  /** The count for the next generation step. */
+  get threads(): number {
+    return this.current;
+  }
+
+  get decision(): ThreadDecision {
+    return { threads: this.current, reason: this.reason };
+  }
+
+  /** A generation step took `ms` for `tokens` tokens (one per sequence) at `threads`. */
+  record(threads: number, tokens: number, ms: number): void {
+    if (this.low === this.high || tokens < 1 || !(ms > 0)) return;
+    this.tokens = tokens;
+    const key = `${threads}/${tokens}`;
+    const w = this.samples.get(key) ?? { msPerToken: [] };
+    w.msPerToken.push(ms / tokens);
+    if (w.msPerToken.length > this.window) w.msPerToken.shift();
+    this.samples.set(key, w);
+    if (threads !== this.current) return;
+    if (this.current === this.high) this.atHigh();
+    else this.atLow();
+  }
+
+  private median(threads: number): number | null {
+    const w = this.samples.get(`${threads}/${this.tokens}`);
+    if (!w || w.msPerToken.length < this.window) return null;
+    const s = [...w.msPerToken].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)] ?? null;
+  }
+
+  private last(threads: number, n: number): number[] {
+    return this.samples.get(`${threads}/${this.tokens}`)?.msPerToken.slice(-n) ?? [];
+  }
+
+  private switchTo(threads: number, reason: string, forget: number[] = []): void {
+    this.current = threads;
+    this.reason = reason;
+    this.switches++;
+    this.sinceProbe = 0;
+    // A fresh window at the new count (old timings were taken under other conditions), and at any count the caller distrusts.
+    for (const key of [...this.samples.keys()]) if ([threads, ...forget].some((t) => key.startsWith(`${t}/`))) this.samples.delete(key);
+  }
+
+  private atHigh(): void {
+    const lowMs = this.median(this.low);
+    // Stall: the last step slower than 3× the low count's steps (or, before any is known, the last 2 than 3× the high count's best).
+    const ref = lowMs ?? this.best(this.high);
+    const recent = this.last(this.high, lowMs !== null ? 1 : 2);
+    if (ref !== null && recent.length > 0 && recent.every((ms) => ms > 3 * ref)) {
+      // A probe that stalls waits twice as long for the next one (at most 16×); the high count's window is
+      // forgotten, so coming back up takes a probe, not its quiet past.
+      this.interval = Math.min(this.probeEvery * 16, this.interval * 2);
+      this.switchTo(this.low, `${this.high} threads stalled (${recent.map((m) => m.toFixed(1)).join(", ")} ms/token against ${ref.toFixed(1)})`, [this.high]);
+      return;
+    }
+    const highMs = this.median(this.high);
+    if (highMs === null) return;
+    if (lowMs === null) {
+      // Nothing known at the low count yet: measure it once.
+      this.switchTo(this.low, "measuring the low count");
+      return;
+    }
+    if (highMs * this.margin > lowMs) this.switchTo(this.low, `${this.high} threads ${highMs.toFixed(1)} ms/token, not faster than ${this.low} at ${lowMs.toFixed(1)}`);
+    else this.interval = this.probeEvery;
+  }
+
+  private atLow(): void {
+    this.sinceProbe++;
+    const lowMs = this.median(this.low);
+    const highMs = this.median(this.high);
+    if (lowMs === null) return;
+    // Right after measuring: go back up when the high count was faster.
+    if (highMs !== null && highMs * this.margin <= lowMs && this.sinceProbe <= this.window) {
+      this.switchTo(this.high, `${this.high} threads faster (${highMs.toFixed(1)} against ${lowMs.toFixed(1)} ms/token)`);
+      return;
+    }
+    if (!this.probed || this.sinceProbe >= this.interval) {
+      this.probed = true;
+      this.switchTo(this.high, `probing ${this.high} threads`);
+    }
+  }
+
+  private best(threads: number): number | null {
+    const w = this.samples.get(`${threads}/${this.tokens}`);
+    if (!w || w.msPerToken.length < this.window) return null;
+    return Math.min(...w.msPerToken.slice(0, -2));
+  }
+}
