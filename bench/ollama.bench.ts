@@ -1,6 +1,7 @@
 // `npm run bench ollama`: tokens/s through Ollama's /api/chat (NDJSON, the node's Ollama listener) ÷ tokens/s through
 // OpenAI's /v1/chat/completions (SSE), the same prompt, model and sampling, streamed over HTTP with an API key,
-// requests interleaved OpenAI/Ollama so both see the same machine load; per model, the median of the per-round ratios.
+// requests interleaved OpenAI/Ollama/OpenAI (rotated) so all see the same machine load; per model, the median of the
+// per-round ratios, beside an A/A control (the second OpenAI request over the first) that shows the noise floor.
 // Generation tokens/s = (tokens - 1) / (last chunk - first chunk); end to end = tokens / (request to last byte).
 // Models: TinyLlama 1.1B's shape (Q4_0, a real model's per-token cost) and the tiny test llama (per-token cost so small
 // that the routes' own per-chunk work shows). Target: ratio ≥ 0.97.
@@ -61,8 +62,8 @@ const listener = await listenExtra(t.app, { host: "127.0.0.1", port: 0, prefix: 
 const results: Record<string, unknown> = {};
 try {
   const models: [string, string, number, number][] = [
-    ["tinyllama-1.1b-q4_0", testLlamaModel("tinyllama-1.1b", "Q4_0"), Number(process.env.BENCH_ROUNDS_BIG ?? 6), 24],
-    ["tiny-f32", testLlamaModel("tiny", "F32"), Number(process.env.BENCH_ROUNDS ?? 15), 200],
+    ["tinyllama-1.1b-q4_0", testLlamaModel("tinyllama-1.1b", "Q4_0"), Number(process.env.BENCH_ROUNDS_BIG ?? 16), 24],
+    ["tiny-f32", testLlamaModel("tiny", "F32"), Number(process.env.BENCH_ROUNDS ?? 25), 200],
   ];
   for (const [name, path, rounds, tokens] of models) {
     await t.app.inference.registry.add(path, { name });
@@ -74,16 +75,24 @@ try {
     const loadBefore = loadavg()[0]!;
     const o: Run[] = [];
     const l: Run[] = [];
+    // A/A control: a second OpenAI request in the same rounds; its ratio to the first shows what noise alone gives.
+    const c: Run[] = [];
+    const arms: [Run[], () => Promise<Run>][] = [[o, openAi], [l, ollama], [c, openAi]];
     for (let i = 0; i < rounds; i++) {
-      // Alternate which goes first, so neither always follows the other.
-      if (i % 2 === 0) { o.push(await openAi()); l.push(await ollama()); } else { l.push(await ollama()); o.push(await openAi()); }
+      // Rotate the order, so no arm always follows another.
+      for (let k = 0; k < arms.length; k++) {
+        const [out, run] = arms[(i + k) % arms.length]!;
+        out.push(await run());
+      }
     }
     const ratio = median(l.map((x, i) => x.genTps / o[i]!.genTps));
     const e2eRatio = median(l.map((x, i) => x.e2eTps / o[i]!.e2eTps));
+    const control = median(c.map((x, i) => x.genTps / o[i]!.genTps));
     results[name] = {
       rounds, maxTokens: tokens,
       ollamaOverOpenAiGenTps: Number(ratio.toFixed(3)),
       ollamaOverOpenAiE2eTps: Number(e2eRatio.toFixed(3)),
+      controlOpenAiOverOpenAiGenTps: Number(control.toFixed(3)),
       openAiGenTpsMedian: Number(median(o.map((x) => x.genTps)).toFixed(1)),
       ollamaGenTpsMedian: Number(median(l.map((x) => x.genTps)).toFixed(1)),
       openAiGenTps: o.map((x) => Number(x.genTps.toFixed(1))),
@@ -91,7 +100,7 @@ try {
       tokens: { openAi: o.map((x) => x.tokens), ollama: l.map((x) => x.tokens) },
       loadAverage1m: { before: Number(loadBefore.toFixed(2)), after: Number(loadavg()[0]!.toFixed(2)) },
     };
-    log(`ollama/openai ${name}: gen tok/s ratio ${ratio.toFixed(3)} (ollama ${median(l.map((x) => x.genTps)).toFixed(1)} vs openai ${median(o.map((x) => x.genTps)).toFixed(1)}), end-to-end ${e2eRatio.toFixed(3)}`);
+    log(`ollama/openai ${name}: gen tok/s ratio ${ratio.toFixed(3)} (ollama ${median(l.map((x) => x.genTps)).toFixed(1)} vs openai ${median(o.map((x) => x.genTps)).toFixed(1)}), end-to-end ${e2eRatio.toFixed(3)}; A/A control openai/openai ${control.toFixed(3)}`);
     await t.app.inference.unload();
   }
   results.note = "streamed over loopback HTTP with an API key; OpenAI SSE on /v1/chat/completions vs Ollama NDJSON on the Ollama listener's /api/chat; both go through the chat service; per-round ratios, median";
