@@ -53,6 +53,8 @@ export interface Streamed {
   /** Generation tokens/s between the first and the last chunk. */
   tgTps: number;
   tokens: number;
+  /** Prompt tokens, from the usage chunk (0 when the server sends none). */
+  promptTokens: number;
 }
 
 /** Streams one request; times the first chunk and the generation between first and last chunk. */
@@ -70,6 +72,7 @@ export async function stream(b: BenchApp, path: string, body: object): Promise<S
   let last = 0;
   let buf = "";
   let tokens = 0;
+  let promptTokens = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -81,9 +84,11 @@ export async function stream(b: BenchApp, path: string, body: object): Promise<S
     }
     const m = /"completion_tokens":(\d+)/.exec(buf);
     if (m) tokens = Number(m[1]);
+    const pm = /"prompt_tokens":(\d+)/.exec(buf);
+    if (pm) promptTokens = Number(pm[1]);
     if (buf.length > 4096) buf = buf.slice(-512);
   }
-  return { ttftMs: first - start, tgTps: ((tokens - 1) * 1000) / (last - first), tokens };
+  return { ttftMs: first - start, tgTps: ((tokens - 1) * 1000) / (last - first), tokens, promptTokens };
 }
 
 /** Hammers GET /healthz with `concurrency` clients until stopped: the "web server under load" of a busy node. */
