@@ -45,6 +45,8 @@ export interface BuildOptions {
   usbKeyWaitSeconds?: number;
   /** Stop after this step (tests and debugging). */
   stopAfter?: string;
+  /** The update key the image trusts (a secret key file, or a public key in hex); defaults to the build key. */
+  updateKeyFile?: string;
   /** Test images: a unit that writes a status line to this serial port once the system settles (e.g. ttyS1). */
   statusTty?: string;
   /** Skip the root/free-space checks (unit tests of the pre-flight logic only). */

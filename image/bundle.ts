@@ -52,7 +52,8 @@ export async function buildBundle(o: BundleOptions, events: BuildEvents & { onPa
   const secret = o.updateKeyFile ? new Uint8Array(readFileSync(o.updateKeyFile)) : loadOrCreateBuildKey(join(resolve(o.build.cache), "build-key.ed25519"));
   if (secret.length !== 32) throw new SovereignError("IMAGE_OPTION_INVALID", `--update-key ${o.updateKeyFile ?? ""} must hold a 32-byte ed25519 secret key (like .cache/image/build-key.ed25519)`);
   const t0 = performance.now();
-  const built = await runBuild({ ...o.build, stopAfter: BUNDLE_STOP_AFTER }, events);
+  // The new root pins the same update key, so the version after this one is accepted too.
+  const built = await runBuild({ ...o.build, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
   const work = resolve(o.build.out, `.work-${built.name}-${process.pid}`);
   try {
     const result = await writeBundle(o.out, { version: o.version, board: board.id }, bundleInputsFor(work, board), secret, events.onPack);

@@ -6,6 +6,7 @@ import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefault
 import { exec } from "../lib/exec.js";
 import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, networkdConfig, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
+import { imageConfigJson, trustedUpdateKey } from "../lib/bundleKeys.js";
 import { consoleStatusService, recoveryCopyService } from "../lib/consoleUnits.js";
 import { defineStep } from "./Step.js";
 
@@ -78,7 +79,8 @@ export const configureStep = defineStep({
     chownSync(join(r, DATA_DIR.slice(1), "models"), uid, gid);
     chmodSync(join(r, DATA_DIR.slice(1)), 0o750);
 
-    put(r, `${CONFIG_DIR.slice(1)}/config.json`, "{}\n");
+    // The update keys the node accepts (services/update): --update-key, else the build key that signs the manifest.
+    put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)]));
     put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile) }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
     put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);

@@ -61,6 +61,7 @@ export function registerImageCommand(program: Command): void {
     .option("--cache <dir>", "cache for the bootstrap tarball and apt downloads", ".cache/image")
     .option("--compress <kind>", "zstd | xz | none", "zstd")
     .option("--l4t <path-or-apt-line>", "jetson-orin: NVIDIA L4T BSP directory or apt source line (opt-in)")
+    .option("--update-key <file>", "the update key the image trusts (update.trustedKeys): a 32-byte ed25519 secret key or its public key in hex (default: the build key)")
     .option("--json", "print the result as JSON (progress goes to stderr)")
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
       const json = Boolean(opts.json);
@@ -89,6 +90,7 @@ export function registerImageCommand(program: Command): void {
         compress,
         repoRoot: resolve(import.meta.dirname, "../../.."),
         ...(opts.l4t ? { l4t: String(opts.l4t) } : {}),
+        ...(opts.updateKey ? { updateKeyFile: resolve(String(opts.updateKey)) } : {}),
         ...(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB ? { buildPbkdfMemoryKiB: Number(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB) } : {}),
         ...(process.env.SOVEREIGN_IMAGE_STATUS_TTY ? { statusTty: process.env.SOVEREIGN_IMAGE_STATUS_TTY } : {}),
         ...(process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER ? { deviceCipher: process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER } : {}),
