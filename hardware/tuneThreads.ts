@@ -96,7 +96,7 @@ export function tuneThreads(facts: HardwareFacts, o: TuningOverrides, calibratio
     generationThreads = heuristic(
       g,
       usable === 2 && reservedCores.value === 1 && g === 1
-        ? `1 thread: it gives up about a third of quiet generation speed against 2 (0.74 of llama-bench's best), but holds under contention (${MEASURED_GENERATION})${staleNote}`
+        ? `1 thread to start: alone it gives up about a third of quiet generation speed against 2 (0.74 of llama-bench's best), but holds under contention (${MEASURED_GENERATION}); the engine moves to the prompt count while that is faster and back at the first stalled step (ThreadAdapter)${staleNote}`
         : g === genCores
           ? `${g} thread${g === 1 ? "" : "s"}${of}: generation is memory-bound but ${g} core${g === 1 ? "" : "s"} do not yet saturate the memory bus${staleNote}`
           : `${g} threads${of}: generation is memory-bound and stops scaling before all ${genCores} cores${staleNote}`,
