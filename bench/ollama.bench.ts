@@ -14,11 +14,12 @@ import { engineFactsOf, writeResult } from "./lib/writeResult.js";
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
-interface Run { tokens: number; genTps: number; e2eTps: number }
+interface Run { tokens: number; genTps: number; e2eTps: number; cpuUsPerToken: number }
 
 /** Streams one request; `count` tells from a line/event whether it carried a token piece, and the final token count. */
 async function timed(t: InferenceTestApp, url: string, body: object, parse: (line: string) => { piece: boolean; tokens?: number }, sep: string): Promise<Run> {
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${t.key}` }, body: JSON.stringify(body) });
   if (res.status !== 200 || !res.body) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
   const decoder = new TextDecoder();
@@ -42,8 +43,9 @@ async function timed(t: InferenceTestApp, url: string, body: object, parse: (lin
     }
   }
   const end = performance.now();
+  const cpu = process.cpuUsage(cpu0);
   if (first === null || tokens < 2) throw new Error(`${url}: no tokens`);
-  return { tokens, genTps: ((tokens - 1) * 1000) / (last - first), e2eTps: (tokens * 1000) / (end - start) };
+  return { tokens, genTps: ((tokens - 1) * 1000) / (last - first), e2eTps: (tokens * 1000) / (end - start), cpuUsPerToken: (cpu.user + cpu.system) / tokens };
 }
 
 const openAiLine = (line: string) => {
@@ -93,6 +95,8 @@ try {
       ollamaOverOpenAiGenTps: Number(ratio.toFixed(3)),
       ollamaOverOpenAiE2eTps: Number(e2eRatio.toFixed(3)),
       controlOpenAiOverOpenAiGenTps: Number(control.toFixed(3)),
+      // CPU time of this process (the node's HTTP, chat and route work, and this client's parsing; llama.cpp runs in the runner) per token: not wall-clock, so far less noisy.
+      nodeCpuUsPerTokenMedian: { openAi: Number(median(o.map((x) => x.cpuUsPerToken)).toFixed(1)), ollama: Number(median(l.map((x) => x.cpuUsPerToken)).toFixed(1)), control: Number(median(c.map((x) => x.cpuUsPerToken)).toFixed(1)) },
       openAiGenTpsMedian: Number(median(o.map((x) => x.genTps)).toFixed(1)),
       ollamaGenTpsMedian: Number(median(l.map((x) => x.genTps)).toFixed(1)),
       openAiGenTps: o.map((x) => Number(x.genTps.toFixed(1))),
@@ -100,7 +104,7 @@ try {
       tokens: { openAi: o.map((x) => x.tokens), ollama: l.map((x) => x.tokens) },
       loadAverage1m: { before: Number(loadBefore.toFixed(2)), after: Number(loadavg()[0]!.toFixed(2)) },
     };
-    log(`ollama/openai ${name}: gen tok/s ratio ${ratio.toFixed(3)} (ollama ${median(l.map((x) => x.genTps)).toFixed(1)} vs openai ${median(o.map((x) => x.genTps)).toFixed(1)}), end-to-end ${e2eRatio.toFixed(3)}; A/A control openai/openai ${control.toFixed(3)}`);
+    log(`ollama/openai ${name}: gen tok/s ratio ${ratio.toFixed(3)} (ollama ${median(l.map((x) => x.genTps)).toFixed(1)} vs openai ${median(o.map((x) => x.genTps)).toFixed(1)}), end-to-end ${e2eRatio.toFixed(3)}; A/A control openai/openai ${control.toFixed(3)}; node CPU µs/token openai ${median(o.map((x) => x.cpuUsPerToken)).toFixed(0)}, ollama ${median(l.map((x) => x.cpuUsPerToken)).toFixed(0)}`);
     await t.app.inference.unload();
   }
   results.note = "streamed over loopback HTTP with an API key; OpenAI SSE on /v1/chat/completions vs Ollama NDJSON on the Ollama listener's /api/chat; both go through the chat service; per-round ratios, median";
