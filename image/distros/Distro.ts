@@ -33,6 +33,8 @@ export interface Distro {
   boardPackages(board: BoardProfile): string[];
   /** What an unlock method adds to the rootfs (dracut and TPM2 tools, dropbear…). */
   unlockPackages(unlock: UnlockMethod): string[];
+  /** What every image installs beyond the layers: resolver, clock sync, CA certificates, Wi-Fi. */
+  appliancePackages(): string[];
   /** A vendor layer's packages when it comes from a package source (`--l4t "deb …"`). */
   vendorPackages(layer: string): string[];
 
@@ -52,9 +54,10 @@ export interface Distro {
   /**
    * Installs packages into the rootfs, chrooted, with the host's package
    * cache bound in: names, or paths (inside the rootfs) of package files.
-   * Leaves no package lists behind.
+   * Leaves no package lists behind. With `upgrade`, first brings every
+   * installed package up to the sources' newest (security fixes).
    */
-  install(job: DistroJob, packages: readonly string[]): Promise<void>;
+  install(job: DistroJob, packages: readonly string[], opts?: { upgrade?: boolean }): Promise<void>;
   /** Every package in the rootfs, for the manifest. */
   installedPackages(rootfs: string): Promise<InstalledPackage[]>;
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { capture, exec } from "../lib/exec.js";
+import { kernelVersions } from "../lib/kernelVersions.js";
 import { parseDpkgList } from "../lib/manifest.js";
 import { dpkgFilters } from "../lib/slim.js";
 import type { Distro, DistroJob } from "./Distro.js";
@@ -44,11 +45,25 @@ export function baseSourceLines(board: BoardProfile, mirror: string): string[] {
   return [SUITE, ...board.extraSuites].map((s) => `deb ${mirror} ${s} main`);
 }
 
-/** The image's own apt sources (deb822): the board's components and suites. */
+/**
+ * Where the security suite lives for a mirror: Debian publishes it as a
+ * separate archive (`…/debian-security`), so a mirror or proxy of `…/debian`
+ * gets the sibling path; anything else falls back to security.debian.org.
+ */
+export function securityMirror(mirror: string): string {
+  const m = mirror.replace(/\/+$/, "");
+  return /\/debian$/.test(m) ? `${m}-security` : "http://security.debian.org/debian-security";
+}
+
+/**
+ * The image's own apt sources (deb822): the release, its point-release
+ * updates and its security suite (so the packages step's upgrade and the
+ * device's later updates get security fixes), plus the board's extra suites.
+ */
 export function aptSources(board: BoardProfile, mirror: string): string {
-  return [SUITE, `${SUITE}-updates`, ...board.extraSuites]
-    .map((s) => `Types: deb\nURIs: ${mirror}\nSuites: ${s}\nComponents: ${board.components.join(" ")}\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`)
-    .join("\n");
+  const stanza = (uri: string, suites: string[]): string =>
+    `Types: deb\nURIs: ${uri}\nSuites: ${suites.join(" ")}\nComponents: ${board.components.join(" ")}\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
+  return [stanza(mirror, [SUITE, `${SUITE}-updates`, ...board.extraSuites]), stanza(securityMirror(mirror), [`${SUITE}-security`])].join("\n");
 }
 
 const hash = (input: unknown): string => createHash("sha256").update(JSON.stringify(input)).digest("hex").slice(0, 16);
@@ -79,6 +94,23 @@ export function clearAptLists(rootfs: string): void {
   if (existsSync(lists)) for (const f of readdirSync(lists)) if (f !== "partial" && f !== "lock") rmSync(join(lists, f), { recursive: true, force: true });
   const cache = join(rootfs, "var/cache/apt");
   if (existsSync(cache)) for (const f of readdirSync(cache)) if (f.endsWith(".bin")) rmSync(join(cache, f), { force: true });
+}
+
+/**
+ * What every image adds in the (uncached) packages step, each for a reason:
+ * systemd-resolved (the stub resolver, DNS from DHCP; its package makes
+ * /etc/resolv.conf the stub's link), systemd-timesyncd (NTP from DHCP or
+ * the owner's servers, and the clock file that keeps an RTC-less board's
+ * clock from starting before the last known time), ca-certificates (TLS
+ * to the update mirror and to peers), and iwd with the regulatory database
+ * for Wi-Fi configured from the boot partition (image/lib/wifiImport.ts).
+ */
+export const appliancePackages = ["systemd-resolved", "systemd-timesyncd", "ca-certificates", "iwd", "wireless-regdb"] as const;
+
+/** Kernel releases (`6.12.48+deb13-amd64`) other than the newest, which an upgrade left behind. */
+export function olderKernels(versions: readonly string[]): string[] {
+  const sorted = [...versions].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  return sorted.slice(0, -1);
 }
 
 /** Debian packages an unlock method adds to the rootfs. */
@@ -166,13 +198,28 @@ export const debian: Distro = {
     if (extra.length > 0) writeFileSync(join(apt, "sources.list.d/vendor.list"), extra.map((l) => `${l}\n`).join(""));
   },
 
-  async install(job, packages) {
+  appliancePackages: () => [...appliancePackages],
+
+  async install(job, packages, opts = {}) {
     const r = job.rootfs;
     await withChroot(
       r,
       async () => {
         job.progress("apt-get update in the rootfs");
         await inChroot(r, ["apt-get", "update", "-q"], { logFile: job.logFile });
+        if (opts.upgrade) {
+          // The cached layers come from trixie main as of their bootstrap: bring them up to the security
+          // and point-release updates of today. New dependencies may come in; nothing is removed.
+          job.progress("apt-get upgrade (trixie-security, trixie-updates)");
+          await inChroot(r, ["apt-get", "upgrade", "-y", "-q", "--with-new-pkgs", "--no-install-recommends"], { logFile: job.logFile, env: NO_INITRD });
+          // A kernel security update with a new ABI is a new package beside the old one: keep only the newest
+          // (the old one would double the modules and get an initramfs of its own).
+          const old = olderKernels(kernelVersions(r));
+          if (old.length > 0) {
+            job.progress(`removing the kernels the upgrade replaced: ${old.join(", ")}`);
+            await inChroot(r, ["apt-get", "purge", "-y", "-q", ...old.map((v) => `linux-image-${v}`)], { logFile: job.logFile, env: NO_INITRD });
+          }
+        }
         job.progress(`apt-get install ${packages.join(" ")}`);
         await inChroot(r, ["apt-get", "install", "-y", "-q", "--no-install-recommends", ...packages], { logFile: job.logFile, env: NO_INITRD });
       },

@@ -1,13 +1,16 @@
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { defineStep, skip } from "./Step.js";
+import { defineStep } from "./Step.js";
 
 /**
  * Step 3: packages beyond the bootstrap set. Node, avahi and the board's
  * kernel and firmware come in with the (cached) bootstrap layers; this step
- * adds what the unlock method needs (dropbear-initramfs, TPM2 tools) and the
- * opt-in L4T layer. It always gives the image its own package sources, so
- * the device updates from the same mirror.
+ * gives the image its own package sources (with trixie-security and
+ * trixie-updates, so the device updates from the same mirror), upgrades the
+ * cached layers to today's security fixes, and adds what every appliance
+ * needs on a real network (resolved, timesyncd, ca-certificates, iwd), what
+ * the unlock method needs (dropbear-initramfs, TPM2 tools) and the opt-in
+ * L4T layer. Never cached: security fixes are those of the build's day.
  */
 export const packagesStep = defineStep({
   name: "packages",
@@ -18,8 +21,7 @@ export const packagesStep = defineStep({
     const l4t = ctx.options.l4t;
     const l4tSource = l4t?.startsWith("deb ") ? l4t : undefined;
     distro.writeSources(ctx, l4tSource ? [l4tSource] : []);
-    const pkgs = [...distro.unlockPackages(ctx.unlock), ...(l4tSource ? distro.vendorPackages("nvidia-l4t") : [])];
-    if (pkgs.length === 0 && !l4t) return skip("nothing beyond the bootstrap set for this board and unlock method");
+    const pkgs = [...distro.appliancePackages(), ...distro.unlockPackages(ctx.unlock), ...(l4tSource ? distro.vendorPackages("nvidia-l4t") : [])];
     // A BSP directory: its package files go in with the rest, so that their dependencies resolve.
     const bsp = l4t && !l4tSource ? join(ctx.rootfs, "tmp/l4t") : undefined;
     if (l4t && bsp) {
@@ -31,7 +33,7 @@ export const packagesStep = defineStep({
       }
     }
     try {
-      await distro.install(ctx, pkgs);
+      await distro.install(ctx, pkgs, { upgrade: true });
     } finally {
       if (bsp) rmSync(bsp, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { boards, findBoard } from "../../image/boards/registry.js";
 import type { BuildOptions } from "../../image/BuildContext.js";
-import { aptSources, baseKey, basePackages, basePackagesFor, baseSourceLines, boardLayerPackages, bootstrapKey, clearAptLists, debian } from "../../image/distros/debian.js";
+import { aptSources, baseKey, basePackages, basePackagesFor, baseSourceLines, boardLayerPackages, bootstrapKey, clearAptLists, debian, olderKernels, securityMirror } from "../../image/distros/debian.js";
 import { defaultDistro, distros, findDistro } from "../../image/distros/registry.js";
 import { createContext, resolveDistro } from "../../image/pipeline.js";
 
@@ -83,16 +83,36 @@ describe("Debian: bootstrap inputs", () => {
 
   it("keeps the cache keys the layers had before the distro seam, so cached tarballs stay valid", () => {
     // Changing what layer 1 or 2 contains changes these on purpose (every build host then bootstraps again).
+    // Layer 2 changed with trixie-security in the image's sources (issue 15); layer 1 did not.
     const m = "http://deb.debian.org/debian";
-    expect(debian.layerKeys(findBoard("x86_64")!, m)).toEqual({ base: "1cecc7fb4314d901", board: "45f18b21bcb4a936" });
-    expect(debian.layerKeys(findBoard("rpi4")!, m)).toEqual({ base: "964eb383bd88c3ae", board: "8a9dc1654ff2a938" });
+    expect(debian.layerKeys(findBoard("x86_64")!, m)).toEqual({ base: "1cecc7fb4314d901", board: "bca9144c921ca582" });
+    expect(debian.layerKeys(findBoard("rpi4")!, m)).toEqual({ base: "964eb383bd88c3ae", board: "e264b559398b9375" });
   });
 
-  it("the image's apt sources: the board's components, trixie-updates and extra suites, deb822", () => {
+  it("the image's apt sources: the board's components, trixie-updates, trixie-security and extra suites, deb822", () => {
     const s = aptSources(findBoard("rpi5")!, "http://m/debian");
-    expect(s.match(/^Suites: .*$/gm)).toEqual(["Suites: trixie", "Suites: trixie-updates", "Suites: trixie-backports"]);
-    expect(s).toContain("Components: main non-free-firmware\n");
+    expect(s.match(/^(URIs|Suites): .*$/gm)).toEqual(["URIs: http://m/debian", "Suites: trixie trixie-updates trixie-backports", "URIs: http://m/debian-security", "Suites: trixie-security"]);
+    expect(s.match(/^Components: main non-free-firmware$/gm)).toHaveLength(2);
     expect(debian.sources(findBoard("x86_64")!, "http://m/debian")).toEqual({ "etc/apt/sources.list.d/debian.sources": aptSources(findBoard("x86_64")!, "http://m/debian") });
+  });
+});
+
+describe("Debian: security updates and the appliance's packages", () => {
+  it("the security suite comes from the mirror's -security sibling, else security.debian.org", () => {
+    expect(securityMirror("http://deb.debian.org/debian")).toBe("http://deb.debian.org/debian-security");
+    expect(securityMirror("http://proxy:3142/deb.debian.org/debian/")).toBe("http://proxy:3142/deb.debian.org/debian-security");
+    expect(securityMirror("http://mirror.example/pub/linux")).toBe("http://security.debian.org/debian-security");
+  });
+
+  it("after a kernel security update with a new ABI, only the newest kernel is kept", () => {
+    expect(olderKernels(["6.12.48+deb13-amd64", "6.12.118+deb13-amd64"])).toEqual(["6.12.48+deb13-amd64"]);
+    expect(olderKernels(["6.12.118+deb13-arm64"])).toEqual([]);
+    expect(olderKernels([])).toEqual([]);
+  });
+
+  it("every image gets the resolver, clock sync, CA certificates and Wi-Fi, outside the cached layers", () => {
+    expect(debian.appliancePackages()).toEqual(["systemd-resolved", "systemd-timesyncd", "ca-certificates", "iwd", "wireless-regdb"]);
+    for (const b of ["x86_64", "rpi4"]) for (const p of debian.appliancePackages()) expect([...debian.basePackages(findBoard(b)!), ...debian.boardPackages(findBoard(b)!)]).not.toContain(p);
   });
 });
 
