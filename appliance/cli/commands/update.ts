@@ -1,11 +1,15 @@
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { printResult } from "../output.js";
 import { addSettingFlags, configFromFlags } from "../settingFlags.js";
 import { appendJournal } from "../../../services/update/journal.js";
 import { updateServiceFromConfig } from "../../../services/update/serviceFromConfig.js";
 import { updateDirOf, type UpdateStatus } from "../../../services/update/UpdateService.js";
 import { lastRestoreReport } from "../../../services/db/versionSnapshot.js";
+import { applyFromStick, STICK_LABEL, type StickOutcome } from "../../../services/update/usbStick.js";
 
 const UPDATE_KEYS = ["paths.dataDir", "node.board", "update.trustedKeys", "update.slotA", "update.slotB", "update.bootDir", "update.bootMethod", "update.bootTries", "update.bootedSlotSource", "update.rebootCommand"];
 
@@ -66,6 +70,33 @@ export function registerUpdateCommand(program: Command): void {
     .action((opts: Record<string, unknown>) => {
       const r = serviceFor(opts).restart("cli");
       printResult(Boolean(opts.json), r, () => `restarting into ${r.version} on slot ${r.slot}: ${r.command.join(" ")}`);
+    });
+
+  addSettingFlags(update.command("usb").description(`Apply the newest bundle on a stick labelled ${STICK_LABEL} (what the image's udev rule runs at boot and on hotplug); a version already running, pending, on trial or failed here is skipped.`), UPDATE_KEYS)
+    .option("--mount <dir>", `an already mounted stick (default: mount /dev/disk/by-label/${STICK_LABEL} read-only for the duration)`)
+    .option("--allow-downgrade", "accept a bundle older than the running version")
+    .option("--json", "machine-readable output")
+    .action(async (opts: Record<string, unknown>) => {
+      const service = serviceFor(opts);
+      const device = `/dev/disk/by-label/${STICK_LABEL}`;
+      let outcome: StickOutcome;
+      if (opts.mount) {
+        outcome = await applyFromStick(service, resolve(String(opts.mount)), { allowDowngrade: Boolean(opts.allowDowngrade) });
+      } else if (!existsSync(device)) {
+        outcome = { action: "none", reason: `no file system labelled ${STICK_LABEL}` };
+      } else {
+        const dir = mkdtempSync(join(tmpdir(), "sovupdate-"));
+        execFileSync("mount", ["-o", "ro,nosuid,nodev,noexec", device, dir]);
+        try {
+          outcome = await applyFromStick(service, dir, { allowDowngrade: Boolean(opts.allowDowngrade) });
+        } finally {
+          execFileSync("umount", [dir]);
+          rmdirSync(dir);
+        }
+      }
+      printResult(Boolean(opts.json), outcome, () =>
+        outcome.action === "applied" ? `version ${outcome.version} from ${outcome.bundle} written to slot ${outcome.slot}; run \`sovereign update restart\` to try it` : outcome.action === "skipped" ? `${outcome.bundle} (${outcome.version}) skipped: ${outcome.reason}` : outcome.reason,
+      );
     });
 
   addSettingFlags(update.command("mark-good").description("Commit the booted trial slot (what the health gate runs once /healthz has passed for a while)."), UPDATE_KEYS)
