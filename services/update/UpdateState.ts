@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Slot } from "./bootSelection.js";
 
@@ -73,11 +73,30 @@ export function readState(path: string): UpdateStateFile {
   }
 }
 
+/**
+ * Root runs the CLI on the device (it writes the slot devices); the node runs
+ * as its service user. Whatever root creates under update/ is given to the
+ * owner of the data dir, so the node can still read and replace it.
+ */
+export function ownLikeDataDir(path: string, dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    const st = statSync(dataDir);
+    if (st.uid !== 0 || st.gid !== 0) chownSync(path, st.uid, st.gid);
+  } catch {
+    // No data dir yet: nothing to match.
+  }
+}
+
 /** Writes the state atomically: temp file, fsync, rename, so a power cut leaves the old or the new state, never half. */
 export function writeState(path: string, state: UpdateStateFile): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  // state.json lives in <dataDir>/update/.
+  const dataDir = dirname(dirname(path));
+  ownLikeDataDir(dirname(path), dataDir);
+  ownLikeDataDir(tmp, dataDir);
   const fd = openSync(tmp, "r");
   fsyncSync(fd);
   closeSync(fd);

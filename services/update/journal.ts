@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { ownLikeDataDir } from "./UpdateState.js";
 import type { UpdateAuditEvent } from "./UpdateService.js";
 
 /**
@@ -15,6 +16,8 @@ export function journalPathOf(updateDir: string): string {
 export function appendJournal(updateDir: string, e: UpdateAuditEvent): void {
   mkdirSync(updateDir, { recursive: true, mode: 0o700 });
   appendFileSync(journalPathOf(updateDir), `${JSON.stringify({ ...e, details: { ...e.details, at: new Date().toISOString() } })}\n`, { mode: 0o600 });
+  ownLikeDataDir(updateDir, dirname(updateDir));
+  ownLikeDataDir(journalPathOf(updateDir), dirname(updateDir));
 }
 
 /** Hands each journalled event to `record` and removes the journal; returns how many. */

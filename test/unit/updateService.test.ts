@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -129,5 +129,15 @@ describe("update service", () => {
     expect(st.slots.find((s) => s.slot === "b")?.condition).toBe("unknown");
     expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.refused"]);
     expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
+  });
+});
+
+describe("files root writes for the node", () => {
+  it.runIf(process.getuid?.() === 0)("state written by root (the CLI) belongs to the data dir's owner, so the node's user can replace it", async () => {
+    mkdirSync(join(dir, "data"), { recursive: true });
+    chownSync(join(dir, "data"), 65534, 65534);
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli" });
+    for (const p of [join(dir, "data/update"), join(dir, "data/update/state.json")]) expect(statSync(p).uid).toBe(65534);
   });
 });
