@@ -38,6 +38,8 @@ export interface RuntimeInstalled {
 export interface Configured {
   ids: BootIds;
   hostname: string;
+  /** `systemd-analyze security sovereign.service` (offline, the image's systemd): 0 best, 10 worst; null if unreadable. */
+  exposure: number | null;
 }
 
 export interface ModelsInstalled {

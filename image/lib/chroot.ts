@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exec, type ExecOptions } from "./exec.js";
 
@@ -12,6 +12,14 @@ function mountsUnder(dir: string): string[] {
     .map((l) => (l.split(" ")[1] ?? "").replace(/\\040/g, " "))
     .filter((p) => p === dir || p.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 const isMounted = (path: string): boolean => mountsUnder(path).includes(path);
@@ -39,8 +47,10 @@ export interface CacheBind {
  */
 export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: { cache?: CacheBind } = {}): Promise<T> {
   const resolv = join(rootfs, "etc/resolv.conf");
-  const hadResolv = existsSync(resolv);
-  const saved = hadResolv ? readFileSync(resolv) : undefined;
+  // The image's resolv.conf is a link to resolved's stub (configure step): a link is kept as a link,
+  // never replaced by the host's file (it dangles outside the booted system, so test the link itself).
+  const link = isLink(resolv) ? readlinkSync(resolv) : undefined;
+  const saved = link === undefined && existsSync(resolv) ? readFileSync(resolv) : undefined;
   try {
     for (const m of MOUNTS) {
       const p = join(rootfs, m);
@@ -62,7 +72,8 @@ export async function withChroot<T>(rootfs: string, fn: () => Promise<T>, opts: 
     unmountAll(rootfs);
     rmSync(join(rootfs, "usr/sbin/policy-rc.d"), { force: true });
     rmSync(resolv, { force: true });
-    if (saved !== undefined) writeFileSync(resolv, saved);
+    if (link !== undefined) symlinkSync(link, resolv);
+    else if (saved !== undefined) writeFileSync(resolv, saved);
   }
 }
 

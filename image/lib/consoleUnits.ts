@@ -11,7 +11,7 @@ export function bootDir(board: BoardProfile): string {
 /**
  * The console status screen at every boot: once the node is ready, `sovereign
  * node` prints its URLs, addresses, certificate fingerprint, claim state,
- * health and update slot on the console (HDMI or serial), where an owner
+ * health and update slot on the console (HDMI or serial), then the setup code of an unclaimed node, where an owner
  * without a shell looks. The command runs as the service user (runuser), so it
  * never leaves files in the data directory that the node could not open; the
  * shell that writes to /dev/console is root's. A failure only means no screen
@@ -27,7 +27,9 @@ Wants=sovereign.service
 [Service]
 Type=oneshot
 ${env.join("\n")}
-ExecStart=-/bin/sh -c 'runuser -u ${SERVICE_USER} -- /usr/bin/node ${APP_DIR}/bin/sovereign.js node > /dev/console 2>&1'
+# The setup code (only while unclaimed: the command refuses once the node is claimed) right under the
+# certificate fingerprint, so the owner can check the certificate before typing the code.
+ExecStart=-/bin/sh -c 'runuser -u ${SERVICE_USER} -- /usr/bin/node ${APP_DIR}/bin/sovereign.js node > /dev/console 2>&1; runuser -u ${SERVICE_USER} -- /usr/bin/node ${APP_DIR}/bin/sovereign.js setup-code > /dev/console 2>/dev/null; true'
 
 [Install]
 WantedBy=multi-user.target
@@ -51,6 +53,38 @@ ConditionPathExists=${src}
 [Service]
 Type=oneshot
 ExecStart=-/bin/sh -c 'install -d -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0700 ${RECOVERY_DIR} && install -o ${SERVICE_USER} -g ${SERVICE_USER} -m 0600 ${src} ${RECOVERY_DIR}/ && mv ${src} ${src}.done'
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/**
+ * The owner's network file (SSID, passphrase, country, NTP servers; format in
+ * ./wifiConfig.ts) on the root-only boot partition, imported by a root unit
+ * before iwd, networkd and timesyncd start, then consumed (./wifiImport.ts).
+ * Runs at every boot where the file is present, so a new file on the card
+ * changes the Wi-Fi later too.
+ */
+export function networkImportService(board: BoardProfile): string {
+  const boot = bootDir(board);
+  return `[Unit]
+Description=Sovereign Node network settings from the boot partition
+# Early (timesyncd starts before sysinit.target): default dependencies would order this after sysinit.target
+# and so after timesyncd, a cycle systemd breaks by dropping timesyncd's start.
+DefaultDependencies=no
+After=local-fs.target
+Before=iwd.service systemd-networkd.service systemd-timesyncd.service network-pre.target shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+RequiresMountsFor=${boot}
+ConditionPathExists=${boot}/sovereign-network.txt
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node ${APP_DIR}/dist/image/lib/wifiImport.js ${boot}
+StandardOutput=journal+console
+StandardError=journal+console
 
 [Install]
 WantedBy=multi-user.target

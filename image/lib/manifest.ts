@@ -18,7 +18,10 @@ export interface BuildManifest {
   sizes: { rootfsBytes: number; diskBytes: number; runtimeBytes: number };
   files: { file: string; sha256: string; bytes: number }[];
   models: { file: string; sha256: string; bytes: number }[];
+  /** Every installed package with its exact version (security fixes come in at build time: see the packages step), so a later bundle can list the CVE-relevant changes. */
   packages: { name: string; version: string; arch: string }[];
+  /** systemd-analyze's exposure score of sovereign.service (0 best, 10 worst), measured in the rootfs at build. */
+  security: { sovereignServiceExposure: number | null };
   timings: { step: string; seconds: number; skipped: boolean }[];
 }
 

@@ -1,7 +1,8 @@
 /**
  * Test images only (`statusTty`): once the system settles, write one status
  * line to a second serial port, which a qemu test reads from a file. It says
- * whether first boot ran, which units failed and which user the node runs as.
+ * whether first boot ran, which units failed, which user the node runs as, and
+ * the network facts (resolver, DNS servers, a lookup, timesyncd, the clock).
  */
 export function statusService(tty: string): { unit: string; script: string } {
   const script = `#!/bin/sh
@@ -13,7 +14,22 @@ pid=$(systemctl show -p MainPID --value sovereign.service)
 user=$(stat -c %U "/proc/$pid" 2>/dev/null || echo none)
 failed=$(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\\n' ',')
 fb=$(tr -d '\\n' < /var/lib/sovereign/firstboot.json 2>/dev/null || echo '{}')
-echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) firstboot=$fb" > /dev/${tty}
+# The network facts a shell-less node cannot be asked for: resolv.conf's target, the DNS servers resolved
+# got from DHCP, a lookup through the stub, timesyncd and the clock, and the service's MemoryMax.
+resolv=$(readlink /etc/resolv.conf || echo file)
+dns=$(resolvectl dns 2>/dev/null | awk -F': ' 'NF > 1 { print $2 }' | tr ' \\n' ',,')
+lookup=$(getent ahostsv4 deb.debian.org 2>/dev/null | awk 'NR == 1 { print $1 }')
+ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)
+memmax=$(systemctl show -p MemoryMax --value sovereign.service)
+ntpservers=$(timedatectl show-timesync -p SystemNTPServers --value 2>/dev/null | tr ' ' ',')
+# The boot partition's network file: what is left there, and what the import wrote (mode, and a digest of
+# the secret line rather than the secret).
+boot=$(for d in /boot/efi /boot/firmware; do [ -d "$d" ] && echo "$d"; done | head -n 1)
+netfiles=$(ls "$boot" 2>/dev/null | grep '^sovereign-network' | tr '\\n' ',')
+donesecret=$(grep -ci '^passphrase' "$boot/sovereign-network.txt.done" 2>/dev/null)
+iwd=$(for f in /var/lib/iwd/*.psk /var/lib/iwd/*.open; do [ -f "$f" ] && echo "$(basename "$f" | tr ' ' '_'):$(stat -c %a "$f"):$(grep '^Passphrase=' "$f" | sha256sum | cut -c1-16)"; done | tr '\\n' ',')
+regdom=$(sed -n 's/.*ieee80211_regdom=//p' /etc/modprobe.d/sovereign-wifi.conf 2>/dev/null)
+echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
 `;
   const unit = `[Unit]
 Description=Sovereign test status line on /dev/${tty}

@@ -37,6 +37,8 @@ Type=notify
 NotifyAccess=main
 User=${SERVICE_USER}
 Group=${SERVICE_USER}
+# "+": runs as root outside the sandbox, to cap this unit's memory from tune()'s budget (./serviceMemoryMax.ts).
+ExecStartPre=-+/usr/bin/node ${APP_DIR}/dist/image/lib/serviceMemoryMax.js
 ExecStart=/usr/bin/node ${APP_DIR}/bin/sovereign.js serve
 ${env.join("\n")}
 WatchdogSec=30
@@ -64,7 +66,27 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 RestrictNamespaces=yes
 CapabilityBoundingSet=
+AmbientCapabilities=
 UMask=0077
+# Node, better-sqlite3, onnxruntime and llama.cpp's runners need nothing beyond the system-service set
+# less the privileged calls (setuid, chown, capset…: the node changes no ownership); @resources stays, as
+# runners may lower their priority. A denied call fails with EPERM and never kills the process, so a
+# missing one shows up as an error in the journal rather than a dead node.
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
+SystemCallArchitectures=native
+# Unix (sd_notify, journald), IPv4/IPv6 (HTTP, MQTT, mDNS through avahi's socket), netlink (os.networkInterfaces).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+ProtectClock=yes
+ProtectKernelLogs=yes
+ProtectHostname=yes
+# Other users' processes are hidden. ProcSubset=pid would also hide /proc/cpuinfo, /proc/meminfo and
+# /proc/stat, which hardware detection, tune() and os.cpus() read.
+ProtectProc=invisible
+RestrictRealtime=yes
+RemoveIPC=yes
+# MemoryDenyWriteExecute stays off: V8's JIT needs writable-executable pages.
 
 [Install]
 WantedBy=multi-user.target
@@ -133,6 +155,32 @@ export function hostnameFor(board: BoardProfile, custom?: string): string {
   return custom ?? `sovereign-${board.id.replace(/_/g, "-")}`;
 }
 
+/**
+ * DHCP on every wired and wireless interface (iwd associates, networkd
+ * configures). DNS and NTP servers from DHCP go to systemd-resolved and
+ * systemd-timesyncd; mDNS stays avahi's.
+ */
 export function networkdConfig(): string {
-  return "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\nLinkLocalAddressing=yes\n\n[DHCPv4]\nUseDomains=yes\n";
+  return "[Match]\nName=en* eth* wl*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\nLLMNR=no\nLinkLocalAddressing=yes\n\n[DHCPv4]\nUseDomains=yes\nUseDNS=yes\nUseNTP=yes\n";
+}
+
+/** resolved: the stub on 127.0.0.53 with the DHCP servers; avahi answers mDNS, so resolved does not. */
+export function resolvedConfig(): string {
+  return "[Resolve]\nMulticastDNS=no\nLLMNR=no\n";
+}
+
+/** The link every image's /etc/resolv.conf is (never the build host's file). */
+export const RESOLV_CONF_LINK = "../run/systemd/resolve/stub-resolv.conf";
+
+/**
+ * iwd starts when a radio appears (a phy in the ieee80211 class, at boot or
+ * when a USB dongle is plugged in), not on boards or PCs without one.
+ */
+export function iwdUdevRule(): string {
+  return 'ACTION=="add", SUBSYSTEM=="ieee80211", TAG+="systemd", ENV{SYSTEMD_WANTS}+="iwd.service"\n';
+}
+
+/** iwd leaves addresses to systemd-networkd (one DHCP client for wired and wireless). */
+export function iwdMainConfig(): string {
+  return "[General]\nEnableNetworkConfiguration=false\n\n[Network]\nNameResolvingService=systemd\n";
 }

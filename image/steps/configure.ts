@@ -1,13 +1,16 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
-import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, networkdConfig, SERVICE_USER, sovereignService } from "../lib/units.js";
+import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, iwdMainConfig, iwdUdevRule, networkdConfig, resolvedConfig, RESOLV_CONF_LINK, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
 import { imageConfigJson, trustedUpdateKey } from "../lib/bundleKeys.js";
-import { consoleStatusService, recoveryCopyService } from "../lib/consoleUnits.js";
+import { consoleStatusService, networkImportService, recoveryCopyService } from "../lib/consoleUnits.js";
+import { inChroot } from "../lib/chroot.js";
+import { orderingCycles, parseExposure } from "../lib/securityScore.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { defineStep } from "./Step.js";
 
 /** Finds image/overlay/ from src (image/steps) or from dist (dist/image/steps → repo/image/overlay). */
@@ -62,6 +65,24 @@ export const configureStep = defineStep({
     if (ctx.board.boot.kind === "raspberrypi") for (const [p, t] of Object.entries(raspiFirmwareDefaults(ctx.board, ctx.unlock))) put(r, p, t);
     put(r, "etc/systemd/network/80-sovereign.network", networkdConfig());
     put(r, "etc/avahi/services/sovereign.service", avahiService());
+    put(r, "etc/systemd/resolved.conf.d/50-sovereign.conf", resolvedConfig());
+    put(r, "etc/iwd/main.conf", iwdMainConfig());
+    put(r, "etc/udev/rules.d/80-sovereign-iwd.rules", iwdUdevRule());
+    // iwd's package loads pkcs8_key_parser at every boot, for EAP-TLS keys we never configure (Wi-Fi here is
+    // PSK or open); loading it hung systemd-modules-load for minutes in the qemu boot (soft lockup, TCG).
+    mkdirSync(join(r, "etc/modules-load.d"), { recursive: true });
+    rmSync(join(r, "etc/modules-load.d/pkcs8.conf"), { force: true });
+    symlinkSync("/dev/null", join(r, "etc/modules-load.d/pkcs8.conf"));
+    // Never the build host's resolver (the bootstrap and the chroot copy it in): resolved's stub, from DHCP.
+    rmSync(join(r, "etc/resolv.conf"), { force: true });
+    symlinkSync(RESOLV_CONF_LINK, join(r, "etc/resolv.conf"));
+    // A board without an RTC starts at 1970 or at its last shutdown: PID 1 moves the clock forward to
+    // clock-epoch's mtime, timesyncd to its clock file's (which it updates at every sync and shutdown), so
+    // the first boot's clock starts at the build time, never before it.
+    const built = new Date();
+    put(r, "usr/lib/clock-epoch", "");
+    put(r, "var/lib/systemd/timesync/clock", "");
+    for (const f of ["usr/lib/clock-epoch", "var/lib/systemd/timesync/clock"]) utimesSync(join(r, f), built, built);
 
     // Identity is made on the device: no machine-id, no host keys in the image.
     put(r, "etc/machine-id", "");
@@ -102,7 +123,9 @@ export const configureStep = defineStep({
     symlinkSync("/opt/sovereign/bin/sovereign.js", join(r, "usr/local/bin/sovereign"));
     put(r, "etc/systemd/system/sovereign-console.service", consoleStatusService(ctx.board));
     put(r, "etc/systemd/system/sovereign-recovery.service", recoveryCopyService(ctx.board));
-    const units = ["sovereign.service", "sovereign-firstboot.service", "sovereign-console.service", "sovereign-recovery.service", "systemd-networkd.service", "avahi-daemon.service"];
+    put(r, "etc/systemd/system/sovereign-network.service", networkImportService(ctx.board));
+    const units = ["sovereign.service", "sovereign-firstboot.service", "sovereign-console.service", "sovereign-recovery.service", "sovereign-network.service",
+      "systemd-networkd.service", "systemd-resolved.service", "systemd-timesyncd.service", "avahi-daemon.service"];
     if (ctx.options.statusTty) {
       const st = statusService(ctx.options.statusTty);
       put(r, "etc/systemd/system/sovereign-status.service", st.unit);
@@ -110,9 +133,18 @@ export const configureStep = defineStep({
       units.push("sovereign-status.service");
     }
     await exec("systemctl", ["--root", r, "enable", ...units], { logFile: ctx.logFile });
+    // Started by the udev rule when a radio appears (iwd's package enables it for every boot).
+    await exec("systemctl", ["--root", r, "disable", "iwd.service"], { logFile: ctx.logFile });
     // No shell logins on the appliance: a serial getty would only swallow the console.
     const tty = ctx.board.console.split(",")[0] ?? "ttyS0";
     await exec("systemctl", ["--root", r, "mask", `serial-getty@${tty}.service`], { logFile: ctx.logFile });
-    return { ids, hostname: host };
+    // A unit in an ordering cycle is dropped at boot without failing anything: refuse to ship one.
+    const verify = await inChroot(r, ["sh", "-c", "systemd-analyze verify --man=no default.target 2>&1; true"], { logFile: ctx.logFile });
+    const dropped = orderingCycles(verify);
+    if (dropped.length > 0) throw new SovereignError("IMAGE_COMMAND_FAILED", `ordering cycle at boot: systemd would drop ${dropped.join(", ")} (systemd-analyze verify default.target; the build log has the cycle)`);
+    // The service's sandbox as systemd itself scores it, with the image's own systemd (offline, no boot).
+    const exposure = parseExposure(await inChroot(r, ["systemd-analyze", "security", "--offline=yes", "--no-pager", "sovereign.service"], { logFile: ctx.logFile }));
+    ctx.progress(`systemd-analyze security sovereign.service: exposure ${exposure ?? "unknown"}`);
+    return { ids, hostname: host, exposure };
   },
 });

@@ -41,6 +41,7 @@ export const manifestStep = defineStep({
       files,
       models: models.models,
       packages,
+      security: { sovereignServiceExposure: configure.exposure },
       timings: ctx.timings.map((t) => ({ step: t.step, seconds: t.seconds, skipped: t.skipped })),
     };
     const key = loadOrCreateBuildKey(join(ctx.options.cache, "build-key.ed25519"));

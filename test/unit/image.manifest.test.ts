@@ -12,7 +12,7 @@ const manifest: BuildManifest = {
   unlock: "usb-key", luks: { uuid: "u", cipher: "aes-xts-plain64", buildCipher: "aes-xts-plain64", keySize: 512, pbkdfMemoryKiB: 1048576 }, partitionTable: "gpt",
   sizes: { rootfsBytes: 1, diskBytes: 2, runtimeBytes: 3 },
   files: [{ file: "x.img.zst", sha256: "ab".repeat(32), bytes: 10 }], models: [],
-  packages: [{ name: "nodejs", version: "20.19.2", arch: "amd64" }], timings: [{ step: "bootstrap", seconds: 1.5, skipped: false }],
+  packages: [{ name: "nodejs", version: "20.19.2", arch: "amd64" }], security: { sovereignServiceExposure: 1.6 }, timings: [{ step: "bootstrap", seconds: 1.5, skipped: false }],
 };
 
 describe("build manifest signing", () => {

@@ -60,7 +60,7 @@ describe("the pipeline", () => {
 
   it("a step that does not apply says why and still yields its output", async () => {
     const ctx = createContext(opts());
-    const r = await modelsStep.run(ctx, { configure: { ids: { luksUuid: "", rootFsUuid: "", bootVolumeId: "" }, hostname: "h" } });
+    const r = await modelsStep.run(ctx, { configure: { ids: { luksUuid: "", rootFsUuid: "", bootVolumeId: "" }, hostname: "h", exposure: null } });
     expect(r).toBeInstanceOf(Skipped);
     expect(r).toEqual(new Skipped("no --model given", { models: [] }));
   });
