@@ -60,14 +60,23 @@ export function toolsUnsupportedReason(model: LlamaModel, wrapper: ChatWrapper):
   return null;
 }
 
+/**
+ * A tool's parameters as the params grammar reads them. Arguments are always an
+ * object (OpenAI's contract): a schema with properties but no type is one, and
+ * an empty schema means no arguments ("{}"), not "any JSON value".
+ */
+function paramsSchema(parameters: object | undefined): ChatModelFunctions[string]["params"] {
+  if (!parameters || Object.keys(parameters).length === 0) return undefined;
+  const p = parameters as Record<string, unknown>;
+  return toGrammarSchema(p.type === undefined ? { ...p, type: "object" } : p) as NonNullable<ChatModelFunctions[string]["params"]>;
+}
+
 /** The tools as node-llama-cpp's function definitions (name → description and params schema). */
 export function toChatFunctions(functions: readonly ToolFunction[]): ChatModelFunctions {
   const out: Record<string, ChatModelFunctions[string]> = {};
   for (const f of functions) {
-    out[f.name] = {
-      ...(f.description ? { description: f.description } : {}),
-      ...(f.parameters ? { params: toGrammarSchema(f.parameters) as NonNullable<ChatModelFunctions[string]["params"]> } : {}),
-    };
+    const params = paramsSchema(f.parameters);
+    out[f.name] = { ...(f.description ? { description: f.description } : {}), ...(params ? { params } : {}) };
   }
   return out;
 }

@@ -93,6 +93,15 @@ describe("function calling (tools) through the openai SDK", () => {
     }
   });
 
+  it("a function without parameters (absent or an empty schema) is called with arguments \"{}\"", async () => {
+    for (const parameters of [undefined, {}]) {
+      const ping = { type: "function" as const, function: { name: "ping", ...(parameters ? { parameters } : {}) } };
+      const r = await ask({ tools: [...tools, ping], tool_choice: { type: "function", function: { name: "ping" } } });
+      const calls = r.choices[0]!.message.tool_calls as OpenAI.Chat.ChatCompletionMessageFunctionToolCall[];
+      expect(calls.map((c) => [c.function.name, c.function.arguments])).toEqual([["ping", "{}"]]);
+    }
+  });
+
   it("parallel calls: several calls in one answer, each with its own id and valid arguments", async () => {
     const r = await ask({ tools, tool_choice: "required", max_tokens: 120 });
     const choice = r.choices[0]!;
@@ -194,6 +203,7 @@ describe("function calling (tools) through the openai SDK", () => {
       [{ tool_choice: "required" }, "tool_choice"],
       [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { n: { type: "integer", minimum: 1 } } } } }] }, "tools[0].function.parameters"],
       [{ tools, response_format: { type: "json_object" } }, "response_format"],
+      [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "string" } } }] }, "tools[0].function.parameters"],
       [{ messages: [{ role: "tool", tool_call_id: "call_x", content: "4" }] }, "messages[0].tool_call_id"],
       [{ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: null, tool_calls: [{ id: "call_a", type: "function", function: { name: "get_time", arguments: "{}" } }] }, { role: "user", content: "and?" }] }, "messages[2]"],
       [{ messages: [{ role: "assistant", content: null, tool_calls: [{ id: "call_a", type: "function", function: { name: "get_time", arguments: "{oops" } }] }] }, "messages[0].tool_calls[0].function.arguments"],

@@ -145,6 +145,8 @@ function parseTools(b: Record<string, unknown>): ToolsSpec | undefined {
     seen.add(fn.name);
     if (set(fn.description) && typeof fn.description !== "string") bad(`tools[${i}].function.description`, "description must be a string.");
     if (set(fn.parameters) && (typeof fn.parameters !== "object" || Array.isArray(fn.parameters))) bad(`tools[${i}].function.parameters`, "parameters must be a JSON schema object.");
+    const type = set(fn.parameters) ? (fn.parameters as Record<string, unknown>).type : undefined;
+    if (type !== undefined && type !== "object") bad(`tools[${i}].function.parameters`, "parameters must describe an object (type \"object\"): arguments are always a JSON object.");
     return { name: fn.name, ...(typeof fn.description === "string" ? { description: fn.description } : {}), ...(set(fn.parameters) ? { parameters: fn.parameters as object } : {}) };
   });
   let choice: ToolChoice = "auto";
