@@ -10,7 +10,7 @@ import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads } from "./phaseThreads.js";
 import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
 import { ThreadAdapter } from "./threadAdapter.js";
-import { prepareToolRun, toChatHistory as toHistory } from "./toolCalling.js";
+import { prepareToolRun, toChatHistory as toHistory, toolCallFailure } from "./toolCalling.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
@@ -254,6 +254,8 @@ export class LlamaEngine implements InferenceEngine {
         const run = { ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
         // Calls completed before max_tokens (or an abort) are returned too, under that finish reason.
         return calls ? { ...run, finishReason: run.finishReason === "stop" ? "tool_calls" : run.finishReason, toolCalls: calls } : run;
+      } catch (err) {
+        throw toolRun ? toolCallFailure(this.name, err) : err;
       } finally {
         toolRun?.dispose();
       }

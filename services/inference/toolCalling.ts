@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import {
-  JinjaTemplateChatWrapper, LlamaChat, LlamaText,
+  JinjaTemplateChatWrapper, LlamaChat, LlamaJsonSchemaValidationError, LlamaText,
   type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapper,
   type LlamaChatResponseFunctionCall, type LlamaChatResponseFunctionCallParamsChunk, type LlamaContextSequence, type LlamaModel,
 } from "node-llama-cpp";
@@ -146,6 +146,18 @@ class CallCollector {
       function: { name: r.functionName, arguments: this.args[i] || JSON.stringify(r.params ?? {}) },
     }));
   }
+}
+
+/**
+ * node-llama-cpp checks each call it parses against the schema; the grammar
+ * guarantees the syntax, yet a value can still fail that check (an integer of
+ * hundreds of digits reads as Infinity). That is the model's output, not a
+ * fault of the node: TOOL_CALL_INVALID (502), naming the model.
+ */
+export function toolCallFailure(modelName: string, err: unknown): unknown {
+  const name = (err as Error)?.constructor?.name;
+  if (!(err instanceof LlamaJsonSchemaValidationError) && name !== "LlamaFunctionCallValidationError") return err;
+  return new SovereignError("TOOL_CALL_INVALID", `The model "${modelName}" wrote a function call whose arguments do not validate: ${(err as Error).message}.`, { cause: err, details: { model: modelName } });
 }
 
 /** What one generation with tools adds to LlamaChat.generateResponse, and the chat to run it on. */

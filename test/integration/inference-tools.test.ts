@@ -4,6 +4,9 @@ import { Ollama } from "ollama";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
 import { toolModel } from "./inferenceToolsFixtures.js";
 import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
+import { LlamaJsonSchemaValidationError } from "node-llama-cpp";
+import { toolCallFailure } from "../../services/inference/toolCalling.js";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 
 /*
  * Function calling through the official openai SDK and the ollama client,
@@ -51,6 +54,19 @@ function expectValidArguments(call: { function: { name: string; arguments: strin
   }
   return args;
 }
+
+describe("a call node-llama-cpp's schema check refuses", () => {
+  it("is TOOL_CALL_INVALID (502) naming the model; other errors pass through unchanged", () => {
+    // What node-llama-cpp throws when a grammar-valid integer of hundreds of digits parses as Infinity.
+    const e = toolCallFailure("qwen-tools", new LlamaJsonSchemaValidationError("Expected type \"integer\" but got \"number\"", { n: Infinity }, { type: "integer" }));
+    expect(e).toBeInstanceOf(SovereignError);
+    expect((e as SovereignError).code).toBe("TOOL_CALL_INVALID");
+    expect((e as SovereignError).status).toBe(502);
+    expect((e as SovereignError).message).toContain("\"qwen-tools\"");
+    const other = new Error("disk on fire");
+    expect(toolCallFailure("qwen-tools", other)).toBe(other);
+  });
+});
 
 describe("function calling (tools) through the openai SDK", () => {
   let t: InferenceTestApp;
