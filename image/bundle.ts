@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { SovereignError } from "../core/errors/SovereignError.js";
 import { publicKeyOf } from "../core/ed25519.js";
 import type { BoardProfile } from "./boards/BoardProfile.js";
 import type { BuildOptions } from "./BuildContext.js";
 import { unmountAll } from "./lib/chroot.js";
+import { exec } from "./lib/exec.js";
 import { writeBundle, type BundleInput, type BundleWriteResult } from "./lib/bundle.js";
 import { loadOrCreateBuildKey } from "./lib/manifest.js";
 import { resolveBoard, runBuild, type BuildEvents } from "./pipeline.js";
@@ -14,18 +15,23 @@ export const BUNDLE_STOP_AFTER = "rootfs-image";
 
 /**
  * The slot content in a stopped build's work dir, as bundle parts: the ext4
- * root for the slot device, and what the slot boots from: the kernel and the
- * initrd on UEFI (the ESP holds them per slot); on a Pi the firmware
- * partition as a FAT image (each slot has its own firmware partition).
+ * root for the slot device, and what the slot boots from. On UEFI that is the
+ * kernel and initrd the ESP image carries (the root's own initrd copy is
+ * emptied by the rootfs step), copied out of the FAT image with mtools; on a
+ * Pi the firmware partition image itself (each slot has its own).
  */
-export function bundleInputsFor(work: string, board: BoardProfile): BundleInput[] {
+export async function bundleInputsFor(work: string, board: BoardProfile): Promise<BundleInput[]> {
   const root: BundleInput = { name: "rootfs.ext4", target: "root", path: join(work, "root.img") };
-  if (board.boot.kind !== "uefi") return [root, { name: "boot.vfat", target: "boot", path: join(work, "boot.img") }];
-  const bootDir = join(work, "rootfs", "boot");
-  const kernel = existsSync(bootDir) ? readdirSync(bootDir).filter((f) => f.startsWith("vmlinuz-")).sort().pop() : undefined;
-  if (!kernel) throw new SovereignError("IMAGE_COMMAND_FAILED", `no kernel in ${bootDir}: the build did not get as far as the initramfs step`);
-  const ver = kernel.slice("vmlinuz-".length);
-  return [root, { name: "vmlinuz", target: "boot", path: join(bootDir, kernel) }, { name: "initrd.img", target: "boot", path: join(bootDir, `initrd.img-${ver}`) }];
+  const bootImg = join(work, "boot.img");
+  if (board.boot.kind !== "uefi") return [root, { name: "boot.vfat", target: "boot", path: bootImg }];
+  const dir = join(work, "bundle-boot");
+  mkdirSync(dir, { recursive: true });
+  const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
+  for (const f of ["vmlinuz", "initrd.img"]) await exec("mcopy", ["-o", "-n", "-i", bootImg, `::/${f}`, join(dir, f)], { env });
+  const inputs: BundleInput[] = [root, { name: "vmlinuz", target: "boot", path: join(dir, "vmlinuz") }, { name: "initrd.img", target: "boot", path: join(dir, "initrd.img") }];
+  const empty = inputs.filter((i) => statSync(i.path).size === 0);
+  if (empty.length > 0) throw new SovereignError("IMAGE_COMMAND_FAILED", `the build produced empty ${empty.map((i) => i.name).join(", ")}; no bundle was written`);
+  return inputs;
 }
 
 export interface BundleOptions {
@@ -52,15 +58,20 @@ export async function buildBundle(o: BundleOptions, events: BuildEvents & { onPa
   const secret = o.updateKeyFile ? new Uint8Array(readFileSync(o.updateKeyFile)) : loadOrCreateBuildKey(join(resolve(o.build.cache), "build-key.ed25519"));
   if (secret.length !== 32) throw new SovereignError("IMAGE_OPTION_INVALID", `--update-key ${o.updateKeyFile ?? ""} must hold a 32-byte ed25519 secret key (like .cache/image/build-key.ed25519)`);
   const t0 = performance.now();
-  // The new root pins the same update key, so the version after this one is accepted too.
-  const built = await runBuild({ ...o.build, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
-  const work = resolve(o.build.out, `.work-${built.name}-${process.pid}`);
+  // A private output dir: the build also writes its passphrase and recovery key there, which a bundle
+  // (whose root is not encrypted) has no use for, so none of it outlives the bundle.
+  const scratch = mkdtempSync(join(dirname(resolve(o.out)), ".bundle-build-"));
+  const work = (name: string): string => join(scratch, `.work-${name}-${process.pid}`);
+  let name: string | null = null;
   try {
-    const result = await writeBundle(o.out, { version: o.version, board: board.id }, bundleInputsFor(work, board), secret, events.onPack);
+    // The new root pins the same update key, so the version after this one is accepted too.
+    const built = await runBuild({ ...o.build, out: scratch, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
+    name = built.name;
+    const result = await writeBundle(o.out, { version: o.version, board: board.id }, await bundleInputsFor(work(name), board), secret, events.onPack);
     return { ...result, publicKey: Buffer.from(publicKeyOf(secret)).toString("hex"), buildSeconds: Math.round((performance.now() - t0) / 100) / 10 };
   } finally {
     // The stopped build leaves its work dir; never remove it while anything is still mounted inside.
-    unmountAll(join(work, "rootfs"));
-    rmSync(work, { recursive: true, force: true });
+    if (name) unmountAll(join(work(name), "rootfs"));
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
