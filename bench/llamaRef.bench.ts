@@ -9,7 +9,8 @@
 //   4. prompt processing (from time to first token, 256-word prompt) at the tuned prompt threads ÷ the best count.
 // The reference binaries are built from node-llama-cpp's bundled llama.cpp source when missing
 // (scripts/build-llama-ref.sh). Each figure is stored with the load average it was taken at; the
-// machines are shared, so only the ratios of one run mean anything. BENCH_ROUNDS (default 3).
+// machines are shared, so only the ratios of one run mean anything. BENCH_ROUNDS (default 3). The parts run
+// 3, 4, then 1 + 2 (the longest), and results/llamaRef.json is written after each, so a run cut short keeps what it measured.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,8 +51,6 @@ const dataDir = mkdtempSync(join(tmpdir(), "sovereign-llamaref-"));
 const phase = (p: number) => ({ "tuning.promptThreads": p, "tuning.generationThreads": gen, "tuning.parallelSequences": sequences, "tuning.contextSize": ctxPerSeq });
 const ours = await openBenchApp(join(dataDir, `p${prompt}`), modelPath, gen, hardware, phase(prompt));
 const engine = engineFactsOf(ours.app);
-const server = await startLlamaServer(ref, modelPath, { slots: 4, ctxPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, batchSize: 512 });
-log(`llama-server at ${server.url}: -np 4 -c ${4 * ctxPerSeq} -t ${gen} -tb ${prompt}`);
 type Target = Pick<BenchApp, "url" | "key">;
 
 interface UsersPoint { users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number }
@@ -65,11 +64,97 @@ async function users(target: Target, n: number, salt: string, extra: object): Pr
 }
 const serverExtra = { ignore_eos: true };
 
-// 1 + 2. Users, interleaved: per round each user count on both sides, the order alternating; llama-bench tg per thread count.
 const rows: Record<"ours" | "server", UsersPoint[]> = { ours: [], server: [] };
 const oursSingleTg: number[] = [];
 const benchTg: Record<string, Array<{ tg: number; load1: number }>> = {};
 const threadCounts = Array.from({ length: Math.min(usable, 4) }, (_v, i) => i + 1);
+const contention: Array<{ quiet: number; busy: number; benchQuiet: number; benchBusy: number; loadQuiet: number; loadBusy: number }> = [];
+const pp: Record<string, Array<{ pp: number; load1: number }>> = {};
+
+function save(): void {
+
+  const at = (side: "ours" | "server", n: number) => rows[side].filter((p) => p.users === n);
+  const perRound = (a: UsersPoint[], b: UsersPoint[], f: (p: UsersPoint) => number) => median(a.map((p, i) => f(p) / f(b[i] as UsersPoint)));
+  const usersSummary = Object.fromEntries(USERS.map((n) => [n, {
+    ours: { aggregateTps: median(at("ours", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("ours", n).map((p) => p.slowestTtftMs)) },
+    server: { aggregateTps: median(at("server", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("server", n).map((p) => p.slowestTtftMs)) },
+    aggregateRatio: perRound(at("ours", n), at("server", n), (p) => p.aggregateTps),
+    slowestTtftRatio: perRound(at("ours", n), at("server", n), (p) => p.slowestTtftMs),
+  }]));
+  const benchBest = Math.max(-Infinity, ...Object.values(benchTg).map((pts) => median(pts.map((p) => p.tg))));
+  const benchBestThreads = Object.entries(benchTg).find(([, pts]) => median(pts.map((p) => p.tg)) === benchBest)?.[0];
+
+  const ppMedians = Object.fromEntries(Object.entries(pp).map(([t, pts]) => [t, median(pts.map((p) => p.pp))]));
+  const ppBest = Math.max(...Object.values(ppMedians));
+  const ratios = {
+    aggregate4UsersVsServer: { value: usersSummary[4]?.aggregateRatio, target: ">= 1.0" },
+    slowestTtft4UsersVsServer: { value: usersSummary[4]?.slowestTtftRatio, target: "<= 1.0" },
+    singleUserVsLlamaBenchBest: { value: median(oursSingleTg) / benchBest, target: ">= 0.95", llamaBenchBestThreads: Number(benchBestThreads) },
+    generationBusyVsQuiet: { value: median(contention.map((c) => c.busy / c.quiet)), target: ">= 0.45", llamaBench: median(contention.map((c) => c.benchBusy / c.benchQuiet)) },
+    promptTunedVsBest: { value: (ppMedians[String(prompt)] ?? NaN) / ppBest, target: ">= 0.95" },
+  };
+  for (const n of USERS) {
+    const u = usersSummary[n];
+    log(`${n} user(s): ours ${f1(u?.ours.aggregateTps)} vs llama-server ${f1(u?.server.aggregateTps)} tok/s (ratio ${f2(u?.aggregateRatio)}); slowest TTFT ours ${f1(u?.ours.slowestTtftMs)} vs ${f1(u?.server.slowestTtftMs)} ms (ratio ${f2(u?.slowestTtftRatio)})`);
+  }
+  log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${f2(v.value)} (target ${v.target})`).join("; ")}`);
+  writeResult("llamaRef", {
+    model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)",
+    tokensPerRequest: TG, promptWords: PROMPT_WORDS, rounds: ROUNDS,
+    threads: { prompt, generation: gen }, sequences,
+    reference: {
+      llamaCppCommit: ref.commit,
+      build: "scripts/build-llama-ref.sh: CPU only, GGML_OPENMP=OFF (as node-llama-cpp's prebuilt), GGML_NATIVE=OFF with one variant of this CPU's instruction sets, no AMX (the prebuilt has all CPU variants, one picked at run time)",
+      isa: ref.isa,
+      server: { slots: 4, contextPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, ignoreEos: true },
+    },
+    users: { summary: usersSummary, runs: rows },
+    singleUser: { oursTg: oursSingleTg, llamaBenchTg: benchTg, llamaBenchBest: benchBest },
+    contention,
+    prompt: { runs: pp, medians: ppMedians, tunedThreads: prompt },
+    ratios,
+    loadAverage: loadavg(),
+  }, engine);
+
+}
+
+// 3. Generation with one core taken by a busy-loop child ÷ quiet, alternating; llama-bench at the same thread count alongside.
+for (let r = 0; r < ROUNDS; r++) {
+  const quiet = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `c${r} quiet`), max_tokens: TG, temperature: 0 });
+  const benchQuiet = (await llamaBench(ref, modelPath, gen, { tg: TG })).tg;
+  const loadQuiet = load1();
+  const hog = busyLoop();
+  try {
+    await new Promise((res) => setTimeout(res, 500));
+    const busy = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `c${r} busy`), max_tokens: TG, temperature: 0 });
+    const benchBusy = (await llamaBench(ref, modelPath, gen, { tg: TG })).tg;
+    contention.push({ quiet: quiet.tgTps, busy: busy.tgTps, benchQuiet, benchBusy, loadQuiet, loadBusy: load1() });
+  } finally {
+    hog.stop();
+  }
+  const c = contention.at(-1);
+  log(`contention round ${r + 1}: ours quiet ${f1(c?.quiet)} busy ${f1(c?.busy)} tok/s; llama-bench ${gen}t quiet ${f1(c?.benchQuiet)} busy ${f1(c?.benchBusy)} | load ${c?.loadQuiet} / ${c?.loadBusy}`);
+}
+
+save();
+
+// 4. Prompt processing from TTFT (a fresh 256-word prompt), at each prompt thread count, one app per count.
+const ppApps = new Map<number, BenchApp>([[prompt, ours]]);
+for (const t of threadCounts) if (!ppApps.has(t)) ppApps.set(t, await openBenchApp(join(dataDir, `p${t}`), modelPath, gen, hardware, phase(t)));
+for (let r = 0; r < ROUNDS; r++) {
+  for (const t of r % 2 ? [...threadCounts].reverse() : threadCounts) {
+    const app = ppApps.get(t) as BenchApp;
+    const res = await stream(app, "/v1/completions", { model: "m", prompt: text(PP_WORDS, `pp r${r} t${t}`), max_tokens: 2, temperature: 0 });
+    (pp[String(t)] ??= []).push({ pp: (res.promptTokens * 1000) / res.ttftMs, load1: load1() });
+  }
+  log(`prompt round ${r + 1}: ${threadCounts.map((t) => `${t}t ${f1(pp[String(t)]?.at(-1)?.pp)}`).join(", ")} tok/s | load ${load1()}`);
+}
+
+save();
+
+// 1 + 2. Users, interleaved: per round each user count on both sides, the order alternating; llama-bench tg per thread count.
+const server = await startLlamaServer(ref, modelPath, { slots: 4, ctxPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, batchSize: 512 });
+log(`llama-server at ${server.url}: -np 4 -c ${4 * ctxPerSeq} -t ${gen} -tb ${prompt}`);
 for (let r = 0; r < ROUNDS; r++) {
   for (const n of USERS) {
     const sides = r % 2 ? (["server", "ours"] as const) : (["ours", "server"] as const);
@@ -81,85 +166,11 @@ for (let r = 0; r < ROUNDS; r++) {
   }
   const single = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `r${r} single`), max_tokens: TG, temperature: 0 });
   oursSingleTg.push(single.tgTps);
-  for (const t of threadCounts) (benchTg[String(t)] ??= []).push({ tg: llamaBench(ref, modelPath, t, { tg: TG }).tg, load1: load1() });
+  for (const t of threadCounts) (benchTg[String(t)] ??= []).push({ tg: (await llamaBench(ref, modelPath, t, { tg: TG })).tg, load1: load1() });
   log(`round ${r + 1} single user: ours ${f1(single.tgTps)} tok/s; llama-bench tg${TG} ${threadCounts.map((t) => `${t}t ${f1(benchTg[String(t)]?.at(-1)?.tg)}`).join(", ")} | load ${load1()}`);
 }
 await server.close();
-
-const at = (side: "ours" | "server", n: number) => rows[side].filter((p) => p.users === n);
-const perRound = (a: UsersPoint[], b: UsersPoint[], f: (p: UsersPoint) => number) => median(a.map((p, i) => f(p) / f(b[i] as UsersPoint)));
-const usersSummary = Object.fromEntries(USERS.map((n) => [n, {
-  ours: { aggregateTps: median(at("ours", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("ours", n).map((p) => p.slowestTtftMs)) },
-  server: { aggregateTps: median(at("server", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("server", n).map((p) => p.slowestTtftMs)) },
-  aggregateRatio: perRound(at("ours", n), at("server", n), (p) => p.aggregateTps),
-  slowestTtftRatio: perRound(at("ours", n), at("server", n), (p) => p.slowestTtftMs),
-}]));
-const benchBest = Math.max(...Object.values(benchTg).map((pts) => median(pts.map((p) => p.tg))));
-const benchBestThreads = Object.entries(benchTg).find(([, pts]) => median(pts.map((p) => p.tg)) === benchBest)?.[0];
-
-// 3. Generation with one core taken by a busy-loop child ÷ quiet, alternating; llama-bench at the same thread count alongside.
-const contention: Array<{ quiet: number; busy: number; benchQuiet: number; benchBusy: number; loadQuiet: number; loadBusy: number }> = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const quiet = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `c${r} quiet`), max_tokens: TG, temperature: 0 });
-  const benchQuiet = llamaBench(ref, modelPath, gen, { tg: TG }).tg;
-  const loadQuiet = load1();
-  const hog = busyLoop();
-  try {
-    await new Promise((res) => setTimeout(res, 500));
-    const busy = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `c${r} busy`), max_tokens: TG, temperature: 0 });
-    const benchBusy = llamaBench(ref, modelPath, gen, { tg: TG }).tg;
-    contention.push({ quiet: quiet.tgTps, busy: busy.tgTps, benchQuiet, benchBusy, loadQuiet, loadBusy: load1() });
-  } finally {
-    hog.stop();
-  }
-  const c = contention.at(-1);
-  log(`contention round ${r + 1}: ours quiet ${f1(c?.quiet)} busy ${f1(c?.busy)} tok/s; llama-bench ${gen}t quiet ${f1(c?.benchQuiet)} busy ${f1(c?.benchBusy)} | load ${c?.loadQuiet} / ${c?.loadBusy}`);
-}
-
-// 4. Prompt processing from TTFT (a fresh 256-word prompt), at each prompt thread count, one app per count.
-const ppApps = new Map<number, BenchApp>([[prompt, ours]]);
-for (const t of threadCounts) if (!ppApps.has(t)) ppApps.set(t, await openBenchApp(join(dataDir, `p${t}`), modelPath, gen, hardware, phase(t)));
-const pp: Record<string, Array<{ pp: number; load1: number }>> = {};
-for (let r = 0; r < ROUNDS; r++) {
-  for (const t of r % 2 ? [...threadCounts].reverse() : threadCounts) {
-    const app = ppApps.get(t) as BenchApp;
-    const res = await stream(app, "/v1/completions", { model: "m", prompt: text(PP_WORDS, `pp r${r} t${t}`), max_tokens: 2, temperature: 0 });
-    (pp[String(t)] ??= []).push({ pp: (res.promptTokens * 1000) / res.ttftMs, load1: load1() });
-  }
-  log(`prompt round ${r + 1}: ${threadCounts.map((t) => `${t}t ${f1(pp[String(t)]?.at(-1)?.pp)}`).join(", ")} tok/s | load ${load1()}`);
-}
+save();
 for (const [t, app] of ppApps) if (t !== prompt) await app.close();
 await ours.close();
 rmSync(dataDir, { recursive: true, force: true });
-
-const ppMedians = Object.fromEntries(Object.entries(pp).map(([t, pts]) => [t, median(pts.map((p) => p.pp))]));
-const ppBest = Math.max(...Object.values(ppMedians));
-const ratios = {
-  aggregate4UsersVsServer: { value: usersSummary[4]?.aggregateRatio, target: ">= 1.0" },
-  slowestTtft4UsersVsServer: { value: usersSummary[4]?.slowestTtftRatio, target: "<= 1.0" },
-  singleUserVsLlamaBenchBest: { value: median(oursSingleTg) / benchBest, target: ">= 0.95", llamaBenchBestThreads: Number(benchBestThreads) },
-  generationBusyVsQuiet: { value: median(contention.map((c) => c.busy / c.quiet)), target: ">= 0.45", llamaBench: median(contention.map((c) => c.benchBusy / c.benchQuiet)) },
-  promptTunedVsBest: { value: (ppMedians[String(prompt)] ?? NaN) / ppBest, target: ">= 0.95" },
-};
-for (const n of USERS) {
-  const u = usersSummary[n];
-  log(`${n} user(s): ours ${f1(u?.ours.aggregateTps)} vs llama-server ${f1(u?.server.aggregateTps)} tok/s (ratio ${f2(u?.aggregateRatio)}); slowest TTFT ours ${f1(u?.ours.slowestTtftMs)} vs ${f1(u?.server.slowestTtftMs)} ms (ratio ${f2(u?.slowestTtftRatio)})`);
-}
-log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${f2(v.value)} (target ${v.target})`).join("; ")}`);
-writeResult("llamaRef", {
-  model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)",
-  tokensPerRequest: TG, promptWords: PROMPT_WORDS, rounds: ROUNDS,
-  threads: { prompt, generation: gen }, sequences,
-  reference: {
-    llamaCppCommit: ref.commit,
-    build: "scripts/build-llama-ref.sh: CPU only, GGML_OPENMP=OFF (as node-llama-cpp's prebuilt), GGML_NATIVE=OFF with one variant of this CPU's instruction sets, no AMX (the prebuilt has all CPU variants, one picked at run time)",
-    isa: ref.isa,
-    server: { slots: 4, contextPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, ignoreEos: true },
-  },
-  users: { summary: usersSummary, runs: rows },
-  singleUser: { oursTg: oursSingleTg, llamaBenchTg: benchTg, llamaBenchBest: benchBest },
-  contention,
-  prompt: { runs: pp, medians: ppMedians, tunedThreads: prompt },
-  ratios,
-  loadAverage: loadavg(),
-}, engine);

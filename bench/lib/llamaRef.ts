@@ -1,6 +1,7 @@
 // The reference side of bench/llamaRef.bench.ts: llama.cpp's own llama-server and llama-bench, built
 // from the source node-llama-cpp bundles (scripts/build-llama-ref.sh, cached in .cache/llama-ref/<tag>).
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -29,9 +30,12 @@ export function llamaRefBinaries(): LlamaRef {
   return { bin, server: join(bin, "llama-server"), bench: join(bin, "llama-bench"), commit: read("commit"), isa: read("isa")?.split("\n") ?? null };
 }
 
-/** llama-bench: generation (tg) or prompt (pp) tokens/s at `threads`, one repetition. */
-export function llamaBench(ref: LlamaRef, model: string, threads: number, what: { pp?: number; tg?: number }): { pp: number; tg: number } {
-  const out = execFileSync(ref.bench, ["-m", model, "-t", String(threads), "-p", String(what.pp ?? 0), "-n", String(what.tg ?? 0), "-r", "1", "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+/**
+ * llama-bench: generation (tg) or prompt (pp) tokens/s at `threads`, one repetition. Asynchronous: the
+ * node under test shares this process's event loop, and a blocked loop reads as overload (503).
+ */
+export async function llamaBench(ref: LlamaRef, model: string, threads: number, what: { pp?: number; tg?: number }): Promise<{ pp: number; tg: number }> {
+  const { stdout: out } = await promisify(execFile)(ref.bench, ["-m", model, "-t", String(threads), "-p", String(what.pp ?? 0), "-n", String(what.tg ?? 0), "-r", "1", "-o", "json"], { encoding: "utf8" });
   const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
   return { pp: rows.find((r) => r.n_prompt > 0)?.avg_ts ?? NaN, tg: rows.find((r) => r.n_gen > 0)?.avg_ts ?? NaN };
 }
