@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
 import { bootVm, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, uefiLayout, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-tpm2");
 const MiB = 1024 * 1024;
@@ -60,11 +60,17 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     } finally {
       await vm.powerdown(120_000);
     }
-    // The enrollment lives in the LUKS2 header as a systemd-tpm2 token with its own keyslot, beside the recovery passphrase's.
+    // The enrollment lives in the LUKS2 header as a systemd-tpm2 token with its own keyslot, beside the
+    // passphrase's and the recovery key's (kept through the re-encryption).
     const dump = run("cryptsetup", ["luksDump", headerOf(disk)]);
     expect(dump).toMatch(/^\s+\d+: systemd-tpm2$/m);
-    expect(readLuks2Header(headerOf(disk)).json.segments["0"]?.encryption).toBe(ADIANTUM);
-    expect(dump.match(/^\s+\d+: luks2$/gm)?.length).toBe(2);
+    const h = readLuks2Header(headerOf(disk));
+    expect(h.json.segments["0"]?.encryption).toBe(ADIANTUM);
+    expect(dump.match(/^\s+\d+: luks2$/gm)?.length).toBe(3);
+    // (The recovery key's slot cannot be opened here: the host's user-space crypto has no Adiantum for keyslots.)
+    // This device's own LUKS UUID, and the loader entry's rd.luks.name rewritten with it (the next test boots it).
+    expect(h.uuid).not.toBe(built.luksUuid);
+    expect(uefiLayout(disk).entry).toContain(`rd.luks.name=${h.uuid}=sovroot`);
   }, 50 * 60_000);
 
   it("with the same TPM the disk unlocks with nobody at the console", async () => {
