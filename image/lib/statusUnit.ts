@@ -8,7 +8,8 @@ export function statusService(tty: string): { unit: string; script: string } {
   const script = `#!/bin/sh
 # Type=simple so that boot can finish while this waits for it.
 systemctl is-system-running --wait >/dev/null 2>&1
-for i in $(seq 1 120); do systemctl is-active -q sovereign.service && break; sleep 1; done
+# Up to 5 minutes: under software emulation on a loaded host the node's start alone can take minutes.
+for i in $(seq 1 300); do systemctl is-active -q sovereign.service && break; sleep 1; done
 pid=$(systemctl show -p MainPID --value sovereign.service)
 # /proc/<pid> is owned by the process's user (no procps in a minbase image).
 user=$(stat -c %U "/proc/$pid" 2>/dev/null || echo none)
@@ -29,7 +30,11 @@ netfiles=$(ls "$boot" 2>/dev/null | grep '^sovereign-network' | tr '\\n' ',')
 donesecret=$(grep -ci '^passphrase' "$boot/sovereign-network.txt.done" 2>/dev/null)
 iwd=$(for f in /var/lib/iwd/*.psk /var/lib/iwd/*.open; do [ -f "$f" ] && echo "$(basename "$f" | tr ' ' '_'):$(stat -c %a "$f"):$(grep '^Passphrase=' "$f" | sha256sum | cut -c1-16)"; done | tr '\\n' ',')
 regdom=$(sed -n 's/.*ieee80211_regdom=//p' /etc/modprobe.d/sovereign-wifi.conf 2>/dev/null)
-echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
+echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) restarts=$(systemctl show -p NRestarts --value sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
+# A node that restarted or is not active: its last journal lines follow the status line, for the test's log.
+if [ "$(systemctl show -p NRestarts --value sovereign.service)" != 0 ] || ! systemctl is-active -q sovereign.service; then
+  journalctl -b -u sovereign.service --no-pager -o short-monotonic -n 60 2>&1 | sed 's/^/SOVJOURNAL /' > /dev/${tty}
+fi
 `;
   const unit = `[Unit]
 Description=Sovereign test status line on /dev/${tty}
