@@ -7,14 +7,14 @@
 //      model and the TinyLlama-shaped one, against the thread count tune() picks for this machine;
 //   3. second-turn TTFT with prefix reuse, peak RSS, embeddings/s.
 // Medians of BENCH_ROUNDS rounds (default 5) and medians of per-round ratios; the load average is recorded.
-// llama-bench is built offline from node-llama-cpp's bundled llama.cpp source (bench/README.md):
-// .cache/llama-src/build/bin/llama-bench; absent → that row is skipped.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+// llama-bench is the one scripts/build-llama-ref.sh builds offline from node-llama-cpp's bundled llama.cpp
+// source (.cache/llama-ref/<tag>); absent → that row is skipped.
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { engineFactsOf, writeResult } from "./lib/writeResult.js";
+import { existingLlamaRef, llamaBench as refBench } from "./lib/llamaRef.js";
 import { healthLoad, median, openBenchApp, stream, type BenchApp } from "./lib/inferenceApp.js";
 import { testEmbedderDir, testLlamaModel } from "../test/models/testModelCache.js";
 import { OnnxEmbedder } from "../services/inference/embeddings/OnnxEmbedder.js";
@@ -61,14 +61,11 @@ const words = "the happy dog ran to the park and saw a red ball near the big tre
 const text = (n: number, salt = "") => `${salt}${Array.from({ length: n }, (_v, i) => words[i % words.length]).join(" ")}`;
 
 // 1. Side by side: llama-bench, raw evaluate loop, engine in-process, API. One of each per round.
-const benchBin = join(import.meta.dirname, "..", ".cache", "llama-src", "build", "bin", "llama-bench");
-const haveBench = existsSync(benchBin);
-if (!haveBench) log(`llama-bench not built (${benchBin}); skipping that row`);
-function llamaBench(t: number): { pp: number; tg: number } {
-  const out = execFileSync(benchBin, ["-m", modelPath, "-t", String(t), "-p", String(PP), "-n", String(TG), "-r", "1", "-o", "json"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  const rows = JSON.parse(out) as Array<{ n_prompt: number; n_gen: number; avg_ts: number }>;
-  return { pp: rows.find((r) => r.n_prompt > 0)?.avg_ts ?? NaN, tg: rows.find((r) => r.n_gen > 0)?.avg_ts ?? NaN };
-}
+// The llama-bench that scripts/build-llama-ref.sh builds for bench/llamaRef.bench.ts (one reference build for both).
+const ref = existingLlamaRef();
+const haveBench = ref !== null;
+if (!haveBench) log("llama-bench not built (scripts/build-llama-ref.sh, or `npm run bench llamaRef` builds it); skipping that row");
+const llamaBench = (t: number) => (ref ? refBench(ref, modelPath, t, { pp: PP, tg: TG }) : Promise.reject(new Error("no llama-bench")));
 
 const llama = await loadLlama();
 const rawModel = await llama.loadModel({ modelPath });

@@ -19,15 +19,27 @@ export interface LlamaRef {
   isa: string[] | null;
 }
 
+function refAt(bin: string): LlamaRef {
+  const read = (f: string) => (existsSync(join(bin, "..", f)) ? readFileSync(join(bin, "..", f), "utf8").trim() : null);
+  return { bin, server: join(bin, "llama-server"), bench: join(bin, "llama-bench"), commit: read("commit"), isa: read("isa")?.split("\n") ?? null };
+}
+
+const built = (bin: string): boolean => existsSync(join(bin, "llama-server")) && existsSync(join(bin, "llama-bench"));
+
+/** The reference binaries if scripts/build-llama-ref.sh has built them, without building. */
+export function existingLlamaRef(): LlamaRef | null {
+  const bin = execFileSync(script, ["--print-dir"], { encoding: "utf8" }).trim();
+  return built(bin) ? refAt(bin) : null;
+}
+
 /** The reference binaries, built first when missing (10-25 minutes on 2 cores; the build's output goes to stderr). */
 export function llamaRefBinaries(): LlamaRef {
   let bin = execFileSync(script, ["--print-dir"], { encoding: "utf8" }).trim();
-  if (!existsSync(join(bin, "llama-server")) || !existsSync(join(bin, "llama-bench"))) {
+  if (!built(bin)) {
     console.log(`llama-ref: building llama-server and llama-bench into ${bin} (once)…`);
     bin = execFileSync(script, [], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() ?? bin;
   }
-  const read = (f: string) => (existsSync(join(bin, "..", f)) ? readFileSync(join(bin, "..", f), "utf8").trim() : null);
-  return { bin, server: join(bin, "llama-server"), bench: join(bin, "llama-bench"), commit: read("commit"), isa: read("isa")?.split("\n") ?? null };
+  return refAt(bin);
 }
 
 /**

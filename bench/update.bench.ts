@@ -1,0 +1,120 @@
+// Field updates (issue 14): bundle size raw and compressed, pack time, and the apply (verify pass, write
+// pass, read-back) with the bytes it writes to the inactive slot. `npm run bench update`.
+//
+// The root part is a real ext4 made with `mkfs.ext4 -d` (as the image build makes its root) from
+// SOVEREIGN_UPDATE_BENCH_TREE (default: this repo's node_modules/better-sqlite3, node-llama-cpp and
+// onnxruntime-node, native code and JavaScript like the runtime in an image), or SOVEREIGN_UPDATE_BENCH_ROOTFS
+// when it names a built root filesystem. Reboot into the update and the fall-back from a failed trial need
+// the A/B image layout, which is not built yet: the result says so instead of a number.
+import { execFileSync } from "node:child_process";
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { generateSecretKey, publicKeyOf } from "../core/ed25519.js";
+import { writeBundle } from "../image/lib/bundle.js";
+import { writeBundleToSlot } from "../services/update/slotWriter.js";
+import { writeResult } from "./lib/writeResult.js";
+
+const repo = resolve(import.meta.dirname, "..");
+const MiB = 1024 * 1024;
+const seconds = (t0: bigint): number => +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(3);
+
+/** Drops the page cache so the apply reads the bundle from disk, as from a stick; false where the kernel refuses. */
+function dropCaches(): boolean {
+  try {
+    execFileSync("sync");
+    writeFileSync("/proc/sys/vm/drop_caches", "3");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "sovereign-update-bench-"));
+try {
+  let rootfs = process.env.SOVEREIGN_UPDATE_BENCH_ROOTFS;
+  let rootSource: string;
+  if (rootfs) {
+    rootSource = `built root filesystem ${rootfs}`;
+  } else {
+    const tree = join(dir, "tree");
+    const from = process.env.SOVEREIGN_UPDATE_BENCH_TREE?.split(":") ?? ["better-sqlite3", "node-llama-cpp", "onnxruntime-node"].map((p) => join(repo, "node_modules", p));
+    for (const p of from) cpSync(p, join(tree, p.split("/").pop() ?? "x"), { recursive: true, dereference: true });
+    const treeBytes = Number(execFileSync("du", ["-sb", tree], { encoding: "utf8" }).split("\t")[0]);
+    rootfs = join(dir, "rootfs.ext4");
+    // Room for the tree plus the filesystem's own metadata, as the build's measure-then-fit does.
+    const sizeMiB = Math.ceil((treeBytes * 1.15) / MiB) + 32;
+    execFileSync("mkfs.ext4", ["-q", "-F", "-d", tree, "-m", "0", rootfs, `${sizeMiB}M`]);
+    rmSync(tree, { recursive: true, force: true });
+    rootSource = `ext4 (mkfs.ext4 -d) of ${from.map((p) => p.replace(`${repo}/`, "")).join(", ")}`;
+  }
+  // Kernel-sized and initrd-sized boot parts, random: a real kernel and initrd are compressed already.
+  const kernel = join(dir, "vmlinuz");
+  const initrd = join(dir, "initrd.img");
+  execFileSync("head", ["-c", String(12 * MiB), "/dev/urandom"], { stdio: ["ignore", openSync(kernel, "w"), "ignore"] });
+  execFileSync("head", ["-c", String(22 * MiB), "/dev/urandom"], { stdio: ["ignore", openSync(initrd, "w"), "ignore"] });
+
+  const secret = generateSecretKey();
+  const bundle = join(dir, "v2.sovupdate");
+  let t0 = process.hrtime.bigint();
+  const packed = await writeBundle(bundle, { version: "99.0.0", board: "x86_64" }, [
+    { name: "rootfs.ext4", target: "root", path: rootfs },
+    { name: "vmlinuz", target: "boot", path: kernel },
+    { name: "initrd.img", target: "boot", path: initrd },
+  ], secret);
+  const packSeconds = seconds(t0);
+
+  // How it travels: zstd at the level `image build --compress zstd` uses for images, and at a high one.
+  const compressed: Record<string, { bytes: number; seconds: number }> = {};
+  for (const level of [3, 19]) {
+    const outFile = `${bundle}.${level}.zst`;
+    t0 = process.hrtime.bigint();
+    execFileSync("zstd", ["-q", "-f", "-T0", `-${level}`, bundle, "-o", outFile]);
+    compressed[`zstd-${level}`] = { bytes: statSync(outFile).size, seconds: seconds(t0) };
+    rmSync(outFile);
+  }
+
+  // The inactive slot: a file as large as a slot partition would be.
+  const slot = join(dir, "slot-b.img");
+  closeSync(openSync(slot, "w"));
+  execFileSync("truncate", ["-s", String(statSync(rootfs).size + 64 * MiB), slot]);
+  const bootDir = join(dir, "esp", "sovereign", "b");
+  mkdirSync(bootDir, { recursive: true });
+  const cold = dropCaches();
+  const phases: Record<string, number> = {};
+  let phase = "";
+  let phaseStart = process.hrtime.bigint();
+  t0 = process.hrtime.bigint();
+  const result = await writeBundleToSlot(bundle, { trustedKeys: [Buffer.from(publicKeyOf(secret)).toString("hex")], board: "x86_64", runningVersion: "0.1.0" }, { root: slot, bootFiles: bootDir }, {
+    onProgress: (name) => {
+      if (name !== phase) {
+        if (phase) phases[phase] = seconds(phaseStart);
+        phase = name;
+        phaseStart = process.hrtime.bigint();
+      }
+    },
+  });
+  if (phase) phases[phase] = seconds(phaseStart);
+  const applySeconds = seconds(t0);
+  if (!existsSync(join(bootDir, "vmlinuz"))) throw new Error("the apply wrote no kernel");
+
+  writeResult("update", {
+    command: "npm run bench update",
+    root: rootSource,
+    bundle: { bytes: packed.bytes, parts: packed.manifest.parts.map((p) => ({ name: p.name, bytes: p.size })), packSeconds },
+    compressed: Object.fromEntries(Object.entries(compressed).map(([k, v]) => [k, { ...v, ratio: +(v.bytes / packed.bytes).toFixed(3) }])),
+    apply: {
+      seconds: applySeconds,
+      bytesWritten: result.bytesWritten,
+      mibPerSecond: +(result.bytesWritten / MiB / applySeconds).toFixed(1),
+      phases,
+      pageCacheDropped: cold,
+      note: "verify pass (signature, every part's sha256), then the write pass re-hashing, then the root read back from the slot; to a slot file on this machine's disk",
+    },
+    rebootIntoUpdateToHealthy: null,
+    failedTrialToServingOnOldSlot: null,
+    notMeasured: "the image has no A/B layout yet (two system slots, a data partition, boot counting), so neither a reboot into an update nor a fall-back can be timed",
+  });
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
