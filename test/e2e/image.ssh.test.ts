@@ -14,7 +14,7 @@ import { connect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { buildImage, decompressDisk, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
 import type { BuildManifest } from "../../image/lib/manifest.js";
 
@@ -33,14 +33,6 @@ function field(line: string, key: string): string {
 /** A `key=[a,b,]` list of the SOVSTATUS line. */
 function list(line: string, key: string): string[] {
   return field(line, key).replace(/^\[|\]$/g, "").split(",").filter(Boolean);
-}
-
-/** Puts the owner's network file on the disk's boot partition (the ESP, partition 1) with mtools, as an owner would before first boot. */
-function writeNetworkFile(disk: string, file: string): void {
-  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
-  const start = t.partitiontable.partitions[0]?.start;
-  if (start === undefined) throw new Error("no boot partition");
-  run("mcopy", ["-o", "-i", `${disk}@@${start * 512}`, file, `::/${NETWORK_FILE}`]);
 }
 
 /** The SHA-256 fingerprint (colon hex, as `sovereign node` prints it) of the certificate served on `port`. */
@@ -97,7 +89,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
     built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
     passphrase = readFileSync(built.passphraseFile ?? "", "utf8").trim();
     disk = decompressDisk(built, out, 256 * MiB);
-    writeNetworkFile(disk, wifiFixture);
+    putOnBootPartition(disk, wifiFixture, NETWORK_FILE);
     accel = pickAccel(out);
   }, 45 * 60_000);
 

@@ -13,7 +13,7 @@ import { RECOVERY_KEY_PATTERN } from "../../image/lib/recoveryKey.js";
 import { requiredInitrdModules } from "../../image/lib/initrdModules.js";
 import { x86_64 } from "../../image/boards/x86_64.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
-import { assertBootInitrdModules, buildImage, decompressDisk, extractHeader, imageCache, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
+import { assertBootInitrdModules, bootPartitionNames, buildImage, decompressDisk, extractHeader, imageCache, putOnBootPartition, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
@@ -154,7 +154,13 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     expect(existsSync(disk)).toBe(true);
   }, 30 * 60_000);
 
-  it("without the key stick the console asks for it, then for the recovery key, which unlocks the disk", async () => {
+  it("without the key stick the console asks for it, then for the recovery key, which unlocks the disk; a recovery file on the boot partition gives the unclaimed node a new setup code", async () => {
+    // Recovery by physical presence rides along on this boot: whoever can write the boot partition asks for a new code.
+    const firstCode = /setup code: ([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})/.exec(readText(join(out, "serial0-first.log")))?.[1];
+    expect(firstCode).toBeTruthy();
+    const request = join(out, "recovery-request.txt");
+    writeFileSync(request, "regenerate-setup-code\n");
+    putOnBootPartition(disk, request, "sovereign-recovery.txt");
     const vm = await bootVm({ dir: out, disk, accel, tag: "no-stick", interactive: true });
     try {
       await waitFor("the key stick message", 15 * 60_000, () => (/insert the key stick labelled SOVKEY/.test(readText(vm.serial0)) ? true : undefined), vm);
@@ -167,9 +173,15 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
       measured.noStickBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line after the recovery-key boot", 5 * 60_000, () => statusLine(vm), vm);
       expect(line).toContain("failed=[]");
+      // The console unit prints the code the node now holds, after the node has acted on the file.
+      const code = await waitFor("the setup code on the console", 5 * 60_000, () => /setup code: ([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})/.exec(readText(vm.serial0))?.[1], vm);
+      expect(code).not.toBe(firstCode);
     } finally {
       await vm.powerdown(120_000);
     }
+    // Acted on once: the request is renamed on the boot partition, so the next boot keeps the code.
+    expect(bootPartitionNames(disk)).toContain("sovereign-recovery.txt.done");
+    expect(bootPartitionNames(disk)).not.toContain("sovereign-recovery.txt");
   }, 30 * 60_000);
 
   it("an interrupted build leaves no image, partial file or scratch directory behind", async () => {

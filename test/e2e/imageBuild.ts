@@ -104,6 +104,24 @@ export function decompressDisk(built: BuiltImage, out: string, growBytes = 0): s
   return disk;
 }
 
+/** Byte offset of the boot partition (the first: ESP or the Pi's firmware partition) on a disk image. */
+function bootPartitionOffset(disk: string): number {
+  const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
+  const start = t.partitiontable.partitions[0]?.start;
+  if (start === undefined) throw new Error("no boot partition");
+  return start * 512;
+}
+
+/** Copies a file onto the disk's boot partition with mtools, as an owner would from any computer before booting. */
+export function putOnBootPartition(disk: string, file: string, name: string): void {
+  run("mcopy", ["-o", "-i", `${disk}@@${bootPartitionOffset(disk)}`, file, `::/${name}`]);
+}
+
+/** The names in the boot partition's top directory. */
+export function bootPartitionNames(disk: string): string[] {
+  return run("mdir", ["-b", "-i", `${disk}@@${bootPartitionOffset(disk)}`, "::/"]).split("\n").map((l) => l.trim().replace(/^::\//, "")).filter(Boolean);
+}
+
 /** Where the root partition (the second) lies on a disk image, in bytes. */
 export function rootPartition(disk: string): { start: number; size: number } {
   const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number; size: number }[] } };
