@@ -5,7 +5,7 @@ import type { Config } from "./config/settings.js";
 import { NodeIdentity } from "../services/identity/NodeIdentity.js";
 import { ConsoleAdmin } from "../services/auth/consoleAdmin.js";
 import { listenUrls } from "../services/auth/setupBanner.js";
-import { runtimeVersion } from "./version.js";
+import { packageVersion } from "../core/packageVersion.js";
 
 export interface NodeInfo {
   nodeId: string | null;
@@ -58,7 +58,7 @@ export async function gatherNodeInfo(config: Config): Promise<NodeInfo> {
   return {
     nodeId: identity?.nodeId ?? null,
     fingerprint: identity?.fingerprint ?? null,
-    version: runtimeVersion(),
+    version: packageVersion(),
     urls: certificate ? listenUrls(config["server.host"], config["server.httpsPort"], undefined, "https") : listenUrls(config["server.host"], config["server.port"]),
     certificateFingerprint: certificate,
     claimed: users > 0,

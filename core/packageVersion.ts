@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The runtime's version from package.json, found above this file both in the source tree and in dist/ (as appliance/version.ts does, for the layers below it). */
+/** The runtime's version from package.json, found above this file both in the source tree and in dist/. */
 export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
