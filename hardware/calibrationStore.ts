@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Calibration } from "./Tuning.js";
+import { writePrivateJson } from "../core/fs/writePrivateFile.js";
 
 export const CALIBRATION_FILE = "calibration.json";
 
@@ -51,9 +52,7 @@ export function saveCalibration(dataDir: string, c: Calibration): string {
   if (problem) throw new Error(`refusing to save an invalid calibration: ${problem}`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, CALIBRATION_FILE);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(c, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writePrivateJson(path, c);
   return path;
 }
 

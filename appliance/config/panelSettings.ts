@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { validate as validCron } from "node-cron";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
 
 /**
  * The settings an admin may change in the panel: the safe ones, which cannot
@@ -100,9 +101,5 @@ export function writePanelSetting(path: string, key: string, value: unknown): vo
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
     node[parts[parts.length - 1]!] = v;
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(nested, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writePrivateJson(path, nested);
 }

@@ -1,5 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writePrivateFile } from "../../core/fs/writePrivateFile.js";
 import { generateSetupCode, setupCodeAcceptable } from "./secrets.js";
 
 /** The setup code's file: the `auth.setupCodeFile` setting, else <dataDir>/setup-code. */
@@ -14,14 +15,6 @@ export function readSetupCode(path: string): string | undefined {
   return code === "" ? undefined : code;
 }
 
-function writeSecret(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-}
-
 /**
  * The code to announce while the node is unclaimed: a pre-seeded one (from
  * first boot or an image) if it is strong enough, else a new one. The file is
@@ -34,7 +27,7 @@ export function ensureSetupCode(path: string, options: { regenerate?: boolean } 
     return { code: existing, created: false, replaced: false };
   }
   const code = generateSetupCode();
-  writeSecret(path, `${code}\n`);
+  writePrivateFile(path, `${code}\n`);
   return { code, created: true, replaced: existing !== undefined };
 }
 

@@ -1,8 +1,9 @@
 import BetterSqlite3 from "better-sqlite3";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, copyFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { compareVersions } from "../../core/compareVersions.js";
 import type { Database } from "./Database.js";
+import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
 
 /**
  * Data across versions. The version that last ran against the database is
@@ -66,10 +67,6 @@ const readJson = <T>(p: string): T | null => {
     return null;
   }
 };
-const writeJson = (p: string, v: unknown): void => {
-  writeFileSync(`${p}.tmp`, `${JSON.stringify(v, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${p}.tmp`, p);
-};
 
 function rowCounts(path: string): Map<string, number> {
   const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
@@ -125,7 +122,7 @@ export async function onVersionChange(db: Database, dataDir: string, running: st
     // or a restored log would look truncated against a mirror the newer version moved on.
     if (existsSync(auditMirror(dataDir))) copyFileSync(auditMirror(dataDir), `${file}.audit-checkpoint.json`);
     const meta: SnapshotMeta = { file, fromVersion: from, fromSchema: schemaMapOf(db.sqlite), toVersion: running, toSchema: null, takenAt: at };
-    writeJson(join(dir, `${name}.json`), meta);
+    writePrivateJson(join(dir, `${name}.json`), meta);
     return { db, report: { ...base, kind: "snapshot-taken", fromVersion: from, snapshot: file, summary: `snapshot of the ${from} database taken before ${running} migrates it` } };
   }
 
@@ -155,7 +152,7 @@ export async function onVersionChange(db: Database, dataDir: string, running: st
     ...base, kind: "restored", fromVersion: from, snapshot: snap.file, keptAside, notCarriedBack,
     summary: `the database was restored from the snapshot taken before ${from} migrated it; the ${from} file is kept at ${keptAside}` + (lost ? `; rows written after the update and not carried back: ${lost}` : "; no rows were written after the update"),
   };
-  writeJson(join(dir, "last-restore.json"), report);
+  writePrivateJson(join(dir, "last-restore.json"), report);
   return { db: reopen(), report };
 }
 
@@ -164,10 +161,10 @@ export function recordVersion(db: Database, dataDir: string, running: string): v
   const dir = snapshotDirOf(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const schema = schemaMapOf(db.sqlite);
-  writeJson(join(dir, "marker.json"), { softwareVersion: running, schema, at: new Date().toISOString() } satisfies VersionMarker);
+  writePrivateJson(join(dir, "marker.json"), { softwareVersion: running, schema, at: new Date().toISOString() } satisfies VersionMarker);
   for (const f of readdirSync(dir).filter((x) => x.startsWith("snapshot-") && x.endsWith(".json"))) {
     const m = readJson<SnapshotMeta>(join(dir, f));
-    if (m && m.toVersion === running && m.toSchema === null) writeJson(join(dir, f), { ...m, toSchema: schema });
+    if (m && m.toVersion === running && m.toSchema === null) writePrivateJson(join(dir, f), { ...m, toSchema: schema });
   }
 }
 

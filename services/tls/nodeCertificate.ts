@@ -1,7 +1,8 @@
 import { createHash, generateKeyPairSync, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import forge from "node-forge";
+import { writePrivateFile } from "../../core/fs/writePrivateFile.js";
 
 /**
  * The node's own HTTPS certificate: a small local CA (kept for years, so an
@@ -32,13 +33,6 @@ const CA_YEARS = 20;
  * not "not yet valid" once the clock is right.
  */
 const EARLIEST = Date.UTC(2025, 0, 1);
-
-function writeSecret(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
-}
 
 function rsaKeys(): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -119,7 +113,7 @@ export function ensureNodeCertificate(dataDir: string, opts: { nodeLabel: string
   let created = false;
   if (!existsSync(p.caKey) || !existsSync(p.caCert)) {
     const ca = makeCa(opts.nodeLabel, now);
-    writeSecret(p.caKey, ca.keyPem);
+    writePrivateFile(p.caKey, ca.keyPem);
     writeFileSync(p.caCert, ca.certPem, { mode: 0o644 });
     created = true;
   }
@@ -129,7 +123,7 @@ export function ensureNodeCertificate(dataDir: string, opts: { nodeLabel: string
   const ca = { keyPem: readFileSync(p.caKey, "utf8"), certPem: readFileSync(p.caCert, "utf8") };
   if (created || !existsSync(p.cert) || !existsSync(p.key) || needsNew(readFileSync(p.cert, "utf8"), wanted, p.covered, now)) {
     const server = makeServer(ca, names, ips, now);
-    writeSecret(p.key, server.keyPem);
+    writePrivateFile(p.key, server.keyPem);
     writeFileSync(p.cert, `${server.certPem}${ca.certPem}`, { mode: 0o644 });
     writeFileSync(p.covered, `${wanted}\n`, { mode: 0o644 });
     created = true;
