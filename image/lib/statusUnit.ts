@@ -1,3 +1,5 @@
+import { TIMESYNCD_CONF } from "./wifiImport.js";
+
 /**
  * Test images only (`statusTty`): once the system settles, write one status
  * line to a second serial port, which a qemu test reads from a file. It says
@@ -22,7 +24,15 @@ dns=$(resolvectl dns 2>/dev/null | awk -F': ' 'NF > 1 { print $2 }' | tr ' \\n' 
 lookup=$(getent ahostsv4 deb.debian.org 2>/dev/null | awk 'NR == 1 { print $1 }')
 ntp=$(timedatectl show -p NTPSynchronized --value 2>/dev/null)
 memmax=$(systemctl show -p MemoryMax --value sovereign.service)
-ntpservers=$(timedatectl show-timesync -p SystemNTPServers --value 2>/dev/null | tr ' ' ',')
+# timedatectl asks timesyncd over D-Bus, which can time out on a loaded emulated boot: retry, and say what the
+# drop-in file and the import unit say beside it, so an empty answer can be told from a missing import.
+for i in 1 2 3 4 5; do
+  ntpservers=$(timedatectl show-timesync -p SystemNTPServers --value 2>/dev/null | tr ' ' ',')
+  [ -n "$ntpservers" ] && break
+  sleep 5
+done
+ntpconf=$(sed -n 's/^NTP=//p' /${TIMESYNCD_CONF} 2>/dev/null | tr ' ' ',')
+netimport=$(systemctl show -p ConditionResult,Result --value sovereign-network.service | tr '\\n' '/')
 # The boot partition's network file: what is left there, and what the import wrote (mode, and a digest of
 # the secret line rather than the secret).
 boot=$(for d in /boot/efi /boot/firmware; do [ -d "$d" ] && echo "$d"; done | head -n 1)
@@ -30,7 +40,7 @@ netfiles=$(ls "$boot" 2>/dev/null | grep '^sovereign-network' | tr '\\n' ',')
 donesecret=$(grep -ci '^passphrase' "$boot/sovereign-network.txt.done" 2>/dev/null)
 iwd=$(for f in /var/lib/iwd/*.psk /var/lib/iwd/*.open; do [ -f "$f" ] && echo "$(basename "$f" | tr ' ' '_'):$(stat -c %a "$f"):$(grep '^Passphrase=' "$f" | sha256sum | cut -c1-16)"; done | tr '\\n' ',')
 regdom=$(sed -n 's/.*ieee80211_regdom=//p' /etc/modprobe.d/sovereign-wifi.conf 2>/dev/null)
-echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) restarts=$(systemctl show -p NRestarts --value sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
+echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) restarts=$(systemctl show -p NRestarts --value sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] ntpconf=[$ntpconf] netimport=$netimport clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
 # A node that restarted or is not active: its last journal lines follow the status line, for the test's log.
 if [ "$(systemctl show -p NRestarts --value sovereign.service)" != 0 ] || ! systemctl is-active -q sovereign.service; then
   journalctl -b -u sovereign.service --no-pager -o short-monotonic -n 60 2>&1 | sed 's/^/SOVJOURNAL /' > /dev/${tty}

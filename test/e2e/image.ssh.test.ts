@@ -107,6 +107,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line on ttyS1", 5 * 60_000, () => statusLine(vm), vm);
       measured.statusLine = line;
+      console.log(line); // in CI's output when a later assertion fails
       expect(line).toContain("failed=[]");
 
       // DNS: resolv.conf is resolved's stub, which got qemu's DHCP DNS server; a lookup goes through it
@@ -123,7 +124,8 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(field(line, "timesyncd")).toBe("active");
       const parsed = parseNetworkFile(readFileSync(wifiFixture, "utf8"));
       if (!parsed.ok || !parsed.value.wifi) throw new Error("fixture does not parse");
-      expect(list(line, "ntpservers")).toEqual(parsed.value.ntp);
+      expect(list(line, "ntpconf"), "the import's timesyncd drop-in").toEqual(parsed.value.ntp);
+      expect(list(line, "ntpservers"), "timesyncd's servers (read after the import?)").toEqual(parsed.value.ntp);
       const manifest = JSON.parse(readFileSync(built.manifest, "utf8")) as BuildManifest;
       // The sandbox as the image's own systemd-analyze scored it at build (4.2 before issue 15).
       measured.exposure = manifest.security.sovereignServiceExposure ?? "unknown";
