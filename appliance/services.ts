@@ -18,6 +18,7 @@ import { selfCheckPlugin } from "./plugins/selfCheck.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
 import { tlsPlugin } from "../services/tls/tlsPlugin.js";
 import { updatePlugin } from "../services/update/updatePlugin.js";
+import { updateGatePlugin } from "../services/update/updateGatePlugin.js";
 
 /**
  * The service plugins, in load order. Each declares its dependencies by
@@ -54,5 +55,6 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   metricsPlugin,
   selfCheckPlugin,
   updatePlugin,
+  updateGatePlugin,
   federationPlugin,
 ];

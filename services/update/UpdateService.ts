@@ -164,6 +164,8 @@ export class UpdateService {
   }
 
   private failedTrialWhy(slot: Slot): string {
+    const s = readState(this.statePath);
+    if (s.trial?.slot === slot && s.trial.unhealthy) return `the health gate gave it up: ${s.trial.unhealthy.why}`;
     if (!this.selector || !this.o.bootDir) return "it never became healthy";
     const view = this.selector.inspect(readBootFiles(this.o.bootDir, this.selector));
     if (this.selector.method === "systemd-boot" && view.trial === slot && view.triesLeft === 0) return "systemd-boot used up its tries (a panic, a watchdog reset or no health in time)";
@@ -327,7 +329,33 @@ export class UpdateService {
     this.o.audit({ type: "update.committed", actor, subject: trial.version, details: { slot: trial.slot } });
     return { slot: trial.slot, version: trial.version };
   }
+
+  /**
+   * The health gate's other verdict: the booted trial never became healthy in
+   * time. The trial entry is spent (systemd-boot) and the node reboots plainly,
+   * so the committed slot comes back; the reconcile there records the rollback
+   * with this reason.
+   */
+  abandonTrial(why: string, run: (argv: readonly string[]) => void = spawnDetached): { slot: Slot; version: string; command: readonly string[] } {
+    this.reconcile();
+    const booted = this.bootedSlot();
+    const s0 = readState(this.statePath);
+    if (!s0.trial || s0.trial.slot !== booted) throw new SovereignError("UPDATE_NO_TRIAL", `The booted slot ${booted ?? "(unknown)"} is not on trial.`);
+    const trial = s0.trial;
+    if (this.selector && this.o.bootDir) applyBootOps(this.o.bootDir, this.selector.abandon(readBootFiles(this.o.bootDir, this.selector), trial.slot));
+    this.mutate((s) => {
+      if (s.trial) s.trial.unhealthy = { at: new Date().toISOString(), why };
+    });
+    this.o.audit({ type: "update.trial_unhealthy", actor: "system", subject: trial.version, details: { slot: trial.slot, why } });
+    // A configured command (tests, unusual boards) overrides; the default is the plain reboot, never tryboot's.
+    const command = this.o.rebootCommand && this.o.rebootCommand.length > 0 ? this.o.rebootCommand : FALLBACK_REBOOT;
+    run(command);
+    return { slot: trial.slot, version: trial.version, command };
+  }
 }
+
+/** The command that leaves a given-up trial: a plain reboot, which starts the committed slot. */
+const FALLBACK_REBOOT = ["systemctl", "reboot"] as const;
 
 function spawnDetached(argv: readonly string[]): void {
   const [cmd, ...args] = argv;

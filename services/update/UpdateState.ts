@@ -49,7 +49,7 @@ export interface UpdateStateFile {
   slots: Record<Slot, SlotRecord>;
   pending: PendingUpdate | null;
   /** A slot booted for its trial, waiting for mark-good. */
-  trial: { slot: Slot; version: string; since: string } | null;
+  trial: { slot: Slot; version: string; since: string; unhealthy?: { at: string; why: string } } | null;
   lastResult: UpdateResult | null;
   rollback: RollbackReport | null;
   /** Running totals for /metrics, kept here so that CLI applies and rollbacks seen at boot count too. */

@@ -38,6 +38,8 @@ export interface BootSelector {
   readonly watched: readonly string[];
   arm(files: BootFiles, req: ArmRequest): BootOp[];
   commit(files: BootFiles, slot: Slot): BootOp[];
+  /** Gives a trial up (the health gate timed out): the next plain reboot starts the committed slot. */
+  abandon(files: BootFiles, slot: Slot): BootOp[];
   inspect(files: BootFiles): BootView;
   /** The command that restarts into the armed trial. */
   rebootCommand(): string[];
@@ -117,6 +119,12 @@ export const systemdBoot: BootSelector = {
       .filter((e) => e.slot === slot && e.triesLeft !== null)
       .map((e) => ({ op: "rename", from: e.path, to: `${ENTRY_DIR}sovereign-${slot}.conf` }));
   },
+  abandon(files, slot) {
+    // Tries used up, as systemd-boot itself would leave it: the entry sorts last and the other slot boots.
+    return entries(files)
+      .filter((e) => e.slot === slot && e.triesLeft !== null && e.triesLeft > 0)
+      .map((e) => ({ op: "rename", from: e.path, to: `${ENTRY_DIR}sovereign-${slot}+0-${(e.triesDone ?? 0) + (e.triesLeft ?? 0)}.conf` }));
+  },
   inspect(files) {
     const all = entries(files);
     const trial = all.find((e) => e.triesLeft !== null) ?? null;
@@ -165,6 +173,8 @@ export const tryboot: BootSelector = {
   commit(_files, slot) {
     return [{ op: "write", path: "autoboot.txt", content: autobootTxt(slot, otherSlot(slot)) }];
   },
+  // tryboot is one boot only: a reboot without the flag already starts the committed partition.
+  abandon: () => [],
   inspect(files) {
     const a = parseAutoboot(files.get("autoboot.txt"));
     return { committed: a.all, trial: a.tryboot !== null && a.tryboot !== a.all ? a.tryboot : null, triesLeft: null };

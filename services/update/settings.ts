@@ -38,11 +38,23 @@ export const updateSettings = [
   }),
   setting.list({
     key: "update.rebootCommand", env: "SOVEREIGN_UPDATE_REBOOT_COMMAND", flag: "--update-reboot-command", default: [],
-    help: "The command (argv) that restarts into an armed update. Empty: the boot method's own (`systemctl reboot`; `reboot \"0 tryboot\"` on a Pi).",
+    help: "The command (argv) that restarts into an armed update (and, when set, out of a trial the health gate gave up). Empty: the boot method's own (`systemctl reboot`; `reboot \"0 tryboot\"` on a Pi).",
   }),
   setting.integer({
     key: "update.maxBundleBytes", env: "SOVEREIGN_UPDATE_MAX_BUNDLE_BYTES", flag: "--update-max-bundle-bytes", default: 8 * 1024 ** 3, min: 1024,
     help: "Largest bundle the panel accepts as an upload, in bytes (only the upload route takes bodies this large).",
+  }),
+  setting.integer({
+    key: "update.healthGateSeconds", env: "SOVEREIGN_UPDATE_HEALTH_GATE_SECONDS", flag: "--update-health-gate-seconds", default: 120, min: 1, max: 3600,
+    help: "How long all of the node's checks (its readiness) must pass in a row on a trial boot before the new slot is marked good.",
+  }),
+  setting.integer({
+    key: "update.healthGateTimeoutSeconds", env: "SOVEREIGN_UPDATE_HEALTH_GATE_TIMEOUT", flag: "--update-health-gate-timeout", default: 900, min: 1, max: 86_400,
+    help: "A trial boot that has not passed the health gate this long after the node started is given up: its boot entry is spent and the node reboots into the old slot.",
+  }),
+  setting.integer({
+    key: "update.healthGateIntervalSeconds", env: "SOVEREIGN_UPDATE_HEALTH_GATE_INTERVAL", flag: "--update-health-gate-interval", default: 10, min: 1, max: 600,
+    help: "How often the health gate runs the checks during a trial boot.",
   }),
 ] as const;
 

@@ -51,6 +51,18 @@ describe("systemd-boot boot counting", () => {
     expect(readFileSync(join(esp, "loader/entries/sovereign-b+2.conf"), "utf8")).toContain("version 3\n");
   });
 
+  it("abandons a trial the health gate gave up: its tries are spent, so the next plain boot is the old slot's", () => {
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    // systemd-boot counted this boot: +3 became +2-1.
+    writeFileSync(join(esp, "loader/entries/sovereign-b+2-1.conf"), readFileSync(join(esp, "loader/entries/sovereign-b+3.conf")));
+    rmSync(join(esp, "loader/entries/sovereign-b+3.conf"));
+    applyBootOps(esp, systemdBoot.abandon(readBootFiles(esp, systemdBoot), "b"));
+    expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b+0-3.conf"]);
+    expect(systemdBoot.inspect(readBootFiles(esp, systemdBoot))).toEqual({ committed: "a", trial: "b", triesLeft: 0 });
+    // Nothing to abandon on the committed slot.
+    expect(systemdBoot.abandon(readBootFiles(esp, systemdBoot), "a")).toEqual([]);
+  });
+
   it("retargets only the slot's own names in the kernel options", () => {
     expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a console=ttyS0", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b console=ttyS0");
     expect(bootedSlotOf("BOOT_IMAGE=/x ro sovereign.slot=b quiet")).toBe("b");
