@@ -10,7 +10,9 @@
 // The reference binaries are built from node-llama-cpp's bundled llama.cpp source when missing
 // (scripts/build-llama-ref.sh). Each figure is stored with the load average it was taken at; the
 // machines are shared, so only the ratios of one run mean anything. BENCH_ROUNDS (default 3). The parts run
-// 3, 4, then 1 + 2 (the longest), and results/llamaRef.json is written after each, so a run cut short keeps what it measured.
+// 3, 4, then 1 + 2 (the longest), and results/llamaRef.json is written after each, so a run cut short keeps what it measured;
+// BENCH_PARTS (default "contention,prompt,users") runs only those named. Part 1 runs this node twice, with the thread
+// adapter (inference.threadAdapter, the default) and without it, side by side with llama-server.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +29,7 @@ const TG = 128;
 const PROMPT_WORDS = 48;
 const PP_WORDS = 256;
 const USERS = [1, 2, 4] as const;
+const PARTS = new Set((process.env.BENCH_PARTS ?? "contention,prompt,users").split(",").map((p) => p.trim()));
 const log = (s: string) => process.stdout.write(`${s}\n`);
 const f1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(1));
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(2));
@@ -51,6 +54,10 @@ const dataDir = mkdtempSync(join(tmpdir(), "sovereign-llamaref-"));
 const phase = (p: number) => ({ "tuning.promptThreads": p, "tuning.generationThreads": gen, "tuning.parallelSequences": sequences, "tuning.contextSize": ctxPerSeq });
 const ours = await openBenchApp(join(dataDir, `p${prompt}`), modelPath, gen, hardware, phase(prompt));
 const engine = engineFactsOf(ours.app);
+// The same setting with generation fixed at tune()'s count (no thread adapter): only where the adapter has two counts to pick from.
+const oursFixed = PARTS.has("users") && prompt > gen
+  ? await openBenchApp(join(dataDir, `p${prompt}-fixed`), modelPath, gen, hardware, { ...phase(prompt), "inference.threadAdapter": "off" })
+  : null;
 type Target = Pick<BenchApp, "url" | "key">;
 
 interface UsersPoint { users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number }
@@ -64,7 +71,8 @@ async function users(target: Target, n: number, salt: string, extra: object): Pr
 }
 const serverExtra = { ignore_eos: true };
 
-const rows: Record<"ours" | "server", UsersPoint[]> = { ours: [], server: [] };
+type Side = "ours" | "oursAdapterOff" | "server";
+const rows: Record<Side, UsersPoint[]> = { ours: [], oursAdapterOff: [], server: [] };
 const oursSingleTg: number[] = [];
 const benchTg: Record<string, Array<{ tg: number; load1: number }>> = {};
 const threadCounts = Array.from({ length: Math.min(usable, 4) }, (_v, i) => i + 1);
@@ -73,13 +81,18 @@ const pp: Record<string, Array<{ pp: number; load1: number }>> = {};
 
 function save(): void {
 
-  const at = (side: "ours" | "server", n: number) => rows[side].filter((p) => p.users === n);
+  const at = (side: Side, n: number) => rows[side].filter((p) => p.users === n);
   const perRound = (a: UsersPoint[], b: UsersPoint[], f: (p: UsersPoint) => number) => median(a.map((p, i) => f(p) / f(b[i] as UsersPoint)));
   const usersSummary = Object.fromEntries(USERS.map((n) => [n, {
     ours: { aggregateTps: median(at("ours", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("ours", n).map((p) => p.slowestTtftMs)) },
+    oursAdapterOff: { aggregateTps: median(at("oursAdapterOff", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("oursAdapterOff", n).map((p) => p.slowestTtftMs)) },
     server: { aggregateTps: median(at("server", n).map((p) => p.aggregateTps)), slowestTtftMs: median(at("server", n).map((p) => p.slowestTtftMs)) },
     aggregateRatio: perRound(at("ours", n), at("server", n), (p) => p.aggregateTps),
     slowestTtftRatio: perRound(at("ours", n), at("server", n), (p) => p.slowestTtftMs),
+    adapterOff: {
+      aggregateRatio: perRound(at("oursAdapterOff", n), at("server", n), (p) => p.aggregateTps),
+      slowestTtftRatio: perRound(at("oursAdapterOff", n), at("server", n), (p) => p.slowestTtftMs),
+    },
   }]));
   const benchBest = Math.max(-Infinity, ...Object.values(benchTg).map((pts) => median(pts.map((p) => p.tg))));
   const benchBestThreads = Object.entries(benchTg).find(([, pts]) => median(pts.map((p) => p.tg)) === benchBest)?.[0];
@@ -87,21 +100,22 @@ function save(): void {
   const ppMedians = Object.fromEntries(Object.entries(pp).map(([t, pts]) => [t, median(pts.map((p) => p.pp))]));
   const ppBest = Math.max(...Object.values(ppMedians));
   const ratios = {
-    aggregate4UsersVsServer: { value: usersSummary[4]?.aggregateRatio, target: ">= 1.0" },
-    slowestTtft4UsersVsServer: { value: usersSummary[4]?.slowestTtftRatio, target: "<= 1.0" },
+    aggregate4UsersVsServer: { value: usersSummary[4]?.aggregateRatio, target: ">= 1.0", adapterOff: usersSummary[4]?.adapterOff.aggregateRatio },
+    slowestTtft4UsersVsServer: { value: usersSummary[4]?.slowestTtftRatio, target: "<= 1.0", adapterOff: usersSummary[4]?.adapterOff.slowestTtftRatio },
     singleUserVsLlamaBenchBest: { value: median(oursSingleTg) / benchBest, target: ">= 0.95", llamaBenchBestThreads: Number(benchBestThreads) },
     generationBusyVsQuiet: { value: median(contention.map((c) => c.busy / c.quiet)), target: ">= 0.45", llamaBench: median(contention.map((c) => c.benchBusy / c.benchQuiet)) },
     promptTunedVsBest: { value: (ppMedians[String(prompt)] ?? NaN) / ppBest, target: ">= 0.95" },
   };
   for (const n of USERS) {
     const u = usersSummary[n];
-    log(`${n} user(s): ours ${f1(u?.ours.aggregateTps)} vs llama-server ${f1(u?.server.aggregateTps)} tok/s (ratio ${f2(u?.aggregateRatio)}); slowest TTFT ours ${f1(u?.ours.slowestTtftMs)} vs ${f1(u?.server.slowestTtftMs)} ms (ratio ${f2(u?.slowestTtftRatio)})`);
+    log(`${n} user(s): ours ${f1(u?.ours.aggregateTps)} (adapter off ${f1(u?.oursAdapterOff.aggregateTps)}) vs llama-server ${f1(u?.server.aggregateTps)} tok/s (ratio ${f2(u?.aggregateRatio)}, off ${f2(u?.adapterOff.aggregateRatio)}); slowest TTFT ours ${f1(u?.ours.slowestTtftMs)} (off ${f1(u?.oursAdapterOff.slowestTtftMs)}) vs ${f1(u?.server.slowestTtftMs)} ms (ratio ${f2(u?.slowestTtftRatio)}, off ${f2(u?.adapterOff.slowestTtftRatio)})`);
   }
   log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${f2(v.value)} (target ${v.target})`).join("; ")}`);
   writeResult("llamaRef", {
     model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)",
     tokensPerRequest: TG, promptWords: PROMPT_WORDS, rounds: ROUNDS,
-    threads: { prompt, generation: gen }, sequences,
+    threads: { prompt, generation: gen }, sequences, threadAdapter: { ours: prompt > gen, oursAdapterOff: false },
+    parts: [...PARTS],
     reference: {
       llamaCppCommit: ref.commit,
       build: "scripts/build-llama-ref.sh: CPU only, GGML_OPENMP=OFF (as node-llama-cpp's prebuilt), GGML_NATIVE=OFF with one variant of this CPU's instruction sets, no AMX (the prebuilt has all CPU variants, one picked at run time)",
@@ -119,7 +133,7 @@ function save(): void {
 }
 
 // 3. Generation with one core taken by a busy-loop child ÷ quiet, alternating; llama-bench at the same thread count alongside.
-for (let r = 0; r < ROUNDS; r++) {
+for (let r = 0; PARTS.has("contention") && r < ROUNDS; r++) {
   const quiet = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `c${r} quiet`), max_tokens: TG, temperature: 0 });
   const benchQuiet = (await llamaBench(ref, modelPath, gen, { tg: TG })).tg;
   const loadQuiet = load1();
@@ -140,8 +154,8 @@ save();
 
 // 4. Prompt processing from TTFT (a fresh 256-word prompt), at each prompt thread count, one app per count.
 const ppApps = new Map<number, BenchApp>([[prompt, ours]]);
-for (const t of threadCounts) if (!ppApps.has(t)) ppApps.set(t, await openBenchApp(join(dataDir, `p${t}`), modelPath, gen, hardware, phase(t)));
-for (let r = 0; r < ROUNDS; r++) {
+for (const t of threadCounts) if (PARTS.has("prompt") && !ppApps.has(t)) ppApps.set(t, await openBenchApp(join(dataDir, `p${t}`), modelPath, gen, hardware, phase(t)));
+for (let r = 0; PARTS.has("prompt") && r < ROUNDS; r++) {
   for (const t of r % 2 ? [...threadCounts].reverse() : threadCounts) {
     const app = ppApps.get(t) as BenchApp;
     const res = await stream(app, "/v1/completions", { model: "m", prompt: text(PP_WORDS, `pp r${r} t${t}`), max_tokens: 2, temperature: 0 });
@@ -152,14 +166,17 @@ for (let r = 0; r < ROUNDS; r++) {
 
 save();
 
-// 1 + 2. Users, interleaved: per round each user count on both sides, the order alternating; llama-bench tg per thread count.
-const server = await startLlamaServer(ref, modelPath, { slots: 4, ctxPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, batchSize: 512 });
-log(`llama-server at ${server.url}: -np 4 -c ${4 * ctxPerSeq} -t ${gen} -tb ${prompt}`);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const n of USERS) {
-    const sides = r % 2 ? (["server", "ours"] as const) : (["ours", "server"] as const);
+// 1 + 2. Users, interleaved: per round each user count on each side, the order rotating; llama-bench tg per thread count.
+const server = PARTS.has("users") ? await startLlamaServer(ref, modelPath, { slots: 4, ctxPerSlot: ctxPerSeq, threads: gen, batchThreads: prompt, batchSize: 512 }) : null;
+if (server) log(`llama-server at ${server.url}: -np 4 -c ${4 * ctxPerSeq} -t ${gen} -tb ${prompt}`);
+const sideOrder: Side[] = oursFixed ? ["ours", "oursAdapterOff", "server"] : ["ours", "server"];
+for (let r = 0; server && r < ROUNDS; r++) {
+  for (const [i, n] of USERS.entries()) {
+    const k = (r * USERS.length + i) % sideOrder.length;
+    const sides = [...sideOrder.slice(k), ...sideOrder.slice(0, k)];
     for (const side of sides) {
-      const p = side === "ours" ? await users(ours, n, `r${r} o${n}`, {}) : await users(server, n, `r${r} s${n}`, serverExtra);
+      const p = side === "server" ? await users(server, n, `r${r} s${n}`, serverExtra)
+        : await users(side === "ours" ? ours : oursFixed as BenchApp, n, `r${r} ${side === "ours" ? "o" : "f"}${n}`, {});
       rows[side].push(p);
       log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens) | load ${p.load1}`);
     }
@@ -169,8 +186,9 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const t of threadCounts) (benchTg[String(t)] ??= []).push({ tg: (await llamaBench(ref, modelPath, t, { tg: TG })).tg, load1: load1() });
   log(`round ${r + 1} single user: ours ${f1(single.tgTps)} tok/s; llama-bench tg${TG} ${threadCounts.map((t) => `${t}t ${f1(benchTg[String(t)]?.at(-1)?.tg)}`).join(", ")} | load ${load1()}`);
 }
-await server.close();
+await server?.close();
 save();
+await oursFixed?.close();
 for (const [t, app] of ppApps) if (t !== prompt) await app.close();
 await ours.close();
 rmSync(dataDir, { recursive: true, force: true });

@@ -20,6 +20,8 @@ export interface EngineSettings {
   sequences: number;
   batchSize: number;
   gpuLayers: number;
+  /** Generation threads move between generationThreads and promptThreads by the engine's timings (inference.threadAdapter; ThreadAdapter). Defaults to true. */
+  threadAdapter?: boolean;
   /** Prompt-lookup speculative decoding on every sequence (inference.speculative). Defaults to off. */
   speculative?: boolean;
 }

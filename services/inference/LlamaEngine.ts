@@ -7,7 +7,7 @@ import type { ChatMessage, FinishReason } from "./types.js";
 import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
-import { applyPhaseThreads } from "./phaseThreads.js";
+import { applyPhaseThreads, type PhaseThreadStats } from "./phaseThreads.js";
 import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
 import { ThreadAdapter } from "./threadAdapter.js";
 import { prepareToolRun, toChatHistory as toHistory, toolCallFailure } from "./toolCalling.js";
@@ -122,6 +122,8 @@ export class LlamaEngine implements InferenceEngine {
   private disposed = false;
   /** Makes the parallel sequences' decode steps land in one batch (see gatherBatches); null with one sequence. */
   private gatherer: BatchGatherer | null = null;
+  /** Decodes per phase and generation steps per thread count (null when both phases run at one count). */
+  private phase: PhaseThreadStats | null = null;
 
   private constructor(
     readonly name: string,
@@ -163,11 +165,13 @@ export class LlamaEngine implements InferenceEngine {
       const prompt = settings.promptThreads ?? settings.threads;
       const generation = settings.generationThreads ?? settings.threads;
       // Generation starts at tune()'s (safe) count and moves between it and the prompt count by its own timings:
-      // up while the higher count is faster, down when a competing process stalls it (ThreadAdapter).
-      const adapter = prompt > generation ? new ThreadAdapter({ low: generation, high: prompt }) : undefined;
-      if (prompt !== generation && !applyPhaseThreads(context, { prompt, generation }, settings.sequences, adapter))
+      // up while the higher count is faster, down when a competing process stalls it (ThreadAdapter); off: it stays there.
+      const adapter = prompt > generation && settings.threadAdapter !== false ? new ThreadAdapter({ low: generation, high: prompt }) : undefined;
+      const phase = prompt !== generation ? applyPhaseThreads(context, { prompt, generation }, settings.sequences, adapter) : null;
+      if (prompt !== generation && !phase)
         logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
       const engine = new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
+      engine.phase = phase;
       if (settings.sequences > 1) {
         engine.gatherer = gatherBatches(context, settings.sequences);
         if (!engine.gatherer) logger?.warn({ sequences: settings.sequences }, "node-llama-cpp's context lacks the hooks for gathering parallel decode steps: they batch as they come");
@@ -351,6 +355,11 @@ export class LlamaEngine implements InferenceEngine {
   /** How the parallel sequences' decode steps were batched (null with one sequence). */
   get batchStats(): GatherStats | null {
     return this.gatherer?.stats ?? null;
+  }
+
+  /** How decodes ran per phase and thread count (null when both phases run at one count). */
+  get threadStats(): PhaseThreadStats | null {
+    return this.phase;
   }
 
   get busySlots(): number {

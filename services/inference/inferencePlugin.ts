@@ -47,6 +47,7 @@ export const inferencePlugin = fp(
         threads: t.engineThreads.value,
         promptThreads: t.promptThreads.value,
         generationThreads: t.generationThreads.value,
+        threadAdapter: cfg["inference.threadAdapter"] === "on",
         gpu: t.gpuBackend.value === "cpu" ? false : t.gpuBackend.value,
         contextSize: t.contextSize.value,
         sequences,

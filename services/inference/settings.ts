@@ -51,6 +51,10 @@ export const inferenceSettings = [
     key: "inference.speculative", env: "SOVEREIGN_SPECULATIVE", flag: "--speculative", values: ["auto", "on", "off"] as const, default: "auto",
     help: "Prompt-lookup speculative decoding (node-llama-cpp's input-lookup token predictor): answers that copy from their prompt (RAG answers, summaries, edits) may generate faster. \"auto\" = off until `npm run bench speculative` measures more than 1.2x on a board (it measured 0.87-0.97x on the small models here).",
   }),
+  setting.enum({
+    key: "inference.threadAdapter", env: "SOVEREIGN_THREAD_ADAPTER", flag: "--thread-adapter", values: ["on", "off"] as const, default: "on",
+    help: "Generation threads adapt while the engine runs: between tuning.generationThreads and tuning.promptThreads, by the engine's own step timings (up while the higher count is faster, down when another process stalls it). \"off\" = generation stays at tuning.generationThreads (`npm run bench llamaRef` compares both).",
+  }),
   setting.integer({
     key: "inference.runnerHeartbeatTimeoutMs", env: "SOVEREIGN_RUNNER_HEARTBEAT_TIMEOUT_MS", flag: "--runner-heartbeat-timeout-ms", default: 5000, min: 1000, max: 600_000,
     help: "A runner that answers no heartbeat for this long (stopped, or wedged) is killed and replaced; its request ends with engine_crashed.",

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LlamaContext } from "node-llama-cpp";
 import { LlamaEngine } from "../../services/inference/LlamaEngine.js";
-import { gatherBatches, readyToDispatch, waitCapMs } from "../../services/inference/gatherBatches.js";
+import { gatherBatches, readyToDispatch, setupCapMs, waitCapMs } from "../../services/inference/gatherBatches.js";
 import type { RunOptions } from "../../services/inference/InferenceEngine.js";
 import { testLlamaModel } from "../models/testModelCache.js";
 
@@ -58,6 +58,29 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     expect(lateFirstToken).toBe(0);
   });
 
+  it("4 users who start together have their prompts evaluated in one decode, each gets a first token from it", async () => {
+    // Every sequence holds an earlier run's tokens, so each new run first erases them under the context's lock,
+    // and one had a run end just before (its dispatch loop still waiting for stragglers): the paths where a
+    // prompt used to miss the others' decode (measured on the TinyLlama-shaped model: 3 + 1 or 2 + 2 prompts in
+    // two decodes, and the last user's first token after both).
+    await Promise.all([0, 1, 2, 3].map((i) => engine.complete(prompt(`before ${i}`), run(2), 2)));
+    await engine.complete(prompt("just before"), run(3), 3);
+    const stats = engine.batchStats;
+    if (!stats) throw new Error("no batch stats with 4 sequences");
+    const before = { promptDecodes: stats.promptDecodes, four: stats.promptSequences[4] ?? 0, generation: stats.generationDecodes };
+    const tokensAtFirst: number[] = [];
+    const emitted = [0, 0, 0, 0];
+    const runs = await Promise.all([0, 1, 2, 3].map((i) => engine.complete(prompt(`together ${i}`), run(8, () => {
+      emitted[i] = (emitted[i] ?? 0) + 1;
+      if (emitted[i] === 1) tokensAtFirst.push(stats.generationDecodes - before.generation);
+    }), 8)));
+    expect(runs.map((r) => r.completionTokens)).toEqual([8, 8, 8, 8]);
+    expect(stats.promptDecodes - before.promptDecodes).toBe(1);
+    expect((stats.promptSequences[4] ?? 0) - before.four).toBe(1);
+    // Each user's first token came from that one prompt decode, before any generation step.
+    expect(tokensAtFirst).toEqual([0, 0, 0, 0]);
+  });
+
   it("a context without node-llama-cpp's internals is left alone", () => {
     expect(gatherBatches({} as LlamaContext, 4)).toBeNull();
   });
@@ -69,5 +92,11 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     expect(waitCapMs(60)).toBe(5);
     expect(waitCapMs(2)).toBe(0.5);
     expect(waitCapMs(0)).toBe(0.2);
+  });
+
+  it("holds a decode for a run still setting up for twice the last decode, 50 to 200 ms", () => {
+    expect(setupCapMs(1)).toBe(50);
+    expect(setupCapMs(60)).toBe(120);
+    expect(setupCapMs(3000)).toBe(200);
   });
 });
