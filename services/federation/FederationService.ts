@@ -13,6 +13,8 @@ import { hardwareSummary, signManifest, type Manifest, type SignedManifest } fro
 import { MirrorStore, mirrorDirOf } from "./MirrorStore.js";
 import type { MqttTransport } from "./MqttTransport.js";
 import { Offload, type OffloadChunk, type OffloadPreference } from "./Offload.js";
+import { signPeerRequest, verifyPeerRequest } from "./peerHttp.js";
+import { sealMessage } from "./messages.js";
 import { SyncEngine, type AppliedPacket, type NewPacket } from "./SyncEngine.js";
 import { brokerPassword } from "./brokerLogin.js";
 import type { ChatRequest, LocalInference } from "./localInference.js";
@@ -64,6 +66,8 @@ export class FederationService {
   private brokerUrl: string | null = null;
   /** Backups this node holds for its core peers (ciphertext only). */
   readonly mirrors: MirrorStore;
+  private updateOfferHandler: ((from: string, body: unknown) => string | null) | null = null;
+  private bundleSource: ((sha256: string) => string | null) | null = null;
 
   constructor(private readonly o: FederationServiceOptions) {
     const c = o.config;
@@ -107,6 +111,7 @@ export class FederationService {
       reloadPeers: (force) => this.reloadPeers(force),
       send: (peer, payload) => this.send(peer, payload),
       buildManifest: () => this.buildManifest(),
+      updateOffer: (from, body) => this.updateOfferHandler?.(from, body) ?? null,
     });
     this.reloadPeers();
   }
@@ -341,6 +346,54 @@ export class FederationService {
 
   stream(request: ChatRequest, options: { signal?: AbortSignal; prefer?: OffloadPreference } = {}): AsyncGenerator<OffloadChunk> {
     return this.offload.stream(request, options);
+  }
+
+  // ── update bundles ────────────────────────────────────
+  /** Sends a signed update-bundle offer to every core peer (the update service's body); the peers it went to. */
+  offerUpdate(body: unknown): string[] {
+    const sent: string[] = [];
+    for (const p of this.peersIn("core")) {
+      if (this.send(p.nodeId, sealMessage(this.o.identity.key, "update-offer", this.nodeId, p.nodeId, body))) sent.push(p.nodeId);
+    }
+    return sent;
+  }
+
+  /** Who decides on a core peer's offer (the update service): returns null, or a drop reason for the counters. */
+  onUpdateOffer(handler: ((from: string, body: unknown) => string | null) | null): void {
+    this.updateOfferHandler = handler;
+  }
+
+  /** Where this node's own shared bundles are, by sha256 (the update service's offer store), for GET /api/federation/update-bundles/:sha256. */
+  serveBundlesFrom(source: ((sha256: string) => string | null) | null): void {
+    this.bundleSource = source;
+  }
+
+  bundlePath(sha256: string): string | null {
+    return this.bundleSource?.(sha256) ?? null;
+  }
+
+  /** The HTTP endpoints a peer's signed manifest names (unspecified addresses such as 0.0.0.0 left out). */
+  peerHttpEndpoints(nodeId: string): string[] {
+    const urls = this.peerCache.get(nodeId)?.manifest?.endpoints.http ?? [];
+    return urls.filter((u) => {
+      try {
+        const h = new URL(u).hostname;
+        return h !== "0.0.0.0" && h !== "[::]" && h !== "::";
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** Headers that prove to `to` that this node asks for `method path` with this Range (peerHttp.ts). */
+  signPeerRequest(to: string, method: string, path: string, range: string): Record<string, string> {
+    return signPeerRequest(this.o.identity.key, this.nodeId, to, method, path, range);
+  }
+
+  /** The core peer that signed an HTTP request, or a coded refusal. */
+  verifyPeerRequest(request: { method: string; url: string; headers: Record<string, string | string[] | undefined> }): PeerRow {
+    this.reloadPeers();
+    return verifyPeerRequest(request, this.nodeId, (id) => this.peerCache.get(id), "update", this.o.config["federation.clockSkewSeconds"] * 1000);
   }
 
   // ── backup mirrors ────────────────────────────────────

@@ -31,6 +31,8 @@ export interface FederationStatsSnapshot {
   knowledge: { applied: number; quarantined: number; stale: number; rejected: number; published: number; tooLarge: number };
   /** Backup mirrors: sent by us, chunks stored for peers, chunks refused. */
   mirrors: { sent: number; chunksStored: number; chunksRefused: number };
+  /** Update bundles served to core peers over HTTP: range requests answered, bytes sent, requests refused. */
+  bundles: { requests: number; bytesServed: number; refused: number };
 }
 
 export class FederationCounters {
@@ -47,6 +49,7 @@ export class FederationCounters {
   offload = { served: 0, requested: 0, fallbacks: 0, failures: 0 };
   knowledge = { applied: 0, quarantined: 0, stale: 0, rejected: 0, published: 0, tooLarge: 0 };
   mirrors = { sent: 0, chunksStored: 0, chunksRefused: 0 };
+  bundles = { requests: 0, bytesServed: 0, refused: 0 };
 
   /** The counters with the service's state around them, as `stats()` returns it. */
   snapshot(state: Pick<FederationStatsSnapshot, "enabled" | "connected" | "broker" | "nodeId" | "logHead" | "stored"> & { peers: Array<{ tier: Tier; online: boolean }> }): FederationStatsSnapshot {
@@ -60,7 +63,7 @@ export class FederationCounters {
     return {
       ...rest, packetsIn: this.packetsIn, packetsOut: this.packetsOut, messagesIn: this.messagesIn, messagesOut: this.messagesOut,
       bytesIn: this.bytesIn, bytesOut: this.bytesOut, applied: this.applied, quarantined: this.quarantined, duplicates: this.duplicates,
-      drops: { ...this.drops }, peersByTier: byTier, peersOnline: online, offload: { ...this.offload }, knowledge: { ...this.knowledge }, mirrors: { ...this.mirrors },
+      drops: { ...this.drops }, peersByTier: byTier, peersOnline: online, offload: { ...this.offload }, knowledge: { ...this.knowledge }, mirrors: { ...this.mirrors }, bundles: { ...this.bundles },
     };
   }
 }

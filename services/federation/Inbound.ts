@@ -36,6 +36,8 @@ export interface InboundHost {
   buildManifest(): Manifest;
   /** The clock's trust (defaults to the system's, re-read every 10 s): time checks tolerate a clock that may be behind. */
   clock?: () => ClockState;
+  /** A core peer's signed offer of an update bundle (the update service decides); null or a drop reason. */
+  updateOffer?: (from: string, body: unknown) => string | null;
 }
 
 /**
@@ -163,6 +165,7 @@ export class Inbound {
       case "offload-cancel": return offload.onCancel(env.from, env.body);
       case "query": return this.onQuery(env.from, env.body);
       case "query-reply": return null;
+      case "update-offer": return this.h.updateOffer ? this.h.updateOffer(env.from, env.body) : null;
       default: return "unknown-kind";
     }
   }

@@ -17,6 +17,8 @@ export const federationErrors = defineErrors("federation", {
   FED_MIRROR_NOT_FOUND: { status: 404, description: "This node holds no mirrored backup with that owner and id.", hint: "List held mirrors with `sovereign peer mirrors` or GET /api/federation/mirrors." },
   FED_MIRROR_INCOMPLETE: { status: 409, description: "Not every chunk of that mirrored backup has arrived yet.", hint: "Wait for the owner's next sync, or take an older complete mirror." },
   FED_MIRROR_INVALID: { status: 400, description: "The mirrored backup cannot be opened: not a mirror bundle, sealed to another node's key, altered, or its checksum does not match.", hint: "Open it on the node that made the backup (its keys/federation-x25519.key decrypts it)." },
+  FED_BUNDLE_NOT_FOUND: { status: 404, description: "This node offers no update bundle with that sha256 (any more).", hint: "Offers are bounded (update.offersKeep); the peer's next offer names what it holds." },
+  FED_RANGE_INVALID: { status: 416, description: "The Range header is not one range of bytes inside the file.", hint: "Send `Range: bytes=FIRST-LAST` (or `bytes=FIRST-`) within the offered size." },
 });
 
 declare module "../../core/errors/catalog.js" {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { createReadStream, statSync } from "node:fs";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { FederationService } from "./FederationService.js";
 import type { PeerRow } from "./FederationStore.js";
@@ -79,6 +80,50 @@ export async function federationRoutes(app: FastifyInstance, fed: FederationServ
 
   app.get("/api/federation/mirrors", { config }, async () => {
     return { mirrors: fed.mirrors.list() };
+  });
+
+  /**
+   * An update bundle this node shares, for a core peer that accepted its offer: whole or one HTTP Range
+   * (`bytes=a-b`, `bytes=a-`), so a pull resumes where it stopped. Not a user route: the caller is a peer, proven by
+   * its signed request (peerHttp.ts); without that signature the answer is UNAUTHENTICATED, like any other route.
+   */
+  app.get<{ Params: { sha256: string } }>("/api/federation/update-bundles/:sha256", { config: { access: "public" } }, async (request, reply) => {
+    try {
+      fed.verifyPeerRequest(request);
+    } catch (err) {
+      fed.counters.bundles.refused++;
+      throw err;
+    }
+    const sha = request.params.sha256;
+    const path = /^[0-9a-f]{64}$/.test(sha) ? fed.bundlePath(sha) : null;
+    let size: number;
+    try {
+      if (!path) throw new Error("none");
+      size = statSync(path).size;
+    } catch {
+      throw new SovereignError("FED_BUNDLE_NOT_FOUND");
+    }
+    const range = request.headers.range;
+    let start = 0;
+    let end = size - 1;
+    if (range !== undefined) {
+      const m = /^bytes=(\d{1,15})-(\d{0,15})$/.exec(range.trim());
+      if (!m) throw new SovereignError("FED_RANGE_INVALID", `Range ${JSON.stringify(range.slice(0, 60))} is not one byte range.`);
+      start = Number(m[1]);
+      end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+      if (start >= size || end < start) {
+        void reply.header("content-range", `bytes */${size}`);
+        throw new SovereignError("FED_RANGE_INVALID", `Range ${start}-${m[2] ?? ""} is outside the ${size}-byte bundle.`);
+      }
+    }
+    fed.counters.bundles.requests++;
+    const stream = createReadStream(path as string, { start, end });
+    stream.on("data", (c) => {
+      fed.counters.bundles.bytesServed += c.length;
+    });
+    void reply.header("accept-ranges", "bytes").header("content-type", "application/octet-stream").header("content-length", String(end - start + 1));
+    if (range !== undefined) void reply.code(206).header("content-range", `bytes ${start}-${end}/${size}`);
+    return reply.send(stream);
   });
 
   /** The sealed chunks of one held mirror, for its owner: `sovereign peer mirror-open` decrypts it there. */

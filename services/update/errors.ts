@@ -16,6 +16,14 @@ export const updateErrors = defineErrors("update", {
   UPDATE_NOTHING_PENDING: { status: 409, description: "There is no verified update waiting for a restart." },
   UPDATE_NO_TRIAL: { status: 409, description: "The booted slot is not on trial, so there is nothing to mark good." },
   UPDATE_UPLOAD_TOO_LARGE: { status: 413, description: "The uploaded bundle is larger than `update.maxBundleBytes`.", hint: "Raise update.maxBundleBytes, or apply the bundle on the node with `sovereign update apply FILE`." },
+  UPDATE_OFFER_MALFORMED: { status: 400, description: "A peer's update offer is not well formed (version, board, size, sha256 and the bundle's signed header), or its fields do not match that header; nothing was fetched." },
+  UPDATE_OFFER_PEER_NOT_CORE: { status: 403, description: "An update offer came from a peer that is not at trust tier core; nothing was fetched.", hint: "Only core peers may offer updates: approve the peer as core on the Peers page if you trust it with that." },
+  UPDATE_OFFER_NOT_NEWER: { status: 409, description: "The offered update is the version this node runs already; nothing was fetched." },
+  UPDATE_OFFER_TOO_LARGE: { status: 413, description: "The offered bundle is larger than `update.maxBundleBytes`; nothing was fetched." },
+  UPDATE_NO_SPACE: { status: 507, description: "The data partition has too little free space to download the offered bundle.", hint: "Free space under the data dir (old backups, unused models), then the next offer resumes the download." },
+  UPDATE_PULL_FAILED: { status: 502, description: "The bundle could not be fetched from the offering peer (no HTTP endpoint, refused, or the connection dropped too often); what arrived is kept and the pull resumes.", hint: "Check that the peer is online and reachable over HTTP from this node." },
+  UPDATE_PULL_CORRUPT: { status: 502, description: "The fetched bundle does not match the sha256 or the header the peer offered; the download was discarded." },
+  UPDATE_NOTHING_PULLED: { status: 409, description: "No update fetched from a peer is waiting to be applied.", hint: "GET /api/update shows the pull's phase; a bundle is ready once it is \"pulled\"." },
 });
 
 declare module "../../core/errors/catalog.js" {

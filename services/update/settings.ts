@@ -44,6 +44,30 @@ export const updateSettings = [
     key: "update.maxBundleBytes", env: "SOVEREIGN_UPDATE_MAX_BUNDLE_BYTES", flag: "--update-max-bundle-bytes", default: 8 * 1024 ** 3, min: 1024,
     help: "Largest bundle the panel accepts as an upload, in bytes (only the upload route takes bodies this large).",
   }),
+  setting.boolean({
+    key: "update.pullFromPeers", env: "SOVEREIGN_UPDATE_PULL_FROM_PEERS", flag: "--update-pull-from-peers", default: true,
+    help: "Download and verify a newer bundle for this board that a core federation peer offers (signed by a trusted key). Applying it is update.autoApplyFromPeers or the admin's.",
+  }),
+  setting.boolean({
+    key: "update.autoApplyFromPeers", env: "SOVEREIGN_UPDATE_AUTO_APPLY_FROM_PEERS", flag: "--update-auto-apply-from-peers", default: false,
+    help: "Write a bundle pulled from a core peer to the inactive slot as soon as it is verified. Off: it waits for the admin (POST /api/update/pull/apply). The restart stays the admin's either way.",
+  }),
+  setting.integer({
+    key: "update.pullChunkBytes", env: "SOVEREIGN_UPDATE_PULL_CHUNK_BYTES", flag: "--update-pull-chunk-bytes", default: 4 * 1024 * 1024, min: 4096, max: 256 * 1024 * 1024,
+    help: "Size of each HTTP Range request when pulling a bundle from a peer; a pull resumes from the bytes already on disk.",
+  }),
+  setting.boolean({
+    key: "update.offerToPeers", env: "SOVEREIGN_UPDATE_OFFER_TO_PEERS", flag: "--update-offer-to-peers", default: true,
+    help: "Keep the bundles this node applied (uploaded or pulled) under update/offers and offer them to core peers.",
+  }),
+  setting.integer({
+    key: "update.offersKeep", env: "SOVEREIGN_UPDATE_OFFERS_KEEP", flag: "--update-offers-keep", default: 2, min: 1, max: 16,
+    help: "How many shared bundles update/offers keeps (the newest versions; older ones are deleted).",
+  }),
+  setting.integer({
+    key: "update.offerIntervalSeconds", env: "SOVEREIGN_UPDATE_OFFER_INTERVAL", flag: "--update-offer-interval", default: 600, min: 10, max: 86_400,
+    help: "How often the shared bundles are offered again to core peers (also at every start and when one is added).",
+  }),
   setting.integer({
     key: "update.healthGateSeconds", env: "SOVEREIGN_UPDATE_HEALTH_GATE_SECONDS", flag: "--update-health-gate-seconds", default: 120, min: 1, max: 3600,
     help: "How long all of the node's checks (its readiness) must pass in a row on a trial boot before the new slot is marked good.",

@@ -7,11 +7,13 @@ import { pipeline } from "node:stream/promises";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BundleManifest } from "./bundleFormat.js";
 import type { ProgressPhase } from "./bundleReader.js";
+import type { PeerPull, PullStatus } from "./bundlePull.js";
+import type { OfferStore } from "./offerStore.js";
 import { updateDirOf, type UpdateService } from "./UpdateService.js";
 
 /** What the panel polls while an uploaded bundle is verified and written. */
 export interface ApplyProgress {
-  phase: "upload" | ProgressPhase | "done" | "failed";
+  phase: "upload" | "pulling" | "pulled" | ProgressPhase | "done" | "failed";
   doneBytes: number;
   totalBytes: number;
   /** The verified manifest, once the verify pass has accepted it. */
@@ -25,7 +27,17 @@ export interface ApplyProgress {
  * data dir and then verified and applied in the background, its progress, and
  * "restart into the update". Admins only.
  */
-export async function updateRoutes(app: FastifyInstance, opts: { service: UpdateService; maxBundleBytes: number; onChange: () => void }): Promise<void> {
+/** A pull from a peer as the one progress: "pulling" (bytes on disk), "pulled" (verified, waiting for "apply"), then the apply's passes. */
+export function pullProgress(p: PullStatus): ApplyProgress {
+  const phase: ApplyProgress["phase"] =
+    p.phase === "pulling" ? "pulling" : p.phase === "verifying" ? "verify" : p.phase === "pulled" ? "pulled" : p.phase === "applying" ? (p.applyPhase ?? "verify") : p.phase === "applied" ? "done" : "failed";
+  return { phase, doneBytes: p.doneBytes, totalBytes: p.totalBytes, manifest: p.manifest, error: p.error, startedAt: p.startedAt };
+}
+
+export async function updateRoutes(
+  app: FastifyInstance,
+  opts: { service: UpdateService; maxBundleBytes: number; onChange: () => void; pull?: PeerPull; offers?: OfferStore | null; share?: (path: string) => Promise<void> },
+): Promise<void> {
   const { service } = opts;
   const config = { scope: "admin" as const };
   let progress: ApplyProgress | null = null;
@@ -36,7 +48,19 @@ export async function updateRoutes(app: FastifyInstance, opts: { service: Update
   app.get("/api/update", { config }, async () => {
     // CLI applies journal their audit events; a status read brings them into the audit log.
     opts.onChange();
-    return { ...service.status(), progress };
+    const pull = opts.pull?.status() ?? null;
+    const fromPull = pull ? pullProgress(pull) : null;
+    // One progress: whichever of the upload and the peer pull started last.
+    const shown = fromPull && (!progress || fromPull.startedAt >= progress.startedAt) ? fromPull : progress;
+    const offers = (opts.offers?.list() ?? []).map((o) => ({ version: o.version, board: o.board, size: o.size, sha256: o.sha256 }));
+    return { ...service.status(), progress: shown, pull, offers };
+  });
+
+  /** The admin's "apply" for a bundle pulled from a core peer (with update.autoApplyFromPeers off): the same apply as an upload. */
+  app.post("/api/update/pull/apply", { config }, async (request, reply) => {
+    if (!opts.pull) throw new SovereignError("UPDATE_NOTHING_PULLED");
+    opts.pull.startApply(request.principal?.userId ?? null);
+    return reply.code(202).send({ progress: "/api/update" });
   });
 
   app.post<{ Querystring: { allowDowngrade?: string } }>(
@@ -82,6 +106,7 @@ export async function updateRoutes(app: FastifyInstance, opts: { service: Update
       // Verified and written after the answer: the panel follows it on GET /api/update.
       const run = async (): Promise<void> => {
         let end: Pick<ApplyProgress, "phase" | "error"> = { phase: "done", error: null };
+        let applied = false;
         try {
           await service.apply(file, {
             via: "upload", actor, allowDowngrade,
@@ -94,11 +119,20 @@ export async function updateRoutes(app: FastifyInstance, opts: { service: Update
               current.manifest = m;
             },
           });
+          applied = true;
         } catch (err) {
           end = { phase: "failed", error: { code: err instanceof SovereignError ? err.code : "INTERNAL", message: (err as Error).message } };
           if (!(err instanceof SovereignError)) app.log.error({ err }, "update apply failed");
         }
-        // The stored upload goes before the outcome shows: the bundle is never kept as a second copy.
+        // The stored upload goes before the outcome shows: an applied one moves to the bundles offered to core
+        // peers (update.offerToPeers), anything else is deleted; it is never kept as a second copy here.
+        if (applied && opts.share) {
+          try {
+            await opts.share(file);
+          } catch (err) {
+            app.log.warn({ err }, "update: the applied bundle could not be kept to offer to peers");
+          }
+        }
         await rm(file, { force: true });
         opts.onChange();
         Object.assign(current, end);
