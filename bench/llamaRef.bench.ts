@@ -185,6 +185,7 @@ for (let r = 0; server && r < ROUNDS; r++) {
   oursSingleTg.push(single.tgTps);
   for (const t of threadCounts) (benchTg[String(t)] ??= []).push({ tg: (await llamaBench(ref, modelPath, t, { tg: TG })).tg, load1: load1() });
   log(`round ${r + 1} single user: ours ${f1(single.tgTps)} tok/s; llama-bench tg${TG} ${threadCounts.map((t) => `${t}t ${f1(benchTg[String(t)]?.at(-1)?.tg)}`).join(", ")} | load ${load1()}`);
+  save();
 }
 await server?.close();
 save();
