@@ -313,13 +313,18 @@ export class UpdateService {
     return { slot: p.slot, version: p.version, command };
   }
 
-  /** The health gate's verdict: the booted trial slot becomes the one that boots (bless / tryboot commit). */
-  markGood(actor: string | null): { slot: Slot; version: string } {
+  /** The trial of the booted slot, or UPDATE_NO_TRIAL. */
+  private bootedTrial(): NonNullable<UpdateStateFile["trial"]> {
     this.reconcile();
     const booted = this.bootedSlot();
-    const s0 = readState(this.statePath);
-    if (!s0.trial || s0.trial.slot !== booted) throw new SovereignError("UPDATE_NO_TRIAL", `The booted slot ${booted ?? "(unknown)"} is not on trial.`);
-    const trial = s0.trial;
+    const trial = readState(this.statePath).trial;
+    if (!trial || trial.slot !== booted) throw new SovereignError("UPDATE_NO_TRIAL", `The booted slot ${booted ?? "(unknown)"} is not on trial.`);
+    return trial;
+  }
+
+  /** The health gate's verdict: the booted trial slot becomes the one that boots (bless / tryboot commit). */
+  markGood(actor: string | null): { slot: Slot; version: string } {
+    const trial = this.bootedTrial();
     if (this.selector && this.o.bootDir) applyBootOps(this.o.bootDir, this.selector.commit(readBootFiles(this.o.bootDir, this.selector), trial.slot));
     this.mutate((s) => {
       s.slots[trial.slot] = { version: trial.version, condition: "good", since: new Date().toISOString() };
@@ -337,11 +342,7 @@ export class UpdateService {
    * with this reason.
    */
   abandonTrial(why: string, run: (argv: readonly string[]) => void = spawnDetached): { slot: Slot; version: string; command: readonly string[] } {
-    this.reconcile();
-    const booted = this.bootedSlot();
-    const s0 = readState(this.statePath);
-    if (!s0.trial || s0.trial.slot !== booted) throw new SovereignError("UPDATE_NO_TRIAL", `The booted slot ${booted ?? "(unknown)"} is not on trial.`);
-    const trial = s0.trial;
+    const trial = this.bootedTrial();
     if (this.selector && this.o.bootDir) applyBootOps(this.o.bootDir, this.selector.abandon(readBootFiles(this.o.bootDir, this.selector), trial.slot));
     this.mutate((s) => {
       if (s.trial) s.trial.unhealthy = { at: new Date().toISOString(), why };
