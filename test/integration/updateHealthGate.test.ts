@@ -65,7 +65,7 @@ describe("the trial boot's health gate", () => {
     const t = await buildTestApp(settings, {
       dataDir,
       // A check that never passes, as a node whose database or engine is broken would answer.
-      beforeReady: (app) => app.health.register({ name: "sick", check: () => ({ ok: false, detail: "database is full" }) }),
+      beforeReady: (app) => app.health.register({ name: "sick", liveness: false, check: () => ({ ok: false, detail: "database is full" }) }),
     });
     try {
       await waitFor("the reboot", () => existsSync(join(root, "rebooted")), 60_000);
