@@ -87,6 +87,7 @@ export const updatePlugin = fp(
     };
     app.decorate("updatePeers", { pull, offers, announce, share } satisfies UpdatePeers);
     let timer: NodeJS.Timeout | undefined;
+    let first: NodeJS.Timeout | undefined;
     app.addHook("onReady", async () => {
       const fed = app.hasDecorator("federation") ? app.federation : null;
       // Offers are weighed only where an update can be applied (slots and board set).
@@ -94,9 +95,16 @@ export const updatePlugin = fp(
       if (offers) fed?.serveBundlesFrom((sha) => offers.fileOf(sha));
       if (service.configured) pull.resume();
       timer = setInterval(announce, c["update.offerIntervalSeconds"] * 1000).unref();
+      // Once the broker link is up after a start, offer at once rather than an interval later.
+      first = setInterval(() => {
+        if (!federationOf(app)?.connected) return;
+        announce();
+        clearInterval(first);
+      }, 2000).unref();
     });
     app.addHook("onClose", async () => {
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
+      clearInterval(first);
       await pull.close();
     });
     await app.register(updateRoutes, {

@@ -152,9 +152,6 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
     // alpha applies the bundle locally (its slot b is the reference), then shares it.
     const local = await a.app.update.apply(bundlePath, { via: "cli", actor: null });
     expect(local.slot).toBe("b");
-    await a.app.updatePeers.share(bundlePath, false);
-    expect(a.app.updatePeers.offers?.list().map((o) => o.sha256)).toEqual([offer.sha256]);
-
     // The pull is stopped after the 5th chunk, as a crash or shutdown would stop it.
     const pull = b.app.updatePeers.pull;
     const stopped = new Promise<void>((resolve) => {
@@ -165,7 +162,9 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
       };
       pull.events.on("chunk", onChunk);
     });
-    expect(a.app.updatePeers.announce()).toBe(1);
+    // Sharing offers it to alpha's core peers at once (bravo).
+    await a.app.updatePeers.share(bundlePath, false);
+    expect(a.app.updatePeers.offers?.list().map((o) => o.sha256)).toEqual([offer.sha256]);
     await stopped;
     const sidecar = JSON.parse(readFileSync(join(bDataDir, "update/pull.json"), "utf8")) as { synced: number; ready: boolean };
     expect(sidecar.ready).toBe(false);
