@@ -23,6 +23,7 @@ export const updateErrors = defineErrors("update", {
   UPDATE_NO_SPACE: { status: 507, description: "The data partition has too little free space to download the offered bundle.", hint: "Free space under the data dir (old backups, unused models), then the next offer resumes the download." },
   UPDATE_PULL_FAILED: { status: 502, description: "The bundle could not be fetched from the offering peer (no HTTP endpoint, refused, or the connection dropped too often); what arrived is kept and the pull resumes.", hint: "Check that the peer is online and reachable over HTTP from this node." },
   UPDATE_PULL_CORRUPT: { status: 502, description: "The fetched bundle does not match the sha256 or the header the peer offered; the download was discarded." },
+  UPDATE_SHARING_OFF: { status: 409, description: "This node does not share update bundles with its peers (update.offerToPeers is off)." },
   UPDATE_NOTHING_PULLED: { status: 409, description: "No update fetched from a peer is waiting to be applied.", hint: "GET /api/update shows the pull's phase; a bundle is ready once it is \"pulled\"." },
 });
 

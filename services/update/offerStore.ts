@@ -4,7 +4,8 @@ import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { compareVersions } from "../../core/compareVersions.js";
-import { headerLength, parseEnvelope, PREAMBLE_BYTES } from "./bundleFormat.js";
+import { headerLength, parseEnvelope, PREAMBLE_BYTES, type BundleManifest } from "./bundleFormat.js";
+import { verifyBundleFile } from "./bundleReader.js";
 
 /**
  * What a node tells its core peers about a bundle it shares: enough to
@@ -31,8 +32,8 @@ export async function sha256OfFile(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** The offer for a bundle file (its header is parsed, not verified: the sharing node applied it, each receiver verifies). */
-export async function offerOf(path: string): Promise<BundleOffer> {
+/** A bundle file's first bytes (magic, header length, header) and its manifest, parsed, not verified. */
+async function headOf(path: string): Promise<{ head: Buffer; manifest: BundleManifest }> {
   const fh = await open(path, "r");
   let head: Buffer;
   try {
@@ -44,13 +45,28 @@ export async function offerOf(path: string): Promise<BundleOffer> {
   } finally {
     await fh.close();
   }
-  const { manifest } = parseEnvelope(head.subarray(PREAMBLE_BYTES));
+  return { head, manifest: parseEnvelope(head.subarray(PREAMBLE_BYTES)).manifest };
+}
+
+/** The offer for a bundle file (its header is parsed, not verified: the sharing node applied it, each receiver verifies). */
+export async function offerOf(path: string): Promise<BundleOffer> {
+  const { head, manifest } = await headOf(path);
   return { v: 1, version: manifest.version, board: manifest.board, size: statSync(path).size, sha256: await sha256OfFile(path), header: head.toString("base64") };
 }
 
 /**
+ * A bundle an admin gives this node to share, for any board and version: signature, trusted key,
+ * length and every part's hash are checked as for an apply; board and version are the receivers' to check.
+ */
+export async function verifyForSharing(path: string, trustedKeys: readonly string[]): Promise<BundleManifest> {
+  const { manifest } = await headOf(path);
+  const b = await verifyBundleFile(path, { trustedKeys, board: manifest.board, runningVersion: "0", allowDowngrade: true });
+  return b.manifest;
+}
+
+/**
  * The bundles this node shares with its core peers: `<dataDir>/update/offers/<sha256>.sovupdate`
- * with `<sha256>.json` (the offer), the newest `keep` versions; older ones are deleted when one is added.
+ * with `<sha256>.json` (the offer), the newest `keep` versions per board; older ones are deleted when one is added.
  */
 export class OfferStore {
   constructor(readonly dir: string, private readonly keep: number) {}
@@ -103,8 +119,13 @@ export class OfferStore {
     return out.sort((a, b) => compareVersions(b.version, a.version));
   }
 
+  /** Keeps the newest `keep` versions per board. */
   private prune(): void {
-    for (const o of this.list().slice(this.keep)) {
+    const seen = new Map<string, number>();
+    for (const o of this.list()) {
+      const n = (seen.get(o.board) ?? 0) + 1;
+      seen.set(o.board, n);
+      if (n <= this.keep) continue;
       rmSync(join(this.dir, `${o.sha256}.sovupdate`), { force: true });
       rmSync(join(this.dir, `${o.sha256}.json`), { force: true });
     }

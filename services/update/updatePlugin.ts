@@ -4,7 +4,7 @@ import { packageVersion } from "../../core/packageVersion.js";
 import { federationOf } from "../federation/federationOf.js";
 import { PeerPull, type PeerLink } from "./bundlePull.js";
 import { drainJournal } from "./journal.js";
-import { OfferStore, type BundleOffer } from "./offerStore.js";
+import { OfferStore, verifyForSharing, type BundleOffer } from "./offerStore.js";
 import { registerUpdateMetrics } from "./updateMetrics.js";
 import { updateRoutes } from "./updateRoutes.js";
 import { updateServiceFromConfig } from "./serviceFromConfig.js";
@@ -111,6 +111,12 @@ export const updatePlugin = fp(
       service, maxBundleBytes: c["update.maxBundleBytes"], onChange: drain, pull, offers,
       share: async (path) => {
         await share(path, true);
+      },
+      addOffer: async (path, actor) => {
+        const m = await verifyForSharing(path, c["update.trustedKeys"]);
+        const o = (await share(path, true)) as BundleOffer;
+        record({ type: "update.offer_added", actor, subject: m.version, details: { version: m.version, board: m.board, size: o.size, sha256: o.sha256 } });
+        return o;
       },
     });
   },

@@ -8,7 +8,7 @@ import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BundleManifest } from "./bundleFormat.js";
 import type { ProgressPhase } from "./bundleReader.js";
 import type { PeerPull, PullStatus } from "./bundlePull.js";
-import type { OfferStore } from "./offerStore.js";
+import type { BundleOffer, OfferStore } from "./offerStore.js";
 import { updateDirOf, type UpdateService } from "./UpdateService.js";
 
 /** What the panel polls while an uploaded bundle is verified and written. */
@@ -36,7 +36,17 @@ export function pullProgress(p: PullStatus): ApplyProgress {
 
 export async function updateRoutes(
   app: FastifyInstance,
-  opts: { service: UpdateService; maxBundleBytes: number; onChange: () => void; pull?: PeerPull; offers?: OfferStore | null; share?: (path: string) => Promise<void> },
+  opts: {
+    service: UpdateService;
+    maxBundleBytes: number;
+    onChange: () => void;
+    pull?: PeerPull;
+    offers?: OfferStore | null;
+    /** Moves an applied upload into the shared bundles. */
+    share?: (path: string) => Promise<void>;
+    /** Verifies a bundle given to share (any board) and moves it into the shared bundles. */
+    addOffer?: (path: string, actor: string | null) => Promise<BundleOffer>;
+  },
 ): Promise<void> {
   const { service } = opts;
   const config = { scope: "admin" as const };
@@ -61,6 +71,39 @@ export async function updateRoutes(
     if (!opts.pull) throw new SovereignError("UPDATE_NOTHING_PULLED");
     opts.pull.startApply(request.principal?.userId ?? null);
     return reply.code(202).send({ progress: "/api/update" });
+  });
+
+  /**
+   * A bundle for this node to offer to its core peers without applying it (any board, e.g. a core node
+   * handing out its Pi peers' update): streamed like an upload, verified (signature, trusted key, every part), kept.
+   */
+  app.post("/api/update/offers", { config, bodyLimit: opts.maxBundleBytes }, async (request, reply) => {
+    if (!opts.offers || !opts.addOffer) throw new SovereignError("UPDATE_SHARING_OFF");
+    const declared = Number(request.headers["content-length"] ?? "0");
+    if (declared > opts.maxBundleBytes) throw new SovereignError("UPDATE_UPLOAD_TOO_LARGE", `The upload is ${declared} bytes; update.maxBundleBytes is ${opts.maxBundleBytes}.`);
+    const body = request.body as Readable | undefined;
+    if (!body || typeof body.pipe !== "function") throw new SovereignError("UPDATE_BUNDLE_MALFORMED", "Send the bundle as the request body with Content-Type: application/octet-stream.");
+    const dir = updateDirOf(app.config["paths.dataDir"]);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, "offer-upload.sovupdate");
+    let received = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        if (received > opts.maxBundleBytes) cb(new SovereignError("UPDATE_UPLOAD_TOO_LARGE", `The upload passed update.maxBundleBytes (${opts.maxBundleBytes}).`));
+        else cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, counter, createWriteStream(file, { mode: 0o600 }));
+      const o = await opts.addOffer(file, request.principal?.userId ?? null);
+      return await reply.code(201).send({ offer: { version: o.version, board: o.board, size: o.size, sha256: o.sha256 } });
+    } catch (err) {
+      if (err instanceof SovereignError) throw err;
+      throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", "The upload ended before the whole bundle arrived.");
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 
   app.post<{ Querystring: { allowDowngrade?: string } }>(

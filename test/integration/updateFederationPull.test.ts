@@ -218,4 +218,24 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
     await until(() => events(b, "update.offer_refused").some((e) => e.details.code === "UPDATE_OFFER_NOT_NEWER"), "bravo to refuse the version it already holds");
     expect(served().bytesServed).toBe(bytesNow);
   }, 120_000);
+
+  it("shares a bundle an admin gives it (another board's), verified first, and its core peer weighs the offer", async () => {
+    const post = (file: string) =>
+      b.app.inject({ method: "POST", url: "/api/update/offers", headers: { ...as(admin), "content-type": "application/octet-stream" }, payload: readFileSync(file) });
+    const untrusted = await post(join(dir, "other.sovupdate"));
+    expect(untrusted.statusCode).toBe(400);
+    expect(untrusted.json()).toMatchObject({ error: { code: "UPDATE_KEY_UNTRUSTED" } });
+    const rpi = await offerOf(join(dir, "rpi5.sovupdate"));
+    const refusedBefore = events(a, "update.offer_refused").length;
+    const ok = await post(join(dir, "rpi5.sovupdate"));
+    expect(ok.statusCode).toBe(201);
+    expect(ok.json()).toEqual({ offer: { version: NEXT, board: "rpi5", size: rpi.size, sha256: rpi.sha256 } });
+    expect(events(b, "update.offer_added")[0]).toMatchObject({ subject: NEXT, details: { board: "rpi5", sha256: rpi.sha256 } });
+    const st = (await b.app.inject({ method: "GET", url: "/api/update", headers: as(admin) })).json() as { offers: Array<{ board: string }> };
+    expect(st.offers.map((o) => o.board).sort()).toEqual(["rpi5", "x86_64"]);
+    expect(existsSync(join(bDataDir, "update/offer-upload.sovupdate"))).toBe(false);
+    // Offered on to alpha (x86_64), which refuses it for its board without fetching.
+    await until(() => events(a, "update.offer_refused").length > refusedBefore && events(a, "update.offer_refused").some((e) => e.details.code === "UPDATE_WRONG_BOARD"), "alpha to refuse the rpi5 offer");
+    expect(b.app.federation.stats().bundles.bytesServed).toBe(0);
+  });
 });

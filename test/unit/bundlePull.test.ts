@@ -209,6 +209,12 @@ describe("PeerPull: resumable Range download into update/pull.partial, then the 
     await writeBundle(older, { version: "1.0.5", board: "x86_64" }, [{ name: "rootfs.ext4", target: "root", path: join(dir, "root") }], key);
     await store.add(older, false);
     expect(store.list().map((o) => o.version)).toEqual(["1.1.0"]);
+    // Per board: another board's bundle does not push this board's out.
+    const pi = join(dir, "pi.sovupdate");
+    await writeBundle(pi, { version: "1.0.1", board: "rpi5" }, [{ name: "rootfs.ext4", target: "root", path: join(dir, "root") }], key);
+    await store.add(pi, true);
+    expect(store.list().map((o) => `${o.board} ${o.version}`)).toEqual(["x86_64 1.1.0", "rpi5 1.0.1"]);
+    expect(existsSync(pi)).toBe(false); // moved
     expect(store.fileOf(offer.sha256)).not.toBeNull();
     expect(existsSync(older)).toBe(true); // copied, not moved
   });
