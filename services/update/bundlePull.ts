@@ -190,8 +190,7 @@ export class PeerPull {
       this.refuse(from, null, err as SovereignError);
       return "malformed";
     }
-    // The whole offer, not only its sha256: a bad offer naming a good bundle's sha256 must not shadow the good one.
-    const key = `${from}/${createHash("sha256").update(JSON.stringify(offer)).digest("hex")}`;
+    const key = offerKey(from, offer);
     if (this.refused.has(key)) return null;
     const side = this.readSidecar();
     if (side?.offer.sha256 === offer.sha256 && (this.running || side.ready)) return null;
@@ -344,6 +343,8 @@ export class PeerPull {
       const e = err instanceof SovereignError ? err : new SovereignError("UPDATE_PULL_FAILED", (err as Error).message);
       st.phase = "failed";
       st.error = { code: e.code, message: e.message };
+      // A peer that served bytes other than it offered is not asked for that bundle again (until a restart).
+      if (e.code === "UPDATE_PULL_CORRUPT") this.refused.add(offerKey(peer, offer));
       this.o.audit({ type: "update.pull_failed", actor: peer, subject: offer.version, details: { peer, version: offer.version, sha256: offer.sha256, code: e.code, message: e.message, bytesOnDisk: st.doneBytes } });
       this.o.log.warn({ peer, code: e.code, err: e.message }, "update: pulling a peer's bundle failed");
     }
@@ -459,6 +460,11 @@ export class PeerPull {
     this.controller?.abort();
     await this.running?.catch(() => undefined);
   }
+}
+
+/** The whole offer, not only its sha256: a bad offer naming a good bundle's sha256 must not shadow the good one. */
+function offerKey(from: string, offer: BundleOffer): string {
+  return `${from}/${createHash("sha256").update(JSON.stringify(offer)).digest("hex")}`;
 }
 
 function offerView(o: BundleOffer): PullStatus["offer"] {

@@ -157,6 +157,11 @@ describe("PeerPull: resumable Range download into update/pull.partial, then the 
     expect(pull.status()?.error?.code).toBe("UPDATE_PULL_CORRUPT");
     for (const p of [pull.partialPath, pull.pulledPath, pull.sidecarPath]) expect(existsSync(p)).toBe(false);
     expect(audit.at(-1)).toMatchObject({ type: "update.pull_failed", details: { code: "UPDATE_PULL_CORRUPT" } });
+    // The same offer from the same peer again: not fetched a second time.
+    const requests = log.length;
+    pull.onOffer("peer1", offer);
+    await settled(pull);
+    expect(log.length).toBe(requests);
   });
 
   it("refuses to start without room for the rest of the bundle plus the reserve, before any request", async () => {
