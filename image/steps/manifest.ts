@@ -2,7 +2,7 @@ import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { loadOrCreateBuildKey, sha256sums, signManifest, type BuildManifest } from "../lib/manifest.js";
 import type { FileDigest } from "../StepOutputs.js";
-import { sha256File } from "./models.js";
+import { sha256File } from "../../core/fs/sha256File.js";
 import { defineStep } from "./Step.js";
 
 function writeAtomic(path: string, text: string): void {

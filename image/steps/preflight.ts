@@ -59,7 +59,7 @@ export const preflightStep = defineStep({
     if (o.l4t && !ctx.board.vendorLayer) throw new SovereignError("IMAGE_OPTION_INVALID", `--l4t applies to jetson-orin only, not ${ctx.board.id}`);
     if (o.l4t && !o.l4t.startsWith("deb ") && !existsSync(o.l4t))
       throw new SovereignError("IMAGE_VENDOR_LAYER_MISSING", `--l4t ${o.l4t} is neither an existing BSP directory nor an apt source line ("deb URL SUITE COMPONENT")`);
-    for (const m of o.models) await checkGguf(m);
+    for (const m of o.models) checkGguf(m);
 
     const missing = missingTools(ctx, hasTool);
     if (missing.length > 0) {

@@ -1,42 +1,15 @@
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, cpSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, cpSync } from "node:fs";
 import { basename, extname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
-import { describeGguf } from "../../core/gguf/describeGguf.js";
 import { checkHyperparameters } from "../../core/gguf/checkHyperparameters.js";
+import { sha256File } from "../../core/fs/sha256File.js";
+import { checkModelName, ggufModelEntry, type ModelEntry, type Quarantine } from "../../core/models/modelEntry.js";
 
-/** Why a model is kept from loading: it crashed its runner (at load, or over and over). */
-export interface Quarantine {
-  /** What the runner said last (the assert text) or how it died. */
-  reason: string;
-  /** The signal that ended the runner (SIGABRT, SIGSEGV, SIGKILL...), when one did. */
-  signal: string | null;
-  /** Crashes counted before it was quarantined. */
-  crashes: number;
-  at: string;
-}
-
-/** One installed model, as the manifest records it. */
-export interface ModelEntry {
-  name: string;
-  kind: "llm" | "embedding";
-  format: "gguf" | "onnx";
-  /** Relative to the models dir: a .gguf file, or a folder holding model.onnx and tokenizer.json. */
-  file: string;
-  /** Of the .gguf file, or of model.onnx. */
-  sha256: string;
-  size: number;
-  architecture: string;
-  parameters: number | null;
-  quantization: string | null;
-  contextLength: number | null;
-  license: string | null;
-  addedAt: string;
-  source?: string;
-  /** Present while the model is quarantined: never loaded at startup or as the default until an admin retries it. */
-  quarantine?: Quarantine;
-}
+// The manifest's entry and name rule are core's, shared with the image builder's models step.
+export { checkModelName, sha256File };
+export type { ModelEntry, Quarantine } from "../../core/models/modelEntry.js";
 
 export interface AddOptions {
   name?: string;
@@ -56,14 +29,6 @@ export interface VerifyResult {
   problem?: string;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-  return h.digest("hex");
-}
-
 /** The error a request for a quarantined model gets, with the reason it was quarantined. */
 export function quarantined(entry: ModelEntry): SovereignError {
   const q = entry.quarantine;
@@ -73,11 +38,6 @@ export function quarantined(entry: ModelEntry): SovereignError {
   });
 }
 
-export function checkModelName(name: string): string {
-  if (!NAME.test(name))
-    throw new SovereignError("BAD_REQUEST", `"${name}" is not a valid model name.`, { hint: "Use letters, digits, '.', '_', ':' and '-' (at most 128), starting with a letter or digit." });
-  return name;
-}
 
 /**
  * The installed models: files in one directory plus manifest.json. Every
@@ -187,7 +147,6 @@ export class ModelRegistry {
   private async addGguf(src: string, name: string, options: AddOptions): Promise<ModelEntry> {
     const info = readGguf(src);
     checkHyperparameters(info);
-    const summary = describeGguf(info);
     const sha256 = await this.checkSha(src, options.sha256);
     const file = `${name}.gguf`;
     const dest = join(this.dir, file);
@@ -197,12 +156,7 @@ export class ModelRegistry {
       copyFileSync(src, tmp);
       renameSync(tmp, dest);
     }
-    const entry: ModelEntry = {
-      name, kind: options.kind ?? summary.kind, format: "gguf", file, sha256, size: info.fileSize,
-      architecture: summary.architecture, parameters: summary.parameters, quantization: summary.quantization,
-      contextLength: summary.contextLength, license: summary.license, addedAt: new Date().toISOString(),
-      ...(options.source ? { source: options.source } : {}),
-    };
+    const entry = ggufModelEntry(info, { name, file, sha256, ...(options.kind ? { kind: options.kind } : {}), ...(options.source ? { source: options.source } : {}) });
     this.save([...this.list().filter((e) => e.name !== name), entry]);
     return entry;
   }

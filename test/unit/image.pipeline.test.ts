@@ -16,7 +16,6 @@ import { ext4SizeFor, tightExt4Bytes } from "../../image/steps/rootfsImage.js";
 import { compressCommand, compressedName } from "../../image/steps/compress.js";
 import { keysStep } from "../../image/steps/keys.js";
 import { Skipped } from "../../image/steps/Step.js";
-import { headerCheck } from "../../image/lib/ggufCheck.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sov-image-unit-"));
 const opts = (o: Partial<BuildOptions> = {}): BuildOptions => ({
@@ -154,22 +153,6 @@ describe("encryption and sizing", () => {
     expect(compressedName("n", "xz")).toBe("n.img.xz");
     expect(compressedName("n", "none")).toBe("n.img");
     expect(compressCommand("zstd", "a", "b")[0]).toBe("zstd");
-  });
-});
-
-describe("GGUF header fallback", () => {
-  it("accepts a GGUF v3 header and rejects other files", () => {
-    const good = Buffer.alloc(64);
-    good.write("GGUF", 0, "latin1");
-    good.writeUInt32LE(3, 4);
-    good.writeBigUInt64LE(2n, 8);
-    good.writeBigUInt64LE(5n, 16);
-    const p = join(tmp, "h.gguf");
-    writeFileSync(p, good);
-    expect(headerCheck(p)).toEqual({ version: 3, tensors: 2 });
-    good.write("GGML", 0, "latin1");
-    writeFileSync(p, good);
-    expect(() => headerCheck(p)).toThrow(/magic/);
   });
 });
 
