@@ -1,4 +1,7 @@
+import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
+import { isIP } from "node:net";
+import { interfaceAddresses, isLoopbackAddress } from "../auth/hostCheck.js";
 import { hostname } from "node:os";
 import { backupDirOf } from "../db/backups.js";
 import { FederatedMemories } from "../memory/FederatedMemories.js";
@@ -43,10 +46,7 @@ export const federationPlugin = fp(
       log: app.log,
       audit: (e) => app.audit.record(e),
       local: () => override ?? localInference,
-      httpEndpoints: () => {
-        const addr = app.server.address();
-        return addr && typeof addr === "object" ? [`http://${addr.address}:${addr.port}`] : [];
-      },
+      httpEndpoints: () => httpEndpointsOf(app),
     });
     const api = Object.assign(fed, {
       setLocalInference(local: LocalInference | null) {
@@ -95,6 +95,21 @@ export const federationPlugin = fp(
     dependencies: ["sovereign-context", "sovereign-db", "sovereign-identity", "sovereign-audit", "sovereign-scheduler", "sovereign-auth", "sovereign-inference", "sovereign-memory"],
   },
 );
+
+/**
+ * Where peers reach this node over HTTP (the update-bundle route): HTTPS on server.httpsPort when the
+ * node has a certificate (plain HTTP then redirects everything but /healthz), else the plain port; a
+ * wildcard listen address becomes this machine's non-loopback, non-link-local addresses (at most 8).
+ */
+export function httpEndpointsOf(app: FastifyInstance): string[] {
+  const addr = app.server.address();
+  if (!addr || typeof addr !== "object") return [];
+  const scheme = app.tls ? "https" : "http";
+  const port = app.tls ? app.config["server.httpsPort"] : addr.port;
+  const wildcard = addr.address === "0.0.0.0" || addr.address === "::";
+  const hosts = wildcard ? interfaceAddresses().filter((a) => !isLoopbackAddress(a) && !a.startsWith("fe80:") && (addr.address === "::" || isIP(a) === 4)) : [addr.address];
+  return hosts.slice(0, 8).map((h) => `${scheme}://${h.includes(":") ? `[${h}]` : h}:${port}`);
+}
 
 /** federation.memoryUser as a user id: a named user (by name or id), else the node's owner. A name not (yet) known is used as an id. */
 function memoryUserOf(users: UserDirectory, configured: string): string {

@@ -8,6 +8,8 @@ import { packageVersion } from "../../core/packageVersion.js";
 import { encodeBundleHeader, PREAMBLE_BYTES } from "../../core/updateBundle.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
+import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
+import { freePort } from "../helpers/freePort.js";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
 import { ADMIN, as, claim, fastAuth, login, type Session } from "./authHelpers.js";
@@ -19,8 +21,8 @@ const CHUNK = 64 * 1024;
 
 /**
  * The fourth way to apply: a core peer offers a newer signed bundle over MQTT (real Mosquitto), the receiver
- * checks the offer's signed header, fetches the body in signed HTTP Range requests from the peer's real HTTP
- * listener, resumes after an abort and a restart, and applies it through the same UpdateService.apply().
+ * checks the offer's signed header, fetches the body in signed HTTP Range requests from the peer's real HTTPS
+ * listener (its own certificate), resumes after an abort and a restart, and applies it through the same UpdateService.apply().
  */
 describe.runIf(requireTools("mosquitto"))("update pulled from a core federation peer (Mosquitto, two nodes, real slot files)", () => {
   let broker: Mosquitto;
@@ -33,6 +35,7 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
   let bundlePath: string;
   let offer: BundleOffer;
   let admin: Session;
+  let https: ExtraListener | undefined;
 
   function slots(node: string): Record<string, unknown> {
     const d = join(dir, node);
@@ -78,12 +81,16 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
     offer = await offerOf(bundlePath);
 
     broker = await Mosquitto.start();
-    a = await federatedNode("alpha", broker.url, slots("alpha"));
+    // alpha serves HTTPS with its own certificate, as a node listening beyond loopback does (server.tls auto).
+    const httpsPort = await freePort();
+    a = await federatedNode("alpha", broker.url, { ...slots("alpha"), "server.tls": "on", "server.httpsPort": httpsPort });
     b = await federatedNode("bravo", broker.url, slots("bravo"), bDataDir);
     c = await federatedNode("charlie", broker.url, slots("charlie"));
     // The offering node's HTTP listener, named in its signed manifest.
     await a.app.listen({ host: "127.0.0.1", port: 0 });
+    https = await listenExtra(a.app, { host: "127.0.0.1", port: httpsPort, tls: a.app.tls! });
     a.app.federation.issueManifest();
+    expect(a.app.federation.manifest().manifest.endpoints.http).toEqual([`https://127.0.0.1:${httpsPort}`]);
     await pair(a, b, "core");
     await pair(b, a, "core");
     await pair(b, c, "sandbox");
@@ -94,6 +101,7 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
   }, 60_000);
 
   afterAll(async () => {
+    await https?.close();
     for (const t of [a, b, c]) await t?.close().catch(() => undefined);
     await broker?.dispose();
     rmSync(dir, { recursive: true, force: true });
