@@ -17,6 +17,16 @@ export interface GatherStats {
   /** Dispatches held for a run that had begun but not yet queued its prompt, and of those, holds that ended at the cap. */
   setupWaits: number;
   setupTimeouts: number;
+  /** First dispatches from idle held for users arriving close together (arrivalQuietMs). */
+  arrivalWaits: number;
+}
+
+export interface GatherOptions {
+  /** Longest wait for a generation step's stragglers, in ms (waitCapMs). Defaults to 5. */
+  maxWaitMs?: number;
+  /** Shortest and longest quiet time after a run begins from idle before its prompt goes (arrivalQuietMs). Default to 0 and 30. */
+  arrivalMinMs?: number;
+  arrivalMaxMs?: number;
 }
 
 /**
@@ -47,6 +57,19 @@ export function waitCapMs(lastDecodeMs: number, maxMs = 5): number {
  * its generating users for at most 50 ms, once per new run, and only when
  * that run is slow to queue.
  */
+/**
+ * How long a prompt that starts from idle waits for no further run to begin:
+ * a twentieth of the last prompt decode, within [minMs, maxMs]. Requests that
+ * come together over HTTP reach the engine 5-25 ms apart (measured here, 4
+ * streaming users, in-process engine), and the first one's prompt used to go
+ * alone: the other three waited for its whole decode (1.4-2.8 s on the
+ * TinyLlama-shaped model), then for their own. A model whose prompt decode
+ * takes 10 ms waits at most 0.5 ms.
+ */
+export function arrivalQuietMs(lastPromptDecodeMs: number, minMs = 0, maxMs = 30): number {
+  return Math.min(maxMs, Math.max(minMs, lastPromptDecodeMs / 20));
+}
+
 export function setupCapMs(lastDecodeMs: number, minMs = 50, maxMs = 200): number {
   return Math.min(maxMs, Math.max(minMs, 2 * lastDecodeMs));
 }
@@ -97,12 +120,14 @@ export interface BatchGatherer {
  * the steps go back and are dispatched with its prompt. A dispatch outside
  * the loop (no lock held) waits for such runs, up to setupCapMs, so users
  * who arrive together have their prompts evaluated in one decode, as
- * llama-server does, instead of the last one waiting behind the others'.
+ * llama-server does, instead of the last one waiting behind the others';
+ * from idle it also waits for runs still arriving (arrivalQuietMs).
  *
  * Returns null and changes nothing when the context does not have that
  * shape (a node-llama-cpp upgrade): sequences then batch as before.
  */
-export function gatherBatches(context: LlamaContext, sequences: number, maxWaitMs = 5): BatchGatherer | null {
+export function gatherBatches(context: LlamaContext, sequences: number, options: GatherOptions = {}): BatchGatherer | null {
+  const { maxWaitMs = 5, arrivalMinMs = 0, arrivalMaxMs = 30 } = options;
   const c = context as unknown as Partial<ContextInternals>;
   if (!Array.isArray(c._queuedDecodes) || typeof c._decodeTokens !== "function" || typeof c._scheduleDecode !== "function"
     || typeof c._batchingOptions !== "object" || !c._batchingOptions
@@ -110,10 +135,14 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
   const internals = c as ContextInternals;
   const queue = internals._queuedDecodes;
   const native = internals._ctx;
-  const stats: GatherStats = { generationDecodes: 0, fullDecodes: 0, sizes: {}, timeouts: 0, promptDecodes: 0, promptSequences: {}, setupWaits: 0, setupTimeouts: 0 };
+  const stats: GatherStats = { generationDecodes: 0, fullDecodes: 0, sizes: {}, timeouts: 0, promptDecodes: 0, promptSequences: {}, setupWaits: 0, setupTimeouts: 0, arrivalWaits: 0 };
   /** Runs going on, by sequence id: whether the run has queued a step yet. */
   const running = new Map<number, boolean>();
   let lastDecodeMs = 0;
+  let lastPromptDecodeMs = 0;
+  let lastBeginAt = 0;
+  /** Running sequences that have been in a decode: none means the engine starts from idle. */
+  const decoded = new Set<number>();
   let batchTokens = 0;
   /** Sequences with more than one token in the batch being filled. */
   let batchPrompts = new Set<number>();
@@ -131,6 +160,10 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
     for (const queued of running.values()) if (!queued) return true;
     return false;
   };
+  const fromIdle = (): boolean => {
+    for (const id of running.keys()) if (decoded.has(id)) return false;
+    return running.size > 0;
+  };
 
   /**
    * Resolves once every stepping sequence has queued its step (or at waitCapMs)
@@ -146,15 +179,24 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
       const start = performance.now();
       const cap = waitCapMs(lastDecodeMs, maxWaitMs);
       const setupCap = setupCapMs(lastDecodeMs);
+      const quiet = arrivalQuietMs(lastPromptDecodeMs, arrivalMinMs, arrivalMaxMs);
       let heldForSetup = false;
+      let heldForArrivals = false;
       const check = (): void => {
-        const waited = performance.now() - start;
+        const now = performance.now();
+        const waited = now - start;
         const setup = forSetup && settingUp();
         if (setup && !heldForSetup) {
           heldForSetup = true;
           stats.setupWaits++;
         }
-        if (readyToDispatch(queue.length, stepping(), waited, cap) && (!setup || waited >= setupCap)) {
+        // From idle, the first prompt waits until no run has begun for `quiet` (at most 4 × quiet), so users who arrive together share it.
+        const arriving = forSetup && quiet > 0 && waited < 4 * quiet && now - lastBeginAt < quiet && fromIdle();
+        if (arriving && !heldForArrivals) {
+          heldForArrivals = true;
+          stats.arrivalWaits++;
+        }
+        if (!arriving && readyToDispatch(queue.length, stepping(), waited, cap) && (!setup || waited >= setupCap)) {
           if (queue.length < stepping()) stats.timeouts++;
           if (setup) stats.setupTimeouts++;
           resolve();
@@ -224,6 +266,7 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
     configurable: true, writable: true,
     value: (sequenceId: number, first: number, tokens: Uint32Array, logitIndexes: Uint32Array) => {
       if (tokens.length > 1) batchPrompts.add(sequenceId);
+      decoded.add(sequenceId);
       return addToBatch(sequenceId, first, tokens, logitIndexes);
     },
   });
@@ -240,6 +283,7 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
         lastDecodeMs = performance.now() - start;
         batchId++;
         if (prompts > 0) {
+          lastPromptDecodeMs = lastDecodeMs;
           stats.promptDecodes++;
           stats.promptSequences[prompts] = (stats.promptSequences[prompts] ?? 0) + 1;
         }
@@ -252,8 +296,16 @@ export function gatherBatches(context: LlamaContext, sequences: number, maxWaitM
     },
   });
   return {
-    begin: (sequence) => void running.set(idOf(sequence), false),
-    end: (sequence) => void running.delete(idOf(sequence)),
+    begin: (sequence) => {
+      const id = idOf(sequence);
+      running.set(id, false);
+      decoded.delete(id);
+      lastBeginAt = performance.now();
+    },
+    end: (sequence) => {
+      running.delete(idOf(sequence));
+      decoded.delete(idOf(sequence));
+    },
     stats,
   };
 }

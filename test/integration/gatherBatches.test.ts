@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LlamaContext } from "node-llama-cpp";
-import { LlamaEngine } from "../../services/inference/LlamaEngine.js";
-import { gatherBatches, readyToDispatch, setupCapMs, waitCapMs } from "../../services/inference/gatherBatches.js";
+import { LlamaCompletion, type LlamaContext } from "node-llama-cpp";
+import { LlamaEngine, loadLlama } from "../../services/inference/LlamaEngine.js";
+import { arrivalQuietMs, gatherBatches, readyToDispatch, setupCapMs, waitCapMs } from "../../services/inference/gatherBatches.js";
 import type { RunOptions } from "../../services/inference/InferenceEngine.js";
 import { testLlamaModel } from "../models/testModelCache.js";
 
@@ -92,6 +92,44 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     expect(waitCapMs(60)).toBe(5);
     expect(waitCapMs(2)).toBe(0.5);
     expect(waitCapMs(0)).toBe(0.2);
+  });
+
+  it("users who arrive a few ms apart from idle share one prompt decode", async () => {
+    // Over HTTP, 4 requests sent together reach the engine 5-25 ms apart; the gatherer under test gets a quiet
+    // window far longer than the gaps here (the engine's is a twentieth of the last prompt decode, at most 30 ms).
+    const llama = await loadLlama();
+    const model = await llama.loadModel({ modelPath: testLlamaModel() });
+    const context = await model.createContext({ contextSize: 2048, sequences: 4, batchSize: 256, threads: 1 });
+    try {
+      const gatherer = gatherBatches(context, 4, { arrivalMinMs: 150, arrivalMaxMs: 150 });
+      if (!gatherer) throw new Error("the context lacks the gatherer's hooks");
+      const sequences = [0, 1, 2, 3].map(() => context.getSequence());
+      const go = async (i: number, text: string, maxTokens: number): Promise<void> => {
+        const sequence = sequences[i] as (typeof sequences)[number];
+        gatherer.begin(sequence);
+        try {
+          await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(text, { maxTokens, temperature: 0 });
+        } finally {
+          gatherer.end(sequence);
+        }
+      };
+      await go(0, prompt("first prompt: the quiet window follows its decode"), 2);
+      const before = { ...gatherer.stats, promptSequences: { ...gatherer.stats.promptSequences } };
+      await Promise.all([0, 1, 2, 3].map((i) => new Promise((r) => setTimeout(r, 5 * i)).then(() => go(i, prompt(`arriving ${i}`), 3))));
+      expect(gatherer.stats.promptDecodes - before.promptDecodes).toBe(1);
+      expect((gatherer.stats.promptSequences[4] ?? 0) - (before.promptSequences[4] ?? 0)).toBe(1);
+      expect(gatherer.stats.arrivalWaits - before.arrivalWaits).toBe(1);
+    } finally {
+      await context.dispose();
+      await model.dispose();
+    }
+  });
+
+  it("waits for arrivals a twentieth of the last prompt decode, at most 30 ms", () => {
+    expect(arrivalQuietMs(0)).toBe(0);
+    expect(arrivalQuietMs(200)).toBe(10);
+    expect(arrivalQuietMs(2000)).toBe(30);
+    expect(arrivalQuietMs(0, 150, 150)).toBe(150);
   });
 
   it("holds a decode for a run still setting up for twice the last decode, 50 to 200 ms", () => {
