@@ -40,8 +40,10 @@ declare module "fastify" {
 export const updatePlugin = fp(
   async (app) => {
     const updateDir = updateDirOf(app.config["paths.dataDir"]);
+    let countPull: (e: { type: string; actor: string | null; subject: string | null; details: Record<string, unknown> }) => void = () => undefined;
     const record = (e: { type: string; actor: string | null; subject: string | null; details: Record<string, unknown> }): void => {
       app.audit.record(e);
+      countPull(e);
     };
     const change = app.dbVersionChange;
     const service = updateServiceFromConfig(app.config, record, () =>
@@ -57,7 +59,8 @@ export const updatePlugin = fp(
     drain();
     service.reconcile();
     app.decorate("update", service);
-    registerUpdateMetrics(app.metrics.registry, service);
+    // The pull is made below; the counters read it only at scrape time and on its own audit events.
+    countPull = registerUpdateMetrics(app.metrics.registry, service, () => pull);
 
     // Peers: federation loads after this plugin and is optional; it is reached only through federationOf at use.
     const c = app.config;
