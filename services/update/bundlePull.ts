@@ -44,7 +44,7 @@ export interface PullStatus {
 }
 
 /** The sidecar next to pull.partial: which offer the bytes belong to, and how many are on disk for sure (synced). */
-interface Sidecar {
+export interface Sidecar {
   v: 1;
   peer: string;
   offer: BundleOffer;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { printResult } from "../output.js";
@@ -10,6 +10,8 @@ import { updateServiceFromConfig } from "../../../services/update/serviceFromCon
 import { updateDirOf, type UpdateStatus } from "../../../services/update/UpdateService.js";
 import { lastRestoreReport } from "../../../services/db/versionSnapshot.js";
 import { applyFromStick, STICK_LABEL, type StickOutcome } from "../../../services/update/usbStick.js";
+import { OfferStore } from "../../../services/update/offerStore.js";
+import type { Sidecar } from "../../../services/update/bundlePull.js";
 
 const UPDATE_KEYS = ["paths.dataDir", "node.board", "update.trustedKeys", "update.slotA", "update.slotB", "update.bootDir", "update.bootMethod", "update.bootTries", "update.bootedSlotSource", "update.rebootCommand"];
 
@@ -21,6 +23,53 @@ function serviceFor(opts: Record<string, unknown>): ReturnType<typeof updateServ
     const r = lastRestoreReport(dataDir);
     return r ? { restoredSnapshot: r.snapshot, keptAside: r.keptAside, notCarriedBack: r.notCarriedBack, summary: r.summary } : null;
   });
+}
+
+/** A bundle being pulled from a core peer, or pulled and waiting, as the node leaves it on disk (update/pull.json). */
+export interface PullOnDisk {
+  /** partial: bytes are still missing (downloading now, or interrupted and resumed at the node's next start or offer); pulled: whole and verified, waiting for an apply. */
+  state: "partial" | "pulled";
+  peer: string;
+  version: string;
+  board: string;
+  size: number;
+  sha256: string;
+  /** Bytes written and synced (what a resume starts from). */
+  bytesOnDisk: number;
+  startedAt: string;
+}
+
+/**
+ * The pull lives in the running node's memory; what it keeps on disk (the sidecar it rewrites after every
+ * chunk, and the shared bundles under update/offers) is what the CLI can read, running node or not.
+ */
+function peerUpdates(dataDir: string): { pull: PullOnDisk | null; offers: Array<{ version: string; board: string; size: number; sha256: string }> } {
+  const dir = updateDirOf(dataDir);
+  let pull: PullOnDisk | null = null;
+  try {
+    const side = JSON.parse(readFileSync(join(dir, "pull.json"), "utf8")) as Sidecar;
+    if (side.v === 1 && typeof side.offer === "object") {
+      const ready = side.ready && existsSync(join(dir, "pulled.sovupdate"));
+      pull = {
+        state: ready ? "pulled" : "partial", peer: side.peer, version: side.offer.version, board: side.offer.board, size: side.offer.size, sha256: side.offer.sha256,
+        bytesOnDisk: ready ? side.offer.size : side.synced, startedAt: side.startedAt,
+      };
+    }
+  } catch {
+    // no pull (or a sidecar being replaced this instant): nothing to show
+  }
+  // keep only matters when adding; listing never prunes.
+  const offers = new OfferStore(join(dir, "offers"), Number.MAX_SAFE_INTEGER).list().map((o) => ({ version: o.version, board: o.board, size: o.size, sha256: o.sha256 }));
+  return { pull, offers };
+}
+
+function pullText(p: PullOnDisk | null, offers: ReturnType<typeof peerUpdates>["offers"]): string[] {
+  const lines: string[] = [];
+  if (p?.state === "pulled") lines.push(`pulled from peer ${p.peer}: ${p.version} for ${p.board} (${p.size} bytes), verified; apply it on the panel's Updates page or with POST /api/update/pull/apply`);
+  else if (p) lines.push(`pull from peer ${p.peer}: ${p.version} for ${p.board}, ${p.bytesOnDisk} of ${p.size} bytes on disk (${Math.floor((p.bytesOnDisk / p.size) * 100)} %); the node fetches the rest while it runs`);
+  else lines.push("pull from a peer: none");
+  lines.push(`shared with core peers: ${offers.length ? offers.map((o) => `${o.version} for ${o.board} (${o.size} bytes)`).join(", ") : "none"}`);
+  return lines;
 }
 
 function statusText(s: UpdateStatus): string {
@@ -58,11 +107,12 @@ export function registerUpdateCommand(program: Command): void {
       printResult(Boolean(opts.json), r, () => `version ${r.manifest.version} written to slot ${r.slot} (${r.bytesWritten} bytes, read back ${r.rootReadback.slice(0, 16)}…)\nrun \`sovereign update restart\` to try it`);
     });
 
-  addSettingFlags(update.command("status").description("The slots, their versions, the booted slot, anything pending, the last result and the last rollback."), UPDATE_KEYS)
+  addSettingFlags(update.command("status").description("The slots, their versions, the booted slot, anything pending, the last result and the last rollback, a bundle pulled (or being pulled) from a core peer, and the bundles shared with core peers."), UPDATE_KEYS)
     .option("--json", "machine-readable output")
     .action((opts: Record<string, unknown>) => {
       const s = serviceFor(opts).status();
-      printResult(Boolean(opts.json), s, () => statusText(s));
+      const peers = peerUpdates(configFromFlags(opts).config["paths.dataDir"]);
+      printResult(Boolean(opts.json), { ...s, ...peers }, () => [statusText(s), ...pullText(peers.pull, peers.offers)].join("\n"));
     });
 
   addSettingFlags(update.command("restart").description("Restart into the pending update (a trial boot: it falls back on its own unless marked good)."), UPDATE_KEYS)
