@@ -191,6 +191,7 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(onDisk).toBeGreaterThanOrEqual(synced);
     expect(shown).toBe(`Downloading ${NEXT} from peer alpha: ${Math.floor((onDisk / offer.size) * 100)} % (${fmtBytes(onDisk)} of ${fmtBytes(offer.size)})`);
     expect(await region.getByRole("progressbar", { name: "Download progress" }).count()).toBe(1);
+    process.stdout.write(`page, while stopped: "${shown}" (bundle ${offer.size} bytes, ${synced} synced)\n`);
     // The fetched bytes of the stopped run count (the run has not ended: its bytes are read at scrape time).
     const m1 = await metrics();
     expect(sample(m1, "sovereign_update_pull_bytes_total")).toBe(pull.status()!.fetchedBytes);
