@@ -256,6 +256,8 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     await openUpdates();
     await page.getByText(`${NEXT} on slot B: the health check gave it up`).waitFor();
     expect((await page.getByText(`${NEXT} on slot B: the health check gave it up`).textContent()) ?? "").toContain(why);
+    expect(cli(["update", "status"]).stdout).toContain(`on trial: ${NEXT} on slot b, given up by the health gate at `);
+    expect(cli(["update", "status"]).stdout).toContain(`: ${why} (the previous slot boots next)`);
 
     // The plain reboot brings slot A back; its reconcile records the rollback.
     writeFileSync(join(dir, "bravo/cmdline"), "ro sovereign.slot=a\n");
@@ -267,6 +269,8 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(await notice.textContent()).toContain("went back to the previous version on slot A");
     await shot(page, "updates-rolled-back");
     expect(sample(await metrics(), "sovereign_update_rollbacks_total")).toBe(1);
+    expect(cli(["update", "status"]).stdout).toContain(`last rollback: ${NEXT} at `);
+    expect(JSON.parse(cli(["update", "status", "--json"]).stdout)).toMatchObject({ rollback: { failedVersion: NEXT, failedSlot: "b" }, trial: null });
     expect(errors).toEqual([]);
     expect(a11yViolations.filter((v) => v.page === "updates-rolled-back")).toEqual([]);
   }, 60_000);

@@ -77,7 +77,11 @@ function statusText(s: UpdateStatus): string {
     `board ${s.board}, running ${s.runningVersion}, boot method ${s.bootMethod}${s.configured ? "" : " (updates not configured)"}`,
     ...s.slots.map((x) => `slot ${x.slot.toUpperCase()}${x.booted ? " (booted)" : ""}: ${x.version ?? "unknown version"}, ${x.condition}${x.device ? `  [${x.device}]` : ""}`),
     `pending: ${s.pending ? `${s.pending.version} on slot ${s.pending.slot}${s.pending.restartRequestedAt ? ", restart requested" : ", restart to try it"}` : "none"}`,
-    ...(s.trial ? [`on trial: ${s.trial.version} on slot ${s.trial.slot} (run \`sovereign update mark-good\` once healthy)`] : []),
+    ...(s.trial
+      ? [s.trial.unhealthy
+        ? `on trial: ${s.trial.version} on slot ${s.trial.slot}, given up by the health gate at ${s.trial.unhealthy.at}: ${s.trial.unhealthy.why} (the previous slot boots next)`
+        : `on trial: ${s.trial.version} on slot ${s.trial.slot} (run \`sovereign update mark-good\` once healthy)`]
+      : []),
     `last result: ${s.lastResult ? `${s.lastResult.outcome} at ${s.lastResult.at}: ${s.lastResult.message}` : "none"}`,
     ...(s.rollback ? [`last rollback: ${s.rollback.failedVersion} at ${s.rollback.at}: ${s.rollback.reason}${s.rollback.data ? `\n  data: ${s.rollback.data.summary}` : ""}`] : []),
   ];
