@@ -11,9 +11,10 @@
 // (scripts/build-llama-ref.sh). Each figure is stored with the load average it was taken at; the
 // machines are shared, so only the ratios of one run mean anything. BENCH_ROUNDS (default 3). The parts run
 // 3, 4, then 1 + 2 (the longest), and results/llamaRef.json is written after each, so a run cut short keeps what it measured;
-// BENCH_PARTS (default "contention,prompt,users") runs only those named. Part 1 runs this node twice, with the thread
+// BENCH_PARTS (default "contention,prompt,users") runs only those named; the others keep the previous result file's
+// measurements, marked under carriedOver with when and at which commit they were taken. Part 1 runs this node twice, with the thread
 // adapter (inference.threadAdapter, the default) and without it, side by side with llama-server.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { engineFactsOf, writeResult } from "./lib/writeResult.js";
@@ -72,12 +73,26 @@ async function users(target: Target, n: number, salt: string, extra: object): Pr
 const serverExtra = { ignore_eos: true };
 
 type Side = "ours" | "oursAdapterOff" | "server";
-const rows: Record<Side, UsersPoint[]> = { ours: [], oursAdapterOff: [], server: [] };
-const oursSingleTg: number[] = [];
-const benchTg: Record<string, Array<{ tg: number; load1: number }>> = {};
+interface Previous {
+  measuredAt?: string; commit?: string;
+  results?: {
+    users?: { runs?: Partial<Record<Side, UsersPoint[]>> }; singleUser?: { oursTg?: number[]; llamaBenchTg?: Record<string, Array<{ tg: number; load1: number }>> };
+    contention?: typeof contention; prompt?: { runs?: typeof pp }; carriedOver?: Record<string, { measuredAt?: string; commit?: string }>;
+  };
+}
+const previousPath = join(import.meta.dirname, "results", "llamaRef.json");
+const previous: Previous | null = PARTS.size < 3 && existsSync(previousPath) ? (JSON.parse(readFileSync(previousPath, "utf8")) as Previous) : null;
+const carry = (part: string) => !PARTS.has(part) && previous?.results !== undefined;
+const carriedOver = Object.fromEntries(["contention", "prompt", "users"].filter(carry)
+  .map((part) => [part, previous?.results?.carriedOver?.[part] ?? { measuredAt: previous?.measuredAt, commit: previous?.commit }]));
+const prevRuns = carry("users") ? previous?.results?.users?.runs : undefined;
+const rows: Record<Side, UsersPoint[]> = { ours: [...prevRuns?.ours ?? []], oursAdapterOff: [...prevRuns?.oursAdapterOff ?? []], server: [...prevRuns?.server ?? []] };
+const oursSingleTg: number[] = carry("users") ? [...previous?.results?.singleUser?.oursTg ?? []] : [];
+const benchTg: Record<string, Array<{ tg: number; load1: number }>> = carry("users") ? { ...previous?.results?.singleUser?.llamaBenchTg } : {};
 const threadCounts = Array.from({ length: Math.min(usable, 4) }, (_v, i) => i + 1);
-const contention: Array<{ quiet: number; busy: number; benchQuiet: number; benchBusy: number; loadQuiet: number; loadBusy: number }> = [];
-const pp: Record<string, Array<{ pp: number; load1: number }>> = {};
+const contention: Array<{ quiet: number; busy: number; benchQuiet: number; benchBusy: number; loadQuiet: number; loadBusy: number }> =
+  carry("contention") ? [...previous?.results?.contention ?? []] : [];
+const pp: Record<string, Array<{ pp: number; load1: number }>> = carry("prompt") ? { ...previous?.results?.prompt?.runs } : {};
 
 function save(): void {
 
@@ -115,7 +130,7 @@ function save(): void {
     model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)",
     tokensPerRequest: TG, promptWords: PROMPT_WORDS, rounds: ROUNDS,
     threads: { prompt, generation: gen }, sequences, threadAdapter: { ours: prompt > gen, oursAdapterOff: false },
-    parts: [...PARTS],
+    parts: [...PARTS], carriedOver,
     reference: {
       llamaCppCommit: ref.commit,
       build: "scripts/build-llama-ref.sh: CPU only, GGML_OPENMP=OFF (as node-llama-cpp's prebuilt), GGML_NATIVE=OFF with one variant of this CPU's instruction sets, no AMX (the prebuilt has all CPU variants, one picked at run time)",
