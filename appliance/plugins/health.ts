@@ -31,6 +31,7 @@ export const healthPlugin = fp(
           ? { ok: false, detail: `event loop blocked for ${Math.round(maxMs)} ms (limit ${maxDelayMs} ms)` }
           : { ok: true, detail: `max delay ${Math.round(maxMs)} ms` };
       },
+      resetWindow: () => histogram.reset(),
     });
     app.addHook("onClose", async () => histogram.disable());
 

@@ -13,6 +13,8 @@ export interface HealthCheck {
   /** A liveness check failing means the process is wedged: the watchdog stops. */
   liveness: boolean;
   check: () => CheckResult | Promise<CheckResult>;
+  /** For a check that measures over the time since it last ran: start a new window. */
+  resetWindow?: () => void;
 }
 
 export class HealthRegistry {
@@ -21,6 +23,11 @@ export class HealthRegistry {
   register(check: HealthCheck): void {
     if (this.checks.has(check.name)) throw new Error(`health check "${check.name}" registered twice`);
     this.checks.set(check.name, check);
+  }
+
+  /** Starts a new window for the checks that measure since their last run (the watchdog's first check must not see startup). */
+  resetWindows(): void {
+    for (const c of this.checks.values()) c.resetWindow?.();
   }
 
   /** Runs every check (or only liveness ones); a throwing or slow check counts as failed. */

@@ -43,8 +43,11 @@ export const coreSettings = [
     help: "\"auto\" is pretty on a terminal outside production (NODE_ENV=production) and JSON otherwise.",
   }),
   setting.integer({
-    key: "watchdog.maxEventLoopDelayMs", env: "SOVEREIGN_MAX_EVENT_LOOP_DELAY_MS", flag: "--max-event-loop-delay-ms", default: 2000, min: 10,
-    help: "Event-loop delay above which the self-check fails, so systemd's watchdog stops being fed.",
+    key: "watchdog.maxEventLoopDelayMs", env: "SOVEREIGN_MAX_EVENT_LOOP_DELAY_MS", flag: "--max-event-loop-delay-ms", default: 10_000, min: 10,
+    // A loop that never runs sends no ping at all; this catches one that runs but stalls for long. Two
+    // failed checks (15 s apart under WatchdogSec=30) restart the node, so a few seconds' block on a slow
+    // board under load (a claim's scrypt beside a model load) must not count: 2 s did, under emulation.
+    help: "Longest event-loop block between two self-checks above which the check fails, so systemd's watchdog stops being fed (and /readyz says not ready).",
   }),
   setting.autoInteger({
     key: "tuning.generationThreads", env: "SOVEREIGN_GENERATION_THREADS", flag: "--generation-threads", min: 1, max: 256,
