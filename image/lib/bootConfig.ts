@@ -78,7 +78,9 @@ export function fstab(board: BoardProfile, ids: BootIds): string {
   const bootDir = board.boot.kind === "uefi" ? "/boot/efi" : "/boot/firmware";
   return [
     `/dev/mapper/${ROOT_MAPPER} / ext4 defaults,noatime,errors=remount-ro 0 1`,
-    `UUID=${ids.bootVolumeId} ${bootDir} vfat umask=0077,nofail 0 2`,
+    // A slow medium (or udev held up at boot) must not cost the boot partition, and with it the network file's
+    // import that needs it: systemd's default 90 s device wait ran out once under emulation.
+    `UUID=${ids.bootVolumeId} ${bootDir} vfat umask=0077,nofail,x-systemd.device-timeout=5min 0 2`,
     "",
   ].join("\n");
 }

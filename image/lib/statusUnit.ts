@@ -45,6 +45,10 @@ echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed]
 if [ "$(systemctl show -p NRestarts --value sovereign.service)" != 0 ] || ! systemctl is-active -q sovereign.service; then
   journalctl -b -u sovereign.service --no-pager -o short-monotonic -n 60 2>&1 | sed 's/^/SOVJOURNAL /' > /dev/${tty}
 fi
+# Then the node's journal (and the kernel's, for an OOM kill or a seccomp denial) as it comes, so a test that
+# drives the node afterwards sees why a request failed on a machine it has no shell on.
+journalctl -b -f -n 0 -k -o short-monotonic 2>&1 | sed -u 's/^/SOVKERNEL /' > /dev/${tty} &
+journalctl -b -f -n 100 -u sovereign.service -o short-monotonic 2>&1 | sed -u 's/^/SOVJOURNAL /' > /dev/${tty}
 `;
   const unit = `[Unit]
 Description=Sovereign test status line on /dev/${tty}

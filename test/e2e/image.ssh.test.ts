@@ -5,14 +5,19 @@
 // The booted node is also checked on its network (issue 15): resolved's stub with qemu's DHCP DNS
 // (10.0.2.3), timesyncd, a Wi-Fi file written to the boot partition before first boot imported into
 // iwd and consumed, the service's MemoryMax, and HTTPS whose certificate is the one on the console.
+// The build puts the generated tiny model in, so a chat completion over that HTTPS, after claiming the
+// node with the console's setup code, runs llama.cpp's runner inside the service's sandbox (syscall
+// filter, MemoryMax, its own cgroup), as a real node's would.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "node:tls";
+import { request } from "node:https";
+import { connect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
@@ -44,6 +49,36 @@ async function servedFingerprint(port: number): Promise<string> {
     });
     s.on("error", reject);
   });
+}
+
+/** A JSON request to the forwarded HTTPS port, answered only by the certificate whose SHA-256 fingerprint is `pinned`. */
+async function httpsJson(port: number, pinned: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; cookies: string[] }> {
+  const payload = JSON.stringify(body);
+  return await new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, method, path, rejectUnauthorized: false, servername: "sovereign.local", timeout: 10 * 60_000,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } },
+      (res) => {
+        const served = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        if (served !== pinned) return reject(new Error(`served certificate ${served} is not the console's ${pinned}`));
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (text += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : {}) as Record<string, unknown>, cookies: res.headers["set-cookie"] ?? [] }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** Rethrows a failed request with the node's and the kernel's journal, as the status unit follows them on the second serial port. */
+function withJournal(vm: Vm, what: string): (err: Error) => never {
+  return (err) => {
+    const journal = readText(vm.serial1).split("\n").filter((l) => /SOV(JOURNAL|KERNEL)/.test(l)).slice(-80).join("\n");
+    throw new Error(`${what}: ${err.message}\n${journal}`);
+  };
 }
 
 /** One ssh attempt into the initramfs with `key`; dropbear's forced command is cryptroot-unlock, fed on stdin. */
@@ -86,7 +121,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
     rmSync(out, { recursive: true, force: true });
     run("mkdir", ["-p", out]);
     for (const k of [key, stranger]) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", k]);
-    built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--model", testLlamaModel("tiny"), "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
     passphrase = readFileSync(built.passphraseFile ?? "", "utf8").trim();
     disk = decompressDisk(built, out, 256 * MiB);
     putOnBootPartition(disk, wifiFixture, NETWORK_FILE);
@@ -158,6 +193,20 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(served).toBe(console0);
       const screen = readText(vm.serial0);
       expect(screen.slice(screen.indexOf(console0))).toMatch(/setup code: \S+/);
+
+      // The runner in the sandbox: claim with the console's setup code, then chat with the model the build
+      // installed ("auto" picks it), over the pinned HTTPS.
+      const code = /setup code: ([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})/.exec(screen.slice(screen.indexOf(console0)))?.[1] ?? "";
+      const port = vm.httpsPort ?? 0;
+      const claimed = await httpsJson(port, console0, "POST", "/api/setup/claim", { code, username: "admin", password: "correct horse battery staple" }).catch(withJournal(vm, "claim"));
+      expect(claimed.status, JSON.stringify(claimed.json)).toBe(201);
+      const session = { cookie: claimed.cookies.map((c) => c.split(";")[0]).join("; "), "x-csrf-token": String(claimed.json.csrfToken) };
+      const t0 = Date.now();
+      const chat = await httpsJson(port, console0, "POST", "/v1/chat/completions", { messages: [{ role: "user", content: "Say hello." }], max_tokens: 8 }, session).catch(withJournal(vm, "chat completion"));
+      measured.firstChatSeconds = Math.round((Date.now() - t0) / 1000);
+      expect(chat.status, JSON.stringify(chat.json)).toBe(200);
+      expect(chat.json.model).toBe(testLlamaModel("tiny").split("/").pop()?.replace(/\.gguf$/, ""));
+      expect((chat.json.usage as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);
     } finally {
       await vm.powerdown(120_000);
     }
