@@ -89,7 +89,7 @@ export function kvBytesPerToken(m: ModelShape): number {
 /** Sequences per runner tuning aims for: a household chatting at once. */
 export const TARGET_SEQUENCES = 4;
 
-const MEASURED_QUEUE = "measured on 2 vCPUs: with 1 sequence the 4th of 4 users waited 31.8 s for a first token; with 4 sequences batched together 4 users got 16.0 tokens/s in all against 8.2 for one (llama-server with 4 slots beside it: 4.2), the slowest first token after 11.6 s (llama-server 7.3 s)";
+const MEASURED_QUEUE = "measured on 2 vCPUs: with 1 sequence the 4th of 4 users waited 31.8 s for a first token; with 4 sequences batched together 4 users got 16.0 tokens/s in all against 8.2 for one (llama-server with 4 slots beside it: 4.2), and with the prompts of users who arrive together in one decode the slowest first token came at 0.67 of llama-server's (3 rounds, bench llamaRef)";
 
 /**
  * Parallel sequences per runner and context per sequence within one runner's
