@@ -1,23 +1,24 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
+import { generateSecretKey } from "../../core/ed25519.js";
 import { packageVersion } from "../../core/packageVersion.js";
 import { encodeBundleHeader, PREAMBLE_BYTES } from "../../core/updateBundle.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
 import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
 import { freePort } from "../helpers/freePort.js";
+import { makePullSlots, PULL_CHUNK, pullNodeSettings } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
-import { ADMIN, as, claim, fastAuth, login, type Session } from "./authHelpers.js";
+import { ADMIN, as, claim, login, type Session } from "./authHelpers.js";
 import { federatedNode, Mosquitto, pair, until } from "./federationHelpers.js";
 
 const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
 const NEXT = `${packageVersion()}.1`;
-const CHUNK = 64 * 1024;
+const CHUNK = PULL_CHUNK;
 
 /**
  * The fourth way to apply: a core peer offers a newer signed bundle over MQTT (real Mosquitto), the receiver
@@ -38,25 +39,9 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
   let https: ExtraListener | undefined;
 
   function slots(node: string): Record<string, unknown> {
-    const d = join(dir, node);
-    mkdirSync(join(d, "esp/loader/entries"), { recursive: true });
     // Both nodes' slots start with the same bytes, so the slot files can be compared after the two applies.
-    const init = readFileSync(join(dir, "slot-init"));
-    for (const s of ["a", "b"]) writeFileSync(join(d, `slot-${s}`), init);
-    writeFileSync(join(d, "esp/loader/entries/sovereign-a.conf"), "title a\nversion 1\noptions sovereign.slot=a\n");
-    writeFileSync(join(d, "cmdline"), "ro sovereign.slot=a\n");
-    return {
-      ...fastAuth,
-      "node.board": "x86_64",
-      "update.trustedKeys": [Buffer.from(publicKeyOf(key)).toString("hex")],
-      "update.slotA": join(d, "slot-a"), "update.slotB": join(d, "slot-b"),
-      "update.bootDir": join(d, "esp"), "update.bootMethod": "systemd-boot",
-      "update.bootedSlotSource": join(d, "cmdline"),
-      "update.rebootCommand": ["true"],
-      "update.maxBundleBytes": 64 * 1024 * 1024,
-      "update.pullChunkBytes": CHUNK,
-      "federation.clockSkewSeconds": 300,
-    };
+    makePullSlots(dir, node, readFileSync(join(dir, "slot-init")));
+    return pullNodeSettings(dir, node, key);
   }
 
   async function makeBundle(name: string, version: string, board: string, signer: Uint8Array): Promise<string> {

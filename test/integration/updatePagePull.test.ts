@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -11,14 +11,15 @@ import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
 import { repoRoot } from "../helpers/cli.js";
 import { freePort } from "../helpers/freePort.js";
+import { makePullSlots, PULL_CHUNK, pullNodeSettings } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
 import { a11yViolations, launchChromium, newContext, shot, watchErrors } from "../e2e/uiBrowser.js";
-import { ADMIN, fastAuth } from "./authHelpers.js";
+import { ADMIN } from "./authHelpers.js";
 import { federatedNode, Mosquitto, pair, until } from "./federationHelpers.js";
 
 const NEXT = `${packageVersion()}.1`;
-const CHUNK = 64 * 1024;
+const CHUNK = PULL_CHUNK;
 
 /** The panel's byte format (web-ui/static/js/h.js fmtBytes), to write the sentences the owner reads. */
 function fmtBytes(n: number): string {
@@ -59,29 +60,12 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
   let updateGets = 0;
 
   function slots(node: string): Record<string, unknown> {
-    const d = join(dir, node);
-    return {
-      ...fastAuth,
-      "node.board": "x86_64",
-      "update.trustedKeys": [Buffer.from(publicKeyOf(key)).toString("hex")],
-      "update.slotA": join(d, "slot-a"), "update.slotB": join(d, "slot-b"),
-      "update.bootDir": join(d, "esp"), "update.bootMethod": "systemd-boot",
-      "update.bootedSlotSource": join(d, "cmdline"),
-      "update.rebootCommand": ["true"],
-      "update.maxBundleBytes": 64 * 1024 * 1024,
-      "update.pullChunkBytes": CHUNK,
-      "federation.clockSkewSeconds": 300,
-      // Plain HTTP on loopback: alpha's manifest names the listener bravo fetches from, and the browser talks to bravo.
-      "server.host": "127.0.0.1", "server.tls": "off",
-    };
+    // Plain HTTP on loopback: alpha's manifest names the listener bravo fetches from, and the browser talks to bravo.
+    return { ...pullNodeSettings(dir, node, key), "server.host": "127.0.0.1", "server.tls": "off" };
   }
 
   function makeSlots(node: string): void {
-    const d = join(dir, node);
-    mkdirSync(join(d, "esp/loader/entries"), { recursive: true });
-    for (const s of ["a", "b"]) writeFileSync(join(d, `slot-${s}`), randomBytes(2 * 1024 * 1024));
-    writeFileSync(join(d, "esp/loader/entries/sovereign-a.conf"), "title a\nversion 1\noptions sovereign.slot=a\n");
-    writeFileSync(join(d, "cmdline"), "ro sovereign.slot=a\n");
+    makePullSlots(dir, node, randomBytes(2 * 1024 * 1024));
   }
 
   /** The real CLI from the sources, on bravo's data dir and slot files, while bravo runs. */
