@@ -10,7 +10,7 @@ import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
 import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
 import { freePort } from "../helpers/freePort.js";
-import { makePullSlots, PULL_CHUNK, pullNodeSettings } from "./updatePullFixtures.js";
+import { makePullSlots, PULL_CHUNK, pullNodeSettings, stopPullAfter } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
 import { ADMIN, as, claim, login, type Session } from "./authHelpers.js";
@@ -146,15 +146,7 @@ describe.runIf(requireTools("mosquitto"))("update pulled from a core federation 
     const local = await a.app.update.apply(bundlePath, { via: "cli", actor: null });
     expect(local.slot).toBe("b");
     // The pull is stopped after the 5th chunk, as a crash or shutdown would stop it.
-    const pull = b.app.updatePeers.pull;
-    const stopped = new Promise<void>((resolve) => {
-      const onChunk = (e: { chunks: number }): void => {
-        if (e.chunks < 5) return;
-        pull.events.off("chunk", onChunk);
-        void pull.close().then(resolve);
-      };
-      pull.events.on("chunk", onChunk);
-    });
+    const stopped = stopPullAfter(b.app.updatePeers.pull, 5);
     // Sharing offers it to alpha's core peers at once (bravo).
     await a.app.updatePeers.share(bundlePath, false);
     expect(a.app.updatePeers.offers?.list().map((o) => o.sha256)).toEqual([offer.sha256]);

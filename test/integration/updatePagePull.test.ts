@@ -11,7 +11,7 @@ import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
 import { repoRoot } from "../helpers/cli.js";
 import { freePort } from "../helpers/freePort.js";
-import { makePullSlots, PULL_CHUNK, pullNodeSettings } from "./updatePullFixtures.js";
+import { makePullSlots, PULL_CHUNK, pullNodeSettings, stopPullAfter } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
 import type { TestApp } from "../helpers/testApp.js";
 import { a11yViolations, launchChromium, newContext, shot, watchErrors } from "../e2e/uiBrowser.js";
@@ -155,14 +155,7 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
 
     // bravo's pull is stopped after the 5th chunk, as a shutdown would stop it; the page shows where it stands.
     const pull = b.app.updatePeers.pull;
-    const stopped = new Promise<void>((resolve) => {
-      const onChunk = (e: { chunks: number }): void => {
-        if (e.chunks < 5) return;
-        pull.events.off("chunk", onChunk);
-        void pull.close().then(resolve);
-      };
-      pull.events.on("chunk", onChunk);
-    });
+    const stopped = stopPullAfter(pull, 5);
     await a.app.updatePeers.share(bundlePath, false);
     await stopped;
     const synced = 5 * CHUNK;

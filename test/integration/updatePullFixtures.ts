@@ -31,3 +31,15 @@ export function pullNodeSettings(dir: string, node: string, signer: Uint8Array):
     "federation.clockSkewSeconds": 300,
   };
 }
+
+/** Stops a node's pull after its `chunks`th chunk, as a crash or shutdown would; resolves once it is closed. */
+export function stopPullAfter(pull: { events: NodeJS.EventEmitter; close(): Promise<void> }, chunks: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onChunk = (e: { chunks: number }): void => {
+      if (e.chunks < chunks) return;
+      pull.events.off("chunk", onChunk);
+      void pull.close().then(resolve);
+    };
+    pull.events.on("chunk", onChunk);
+  });
+}
