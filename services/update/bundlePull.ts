@@ -145,6 +145,7 @@ export class PeerPull {
   private current: PullStatus | null = null;
   private running: Promise<void> | null = null;
   private controller: AbortController | null = null;
+  private closed = false;
   /** Offers already refused (peer and the offer's hash), so a peer re-offering every few minutes is audited once. */
   private readonly refused = new Set<string>();
 
@@ -236,6 +237,8 @@ export class PeerPull {
   }
 
   private start(peer: string, offer: BundleOffer): void {
+    // A node shutting down starts no new download (an offer arriving during close would outlive it).
+    if (this.closed) return;
     const controller = new AbortController();
     this.controller = controller;
     this.running = this.run(peer, offer, controller.signal).finally(() => {
@@ -458,6 +461,7 @@ export class PeerPull {
 
   /** Stops a running download (it resumes at the next start) and waits for it. */
   async close(): Promise<void> {
+    this.closed = true;
     this.controller?.abort();
     await this.running?.catch(() => undefined);
   }
