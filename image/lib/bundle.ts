@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256File } from "../../core/fs/sha256File.js";
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { encodeBundleHeader, signBundleManifest, type BundleManifest, type BundlePart, type PartTarget } from "../../core/updateBundle.js";
@@ -15,15 +15,6 @@ export interface BundleWriteResult {
   bytes: number;
   manifest: BundleManifest;
   publicKey: string;
-}
-
-async function sha256Of(path: string, onBytes: (n: number) => void): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    onBytes((chunk as Buffer).length);
-  }
-  return hash.digest("hex");
 }
 
 /**
@@ -46,7 +37,7 @@ export async function writeBundle(
   let offset = 0;
   for (const [i, input] of inputs.entries()) {
     const size = sizes[i] ?? 0;
-    const sha256 = await sha256Of(input.path, (n) => {
+    const sha256 = await sha256File(input.path, (n) => {
       done += n;
       onProgress?.("hash", done, total);
     });

@@ -8,8 +8,7 @@ import { sha256File } from "../../core/fs/sha256File.js";
 import { checkModelName, ggufModelEntry, type ModelEntry, type Quarantine } from "../../core/models/modelEntry.js";
 
 // The manifest's entry and name rule are core's, shared with the image builder's models step.
-export { checkModelName, sha256File };
-export type { ModelEntry, Quarantine } from "../../core/models/modelEntry.js";
+export type { ModelEntry } from "../../core/models/modelEntry.js";
 
 export interface AddOptions {
   name?: string;

@@ -7,10 +7,11 @@ import { open, statfs, truncate, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { compareVersions } from "../../core/compareVersions.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { sha256File } from "../../core/fs/sha256File.js";
 import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
 import { headerLength, parseEnvelope, PREAMBLE_BYTES, verifyEnvelope, type BundleManifest, type VerifyPolicy } from "./bundleFormat.js";
 import { verifyBundleFile, type ProgressPhase } from "./bundleReader.js";
-import { sha256OfFile, type BundleOffer, type OfferStore } from "./offerStore.js";
+import type { BundleOffer, OfferStore } from "./offerStore.js";
 import { readState } from "./UpdateState.js";
 import type { UpdateAuditEvent, UpdateService } from "./UpdateService.js";
 import "./errors.js";
@@ -319,7 +320,7 @@ export class PeerPull {
       } finally {
         await rf.close();
       }
-      const sha = await sha256OfFile(this.partialPath);
+      const sha = await sha256File(this.partialPath);
       if (sha !== offer.sha256 || !first.equals(head)) {
         this.discard();
         throw new SovereignError("UPDATE_PULL_CORRUPT", sha !== offer.sha256 ? `The fetched bundle hashes to ${sha.slice(0, 16)}…, not the offered ${offer.sha256.slice(0, 16)}….` : "The fetched bundle does not start with the offered header.");

@@ -27,16 +27,22 @@ async function readExactly(fh: FileHandle, length: number, position: number): Pr
   return buf.subarray(0, got);
 }
 
-/** Reads the header and applies every check that needs no part bytes (signature, key, board, size, version). */
-export async function openBundle(fh: FileHandle, policy: VerifyPolicy): Promise<OpenedBundle> {
-  const fileSize = (await fh.stat()).size;
+/** A bundle file's first bytes (magic, header length, header) and the header parsed; nothing is verified yet. */
+export async function readBundleHead(fh: FileHandle): Promise<{ head: Buffer; envelope: BundleEnvelope }> {
   const preamble = await readExactly(fh, PREAMBLE_BYTES, 0);
   const n = headerLength(preamble);
   const header = await readExactly(fh, n, PREAMBLE_BYTES);
-  if (header.length < n) throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle ends inside its header (${fileSize} bytes).`);
-  const envelope = parseEnvelope(header);
+  if (header.length < n) throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle ends inside its header (${PREAMBLE_BYTES + header.length} bytes).`);
+  return { head: Buffer.concat([preamble, header]), envelope: parseEnvelope(header) };
+}
+
+/** Reads the header and applies every check that needs no part bytes (signature, key, board, size, version). */
+export async function openBundle(fh: FileHandle, policy: VerifyPolicy): Promise<OpenedBundle> {
+  const fileSize = (await fh.stat()).size;
+  const { head, envelope } = await readBundleHead(fh);
+  const n = head.length - PREAMBLE_BYTES;
   const manifest = verifyEnvelope(envelope, n, fileSize, policy);
-  return { envelope, manifest, partsStart: PREAMBLE_BYTES + n, fileSize };
+  return { envelope, manifest, partsStart: head.length, fileSize };
 }
 
 /**

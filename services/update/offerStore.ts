@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
-import { copyFileSync, createReadStream, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { sha256File } from "../../core/fs/sha256File.js";
 import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { compareVersions } from "../../core/compareVersions.js";
-import { headerLength, parseEnvelope, PREAMBLE_BYTES, type BundleManifest } from "./bundleFormat.js";
-import { verifyBundleFile } from "./bundleReader.js";
+import type { BundleManifest } from "./bundleFormat.js";
+import { readBundleHead, verifyBundleFile } from "./bundleReader.js";
 
 /**
  * What a node tells its core peers about a bundle it shares: enough to
@@ -25,33 +25,21 @@ export interface BundleOffer {
 
 const SHA = /^[0-9a-f]{64}$/;
 
-/** sha256 of a whole file, streamed. */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /** A bundle file's first bytes (magic, header length, header) and its manifest, parsed, not verified. */
 async function headOf(path: string): Promise<{ head: Buffer; manifest: BundleManifest }> {
   const fh = await open(path, "r");
-  let head: Buffer;
   try {
-    const pre = Buffer.alloc(PREAMBLE_BYTES);
-    await fh.read(pre, 0, PREAMBLE_BYTES, 0);
-    const n = headerLength(pre);
-    head = Buffer.alloc(PREAMBLE_BYTES + n);
-    await fh.read(head, 0, head.length, 0);
+    const { head, envelope } = await readBundleHead(fh);
+    return { head, manifest: envelope.manifest };
   } finally {
     await fh.close();
   }
-  return { head, manifest: parseEnvelope(head.subarray(PREAMBLE_BYTES)).manifest };
 }
 
 /** The offer for a bundle file (its header is parsed, not verified: the sharing node applied it, each receiver verifies). */
 export async function offerOf(path: string): Promise<BundleOffer> {
   const { head, manifest } = await headOf(path);
-  return { v: 1, version: manifest.version, board: manifest.board, size: statSync(path).size, sha256: await sha256OfFile(path), header: head.toString("base64") };
+  return { v: 1, version: manifest.version, board: manifest.board, size: statSync(path).size, sha256: await sha256File(path), header: head.toString("base64") };
 }
 
 /**
