@@ -48,6 +48,26 @@ export function waitCapMs(lastDecodeMs: number, maxMs = 5): number {
 }
 
 /**
+ * How long a prompt that starts from idle waits for no further run to begin:
+ * a twentieth of the last prompt decode, within [minMs, maxMs]. Requests that
+ * come together over HTTP reach the engine 5-25 ms apart (measured here, 4
+ * streaming users, in-process engine), and the first one's prompt used to go
+ * alone: the other three waited for its whole decode (1.4-2.8 s on the
+ * TinyLlama-shaped model), then for their own. A model whose prompt decode
+ * takes 10 ms waits at most 0.5 ms.
+ *
+ * Before the first prompt decode of a context (null: right after a model
+ * load, when nothing has been timed) it waits maxMs: the users who arrive
+ * together just after a load are the case this wait is for (a node that
+ * loads its model on the first request, the bench's first round), and a
+ * small model pays the 30 ms once per load.
+ */
+export function arrivalQuietMs(lastPromptDecodeMs: number | null, minMs = 0, maxMs = 30): number {
+  if (lastPromptDecodeMs === null) return maxMs;
+  return Math.min(maxMs, Math.max(minMs, lastPromptDecodeMs / 20));
+}
+
+/**
  * The cap on holding a decode for a run that has begun but not queued its
  * prompt yet (it tokenizes, renders its template and erases its sequence's
  * old tokens: a few milliseconds, several times that on a 2-core machine
@@ -57,19 +77,6 @@ export function waitCapMs(lastDecodeMs: number, maxMs = 5): number {
  * its generating users for at most 50 ms, once per new run, and only when
  * that run is slow to queue.
  */
-/**
- * How long a prompt that starts from idle waits for no further run to begin:
- * a twentieth of the last prompt decode, within [minMs, maxMs]. Requests that
- * come together over HTTP reach the engine 5-25 ms apart (measured here, 4
- * streaming users, in-process engine), and the first one's prompt used to go
- * alone: the other three waited for its whole decode (1.4-2.8 s on the
- * TinyLlama-shaped model), then for their own. A model whose prompt decode
- * takes 10 ms waits at most 0.5 ms.
- */
-export function arrivalQuietMs(lastPromptDecodeMs: number, minMs = 0, maxMs = 30): number {
-  return Math.min(maxMs, Math.max(minMs, lastPromptDecodeMs / 20));
-}
-
 export function setupCapMs(lastDecodeMs: number, minMs = 50, maxMs = 200): number {
   return Math.min(maxMs, Math.max(minMs, 2 * lastDecodeMs));
 }
@@ -139,7 +146,8 @@ export function gatherBatches(context: LlamaContext, sequences: number, options:
   /** Runs going on, by sequence id: whether the run has queued a step yet. */
   const running = new Map<number, boolean>();
   let lastDecodeMs = 0;
-  let lastPromptDecodeMs = 0;
+  /** null until the first prompt decode is timed (arrivalQuietMs). */
+  let lastPromptDecodeMs: number | null = null;
   let lastBeginAt = 0;
   /** Running sequences that have been in a decode: none means the engine starts from idle. */
   const decoded = new Set<number>();

@@ -81,6 +81,25 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     expect(tokensAtFirst).toEqual([0, 0, 0, 0]);
   });
 
+  it("right after a model load, 4 users arriving a few ms apart share one prompt decode", async () => {
+    // No prompt decode has been timed yet, so the quiet window cannot come from one: it used to be 0 and the
+    // first user's prompt went alone (then the next ones', each behind the other's decode).
+    const fresh = await LlamaEngine.load("fresh", testLlamaModel(), { threads: 1, promptThreads: 1, generationThreads: 1, sequences: 4, contextSize: 1024, batchSize: 256 } as never);
+    try {
+      const stats = fresh.batchStats;
+      if (!stats) throw new Error("no batch stats with 4 sequences");
+      expect(stats.promptDecodes).toBe(0);
+      // Over HTTP, requests sent together reach the engine 5-25 ms apart; here 3 ms apart, by timers.
+      const runs = await Promise.all([0, 1, 2, 3].map((i) => new Promise((r) => setTimeout(r, 3 * i)).then(() => fresh.complete(prompt(`after load ${i}`), run(4), 4))));
+      expect(runs.map((r) => r.completionTokens)).toEqual([4, 4, 4, 4]);
+      expect(stats.promptDecodes).toBe(1);
+      expect(stats.promptSequences).toEqual({ 4: 1 });
+      expect(stats.arrivalWaits).toBe(1);
+    } finally {
+      await fresh.dispose();
+    }
+  });
+
   it("a context without node-llama-cpp's internals is left alone", () => {
     expect(gatherBatches({} as LlamaContext, 4)).toBeNull();
   });
@@ -125,7 +144,9 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     }
   });
 
-  it("waits for arrivals a twentieth of the last prompt decode, at most 30 ms", () => {
+  it("waits for arrivals a twentieth of the last prompt decode, at most 30 ms; 30 ms before any was timed", () => {
+    expect(arrivalQuietMs(null)).toBe(30);
+    expect(arrivalQuietMs(null, 0, 150)).toBe(150);
     expect(arrivalQuietMs(0)).toBe(0);
     expect(arrivalQuietMs(200)).toBe(10);
     expect(arrivalQuietMs(2000)).toBe(30);
