@@ -4,6 +4,8 @@
  * bench comparison). Everything crossing it is plain data, so it can cross IPC.
  */
 import type { ChatMessage, FinishReason, SamplingOptions, ToolCall, ToolCallDelta, ToolsSpec } from "./types.js";
+import type { GatherStats } from "./gatherBatches.js";
+import type { PhaseThreadStats } from "./phaseThreads.js";
 
 export interface EngineSettings {
   /** Threads the llama.cpp context is created with: the larger of the two phase counts (tuning.engineThreads). */
@@ -62,6 +64,14 @@ export interface RunOptions {
   onToolCall?: ((delta: ToolCallDelta) => void) | undefined;
 }
 
+/** How an engine ran its decodes since its model was loaded (counts only; plain data, it crosses the runner's IPC). */
+export interface EngineStats {
+  /** How the parallel sequences' decodes were gathered (gatherBatches.ts); null with one sequence. */
+  batching: GatherStats | null;
+  /** Decodes per phase and generation steps per thread count (phaseThreads.ts); null when both phases run at one count. */
+  threads: PhaseThreadStats | null;
+}
+
 /** One loaded chat model. */
 export interface InferenceEngine {
   readonly name: string;
@@ -76,6 +86,8 @@ export interface InferenceEngine {
   chatPromptTokens(messages: readonly ChatMessage[]): Promise<number>;
   chat(messages: readonly ChatMessage[], options: RunOptions, defaultMaxTokens: number): Promise<EngineRun>;
   complete(prompt: string, options: RunOptions, defaultMaxTokens: number): Promise<EngineRun>;
+  /** A copy of the engine's decode counts, read where llama.cpp runs (in a runner: over its `stats` message). */
+  stats(): Promise<EngineStats>;
   dispose(): Promise<void>;
 }
 

@@ -11,7 +11,7 @@ import { checkJsonSchema } from "./checkJsonSchema.js";
 import { readGguf } from "../../core/gguf/readGguf.js";
 import { checkHyperparameters } from "../../core/gguf/checkHyperparameters.js";
 import type {
-  ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus, ToolCallDelta, ToolsSpec,
+  ChatMessage, EmbedRequest, EmbedResult, GenerateRequest, GenerateResult, InferenceApi, InferenceStatus, LoadedEngineStats, ToolCallDelta, ToolsSpec,
 } from "./types.js";
 
 export interface InferenceServiceOptions {
@@ -80,6 +80,12 @@ export class InferenceService implements InferenceApi {
       engineMode: this.opts.engines.mode,
       runners: this.opts.engines.processes(),
     };
+  }
+
+  async engineStats(): Promise<LoadedEngineStats | null> {
+    const e = this.engine;
+    if (!e) return null;
+    return { model: e.name, engineMode: this.opts.engines.mode, ...(await e.stats()) };
   }
 
   busy(): boolean {

@@ -4,7 +4,7 @@ import {
 } from "node-llama-cpp";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { ChatMessage, FinishReason } from "./types.js";
-import type { EngineLogger, EngineRun, EngineSettings, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
+import type { EngineLogger, EngineRun, EngineSettings, EngineStats, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
 import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads, type PhaseThreadStats } from "./phaseThreads.js";
@@ -360,6 +360,11 @@ export class LlamaEngine implements InferenceEngine {
   /** How decodes ran per phase and thread count (null when both phases run at one count). */
   get threadStats(): PhaseThreadStats | null {
     return this.phase;
+  }
+
+  /** Copies of batchStats and threadStats (the counters go on changing). */
+  async stats(): Promise<EngineStats> {
+    return { batching: this.gatherer ? structuredClone(this.gatherer.stats) : null, threads: this.phase ? structuredClone(this.phase) : null };
   }
 
   get busySlots(): number {

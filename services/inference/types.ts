@@ -1,7 +1,7 @@
 /** Public types of services/inference: what `app.inference` offers to chat, memory, federation, status and metrics. */
 import type { ModelEntry, ModelRegistry } from "./ModelRegistry.js";
 import type { QueueStats } from "./RequestQueue.js";
-import type { EngineProcessStats } from "./InferenceEngine.js";
+import type { EngineProcessStats, EngineStats } from "./InferenceEngine.js";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -153,6 +153,13 @@ export interface InferenceStatus {
   runners: EngineProcessStats[];
 }
 
+/** The loaded chat model's decode counts since it was loaded (`engine` in GET /api/inference/status). */
+export interface LoadedEngineStats extends EngineStats {
+  model: string;
+  /** Where they were counted: a runner process (read over its `stats` message) or this process. */
+  engineMode: "runner" | "in-process";
+}
+
 /** What `app.inference` offers. */
 export interface InferenceApi {
   readonly registry: ModelRegistry;
@@ -163,6 +170,8 @@ export interface InferenceApi {
   generate(request: GenerateRequest): Promise<GenerateResult>;
   embed(request: EmbedRequest): Promise<EmbedResult>;
   status(): InferenceStatus;
+  /** The loaded chat model's decode counts, read where llama.cpp runs; null when no chat model is loaded. */
+  engineStats(): Promise<LoadedEngineStats | null>;
   /** Installed models (manifest entries). */
   models(): ModelEntry[];
   /** Loads (or switches to) a chat model now. */

@@ -48,7 +48,8 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     return { default: entry.name, status: inference.status() };
   });
 
-  app.get("/inference/status", { config }, async () => inference.status());
+  // `engine`: how the loaded chat model's decodes were gathered and threaded (asked of its runner).
+  app.get("/inference/status", { config }, async () => ({ ...inference.status(), engine: await inference.engineStats() }));
 
   app.post<{ Body: AddBody }>("/models", {
     config,

@@ -1,6 +1,6 @@
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { ChatMessage } from "../types.js";
-import type { EngineRun, EngineSettings, InferenceEngine, RunOptions } from "../InferenceEngine.js";
+import type { EngineRun, EngineSettings, EngineStats, InferenceEngine, RunOptions } from "../InferenceEngine.js";
 import { RunnerDied, type RunnerProcess } from "./RunnerProcess.js";
 import type { CrashVerdict, RunnerHost } from "./RunnerHost.js";
 import type { RunnerExit } from "./crashReason.js";
@@ -184,6 +184,23 @@ export class RunnerEngine implements InferenceEngine {
         this.busy--;
       }
     });
+  }
+
+  /**
+   * The runner's decode counts, from its `stats` message. A status read never
+   * waits for a restart: while the runner is restarting, or when it died
+   * during the read, there are none (a new runner starts its counts at 0).
+   */
+  async stats(): Promise<EngineStats> {
+    const runner = this.state === "ready" ? this.runner : null;
+    if (!runner) return { batching: null, threads: null };
+    try {
+      const s = await runner.request("stats", {});
+      return { batching: s.batching, threads: s.threads };
+    } catch (err) {
+      if (err instanceof RunnerDied) return { batching: null, threads: null };
+      throw err;
+    }
   }
 
   async dispose(): Promise<void> {

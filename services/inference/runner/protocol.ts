@@ -4,7 +4,7 @@
  * `ok` or `error`, and a generation streams `text` messages before that.
  */
 import type { ChatMessage } from "../types.js";
-import type { EngineRun, EngineSettings, GrammarSpec } from "../InferenceEngine.js";
+import type { EngineRun, EngineSettings, EngineStats, GrammarSpec } from "../InferenceEngine.js";
 import type { SamplingOptions, ToolCallDelta, ToolsSpec } from "../types.js";
 
 export interface LoadRequest {
@@ -51,7 +51,7 @@ export interface LoadedInfo {
   dimensions: number | null;
 }
 
-export interface RunnerStats {
+export interface RunnerStats extends EngineStats {
   rssBytes: number;
   heapUsedBytes: number;
   busySlots: number;

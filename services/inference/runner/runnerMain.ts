@@ -103,7 +103,8 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
       return engine.chatPromptTokens(msg.messages);
     case "stats": {
       const mem = process.memoryUsage();
-      return { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, busySlots: engine?.busySlots ?? 0, model: modelName };
+      const decodes = engine ? await engine.stats() : { batching: null, threads: null };
+      return { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, busySlots: engine?.busySlots ?? 0, model: modelName, ...decodes };
     }
   }
 }
