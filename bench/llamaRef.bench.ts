@@ -61,14 +61,27 @@ const oursFixed = PARTS.has("users") && prompt > gen
   : null;
 type Target = Pick<BenchApp, "url" | "key">;
 
-interface UsersPoint { users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number }
+interface UsersPoint {
+  users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number;
+  /** This node only, from its runner's decode counts (GET /api/inference/status's engine): prompt decodes of this point by sequences carried (4: 1 = all four prompts in one decode), and generation decodes by tokens. */
+  promptSequences?: Record<string, number>; generationSizes?: Record<string, number>;
+}
+/** What a counter map gained between two reads. */
+const gained = (after: Record<string, number> = {}, before: Record<string, number> = {}) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
 async function users(target: Target, n: number, salt: string, extra: object): Promise<UsersPoint> {
+  const app = "app" in target ? (target as BenchApp).app : null;
+  const before = (await app?.inference.engineStats())?.batching;
   const t0 = performance.now();
   const runs = await Promise.all(Array.from({ length: n }, (_v, i) =>
     stream(target as BenchApp, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `${salt} u${i}`), max_tokens: TG, temperature: 0, ...extra })));
   const wall = performance.now() - t0;
   const tokens = runs.reduce((a, r) => a + r.tokens, 0);
-  return { users: n, aggregateTps: (tokens * 1000) / wall, slowestTtftMs: Math.max(...runs.map((r) => r.ttftMs)), tokens, load1: load1() };
+  const after = (await app?.inference.engineStats())?.batching;
+  return {
+    users: n, aggregateTps: (tokens * 1000) / wall, slowestTtftMs: Math.max(...runs.map((r) => r.ttftMs)), tokens, load1: load1(),
+    ...(after ? { promptSequences: gained(after.promptSequences, before?.promptSequences), generationSizes: gained(after.sizes, before?.sizes) } : {}),
+  };
 }
 const serverExtra = { ignore_eos: true };
 
@@ -193,7 +206,8 @@ for (let r = 0; server && r < ROUNDS; r++) {
       const p = side === "server" ? await users(server, n, `r${r} s${n}`, serverExtra)
         : await users(side === "ours" ? ours : oursFixed as BenchApp, n, `r${r} ${side === "ours" ? "o" : "f"}${n}`, {});
       rows[side].push(p);
-      log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens) | load ${p.load1}`);
+      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}` : "";
+      log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens)${decodes} | load ${p.load1}`);
     }
   }
   const single = await stream(ours, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `r${r} single`), max_tokens: TG, temperature: 0 });
