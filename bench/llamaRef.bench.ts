@@ -65,6 +65,8 @@ interface UsersPoint {
   users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number;
   /** This node only, from its runner's decode counts (GET /api/inference/status's engine): prompt decodes of this point by sequences carried (4: 1 = all four prompts in one decode), and generation decodes by tokens. */
   promptSequences?: Record<string, number>; generationSizes?: Record<string, number>;
+  /** Of this point's time, ms in prompt decodes and ms its prompts' dispatch was held to gather the users (same source). */
+  promptDecodeMs?: number; dispatchHeldMs?: number;
 }
 /** What a counter map gained between two reads. */
 const gained = (after: Record<string, number> = {}, before: Record<string, number> = {}) =>
@@ -80,7 +82,10 @@ async function users(target: Target, n: number, salt: string, extra: object): Pr
   const after = (await app?.inference.engineStats())?.batching;
   return {
     users: n, aggregateTps: (tokens * 1000) / wall, slowestTtftMs: Math.max(...runs.map((r) => r.ttftMs)), tokens, load1: load1(),
-    ...(after ? { promptSequences: gained(after.promptSequences, before?.promptSequences), generationSizes: gained(after.sizes, before?.sizes) } : {}),
+    ...(after ? {
+      promptSequences: gained(after.promptSequences, before?.promptSequences), generationSizes: gained(after.sizes, before?.sizes),
+      promptDecodeMs: after.promptDecodeMs - (before?.promptDecodeMs ?? 0), dispatchHeldMs: after.dispatchHeldMs - (before?.dispatchHeldMs ?? 0),
+    } : {}),
   };
 }
 const serverExtra = { ignore_eos: true };
@@ -206,7 +211,7 @@ for (let r = 0; server && r < ROUNDS; r++) {
       const p = side === "server" ? await users(server, n, `r${r} s${n}`, serverExtra)
         : await users(side === "ours" ? ours : oursFixed as BenchApp, n, `r${r} ${side === "ours" ? "o" : "f"}${n}`, {});
       rows[side].push(p);
-      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}` : "";
+      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}, prompt decodes ${f1(p.promptDecodeMs)} ms, held ${f1(p.dispatchHeldMs)} ms` : "";
       log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens)${decodes} | load ${p.load1}`);
     }
   }

@@ -19,6 +19,9 @@ export interface GatherStats {
   setupTimeouts: number;
   /** First dispatches from idle held for users arriving close together (arrivalQuietMs). */
   arrivalWaits: number;
+  /** Time spent in prompt decodes, and dispatches from outside the decode loop held for runs setting up or arriving, in ms (where a slow first token went). */
+  promptDecodeMs: number;
+  dispatchHeldMs: number;
 }
 
 export interface GatherOptions {
@@ -142,7 +145,7 @@ export function gatherBatches(context: LlamaContext, sequences: number, options:
   const internals = c as ContextInternals;
   const queue = internals._queuedDecodes;
   const native = internals._ctx;
-  const stats: GatherStats = { generationDecodes: 0, fullDecodes: 0, sizes: {}, timeouts: 0, promptDecodes: 0, promptSequences: {}, setupWaits: 0, setupTimeouts: 0, arrivalWaits: 0 };
+  const stats: GatherStats = { generationDecodes: 0, fullDecodes: 0, sizes: {}, timeouts: 0, promptDecodes: 0, promptSequences: {}, setupWaits: 0, setupTimeouts: 0, arrivalWaits: 0, promptDecodeMs: 0, dispatchHeldMs: 0 };
   /** Runs going on, by sequence id: whether the run has queued a step yet. */
   const running = new Map<number, boolean>();
   let lastDecodeMs = 0;
@@ -207,6 +210,7 @@ export function gatherBatches(context: LlamaContext, sequences: number, options:
         if (!arriving && readyToDispatch(queue.length, stepping(), waited, cap) && (!setup || waited >= setupCap)) {
           if (queue.length < stepping()) stats.timeouts++;
           if (setup) stats.setupTimeouts++;
+          if (forSetup) stats.dispatchHeldMs += waited;
           resolve();
         } else setImmediate(check);
       };
@@ -293,6 +297,7 @@ export function gatherBatches(context: LlamaContext, sequences: number, options:
         if (prompts > 0) {
           lastPromptDecodeMs = lastDecodeMs;
           stats.promptDecodes++;
+          stats.promptDecodeMs += lastDecodeMs;
           stats.promptSequences[prompts] = (stats.promptSequences[prompts] ?? 0) + 1;
         }
         if (tokens <= sequences) {

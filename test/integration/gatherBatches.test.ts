@@ -95,6 +95,9 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
       expect(stats.promptDecodes).toBe(1);
       expect(stats.promptSequences).toEqual({ 4: 1 });
       expect(stats.arrivalWaits).toBe(1);
+      // Where the first tokens' time went: the prompt decode, and the hold that gathered the arrivals.
+      expect(stats.promptDecodeMs).toBeGreaterThan(0);
+      expect(stats.dispatchHeldMs).toBeGreaterThan(0);
     } finally {
       await fresh.dispose();
     }

@@ -27,7 +27,7 @@ describe("gather stats from a runner (real llama.cpp in a runner process)", () =
     const s = await status();
     expect(s.engineMode).toBe("runner");
     expect(s.runners.length).toBe(1);
-    expect(s.engine).toMatchObject({ model: "tiny", engineMode: "runner", batching: { promptDecodes: 0, generationDecodes: 0, promptSequences: {} }, threads: { promptDecodes: 0, generationDecodes: 0 } });
+    expect(s.engine).toMatchObject({ model: "tiny", engineMode: "runner", batching: { promptDecodes: 0, generationDecodes: 0, promptSequences: {}, promptDecodeMs: 0, dispatchHeldMs: 0 }, threads: { promptDecodes: 0, generationDecodes: 0 } });
   });
 
   it("4 users at once: the runner's counts show every prompt and generation step", async () => {
@@ -49,6 +49,7 @@ describe("gather stats from a runner (real llama.cpp in a runner process)", () =
     expect(prompts).toBe(4);
     expect(batching.promptDecodes).toBeGreaterThanOrEqual(1);
     expect(batching.promptDecodes).toBeLessThanOrEqual(4);
+    expect(batching.promptDecodeMs).toBeGreaterThan(0);
     // 4 × 7 steps after the prompts' first tokens, at most 4 to a decode.
     const steps = Object.entries(batching.sizes).reduce((n, [tokens, decodes]) => n + Number(tokens) * decodes, 0);
     expect(steps).toBe(28);
