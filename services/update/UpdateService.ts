@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { applyBootOps, readBootFiles } from "./applyBootOps.js";
-import { bootedSlotOf, bootSelectorFor, otherSlot, type BootSelector, type Slot } from "./bootSelection.js";
+import { bootedSlotOf, bootSelectorFor, otherSlot, type BootSelector, type Slot } from "../../core/bootSelection.js";
 import type { BundleManifest } from "./bundleFormat.js";
 import type { OnProgress } from "./bundleReader.js";
 import { writeBundleToSlot } from "./slotWriter.js";

@@ -1,6 +1,6 @@
 import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Slot } from "./bootSelection.js";
+import type { Slot } from "../../core/bootSelection.js";
 
 export type SlotCondition = "unknown" | "good" | "written" | "trial" | "bad" | "incomplete";
 

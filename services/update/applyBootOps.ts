@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { BootFiles, BootOp, BootSelector } from "./bootSelection.js";
+import type { BootFiles, BootOp, BootSelector } from "../../core/bootSelection.js";
 
 /** Reads the files a selector watches from the boot directory. */
 export function readBootFiles(bootDir: string, selector: BootSelector): BootFiles {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyBootOps, readBootFiles } from "../../services/update/applyBootOps.js";
-import { autobootTxt, bootedSlotOf, retargetOptions, systemdBoot, tryboot } from "../../services/update/bootSelection.js";
+import { autobootTxt, bootedSlotOf, retargetOptions, systemdBoot, tryboot } from "../../core/bootSelection.js";
 
 let esp: string;
 beforeEach(() => {

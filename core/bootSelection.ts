@@ -1,0 +1,193 @@
+/**
+ * Boot selection as pure generators: given the relevant files of the boot
+ * partition (paths relative to it, with their text), each method returns the
+ * file operations that arm a trial boot of a slot, commit it after health, or
+ * says what the boot partition currently asks for. applyBootOps.ts carries
+ * the operations out on a directory (the mounted ESP, or a temp dir in tests).
+ */
+export type Slot = "a" | "b";
+export const otherSlot = (s: Slot): Slot => (s === "a" ? "b" : "a");
+
+export type BootOp =
+  | { op: "write"; path: string; content: string }
+  | { op: "rename"; from: string; to: string }
+  | { op: "remove"; path: string };
+
+/** The boot partition's relevant files: relative path → text. */
+export type BootFiles = ReadonlyMap<string, string>;
+
+export interface BootView {
+  /** The slot booted when nothing is on trial. */
+  committed: Slot | null;
+  /** A slot armed for a trial boot, if any. */
+  trial: Slot | null;
+  /** systemd-boot: tries left on the trial entry (0: the firmware gave up on it). */
+  triesLeft: number | null;
+}
+
+export interface ArmRequest {
+  slot: Slot;
+  version: string;
+  /** systemd-boot: how many boots the trial gets. */
+  tries: number;
+}
+
+export interface BootSelector {
+  readonly method: "systemd-boot" | "tryboot";
+  /** Relative paths (or directories, ending in "/") whose files the generators read. */
+  readonly watched: readonly string[];
+  arm(files: BootFiles, req: ArmRequest): BootOp[];
+  commit(files: BootFiles, slot: Slot): BootOp[];
+  /** Gives a trial up (the health gate timed out): the next plain reboot starts the committed slot. */
+  abandon(files: BootFiles, slot: Slot): BootOp[];
+  inspect(files: BootFiles): BootView;
+  /** The command that restarts into the armed trial. */
+  rebootCommand(): string[];
+}
+
+// ---- systemd-boot with boot counting (UEFI) ----
+
+const ENTRY_DIR = "loader/entries/";
+const ENTRY = /^loader\/entries\/sovereign-([ab])(?:\+(\d+)(?:-(\d+))?)?\.conf$/;
+
+interface Entry {
+  path: string;
+  slot: Slot;
+  triesLeft: number | null;
+  triesDone: number | null;
+  generation: number;
+  text: string;
+}
+
+function entries(files: BootFiles): Entry[] {
+  const out: Entry[] = [];
+  for (const [path, text] of files) {
+    const m = ENTRY.exec(path);
+    if (!m) continue;
+    const gen = /^version\s+(\d+)\s*$/m.exec(text);
+    out.push({
+      path, slot: m[1] as Slot, text,
+      triesLeft: m[2] !== undefined ? Number(m[2]) : null,
+      triesDone: m[3] !== undefined ? Number(m[3]) : null,
+      generation: gen ? Number(gen[1]) : 0,
+    });
+  }
+  return out;
+}
+
+/** The kernel options of the other slot's entry, pointed at this slot: the slot is named only by `sovereign.slot=` and `sovereign-root-<slot>`. */
+export function retargetOptions(options: string, to: Slot): string {
+  return options.replace(/sovereign\.slot=[ab]\b/g, `sovereign.slot=${to}`).replace(/sovereign-root-[ab]\b/g, `sovereign-root-${to}`);
+}
+
+export function systemdBootEntry(slot: Slot, version: string, generation: number, options: string): string {
+  return [
+    `title Sovereign Node ${version} (slot ${slot.toUpperCase()})`,
+    // One sort key for both slots; then systemd-boot orders by version, newest first, so the generation decides.
+    "sort-key sovereign",
+    `version ${generation}`,
+    `linux /sovereign/${slot}/vmlinuz`,
+    `initrd /sovereign/${slot}/initrd.img`,
+    `options ${options}`,
+    "",
+  ].join("\n");
+}
+
+/** loader.conf with `default sovereign-*`: the newest generation that is not bad boots; other lines are kept. */
+function loaderConf(current: string | undefined): string {
+  const kept = (current ?? "").split("\n").filter((l) => l.trim() !== "" && !/^default\s/.test(l));
+  return ["default sovereign-*", ...(kept.some((l) => /^timeout\s/.test(l)) ? [] : ["timeout 0"]), ...kept, ""].join("\n");
+}
+
+export const systemdBoot: BootSelector = {
+  method: "systemd-boot",
+  watched: ["loader/loader.conf", ENTRY_DIR],
+  arm(files, { slot, version, tries }) {
+    const all = entries(files);
+    const generation = all.reduce((g, e) => Math.max(g, e.generation), 0) + 1;
+    const from = all.find((e) => e.slot === otherSlot(slot));
+    const opts = /^options\s+(.*)$/m.exec(from?.text ?? "")?.[1] ?? `sovereign.slot=${slot}`;
+    return [
+      ...all.filter((e) => e.slot === slot).map((e): BootOp => ({ op: "remove", path: e.path })),
+      { op: "write", path: `${ENTRY_DIR}sovereign-${slot}+${tries}.conf`, content: systemdBootEntry(slot, version, generation, retargetOptions(opts, slot)) },
+      { op: "write", path: "loader/loader.conf", content: loaderConf(files.get("loader/loader.conf")) },
+    ];
+  },
+  commit(files, slot) {
+    // What systemd-bless-boot does: drop the counter from the file name.
+    return entries(files)
+      .filter((e) => e.slot === slot && e.triesLeft !== null)
+      .map((e) => ({ op: "rename", from: e.path, to: `${ENTRY_DIR}sovereign-${slot}.conf` }));
+  },
+  abandon(files, slot) {
+    // Tries used up, as systemd-boot itself would leave it: the entry sorts last and the other slot boots.
+    return entries(files)
+      .filter((e) => e.slot === slot && e.triesLeft !== null && e.triesLeft > 0)
+      .map((e) => ({ op: "rename", from: e.path, to: `${ENTRY_DIR}sovereign-${slot}+0-${(e.triesDone ?? 0) + (e.triesLeft ?? 0)}.conf` }));
+  },
+  inspect(files) {
+    const all = entries(files);
+    const trial = all.find((e) => e.triesLeft !== null) ?? null;
+    const committed = all.filter((e) => e.triesLeft === null).sort((x, y) => y.generation - x.generation)[0] ?? null;
+    return { committed: committed?.slot ?? null, trial: trial?.slot ?? null, triesLeft: trial?.triesLeft ?? null };
+  },
+  rebootCommand: () => ["systemctl", "reboot"],
+};
+
+// ---- Raspberry Pi firmware tryboot ----
+
+/** The firmware partition numbers of each slot's boot files (partition 1 holds autoboot.txt). */
+export const TRYBOOT_PARTITIONS: Readonly<Record<Slot, number>> = { a: 2, b: 3 };
+
+export function autobootTxt(committed: Slot, tryboot: Slot): string {
+  return ["[all]", "tryboot_a_b=1", `boot_partition=${TRYBOOT_PARTITIONS[committed]}`, "[tryboot]", `boot_partition=${TRYBOOT_PARTITIONS[tryboot]}`, ""].join("\n");
+}
+
+function parseAutoboot(text: string | undefined): { all: Slot | null; tryboot: Slot | null } {
+  const out: { all: Slot | null; tryboot: Slot | null } = { all: null, tryboot: null };
+  let section = "all";
+  for (const raw of (text ?? "").split("\n")) {
+    const line = raw.trim();
+    const sec = /^\[(\w+)\]$/.exec(line);
+    if (sec) {
+      section = sec[1] ?? "";
+      continue;
+    }
+    const m = /^boot_partition=(\d+)$/.exec(line);
+    if (!m) continue;
+    const slot = (Object.keys(TRYBOOT_PARTITIONS) as Slot[]).find((s) => TRYBOOT_PARTITIONS[s] === Number(m[1])) ?? null;
+    if (section === "all") out.all = slot;
+    else if (section === "tryboot") out.tryboot = slot;
+  }
+  return out;
+}
+
+export const tryboot: BootSelector = {
+  method: "tryboot",
+  watched: ["autoboot.txt"],
+  arm(files, { slot }) {
+    const committed = parseAutoboot(files.get("autoboot.txt")).all ?? otherSlot(slot);
+    // A normal boot stays on the committed slot; only `reboot "0 tryboot"` starts the trial, once.
+    return [{ op: "write", path: "autoboot.txt", content: autobootTxt(committed === slot ? otherSlot(slot) : committed, slot) }];
+  },
+  commit(_files, slot) {
+    return [{ op: "write", path: "autoboot.txt", content: autobootTxt(slot, otherSlot(slot)) }];
+  },
+  // tryboot is one boot only: a reboot without the flag already starts the committed partition.
+  abandon: () => [],
+  inspect(files) {
+    const a = parseAutoboot(files.get("autoboot.txt"));
+    return { committed: a.all, trial: a.tryboot !== null && a.tryboot !== a.all ? a.tryboot : null, triesLeft: null };
+  },
+  rebootCommand: () => ["reboot", "0 tryboot"],
+};
+
+export function bootSelectorFor(method: "systemd-boot" | "tryboot" | "none"): BootSelector | null {
+  return method === "systemd-boot" ? systemdBoot : method === "tryboot" ? tryboot : null;
+}
+
+/** Reads the booted slot from a kernel command line (`sovereign.slot=a|b`). */
+export function bootedSlotOf(cmdline: string): Slot | null {
+  const m = /(?:^|\s)sovereign\.slot=([ab])(?:\s|$)/.exec(cmdline);
+  return (m?.[1] as Slot | undefined) ?? null;
+}
