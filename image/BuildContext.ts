@@ -1,5 +1,6 @@
 import type { BoardProfile, UnlockMethod } from "./boards/BoardProfile.js";
 import type { Distro } from "./distros/Distro.js";
+import type { ImageLayout } from "./lib/abLayout.js";
 
 export type Compression = "zstd" | "xz" | "none";
 
@@ -43,6 +44,15 @@ export interface BuildOptions {
    * kernel command line as `sovereign.keywait=` (UEFI boards). Defaults to the keyscript's 60 (tests use less).
    */
   usbKeyWaitSeconds?: number;
+  /**
+   * "ab": the ESP, two system slots and a LUKS2 data partition, updated with signed bundles
+   * (image/lib/abLayout.ts). "single" (default): one encrypted root.
+   */
+  layout?: ImageLayout;
+  /** The runtime version the image (or bundle) carries in /opt/sovereign/package.json; defaults to the repository's. */
+  version?: string;
+  /** Test knob (A/B layout): update.healthGateSeconds in the image's config, so a trial commits sooner under emulation. */
+  healthGateSeconds?: number;
   /** Stop after this step (tests and debugging). */
   stopAfter?: string;
   /** The update key the image trusts (a secret key file, or a public key in hex); defaults to the build key. */

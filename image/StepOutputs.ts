@@ -101,6 +101,8 @@ export interface StepOutputs {
   "kernel-modules": void;
   initramfs: void;
   "boot-partition": BootPartition;
+  /** The A/B layout's data partition (ext4 with the LUKS header's room); null for one encrypted root. */
+  "data-image": RootFilesystem | null;
   "rootfs-image": RootFilesystem;
   encrypt: EncryptedRoot;
   assemble: AssembledDisk;

@@ -27,7 +27,8 @@ export async function bundleInputsFor(work: string, board: BoardProfile): Promis
   const dir = join(work, "bundle-boot");
   mkdirSync(dir, { recursive: true });
   const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
-  for (const f of ["vmlinuz", "initrd.img"]) await exec("mcopy", ["-o", "-n", "-i", bootImg, `::/${f}`, join(dir, f)], { env });
+  // Bundles are built with the A/B layout, whose ESP keeps a slot's pair under /sovereign/<slot>/ (slot A at build).
+  for (const f of ["vmlinuz", "initrd.img"]) await exec("mcopy", ["-o", "-n", "-i", bootImg, `::/sovereign/a/${f}`, join(dir, f)], { env });
   const inputs: BundleInput[] = [root, { name: "vmlinuz", target: "boot", path: join(dir, "vmlinuz") }, { name: "initrd.img", target: "boot", path: join(dir, "initrd.img") }];
   const empty = inputs.filter((i) => statSync(i.path).size === 0);
   if (empty.length > 0) throw new SovereignError("IMAGE_COMMAND_FAILED", `the build produced empty ${empty.map((i) => i.name).join(", ")}; no bundle was written`);
@@ -65,7 +66,9 @@ export async function buildBundle(o: BundleOptions, events: BuildEvents & { onPa
   let name: string | null = null;
   try {
     // The new root pins the same update key, so the version after this one is accepted too.
-    const built = await runBuild({ ...o.build, out: scratch, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
+    // The A/B layout's root: the node's own files are on the data partition, so the slot holds none; the
+    // runtime reports the bundle's version.
+    const built = await runBuild({ ...o.build, layout: "ab", version: o.version, out: scratch, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
     name = built.name;
     const result = await writeBundle(o.out, { version: o.version, board: board.id }, await bundleInputsFor(work(name), board), secret, events.onPack);
     return { ...result, publicKey: Buffer.from(publicKeyOf(secret)).toString("hex"), buildSeconds: Math.round((performance.now() - t0) / 100) / 10 };

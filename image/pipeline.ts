@@ -16,6 +16,7 @@ import { bootstrapStep } from "./steps/bootstrap.js";
 import { compressStep } from "./steps/compress.js";
 import { configureStep } from "./steps/configure.js";
 import { cudaRunnerStep } from "./steps/cudaRunner.js";
+import { dataImageStep } from "./steps/dataImage.js";
 import { encryptStep } from "./steps/encrypt.js";
 import { initramfsStep } from "./steps/initramfs.js";
 import { kernelModulesStep } from "./steps/kernelModules.js";
@@ -61,6 +62,8 @@ const build: StepList<StepName> = new StepList<never>()
   .then(initramfsStep)
   // Before the root filesystem, so that it can leave out what the boot partition already carries.
   .then(bootPartitionStep)
+  // A/B: the node's own files leave the root tree for the data partition before the root is made.
+  .then(dataImageStep)
   .then(rootfsImageStep)
   .then(encryptStep)
   .then(assembleStep)

@@ -1,4 +1,6 @@
+import { systemdBootEntry } from "../../core/bootSelection.js";
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
+import { DATA_MAPPER, dataFstabLine, espMountOptions, slotCmdline, type ImageLayout } from "./abLayout.js";
 
 /**
  * A headless appliance reboots after a kernel panic rather than hang with
@@ -59,23 +61,28 @@ const SYSTEMD_LUKS_OPTIONS = "discard,tpm2-device=auto";
  * name the UUID on the kernel command line too (`rd.luks.name`), which
  * first boot rewrites in the ESP's loader entry.
  */
-export function crypttab(unlock: UnlockMethod, _ids?: BootIds): string {
+export function crypttab(unlock: UnlockMethod, _ids?: BootIds, layout: ImageLayout = "single"): string {
   const dev = `LABEL=${LUKS_LABEL}`;
+  // A/B: the LUKS volume is the data partition; the initramfs opens it all the same (`initramfs`), before root is mounted.
+  const mapper = layout === "ab" ? DATA_MAPPER : ROOT_MAPPER;
   const base = "luks,discard,initramfs";
   switch (unlock) {
     case "usb-key":
-      return `${ROOT_MAPPER} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},tries=0,keyscript=${USB_KEY_KEYSCRIPT}\n`;
+      return `${mapper} ${dev} /dev/disk/by-label/${USB_KEY_LABEL}:/${USB_KEY_FILE} ${base},tries=0,keyscript=${USB_KEY_KEYSCRIPT}\n`;
     case "tpm2":
       // systemd-cryptsetup: the token systemd-cryptenroll made at first boot, else the recovery passphrase.
-      return `${ROOT_MAPPER} ${dev} none luks,${SYSTEMD_LUKS_OPTIONS}\n`;
+      return `${mapper} ${dev} none luks,${SYSTEMD_LUKS_OPTIONS}\n`;
     case "ssh":
     case "passphrase":
-      return `${ROOT_MAPPER} ${dev} none ${base}\n`;
+      return `${mapper} ${dev} none ${base}\n`;
   }
 }
 
-export function fstab(board: BoardProfile, ids: BootIds): string {
+export function fstab(board: BoardProfile, ids: BootIds, ab?: { serviceGid: number }): string {
   const bootDir = board.boot.kind === "uefi" ? "/boot/efi" : "/boot/firmware";
+  // A/B: root is the slot the command line names (mounted by the initramfs); the ESP is writable by the
+  // service's group, whose update service writes a slot's boot files and entries there.
+  if (ab) return [dataFstabLine(), `UUID=${ids.bootVolumeId} ${bootDir} vfat ${espMountOptions(ab.serviceGid)} 0 2`, ""].join("\n");
   return [
     `/dev/mapper/${ROOT_MAPPER} / ext4 defaults,noatime,errors=remount-ro 0 1`,
     // A slow medium (or udev held up at boot) must not cost the boot partition, and with it the network file's
@@ -90,16 +97,25 @@ export function fstab(board: BoardProfile, ids: BootIds): string {
  * dracut initrd is built without the host's crypttab (it is generic, not
  * host-only), so the root mapping is named here.
  */
-export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = []): string {
-  const parts = [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro", "quiet", PANIC_REBOOT, "console=tty0", `console=${board.console}`];
+export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = [], layout: ImageLayout = "single"): string {
+  const parts = layout === "ab" ? [...slotCmdline("a"), "rootfstype=ext4"] : [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro"];
+  parts.push("quiet", PANIC_REBOOT, "console=tty0", `console=${board.console}`);
   if (unlock === "ssh") parts.push("ip=dhcp");
   if (initramfsGenerator(unlock) === "dracut") parts.push(`rd.luks.name=${luksUuid}=${ROOT_MAPPER}`, `rd.luks.options=${luksUuid}=${SYSTEMD_LUKS_OPTIONS}`);
   return [...parts, ...extra].join(" ");
 }
 
-/** systemd-boot loader entry and loader.conf for the ESP. */
-export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = []): { entry: string; loaderConf: string } {
+/** systemd-boot loader entry (its path on the ESP and text) and loader.conf. */
+export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, luksUuid: string, extra: readonly string[] = [], ab?: { version: string }): { entryPath: string; entry: string; loaderConf: string } {
+  // A/B: slot A's entry, committed (no boot counter), in the form the update service arms and blesses.
+  if (ab)
+    return {
+      entryPath: "loader/entries/sovereign-a.conf",
+      entry: systemdBootEntry("a", ab.version, 1, kernelCmdline(board, unlock, luksUuid, extra, "ab")),
+      loaderConf: ["default sovereign-*", "timeout 0", "editor no", ""].join("\n"),
+    };
   return {
+    entryPath: "loader/entries/sovereign.conf",
     entry: ["title Sovereign Node", "linux /vmlinuz", "initrd /initrd.img", `options ${kernelCmdline(board, unlock, luksUuid, extra)}`, ""].join("\n"),
     loaderConf: ["default sovereign.conf", "timeout 0", "editor no", ""].join("\n"),
   };

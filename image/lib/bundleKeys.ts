@@ -18,7 +18,7 @@ export function trustedUpdateKey(cacheDir: string, updateKeyFile?: string): stri
   throw new SovereignError("IMAGE_OPTION_INVALID", `--update-key ${updateKeyFile} holds neither a 32-byte ed25519 secret key nor a public key in 64 hex digits`);
 }
 
-/** The image's /etc/sovereign/config.json: the update keys it accepts (the node reads it as its config file). */
-export function imageConfigJson(trustedKeys: readonly string[]): string {
-  return `${JSON.stringify({ update: { trustedKeys } }, null, 2)}\n`;
+/** The image's /etc/sovereign/config.json: the update keys it accepts, and in the A/B layout its slots (the node reads it as its config file). */
+export function imageConfigJson(trustedKeys: readonly string[], slots: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ update: { trustedKeys, ...slots } }, null, 2)}\n`;
 }

@@ -3,7 +3,12 @@ export const partitionTypes = {
   esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
   rootAmd64: "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709",
   rootArm64: "B921B045-1DF0-41C3-AF44-4C6F280D3FAE",
+  linuxData: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
 } as const;
+
+/** GPT partition names of the A/B layout: the kernel command line names a slot by these (root=PARTLABEL=…). */
+export const SLOT_PARTLABEL = { a: "sovereign-root-a", b: "sovereign-root-b" } as const;
+export const DATA_PARTLABEL = "sovereign-data";
 
 export const SECTOR = 512;
 export const MiB = 1024 * 1024;
@@ -13,7 +18,10 @@ export interface DiskLayout {
   arch: "amd64" | "arm64";
   /** Partition sizes in bytes, each a whole number of MiB. */
   bootBytes: number;
+  /** The LUKS2 volume, last on the disk so first boot can grow it: the root, or in the A/B layout the data partition. */
   rootBytes: number;
+  /** A/B layout: the size of each system slot (A holds the root filesystem, B is empty until an update). */
+  slotBytes?: number;
   /** Total image size in bytes; at least what the partitions need. */
   diskBytes: number;
 }
@@ -23,16 +31,25 @@ export interface PartitionPlacement {
   sizeBytes: number;
 }
 
-/** Where each partition goes: 1 MiB aligned, boot first, root right after it. */
-export function placePartitions(layout: DiskLayout): { boot: PartitionPlacement; root: PartitionPlacement } {
+export interface Placement {
+  boot: PartitionPlacement;
+  /** The LUKS2 volume (the data partition in the A/B layout), always last. */
+  root: PartitionPlacement;
+  slots?: { a: PartitionPlacement; b: PartitionPlacement };
+}
+
+/** Where each partition goes: 1 MiB aligned, boot first, then the two slots (A/B), the LUKS volume last. */
+export function placePartitions(layout: DiskLayout): Placement {
   const boot = { startBytes: MiB, sizeBytes: layout.bootBytes };
-  const root = { startBytes: MiB + layout.bootBytes, sizeBytes: layout.rootBytes };
-  return { boot, root };
+  const slot = layout.slotBytes ?? 0;
+  const slots = slot > 0 ? { a: { startBytes: MiB + layout.bootBytes, sizeBytes: slot }, b: { startBytes: MiB + layout.bootBytes + slot, sizeBytes: slot } } : undefined;
+  const root = { startBytes: MiB + layout.bootBytes + 2 * slot, sizeBytes: layout.rootBytes };
+  return slots ? { boot, root, slots } : { boot, root };
 }
 
 /** The smallest image that holds the layout (plus the GPT backup header at the end). */
-export function minimumDiskBytes(bootBytes: number, rootBytes: number): number {
-  return MiB + bootBytes + rootBytes + MiB;
+export function minimumDiskBytes(bootBytes: number, rootBytes: number, slotBytes = 0): number {
+  return MiB + bootBytes + 2 * slotBytes + rootBytes + MiB;
 }
 
 /**
@@ -41,22 +58,26 @@ export function minimumDiskBytes(bootBytes: number, rootBytes: number): number {
  * encrypted filesystem; first boot grows it to the medium.
  */
 export function sfdiskScript(layout: DiskLayout): string {
-  if (layout.bootBytes % MiB !== 0 || layout.rootBytes % MiB !== 0) throw new Error("partition sizes must be whole MiB");
-  if (layout.diskBytes < minimumDiskBytes(layout.bootBytes, layout.rootBytes)) throw new Error("disk is smaller than its partitions");
-  const { boot, root } = placePartitions(layout);
+  if (layout.bootBytes % MiB !== 0 || layout.rootBytes % MiB !== 0 || (layout.slotBytes ?? 0) % MiB !== 0) throw new Error("partition sizes must be whole MiB");
+  if (layout.diskBytes < minimumDiskBytes(layout.bootBytes, layout.rootBytes, layout.slotBytes)) throw new Error("disk is smaller than its partitions");
+  const { boot, root, slots } = placePartitions(layout);
   const s = (n: number): number => n / SECTOR;
   if (layout.table === "gpt") {
     const rootType = layout.arch === "amd64" ? partitionTypes.rootAmd64 : partitionTypes.rootArm64;
+    const line = (p: PartitionPlacement, type: string, name: string): string => `start=${s(p.startBytes)}, size=${s(p.sizeBytes)}, type=${type}, name="${name}"`;
     return [
       "label: gpt",
       "unit: sectors",
       "sector-size: 512",
       "",
-      `start=${s(boot.startBytes)}, size=${s(boot.sizeBytes)}, type=${partitionTypes.esp}, name="ESP"`,
-      `start=${s(root.startBytes)}, size=${s(root.sizeBytes)}, type=${rootType}, name="sovereign-root"`,
+      line(boot, partitionTypes.esp, "ESP"),
+      // The slots carry the root type; the command line names one (root=PARTLABEL=…), so systemd's gpt-auto
+      // root discovery, which only acts without root=, never picks between them. The data partition is plain Linux data.
+      ...(slots ? [line(slots.a, rootType, SLOT_PARTLABEL.a), line(slots.b, rootType, SLOT_PARTLABEL.b), line(root, partitionTypes.linuxData, DATA_PARTLABEL)] : [line(root, rootType, "sovereign-root")]),
       "",
     ].join("\n");
   }
+  if (slots) throw new Error("the A/B layout needs a GPT partition table");
   return [
     "label: dos",
     "unit: sectors",

@@ -21,16 +21,26 @@ export function serviceEnvironment(board: BoardProfile, port = 8080): Record<str
   };
 }
 
-export function sovereignService(board: BoardProfile): string {
+/**
+ * The node's unit. `ab` (the A/B layout): the update service writes the inactive slot's block device
+ * and the ESP's entries, and a node that keeps failing to start hands over to sovereign-trial-guard,
+ * which leaves a trial boot (image/lib/abLayout.ts).
+ */
+export function sovereignService(board: BoardProfile, ab = false): string {
   const env = Object.entries(serviceEnvironment(board)).map(([k, v]) => `Environment=${k}=${v}`);
-  // The Jetson's GPU nodes live in /dev; other boards need no devices.
-  const privateDevices = board.vendorLayer ? "no" : "yes";
+  // The Jetson's GPU nodes live in /dev; other boards need no devices, or in the A/B layout only the two slots.
+  const devices = board.vendorLayer
+    ? ["PrivateDevices=no"]
+    : ab
+      ? ["PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-a rw", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-b rw"]
+      : ["PrivateDevices=yes"];
+  const guard = ab ? "\n# Five failed starts in 10 minutes: on a trial boot the guard goes back to the old slot.\nStartLimitIntervalSec=600\nStartLimitBurst=5\nOnFailure=sovereign-trial-guard.service" : "";
   return `[Unit]
 Description=Sovereign Node
 Documentation=file://${APP_DIR}/README.md
 Wants=avahi-daemon.service
 After=network.target sovereign-firstboot.service
-ConditionPathExists=${DATA_DIR}/.firstboot-done
+ConditionPathExists=${DATA_DIR}/.firstboot-done${guard}
 
 [Service]
 Type=notify
@@ -50,10 +60,10 @@ RestartForceExitStatus=75
 TimeoutStartSec=600
 TimeoutStopSec=30
 ProtectSystem=strict
-ReadWritePaths=${DATA_DIR}
+ReadWritePaths=${DATA_DIR}${ab ? " /boot/efi" : ""}
 ProtectHome=yes
 PrivateTmp=yes
-PrivateDevices=${privateDevices}
+${devices.join("\n")}
 NoNewPrivileges=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
@@ -116,8 +126,13 @@ WantedBy=multi-user.target
 }
 
 /** Configuration the first-boot script reads (no secrets: the build key file sits beside it, mode 0600). */
-export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts: { keepRecoveryPassphrase: boolean }): string {
+export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts: { keepRecoveryPassphrase: boolean; layout?: "single" | "ab" }): string {
+  const ab = opts.layout === "ab";
   return [
+    // The LUKS volume first boot re-encrypts and grows (the data partition in the A/B layout), and where its
+    // build and recovery keys wait: inside it, never in a slot, which is not encrypted.
+    `MAPPER=${ab ? "sovdata" : "sovroot"}`,
+    `KEY_DIR=${ab ? "/data/firstboot" : CONFIG_DIR}`,
     `BOARD=${board.id}`,
     `UNLOCK=${unlock}`,
     `PBKDF_MEMORY_KIB=${board.luks.pbkdfMemoryKiB}`,

@@ -9,9 +9,12 @@
 # (cryptsetup keeps its own reencryption checkpoint in the LUKS2 header).
 set -eu
 . /etc/sovereign/firstboot.conf
-BUILD_KEY=/etc/sovereign/build.key
-RECOVERY_KEY=/etc/sovereign/recovery.key
-MAPPER=sovroot
+# MAPPER: the LUKS volume (root, or the data partition of the A/B layout); KEY_DIR: where its build and
+# recovery keys wait (inside that volume either way).
+MAPPER=${MAPPER:-sovroot}
+KEY_DIR=${KEY_DIR:-/etc/sovereign}
+BUILD_KEY=$KEY_DIR/build.key
+RECOVERY_KEY=$KEY_DIR/recovery.key
 say() { echo "sovereign-firstboot: $*"; echo "sovereign-firstboot: $*" > /dev/console 2>/dev/null || true; }
 now() { date +%s.%N; }
 
@@ -151,7 +154,8 @@ fi
 
 # 5. Identity.
 if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then
-  rm -f /etc/machine-id
+  # Emptied in place, not removed: in the A/B layout it is a bind mount from the data partition.
+  : > /etc/machine-id
   systemd-machine-id-setup
 fi
 if command -v ssh-keygen >/dev/null; then ssh-keygen -A; fi
@@ -169,7 +173,8 @@ fi
 CODE_FILE="$DATA_DIR/setup-code"
 if [ ! -s "$CODE_FILE" ]; then
   umask 077
-  if [ -s /etc/sovereign/setup-code ]; then mv /etc/sovereign/setup-code "$CODE_FILE"
+  if [ -s "$KEY_DIR/setup-code" ]; then mv "$KEY_DIR/setup-code" "$CODE_FILE"
+  elif [ -s /etc/sovereign/setup-code ]; then mv /etc/sovereign/setup-code "$CODE_FILE"
   # Crockford base32, 16 characters: the alphabet and length the auth service accepts as a pre-seeded code.
   # A bounded read (about 120 usable characters from 1 KiB), so no writer is cut off mid-pipe.
   else CODE=$(head -c 1024 /dev/urandom | LC_ALL=C tr -dc '0-9ABCDEFGHJKMNPQRSTVWXYZ' | cut -c1-16)

@@ -1,6 +1,7 @@
 import { rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { slotBytesFor } from "../lib/abLayout.js";
 import { exec } from "../lib/exec.js";
 import { MiB, minimumDiskBytes, placePartitions, sfdiskScript, type DiskLayout } from "../lib/sfdisk.js";
 import { defineStep } from "./Step.js";
@@ -13,17 +14,20 @@ import { defineStep } from "./Step.js";
 export const assembleStep = defineStep({
   name: "assemble",
   title: "Assemble the partition table on the image file",
-  needs: ["boot-partition", "encrypt"],
-  async run(ctx, { "boot-partition": boot, encrypt }) {
+  needs: ["boot-partition", "encrypt", "rootfs-image"],
+  async run(ctx, { "boot-partition": boot, encrypt, "rootfs-image": rootFs }) {
     const bootImg = boot.image;
+    // The LUKS volume: the root, or in the A/B layout the data partition (then the root goes into slot A).
     const rootImg = encrypt.image;
+    const ab = ctx.options.layout === "ab";
     const bootBytes = statSync(bootImg).size;
     const rootBytes = Math.ceil(statSync(rootImg).size / MiB) * MiB;
-    const need = minimumDiskBytes(bootBytes, rootBytes);
+    const slotBytes = ab ? slotBytesFor(rootFs.fsBytes) : undefined;
+    const need = minimumDiskBytes(bootBytes, rootBytes, slotBytes);
     const diskBytes = ctx.options.sizeBytes ?? need;
     if (diskBytes < need)
       throw new SovereignError("IMAGE_OPTION_INVALID", `--size is ${(diskBytes / MiB).toFixed(0)} MiB but the image needs at least ${(need / MiB).toFixed(0)} MiB`);
-    const layout: DiskLayout = { table: ctx.board.partitions.table, arch: ctx.board.arch, bootBytes, rootBytes, diskBytes };
+    const layout: DiskLayout = { table: ctx.board.partitions.table, arch: ctx.board.arch, bootBytes, rootBytes, diskBytes, ...(slotBytes ? { slotBytes } : {}) };
     const disk = join(ctx.options.out, `.${ctx.name}.img.partial`);
     ctx.discardAtEnd(disk);
     rmSync(disk, { force: true });
@@ -31,10 +35,14 @@ export const assembleStep = defineStep({
     truncateSync(disk, diskBytes);
     await exec("sfdisk", ["--no-reread", "--no-tell-kernel", "-q", disk], { input: sfdiskScript(layout), logFile: ctx.logFile });
     const place = placePartitions(layout);
-    for (const [src, p] of [[bootImg, place.boot], [rootImg, place.root]] as const) {
+    const writes: [string, { startBytes: number }][] = [[bootImg, place.boot], [rootImg, place.root]];
+    // Slot B stays zeros (sparse, so it costs nothing compressed) until the first update writes it.
+    if (place.slots) writes.push([rootFs.image, place.slots.a]);
+    for (const [src, p] of writes) {
       await exec("dd", [`if=${src}`, `of=${disk}`, "bs=1M", `seek=${p.startBytes / MiB}`, "conv=notrunc,sparse", "status=none"], { logFile: ctx.logFile, nice: true });
     }
-    ctx.progress(`${layout.table} disk ${(diskBytes / MiB).toFixed(0)} MiB: boot ${(bootBytes / MiB).toFixed(0)} MiB, root ${(rootBytes / MiB).toFixed(0)} MiB`);
+    const mib = (n: number): string => `${(n / MiB).toFixed(0)} MiB`;
+    ctx.progress(`${layout.table} disk ${mib(diskBytes)}: boot ${mib(bootBytes)}, ${slotBytes ? `slots A and B ${mib(slotBytes)} each, data ${mib(rootBytes)}` : `root ${mib(rootBytes)}`}`);
     return { path: disk, bytes: diskBytes };
   },
 });

@@ -22,8 +22,8 @@ export const bootPartitionStep = defineStep({
   name: "boot-partition",
   title: "Make the ESP / firmware partition (mkfs.vfat + mtools)",
   // The kernel and the initrd the initramfs step made, under the ids configure chose.
-  needs: ["configure", "initramfs"],
-  async run(ctx, { configure: { ids } }) {
+  needs: ["configure", "initramfs", "runtime"],
+  async run(ctx, { configure: { ids }, runtime }) {
     const img = join(ctx.work, "boot.img");
     const bytes = ctx.board.partitions.bootMiB * MiB;
     const volId = ids.bootVolumeId.replace("-", "");
@@ -34,20 +34,23 @@ export const bootPartitionStep = defineStep({
     if (ctx.board.boot.kind === "uefi") {
       const ver = newestKernel(ctx);
       const keyWait = ctx.unlock === "usb-key" && ctx.options.usbKeyWaitSeconds !== undefined ? [`sovereign.keywait=${ctx.options.usbKeyWaitSeconds}`] : [];
-      const { entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ids.luksUuid, keyWait);
+      const ab = ctx.options.layout === "ab";
+      const { entryPath, entry, loaderConf } = loaderEntry(ctx.board, ctx.unlock, ids.luksUuid, keyWait, ab ? { version: runtime.version } : undefined);
+      // A/B: each slot boots its own kernel and initrd from /sovereign/<slot>/ (core/bootSelection.ts).
+      const kdir = ab ? "::/sovereign/a/" : "::/";
       const tmp = join(ctx.work, "esp");
       await exec("mkdir", ["-p", tmp]);
       writeFileSync(join(tmp, "loader.conf"), loaderConf);
       writeFileSync(join(tmp, "sovereign.conf"), entry);
       const efi = join(ctx.rootfs, ctx.board.boot.systemdBootEfi);
       if (!existsSync(efi)) throw new SovereignError("IMAGE_COMMAND_FAILED", `systemd-boot is missing at /${ctx.board.boot.systemdBootEfi} (systemd-boot-efi not installed?)`);
-      await exec("mmd", ["-i", img, "::/EFI", "::/EFI/BOOT", "::/loader", "::/loader/entries"], { ...log, env });
+      await exec("mmd", ["-i", img, "::/EFI", "::/EFI/BOOT", "::/loader", "::/loader/entries", ...(ab ? ["::/sovereign", "::/sovereign/a", "::/sovereign/b"] : [])], { ...log, env });
       const copies: [string, string][] = [
         [efi, `::/EFI/BOOT/${ctx.board.boot.loaderName}`],
-        [join(ctx.rootfs, "boot", `vmlinuz-${ver}`), "::/vmlinuz"],
-        [join(ctx.rootfs, "boot", `initrd.img-${ver}`), "::/initrd.img"],
+        [join(ctx.rootfs, "boot", `vmlinuz-${ver}`), `${kdir}vmlinuz`],
+        [join(ctx.rootfs, "boot", `initrd.img-${ver}`), `${kdir}initrd.img`],
         [join(tmp, "loader.conf"), "::/loader/loader.conf"],
-        [join(tmp, "sovereign.conf"), "::/loader/entries/sovereign.conf"],
+        [join(tmp, "sovereign.conf"), `::/${entryPath}`],
       ];
       for (const [src, dst] of copies) await exec("mcopy", ["-o", "-i", img, src, dst], { ...log, env });
       ctx.progress(`systemd-boot + kernel ${ver} (${(statSync(join(ctx.rootfs, "boot", `initrd.img-${ver}`)).size / MiB).toFixed(1)} MiB initrd)`);

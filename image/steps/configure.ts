@@ -2,9 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DATA_MOUNT, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
+import { usbUpdateRule, usbUpdateService } from "../lib/bundleUsbUnits.js";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
-import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, iwdMainConfig, iwdUdevRule, networkdConfig, resolvedConfig, RESOLV_CONF_LINK, SERVICE_USER, sovereignService } from "../lib/units.js";
+import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, iwdMainConfig, serviceEnvironment, iwdUdevRule, networkdConfig, resolvedConfig, RESOLV_CONF_LINK, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
 import { imageConfigJson, trustedUpdateKey } from "../lib/bundleKeys.js";
 import { consoleStatusService, networkImportService, recoveryCopyService } from "../lib/consoleUnits.js";
@@ -59,8 +61,8 @@ export const configureStep = defineStep({
 
     put(r, "etc/hostname", `${host}\n`);
     put(r, "etc/hosts", `127.0.0.1\tlocalhost\n127.0.1.1\t${host}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
-    put(r, "etc/crypttab", crypttab(ctx.unlock, ids));
-    put(r, "etc/fstab", fstab(ctx.board, ids));
+    const ab = ctx.options.layout === "ab";
+    put(r, "etc/crypttab", crypttab(ctx.unlock, ids, ctx.options.layout));
     mkdirSync(join(r, ctx.board.boot.kind === "uefi" ? "boot/efi" : "boot/firmware"), { recursive: true });
     if (ctx.board.boot.kind === "raspberrypi") for (const [p, t] of Object.entries(raspiFirmwareDefaults(ctx.board, ctx.unlock))) put(r, p, t);
     put(r, "etc/systemd/network/80-sovereign.network", networkdConfig());
@@ -95,19 +97,20 @@ export const configureStep = defineStep({
     if (!existsSync(join(r, "etc/passwd")) || !readFileSync(join(r, "etc/passwd"), "utf8").includes(`\n${SERVICE_USER}:`))
       await exec("useradd", ["--root", r, "--system", "--user-group", "--home-dir", DATA_DIR, "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER], { logFile: ctx.logFile });
     const { uid, gid } = idsOf(r, SERVICE_USER);
+    put(r, "etc/fstab", fstab(ctx.board, ids, ab ? { serviceGid: gid } : undefined));
     mkdirSync(join(r, DATA_DIR.slice(1), "models"), { recursive: true });
     chownSync(join(r, DATA_DIR.slice(1)), uid, gid);
     chownSync(join(r, DATA_DIR.slice(1), "models"), uid, gid);
     chmodSync(join(r, DATA_DIR.slice(1)), 0o750);
 
     // The update keys the node accepts (services/update): --update-key, else the build key that signs the manifest.
-    put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)]));
-    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile) }));
+    put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)], ab ? { ...slotUpdateSettings("/boot/efi"), ...(ctx.options.healthGateSeconds ? { healthGateSeconds: ctx.options.healthGateSeconds } : {}) } : {}));
+    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single" }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
     put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);
     if (ctx.options.setupCodeFile) put(r, `${CONFIG_DIR.slice(1)}/setup-code`, readFileSync(ctx.options.setupCodeFile, "utf8").trim() + "\n", 0o600);
 
-    put(r, "etc/systemd/system/sovereign.service", sovereignService(ctx.board));
+    put(r, "etc/systemd/system/sovereign.service", sovereignService(ctx.board, ab));
     put(r, "etc/systemd/system/sovereign-firstboot.service", firstbootService());
     copyFileSync(join(overlayDir(), "sovereign-firstboot.sh"), join(r, "usr/local/sbin/sovereign-firstboot"));
     chmodSync(join(r, "usr/local/sbin/sovereign-firstboot"), 0o755);
@@ -126,6 +129,20 @@ export const configureStep = defineStep({
     put(r, "etc/systemd/system/sovereign-network.service", networkImportService(ctx.board));
     const units = ["sovereign.service", "sovereign-firstboot.service", "sovereign-console.service", "sovereign-recovery.service", "sovereign-network.service",
       "systemd-networkd.service", "systemd-resolved.service", "systemd-timesyncd.service", "avahi-daemon.service"];
+    if (ab) {
+      // The data partition's mount point and the slot's side of the A/B layout (image/lib/abLayout.ts).
+      mkdirSync(join(r, DATA_MOUNT.slice(1)), { recursive: true });
+      for (const p of STATE_PATHS) if (p.kind === "dir") mkdirSync(join(r, p.path.slice(1)), { recursive: true });
+      put(r, "etc/udev/rules.d/80-sovereign-slots.rules", slotUdevRule());
+      const reboot = rebootRequestUnits();
+      put(r, "etc/systemd/system/sovereign-reboot.path", reboot.path);
+      put(r, "etc/systemd/system/sovereign-reboot.service", reboot.service);
+      put(r, REBOOT_SCRIPT.slice(1), reboot.script, 0o755);
+      put(r, "etc/systemd/system/sovereign-trial-guard.service", trialGuardService(serviceEnvironment(ctx.board)));
+      put(r, "etc/udev/rules.d/80-sovereign-usb-update.rules", usbUpdateRule());
+      put(r, "etc/systemd/system/sovereign-usb-update.service", usbUpdateService(ctx.board));
+      units.push("sovereign-reboot.path", "sovereign-usb-update.service");
+    }
     if (ctx.options.statusTty) {
       const st = statusService(ctx.options.statusTty);
       put(r, "etc/systemd/system/sovereign-status.service", st.unit);
@@ -138,6 +155,9 @@ export const configureStep = defineStep({
     // No shell logins on the appliance: a serial getty would only swallow the console.
     const tty = ctx.board.console.split(",")[0] ?? "ttyS0";
     await exec("systemctl", ["--root", r, "mask", `serial-getty@${tty}.service`], { logFile: ctx.logFile });
+    // A/B: /etc/machine-id is a bind mount of the data partition's copy, made by the initramfs (abLayout.ts),
+    // so it is committed already; the commit unit, which runs for any mount point there, only fails on it.
+    if (ab) await exec("systemctl", ["--root", r, "mask", "systemd-machine-id-commit.service"], { logFile: ctx.logFile });
     // A unit in an ordering cycle is dropped at boot without failing anything: refuse to ship one.
     const verify = await inChroot(r, ["sh", "-c", "systemd-analyze verify --man=no default.target 2>&1; true"], { logFile: ctx.logFile });
     const dropped = orderingCycles(verify);

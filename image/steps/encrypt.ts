@@ -47,12 +47,16 @@ export function recoveryKeyArgs(ctx: Pick<BuildContext, "board" | "options">, ke
   return ["luksAddKey", "--batch-mode", ...pbkdfArgs(ctx), "--key-file", keyFile, image, recoveryFile];
 }
 
-/** Step 7c: LUKS2-encrypt the root image in place with the build passphrase, under the UUID configure chose; add the recovery key's keyslot. */
+/**
+ * Step 7c: LUKS2-encrypt the root image (the data partition's in the A/B layout) in place with the
+ * build passphrase, under the UUID configure chose; add the recovery key's keyslot.
+ */
 export const encryptStep = defineStep({
   name: "encrypt",
-  title: "Encrypt root as LUKS2 (offline, in place)",
-  needs: ["keys", "configure", "rootfs-image"],
-  async run(ctx, { keys, configure, "rootfs-image": root }) {
+  title: "Encrypt root (or the A/B data partition) as LUKS2 (offline, in place)",
+  needs: ["keys", "configure", "rootfs-image", "data-image"],
+  async run(ctx, { keys, configure, "rootfs-image": rootFs, "data-image": data }) {
+    const root = data ?? rootFs;
     const img = root.image;
     const keyFile = join(ctx.work, "build.key");
     writeFileSync(keyFile, keys.buildKey, { mode: 0o600 });

@@ -2,6 +2,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { dirname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
+import { dataMountScript } from "../lib/abLayout.js";
 import { initramfsFiles, initramfsGenerator, USB_KEY_KEYSCRIPT } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { listInitrd, missingInitrdModules, moduleName, requiredInitrdModules } from "../lib/initrdModules.js";
@@ -81,6 +82,13 @@ export const initramfsStep = defineStep({
     mkdirSync(hooks, { recursive: true });
     writeFileSync(join(hooks, "sovereign-slim"), initrdSlimHook(ctx.unlock), { mode: 0o755 });
     chmodSync(join(hooks, "sovereign-slim"), 0o755);
+    if (ctx.options.layout === "ab") {
+      // The data partition, mounted and bound over the slot's paths before PID 1 starts.
+      const lb = join(r, "etc/initramfs-tools/scripts/local-bottom");
+      mkdirSync(lb, { recursive: true });
+      writeFileSync(join(lb, "sovereign-data"), dataMountScript(), { mode: 0o755 });
+      chmodSync(join(lb, "sovereign-data"), 0o755);
+    }
     if (ctx.unlock === "usb-key") {
       const ks = join(r, USB_KEY_KEYSCRIPT.slice(1));
       mkdirSync(dirname(ks), { recursive: true });

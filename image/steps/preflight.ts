@@ -1,3 +1,5 @@
+import { boardSupportsAb } from "../lib/abLayout.js";
+import { initramfsGenerator } from "../lib/bootConfig.js";
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -48,6 +50,10 @@ export const preflightStep = defineStep({
     const o = ctx.options;
     if (!ctx.board.unlock.includes(ctx.unlock))
       throw new SovereignError("IMAGE_UNLOCK_UNSUPPORTED", `board ${ctx.board.id} does not support --unlock ${ctx.unlock} (it supports ${ctx.board.unlock.join(", ")})`);
+    if (o.layout === "ab" && !boardSupportsAb(ctx.board))
+      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab is built for UEFI boards with a GPT disk so far, not ${ctx.board.id} (its boot is ${ctx.board.boot.kind}, table ${ctx.board.partitions.table})`);
+    if (o.layout === "ab" && initramfsGenerator(ctx.unlock) === "dracut")
+      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab does not support --unlock ${ctx.unlock} yet: its data partition is mounted by an initramfs-tools script, and ${ctx.unlock} images boot a dracut initrd`);
     if (ctx.unlock === "ssh" && !o.sshKeyFile)
       throw new SovereignError("IMAGE_OPTION_INVALID", "--unlock ssh needs --ssh-key FILE (an authorized_keys file for dropbear in the initramfs)");
     if (o.sshKeyFile) readable(o.sshKeyFile, "--ssh-key file");

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
@@ -54,7 +54,10 @@ export const runtimeStep = defineStep({
     const native = pruneNodeModules(join(app, "node_modules"));
     await stripNative(ctx, native);
     const bytes = Number((await capture("du", ["-sb", app])).split("\t")[0]);
-    const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
+    const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as { version: string };
+    // --version (a bundle's, or an image's): the node reports it as its running version (core/packageVersion.ts).
+    if (ctx.options.version && ctx.options.version !== pkg.version) writeFileSync(join(app, "package.json"), `${JSON.stringify({ ...pkg, version: ctx.options.version }, null, 2)}\n`);
+    const version = ctx.options.version ?? pkg.version;
     ctx.progress(`runtime ${version}: ${(bytes / 1024 ** 2).toFixed(0)} MiB (${((before - bytes) / 1024 ** 2).toFixed(0)} MiB of tests, types, maps and symbols pruned), ${keep.length} modules`);
     // Optional per-platform packages npm skipped on this host (e.g. sqlite-vec-linux-arm64 on an x64 host) are not in the image.
     if (missing.length > 0) ctx.progress(`warning: not installed on the build host, so not in the image: ${missing.join(", ")}`);

@@ -47,6 +47,9 @@ describe.runIf(requireRoot() && requireTools("debugfs", "flock"))("image bundle 
     expect(readFileSync(join(out, "esp/sovereign/b/vmlinuz")).subarray(0, 2).toString("latin1")).toBe("MZ");
     // The new root pins the key that signed it, so the version after it is accepted too.
     const config = execFileSync("debugfs", ["-R", "cat /etc/sovereign/config.json", slot], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    expect(JSON.parse(config)).toEqual({ update: { trustedKeys: [buildKey] } });
+    // An A/B root: it also names both slots and the ESP, which the node on it updates next.
+    expect(JSON.parse(config)).toMatchObject({ update: { trustedKeys: [buildKey], slotA: "/dev/disk/by-partlabel/sovereign-root-a", slotB: "/dev/disk/by-partlabel/sovereign-root-b", bootDir: "/boot/efi" } });
+    // The node's own files are not in a slot: its data dir is an empty mount point for the data partition.
+    expect(execFileSync("debugfs", ["-R", "ls -l /etc/sovereign", slot], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })).not.toMatch(/build\.key|recovery\.key/);
   }, 45 * 60_000);
 });

@@ -13,12 +13,11 @@ import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { request } from "node:https";
-import { connect, type TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { testLlamaModel } from "../models/testModelCache.js";
 import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { field, httpsJson, list, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
 import type { BuildManifest } from "../../image/lib/manifest.js";
@@ -27,59 +26,6 @@ const out = join(repoRoot, "test-artifacts/image-ssh");
 const MiB = 1024 * 1024;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64", "ssh", "ssh-keygen") && requireRoot();
 const wifiFixture = join(repoRoot, "test/fixtures/image/wifi/valid/home.txt");
-
-/** One `key=value` of the SOVSTATUS line (values have no spaces). */
-function field(line: string, key: string): string {
-  const m = new RegExp(`(?:^|\\s)${key}=(\\S*)`).exec(line);
-  if (!m?.[1]) throw new Error(`no ${key}= in ${line}`);
-  return m[1];
-}
-
-/** A `key=[a,b,]` list of the SOVSTATUS line. */
-function list(line: string, key: string): string[] {
-  return field(line, key).replace(/^\[|\]$/g, "").split(",").filter(Boolean);
-}
-
-/** The SHA-256 fingerprint (colon hex, as `sovereign node` prints it) of the certificate served on `port`. */
-async function servedFingerprint(port: number): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const s = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, servername: "sovereign.local" }, () => {
-      resolve(s.getPeerCertificate().fingerprint256);
-      s.end();
-    });
-    s.on("error", reject);
-  });
-}
-
-/** A JSON request to the forwarded HTTPS port, answered only by the certificate whose SHA-256 fingerprint is `pinned`. */
-async function httpsJson(port: number, pinned: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; cookies: string[] }> {
-  const payload = JSON.stringify(body);
-  return await new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method, path, rejectUnauthorized: false, servername: "sovereign.local", timeout: 10 * 60_000,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } },
-      (res) => {
-        const served = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
-        if (served !== pinned) return reject(new Error(`served certificate ${served} is not the console's ${pinned}`));
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : {}) as Record<string, unknown>, cookies: res.headers["set-cookie"] ?? [] }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-
-/** Rethrows a failed request with the node's and the kernel's journal, as the status unit follows them on the second serial port. */
-function withJournal(vm: Vm, what: string): (err: Error) => never {
-  return (err) => {
-    const journal = readText(vm.serial1).split("\n").filter((l) => /SOV(JOURNAL|KERNEL)/.test(l)).slice(-80).join("\n");
-    throw new Error(`${what}: ${err.message}\n${journal}`);
-  };
-}
 
 /** One ssh attempt into the initramfs with `key`; dropbear's forced command is cryptroot-unlock, fed on stdin. */
 function ssh(vm: Vm, key: string, input: string): { status: number | null; output: string } {

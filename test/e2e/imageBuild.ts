@@ -67,7 +67,7 @@ export function bootInitrd(built: BuiltImage, out: string): InitrdListing {
   run("sh", ["-c", `${cat} | head -c ${bytes} > '${head}'`]);
   const env = "MTOOLS_SKIP_CHECK=1";
   const listing = run("sh", ["-c", `${env} mdir -b -/ -i '${head}@@1M' ::/`]);
-  const name = /^::\/(initrd\.img[^/\s]*)$/m.exec(listing)?.[1];
+  const name = /^::\/((?:sovereign\/a\/)?initrd\.img[^/\s]*)$/m.exec(listing)?.[1];
   if (!name) throw new Error(`no initrd.img in the boot partition of ${built.image}:\n${listing}`);
   const initrd = join(out, "boot-initrd.img");
   run("sh", ["-c", `${env} mcopy -o -i '${head}@@1M' '::/${name}' '${initrd}'`]);

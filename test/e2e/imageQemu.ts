@@ -64,6 +64,8 @@ export interface Vm {
   exited: Promise<number | null>;
   /** Types at serial 0 (needs `interactive`), e.g. a LUKS passphrase followed by "\r". */
   type(text: string): Promise<void>;
+  /** Sends one command to qemu's monitor (e.g. drive_add, device_add) and returns its reply. */
+  monitor(command: string): Promise<string>;
   /** Asks the guest to power off (ACPI) through the monitor, then waits for qemu to exit. */
   powerdown(timeoutMs: number): Promise<void>;
 }
@@ -74,6 +76,10 @@ export interface BootOptions {
   dir: string;
   disk: string;
   usbKey?: string;
+  /** More disks (raw images) after the key stick, e.g. a stick labelled SOVUPDATE holding a bundle. */
+  extraDrives?: readonly string[];
+  /** An xHCI controller (id xhci), so a test can plug a USB stick in while the guest runs (vm.monitor). */
+  usbHost?: boolean;
   accel: "kvm" | "tcg";
   tag: string;
   /** A software TPM 2.0 (swtpm) keeping its state here; the same dir is the same TPM across boots. */
@@ -120,6 +126,8 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
     "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
     "-drive", `if=virtio,format=raw,file=${opts.disk}`,
     ...(opts.usbKey ? ["-drive", `if=virtio,format=raw,file=${opts.usbKey}`] : []),
+    ...(opts.extraDrives ?? []).flatMap((d) => ["-drive", `if=virtio,format=raw,file=${d}`]),
+    ...(opts.usbHost ? ["-device", "qemu-xhci,id=xhci"] : []),
     "-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:8080${sshPort ? `,hostfwd=tcp:127.0.0.1:${sshPort}-:22` : ""}${httpsPort ? `,hostfwd=tcp:127.0.0.1:${httpsPort}-:8443` : ""}`, "-device", "virtio-net-pci,netdev=n0",
     ...(tpm ? ["-chardev", `socket,id=chrtpm,path=${tpm.socket}`, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm", "-device", "tpm-tis,tpmdev=tpm0"] : []),
     ...(opts.interactive
@@ -139,6 +147,19 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
       if (!opts.interactive) throw new Error("boot with interactive: true to type at the console");
       await new Promise<void>((resolve, reject) => {
         const c = connect(console0, () => c.end(text, () => resolve()));
+        c.on("error", reject);
+      });
+    },
+    async monitor(command) {
+      return await new Promise<string>((resolve, reject) => {
+        let reply = "";
+        const c = connect(monitor, () => {
+          c.write(`${command}\n`);
+          // The monitor answers on the same line discipline and keeps the socket open: give it a moment.
+          setTimeout(() => c.end(), 1500);
+        });
+        c.on("data", (b: Buffer) => (reply += b.toString()));
+        c.on("close", () => resolve(reply));
         c.on("error", reject);
       });
     },

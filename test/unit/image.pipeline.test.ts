@@ -28,7 +28,7 @@ describe("the pipeline", () => {
   it("runs the named steps in the documented order", () => {
     expect(pipeline.map((s) => s.name)).toEqual([
       "preflight", "keys", "bootstrap", "runtime", "packages", "cuda-runner", "configure", "models", "kernel-modules", "initramfs",
-      "boot-partition", "rootfs-image", "encrypt", "assemble", "compress", "manifest",
+      "boot-partition", "data-image", "rootfs-image", "encrypt", "assemble", "compress", "manifest",
     ]);
     expect(new Set(pipeline.map((s) => s.name)).size).toBe(pipeline.length);
   });
@@ -39,12 +39,12 @@ describe("the pipeline", () => {
       for (const n of step.needs) expect(before, `${step.name} needs ${n}`).toContain(n);
     }
     // The data flow, as the steps declare it.
-    expect(encryptStep.needs).toEqual(["keys", "configure", "rootfs-image"]);
+    expect(encryptStep.needs).toEqual(["keys", "configure", "rootfs-image", "data-image"]);
     expect(manifestStep.needs).toEqual(expect.arrayContaining(["runtime", "configure", "models", "encrypt", "assemble", "compress"]));
   });
 
   it("refuses a step list in which a step reads what no earlier step produced, at compile time and at run time", () => {
-    // @ts-expect-error encrypt needs keys, configure and rootfs-image, which are not in the list yet
+    // @ts-expect-error encrypt needs keys, configure, rootfs-image and data-image, which are not in the list yet
     expect(() => new StepList<never>().then(preflightStep).then(encryptStep)).toThrow(/encrypt needs keys, configure, rootfs-image/);
     // @ts-expect-error a step name twice
     expect(() => new StepList<never>().then(preflightStep).then(preflightStep)).toThrow(/already in the list/);
@@ -52,7 +52,7 @@ describe("the pipeline", () => {
   });
 
   it("a step gets exactly the outputs it needs, typed", () => {
-    expectTypeOf<Parameters<typeof encryptStep.run>[1]>().toEqualTypeOf<Pick<StepOutputs, "keys" | "configure" | "rootfs-image">>();
+    expectTypeOf<Parameters<typeof encryptStep.run>[1]>().toEqualTypeOf<Pick<StepOutputs, "keys" | "configure" | "rootfs-image" | "data-image">>();
     expectTypeOf<Parameters<typeof encryptStep.run>[1]["rootfs-image"]>().toEqualTypeOf<{ image: string; fsBytes: number }>();
     expectTypeOf<Parameters<typeof preflightStep.run>[1]>().toEqualTypeOf<Pick<StepOutputs, never>>();
   });

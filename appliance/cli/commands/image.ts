@@ -14,6 +14,19 @@ import { buildBundle } from "../../../image/bundle.js";
 import { packageVersion } from "../../../core/packageVersion.js";
 
 /** The Debian mirror the host's own apt uses, so the build goes where apt already can. */
+/** Test knobs from the environment (the e2e suites set them; nothing a user needs): the same for a build and a bundle. */
+function testKnobs(): Partial<BuildOptions> {
+  const e = process.env;
+  return {
+    ...(e.SOVEREIGN_IMAGE_TEST_PBKDF_KIB ? { buildPbkdfMemoryKiB: Number(e.SOVEREIGN_IMAGE_TEST_PBKDF_KIB) } : {}),
+    ...(e.SOVEREIGN_IMAGE_STATUS_TTY ? { statusTty: e.SOVEREIGN_IMAGE_STATUS_TTY } : {}),
+    ...(e.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER ? { deviceCipher: e.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER } : {}),
+    ...(e.SOVEREIGN_IMAGE_STOP_AFTER ? { stopAfter: e.SOVEREIGN_IMAGE_STOP_AFTER } : {}),
+    ...(e.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S ? { usbKeyWaitSeconds: Number(e.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S) } : {}),
+    ...(e.SOVEREIGN_IMAGE_TEST_HEALTH_GATE_S ? { healthGateSeconds: Number(e.SOVEREIGN_IMAGE_TEST_HEALTH_GATE_S) } : {}),
+  };
+}
+
 export function hostMirror(readText: (p: string) => string | undefined = (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined)): string {
   for (const f of ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]) {
     const t = readText(f);
@@ -62,8 +75,12 @@ export function registerImageCommand(program: Command): void {
     .option("--compress <kind>", "zstd | xz | none", "zstd")
     .option("--l4t <path-or-apt-line>", "jetson-orin: NVIDIA L4T BSP directory or apt source line (opt-in)")
     .option("--update-key <file>", "the update key the image trusts (update.trustedKeys): a 32-byte ed25519 secret key or its public key in hex (default: the build key)")
+    .option("--layout <kind>", "single (one encrypted root) | ab (two system slots updated with signed bundles, and an encrypted data partition; UEFI boards)", "single")
+    .option("--version <v>", "the runtime version the image reports (default: this runtime's package.json version)")
     .option("--json", "print the result as JSON (progress goes to stderr)")
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
+      const layout = String(opts.layout);
+      if (layout !== "single" && layout !== "ab") throw new SovereignError("IMAGE_OPTION_INVALID", `--layout must be single or ab, not ${layout}`);
       const json = Boolean(opts.json);
       const compress = String(opts.compress) as Compression;
       if (!["zstd", "xz", "none"].includes(compress)) throw new SovereignError("IMAGE_OPTION_INVALID", `--compress must be zstd, xz or none, not ${compress}`);
@@ -91,11 +108,9 @@ export function registerImageCommand(program: Command): void {
         repoRoot: resolve(import.meta.dirname, "../../.."),
         ...(opts.l4t ? { l4t: String(opts.l4t) } : {}),
         ...(opts.updateKey ? { updateKeyFile: resolve(String(opts.updateKey)) } : {}),
-        ...(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB ? { buildPbkdfMemoryKiB: Number(process.env.SOVEREIGN_IMAGE_TEST_PBKDF_KIB) } : {}),
-        ...(process.env.SOVEREIGN_IMAGE_STATUS_TTY ? { statusTty: process.env.SOVEREIGN_IMAGE_STATUS_TTY } : {}),
-        ...(process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER ? { deviceCipher: process.env.SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER } : {}),
-        ...(process.env.SOVEREIGN_IMAGE_STOP_AFTER ? { stopAfter: process.env.SOVEREIGN_IMAGE_STOP_AFTER } : {}),
-        ...(process.env.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S ? { usbKeyWaitSeconds: Number(process.env.SOVEREIGN_IMAGE_TEST_KEY_WAIT_S) } : {}),
+        layout,
+        ...(opts.version ? { version: String(opts.version) } : {}),
+        ...testKnobs(),
       };
       // repoRoot: from dist/appliance/cli/commands up three is dist/; the repo is one more up when compiled.
       if (!existsSync(resolve(options.repoRoot, "package.json"))) options.repoRoot = resolve(options.repoRoot, "..");
@@ -126,6 +141,8 @@ export function registerImageCommand(program: Command): void {
     .requiredOption("--board <id>", `the board: ${boards.map((b) => b.id).join(" | ")}`)
     .requiredOption("--out <file>", "the bundle file to write (e.g. sovereign-x86_64-0.2.0.sovupdate)")
     .option("--version <v>", "the version the bundle installs (default: this runtime's package.json version)")
+    .option("--unlock <method>", "the unlock method of the nodes it is for (its initrd unlocks their data partition): passphrase | usb-key | ssh (default passphrase)")
+    .option("--ssh-key <file>", "ssh unlock: authorized_keys for dropbear in the initrd, as the image was built with")
     .option("--update-key <file>", "ed25519 secret key (32 bytes) that signs the bundle (default: the build key, <cache>/build-key.ed25519)")
     .option("--distro <id>", "the distribution the rootfs is built from")
     .option("--mirror <url>", "Debian mirror (default: the host's apt mirror)")
@@ -143,6 +160,9 @@ export function registerImageCommand(program: Command): void {
             board: String(opts.board), out: dirname(out), models: [], cache: String(opts.cache), compress: "none", repoRoot: root,
             mirror: opts.mirror ? String(opts.mirror) : hostMirror(),
             ...(opts.distro ? { distro: String(opts.distro) } : {}),
+            ...(opts.unlock ? { unlock: String(opts.unlock) as UnlockMethod } : {}),
+            ...(opts.sshKey ? { sshKeyFile: resolve(String(opts.sshKey)) } : {}),
+            ...testKnobs(),
           },
           version: opts.version ? String(opts.version) : packageVersion(),
           ...(opts.updateKey ? { updateKeyFile: String(opts.updateKey) } : {}),

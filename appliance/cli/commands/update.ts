@@ -1,3 +1,4 @@
+import { SovereignError } from "../../../core/errors/SovereignError.js";
 import type { Command } from "commander";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmdirSync } from "node:fs";
@@ -158,5 +159,23 @@ export function registerUpdateCommand(program: Command): void {
     .action((opts: Record<string, unknown>) => {
       const r = serviceFor(opts).markGood("cli");
       printResult(Boolean(opts.json), r, () => `slot ${r.slot} (${r.version}) marked good`);
+    });
+
+  addSettingFlags(
+    update.command("leave-trial").description("Give up the booted trial slot and reboot into the committed one (what sovereign-trial-guard runs when the node keeps failing to start). Not on trial: says so and exits 3."),
+    UPDATE_KEYS,
+  )
+    .option("--why <text>", "the reason the rollback report gives", "given up from the command line")
+    .option("--json", "machine-readable output")
+    .action((opts: Record<string, unknown>) => {
+      try {
+        const r = serviceFor(opts).abandonTrial(String(opts.why));
+        printResult(Boolean(opts.json), { left: true, ...r }, () => `left the trial of ${r.version} on slot ${r.slot}: ${r.command.join(" ")}`);
+      } catch (err) {
+        // The guard runs after any start failure; off a trial there is nothing to leave, which is not an error of its own.
+        if (!(err instanceof SovereignError && err.code === "UPDATE_NO_TRIAL")) throw err;
+        printResult(Boolean(opts.json), { left: false, reason: err.message }, () => err.message);
+        process.exitCode = 3;
+      }
     });
 }

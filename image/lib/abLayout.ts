@@ -1,0 +1,162 @@
+import type { BoardProfile } from "../boards/BoardProfile.js";
+import { DATA_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
+import { DATA_DIR, SERVICE_USER } from "./units.js";
+
+/**
+ * The A/B layout (`--layout ab`): the ESP, two system slots and a LUKS2 data
+ * partition. Text and constants only; the steps write them.
+ *
+ * The slots hold the OS and the runtime, the same bytes on every node of a
+ * version, so they are plain ext4 an update writes whole. Everything that is
+ * the node's own lives on the data partition and is bind-mounted over the
+ * slot's path by the initramfs, before systemd starts (machine-id is read by
+ * PID 1 itself). The one unlock per boot opens only the data partition.
+ */
+export type ImageLayout = "single" | "ab";
+
+/** The dm name of the unlocked data partition. */
+export const DATA_MAPPER = "sovdata";
+/** Where the data partition is mounted in every slot. */
+export const DATA_MOUNT = "/data";
+/** On the data partition: the tree mirrored onto the slot's paths. */
+export const STATE_DIR = "state";
+/** On the data partition: the build key, recovery key and setup code, until first boot uses them (never in a slot, which is not encrypted). */
+export const FIRSTBOOT_DIR = "firstboot";
+
+/** What is the node's own: bind-mounted from /data/state<path> over <path>. */
+export const STATE_PATHS: readonly { path: string; kind: "dir" | "file" }[] = [
+  { path: DATA_DIR, kind: "dir" },
+  { path: "/etc/machine-id", kind: "file" },
+  // The journal survives an update and a rollback, so the old slot can show why the new one failed.
+  { path: "/var/log/journal", kind: "dir" },
+];
+
+/** A slot's own kernel options: the slot is named only by these two (core/bootSelection.ts retargets them). */
+export function slotCmdline(slot: "a" | "b"): string[] {
+  return [`root=PARTLABEL=${SLOT_PARTLABEL[slot]}`, `sovereign.slot=${slot}`, "rw"];
+}
+
+/** How big each slot is: room for later versions to grow past this one's root filesystem. */
+export function slotBytesFor(rootFsBytes: number): number {
+  const MiB = 1024 * 1024;
+  return Math.ceil(Math.max(rootFsBytes * 1.5, rootFsBytes + 512 * MiB) / MiB) * MiB;
+}
+
+/**
+ * initramfs-tools local-bottom script: root (a slot) is mounted at
+ * ${rootmnt}; cryptroot has opened the data partition (crypttab's
+ * `initramfs` option). Mount it and bind the node's own paths over the
+ * slot's, so PID 1 starts with them. A missing data partition is a panic:
+ * booting without it would start a fresh node with a new identity.
+ */
+export function dataMountScript(): string {
+  const binds = STATE_PATHS.map((p) => `bind ${p.kind} ${p.path}`).join("\n");
+  return `#!/bin/sh
+# Sovereign A/B layout: mount the data partition and bind the node's own paths over the slot's (image/lib/abLayout.ts).
+PREREQ=""
+prereqs() { echo "$PREREQ"; }
+case "$1" in prereqs) prereqs; exit 0 ;; esac
+. /scripts/functions
+DEV=/dev/mapper/${DATA_MAPPER}
+[ -b "$DEV" ] || panic "sovereign: the data partition is not unlocked ($DEV missing)"
+mount -t ext4 -o rw,noatime "$DEV" "\${rootmnt}${DATA_MOUNT}" || panic "sovereign: cannot mount the data partition"
+bind() {
+  src="\${rootmnt}${DATA_MOUNT}/${STATE_DIR}$2"
+  if [ ! -e "$src" ]; then
+    if [ "$1" = dir ]; then mkdir -p "$src"; else mkdir -p "\${src%/*}"; : > "$src"; fi
+  fi
+  [ -e "\${rootmnt}$2" ] || { log_warning_msg "sovereign: $2 is missing in this slot; not bound"; return 0; }
+  mount -o bind "$src" "\${rootmnt}$2" || panic "sovereign: cannot bind $2 from the data partition"
+}
+# PID 1 would otherwise treat an empty machine-id as a first boot on every boot, and its transient id
+# cannot be committed through the bind mount: the device's id is made here once, on the data partition.
+mid="\${rootmnt}${DATA_MOUNT}/${STATE_DIR}/etc/machine-id"
+cur=""
+[ -f "$mid" ] && read -r cur < "$mid"
+if [ \${#cur} -ne 32 ]; then
+  mkdir -p "\${mid%/*}"
+  IFS=- read -r a b c d e < /proc/sys/kernel/random/uuid
+  echo "$a$b$c$d$e" > "$mid"
+fi
+${binds}
+exit 0
+`;
+}
+
+/** The update service's slot settings, written into the image's /etc/sovereign/config.json. */
+export function slotUpdateSettings(bootDir: string): Record<string, unknown> {
+  return {
+    slotA: `/dev/disk/by-partlabel/${SLOT_PARTLABEL.a}`,
+    slotB: `/dev/disk/by-partlabel/${SLOT_PARTLABEL.b}`,
+    bootDir,
+    bootMethod: "systemd-boot",
+    // The node cannot reboot from its sandbox: it asks, and sovereign-reboot.path does it as root.
+    rebootCommand: ["/usr/bin/touch", REBOOT_REQUEST],
+  };
+}
+
+/** The file the node touches to ask for a reboot (into a trial, or out of one the health gate gave up). */
+export const REBOOT_REQUEST = `${DATA_DIR}/update/reboot-request`;
+
+/** The slots' block devices belong to the service's group: the update service writes the inactive one. */
+export function slotUdevRule(): string {
+  return `SUBSYSTEM=="block", ENV{ID_PART_ENTRY_NAME}=="${SLOT_PARTLABEL.a}|${SLOT_PARTLABEL.b}", GROUP="${SERVICE_USER}", MODE="0660"\n`;
+}
+
+/** The path unit, service and script that reboot when the node asks; a request older than this boot (a power cut after it) is dropped, not obeyed. */
+export function rebootRequestUnits(): { path: string; service: string; script: string } {
+  return {
+    path: ["[Unit]", "Description=Reboot when the Sovereign node asks (an update's trial boot, or leaving one)", "", "[Path]", `PathExists=${REBOOT_REQUEST}`, "", "[Install]", "WantedBy=multi-user.target", ""].join("\n"),
+    service: ["[Unit]", "Description=Reboot for the Sovereign node's update", "", "[Service]", "Type=oneshot", `ExecStart=${REBOOT_SCRIPT}`, ""].join("\n"),
+    script: [
+      "#!/bin/sh",
+      "# sovereign-reboot.path found the node's request (image/lib/abLayout.ts).",
+      `f=${REBOOT_REQUEST}`,
+      "[ -e \"$f\" ] || exit 0",
+      "booted=$(( $(date +%s) - $(cut -d. -f1 /proc/uptime) ))",
+      "if [ \"$(stat -c %Y \"$f\")\" -lt \"$booted\" ]; then echo \"dropping a reboot request from before this boot\"; rm -f \"$f\"; exit 0; fi",
+      "rm -f \"$f\"",
+      "sync",
+      "exec systemctl reboot",
+      "",
+    ].join("\n"),
+  };
+}
+
+export const REBOOT_SCRIPT = "/usr/local/sbin/sovereign-reboot-request";
+
+/**
+ * Runs (as root) when sovereign.service has failed for good (its start
+ * limit): on a trial boot the trial is given up and the node reboots into the
+ * old slot; on a committed slot the node is started again after a pause, as
+ * Restart= did before the limit.
+ */
+export function trialGuardService(env: Record<string, string>): string {
+  return [
+    "[Unit]",
+    "Description=Sovereign: leave a trial boot whose node does not start",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    ...Object.entries(env).map(([k, v]) => `Environment=${k}=${v}`),
+    "ExecStart=-/usr/local/bin/sovereign update leave-trial --why \"the node failed to start (sovereign.service hit its start limit)\" --json",
+    "ExecStart=/bin/sh -c 'sleep 60; systemctl reset-failed sovereign.service; systemctl start --no-block sovereign.service'",
+    "",
+  ].join("\n");
+}
+
+/** The ESP's fstab options in the A/B layout: the service's group may write (boot entries, a slot's kernel and initrd). */
+export function espMountOptions(gid: number): string {
+  return `uid=0,gid=${gid},fmask=0117,dmask=0007,nofail,x-systemd.device-timeout=5min`;
+}
+
+/** The data partition's fstab line (already mounted by the initramfs; listed so systemd knows and unmounts it last). */
+export function dataFstabLine(): string {
+  return `/dev/mapper/${DATA_MAPPER} ${DATA_MOUNT} ext4 defaults,noatime 0 0`;
+}
+
+export function boardSupportsAb(board: BoardProfile): boolean {
+  return board.boot.kind === "uefi" && board.partitions.table === "gpt";
+}
+
+export { DATA_PARTLABEL, SLOT_PARTLABEL };

@@ -1,0 +1,133 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { retargetOptions, systemdBoot } from "../../core/bootSelection.js";
+import { findBoard } from "../../image/boards/registry.js";
+import { dataMountScript, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { crypttab, fstab, loaderEntry } from "../../image/lib/bootConfig.js";
+import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
+import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
+
+const ids = { luksUuid: "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e", rootFsUuid: "11111111-2222-3333-4444-555555555555", bootVolumeId: "ABCD-1234" };
+const x86 = findBoard("x86_64")!;
+
+describe("A/B layout: partitions", () => {
+  const layout = { table: "gpt" as const, arch: "amd64" as const, bootBytes: 256 * MiB, rootBytes: 48 * MiB, slotBytes: 900 * MiB, diskBytes: minimumDiskBytes(256 * MiB, 48 * MiB, 900 * MiB) };
+
+  it("puts the two slots between the ESP and the data partition, which stays last so first boot can grow it", () => {
+    const p = placePartitions(layout);
+    expect(p.slots?.a.startBytes).toBe(257 * MiB);
+    expect(p.slots?.b.startBytes).toBe(257 * MiB + 900 * MiB);
+    expect(p.root.startBytes).toBe(257 * MiB + 1800 * MiB);
+    expect(minimumDiskBytes(256 * MiB, 48 * MiB, 900 * MiB)).toBe(MiB + 256 * MiB + 1800 * MiB + 48 * MiB + MiB);
+  });
+
+  it("names the slots as the kernel command line finds them, and gives the data partition the plain Linux type", () => {
+    const s = sfdiskScript(layout);
+    const lines = s.split("\n").filter((l) => l.startsWith("start="));
+    expect(lines.map((l) => /name="([^"]+)"/.exec(l)?.[1])).toEqual(["ESP", "sovereign-root-a", "sovereign-root-b", "sovereign-data"]);
+    expect(lines[1]).toContain("4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
+    expect(lines[3]).toContain("0FC63DAF-8483-4772-8E79-3D69D8477DE4");
+  });
+
+  it("refuses the A/B layout on an MBR disk, and slots that are not whole MiB", () => {
+    expect(() => sfdiskScript({ ...layout, table: "dos" })).toThrow(/GPT/);
+    expect(() => sfdiskScript({ ...layout, slotBytes: 900 * MiB + 1 })).toThrow(/whole MiB/);
+  });
+
+  it("sizes a slot with room for later versions to grow", () => {
+    expect(slotBytesFor(435 * MiB)).toBe(947 * MiB);
+    expect(slotBytesFor(2000 * MiB)).toBe(3000 * MiB);
+    expect(slotBytesFor(435 * MiB) % MiB).toBe(0);
+  });
+});
+
+describe("A/B layout: boot files", () => {
+  it("crypttab opens the data partition in the initramfs, by the same label and key as a single root", () => {
+    expect(crypttab("usb-key", ids, "ab")).toMatch(/^sovdata LABEL=sovereign-luks \/dev\/disk\/by-label\/SOVKEY:\/sovereign\.key luks,discard,initramfs,tries=0,keyscript=/);
+    expect(crypttab("passphrase", ids, "ab")).toBe("sovdata LABEL=sovereign-luks none luks,discard,initramfs\n");
+    expect(crypttab("passphrase", ids)).toBe("sovroot LABEL=sovereign-luks none luks,discard,initramfs\n");
+  });
+
+  it("fstab mounts the data partition and an ESP the service's group may write, and no root (the command line names the slot)", () => {
+    const f = fstab(x86, ids, { serviceGid: 997 });
+    expect(f).toContain("/dev/mapper/sovdata /data ext4");
+    expect(f).toMatch(/UUID=ABCD-1234 \/boot\/efi vfat uid=0,gid=997,fmask=0117,dmask=0007,nofail,x-systemd\.device-timeout=5min/);
+    expect(f).not.toMatch(/ \/ ext4/);
+  });
+
+  it("slot A's loader entry is one the update service can retarget, arm and bless", () => {
+    const { entryPath, entry, loaderConf } = loaderEntry(x86, "usb-key", ids.luksUuid, ["sovereign.keywait=20"], { version: "0.9.1" });
+    expect(entryPath).toBe("loader/entries/sovereign-a.conf");
+    expect(entry).toContain("linux /sovereign/a/vmlinuz");
+    expect(entry).toMatch(/options root=PARTLABEL=sovereign-root-a sovereign\.slot=a rw rootfstype=ext4 .*sovereign\.keywait=20/);
+    const files = new Map([["loader/loader.conf", loaderConf], [entryPath, entry]]);
+    expect(systemdBoot.inspect(files)).toEqual({ committed: "a", trial: null, triesLeft: null });
+    const armed = systemdBoot.arm(files, { slot: "b", version: "0.9.2", tries: 3 });
+    const b = armed.find((o) => o.op === "write" && o.path.startsWith("loader/entries/sovereign-b+3"));
+    expect(b && b.op === "write" ? b.content : "").toContain("root=PARTLABEL=sovereign-root-b sovereign.slot=b rw");
+    expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b");
+  });
+
+  it("the image's config names both slots, the ESP and a reboot the sandboxed node can ask for", () => {
+    const s = slotUpdateSettings("/boot/efi");
+    expect(s).toMatchObject({ slotA: "/dev/disk/by-partlabel/sovereign-root-a", slotB: "/dev/disk/by-partlabel/sovereign-root-b", bootDir: "/boot/efi", bootMethod: "systemd-boot" });
+    expect(s.rebootCommand).toEqual(["/usr/bin/touch", "/var/lib/sovereign/update/reboot-request"]);
+    expect(slotUdevRule()).toMatch(/ENV\{ID_PART_ENTRY_NAME\}=="sovereign-root-a\|sovereign-root-b", GROUP="sovereign", MODE="0660"/);
+  });
+});
+
+describe("A/B layout: units and scripts", () => {
+  it("the initramfs script mounts the data partition and binds every state path, panicking rather than booting a blank node", () => {
+    const s = dataMountScript();
+    expect(s).toContain('mount -t ext4 -o rw,noatime "$DEV" "${rootmnt}/data"');
+    for (const p of STATE_PATHS) expect(s).toContain(`bind ${p.kind} ${p.path}`);
+    expect(s).toMatch(/\[ -b "\$DEV" \] \|\| panic/);
+    expect(spawnSync("sh", ["-n"], { input: s }).status).toBe(0);
+  });
+
+  it("the reboot script obeys a request from this boot and drops one from before it", () => {
+    const { path, service, script } = rebootRequestUnits();
+    expect(path).toContain("PathExists=/var/lib/sovereign/update/reboot-request");
+    expect(service).toContain("ExecStart=/usr/local/sbin/sovereign-reboot-request");
+    expect(spawnSync("sh", ["-n"], { input: script }).status).toBe(0);
+    // Run for real with the request path and systemctl swapped for files in a temp dir.
+    const dir = mkdtempSync(join(tmpdir(), "sov-reboot-"));
+    const req = join(dir, "reboot-request");
+    const log = join(dir, "systemctl.log");
+    writeFileSync(join(dir, "systemctl"), `#!/bin/sh\necho "$@" >> ${log}\n`, { mode: 0o755 });
+    const runScript = (): string => {
+      const r = spawnSync("sh", ["-c", script.replace("/var/lib/sovereign/update/reboot-request", req).replace("exec systemctl", `exec ${join(dir, "systemctl")}`)], { encoding: "utf8" });
+      return r.stdout;
+    };
+    writeFileSync(req, "");
+    spawnSync("touch", ["-d", "2000-01-01", req]);
+    expect(runScript()).toContain("dropping a reboot request from before this boot");
+    expect(spawnSync("test", ["-e", log]).status).not.toBe(0);
+    writeFileSync(req, "");
+    runScript();
+    expect(spawnSync("cat", [log], { encoding: "utf8" }).stdout).toBe("reboot\n");
+    expect(spawnSync("test", ["-e", req]).status).not.toBe(0);
+  });
+
+  it("sovereign.service hands a node that keeps failing to the trial guard, and may write only the two slots and the ESP", () => {
+    const ab = sovereignService(x86, true);
+    expect(ab).toMatch(/StartLimitIntervalSec=600\nStartLimitBurst=5\nOnFailure=sovereign-trial-guard\.service/);
+    expect(ab).toContain("ReadWritePaths=/var/lib/sovereign /boot/efi");
+    expect(ab).toContain("DevicePolicy=closed");
+    expect(ab).toContain("DeviceAllow=/dev/disk/by-partlabel/sovereign-root-b rw");
+    const single = sovereignService(x86);
+    expect(single).toContain("PrivateDevices=yes");
+    expect(single).not.toContain("OnFailure");
+    const guard = trialGuardService({ SOVEREIGN_BOARD: "x86_64" });
+    expect(guard).toContain('ExecStart=-/usr/local/bin/sovereign update leave-trial --why "');
+    expect(guard).toContain("Environment=SOVEREIGN_BOARD=x86_64");
+  });
+
+  it("first boot re-encrypts the data partition and finds its keys inside it", () => {
+    expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false, layout: "ab" })).toMatch(/^MAPPER=sovdata\nKEY_DIR=\/data\/firstboot\n/);
+    expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false })).toMatch(/^MAPPER=sovroot\nKEY_DIR=\/etc\/sovereign\n/);
+  });
+});
