@@ -4,10 +4,11 @@
 // The root part is a real ext4 made with `mkfs.ext4 -d` (as the image build makes its root) from
 // SOVEREIGN_UPDATE_BENCH_TREE (default: this repo's node_modules/better-sqlite3, node-llama-cpp and
 // onnxruntime-node, native code and JavaScript like the runtime in an image), or SOVEREIGN_UPDATE_BENCH_ROOTFS
-// when it names a built root filesystem. Reboot into the update and the fall-back from a failed trial need
-// the A/B image layout, which is not built yet: the result says so instead of a number.
+// when it names a built root filesystem. Reboot into the update and the fall-back from a failed trial take
+// several qemu boots (20-40 min under TCG), so they are measured by the A/B e2e suite
+// (test/e2e/image.ab.test.ts) and copied here from its last run, with that run's date and acceleration.
 import { execFileSync } from "node:child_process";
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generateSecretKey, publicKeyOf } from "../core/ed25519.js";
@@ -16,6 +17,18 @@ import { writeBundleToSlot } from "../services/update/slotWriter.js";
 import { writeResult } from "./lib/writeResult.js";
 
 const repo = resolve(import.meta.dirname, "..");
+
+/** The boot timings of the A/B e2e suite's last run (test-artifacts/image-ab/measured.json), or why there are none. */
+function abTimings(): Record<string, unknown> {
+  const file = join(repo, "test-artifacts/image-ab/measured.json");
+  if (!existsSync(file)) return { rebootIntoUpdateToHealthy: null, failedTrialToServingOnOldSlot: null, notMeasured: "no run of test/e2e/image.ab.test.ts on this checkout (CI=true npx vitest run test/e2e/image.ab.test.ts)" };
+  const m = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  return {
+    rebootIntoUpdateToHealthy: m.rebootIntoUpdateToHealthzSeconds ?? null,
+    failedTrialToServingOnOldSlot: m.failedTrialToServingSeconds ?? null,
+    abRun: { from: "test/e2e/image.ab.test.ts", at: statSync(file).mtime.toISOString(), accel: m.accel, seconds: m },
+  };
+}
 const MiB = 1024 * 1024;
 const seconds = (t0: bigint): number => +(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(3);
 
@@ -111,9 +124,7 @@ try {
       pageCacheDropped: cold,
       note: "verify pass (signature, every part's sha256), then the write pass re-hashing, then the root read back from the slot; to a slot file on this machine's disk",
     },
-    rebootIntoUpdateToHealthy: null,
-    failedTrialToServingOnOldSlot: null,
-    notMeasured: "the image has no A/B layout yet (two system slots, a data partition, boot counting), so neither a reboot into an update nor a fall-back can be timed",
+    ...abTimings(),
   });
 } finally {
   rmSync(dir, { recursive: true, force: true });

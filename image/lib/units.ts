@@ -34,7 +34,19 @@ export function sovereignService(board: BoardProfile, ab = false): string {
     : ab
       ? ["PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-a rw", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-b rw"]
       : ["PrivateDevices=yes"];
-  const guard = ab ? "\n# Five failed starts in 10 minutes: on a trial boot the guard goes back to the old slot.\nStartLimitIntervalSec=600\nStartLimitBurst=5\nOnFailure=sovereign-trial-guard.service" : "";
+  const guard = ab
+    ? [
+        "",
+        // The update service writes the ESP. It is mounted "nofail"; started before it, the sandbox would pin the
+        // empty mount point (ReadWritePaths binds it) and the ESP mounted later would not show inside.
+        "Wants=boot-efi.mount",
+        "After=boot-efi.mount",
+        "# Five failed starts in 10 minutes: on a trial boot the guard goes back to the old slot.",
+        "StartLimitIntervalSec=600",
+        "StartLimitBurst=5",
+        "OnFailure=sovereign-trial-guard.service",
+      ].join("\n")
+    : "";
   return `[Unit]
 Description=Sovereign Node
 Documentation=file://${APP_DIR}/README.md

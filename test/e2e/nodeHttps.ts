@@ -1,6 +1,7 @@
 // Shared by the image e2e suites: the booted node's status line fields, and requests to its forwarded
 // HTTPS port that are answered only by the certificate the console printed.
 import { createReadStream, statSync } from "node:fs";
+import type { ClientRequest } from "node:http";
 import { request } from "node:https";
 import { connect, type TLSSocket } from "node:tls";
 import { readText, type Vm } from "./imageQemu.js";
@@ -28,26 +29,38 @@ export async function servedFingerprint(port: number): Promise<string> {
   });
 }
 
+/**
+ * One request on its own TLS connection (no keep-alive), refused unless the certificate the handshake
+ * presented has the SHA-256 fingerprint `pinned`. The fingerprint is read at the handshake, not from the
+ * response's socket, which a node closing the connection under load may already have torn down.
+ */
+function pinnedRequest(port: number, pinned: string, method: string, path: string, headers: Record<string, string | number>, send: (req: ClientRequest) => void): Promise<{ status: number; text: string; cookies: string[] }> {
+  return new Promise((resolve, reject) => {
+    let served: string | undefined;
+    const req = request({ host: "127.0.0.1", port, method, path, rejectUnauthorized: false, servername: "sovereign.local", timeout: 20 * 60_000, agent: false, headers }, (res) => {
+      if (served !== pinned) {
+        res.resume();
+        return reject(new Error(`served certificate ${served} is not the console's ${pinned}`));
+      }
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text, cookies: res.headers["set-cookie"] ?? [] }));
+    });
+    req.on("socket", (socket) => (socket as TLSSocket).once("secureConnect", () => (served = (socket as TLSSocket).getPeerCertificate().fingerprint256)));
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on("error", reject);
+    send(req);
+  });
+}
+
+const parse = (text: string): Record<string, unknown> => (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+
 /** A JSON request to the forwarded HTTPS port, answered only by the certificate whose SHA-256 fingerprint is `pinned`. */
 export async function httpsJson(port: number, pinned: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; cookies: string[] }> {
   const payload = JSON.stringify(body);
-  return await new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method, path, rejectUnauthorized: false, servername: "sovereign.local", timeout: 10 * 60_000,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers } },
-      (res) => {
-        const served = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
-        if (served !== pinned) return reject(new Error(`served certificate ${served} is not the console's ${pinned}`));
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : {}) as Record<string, unknown>, cookies: res.headers["set-cookie"] ?? [] }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end(payload);
-  });
+  const r = await pinnedRequest(port, pinned, method, path, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }, (req) => req.end(payload));
+  return { status: r.status, json: parse(r.text), cookies: r.cookies };
 }
 
 /** Rethrows a failed request with the node's and the kernel's journal, as the status unit follows them on the second serial port. */
@@ -58,24 +71,8 @@ export function withJournal(vm: Vm, what: string): (err: Error) => never {
   };
 }
 
-
 /** Streams a file as the body (application/octet-stream) to the forwarded HTTPS port, pinned like httpsJson. */
 export async function httpsUpload(port: number, pinned: string, path: string, file: string, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  return await new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port, method: "POST", path, rejectUnauthorized: false, servername: "sovereign.local", timeout: 20 * 60_000,
-        headers: { "content-type": "application/octet-stream", "content-length": statSync(file).size, ...headers } },
-      (res) => {
-        const served = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
-        if (served !== pinned) return reject(new Error(`served certificate ${served} is not the console's ${pinned}`));
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (text += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`POST ${path} timed out`)));
-    req.on("error", reject);
-    createReadStream(file).pipe(req);
-  });
+  const r = await pinnedRequest(port, pinned, "POST", path, { "content-type": "application/octet-stream", "content-length": statSync(file).size, ...headers }, (req) => createReadStream(file).pipe(req));
+  return { status: r.status, json: parse(r.text) };
 }

@@ -115,6 +115,8 @@ describe("A/B layout: units and scripts", () => {
   it("sovereign.service hands a node that keeps failing to the trial guard, and may write only the two slots and the ESP", () => {
     const ab = sovereignService(x86, true);
     expect(ab).toMatch(/StartLimitIntervalSec=600\nStartLimitBurst=5\nOnFailure=sovereign-trial-guard\.service/);
+    // Ordered after the ESP's mount: the sandbox binds /boot/efi at start, so a later mount would not show inside.
+    expect(ab).toMatch(/Wants=boot-efi\.mount\nAfter=boot-efi\.mount/);
     expect(ab).toContain("ReadWritePaths=/var/lib/sovereign /boot/efi");
     expect(ab).toContain("DevicePolicy=closed");
     expect(ab).toContain("DeviceAllow=/dev/disk/by-partlabel/sovereign-root-b rw");
