@@ -40,7 +40,10 @@ netfiles=$(ls "$boot" 2>/dev/null | grep '^sovereign-network' | tr '\\n' ',')
 donesecret=$(grep -ci '^passphrase' "$boot/sovereign-network.txt.done" 2>/dev/null)
 iwd=$(for f in /var/lib/iwd/*.psk /var/lib/iwd/*.open; do [ -f "$f" ] && echo "$(basename "$f" | tr ' ' '_'):$(stat -c %a "$f"):$(grep '^Passphrase=' "$f" | sha256sum | cut -c1-16)"; done | tr '\\n' ',')
 regdom=$(sed -n 's/.*ieee80211_regdom=//p' /etc/modprobe.d/sovereign-wifi.conf 2>/dev/null)
-echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) restarts=$(systemctl show -p NRestarts --value sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] ntpconf=[$ntpconf] netimport=$netimport clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} firstboot=$fb" > /dev/${tty}
+# The boot partition as the system sees it and as the node's sandbox does (A/B images write it from the node).
+esp=$(findmnt -n -o FSTYPE,OPTIONS --mountpoint "$boot" 2>/dev/null | tr ' ' ',')
+nodeesp=$(nsenter -t "$pid" -m -- stat -c '%m,%A,%g' "$boot" 2>/dev/null),$(nsenter -t "$pid" -m -- stat -f -c '%T' "$boot" 2>/dev/null)
+echo "SOVSTATUS state=$(systemctl is-system-running) user=$user failed=[$failed] active=$(systemctl is-active sovereign.service) restarts=$(systemctl show -p NRestarts --value sovereign.service) resolv=$resolv dns=[$dns] lookup=\${lookup:-none} resolved=$(systemctl is-active systemd-resolved) timesyncd=$(systemctl is-active systemd-timesyncd) ntpsync=\${ntp:-unknown} ntpservers=[$ntpservers] ntpconf=[$ntpconf] netimport=$netimport clock=$(date -u +%s) memmax=$memmax netfiles=[$netfiles] donesecret=\${donesecret:-none} iwd=[$iwd] regdom=\${regdom:-none} esp=[$esp] nodeesp=[$nodeesp] firstboot=$fb" > /dev/${tty}
 # A node that restarted or is not active: its last journal lines follow the status line, for the test's log.
 if [ "$(systemctl show -p NRestarts --value sovereign.service)" != 0 ] || ! systemctl is-active -q sovereign.service; then
   journalctl -b -u sovereign.service --no-pager -o short-monotonic -n 60 2>&1 | sed 's/^/SOVJOURNAL /' > /dev/${tty}

@@ -325,7 +325,14 @@ export class UpdateService {
   /** The health gate's verdict: the booted trial slot becomes the one that boots (bless / tryboot commit). */
   markGood(actor: string | null): { slot: Slot; version: string } {
     const trial = this.bootedTrial();
-    if (this.selector && this.o.bootDir) applyBootOps(this.o.bootDir, this.selector.commit(readBootFiles(this.o.bootDir, this.selector), trial.slot));
+    if (this.selector && this.o.bootDir) {
+      applyBootOps(this.o.bootDir, this.selector.commit(readBootFiles(this.o.bootDir, this.selector), trial.slot));
+      // Read back: a boot partition that is not mounted (or not visible in the node's sandbox) would take the
+      // commit silently, and the firmware would still count the trial down and fall back. Say so instead.
+      const view = this.selector.inspect(readBootFiles(this.o.bootDir, this.selector));
+      if (view.trial === trial.slot || view.committed !== trial.slot)
+        throw new SovereignError("UPDATE_BOOT_PARTITION", `After the commit, ${this.o.bootDir} boots ${view.committed ?? "no slot"}${view.trial ? ` with slot ${view.trial} on trial` : ""}, not slot ${trial.slot}.`);
+    }
     this.mutate((s) => {
       s.slots[trial.slot] = { version: trial.version, condition: "good", since: new Date().toISOString() };
       s.trial = null;

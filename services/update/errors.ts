@@ -14,6 +14,7 @@ export const updateErrors = defineErrors("update", {
   UPDATE_NOT_CONFIGURED: { status: 409, description: "This node has no A/B slots configured (`update.slotA`, `update.slotB`), so it cannot apply updates.", hint: "Images with the A/B layout set these; a development node has none." },
   UPDATE_BUSY: { status: 409, description: "Another update is being applied right now.", hint: "Wait for it to finish (see `sovereign update status`)." },
   UPDATE_NOTHING_PENDING: { status: 409, description: "There is no verified update waiting for a restart." },
+  UPDATE_BOOT_PARTITION: { status: 500, description: "The boot partition does not show the change just written to it (is it mounted at update.bootDir, and writable by the node?); the boot entries are as they were.", hint: "Check `findmnt` for update.bootDir and the node's journal; the trial stays as it was and falls back on its own." },
   UPDATE_NO_TRIAL: { status: 409, description: "The booted slot is not on trial, so there is nothing to mark good." },
   UPDATE_UPLOAD_TOO_LARGE: { status: 413, description: "The uploaded bundle is larger than `update.maxBundleBytes`.", hint: "Raise update.maxBundleBytes, or apply the bundle on the node with `sovereign update apply FILE`." },
   UPDATE_OFFER_MALFORMED: { status: 400, description: "A peer's update offer is not well formed (version, board, size, sha256 and the bundle's signed header), or its fields do not match that header; nothing was fetched." },

@@ -56,6 +56,22 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("update service", () => {
+  it("does not call a trial committed when the boot partition does not show the commit (not mounted where the node looks)", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+    v1.restart("admin", () => undefined);
+    reboot("b");
+    const v2 = service("0.2.0");
+    expect(v2.status().trial).toMatchObject({ slot: "b" });
+    // What the node saw in the A/B e2e before the fix: an empty mount point instead of the ESP.
+    rmSync(join(dir, "esp"), { recursive: true, force: true });
+    mkdirSync(join(dir, "esp"));
+    expect(() => v2.markGood("system")).toThrow(expect.objectContaining({ code: "UPDATE_BOOT_PARTITION" }));
+    expect(v2.status().trial).toMatchObject({ slot: "b", version: "0.2.0" });
+    expect(v2.status().lastResult?.outcome).not.toBe("committed");
+    expect(events.some((e) => e.type === "update.committed")).toBe(false);
+  });
+
   it("applies, restarts into the trial, marks good; then a failed trial rolls back and the status names the failed version", async () => {
     const v1 = service("0.1.0");
     const applied = await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
