@@ -1,6 +1,7 @@
 import { systemdBootEntry } from "../../core/bootSelection.js";
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
 import { DATA_MAPPER, dataFstabLine, espMountOptions, slotCmdline, type ImageLayout } from "./abLayout.js";
+import { ESP_PARTLABEL } from "./sfdisk.js";
 
 /**
  * A headless appliance reboots after a kernel panic rather than hang with
@@ -82,7 +83,8 @@ export function fstab(board: BoardProfile, ids: BootIds, ab?: { serviceGid: numb
   const bootDir = board.boot.kind === "uefi" ? "/boot/efi" : "/boot/firmware";
   // A/B: root is the slot the command line names (mounted by the initramfs); the ESP is writable by the
   // service's group, whose update service writes a slot's boot files and entries there.
-  if (ab) return [dataFstabLine(), `UUID=${ids.bootVolumeId} ${bootDir} vfat ${espMountOptions(ab.serviceGid)} 0 2`, ""].join("\n");
+  // By GPT name, not the FAT volume id: a slot written from a bundle carries the fstab of the bundle's build.
+  if (ab) return [dataFstabLine(), `PARTLABEL=${ESP_PARTLABEL} ${bootDir} vfat ${espMountOptions(ab.serviceGid)} 0 2`, ""].join("\n");
   return [
     `/dev/mapper/${ROOT_MAPPER} / ext4 defaults,noatime,errors=remount-ro 0 1`,
     // A slow medium (or udev held up at boot) must not cost the boot partition, and with it the network file's

@@ -9,6 +9,11 @@ export const partitionTypes = {
 /** GPT partition names of the A/B layout: the kernel command line names a slot by these (root=PARTLABEL=…). */
 export const SLOT_PARTLABEL = { a: "sovereign-root-a", b: "sovereign-root-b" } as const;
 export const DATA_PARTLABEL = "sovereign-data";
+/**
+ * The A/B layout's ESP, by GPT name: fstab mounts it by this name, because a slot's fstab comes from the
+ * build of its bundle, whose ESP volume id is not this disk's.
+ */
+export const ESP_PARTLABEL = "sovereign-esp";
 
 export const SECTOR = 512;
 export const MiB = 1024 * 1024;
@@ -70,7 +75,7 @@ export function sfdiskScript(layout: DiskLayout): string {
       "unit: sectors",
       "sector-size: 512",
       "",
-      line(boot, partitionTypes.esp, "ESP"),
+      line(boot, partitionTypes.esp, slots ? ESP_PARTLABEL : "ESP"),
       // The slots carry the root type; the command line names one (root=PARTLABEL=…), so systemd's gpt-auto
       // root discovery, which only acts without root=, never picks between them. The data partition is plain Linux data.
       ...(slots ? [line(slots.a, rootType, SLOT_PARTLABEL.a), line(slots.b, rootType, SLOT_PARTLABEL.b), line(root, partitionTypes.linuxData, DATA_PARTLABEL)] : [line(root, rootType, "sovereign-root")]),

@@ -27,7 +27,7 @@ describe("A/B layout: partitions", () => {
   it("names the slots as the kernel command line finds them, and gives the data partition the plain Linux type", () => {
     const s = sfdiskScript(layout);
     const lines = s.split("\n").filter((l) => l.startsWith("start="));
-    expect(lines.map((l) => /name="([^"]+)"/.exec(l)?.[1])).toEqual(["ESP", "sovereign-root-a", "sovereign-root-b", "sovereign-data"]);
+    expect(lines.map((l) => /name="([^"]+)"/.exec(l)?.[1])).toEqual(["sovereign-esp", "sovereign-root-a", "sovereign-root-b", "sovereign-data"]);
     expect(lines[1]).toContain("4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
     expect(lines[3]).toContain("0FC63DAF-8483-4772-8E79-3D69D8477DE4");
   });
@@ -54,7 +54,9 @@ describe("A/B layout: boot files", () => {
   it("fstab mounts the data partition and an ESP the service's group may write, and no root (the command line names the slot)", () => {
     const f = fstab(x86, ids, { serviceGid: 997 });
     expect(f).toContain("/dev/mapper/sovdata /data ext4");
-    expect(f).toMatch(/UUID=ABCD-1234 \/boot\/efi vfat uid=0,gid=997,fmask=0117,dmask=0007,nofail,x-systemd\.device-timeout=5min/);
+    // By GPT name: a slot written from a bundle has the fstab of the bundle's build, whose ESP volume id is another.
+    expect(f).toMatch(/^PARTLABEL=sovereign-esp \/boot\/efi vfat uid=0,gid=997,fmask=0117,dmask=0007,nofail,x-systemd\.device-timeout=5min/m);
+    expect(f).not.toContain("ABCD-1234");
     expect(f).not.toMatch(/ \/ ext4/);
   });
 
