@@ -20,7 +20,9 @@ function stoppedBuild(initrd: string): void {
   writeFileSync(join(work, "src/vmlinuz"), "MZ kernel");
   writeFileSync(join(work, "src/initrd.img"), initrd);
   execFileSync("mkfs.vfat", ["-C", join(work, "boot.img"), "2048"], { stdio: "ignore" });
-  for (const f of ["vmlinuz", "initrd.img"]) execFileSync("mcopy", ["-i", join(work, "boot.img"), join(work, "src", f), `::/${f}`], { env });
+  // The A/B layout's ESP, which bundles are built with: slot A's pair under /sovereign/a/.
+  execFileSync("mmd", ["-i", join(work, "boot.img"), "::/sovereign", "::/sovereign/a"], { env });
+  for (const f of ["vmlinuz", "initrd.img"]) execFileSync("mcopy", ["-i", join(work, "boot.img"), join(work, "src", f), `::/sovereign/a/${f}`], { env });
 }
 
 beforeEach(() => {
