@@ -123,7 +123,9 @@ describe("federation knowledge and backup mirrors reach app.memory and the data 
 
   it("alpha's backup is mirrored to bravo after the backup job, ciphertext at rest; alpha opens it back, bravo only on purpose; sierra gets none", async () => {
     const marker = "MARKER-ZEBRA-7f3c91";
-    a.app.memory.add(LOCAL_USER, { text: `Private diary entry ${marker} that must stay alpha's.` });
+    // Another local user's memory: knowledge sync shares only the owner's, so bravo can only ever see it
+    // through the mirror (with LOCAL_USER, the 2 s export pushed it to bravo's database whenever the backup ran longer).
+    a.app.memory.add("diary-keeper", { text: `Private diary entry ${marker} that must stay alpha's.` });
     const run = a.app.scheduler.runNow("db-backup");
     expect((await run.done).outcome).toBe("ok");
     await until(() => b.app.federation.mirrors.list(A).some((m) => m.complete), "a complete mirror at bravo", 30_000);
