@@ -1,10 +1,11 @@
 // Build a real x86_64 image from the Debian mirror and boot it in qemu with OVMF:
 // usb-key unlock from a second disk, first boot re-encrypts to a new volume key (progress on the
 // console) and gives the device its own LUKS and ext4 UUIDs, the node serves /healthz through a
-// forwarded port, a reboot unlocks and serves again, and a boot without the key stick says so on the
-// console, then unlocks with the recovery key typed there.
+// forwarded port, and a boot without the key stick says so on the
+// console, then unlocks with the recovery key typed there. (A plain reboot with the stick is the A/B suite's
+// trial boot, image.ab.test.ts.)
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
@@ -139,20 +140,6 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     measured.luksUuidDevice = h.uuid;
     measured.keyslotsAfterFirstBoot = Object.keys(h.json.keyslots).length;
   });
-
-  it("a reboot unlocks and serves again, without running first boot twice", async () => {
-    const vm = await bootToHealthz({ dir: out, disk, usbKey, accel, tag: "second" }, "/healthz 200 after reboot", 20 * 60_000);
-    try {
-      measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
-      const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
-      writeFileSync(join(out, "status-second.txt"), line);
-      expect(line).toContain("failed=[]");
-      expect(readText(vm.serial0)).not.toContain("re-encrypting");
-    } finally {
-      await vm.powerdown(120_000);
-    }
-    expect(existsSync(disk)).toBe(true);
-  }, 30 * 60_000);
 
   it("without the key stick the console asks for it, then for the recovery key, which unlocks the disk; a recovery file on the boot partition gives the unclaimed node a new setup code", async () => {
     // Recovery by physical presence rides along on this boot: whoever can write the boot partition asks for a new code.
