@@ -80,7 +80,11 @@ export function retargetOptions(options: string, to: Slot): string {
   return options.replace(/sovereign\.slot=[ab]\b/g, `sovereign.slot=${to}`).replace(/sovereign-root-[ab]\b/g, `sovereign-root-${to}`);
 }
 
-export function systemdBootEntry(slot: Slot, version: string, generation: number, options: string): string {
+/**
+ * A slot's entry. `sharedInitrds` follow the slot's own initrd, in order: files on the ESP that belong to
+ * the node rather than to a slot (an ssh-unlock image's host keys, appended as a cpio archive).
+ */
+export function systemdBootEntry(slot: Slot, version: string, generation: number, options: string, sharedInitrds: readonly string[] = []): string {
   return [
     `title Sovereign Node ${version} (slot ${slot.toUpperCase()})`,
     // One sort key for both slots; then systemd-boot orders by version, newest first, so the generation decides.
@@ -88,9 +92,15 @@ export function systemdBootEntry(slot: Slot, version: string, generation: number
     `version ${generation}`,
     `linux /sovereign/${slot}/vmlinuz`,
     `initrd /sovereign/${slot}/initrd.img`,
+    ...sharedInitrds.map((p) => `initrd ${p}`),
     `options ${options}`,
     "",
   ].join("\n");
+}
+
+/** An entry's initrd lines that are not under a slot's own directory, in order. */
+export function sharedInitrdsOf(entry: string): string[] {
+  return [...entry.matchAll(/^initrd\s+(\S+)\s*$/gm)].map((m) => m[1] ?? "").filter((p) => p !== "" && !/^\/sovereign\/[ab]\//.test(p));
 }
 
 /** loader.conf with `default sovereign-*`: the newest generation that is not bad boots; other lines are kept. */
@@ -109,7 +119,7 @@ export const systemdBoot: BootSelector = {
     const opts = /^options\s+(.*)$/m.exec(from?.text ?? "")?.[1] ?? `sovereign.slot=${slot}`;
     return [
       ...all.filter((e) => e.slot === slot).map((e): BootOp => ({ op: "remove", path: e.path })),
-      { op: "write", path: `${ENTRY_DIR}sovereign-${slot}+${tries}.conf`, content: systemdBootEntry(slot, version, generation, retargetOptions(opts, slot)) },
+      { op: "write", path: `${ENTRY_DIR}sovereign-${slot}+${tries}.conf`, content: systemdBootEntry(slot, version, generation, retargetOptions(opts, slot), sharedInitrdsOf(from?.text ?? "")) },
       { op: "write", path: "loader/loader.conf", content: loaderConf(files.get("loader/loader.conf")) },
     ];
   },

@@ -1,6 +1,7 @@
 import type { BoardProfile } from "../boards/BoardProfile.js";
 import { DATA_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
 import { DATA_DIR, SERVICE_USER } from "./units.js";
+import { REGDOM_CONF, TIMESYNCD_CONF } from "./wifiImport.js";
 
 /**
  * The A/B layout (`--layout ab`): the ESP, two system slots and a LUKS2 data
@@ -23,13 +24,66 @@ export const STATE_DIR = "state";
 /** On the data partition: the build key, recovery key and setup code, until first boot uses them (never in a slot, which is not encrypted). */
 export const FIRSTBOOT_DIR = "firstboot";
 
+/**
+ * The node's own settings that live in /etc, on the data partition: what the owner's network file set
+ * (reached through NODE_ETC_LINKS) and sshd's host keys. Root's, not the service user's.
+ */
+export const NODE_ETC = "/etc/sovereign/node";
+
 /** What is the node's own: bind-mounted from /data/state<path> over <path>. */
 export const STATE_PATHS: readonly { path: string; kind: "dir" | "file" }[] = [
   { path: DATA_DIR, kind: "dir" },
   { path: "/etc/machine-id", kind: "file" },
   // The journal survives an update and a rollback, so the old slot can show why the new one failed.
   { path: "/var/log/journal", kind: "dir" },
+  // Wi-Fi networks (the imported network file's, and any iwd learns): a node on Wi-Fi stays on it after an update.
+  { path: "/var/lib/iwd", kind: "dir" },
+  { path: NODE_ETC, kind: "dir" },
 ];
+
+/**
+ * Files in directories the slot's packages also use (so the directory itself cannot be bound): each is a
+ * symlink in the slot to a file in NODE_ETC. The network import writes through the link (wifiImport.ts).
+ */
+export const NODE_ETC_LINKS: Readonly<Record<string, string>> = {
+  [`/${TIMESYNCD_CONF}`]: `${NODE_ETC}/timesyncd.conf`,
+  [`/${REGDOM_CONF}`]: `${NODE_ETC}/modprobe-wifi.conf`,
+};
+
+/** Where sshd's host keys live in the A/B layout (an sshd_config.d drop-in names them; first boot makes them). */
+export const SSH_HOST_KEY_DIR = `${NODE_ETC}/ssh`;
+export const SSH_HOST_KEY_TYPES = ["ed25519", "ecdsa", "rsa"] as const;
+
+/** sshd_config.d drop-in: the host keys from the data partition, so they stay the node's across updates. */
+export function sshdHostKeysConf(): string {
+  return [
+    "# Sovereign A/B layout: this node's host keys are on the data partition (image/lib/abLayout.ts).",
+    ...SSH_HOST_KEY_TYPES.map((t) => `HostKey ${SSH_HOST_KEY_DIR}/ssh_host_${t}_key`),
+    "",
+  ].join("\n");
+}
+
+/**
+ * ssh unlock: the node's own initramfs ssh host keys and authorized_keys, as a cpio archive on the ESP that
+ * every slot's entry loads after the slot's initrd (the kernel unpacks archives in order, later files
+ * replacing earlier ones). A slot written from a bundle carries the bundle build's dropbear keys and
+ * authorized_keys; with this archive its trial boot still shows the node's host key and lets in its owner.
+ * First boot writes it; the build leaves an empty archive, so the entry loads from the first boot on.
+ */
+export const NODE_UNLOCK_CPIO = "/sovereign/node-unlock.cpio";
+/** ~root in the archive: it replaces the initrd's /etc/passwd (dropbear's hook names a random directory). */
+export const NODE_UNLOCK_HOME = "/root-sovereign";
+
+/** A cpio (newc) archive holding no file, only the trailer: what the kernel unpacks as nothing. */
+export function emptyCpio(): Buffer {
+  const name = "TRAILER!!!\0";
+  // magic, then 13 eight-digit hex fields: ino mode uid gid nlink mtime filesize devmajor devminor rdevmajor rdevminor namesize check.
+  const fields = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, name.length, 0].map((n) => n.toString(16).padStart(8, "0")).join("");
+  const head = `070701${fields}${name}`;
+  const padded = head + "\0".repeat((4 - (head.length % 4)) % 4);
+  // Padded to 512 bytes, as cpio itself writes it.
+  return Buffer.concat([Buffer.from(padded, "latin1"), Buffer.alloc((512 - (padded.length % 512)) % 512)]);
+}
 
 /** A slot's own kernel options: the slot is named only by these two (core/bootSelection.ts retargets them). */
 export function slotCmdline(slot: "a" | "b"): string[] {
@@ -51,6 +105,7 @@ export function slotBytesFor(rootFsBytes: number): number {
  */
 export function dataMountScript(): string {
   const binds = STATE_PATHS.map((p) => `bind ${p.kind} ${p.path}`).join("\n");
+  const touches = Object.values(NODE_ETC_LINKS).map((t) => `[ -e "\${rootmnt}${DATA_MOUNT}/${STATE_DIR}${t}" ] || : > "\${rootmnt}${DATA_MOUNT}/${STATE_DIR}${t}"`).join("\n");
   return `#!/bin/sh
 # Sovereign A/B layout: mount the data partition and bind the node's own paths over the slot's (image/lib/abLayout.ts).
 PREREQ=""
@@ -79,6 +134,9 @@ if [ \${#cur} -ne 32 ]; then
   echo "$a$b$c$d$e" > "$mid"
 fi
 ${binds}
+# The targets of the slot's links into ${NODE_ETC} exist, empty until the network file sets them: a dangling
+# link in modprobe.d or timesyncd.conf.d is an error at every read.
+${touches}
 exit 0
 `;
 }

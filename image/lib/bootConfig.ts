@@ -1,6 +1,6 @@
 import { systemdBootEntry } from "../../core/bootSelection.js";
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
-import { DATA_MAPPER, dataFstabLine, espMountOptions, slotCmdline, type ImageLayout } from "./abLayout.js";
+import { DATA_MAPPER, dataFstabLine, espMountOptions, NODE_UNLOCK_CPIO, slotCmdline, type ImageLayout } from "./abLayout.js";
 import { ESP_PARTLABEL } from "./sfdisk.js";
 
 /**
@@ -113,7 +113,7 @@ export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, luksUuid:
   if (ab)
     return {
       entryPath: "loader/entries/sovereign-a.conf",
-      entry: systemdBootEntry("a", ab.version, 1, kernelCmdline(board, unlock, luksUuid, extra, "ab")),
+      entry: systemdBootEntry("a", ab.version, 1, kernelCmdline(board, unlock, luksUuid, extra, "ab"), unlock === "ssh" ? [NODE_UNLOCK_CPIO] : []),
       loaderConf: ["default sovereign-*", "timeout 0", "editor no", ""].join("\n"),
     };
   return {

@@ -6,8 +6,8 @@
  *
  *   node /opt/sovereign/dist/image/lib/wifiImport.js <boot dir> [<root>]
  */
-import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, closeSync, existsSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { consumedNetworkFile, iwdNetworkConfig, NETWORK_FILE, parseNetworkFile, regulatoryDomainConfig, timesyncdConfig } from "./wifiConfig.js";
 
@@ -21,7 +21,18 @@ export interface ImportResult {
   messages: string[];
 }
 
-function put(path: string, text: string, mode: number): void {
+/**
+ * Writes atomically (a temp file renamed over it). A symlink is written through, not replaced: in the A/B
+ * layout the slot's file links to the data partition (abLayout.ts NODE_ETC_LINKS), where it must land to
+ * outlive an update. An absolute link target is taken under `root`.
+ */
+function put(root: string, rel: string, text: string, mode: number): void {
+  let path = join(root, rel);
+  const link = lstatSync(path, { throwIfNoEntry: false });
+  if (link?.isSymbolicLink()) {
+    const target = readlinkSync(path);
+    path = isAbsolute(target) ? join(root, target) : resolve(dirname(path), target);
+  }
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(`${path}.partial`, text, { mode });
   chmodSync(`${path}.partial`, mode);
@@ -58,17 +69,17 @@ export function importNetworkFile(bootDir: string, root = "/"): ImportResult {
     const net = iwdNetworkConfig(wifi);
     mkdirSync(join(root, IWD_DIR), { recursive: true, mode: 0o700 });
     chmodSync(join(root, IWD_DIR), 0o700);
-    put(join(root, IWD_DIR, net.name), net.text, 0o600);
+    put(root, join(IWD_DIR, net.name), net.text, 0o600);
     written.push(join(IWD_DIR, net.name));
     messages.push(`Wi-Fi network "${wifi.ssid}" configured${wifi.hidden ? " (hidden)" : ""}`);
     if (wifi.country) {
-      put(join(root, REGDOM_CONF), regulatoryDomainConfig(wifi.country), 0o644);
+      put(root, REGDOM_CONF, regulatoryDomainConfig(wifi.country), 0o644);
       written.push(REGDOM_CONF);
       messages.push(`Wi-Fi country ${wifi.country} (applies from the next boot if the radio driver was already loaded)`);
     }
   }
   if (ntp.length > 0) {
-    put(join(root, TIMESYNCD_CONF), timesyncdConfig(ntp), 0o644);
+    put(root, TIMESYNCD_CONF, timesyncdConfig(ntp), 0o644);
     written.push(TIMESYNCD_CONF);
     messages.push(`NTP servers: ${ntp.join(" ")}`);
   }

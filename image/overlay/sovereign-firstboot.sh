@@ -158,7 +158,17 @@ if [ ! -s /etc/machine-id ] || grep -q uninitialized /etc/machine-id; then
   : > /etc/machine-id
   systemd-machine-id-setup
 fi
-if command -v ssh-keygen >/dev/null; then ssh-keygen -A; fi
+if command -v ssh-keygen >/dev/null; then
+  if [ -n "${SSH_HOST_KEY_DIR:-}" ]; then
+    # A/B layout: on the data partition (an sshd_config.d drop-in names them), so an update keeps them.
+    mkdir -p "$SSH_HOST_KEY_DIR" && chmod 0700 "$SSH_HOST_KEY_DIR"
+    for t in ed25519 ecdsa rsa; do
+      k="$SSH_HOST_KEY_DIR/ssh_host_${t}_key"
+      # ssh-keygen asks before overwriting: an empty leftover is removed first.
+      [ -s "$k" ] || { rm -f "$k" "$k.pub"; ssh-keygen -q -t "$t" -N "" -C "" -f "$k"; }
+    done
+  else ssh-keygen -A; fi
+fi
 # ssh unlock: the build's dropbear host keys are in every copy of this image; make the device's own.
 DB=/etc/dropbear/initramfs
 if [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
@@ -169,6 +179,13 @@ if [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
   KVER=$(uname -r)
   if [ -e "/boot/initrd.img-$KVER" ]; then update-initramfs -u -k "$KVER"; else update-initramfs -c -k "$KVER"; fi
   say "made this device's own ssh host keys for the unlock prompt"
+fi
+# ssh unlock, A/B layout: a slot written from a bundle boots that bundle build's initrd, with its dropbear
+# host keys and authorized_keys. The ESP's archive, loaded after every slot's initrd, puts this device's
+# keys and its owner's authorized_keys back over them (image/lib/abLayout.ts NODE_UNLOCK_CPIO).
+if [ -n "${UNLOCK_ARCHIVE:-}" ]; then
+  if sovereign-unlock-archive "$DB" "$UNLOCK_HOME" "$UNLOCK_ARCHIVE"; then say "wrote this device's unlock keys for every slot's initramfs ($UNLOCK_ARCHIVE)"
+  else say "could not write $UNLOCK_ARCHIVE: a slot written by an update will show its bundle's ssh host key at the unlock prompt"; fi
 fi
 CODE_FILE="$DATA_DIR/setup-code"
 if [ ! -s "$CODE_FILE" ]; then

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
+import { emptyCpio, NODE_UNLOCK_CPIO } from "../lib/abLayout.js";
 import { loaderEntry } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
@@ -42,6 +43,9 @@ export const bootPartitionStep = defineStep({
       await exec("mkdir", ["-p", tmp]);
       writeFileSync(join(tmp, "loader.conf"), loaderConf);
       writeFileSync(join(tmp, "sovereign.conf"), entry);
+      // ssh unlock in the A/B layout: the entry loads the node's unlock archive, which first boot fills.
+      const unlockCpio = ab && ctx.unlock === "ssh";
+      if (unlockCpio) writeFileSync(join(tmp, "node-unlock.cpio"), emptyCpio());
       const efi = join(ctx.rootfs, ctx.board.boot.systemdBootEfi);
       if (!existsSync(efi)) throw new SovereignError("IMAGE_COMMAND_FAILED", `systemd-boot is missing at /${ctx.board.boot.systemdBootEfi} (systemd-boot-efi not installed?)`);
       await exec("mmd", ["-i", img, "::/EFI", "::/EFI/BOOT", "::/loader", "::/loader/entries", ...(ab ? ["::/sovereign", "::/sovereign/a", "::/sovereign/b"] : [])], { ...log, env });
@@ -51,6 +55,7 @@ export const bootPartitionStep = defineStep({
         [join(ctx.rootfs, "boot", `initrd.img-${ver}`), `${kdir}initrd.img`],
         [join(tmp, "loader.conf"), "::/loader/loader.conf"],
         [join(tmp, "sovereign.conf"), `::/${entryPath}`],
+        ...(unlockCpio ? [[join(tmp, "node-unlock.cpio"), `::${NODE_UNLOCK_CPIO}`] as [string, string]] : []),
       ];
       for (const [src, dst] of copies) await exec("mcopy", ["-o", "-i", img, src, dst], { ...log, env });
       ctx.progress(`systemd-boot + kernel ${ver} (${(statSync(join(ctx.rootfs, "boot", `initrd.img-${ver}`)).size / MiB).toFixed(1)} MiB initrd)`);

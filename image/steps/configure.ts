@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DATA_MOUNT, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
+import { DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
 import { usbUpdateRule, usbUpdateService } from "../lib/bundleUsbUnits.js";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
@@ -105,7 +105,7 @@ export const configureStep = defineStep({
 
     // The update keys the node accepts (services/update): --update-key, else the build key that signs the manifest.
     put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)], ab ? { ...slotUpdateSettings("/boot/efi"), ...(ctx.options.healthGateSeconds ? { healthGateSeconds: ctx.options.healthGateSeconds } : {}) } : {}));
-    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single" }));
+    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single", ...(ab ? { sshHostKeyDir: SSH_HOST_KEY_DIR } : {}), ...(ab && ctx.unlock === "ssh" ? { unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME } } : {}) }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
     put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);
     if (ctx.options.setupCodeFile) put(r, `${CONFIG_DIR.slice(1)}/setup-code`, readFileSync(ctx.options.setupCodeFile, "utf8").trim() + "\n", 0o600);
@@ -133,6 +133,17 @@ export const configureStep = defineStep({
       // The data partition's mount point and the slot's side of the A/B layout (image/lib/abLayout.ts).
       mkdirSync(join(r, DATA_MOUNT.slice(1)), { recursive: true });
       for (const p of STATE_PATHS) if (p.kind === "dir") mkdirSync(join(r, p.path.slice(1)), { recursive: true });
+      for (const [link, target] of Object.entries(NODE_ETC_LINKS)) {
+        mkdirSync(dirname(join(r, link.slice(1))), { recursive: true });
+        rmSync(join(r, link.slice(1)), { force: true });
+        symlinkSync(target, join(r, link.slice(1)));
+      }
+      // sshd (ssh unlock images) reads the node's host keys from the data partition; first boot makes them there.
+      if (existsSync(join(r, "etc/ssh/sshd_config"))) put(r, "etc/ssh/sshd_config.d/10-sovereign-host-keys.conf", sshdHostKeysConf());
+      if (ctx.unlock === "ssh") {
+        copyFileSync(join(overlayDir(), "sovereign-unlock-archive"), join(r, "usr/local/sbin/sovereign-unlock-archive"));
+        chmodSync(join(r, "usr/local/sbin/sovereign-unlock-archive"), 0o755);
+      }
       put(r, "etc/udev/rules.d/80-sovereign-slots.rules", slotUdevRule());
       const reboot = rebootRequestUnits();
       put(r, "etc/systemd/system/sovereign-reboot.path", reboot.path);

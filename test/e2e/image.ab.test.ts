@@ -20,10 +20,12 @@ import { publicKeyOf } from "../../core/ed25519.js";
 import { readBundleHead, verifyBundleFile } from "../../services/update/bundleReader.js";
 import { requireTools } from "../helpers/requireTool.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { buildImage, decompressDisk, imageCache, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
-import { httpsJson, httpsUpload, servedFingerprint, withJournal } from "./nodeHttps.js";
+import { buildImage, decompressDisk, imageCache, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { field, httpsJson, httpsUpload, list, servedFingerprint, withJournal } from "./nodeHttps.js";
+import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
 
 const out = join(repoRoot, "test-artifacts/image-ab");
+const wifiFixture = join(repoRoot, "test/fixtures/image/wifi/valid/home.txt");
 const MiB = 1024 * 1024;
 const KEY_WAIT_S = 20;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "debugfs", "flock", "qemu-system-x86_64") && requireRoot();
@@ -113,6 +115,21 @@ function updateStick(bundle: string, dest: string): void {
   run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -i ${dest} ${bundle} ::/sovereign-x86_64.sovupdate`]);
 }
 
+
+/** The owner's network file, as the node's status line shows it imported: NTP servers, the iwd network (0600, a digest of its secret line), the regulatory domain. */
+function expectNetworkFileImported(line: string): void {
+  const parsed = parseNetworkFile(readFileSync(wifiFixture, "utf8"));
+  if (!parsed.ok || !parsed.value.wifi) throw new Error("fixture does not parse");
+  expect(list(line, "ntpconf"), "the import's timesyncd drop-in").toEqual(parsed.value.ntp);
+  expect(list(line, "ntpservers"), "timesyncd's servers").toEqual(parsed.value.ntp);
+  const net = iwdNetworkConfig(parsed.value.wifi);
+  const secretLine = net.text.split("\n").find((l) => l.startsWith("Passphrase=")) ?? "";
+  const digest = createHash("sha256").update(`${secretLine}\n`).digest("hex").slice(0, 16);
+  expect(list(line, "iwd")).toEqual([`${net.name.replace(/ /g, "_")}:600:${digest}`]);
+  expect(field(line, "regdom")).toBe("DE");
+  // Imported once, on v1's first boot: the boot partition keeps only the file without its secret.
+  expect(list(line, "netfiles")).toEqual([`${NETWORK_FILE}.done`]);
+}
 describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, rollback (qemu)", () => {
   let built: BuiltImage;
   let disk: string;
@@ -146,6 +163,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     disk = decompressDisk(built, out);
     // Room for the data partition to grow into (uploads are stored there before they are applied).
     truncateSync(disk, statSync(disk).size + 2048 * MiB);
+    // The owner's network file (Wi-Fi, country, NTP servers): imported at v1's first boot, it must outlive the updates.
+    putOnBootPartition(disk, wifiFixture, NETWORK_FILE);
     usbKey = join(out, "usbkey.img");
     copyFileSync(built.usbKeyImage ?? "", usbKey);
     accel = pickAccel(out);
@@ -254,6 +273,10 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
 
       const s = await status(vm);
       expect(s).toMatchObject({ configured: true, runningVersion: "0.9.1", bootedSlot: "a", inactiveSlot: "b" });
+      const line = await waitFor("the status line", 5 * 60_000, () => statusLine(vm), vm);
+      writeFileSync(join(out, "status-v1.txt"), line);
+      expect(line).toContain("failed=[]");
+      expectNetworkFileImported(line);
 
       const refused = await upload(vm, tampered);
       // Refused at once (a 4xx), or accepted for the background verify that then refuses it: either way, never applied.
@@ -303,6 +326,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       expect(line).toContain("failed=[]");
       // The node's sandbox sees the boot partition it commits the trial on (vfat, group-writable).
       expect(line).toMatch(/nodeesp=\[\/boot\/efi,drwxrwx---,\d+,msdos\]/);
+      // The network file's settings live on the data partition: the new slot has them without a new import.
+      expectNetworkFileImported(line);
       // The same node: the memory, the user, and the key it is asked with.
       const mem = await api(vm, "GET", "/api/memory", undefined, { authorization: `Bearer ${apiKey}` });
       expect(JSON.stringify(mem.json)).toContain("blue pot");

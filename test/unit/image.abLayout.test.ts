@@ -1,14 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { retargetOptions, systemdBoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { dataMountScript, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { dataMountScript, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
 import { crypttab, fstab, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
+import { requireTools } from "../helpers/requireTool.js";
+
+const repoRoot = join(import.meta.dirname, "../..");
 
 const ids = { luksUuid: "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e", rootFsUuid: "11111111-2222-3333-4444-555555555555", bootVolumeId: "ABCD-1234" };
 const x86 = findBoard("x86_64")!;
@@ -133,5 +136,72 @@ describe("A/B layout: units and scripts", () => {
   it("first boot re-encrypts the data partition and finds its keys inside it", () => {
     expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false, layout: "ab" })).toMatch(/^MAPPER=sovdata\nKEY_DIR=\/data\/firstboot\n/);
     expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false })).toMatch(/^MAPPER=sovroot\nKEY_DIR=\/etc\/sovereign\n/);
+  });
+});
+
+describe("A/B layout: the node's own settings and unlock keys outlive an update", () => {
+  it("network settings and sshd's host keys are on the data partition: bound dirs, and links the initramfs gives a target", () => {
+    expect(STATE_PATHS).toEqual(expect.arrayContaining([{ path: "/var/lib/iwd", kind: "dir" }, { path: NODE_ETC, kind: "dir" }]));
+    for (const target of Object.values(NODE_ETC_LINKS)) expect(target.startsWith(`${NODE_ETC}/`)).toBe(true);
+    expect(Object.keys(NODE_ETC_LINKS).sort()).toEqual(["/etc/modprobe.d/sovereign-wifi.conf", "/etc/systemd/timesyncd.conf.d/50-sovereign.conf"]);
+    const s = dataMountScript();
+    for (const target of Object.values(NODE_ETC_LINKS)) expect(s).toContain(`[ -e "\${rootmnt}/data/state${target}" ] || : > "\${rootmnt}/data/state${target}"`);
+    // The links get their targets only after the binds, inside the bound directory.
+    expect(s.indexOf(`bind dir ${NODE_ETC}`)).toBeLessThan(s.indexOf("timesyncd.conf\" ] ||"));
+    expect(sshdHostKeysConf()).toBe([
+      "# Sovereign A/B layout: this node's host keys are on the data partition (image/lib/abLayout.ts).",
+      "HostKey /etc/sovereign/node/ssh/ssh_host_ed25519_key", "HostKey /etc/sovereign/node/ssh/ssh_host_ecdsa_key", "HostKey /etc/sovereign/node/ssh/ssh_host_rsa_key", "",
+    ].join("\n"));
+    const fb = firstbootConfig(x86, "ssh", { keepRecoveryPassphrase: false, layout: "ab", sshHostKeyDir: SSH_HOST_KEY_DIR, unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME } });
+    expect(fb).toContain("SSH_HOST_KEY_DIR=/etc/sovereign/node/ssh\n");
+    expect(fb).toContain("UNLOCK_ARCHIVE=/boot/efi/sovereign/node-unlock.cpio\nUNLOCK_HOME=/root-sovereign\n");
+    expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false })).not.toContain("SSH_HOST_KEY_DIR");
+  });
+
+  it("ssh unlock: slot A's entry loads the node's unlock archive after its own initrd; other unlock methods do not", () => {
+    const ssh = loaderEntry(x86, "ssh", ids.luksUuid, [], { version: "0.9.1" }).entry;
+    expect(ssh.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/a/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
+    expect(loaderEntry(x86, "usb-key", ids.luksUuid, [], { version: "0.9.1" }).entry).not.toContain("node-unlock");
+  });
+
+  it.runIf(requireTools("cpio"))("the build's placeholder is an empty archive, and first boot's holds the device's keys and owner under the archive's ~root", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sov-unlock-"));
+    const empty = join(dir, "empty.cpio");
+    writeFileSync(empty, emptyCpio());
+    expect(emptyCpio().length % 512).toBe(0);
+    const listed = spawnSync("cpio", ["-it", "--quiet"], { input: readFileSync(empty), encoding: "utf8" });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toBe("");
+
+    const db = join(dir, "dropbear");
+    mkdirSync(db);
+    writeFileSync(join(db, "dropbear_ed25519_host_key"), "device ed25519 key");
+    writeFileSync(join(db, "dropbear_ecdsa_host_key"), "device ecdsa key");
+    writeFileSync(join(db, "authorized_keys"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOwner owner@home\n");
+    const script = join(repoRoot, "image/overlay/sovereign-unlock-archive");
+    const out = join(dir, "node-unlock.cpio");
+    const r = spawnSync("sh", [script, db, NODE_UNLOCK_HOME, out], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const x = join(dir, "x");
+    mkdirSync(x);
+    expect(spawnSync("cpio", ["-idm", "--quiet"], { cwd: x, input: readFileSync(out) }).status).toBe(0);
+    expect(readFileSync(join(x, "etc/dropbear/dropbear_ed25519_host_key"), "utf8")).toBe("device ed25519 key");
+    expect(readFileSync(join(x, "etc/dropbear/dropbear_ecdsa_host_key"), "utf8")).toBe("device ecdsa key");
+    expect(readFileSync(join(x, "etc/passwd"), "utf8")).toBe("root:*:0:0::/root-sovereign:/bin/sh\n");
+    expect(readFileSync(join(x, "root-sovereign/.ssh/authorized_keys"), "utf8")).toContain("owner@home");
+    // dropbear refuses keys a group or others can write; the host keys stay private.
+    expect(statSync(join(x, "root-sovereign/.ssh")).mode & 0o777).toBe(0o700);
+    expect(statSync(join(x, "etc/dropbear/dropbear_ed25519_host_key")).mode & 0o077).toBe(0);
+    // Owned by root inside the archive, whoever wrote it.
+    const verbose = spawnSync("cpio", ["-itv", "--quiet"], { input: readFileSync(out), encoding: "utf8" }).stdout;
+    for (const line of verbose.trim().split("\n")) expect(line).toMatch(/^\S+\s+\d+\s+root\s+root\s/);
+    // Without authorized_keys there is nothing to write: it says so and leaves no archive.
+    rmSync(join(db, "authorized_keys"));
+    const none = spawnSync("sh", [script, db, NODE_UNLOCK_HOME, join(dir, "none.cpio")], { encoding: "utf8" });
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toContain("no ");
+    expect(existsSync(join(dir, "none.cpio"))).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -1,12 +1,13 @@
 // The owner's network file on the boot partition (image/lib/wifiConfig.ts) and its import at boot
 // (image/lib/wifiImport.ts), against the fixtures in test/fixtures/image/wifi, in temp directories
 // standing in for the boot partition and the root filesystem.
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { consumedNetworkFile, iwdFileName, iwdNetworkConfig, NETWORK_FILE, parseNetworkFile, regulatoryDomainConfig, timesyncdConfig } from "../../image/lib/wifiConfig.js";
 import { importNetworkFile, IWD_DIR, REGDOM_CONF, TIMESYNCD_CONF } from "../../image/lib/wifiImport.js";
+import { NODE_ETC, NODE_ETC_LINKS } from "../../image/lib/abLayout.js";
 
 const fixtures = join(import.meta.dirname, "../fixtures/image/wifi");
 const cases = (dir: string): string[] => readdirSync(join(fixtures, dir)).filter((f) => f.endsWith(".txt")).map((f) => f.slice(0, -4));
@@ -66,6 +67,23 @@ describe("importing it at boot", () => {
   };
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("A/B layout: writes through the slot's links into the data partition's NODE_ETC, leaving the links in place", () => {
+    const boot = temp();
+    const root = temp();
+    copyFileSync(join(fixtures, "valid/home.txt"), join(boot, NETWORK_FILE));
+    const want = JSON.parse(read("valid", "home", "json")) as Required<Expected>;
+    // As the image builds the slot: absolute links (resolved under root here, as / on the device).
+    for (const [link, target] of Object.entries(NODE_ETC_LINKS)) {
+      mkdirSync(dirname(join(root, link)), { recursive: true });
+      symlinkSync(target, join(root, link));
+    }
+    expect(importNetworkFile(boot, root).status).toBe("imported");
+    for (const link of Object.keys(NODE_ETC_LINKS)) expect(lstatSync(join(root, link)).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(root, NODE_ETC_LINKS[`/${TIMESYNCD_CONF}`]!), "utf8")).toBe(want.timesyncd);
+    expect(readFileSync(join(root, NODE_ETC_LINKS[`/${REGDOM_CONF}`]!), "utf8")).toBe(want.regdom);
+    expect(readdirSync(join(root, NODE_ETC)).sort()).toEqual(["modprobe-wifi.conf", "timesyncd.conf"]);
   });
 
   it("writes iwd's file 0600 in a 0700 directory, the regulatory domain and timesyncd's servers, then consumes the file", () => {

@@ -63,6 +63,19 @@ describe("systemd-boot boot counting", () => {
     expect(systemdBoot.abandon(readBootFiles(esp, systemdBoot), "a")).toEqual([]);
   });
 
+  it("carries the node's shared initrds (an ssh-unlock image's host keys) into the armed entry, after the slot's own", () => {
+    const a = readFileSync(join(esp, "loader/entries/sovereign-a.conf"), "utf8").replace("initrd /sovereign/a/initrd.img\n", "initrd /sovereign/a/initrd.img\ninitrd /sovereign/node-unlock.cpio\n");
+    writeFileSync(join(esp, "loader/entries/sovereign-a.conf"), a);
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    const b = readFileSync(join(esp, "loader/entries/sovereign-b+3.conf"), "utf8");
+    expect(b.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/b/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
+    // and back: arming A from B's entry keeps it too, never A's or B's own initrd twice.
+    applyBootOps(esp, systemdBoot.commit(readBootFiles(esp, systemdBoot), "b"));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "a", version: "0.3.0", tries: 3 }));
+    const a2 = readFileSync(join(esp, "loader/entries/sovereign-a+3.conf"), "utf8");
+    expect(a2.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/a/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
+  });
+
   it("retargets only the slot's own names in the kernel options", () => {
     expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a console=ttyS0", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b console=ttyS0");
     expect(bootedSlotOf("BOOT_IMAGE=/x ro sovereign.slot=b quiet")).toBe("b");
