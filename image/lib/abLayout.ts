@@ -71,6 +71,8 @@ export function sshdHostKeysConf(): string {
  * First boot writes it; the build leaves an empty archive, so the entry loads from the first boot on.
  */
 export const NODE_UNLOCK_CPIO = "/sovereign/node-unlock.cpio";
+/** Where first boot keeps the device's dropbear host keys and the owner's authorized_keys the archive is made from. */
+export const NODE_UNLOCK_KEY_DIR = `${NODE_ETC}/dropbear`;
 /** ~root in the archive: it replaces the initrd's /etc/passwd (dropbear's hook names a random directory). */
 export const NODE_UNLOCK_HOME = "/root-sovereign";
 

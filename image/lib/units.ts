@@ -138,7 +138,7 @@ WantedBy=multi-user.target
 }
 
 /** Configuration the first-boot script reads (no secrets: the build key file sits beside it, mode 0600). */
-export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts: { keepRecoveryPassphrase: boolean; layout?: "single" | "ab"; sshHostKeyDir?: string; unlockArchive?: { path: string; home: string } }): string {
+export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts: { keepRecoveryPassphrase: boolean; layout?: "single" | "ab"; sshHostKeyDir?: string; unlockArchive?: { path: string; home: string; keyDir: string } }): string {
   const ab = opts.layout === "ab";
   return [
     // The LUKS volume first boot re-encrypts and grows (the data partition in the A/B layout), and where its
@@ -156,7 +156,7 @@ export function firstbootConfig(board: BoardProfile, unlock: UnlockMethod, opts:
     // sshd's host keys: the default paths (ssh-keygen -A), or in the A/B layout this directory on the data partition.
     ...(opts.sshHostKeyDir ? [`SSH_HOST_KEY_DIR=${opts.sshHostKeyDir}`] : []),
     // ssh unlock, A/B layout: the archive of the node's own initramfs host keys and authorized_keys on the ESP.
-    ...(opts.unlockArchive ? [`UNLOCK_ARCHIVE=${opts.unlockArchive.path}`, `UNLOCK_HOME=${opts.unlockArchive.home}`] : []),
+    ...(opts.unlockArchive ? [`UNLOCK_ARCHIVE=${opts.unlockArchive.path}`, `UNLOCK_HOME=${opts.unlockArchive.home}`, `UNLOCK_KEY_DIR=${opts.unlockArchive.keyDir}`] : []),
     `PORT=8080`,
     "",
   ].join("\n");

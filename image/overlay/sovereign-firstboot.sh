@@ -171,7 +171,19 @@ if command -v ssh-keygen >/dev/null; then
 fi
 # ssh unlock: the build's dropbear host keys are in every copy of this image; make the device's own.
 DB=/etc/dropbear/initramfs
-if [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
+if [ -n "${UNLOCK_ARCHIVE:-}" ]; then
+  # A/B layout: the slot stays as built (an update writes a slot whole, and its root filesystem has no room
+  # for mkinitramfs). The device's keys go to the data partition, and reach every slot's initramfs through
+  # the ESP's archive, loaded after the slot's own initrd (image/lib/abLayout.ts NODE_UNLOCK_CPIO).
+  mkdir -p "$UNLOCK_KEY_DIR" && chmod 0700 "$UNLOCK_KEY_DIR"
+  for t in ed25519 ecdsa; do
+    k="$UNLOCK_KEY_DIR/dropbear_${t}_host_key"
+    [ -s "$k" ] || { rm -f "$k"; dropbearkey -t "$t" -f "$k" >/dev/null; }
+  done
+  [ -s "$UNLOCK_KEY_DIR/authorized_keys" ] || cp "$DB/authorized_keys" "$UNLOCK_KEY_DIR/authorized_keys"
+  if sovereign-unlock-archive "$UNLOCK_KEY_DIR" "$UNLOCK_HOME" "$UNLOCK_ARCHIVE"; then say "made this device's own ssh host keys for the unlock prompt ($UNLOCK_ARCHIVE)"
+  else say "could not write $UNLOCK_ARCHIVE: the unlock prompt keeps the build's ssh host keys"; fi
+elif [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
   rm -f "$DB"/dropbear_*_host_key "$DB"/dropbear_*_host_key.pub
   for t in ed25519 ecdsa; do dropbearkey -t "$t" -f "$DB/dropbear_${t}_host_key" >/dev/null; done
   rm -f "$DB/.build-host-keys"
@@ -179,13 +191,6 @@ if [ -f "$DB/.build-host-keys" ] && command -v dropbearkey >/dev/null; then
   KVER=$(uname -r)
   if [ -e "/boot/initrd.img-$KVER" ]; then update-initramfs -u -k "$KVER"; else update-initramfs -c -k "$KVER"; fi
   say "made this device's own ssh host keys for the unlock prompt"
-fi
-# ssh unlock, A/B layout: a slot written from a bundle boots that bundle build's initrd, with its dropbear
-# host keys and authorized_keys. The ESP's archive, loaded after every slot's initrd, puts this device's
-# keys and its owner's authorized_keys back over them (image/lib/abLayout.ts NODE_UNLOCK_CPIO).
-if [ -n "${UNLOCK_ARCHIVE:-}" ]; then
-  if sovereign-unlock-archive "$DB" "$UNLOCK_HOME" "$UNLOCK_ARCHIVE"; then say "wrote this device's unlock keys for every slot's initramfs ($UNLOCK_ARCHIVE)"
-  else say "could not write $UNLOCK_ARCHIVE: a slot written by an update will show its bundle's ssh host key at the unlock prompt"; fi
 fi
 CODE_FILE="$DATA_DIR/setup-code"
 if [ ! -s "$CODE_FILE" ]; then

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
+import { DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
 import { usbUpdateRule, usbUpdateService } from "../lib/bundleUsbUnits.js";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
@@ -105,7 +105,7 @@ export const configureStep = defineStep({
 
     // The update keys the node accepts (services/update): --update-key, else the build key that signs the manifest.
     put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)], ab ? { ...slotUpdateSettings("/boot/efi"), ...(ctx.options.healthGateSeconds ? { healthGateSeconds: ctx.options.healthGateSeconds } : {}) } : {}));
-    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single", ...(ab ? { sshHostKeyDir: SSH_HOST_KEY_DIR } : {}), ...(ab && ctx.unlock === "ssh" ? { unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME } } : {}) }));
+    put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single", ...(ab ? { sshHostKeyDir: SSH_HOST_KEY_DIR } : {}), ...(ab && ctx.unlock === "ssh" ? { unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME, keyDir: NODE_UNLOCK_KEY_DIR } } : {}) }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
     put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);
     if (ctx.options.setupCodeFile) put(r, `${CONFIG_DIR.slice(1)}/setup-code`, readFileSync(ctx.options.setupCodeFile, "utf8").trim() + "\n", 0o600);

@@ -21,11 +21,11 @@ import { readBundleHead, verifyBundleFile } from "../../services/update/bundleRe
 import { requireTools } from "../helpers/requireTool.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { buildImage, decompressDisk, imageCache, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
-import { field, httpsJson, httpsUpload, list, servedFingerprint, withJournal } from "./nodeHttps.js";
-import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
+import { httpsJson, httpsUpload, servedFingerprint, withJournal } from "./nodeHttps.js";
+import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
+import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
 
 const out = join(repoRoot, "test-artifacts/image-ab");
-const wifiFixture = join(repoRoot, "test/fixtures/image/wifi/valid/home.txt");
 const MiB = 1024 * 1024;
 const KEY_WAIT_S = 20;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "debugfs", "flock", "qemu-system-x86_64") && requireRoot();
@@ -115,21 +115,6 @@ function updateStick(bundle: string, dest: string): void {
   run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -i ${dest} ${bundle} ::/sovereign-x86_64.sovupdate`]);
 }
 
-
-/** The owner's network file, as the node's status line shows it imported: NTP servers, the iwd network (0600, a digest of its secret line), the regulatory domain. */
-function expectNetworkFileImported(line: string): void {
-  const parsed = parseNetworkFile(readFileSync(wifiFixture, "utf8"));
-  if (!parsed.ok || !parsed.value.wifi) throw new Error("fixture does not parse");
-  expect(list(line, "ntpconf"), "the import's timesyncd drop-in").toEqual(parsed.value.ntp);
-  expect(list(line, "ntpservers"), "timesyncd's servers").toEqual(parsed.value.ntp);
-  const net = iwdNetworkConfig(parsed.value.wifi);
-  const secretLine = net.text.split("\n").find((l) => l.startsWith("Passphrase=")) ?? "";
-  const digest = createHash("sha256").update(`${secretLine}\n`).digest("hex").slice(0, 16);
-  expect(list(line, "iwd")).toEqual([`${net.name.replace(/ /g, "_")}:600:${digest}`]);
-  expect(field(line, "regdom")).toBe("DE");
-  // Imported once, on v1's first boot: the boot partition keeps only the file without its secret.
-  expect(list(line, "netfiles")).toEqual([`${NETWORK_FILE}.done`]);
-}
 describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, rollback (qemu)", () => {
   let built: BuiltImage;
   let disk: string;

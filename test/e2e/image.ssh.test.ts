@@ -1,7 +1,8 @@
-// ssh unlock, booted: an x86_64 image built with `--unlock ssh --ssh-key` runs in qemu. Its initramfs
-// brings up the network and dropbear; the admin's key (and only it) logs in, and `cryptroot-unlock`
-// takes the passphrase. First boot then makes the device's own dropbear host keys, so the key a
-// client sees after first boot is not the one the build made, and a reboot unlocks the same way.
+// ssh unlock, booted: an x86_64 image built with `--unlock ssh --ssh-key --layout ab` runs in qemu. Its
+// initramfs brings up the network and dropbear; the admin's key (and only it) logs in, and `cryptroot-unlock`
+// takes the passphrase (of the data partition). First boot then makes the device's own dropbear host keys and
+// writes them, with the owner's authorized_keys, into the ESP's unlock archive that every slot's entry loads;
+// a reboot into the build's initrd (what a slot written from a bundle has) still shows the device's key.
 // The booted node is also checked on its network (issue 15): resolved's stub with qemu's DHCP DNS
 // (10.0.2.3), timesyncd, a Wi-Fi file written to the boot partition before first boot imported into
 // iwd and consumed, the service's MemoryMax, and HTTPS whose certificate is the one on the console.
@@ -9,7 +10,6 @@
 // node with the console's setup code, runs llama.cpp's runner inside the service's sandbox (syscall
 // filter, MemoryMax, its own cgroup), as a real node's would.
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,13 +19,13 @@ import { testLlamaModel } from "../models/testModelCache.js";
 import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { field, httpsJson, list, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
-import { iwdNetworkConfig, NETWORK_FILE, parseNetworkFile } from "../../image/lib/wifiConfig.js";
+import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
+import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
 import type { BuildManifest } from "../../image/lib/manifest.js";
 
 const out = join(repoRoot, "test-artifacts/image-ssh");
 const MiB = 1024 * 1024;
 const enabled = requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-system-x86_64", "ssh", "ssh-keygen") && requireRoot();
-const wifiFixture = join(repoRoot, "test/fixtures/image/wifi/valid/home.txt");
 
 /** One ssh attempt into the initramfs with `key`; dropbear's forced command is cryptroot-unlock, fed on stdin. */
 function ssh(vm: Vm, key: string, input: string): { status: number | null; output: string } {
@@ -61,16 +61,20 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
   const key = join(out, "id_ed25519");
   const stranger = join(out, "stranger_ed25519");
   const hostKeys: string[] = [];
+  const buildInitrd = join(out, "build-initrd.img");
   const measured: Record<string, number | string> = {};
 
   beforeAll(() => {
     rmSync(out, { recursive: true, force: true });
     run("mkdir", ["-p", out]);
     for (const k of [key, stranger]) run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", k]);
-    built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--model", testLlamaModel("tiny"), "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "ssh", "--ssh-key", `${key}.pub`, "--layout", "ab", "--model", testLlamaModel("tiny"), "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1" });
     passphrase = readFileSync(built.passphraseFile ?? "", "utf8").trim();
     disk = decompressDisk(built, out, 256 * MiB);
     putOnBootPartition(disk, wifiFixture, NETWORK_FILE);
+    // The build's initrd, with the build's dropbear host keys and no device keys: what a slot written from a
+    // bundle boots. The second boot puts it back in place of the one first boot made.
+    run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -o -i '${disk}@@1M' ::/sovereign/a/initrd.img '${buildInitrd}'`]);
     accel = pickAccel(out);
   }, 45 * 60_000);
 
@@ -103,10 +107,6 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       // Time: timesyncd runs with the owner's NTP servers from the boot partition's file, and the
       // clock is not before the build (clock-epoch and timesyncd's clock file carry the build time).
       expect(field(line, "timesyncd")).toBe("active");
-      const parsed = parseNetworkFile(readFileSync(wifiFixture, "utf8"));
-      if (!parsed.ok || !parsed.value.wifi) throw new Error("fixture does not parse");
-      expect(list(line, "ntpconf"), "the import's timesyncd drop-in").toEqual(parsed.value.ntp);
-      expect(list(line, "ntpservers"), "timesyncd's servers (read after the import?)").toEqual(parsed.value.ntp);
       const manifest = JSON.parse(readFileSync(built.manifest, "utf8")) as BuildManifest;
       // The sandbox as the image's own systemd-analyze scored it at build (4.2 before issue 15).
       measured.exposure = manifest.security.sovereignServiceExposure ?? "unknown";
@@ -117,15 +117,8 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(manifest.packages.filter((p) => /^linux-image-\d/.test(p.name))).toHaveLength(1);
       expect(Number(field(line, "clock")) * 1000).toBeGreaterThanOrEqual(Date.parse(manifest.builtAt) - 60_000);
 
-      // Wi-Fi: the boot partition's file became iwd's network file (0600, the fixture's passphrase),
-      // the regulatory domain was set, and the passphrase left the boot partition.
-      const net = iwdNetworkConfig(parsed.value.wifi);
-      const secretLine = net.text.split("\n").find((l) => l.startsWith("Passphrase=")) ?? "";
-      const digest = createHash("sha256").update(`${secretLine}\n`).digest("hex").slice(0, 16);
-      expect(list(line, "iwd")).toEqual([`${net.name.replace(/ /g, "_")}:600:${digest}`]);
-      expect(field(line, "regdom")).toBe("DE");
-      expect(list(line, "netfiles")).toEqual([`${NETWORK_FILE}.done`]);
-      expect(field(line, "donesecret")).toBe("0");
+      // NTP servers, Wi-Fi and the regulatory domain from the boot partition's file; its passphrase left the boot partition.
+      expectNetworkFileImported(line);
 
       // The sandbox's memory cap came from tune() (a number of bytes, not "infinity").
       expect(field(line, "memmax")).toMatch(/^\d+$/);
@@ -158,7 +151,14 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
     }
   }, 50 * 60_000);
 
-  it("a reboot unlocks over ssh again, with the host key the device made, and a stranger's key is refused", async () => {
+  it("a reboot into an initrd with the build's keys (as a slot written from a bundle has) unlocks over ssh with the host key the device made, and a stranger's key is refused", async () => {
+    // A/B layout: the ESP's unlock archive, loaded after the slot's initrd, carries the device's dropbear keys and
+    // the owner's authorized_keys. Without it this boot would show the build's host key (hostKeys[0]).
+    const entry = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i '${disk}@@1M' ::/loader/entries/sovereign-a.conf`]);
+    expect(entry.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/a/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
+    const archive = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i '${disk}@@1M' ::/sovereign/`]);
+    expect(archive).toContain("node-unlock.cpio");
+    run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -o -i '${disk}@@1M' '${buildInitrd}' ::/sovereign/a/initrd.img`]);
     const vm = await bootVm({ dir: out, disk, accel, tag: "second", forwardSsh: true });
     try {
       // Until dropbear is up the stranger gets a connection error; once it is up, a refusal.
@@ -169,7 +169,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(refused.status).not.toBe(0);
       await unlockOverSsh(vm, key, passphrase);
       hostKeys.push(hostKeyOf(vm));
-      // First boot replaced the build's dropbear host keys with the device's own.
+      // First boot replaced the build's dropbear host keys with the device's own; the archive brings them to any slot's initrd.
       expect(hostKeys[1]).not.toBe(hostKeys[0]);
       await waitForHealthz(vm, "/healthz 200 after reboot", 20 * 60_000);
       measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { retargetOptions, systemdBoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { dataMountScript, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { dataMountScript, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
 import { crypttab, fstab, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
@@ -152,9 +152,9 @@ describe("A/B layout: the node's own settings and unlock keys outlive an update"
       "# Sovereign A/B layout: this node's host keys are on the data partition (image/lib/abLayout.ts).",
       "HostKey /etc/sovereign/node/ssh/ssh_host_ed25519_key", "HostKey /etc/sovereign/node/ssh/ssh_host_ecdsa_key", "HostKey /etc/sovereign/node/ssh/ssh_host_rsa_key", "",
     ].join("\n"));
-    const fb = firstbootConfig(x86, "ssh", { keepRecoveryPassphrase: false, layout: "ab", sshHostKeyDir: SSH_HOST_KEY_DIR, unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME } });
+    const fb = firstbootConfig(x86, "ssh", { keepRecoveryPassphrase: false, layout: "ab", sshHostKeyDir: SSH_HOST_KEY_DIR, unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME, keyDir: NODE_UNLOCK_KEY_DIR } });
     expect(fb).toContain("SSH_HOST_KEY_DIR=/etc/sovereign/node/ssh\n");
-    expect(fb).toContain("UNLOCK_ARCHIVE=/boot/efi/sovereign/node-unlock.cpio\nUNLOCK_HOME=/root-sovereign\n");
+    expect(fb).toContain("UNLOCK_ARCHIVE=/boot/efi/sovereign/node-unlock.cpio\nUNLOCK_HOME=/root-sovereign\nUNLOCK_KEY_DIR=/etc/sovereign/node/dropbear\n");
     expect(firstbootConfig(x86, "usb-key", { keepRecoveryPassphrase: false })).not.toContain("SSH_HOST_KEY_DIR");
   });
 
