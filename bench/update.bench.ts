@@ -98,7 +98,7 @@ try {
   let phase = "";
   let phaseStart = process.hrtime.bigint();
   t0 = process.hrtime.bigint();
-  const result = await writeBundleToSlot(bundle, { trustedKeys: [Buffer.from(publicKeyOf(secret)).toString("hex")], board: "x86_64", runningVersion: "0.1.0" }, { root: slot, bootFiles: bootDir }, {
+  const result = await writeBundleToSlot(bundle, { trustedKeys: [Buffer.from(publicKeyOf(secret)).toString("hex")], board: "x86_64", runningVersion: "0.1.0" }, { root: slot, bootFiles: bootDir, bootImage: null }, {
     onProgress: (name) => {
       if (name !== phase) {
         if (phase) phases[phase] = seconds(phaseStart);

@@ -23,6 +23,8 @@ export interface UpdateServiceOptions {
   runningVersion: string;
   trustedKeys: readonly string[];
   slots: Record<Slot, string | null>;
+  /** Raspberry Pi A/B: each slot's own FAT boot partition, which receives a bundle's boot.vfat whole. Absent: boot parts are files under bootDir. */
+  bootSlots?: Record<Slot, string>;
   bootDir: string | null;
   bootMethod: "systemd-boot" | "tryboot" | "none";
   bootTries: number;
@@ -41,6 +43,8 @@ export interface UpdateServiceOptions {
 export interface SlotStatus {
   slot: Slot;
   device: string | null;
+  /** The slot's own boot partition (Raspberry Pi A/B), or null when its boot files live under the boot dir. */
+  bootDevice: string | null;
   version: string | null;
   condition: string;
   booted: boolean;
@@ -195,7 +199,7 @@ export class UpdateService {
       bootMethod: this.o.bootMethod,
       bootedSlot: booted,
       inactiveSlot: booted ? otherSlot(booted) : null,
-      slots: (["a", "b"] as const).map((slot) => ({ slot, device: this.o.slots[slot], version: s.slots[slot].version, condition: s.slots[slot].condition, booted: slot === booted })),
+      slots: (["a", "b"] as const).map((slot) => ({ slot, device: this.o.slots[slot], bootDevice: this.o.bootSlots?.[slot] ?? null, version: s.slots[slot].version, condition: s.slots[slot].condition, booted: slot === booted })),
       pending: s.pending,
       trial: s.trial,
       lastResult: s.lastResult,
@@ -255,7 +259,7 @@ export class UpdateService {
         const r = await writeBundleToSlot(
           path,
           { trustedKeys: this.o.trustedKeys, board: this.o.board, runningVersion: this.o.runningVersion, allowDowngrade: Boolean(opts.allowDowngrade) },
-          { root: device, bootFiles: this.bootFilesDir(slot) },
+          { root: device, bootFiles: this.bootFilesDir(slot), bootImage: this.o.bootSlots?.[slot] ?? null },
           {
             ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
             onVerified: (m) => {

@@ -10,7 +10,7 @@ export const updateErrors = defineErrors("update", {
   UPDATE_PART_CORRUPT: { status: 400, description: "A part of the update bundle does not match its sha256 in the signed manifest; nothing was written.", hint: "The bundle was altered or damaged: get a fresh copy from its builder." },
   UPDATE_DOWNGRADE: { status: 409, description: "The update bundle is older than the running version; nothing was written.", hint: "An admin may install an older version on purpose with --allow-downgrade (CLI) or allowDowngrade=1 (API)." },
   UPDATE_WRITE_MISMATCH: { status: 500, description: "The bundle read while writing the inactive slot differed from the verified one (or the slot read back differently); the slot was not marked bootable.", hint: "Check the medium holding the bundle and the system disk, then apply again." },
-  UPDATE_SLOT_TOO_SMALL: { status: 400, description: "A part of the update bundle is larger than the inactive slot; nothing was written." },
+  UPDATE_SLOT_TOO_SMALL: { status: 400, description: "A part of the update bundle is larger than the inactive slot (or, on a Raspberry Pi A/B node, its boot partition); nothing was written." },
   UPDATE_NOT_CONFIGURED: { status: 409, description: "This node has no A/B slots configured (`update.slotA`, `update.slotB`), so it cannot apply updates.", hint: "Images with the A/B layout set these; a development node has none." },
   UPDATE_BUSY: { status: 409, description: "Another update is being applied right now.", hint: "Wait for it to finish (see `sovereign update status`)." },
   UPDATE_NOTHING_PENDING: { status: 409, description: "There is no verified update waiting for a restart." },

@@ -23,6 +23,14 @@ export const updateSettings = [
     key: "update.bootDir", env: "SOVEREIGN_UPDATE_BOOT_DIR", flag: "--update-boot-dir",
     help: "The mounted boot partition (the ESP, or the Pi's firmware partition) where each slot's kernel, initrd and boot entries live.",
   }),
+  setting.optionalPath({
+    key: "update.bootSlotA", env: "SOVEREIGN_UPDATE_BOOT_SLOT_A", flag: "--update-boot-slot-a",
+    help: "Raspberry Pi A/B: slot A's own FAT boot partition (block device, or a file in tests) that receives a bundle's boot.vfat whole. Unset: a bundle's boot parts are written as files under update.bootDir. Set both or neither of update.bootSlotA and update.bootSlotB.",
+  }),
+  setting.optionalPath({
+    key: "update.bootSlotB", env: "SOVEREIGN_UPDATE_BOOT_SLOT_B", flag: "--update-boot-slot-b",
+    help: "Raspberry Pi A/B: slot B's own FAT boot partition, like update.bootSlotA.",
+  }),
   setting.enum({
     key: "update.bootMethod", env: "SOVEREIGN_UPDATE_BOOT_METHOD", flag: "--update-boot-method",
     values: ["systemd-boot", "tryboot", "none"] as const, default: "none",

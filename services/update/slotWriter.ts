@@ -1,16 +1,21 @@
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { readFileSync, realpathSync, type Stats } from "node:fs";
+import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { canonicalJson } from "../../core/canonicalJson.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import type { BundleManifest, VerifyPolicy } from "./bundleFormat.js";
-import { openBundle, streamPart, verifyBundleFile, type OnProgress } from "./bundleReader.js";
+import type { BundleManifest, BundlePart, VerifyPolicy } from "./bundleFormat.js";
+import { openBundle, streamPart, verifyBundleFile, type OnProgress, type OpenedBundle } from "./bundleReader.js";
 
-/** Where one slot's parts go: its root device (or file) and the directory that receives its boot files. */
+/** The boot part that is a whole FAT image of a slot's boot partition (Raspberry Pi; slot-agnostic: its config.txt picks the slot's cmdline by [boot_partition=N]). */
+export const BOOT_IMAGE_PART = "boot.vfat";
+
+/** Where one slot's parts go: its root device (or file), and its boot partition device or the directory that receives its boot files. */
 export interface SlotTarget {
   root: string;
   bootFiles: string | null;
+  /** The slot's own boot partition (Raspberry Pi A/B): a bundle's boot.vfat is written onto it whole. Null: boot parts are files under bootFiles. */
+  bootImage: string | null;
 }
 
 export interface WriteResult {
@@ -20,14 +25,48 @@ export interface WriteResult {
   rootReadback: string;
 }
 
-/** A block device's size from sysfs; a plain file (tests) may grow, so it has no limit. */
-function capacityOf(path: string, isBlock: boolean): number | null {
-  if (!isBlock) return null;
+/** A block device's size from sysfs; a plain file (tests) stands for a partition of its current size. */
+function capacityOf(path: string, st: Stats): number | null {
+  if (!st.isBlockDevice()) return st.isFile() ? st.size : null;
   try {
     const dev = basename(realpathSync(path));
     return Number(readFileSync(`/sys/class/block/${dev}/size`, "utf8").trim()) * 512;
   } catch {
     return null;
+  }
+}
+
+/** A part streamed raw onto a device: the root onto the slot, boot.vfat onto the slot's own boot partition. */
+interface RawWrite {
+  part: BundlePart;
+  device: string;
+  /** What the device is, in messages. */
+  what: string;
+}
+
+/** The parts that go raw onto a device, root first; every other part is a file under the slot's boot directory. */
+function rawWritesOf(manifest: BundleManifest, slot: SlotTarget): RawWrite[] {
+  const root = manifest.parts.find((p) => p.target === "root");
+  if (!root) throw new Error("a verified manifest always has a root part");
+  const out: RawWrite[] = [{ part: root, device: slot.root, what: `slot ${slot.root}` }];
+  const bootImage = slot.bootImage;
+  if (bootImage) {
+    for (const part of manifest.parts) {
+      if (part.target === "boot" && part.name === BOOT_IMAGE_PART) out.push({ part, device: bootImage, what: `boot partition ${bootImage}` });
+    }
+  }
+  return out;
+}
+
+/** Every device must hold its part before the first byte goes to any of them, so a refusal leaves all as they were. */
+async function checkCapacity(raw: readonly RawWrite[]): Promise<void> {
+  for (const w of raw) {
+    const capacity = capacityOf(w.device, await stat(w.device));
+    if (capacity !== null && w.part.size > capacity) {
+      throw new SovereignError("UPDATE_SLOT_TOO_SMALL", `Part ${w.part.name} is ${w.part.size} bytes; ${w.what} holds ${capacity}.`, {
+        details: { part: w.part.name, device: w.device, size: w.part.size, capacity },
+      });
+    }
   }
 }
 
@@ -49,14 +88,51 @@ async function hashRange(path: string, length: number): Promise<string> {
   }
 }
 
+/** Streams one part raw onto a device (or file) from its start and syncs it; returns the sha256 of what was written. */
+async function writeRaw(fh: FileHandle, bundle: OpenedBundle, w: RawWrite, tick: (bytes: number) => void): Promise<string> {
+  const out = await open(w.device, "r+");
+  try {
+    const got = await streamPart(fh, bundle, w.part, async (chunk, at) => {
+      await out.write(chunk, 0, chunk.length, at);
+    }, tick);
+    await out.sync();
+    return got;
+  } finally {
+    await out.close();
+  }
+}
+
+/** Writes one boot part as a file in the slot's boot directory; it replaces the old file only if it hashed right. */
+async function writeBootFile(fh: FileHandle, bundle: OpenedBundle, part: BundlePart, dir: string | null, tick: (bytes: number) => void): Promise<string> {
+  if (!dir) throw new SovereignError("UPDATE_NOT_CONFIGURED", `The bundle carries boot file ${part.name} but update.bootDir is not set.`);
+  await mkdir(dir, { recursive: true });
+  const final = join(dir, part.name);
+  const partial = `${final}.partial`;
+  const out = await open(partial, "w", 0o644);
+  let got: string;
+  try {
+    got = await streamPart(fh, bundle, part, async (chunk) => {
+      await out.write(chunk);
+    }, tick);
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  if (got === part.sha256) await rename(partial, final);
+  else await rm(partial, { force: true });
+  return got;
+}
+
 /**
  * Verify pass, then write pass: the bundle is read twice and never copied.
  * The first pass checks the header and hashes every part without touching the
- * slot. The second streams the parts into the slot while hashing them again;
- * if any part reads differently from the first pass (the file changed, or the
- * medium returns other bytes), or the root reads back differently from the
- * slot, it throws UPDATE_WRITE_MISMATCH and the caller never marks the slot
- * bootable.
+ * slot. The second streams the parts into the slot while hashing them again:
+ * the root onto the slot's device and, when the slot has its own boot
+ * partition (Raspberry Pi A/B), boot.vfat onto that; other boot parts become
+ * files in the slot's boot directory. If any part reads differently from the
+ * first pass (the file changed, or the medium returns other bytes), or a
+ * device reads back differently, it throws UPDATE_WRITE_MISMATCH and the
+ * caller never marks the slot bootable.
  */
 export async function writeBundleToSlot(
   path: string,
@@ -67,64 +143,40 @@ export async function writeBundleToSlot(
   const onProgress = hooks.onProgress;
   const verified = await verifyBundleFile(path, policy, onProgress);
   const manifest = verified.manifest;
+  const raw = rawWritesOf(manifest, slot);
+  await checkCapacity(raw);
   // Past this line the slot is about to change: the caller records it as incomplete first.
   hooks.onVerified?.(manifest);
-  const root = manifest.parts.find((p) => p.target === "root");
-  if (!root) throw new Error("a verified manifest always has a root part");
-  const slotFh = await open(slot.root, "r+");
-  const fh = await open(path, "r");
   const total = manifest.parts.reduce((s, p) => s + p.size, 0);
   let done = 0;
+  const tick = (b: number): void => {
+    done += b;
+    onProgress?.("write", done, total);
+  };
   const mismatch = (what: string): SovereignError =>
     new SovereignError("UPDATE_WRITE_MISMATCH", `${what}; slot ${slot.root} was not marked bootable.`, { details: { slot: slot.root } });
+  const fh = await open(path, "r");
   try {
-    const st = await slotFh.stat();
-    const capacity = capacityOf(slot.root, st.isBlockDevice());
-    if (capacity !== null && root.size > capacity) {
-      throw new SovereignError("UPDATE_SLOT_TOO_SMALL", `The root filesystem is ${root.size} bytes; slot ${slot.root} holds ${capacity}.`);
-    }
     const again = await openBundle(fh, policy);
     if (canonicalJson(again.manifest) !== canonicalJson(manifest)) throw mismatch("The bundle's manifest changed between the verify and the write pass");
     for (const part of manifest.parts) {
-      const tick = (b: number): void => {
-        done += b;
-        onProgress?.("write", done, total);
-      };
-      if (part.target === "root") {
-        const got = await streamPart(fh, again, part, async (chunk, at) => {
-          await slotFh.write(chunk, 0, chunk.length, at);
-        }, tick);
-        if (got !== part.sha256) throw mismatch(`Part ${part.name} read differently while writing`);
-        await slotFh.sync();
-      } else {
-        if (!slot.bootFiles) throw new SovereignError("UPDATE_NOT_CONFIGURED", `The bundle carries boot file ${part.name} but update.bootDir is not set.`);
-        await mkdir(slot.bootFiles, { recursive: true });
-        const final = join(slot.bootFiles, part.name);
-        const partial = `${final}.partial`;
-        const out = await open(partial, "w", 0o644);
-        let got: string;
-        try {
-          got = await streamPart(fh, again, part, async (chunk) => {
-            await out.write(chunk);
-          }, tick);
-          await out.sync();
-        } finally {
-          await out.close();
-        }
-        if (got !== part.sha256) {
-          await rm(partial, { force: true });
-          throw mismatch(`Part ${part.name} read differently while writing`);
-        }
-        await rename(partial, final);
-      }
+      const w = raw.find((r) => r.part === part);
+      const got = w ? await writeRaw(fh, again, w, tick) : await writeBootFile(fh, again, part, slot.bootFiles, tick);
+      if (got !== part.sha256) throw mismatch(`Part ${part.name} read differently while writing`);
     }
   } finally {
     await fh.close();
-    await slotFh.close();
   }
-  onProgress?.("readback", 0, root.size);
-  const rootReadback = await hashRange(slot.root, root.size);
-  onProgress?.("readback", root.size, root.size);
-  if (rootReadback !== root.sha256) throw mismatch("The root filesystem read back from the slot differs from the bundle");
+  const readTotal = raw.reduce((s, w) => s + w.part.size, 0);
+  let read = 0;
+  let rootReadback = "";
+  onProgress?.("readback", 0, readTotal);
+  for (const w of raw) {
+    const got = await hashRange(w.device, w.part.size);
+    read += w.part.size;
+    onProgress?.("readback", read, readTotal);
+    if (got !== w.part.sha256) throw mismatch(`Part ${w.part.name} read back from ${w.what} differs from the bundle`);
+    if (w.part.target === "root") rootReadback = got;
+  }
   return { manifest, bytesWritten: total, rootReadback };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -90,7 +90,7 @@ describe("update bundle format", () => {
 describe("refusals leave the inactive slot byte-identical", () => {
   async function refused(path: string, p = policy()): Promise<string> {
     const before = sha(slot);
-    const code = await codeOf(writeBundleToSlot(path, p, { root: slot, bootFiles }));
+    const code = await codeOf(writeBundleToSlot(path, p, { root: slot, bootFiles, bootImage: null }));
     expect(sha(slot)).toBe(before);
     return code;
   }
@@ -140,7 +140,7 @@ describe("refusals leave the inactive slot byte-identical", () => {
 describe("writing the inactive slot", () => {
   it("streams the root into the slot and the boot files into its boot directory, and reads the root back", async () => {
     const phases = new Set<string>();
-    const r = await writeBundleToSlot(bundle, policy(), { root: slot, bootFiles }, { onProgress: (ph) => phases.add(ph) });
+    const r = await writeBundleToSlot(bundle, policy(), { root: slot, bootFiles, bootImage: null }, { onProgress: (ph) => phases.add(ph) });
     expect(readFileSync(slot).subarray(0, rootfs.length).equals(rootfs)).toBe(true);
     expect(readFileSync(join(bootFiles, "vmlinuz"), "utf8")).toBe("kernel bytes");
     expect(readFileSync(join(bootFiles, "initrd.img"), "utf8")).toBe("initrd bytes");
@@ -150,13 +150,13 @@ describe("writing the inactive slot", () => {
   });
 
   it("allows an older version only when asked", async () => {
-    const r = await writeBundleToSlot(bundle, policy({ runningVersion: "0.3.0", allowDowngrade: true }), { root: slot, bootFiles });
+    const r = await writeBundleToSlot(bundle, policy({ runningVersion: "0.3.0", allowDowngrade: true }), { root: slot, bootFiles, bootImage: null });
     expect(r.manifest.version).toBe("0.2.0");
   });
 
   it("refuses to finish when the bundle changes between the verify and the write pass", async () => {
     const buf = readFileSync(bundle);
-    const code = await codeOf(writeBundleToSlot(bundle, policy(), { root: slot, bootFiles }, {
+    const code = await codeOf(writeBundleToSlot(bundle, policy(), { root: slot, bootFiles, bootImage: null }, {
       // The file is altered on disk right after the verify pass, as a failing medium or a racing writer would.
       onVerified: () => {
         const b = Buffer.from(buf);
@@ -165,5 +165,51 @@ describe("writing the inactive slot", () => {
       },
     }));
     expect(code).toBe("UPDATE_WRITE_MISMATCH");
+  });
+});
+
+describe("a Raspberry Pi slot with its own boot partition", () => {
+  let vfat: Buffer;
+  let pi: string;
+  let bootPart: string;
+
+  beforeEach(async () => {
+    vfat = randomBytes(256 * 1024 + 5);
+    writeFileSync(join(dir, "rootfs.ext4"), rootfs);
+    writeFileSync(join(dir, "boot.vfat"), vfat);
+    pi = join(dir, "pi.sovupdate");
+    await writeBundle(pi, { version: "0.2.0", board: "rpi5" }, [
+      { name: "rootfs.ext4", target: "root", path: join(dir, "rootfs.ext4") },
+      { name: "boot.vfat", target: "boot", path: join(dir, "boot.vfat") },
+    ], key);
+    bootPart = join(dir, "boot-b.img");
+    writeFileSync(bootPart, randomBytes(512 * 1024));
+  });
+
+  it("streams boot.vfat raw onto the boot partition, like the root onto the slot, and reads both back", async () => {
+    const phases: Array<[string, number, number]> = [];
+    const r = await writeBundleToSlot(pi, policy({ board: "rpi5" }), { root: slot, bootFiles, bootImage: bootPart }, { onProgress: (ph, d, t) => phases.push([ph, d, t]) });
+    expect(readFileSync(slot).subarray(0, rootfs.length).equals(rootfs)).toBe(true);
+    expect(readFileSync(bootPart).subarray(0, vfat.length).equals(vfat)).toBe(true);
+    expect(statSync(bootPart).size).toBe(512 * 1024);
+    expect(existsSync(bootFiles)).toBe(false);
+    expect(r.bytesWritten).toBe(rootfs.length + vfat.length);
+    expect(phases.at(-1)).toEqual(["readback", rootfs.length + vfat.length, rootfs.length + vfat.length]);
+  });
+
+  it("without a boot partition, boot.vfat stays a file in the slot's boot directory", async () => {
+    await writeBundleToSlot(pi, policy({ board: "rpi5" }), { root: slot, bootFiles, bootImage: null });
+    expect(readFileSync(join(bootFiles, "boot.vfat")).equals(vfat)).toBe(true);
+  });
+
+  it("refuses a boot partition too small for boot.vfat before a byte goes to either device", async () => {
+    writeFileSync(bootPart, randomBytes(128 * 1024));
+    const before = [sha(slot), sha(bootPart)];
+    let verified = false;
+    const err = await writeBundleToSlot(pi, policy({ board: "rpi5" }), { root: slot, bootFiles, bootImage: bootPart }, { onVerified: () => (verified = true) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "UPDATE_SLOT_TOO_SMALL" });
+    expect((err as Error).message).toContain(`boot partition ${bootPart}`);
+    expect([sha(slot), sha(bootPart)]).toEqual(before);
+    expect(verified).toBe(false);
   });
 });

@@ -6,6 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { writeBundle } from "../../image/lib/bundle.js";
+import { resolveConfig } from "../../appliance/config/resolveConfig.js";
+import { tryboot } from "../../core/bootSelection.js";
+import { readBootFiles } from "../../services/update/applyBootOps.js";
+import { updateServiceFromConfig } from "../../services/update/serviceFromConfig.js";
 import { UpdateService, type UpdateAuditEvent } from "../../services/update/UpdateService.js";
 
 const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
@@ -145,6 +149,78 @@ describe("update service", () => {
     expect(st.slots.find((s) => s.slot === "b")?.condition).toBe("unknown");
     expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.refused"]);
     expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
+  });
+});
+
+describe("Raspberry Pi A/B: each slot has its own boot partition", () => {
+  const fw = (): string => join(dir, "firmware");
+  let vfat: Buffer;
+
+  async function piBundle(version: string, vfatBytes = 128 * 1024 + 5): Promise<string> {
+    writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
+    vfat = randomBytes(vfatBytes);
+    writeFileSync(join(dir, "boot.vfat"), vfat);
+    const out = join(dir, `pi-v${version}.sovupdate`);
+    await writeBundle(out, { version, board: "rpi5" }, [
+      { name: "rootfs.ext4", target: "root", path: join(dir, "root") },
+      { name: "boot.vfat", target: "boot", path: join(dir, "boot.vfat") },
+    ], key);
+    return out;
+  }
+
+  function piService(version: string): UpdateService {
+    return new UpdateService({
+      dataDir: join(dir, "data"), board: "rpi5", runningVersion: version,
+      trustedKeys: [Buffer.from(publicKeyOf(key)).toString("hex")],
+      slots: { a: join(dir, "slot-a"), b: join(dir, "slot-b") },
+      bootSlots: { a: join(dir, "boot-a"), b: join(dir, "boot-b") },
+      bootDir: fw(), bootMethod: "tryboot", bootTries: 1,
+      cmdline: () => `ro sovereign.slot=${boot.slot}`, bootId: () => boot.id,
+      audit: (e) => events.push(e),
+    });
+  }
+
+  beforeEach(() => {
+    // p1: the autoboot partition, committed to slot A (partition 2); p2/p3: the slots' boot partitions.
+    mkdirSync(fw());
+    writeFileSync(join(fw(), "autoboot.txt"), "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=2\n");
+    writeFileSync(join(dir, "boot-a"), randomBytes(256 * 1024));
+    writeFileSync(join(dir, "boot-b"), randomBytes(256 * 1024));
+  });
+
+  it("writes boot.vfat whole onto slot B's boot partition, leaves slot A's, and arms tryboot for slot b", async () => {
+    const bootA = sha(join(dir, "boot-a"));
+    const v1 = piService("0.1.0");
+    const r = await v1.apply(await piBundle("0.2.0"), { via: "cli" });
+    expect(r.slot).toBe("b");
+    expect(readFileSync(join(dir, "boot-b")).subarray(0, vfat.length).equals(vfat)).toBe(true);
+    expect(readFileSync(join(dir, "slot-b")).subarray(0, 256 * 1024).equals(readFileSync(join(dir, "root")))).toBe(true);
+    expect(sha(join(dir, "boot-a"))).toBe(bootA);
+    // No boot.vfat as a file: the firmware partition holds autoboot.txt only.
+    expect(readdirSync(fw())).toEqual(["autoboot.txt"]);
+    expect(tryboot.inspect(readBootFiles(fw(), tryboot))).toEqual({ committed: "a", trial: "b", triesLeft: null });
+    expect(v1.status().slots.map((s) => [s.slot, s.bootDevice, s.condition])).toEqual([["a", join(dir, "boot-a"), "good"], ["b", join(dir, "boot-b"), "written"]]);
+  });
+
+  it("refuses a boot partition too small for boot.vfat before writing either device of the slot", async () => {
+    const before = [sha(join(dir, "slot-b")), sha(join(dir, "boot-b"))];
+    const v1 = piService("0.1.0");
+    await expect(v1.apply(await piBundle("0.2.0", 256 * 1024 + 1), { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_SLOT_TOO_SMALL", message: expect.stringContaining(`boot partition ${join(dir, "boot-b")}`) });
+    expect([sha(join(dir, "slot-b")), sha(join(dir, "boot-b"))]).toEqual(before);
+    const st = v1.status();
+    expect(st.lastResult).toMatchObject({ outcome: "refused", code: "UPDATE_SLOT_TOO_SMALL" });
+    expect(st.slots.find((s) => s.slot === "b")?.condition).toBe("unknown");
+    expect(st.pending).toBeNull();
+    expect(tryboot.inspect(readBootFiles(fw(), tryboot))).toEqual({ committed: "a", trial: null, triesLeft: null });
+  });
+
+  it("a config that gives only one slot a boot partition is refused", () => {
+    const base = { env: {}, cwd: dir, flags: { "paths.dataDir": join(dir, "data"), "node.board": "rpi5", "update.slotA": join(dir, "slot-a"), "update.slotB": join(dir, "slot-b") } };
+    const only = resolveConfig({ ...base, flags: { ...base.flags, "update.bootSlotA": join(dir, "boot-a") } }).config;
+    expect(() => updateServiceFromConfig(only, () => undefined)).toThrow(expect.objectContaining({ code: "CONFIG_INVALID", message: expect.stringContaining("update.bootSlotB") }));
+    const both = resolveConfig({ ...base, flags: { ...base.flags, "update.bootSlotA": join(dir, "boot-a"), "update.bootSlotB": join(dir, "boot-b") } }).config;
+    expect(updateServiceFromConfig(both, () => undefined).status().slots.map((s) => s.bootDevice)).toEqual([join(dir, "boot-a"), join(dir, "boot-b")]);
+    expect(updateServiceFromConfig(resolveConfig(base).config, () => undefined).status().slots.map((s) => s.bootDevice)).toEqual([null, null]);
   });
 });
 

@@ -14,7 +14,7 @@ import { applyFromStick, STICK_LABEL, type StickOutcome } from "../../../service
 import { OfferStore } from "../../../services/update/offerStore.js";
 import type { Sidecar } from "../../../services/update/bundlePull.js";
 
-const UPDATE_KEYS = ["paths.dataDir", "node.board", "update.trustedKeys", "update.slotA", "update.slotB", "update.bootDir", "update.bootMethod", "update.bootTries", "update.bootedSlotSource", "update.rebootCommand"];
+const UPDATE_KEYS = ["paths.dataDir", "node.board", "update.trustedKeys", "update.slotA", "update.slotB", "update.bootDir", "update.bootSlotA", "update.bootSlotB", "update.bootMethod", "update.bootTries", "update.bootedSlotSource", "update.rebootCommand"];
 
 /** The service as the CLI uses it: audit events go to the journal the running node imports. */
 function serviceFor(opts: Record<string, unknown>): ReturnType<typeof updateServiceFromConfig> {
@@ -76,7 +76,7 @@ function pullText(p: PullOnDisk | null, offers: ReturnType<typeof peerUpdates>["
 function statusText(s: UpdateStatus): string {
   const lines = [
     `board ${s.board}, running ${s.runningVersion}, boot method ${s.bootMethod}${s.configured ? "" : " (updates not configured)"}`,
-    ...s.slots.map((x) => `slot ${x.slot.toUpperCase()}${x.booted ? " (booted)" : ""}: ${x.version ?? "unknown version"}, ${x.condition}${x.device ? `  [${x.device}]` : ""}`),
+    ...s.slots.map((x) => `slot ${x.slot.toUpperCase()}${x.booted ? " (booted)" : ""}: ${x.version ?? "unknown version"}, ${x.condition}${x.device ? `  [${x.device}${x.bootDevice ? `, boot ${x.bootDevice}` : ""}]` : ""}`),
     `pending: ${s.pending ? `${s.pending.version} on slot ${s.pending.slot}${s.pending.restartRequestedAt ? ", restart requested" : ", restart to try it"}` : "none"}`,
     ...(s.trial
       ? [s.trial.unhealthy
