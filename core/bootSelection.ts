@@ -180,11 +180,17 @@ export const tryboot: BootSelector = {
     // A normal boot stays on the committed slot; only `reboot "0 tryboot"` starts the trial, once.
     return [{ op: "write", path: "autoboot.txt", content: autobootTxt(committed === slot ? otherSlot(slot) : committed, slot) }];
   },
+  // Committed, and nothing armed: [tryboot] names the same partition, so a stray tryboot reboot stays on it
+  // (the image's reboot script starts a tryboot only while [tryboot] names the other one).
   commit(_files, slot) {
-    return [{ op: "write", path: "autoboot.txt", content: autobootTxt(slot, otherSlot(slot)) }];
+    return [{ op: "write", path: "autoboot.txt", content: autobootTxt(slot, slot) }];
   },
-  // tryboot is one boot only: a reboot without the flag already starts the committed partition.
-  abandon: () => [],
+  // tryboot is one boot only: a reboot without the flag already starts the committed partition. Disarmed too,
+  // so a later tryboot cannot start the slot that failed.
+  abandon(files) {
+    const committed = parseAutoboot(files.get("autoboot.txt")).all;
+    return committed ? [{ op: "write", path: "autoboot.txt", content: autobootTxt(committed, committed) }] : [];
+  },
   inspect(files) {
     const a = parseAutoboot(files.get("autoboot.txt"));
     return { committed: a.all, trial: a.tryboot !== null && a.tryboot !== a.all ? a.tryboot : null, triesLeft: null };

@@ -46,10 +46,12 @@ export interface ModelsInstalled {
   models: FileDigest[];
 }
 
-/** boot-partition: the FAT image (ESP or Pi firmware). */
+/** boot-partition: the FAT image (ESP or Pi firmware; in the Pi A/B layout, a slot's boot partition). */
 export interface BootPartition {
   image: string;
   bytes: number;
+  /** Raspberry Pi A/B layout: partition 1, holding autoboot.txt. */
+  autoboot?: { image: string; bytes: number };
 }
 
 /** rootfs-image: ext4 as a file, with room at its end for the LUKS header. */
@@ -68,6 +70,8 @@ export interface EncryptedRoot {
 export interface AssembledDisk {
   path: string;
   bytes: number;
+  /** The partition table written: the board's, or GPT for every A/B layout. */
+  table: "gpt" | "dos";
 }
 
 /** compress: the image under its final name. */

@@ -52,7 +52,7 @@ function diskUsage(): { busy: Set<string>; host: Set<string> } {
   };
   for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {
     const [dev, mnt] = line.split(" ");
-    if (dev && mnt) add(dev, ["/", "/usr", "/boot", "/boot/efi"].includes(mnt));
+    if (dev && mnt) add(dev, ["/", "/usr", "/boot", "/boot/efi", "/boot/firmware", "/data"].includes(mnt));
   }
   for (const line of readFileSync("/proc/swaps", "utf8").split("\n").slice(1)) {
     const dev = line.split(/\s+/)[0];

@@ -1,5 +1,6 @@
+import { autobootTxt, TRYBOOT_PARTITIONS, type Slot } from "../../core/bootSelection.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
-import { DATA_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
+import { AUTOBOOT_PARTLABEL, DATA_PARTLABEL, ESP_PARTLABEL, SLOT_BOOT_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
 import { DATA_DIR, SERVICE_USER } from "./units.js";
 import { REGDOM_CONF, TIMESYNCD_CONF } from "./wifiImport.js";
 
@@ -143,28 +144,101 @@ exit 0
 `;
 }
 
+/**
+ * What a board boots from in the A/B layout. UEFI: the ESP at /boot/efi holds both slots' kernels and
+ * systemd-boot's counted entries. Raspberry Pi: partition 1 (at /boot/firmware) holds autoboot.txt, which
+ * names the firmware's boot partition and its one-shot tryboot partition; each slot has its own.
+ */
+export interface AbBoot {
+  method: "systemd-boot" | "tryboot";
+  /** Where the boot partition the update service arms is mounted. */
+  dir: string;
+  /** Its systemd mount unit (the node's sandbox must start after it). */
+  mountUnit: string;
+  /** Its GPT name, which fstab mounts it by. */
+  partlabel: string;
+  /** Raspberry Pi: each slot's own boot partition, which an update writes whole; null on UEFI. */
+  slotBoot: Readonly<Record<Slot, string>> | null;
+}
+
+export function abBootOf(board: BoardProfile): AbBoot {
+  if (board.boot.kind === "raspberrypi") return { method: "tryboot", dir: "/boot/firmware", mountUnit: "boot-firmware.mount", partlabel: AUTOBOOT_PARTLABEL, slotBoot: SLOT_BOOT_PARTLABEL };
+  return { method: "systemd-boot", dir: "/boot/efi", mountUnit: "boot-efi.mount", partlabel: ESP_PARTLABEL, slotBoot: null };
+}
+
+/** The Raspberry Pi A/B layout's autoboot partition: a FAT16 that holds autoboot.txt and the owner's files. */
+export const AUTOBOOT_MIB = 32;
+
+/** The autoboot.txt a Pi A/B image is built with: slot A's boot partition, and no trial armed. */
+export function initialAutobootTxt(): string {
+  return autobootTxt("a", "a");
+}
+
+/**
+ * A Pi slot's config.txt: one boot partition image serves either slot, so a bundle is slot-agnostic.
+ * The firmware's [boot_partition=N] filter picks the command line that names the slot it booted from.
+ */
+export function slotConfigTxt(configTxt: string, partitions: Readonly<Record<Slot, number>>): string {
+  const body = configTxt.endsWith("\n") ? configTxt : `${configTxt}\n`;
+  return [
+    body.trimEnd(),
+    "",
+    "# Sovereign A/B layout (image/lib/abLayout.ts): the command line of the slot this partition boots as.",
+    ...(Object.entries(partitions) as [Slot, number][]).flatMap(([slot, n]) => [`[boot_partition=${n}]`, `cmdline=cmdline-${slot}.txt`]),
+    "[all]",
+    "",
+  ].join("\n");
+}
+
+/** A Pi slot's cmdline: raspi-firmware's, with the root and slot named by slotCmdline. */
+export function slotPiCmdline(cmdline: string, slot: Slot): string {
+  const kept = cmdline.trim().split(/\s+/).filter((t) => t !== "" && t !== "rw" && t !== "ro" && !t.startsWith("root=") && !t.startsWith("sovereign.slot="));
+  return [...slotCmdline(slot), ...kept].join(" ") + "\n";
+}
+
 /** The update service's slot settings, written into the image's /etc/sovereign/config.json. */
-export function slotUpdateSettings(bootDir: string): Record<string, unknown> {
+export function slotUpdateSettings(board: BoardProfile): Record<string, unknown> {
+  const boot = abBootOf(board);
   return {
     slotA: `/dev/disk/by-partlabel/${SLOT_PARTLABEL.a}`,
     slotB: `/dev/disk/by-partlabel/${SLOT_PARTLABEL.b}`,
-    bootDir,
-    bootMethod: "systemd-boot",
+    ...(boot.slotBoot ? { bootSlotA: `/dev/disk/by-partlabel/${boot.slotBoot.a}`, bootSlotB: `/dev/disk/by-partlabel/${boot.slotBoot.b}` } : {}),
+    bootDir: boot.dir,
+    bootMethod: boot.method,
     // The node cannot reboot from its sandbox: it asks, and sovereign-reboot.path does it as root.
     rebootCommand: ["/usr/bin/touch", REBOOT_REQUEST],
   };
+}
+
+/** The block devices the update service writes: the slots, and on a Pi each slot's boot partition. */
+export function slotDeviceLabels(board: BoardProfile): string[] {
+  const boot = abBootOf(board).slotBoot;
+  return [SLOT_PARTLABEL.a, SLOT_PARTLABEL.b, ...(boot ? [boot.a, boot.b] : [])];
 }
 
 /** The file the node touches to ask for a reboot (into a trial, or out of one the health gate gave up). */
 export const REBOOT_REQUEST = `${DATA_DIR}/update/reboot-request`;
 
 /** The slots' block devices belong to the service's group: the update service writes the inactive one. */
-export function slotUdevRule(): string {
-  return `SUBSYSTEM=="block", ENV{ID_PART_ENTRY_NAME}=="${SLOT_PARTLABEL.a}|${SLOT_PARTLABEL.b}", GROUP="${SERVICE_USER}", MODE="0660"\n`;
+export function slotUdevRule(board: BoardProfile): string {
+  return `SUBSYSTEM=="block", ENV{ID_PART_ENTRY_NAME}=="${slotDeviceLabels(board).join("|")}", GROUP="${SERVICE_USER}", MODE="0660"\n`;
 }
 
 /** The path unit, service and script that reboot when the node asks; a request older than this boot (a power cut after it) is dropped, not obeyed. */
-export function rebootRequestUnits(): { path: string; service: string; script: string } {
+export function rebootRequestUnits(board?: BoardProfile): { path: string; service: string; script: string } {
+  const boot = board ? abBootOf(board) : null;
+  // tryboot: a trial is armed when autoboot.txt's [tryboot] names another partition than [all]. From the committed
+  // slot the reboot is the firmware's one-shot tryboot; from anywhere else (the trial, leaving it) a plain one.
+  const tryboot =
+    boot?.method === "tryboot"
+      ? [
+          `ab=${boot.dir}/autoboot.txt`,
+          "part() { awk -v want=\"[$1]\" '/^\\[/ { s = $0 } s == want && /^boot_partition=/ { sub(/^boot_partition=/, \"\"); p = $0 } END { print p }' \"$ab\" 2>/dev/null; }",
+          "all=$(part all); try=$(part tryboot)",
+          `case "$(sed -n 's/.*sovereign\\.slot=\\([ab]\\).*/\\1/p' /proc/cmdline)" in a) me=${TRYBOOT_PARTITIONS.a} ;; b) me=${TRYBOOT_PARTITIONS.b} ;; *) me= ;; esac`,
+          'if [ -n "$try" ] && [ "$try" != "$all" ] && [ "$me" = "$all" ]; then echo "rebooting into the trial (tryboot, partition $try)"; exec systemctl reboot "0 tryboot"; fi',
+        ]
+      : [];
   return {
     path: ["[Unit]", "Description=Reboot when the Sovereign node asks (an update's trial boot, or leaving one)", "", "[Path]", `PathExists=${REBOOT_REQUEST}`, "", "[Install]", "WantedBy=multi-user.target", ""].join("\n"),
     service: ["[Unit]", "Description=Reboot for the Sovereign node's update", "", "[Service]", "Type=oneshot", `ExecStart=${REBOOT_SCRIPT}`, ""].join("\n"),
@@ -177,6 +251,7 @@ export function rebootRequestUnits(): { path: string; service: string; script: s
       "if [ \"$(stat -c %Y \"$f\")\" -lt \"$booted\" ]; then echo \"dropping a reboot request from before this boot\"; rm -f \"$f\"; exit 0; fi",
       "rm -f \"$f\"",
       "sync",
+      ...tryboot,
       "exec systemctl reboot",
       "",
     ].join("\n"),
@@ -215,8 +290,9 @@ export function dataFstabLine(): string {
   return `/dev/mapper/${DATA_MAPPER} ${DATA_MOUNT} ext4 defaults,noatime 0 0`;
 }
 
+/** UEFI boards with a GPT disk, and the Raspberry Pis, whose A/B disk is GPT (the 2020-09 and later bootloader reads it). */
 export function boardSupportsAb(board: BoardProfile): boolean {
-  return board.boot.kind === "uefi" && board.partitions.table === "gpt";
+  return board.boot.kind === "raspberrypi" || (board.boot.kind === "uefi" && board.partitions.table === "gpt");
 }
 
 export { DATA_PARTLABEL, SLOT_PARTLABEL };

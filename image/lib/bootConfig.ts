@@ -1,7 +1,7 @@
 import { systemdBootEntry } from "../../core/bootSelection.js";
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
-import { DATA_MAPPER, dataFstabLine, espMountOptions, NODE_UNLOCK_CPIO, slotCmdline, type ImageLayout } from "./abLayout.js";
-import { ESP_PARTLABEL } from "./sfdisk.js";
+import { abBootOf, DATA_MAPPER, dataFstabLine, espMountOptions, NODE_UNLOCK_CPIO, slotCmdline, type ImageLayout } from "./abLayout.js";
+import { SLOT_PARTLABEL } from "./sfdisk.js";
 
 /**
  * A headless appliance reboots after a kernel panic rather than hang with
@@ -84,7 +84,8 @@ export function fstab(board: BoardProfile, ids: BootIds, ab?: { serviceGid: numb
   // A/B: root is the slot the command line names (mounted by the initramfs); the ESP is writable by the
   // service's group, whose update service writes a slot's boot files and entries there.
   // By GPT name, not the FAT volume id: a slot written from a bundle carries the fstab of the bundle's build.
-  if (ab) return [dataFstabLine(), `PARTLABEL=${ESP_PARTLABEL} ${bootDir} vfat ${espMountOptions(ab.serviceGid)} 0 2`, ""].join("\n");
+  // On a Pi that is the autoboot partition (autoboot.txt and the owner's files); each slot's own boot partition is never mounted.
+  if (ab) return [dataFstabLine(), `PARTLABEL=${abBootOf(board).partlabel} ${bootDir} vfat ${espMountOptions(ab.serviceGid)} 0 2`, ""].join("\n");
   return [
     `/dev/mapper/${ROOT_MAPPER} / ext4 defaults,noatime,errors=remount-ro 0 1`,
     // A slow medium (or udev held up at boot) must not cost the boot partition, and with it the network file's
@@ -128,13 +129,14 @@ export function loaderEntry(board: BoardProfile, unlock: UnlockMethod, luksUuid:
  * config.txt and cmdline.txt from these files, so a kernel update on the
  * device keeps the crypt root.
  */
-export function raspiFirmwareDefaults(board: BoardProfile, unlock: UnlockMethod): Record<string, string> {
+export function raspiFirmwareDefaults(board: BoardProfile, unlock: UnlockMethod, layout: ImageLayout = "single"): Record<string, string> {
   if (board.boot.kind !== "raspberrypi") throw new Error(`${board.id} is not a Raspberry Pi board`);
   const consoles = `${board.console} tty0`;
   return {
     "etc/default/raspi-firmware": [
-      "# Written by the Sovereign image builder: root is the LUKS2 mapping.",
-      `ROOTPART=/dev/mapper/${ROOT_MAPPER}`,
+      // A/B: slot A's root; the boot partition step writes each slot's own cmdline from this one.
+      `# Written by the Sovereign image builder: root is ${layout === "ab" ? "system slot A" : "the LUKS2 mapping"}.`,
+      `ROOTPART=${layout === "ab" ? `PARTLABEL=${SLOT_PARTLABEL.a}` : `/dev/mapper/${ROOT_MAPPER}`}`,
       `CONSOLES="${consoles}"`,
       "KERNEL_ARCH=arm64",
       "",

@@ -1,4 +1,5 @@
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
+import { abBootOf, slotDeviceLabels } from "./abLayout.js";
 
 export const SERVICE_USER = "sovereign";
 export const DATA_DIR = "/var/lib/sovereign";
@@ -26,21 +27,22 @@ export function serviceEnvironment(board: BoardProfile, port = 8080): Record<str
  * and the ESP's entries, and a node that keeps failing to start hands over to sovereign-trial-guard,
  * which leaves a trial boot (image/lib/abLayout.ts).
  */
-export function sovereignService(board: BoardProfile, ab = false): string {
+export function sovereignService(board: BoardProfile, abLayout = false): string {
+  const ab = abLayout ? abBootOf(board) : null;
   const env = Object.entries(serviceEnvironment(board)).map(([k, v]) => `Environment=${k}=${v}`);
   // The Jetson's GPU nodes live in /dev; other boards need no devices, or in the A/B layout only the two slots.
   const devices = board.vendorLayer
     ? ["PrivateDevices=no"]
     : ab
-      ? ["PrivateDevices=no", "DevicePolicy=closed", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-a rw", "DeviceAllow=/dev/disk/by-partlabel/sovereign-root-b rw"]
+      ? ["PrivateDevices=no", "DevicePolicy=closed", ...slotDeviceLabels(board).map((l) => `DeviceAllow=/dev/disk/by-partlabel/${l} rw`)]
       : ["PrivateDevices=yes"];
   const guard = ab
     ? [
         "",
-        // The update service writes the ESP. It is mounted "nofail"; started before it, the sandbox would pin the
+        // The update service writes the ESP (a Pi's autoboot partition). It is mounted "nofail"; started before it, the sandbox would pin the
         // empty mount point (ReadWritePaths binds it) and the ESP mounted later would not show inside.
-        "Wants=boot-efi.mount",
-        "After=boot-efi.mount",
+        `Wants=${ab.mountUnit}`,
+        `After=${ab.mountUnit}`,
         "# Five failed starts in 10 minutes: on a trial boot the guard goes back to the old slot.",
         "StartLimitIntervalSec=600",
         "StartLimitBurst=5",
@@ -72,7 +74,7 @@ RestartForceExitStatus=75
 TimeoutStartSec=600
 TimeoutStopSec=30
 ProtectSystem=strict
-ReadWritePaths=${DATA_DIR}${ab ? " /boot/efi" : ""}
+ReadWritePaths=${DATA_DIR}${ab ? ` ${ab.dir}` : ""}
 ProtectHome=yes
 PrivateTmp=yes
 ${devices.join("\n")}

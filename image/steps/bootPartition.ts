@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
-import { emptyCpio, NODE_UNLOCK_CPIO } from "../lib/abLayout.js";
+import { TRYBOOT_PARTITIONS } from "../../core/bootSelection.js";
+import { AUTOBOOT_MIB, emptyCpio, initialAutobootTxt, NODE_UNLOCK_CPIO, slotConfigTxt, slotPiCmdline } from "../lib/abLayout.js";
 import { loaderEntry } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
@@ -66,6 +67,31 @@ export const bootPartitionStep = defineStep({
         throw new SovereignError("IMAGE_COMMAND_FAILED", "raspi-firmware did not write config.txt/cmdline.txt into /boot/firmware");
       await exec("mcopy", ["-s", "-o", "-i", img, ...entries.map((e) => join(fw, e)), "::/"], { ...log, env });
       ctx.progress(`${entries.length} firmware files`);
+      if (ctx.options.layout === "ab") {
+        // This image is a slot's boot partition (2 or 3): one config.txt picks either slot's cmdline.
+        const tmp = join(ctx.work, "slot-boot");
+        await exec("mkdir", ["-p", tmp]);
+        const cmdline = readFileSync(join(fw, "cmdline.txt"), "utf8");
+        const files: [string, string][] = [
+          ["config.txt", slotConfigTxt(readFileSync(join(fw, "config.txt"), "utf8"), TRYBOOT_PARTITIONS)],
+          // A firmware without the [boot_partition] filter reads cmdline.txt: slot A's, where it would boot.
+          ["cmdline.txt", slotPiCmdline(cmdline, "a")],
+          ["cmdline-a.txt", slotPiCmdline(cmdline, "a")],
+          ["cmdline-b.txt", slotPiCmdline(cmdline, "b")],
+        ];
+        for (const [name, text] of files) {
+          writeFileSync(join(tmp, name), text);
+          await exec("mcopy", ["-o", "-i", img, join(tmp, name), `::/${name}`], { ...log, env });
+        }
+        // Partition 1: only autoboot.txt (and, later, the owner's network file): which partition the firmware boots.
+        const autoboot = join(ctx.work, "autoboot.img");
+        await exec("rm", ["-f", autoboot]);
+        await exec("mkfs.vfat", ["-F", "16", "-n", "SOVBOOT", "-i", volId, "-C", autoboot, String((AUTOBOOT_MIB * MiB) / 1024)], log);
+        writeFileSync(join(tmp, "autoboot.txt"), initialAutobootTxt());
+        await exec("mcopy", ["-o", "-i", autoboot, join(tmp, "autoboot.txt"), "::/autoboot.txt"], { ...log, env });
+        ctx.progress(`tryboot A/B: autoboot.txt boots partition ${TRYBOOT_PARTITIONS.a}; slot boot partitions ${ctx.board.partitions.bootMiB} MiB each`);
+        return { image: img, bytes, autoboot: { image: autoboot, bytes: AUTOBOOT_MIB * MiB } };
+      }
     }
     return { image: img, bytes };
   },

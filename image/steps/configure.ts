@@ -64,7 +64,7 @@ export const configureStep = defineStep({
     const ab = ctx.options.layout === "ab";
     put(r, "etc/crypttab", crypttab(ctx.unlock, ids, ctx.options.layout));
     mkdirSync(join(r, ctx.board.boot.kind === "uefi" ? "boot/efi" : "boot/firmware"), { recursive: true });
-    if (ctx.board.boot.kind === "raspberrypi") for (const [p, t] of Object.entries(raspiFirmwareDefaults(ctx.board, ctx.unlock))) put(r, p, t);
+    if (ctx.board.boot.kind === "raspberrypi") for (const [p, t] of Object.entries(raspiFirmwareDefaults(ctx.board, ctx.unlock, ctx.options.layout))) put(r, p, t);
     put(r, "etc/systemd/network/80-sovereign.network", networkdConfig());
     put(r, "etc/avahi/services/sovereign.service", avahiService());
     put(r, "etc/systemd/resolved.conf.d/50-sovereign.conf", resolvedConfig());
@@ -104,7 +104,7 @@ export const configureStep = defineStep({
     chmodSync(join(r, DATA_DIR.slice(1)), 0o750);
 
     // The update keys the node accepts (services/update): --update-key, else the build key that signs the manifest.
-    put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)], ab ? { ...slotUpdateSettings("/boot/efi"), ...(ctx.options.healthGateSeconds ? { healthGateSeconds: ctx.options.healthGateSeconds } : {}) } : {}));
+    put(r, `${CONFIG_DIR.slice(1)}/config.json`, imageConfigJson([trustedUpdateKey(ctx.options.cache, ctx.options.updateKeyFile)], ab ? { ...slotUpdateSettings(ctx.board), ...(ctx.options.healthGateSeconds ? { healthGateSeconds: ctx.options.healthGateSeconds } : {}) } : {}));
     put(r, `${CONFIG_DIR.slice(1)}/firstboot.conf`, firstbootConfig(ctx.board, ctx.unlock, { keepRecoveryPassphrase: Boolean(ctx.options.passphraseFile), layout: ctx.options.layout ?? "single", ...(ab ? { sshHostKeyDir: SSH_HOST_KEY_DIR } : {}), ...(ab && ctx.unlock === "ssh" ? { unlockArchive: { path: `/boot/efi${NODE_UNLOCK_CPIO}`, home: NODE_UNLOCK_HOME, keyDir: NODE_UNLOCK_KEY_DIR } } : {}) }));
     // The key to the root filesystem, inside it: first boot re-encrypts with it, then destroys it.
     put(r, `${CONFIG_DIR.slice(1)}/build.key`, keys.buildKey, 0o600);
@@ -144,8 +144,8 @@ export const configureStep = defineStep({
         copyFileSync(join(overlayDir(), "sovereign-unlock-archive"), join(r, "usr/local/sbin/sovereign-unlock-archive"));
         chmodSync(join(r, "usr/local/sbin/sovereign-unlock-archive"), 0o755);
       }
-      put(r, "etc/udev/rules.d/80-sovereign-slots.rules", slotUdevRule());
-      const reboot = rebootRequestUnits();
+      put(r, "etc/udev/rules.d/80-sovereign-slots.rules", slotUdevRule(ctx.board));
+      const reboot = rebootRequestUnits(ctx.board);
       put(r, "etc/systemd/system/sovereign-reboot.path", reboot.path);
       put(r, "etc/systemd/system/sovereign-reboot.service", reboot.service);
       put(r, REBOOT_SCRIPT.slice(1), reboot.script, 0o755);

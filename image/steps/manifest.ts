@@ -36,7 +36,7 @@ export const manifestStep = defineStep({
       },
       unlock: ctx.unlock,
       luks: { uuid: configure.ids.luksUuid, cipher: ctx.board.luks.cipher, buildCipher: encrypt.buildCipher, keySize: ctx.board.luks.keySize, pbkdfMemoryKiB: ctx.board.luks.pbkdfMemoryKiB },
-      partitionTable: ctx.board.partitions.table,
+      partitionTable: assemble.table,
       sizes: { rootfsBytes: root.fsBytes, diskBytes: assemble.bytes, runtimeBytes: runtime.bytes },
       files,
       models: models.models,

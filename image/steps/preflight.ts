@@ -51,7 +51,11 @@ export const preflightStep = defineStep({
     if (!ctx.board.unlock.includes(ctx.unlock))
       throw new SovereignError("IMAGE_UNLOCK_UNSUPPORTED", `board ${ctx.board.id} does not support --unlock ${ctx.unlock} (it supports ${ctx.board.unlock.join(", ")})`);
     if (o.layout === "ab" && !boardSupportsAb(ctx.board))
-      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab is built for UEFI boards with a GPT disk so far, not ${ctx.board.id} (its boot is ${ctx.board.boot.kind}, table ${ctx.board.partitions.table})`);
+      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab is built for UEFI boards with a GPT disk and the Raspberry Pis so far, not ${ctx.board.id} (its boot is ${ctx.board.boot.kind}, table ${ctx.board.partitions.table})`);
+    // The node's own dropbear keys reach a UEFI slot's initramfs through the ESP's unlock archive; a Pi slot boots
+    // only from its own boot partition, which an update replaces whole, so nothing carries them there yet.
+    if (o.layout === "ab" && ctx.unlock === "ssh" && ctx.board.boot.kind === "raspberrypi")
+      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab with --unlock ssh is built for UEFI boards so far, not ${ctx.board.id}: use --unlock passphrase or usb-key`);
     if (o.layout === "ab" && initramfsGenerator(ctx.unlock) === "dracut")
       throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab does not support --unlock ${ctx.unlock} yet: its data partition is mounted by an initramfs-tools script, and ${ctx.unlock} images boot a dracut initrd`);
     if (ctx.unlock === "ssh" && !o.sshKeyFile)

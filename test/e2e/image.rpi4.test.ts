@@ -1,10 +1,13 @@
-// Build the Raspberry Pi 4 image (arm64, through qemu-user) to the assembled disk and check what the
-// Pi's boot ROM and firmware will see: MBR with a bootable FAT partition, raspi-firmware's boot files,
-// cmdline.txt naming the crypt root, and the LUKS2 payload (first boot switches it to Adiantum: the Pi 4 has no AES instructions).
+// Build the Raspberry Pi 4 image (arm64, through qemu-user) in the A/B layout to the assembled disk and check
+// what the Pi's bootloader and firmware will see: a GPT whose partition 1 holds autoboot.txt (tryboot_a_b),
+// slot A's boot partition with raspi-firmware's files and a cmdline per slot, and the LUKS2 data partition
+// (first boot switches it to Adiantum: the Pi 4 has no AES instructions). The layout's structure for both Pis
+// is also checked without a build, in test/unit/image.trybootLayout.test.ts.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
+import { tryboot } from "../../core/bootSelection.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
 import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 
@@ -12,45 +15,57 @@ const out = join(repoRoot, "test-artifacts/image-rpi4");
 const enabled =
   requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "qemu-aarch64-static", "aarch64-linux-gnu-g++") && requireRoot();
 
-describe.runIf(enabled)("rpi4 image (arm64): partition table, boot files, Adiantum LUKS header", () => {
+describe.runIf(enabled)("rpi4 image (arm64, --layout ab): GPT, autoboot.txt, slot A's boot files, Adiantum LUKS header", () => {
   let built: BuiltImage;
   let disk: string;
+  let starts: number[];
   let rootStart: number;
+  const mtools = (cmd: "mdir -b -/" | "mtype", part: number, path: string): string => run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 ${cmd} -i ${disk}@@${starts[part - 1]} ::${path}`]);
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "rpi4", "--unlock", "passphrase", "--compress", "none"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536" });
+    built = buildImage(out, ["--board", "rpi4", "--unlock", "passphrase", "--layout", "ab", "--compress", "none"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536" });
     disk = built.image;
     const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
-    rootStart = (t.partitiontable.partitions[1]?.start ?? 0) * 512;
+    starts = t.partitiontable.partitions.map((p) => p.start * 512);
+    rootStart = starts[5] ?? 0;
   }, 45 * 60_000);
 
-  it("has an MBR with a bootable FAT32 (LBA) firmware partition and a Linux root", () => {
+  it("has a GPT: autoboot, boot A, boot B, root A, root B, data", () => {
     expect(existsSync(disk)).toBe(true);
-    const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { type: string; bootable?: boolean; start: number }[] } };
-    expect(t.partitiontable.label).toBe("dos");
-    expect(t.partitiontable.partitions.map((p) => p.type)).toEqual(["c", "83"]);
-    expect(t.partitiontable.partitions[0]?.bootable).toBe(true);
+    const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { name?: string; start: number }[] } };
+    expect(t.partitiontable.label).toBe("gpt");
+    expect(t.partitiontable.partitions.map((p) => p.name)).toEqual(["sovereign-autoboot", "sovereign-boot-a", "sovereign-boot-b", "sovereign-root-a", "sovereign-root-b", "sovereign-data"]);
     expect(t.partitiontable.partitions[0]?.start).toBe(2048);
   });
 
-  it("the firmware partition has raspi-firmware's files, the Pi 4 DTBs, kernel and initrd", () => {
-    const listing = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]);
-    for (const f of ["start4.elf", "fixup4.dat", "config.txt", "cmdline.txt", "bcm2711-rpi-4-b.dtb"]) expect(listing).toMatch(new RegExp(`::/(.*/)?${f.replace(".", "\\.")}`));
+  it("partition 1 holds autoboot.txt: tryboot_a_b with slot A committed and nothing armed", () => {
+    const text = mtools("mtype", 1, "/autoboot.txt");
+    expect(text).toContain("tryboot_a_b=1");
+    expect(tryboot.inspect(new Map([["autoboot.txt", text]]))).toEqual({ committed: "a", trial: null, triesLeft: null });
+  });
+
+  it("slot A's boot partition has raspi-firmware's files, the Pi 4 DTBs, kernel and initrd", () => {
+    const listing = mtools("mdir -b -/", 2, "/");
+    for (const f of ["start4.elf", "fixup4.dat", "config.txt", "cmdline.txt", "cmdline-a.txt", "cmdline-b.txt", "bcm2711-rpi-4-b.dtb"]) expect(listing).toMatch(new RegExp(`::/(.*/)?${f.replace(".", "\\.")}`));
     expect(listing).toMatch(/vmlinuz/);
     expect(listing).toMatch(/initrd\.img/);
   });
 
-  it("config.txt and cmdline.txt come from raspi-firmware's configuration, with the crypt root", () => {
-    const cmdline = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/cmdline.txt`]);
-    expect(cmdline).toContain("root=/dev/mapper/sovroot");
-    expect(cmdline).toContain("rootfstype=ext4");
-    expect(cmdline).toContain("console=ttyS1,115200");
-    const config = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/config.txt`]);
+  it("config.txt comes from raspi-firmware's configuration and picks each slot's cmdline; each names its slot's root", () => {
+    const config = mtools("mtype", 2, "/config.txt");
     expect(config).toContain("arm_64bit=1");
     expect(config).toMatch(/initramfs /);
+    expect(config).toMatch(/\[boot_partition=2\]\ncmdline=cmdline-a\.txt\n\[boot_partition=3\]\ncmdline=cmdline-b\.txt\n\[all\]/);
+    for (const slot of ["a", "b"]) {
+      const cmdline = mtools("mtype", 2, `/cmdline-${slot}.txt`);
+      expect(cmdline).toContain(`root=PARTLABEL=sovereign-root-${slot} sovereign.slot=${slot}`);
+      expect(cmdline).toContain("rootfstype=ext4");
+      expect(cmdline).toContain("console=ttyS1,115200");
+      expect(cmdline).not.toContain("/dev/mapper/sovroot");
+    }
   });
 
-  it("root is LUKS2 (build UUID, capped argon2id) whose payload decrypts to ext4; the device cipher is Adiantum", async () => {
+  it("the data partition is LUKS2 (build UUID, capped argon2id) whose payload decrypts to ext4; the device cipher is Adiantum", async () => {
     const h = readLuks2Header(disk, rootStart);
     expect(h.uuid).toBe(built.luksUuid);
     // Offline encryption has no Adiantum without device-mapper: the image ships AES-XTS and first boot

@@ -77,10 +77,21 @@ describe("A/B layout: boot files", () => {
   });
 
   it("the image's config names both slots, the ESP and a reboot the sandboxed node can ask for", () => {
-    const s = slotUpdateSettings("/boot/efi");
+    const s = slotUpdateSettings(x86);
     expect(s).toMatchObject({ slotA: "/dev/disk/by-partlabel/sovereign-root-a", slotB: "/dev/disk/by-partlabel/sovereign-root-b", bootDir: "/boot/efi", bootMethod: "systemd-boot" });
     expect(s.rebootCommand).toEqual(["/usr/bin/touch", "/var/lib/sovereign/update/reboot-request"]);
-    expect(slotUdevRule()).toMatch(/ENV\{ID_PART_ENTRY_NAME\}=="sovereign-root-a\|sovereign-root-b", GROUP="sovereign", MODE="0660"/);
+    expect(slotUdevRule(x86)).toMatch(/ENV\{ID_PART_ENTRY_NAME\}=="sovereign-root-a\|sovereign-root-b", GROUP="sovereign", MODE="0660"/);
+  });
+
+  it("on a Pi, the config names each slot's boot partition, autoboot.txt's partition and tryboot; the node may write all four slot devices", () => {
+    const rpi4 = findBoard("rpi4")!;
+    expect(slotUpdateSettings(rpi4)).toMatchObject({ bootSlotA: "/dev/disk/by-partlabel/sovereign-boot-a", bootSlotB: "/dev/disk/by-partlabel/sovereign-boot-b", bootDir: "/boot/firmware", bootMethod: "tryboot" });
+    expect(slotUdevRule(rpi4)).toContain('=="sovereign-root-a|sovereign-root-b|sovereign-boot-a|sovereign-boot-b"');
+    const unit = sovereignService(rpi4, true);
+    for (const l of ["sovereign-root-a", "sovereign-root-b", "sovereign-boot-a", "sovereign-boot-b"]) expect(unit).toContain(`DeviceAllow=/dev/disk/by-partlabel/${l} rw`);
+    expect(unit).toContain("After=boot-firmware.mount");
+    expect(unit).toMatch(/ReadWritePaths=\/var\/lib\/sovereign \/boot\/firmware\n/);
+    expect(fstab(rpi4, ids, { serviceGid: 997 })).toContain("PARTLABEL=sovereign-autoboot /boot/firmware vfat");
   });
 });
 

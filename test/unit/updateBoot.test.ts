@@ -94,9 +94,19 @@ describe("Raspberry Pi tryboot", () => {
 
   it("commits after health by rewriting autoboot.txt, and arms back the other way from there", () => {
     applyBootOps(esp, tryboot.commit(readBootFiles(esp, tryboot), "b"));
-    expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=3\n[tryboot]\nboot_partition=2\n");
+    // Nothing stays armed: a tryboot reboot from here starts partition 3 again, not the old slot.
+    expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=3\n[tryboot]\nboot_partition=3\n");
+    expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: null, triesLeft: null });
     applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "a", version: "0.3.0", tries: 1 }));
     expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: "a", triesLeft: null });
     expect(existsSync(join(esp, "autoboot.txt.new"))).toBe(false);
+  });
+
+  it("a trial given up is disarmed, so a later tryboot cannot start the slot that failed", () => {
+    writeFileSync(join(esp, "autoboot.txt"), autobootTxt("b", "a"));
+    expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: "a", triesLeft: null });
+    applyBootOps(esp, tryboot.abandon(readBootFiles(esp, tryboot), "a"));
+    expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe(autobootTxt("b", "b"));
+    expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: null, triesLeft: null });
   });
 });
