@@ -75,7 +75,7 @@ export function registerImageCommand(program: Command): void {
     .option("--compress <kind>", "zstd | xz | none", "zstd")
     .option("--l4t <path-or-apt-line>", "jetson-orin: NVIDIA L4T BSP directory or apt source line (opt-in)")
     .option("--update-key <file>", "the update key the image trusts (update.trustedKeys): a 32-byte ed25519 secret key or its public key in hex (default: the build key)")
-    .option("--layout <kind>", "single (one encrypted root) | ab (two system slots updated with signed bundles, and an encrypted data partition; UEFI boards)", "single")
+    .option("--layout <kind>", "single (one encrypted root) | ab (two system slots updated with signed bundles, and an encrypted data partition; UEFI boards and the Raspberry Pis, whose firmware tryboots the new slot)", "single")
     .option("--version <v>", "the runtime version the image reports (default: this runtime's package.json version)")
     .option("--json", "print the result as JSON (progress goes to stderr)")
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
