@@ -1,7 +1,8 @@
-// Build the generic arm64 UEFI image in full (arm64 through qemu-user, compressed, signed) and boot it
-// in qemu-system-aarch64 -M virt with AAVMF under software emulation: the key stick unlocks it, first
-// boot re-encrypts to a new volume key, the node (Node, SQLite and the other cross-built addons
-// running on aarch64) serves /healthz through a forwarded port, and a reboot unlocks and serves again.
+// Build the generic arm64 UEFI image in full (arm64 through qemu-user, compressed, signed) in the A/B layout
+// and boot it in qemu-system-aarch64 -M virt with AAVMF under software emulation: the key stick unlocks the
+// data partition, first boot re-encrypts it to a new volume key, the node (Node, SQLite and the other
+// cross-built addons running on aarch64, from slot A) serves /healthz through a forwarded port, and a reboot
+// unlocks and serves again. The update cycle itself is booted on x86_64 (image.ab.test.ts).
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,14 +17,14 @@ const enabled =
   requireTools("mmdebstrap", "cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "sfdisk", "zstd", "qemu-aarch64-static", "aarch64-linux-gnu-g++", "qemu-system-aarch64") &&
   requireRoot();
 
-describe.runIf(enabled)("arm64-uefi image: full build, LUKS payload, boot in qemu-system-aarch64 -M virt", () => {
+describe.runIf(enabled)("arm64-uefi image (--layout ab): full build, LUKS payload, boot in qemu-system-aarch64 -M virt", () => {
   let built: BuiltImage;
   let disk: string;
   let usbKey: string;
   const measured: Record<string, number | string> = {};
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "arm64-uefi", "--unlock", "usb-key", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyAMA0" });
+    built = buildImage(out, ["--board", "arm64-uefi", "--unlock", "usb-key", "--layout", "ab", "--compress", "zstd"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyAMA0" });
     // A larger medium than the image: first boot grows into it.
     disk = decompressDisk(built, out, 256 * MiB);
     usbKey = join(out, "usbkey.img");
@@ -48,15 +49,15 @@ describe.runIf(enabled)("arm64-uefi image: full build, LUKS payload, boot in qem
     measured.rawBytes = built.sizes.diskBytes;
   });
 
-  it("has a GPT with an ESP holding the arm64 systemd-boot, kernel, initrd and loader entry, and an arm64 root", () => {
+  it("has a GPT: an ESP holding the arm64 systemd-boot and slot A's kernel, initrd and entry, two arm64 root slots, the data partition", () => {
     const esp = uefiLayout(disk);
-    expect(esp.types).toEqual(["C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "B921B045-1DF0-41C3-AF44-4C6F280D3FAE"]);
-    for (const f of ["EFI/BOOT/BOOTAA64.EFI", "vmlinuz", "initrd.img", "loader/entries/sovereign.conf"]) expect(esp.files).toContain(`::/${f}`);
-    expect(esp.entry).toContain("root=/dev/mapper/sovroot");
+    expect(esp.types).toEqual(["C12A7328-F81F-11D2-BA4B-00A0C93EC93B", "B921B045-1DF0-41C3-AF44-4C6F280D3FAE", "B921B045-1DF0-41C3-AF44-4C6F280D3FAE", "0FC63DAF-8483-4772-8E79-3D69D8477DE4"]);
+    for (const f of ["EFI/BOOT/BOOTAA64.EFI", "sovereign/a/vmlinuz", "sovereign/a/initrd.img", "loader/entries/sovereign-a.conf"]) expect(esp.files).toContain(`::/${f}`);
+    expect(esp.entry).toContain("root=PARTLABEL=sovereign-root-a sovereign.slot=a");
     expect(esp.entry).toContain("console=ttyAMA0,115200");
   });
 
-  it("root is LUKS2 AES-XTS whose payload decrypts in user space to ext4", async () => {
+  it("the data partition is LUKS2 AES-XTS whose payload decrypts in user space to ext4", async () => {
     const header = extractHeader(disk, join(out, "luks-header.bin"));
     const h = readLuks2Header(header);
     expect(h.uuid).toBe(built.luksUuid);
@@ -80,6 +81,9 @@ describe.runIf(enabled)("arm64-uefi image: full build, LUKS payload, boot in qem
       expect(line).toContain("failed=[]");
       expect(line).toContain("user=sovereign");
       expect(line).toContain("active=active");
+      // The ESP (where an update arms its slot) is mounted, by its GPT name, and the node's sandbox sees it.
+      expect(line).toMatch(/esp=\[vfat,/);
+      expect(line).toMatch(/nodeesp=\[\/boot\/efi,/);
       const fb = JSON.parse(/firstboot=(\{.*\})/.exec(line)?.[1] ?? "{}") as { reencryptSeconds: number; volumeKeyDigestBefore: string; volumeKeyDigestAfter: string; rootBytesBefore: number };
       expect(fb.volumeKeyDigestBefore).toBeTruthy();
       expect(fb.volumeKeyDigestAfter).not.toBe(fb.volumeKeyDigestBefore);

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { inCI } from "../helpers/requireTool.js";
 import type { UnlockMethod } from "../../image/boards/BoardProfile.js";
 import { findBoard } from "../../image/boards/registry.js";
+import { AUTOBOOT_MIB } from "../../image/lib/abLayout.js";
 import { listInitrd, missingInitrdModules, requiredInitrdModules, type InitrdListing } from "../../image/lib/initrdModules.js";
 import { verifyManifest, type BuildManifest } from "../../image/lib/manifest.js";
 import type { BuildResult } from "../../image/pipeline.js";
@@ -62,15 +63,19 @@ export function bootInitrd(built: BuiltImage, out: string): InitrdListing {
   const board = findBoard(built.board);
   if (!board) throw new Error(`unknown board ${built.board}`);
   const head = join(out, "boot-head.img");
-  const bytes = (1 + board.partitions.bootMiB) * 1024 * 1024;
+  // A Pi in the A/B layout boots slot A's boot partition, partition 2, after the autoboot partition.
+  const bytes = (1 + AUTOBOOT_MIB + board.partitions.bootMiB) * 1024 * 1024;
   const cat = built.image.endsWith(".zst") ? `zstd -dc -q '${built.image}'` : built.image.endsWith(".xz") ? `xz -dc '${built.image}'` : `cat '${built.image}'`;
   run("sh", ["-c", `${cat} | head -c ${bytes} > '${head}'`]);
   const env = "MTOOLS_SKIP_CHECK=1";
-  const listing = run("sh", ["-c", `${env} mdir -b -/ -i '${head}@@1M' ::/`]);
+  const list = (at: string): string => run("sh", ["-c", `${env} mdir -b -/ -i '${head}@@${at}' ::/`]);
+  const first = list("1M");
+  const at = /^::\/autoboot\.txt$/m.test(first) ? `${1 + AUTOBOOT_MIB}M` : "1M";
+  const listing = at === "1M" ? first : list(at);
   const name = /^::\/((?:sovereign\/a\/)?initrd\.img[^/\s]*)$/m.exec(listing)?.[1];
   if (!name) throw new Error(`no initrd.img in the boot partition of ${built.image}:\n${listing}`);
   const initrd = join(out, "boot-initrd.img");
-  run("sh", ["-c", `${env} mcopy -o -i '${head}@@1M' '::/${name}' '${initrd}'`]);
+  run("sh", ["-c", `${env} mcopy -o -i '${head}@@${at}' '::/${name}' '${initrd}'`]);
   rmSync(head, { force: true });
   return listInitrd(readFileSync(initrd));
 }
@@ -122,15 +127,15 @@ export function bootPartitionNames(disk: string): string[] {
   return run("mdir", ["-b", "-i", `${disk}@@${bootPartitionOffset(disk)}`, "::/"]).split("\n").map((l) => l.trim().replace(/^::\//, "")).filter(Boolean);
 }
 
-/** Where the root partition (the second) lies on a disk image, in bytes. */
+/** Where the LUKS2 volume lies on a disk image, in bytes: the last partition (the root, or the A/B layout's data partition). */
 export function rootPartition(disk: string): { start: number; size: number } {
   const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number; size: number }[] } };
-  const p = t.partitiontable.partitions[1];
-  if (!p) throw new Error("no root partition");
+  const p = t.partitiontable.partitions.at(-1);
+  if (!p || t.partitiontable.partitions.length < 2) throw new Error("no root partition");
   return { start: p.start * 512, size: p.size * 512 };
 }
 
-/** Copies the root partition's LUKS header region (the first 16 MiB) out of the disk, for cryptsetup and the userspace check. */
+/** Copies the LUKS volume's header region (the first 16 MiB) out of the disk, for cryptsetup and the userspace check. */
 export function extractHeader(disk: string, dest: string): string {
   run("dd", [`if=${disk}`, `of=${dest}`, "bs=1M", `skip=${rootPartition(disk).start / (1024 * 1024)}`, "count=16", "status=none"]);
   return dest;
@@ -144,14 +149,16 @@ export function verifiedManifest(built: BuiltImage, out: string): BuildManifest 
   return JSON.parse(text) as BuildManifest;
 }
 
-/** The GPT partition types and, read with mtools from the image file, the ESP's files and systemd-boot entry. */
+/** The GPT partition types and, read with mtools from the image file, the ESP's files and systemd-boot entry (slot A's in the A/B layout). */
 export function uefiLayout(disk: string): { types: string[]; files: string; entry: string } {
   const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { label: string; partitions: { type: string }[] } };
   if (t.partitiontable.label !== "gpt") throw new Error(`${disk}: ${t.partitiontable.label} partition table, not gpt`);
+  const files = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]);
+  const entry = /::\/(loader\/entries\/sovereign(?:-a)?\.conf)/.exec(files)?.[1];
+  if (!entry) throw new Error(`${disk}: no sovereign loader entry on the ESP`);
   return {
     types: t.partitiontable.partitions.map((p) => p.type),
-    files: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]),
-    entry: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign.conf`]),
+    files,
+    entry: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/${entry}`]),
   };
 }
-
