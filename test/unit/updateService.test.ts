@@ -19,19 +19,21 @@ let key: Uint8Array;
 let events: UpdateAuditEvent[];
 let boot: { slot: "a" | "b"; id: string };
 
-async function bundle(version: string): Promise<string> {
+/** A signed bundle of a root and boot parts (a UEFI kernel by default; a Pi's boot.vfat for its own boot partition). */
+async function bundle(version: string, o: { board?: string; boot?: { name: string; bytes: Buffer } } = {}): Promise<string> {
   writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
-  writeFileSync(join(dir, "vmlinuz"), `kernel ${version}`);
+  const part = o.boot ?? { name: "vmlinuz", bytes: Buffer.from(`kernel ${version}`) };
+  writeFileSync(join(dir, part.name), part.bytes);
   const out = join(dir, `v${version}.sovupdate`);
-  await writeBundle(out, { version, board: "x86_64-uefi" }, [
+  await writeBundle(out, { version, board: o.board ?? "x86_64-uefi" }, [
     { name: "rootfs.ext4", target: "root", path: join(dir, "root") },
-    { name: "vmlinuz", target: "boot", path: join(dir, "vmlinuz") },
+    { name: part.name, target: "boot", path: join(dir, part.name) },
   ], key);
   return out;
 }
 
-/** The service as the node running `version` on the booted slot sees it. */
-function service(version: string): UpdateService {
+/** The service as the node running `version` on the booted slot sees it (a UEFI board unless overridden). */
+function service(version: string, o: Partial<ConstructorParameters<typeof UpdateService>[0]> = {}): UpdateService {
   return new UpdateService({
     dataDir: join(dir, "data"), board: "x86_64-uefi", runningVersion: version,
     trustedKeys: [Buffer.from(publicKeyOf(key)).toString("hex")],
@@ -39,6 +41,7 @@ function service(version: string): UpdateService {
     bootDir: join(dir, "esp"), bootMethod: "systemd-boot", bootTries: 3,
     cmdline: () => `ro sovereign.slot=${boot.slot}`, bootId: () => boot.id,
     audit: (e) => events.push(e),
+    ...o,
   });
 }
 
@@ -157,28 +160,12 @@ describe("Raspberry Pi A/B: each slot has its own boot partition", () => {
   let vfat: Buffer;
 
   async function piBundle(version: string, vfatBytes = 128 * 1024 + 5): Promise<string> {
-    writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
     vfat = randomBytes(vfatBytes);
-    writeFileSync(join(dir, "boot.vfat"), vfat);
-    const out = join(dir, `pi-v${version}.sovupdate`);
-    await writeBundle(out, { version, board: "rpi5" }, [
-      { name: "rootfs.ext4", target: "root", path: join(dir, "root") },
-      { name: "boot.vfat", target: "boot", path: join(dir, "boot.vfat") },
-    ], key);
-    return out;
+    return bundle(version, { board: "rpi5", boot: { name: "boot.vfat", bytes: vfat } });
   }
 
-  function piService(version: string): UpdateService {
-    return new UpdateService({
-      dataDir: join(dir, "data"), board: "rpi5", runningVersion: version,
-      trustedKeys: [Buffer.from(publicKeyOf(key)).toString("hex")],
-      slots: { a: join(dir, "slot-a"), b: join(dir, "slot-b") },
-      bootSlots: { a: join(dir, "boot-a"), b: join(dir, "boot-b") },
-      bootDir: fw(), bootMethod: "tryboot", bootTries: 1,
-      cmdline: () => `ro sovereign.slot=${boot.slot}`, bootId: () => boot.id,
-      audit: (e) => events.push(e),
-    });
-  }
+  const piService = (version: string): UpdateService =>
+    service(version, { board: "rpi5", bootSlots: { a: join(dir, "boot-a"), b: join(dir, "boot-b") }, bootDir: fw(), bootMethod: "tryboot", bootTries: 1 });
 
   beforeEach(() => {
     // p1: the autoboot partition, committed to slot A (partition 2); p2/p3: the slots' boot partitions.
