@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
@@ -8,6 +8,9 @@ import { loaderEntry } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
 import { MiB } from "../lib/sfdisk.js";
 import { defineStep } from "./Step.js";
+
+/** raspi-firmware's hooks that copy a kernel and initrd into /boot/firmware and rewrite config.txt and cmdline.txt. */
+export const RASPI_FIRMWARE_HOOKS = ["etc/kernel/postinst.d/z50-raspi-firmware", "etc/kernel/postrm.d/z50-raspi-firmware", "etc/initramfs/post-update.d/z50-raspi-firmware"];
 
 function newestKernel(ctx: BuildContext): string {
   const k = readdirSync(join(ctx.rootfs, "boot")).filter((f) => f.startsWith("vmlinuz-")).sort().pop();
@@ -89,6 +92,10 @@ export const bootPartitionStep = defineStep({
         await exec("mkfs.vfat", ["-F", "16", "-n", "SOVBOOT", "-i", volId, "-C", autoboot, String((AUTOBOOT_MIB * MiB) / 1024)], log);
         writeFileSync(join(tmp, "autoboot.txt"), initialAutobootTxt());
         await exec("mcopy", ["-o", "-i", autoboot, join(tmp, "autoboot.txt"), "::/autoboot.txt"], { ...log, env });
+        // On the device /boot/firmware is the 32 MiB autoboot partition, and a slot's boot files come only from
+        // bundles: raspi-firmware's hooks (a kernel or initrd update by hand) would copy them there and fail. They
+        // have done their work for this build; a removed conffile stays removed across package upgrades.
+        for (const hook of RASPI_FIRMWARE_HOOKS) rmSync(join(ctx.rootfs, hook), { force: true });
         ctx.progress(`tryboot A/B: autoboot.txt boots partition ${TRYBOOT_PARTITIONS.a}; slot boot partitions ${ctx.board.partitions.bootMiB} MiB each`);
         return { image: img, bytes, autoboot: { image: autoboot, bytes: AUTOBOOT_MIB * MiB } };
       }

@@ -3,7 +3,7 @@
 // fast tier. What the Pi firmware reads is checked on the assembled disk: autoboot.txt on partition 1, each
 // slot's boot partition, the slot roots. The full arm64 build of the same steps is test/e2e/image.rpi4.test.ts.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { findBoard } from "../../image/boards/registry.js";
 import { AUTOBOOT_MIB, rebootRequestUnits } from "../../image/lib/abLayout.js";
 import { createContext } from "../../image/pipeline.js";
 import { assembleStep } from "../../image/steps/assemble.js";
-import { bootPartitionStep } from "../../image/steps/bootPartition.js";
+import { bootPartitionStep, RASPI_FIRMWARE_HOOKS } from "../../image/steps/bootPartition.js";
 import { preflightStep } from "../../image/steps/preflight.js";
 import { requireTools } from "../helpers/requireTool.js";
 
@@ -52,9 +52,15 @@ async function buildPiAb(boardId: "rpi4" | "rpi5"): Promise<Built> {
   writeFileSync(join(fw, "config.txt"), RASPI_CONFIG);
   writeFileSync(join(fw, "cmdline.txt"), raspiCmdline(board.console));
   for (const f of ["start4.elf", "fixup4.dat", "vmlinuz-6.12.48+deb13-arm64", "initrd.img-6.12.48+deb13-arm64", ...board.boot.dtbs]) writeFileSync(join(fw, f), `${f} ${boardId}\n`);
+  for (const hook of RASPI_FIRMWARE_HOOKS) {
+    mkdirSync(join(ctx.rootfs, hook, ".."), { recursive: true });
+    writeFileSync(join(ctx.rootfs, hook), "#!/bin/sh\n");
+  }
   writeFileSync(ctx.logFile, "");
   const ids = { luksUuid: "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e", rootFsUuid: "11111111-2222-3333-4444-555555555555", bootVolumeId: "ABCD-1234" };
   const boot = await bootPartitionStep.run(ctx, { configure: { ids, hostname: "h", exposure: null }, initramfs: undefined, runtime: { version: "0.9.1" } } as never);
+  // The device's /boot/firmware is the autoboot partition: raspi-firmware's hooks must not copy a kernel there.
+  for (const hook of RASPI_FIRMWARE_HOOKS) expect(existsSync(join(ctx.rootfs, hook)), hook).toBe(false);
   // Stand-ins for the slot's ext4 and the LUKS2 data volume: distinct bytes, so misplacement shows.
   const rootImage = Buffer.alloc(24 * MiB, 0x5a);
   rootImage.write("slot-a-root", 0);
