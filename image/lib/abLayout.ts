@@ -1,7 +1,7 @@
 import { autobootTxt, TRYBOOT_PARTITIONS, type Slot } from "../../core/bootSelection.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
 import { AUTOBOOT_PARTLABEL, DATA_PARTLABEL, ESP_PARTLABEL, SLOT_BOOT_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
-import { DATA_DIR, SERVICE_USER } from "./units.js";
+import { DATA_DIR, SERVICE_USER } from "./nodePaths.js";
 import { REGDOM_CONF, TIMESYNCD_CONF } from "./wifiImport.js";
 
 /**
@@ -100,21 +100,24 @@ export function slotBytesFor(rootFsBytes: number): number {
 }
 
 /**
- * initramfs-tools local-bottom script: root (a slot) is mounted at
+ * initramfs-tools local-bottom script (or, for dracut, sovereign-data.service's): root (a slot) is mounted at
  * ${rootmnt}; cryptroot has opened the data partition (crypttab's
  * `initramfs` option). Mount it and bind the node's own paths over the
  * slot's, so PID 1 starts with them. A missing data partition is a panic:
  * booting without it would start a fresh node with a new identity.
  */
-export function dataMountScript(): string {
+export function dataMountScript(generator: "initramfs-tools" | "dracut" = "initramfs-tools"): string {
   const binds = STATE_PATHS.map((p) => `bind ${p.kind} ${p.path}`).join("\n");
   const touches = Object.values(NODE_ETC_LINKS).map((t) => `[ -e "\${rootmnt}${DATA_MOUNT}/${STATE_DIR}${t}" ] || : > "\${rootmnt}${DATA_MOUNT}/${STATE_DIR}${t}"`).join("\n");
+  // initramfs-tools: a local-bottom script with its helpers. dracut (tpm2): run by sovereign-data.service in the
+  // systemd initrd, with root at /sysroot; a failure fails initrd.target, which drops to the emergency shell.
+  const head =
+    generator === "dracut"
+      ? ["rootmnt=/sysroot", 'panic() { echo "$*" > /dev/kmsg; echo "$*" >&2; exit 1; }', 'log_warning_msg() { echo "$*" > /dev/kmsg; }']
+      : ['PREREQ=""', 'prereqs() { echo "$PREREQ"; }', 'case "$1" in prereqs) prereqs; exit 0 ;; esac', ". /scripts/functions"];
   return `#!/bin/sh
 # Sovereign A/B layout: mount the data partition and bind the node's own paths over the slot's (image/lib/abLayout.ts).
-PREREQ=""
-prereqs() { echo "$PREREQ"; }
-case "$1" in prereqs) prereqs; exit 0 ;; esac
-. /scripts/functions
+${head.join("\n")}
 DEV=/dev/mapper/${DATA_MAPPER}
 [ -b "$DEV" ] || panic "sovereign: the data partition is not unlocked ($DEV missing)"
 mount -t ext4 -o rw,noatime "$DEV" "\${rootmnt}${DATA_MOUNT}" || panic "sovereign: cannot mount the data partition"
@@ -142,6 +145,52 @@ ${binds}
 ${touches}
 exit 0
 `;
+}
+
+/**
+ * The dracut module (tpm2 images) that runs dataMountScript in the systemd initrd: after root is mounted and
+ * systemd-cryptsetup has opened the data partition (rd.luks.name names it), before the switch to the slot.
+ */
+export function dracutDataModule(): Record<string, { text: string; mode: number }> {
+  const dir = "usr/lib/dracut/modules.d/90sovereign-data";
+  return {
+    [`${dir}/module-setup.sh`]: {
+      mode: 0o755,
+      text: [
+        "#!/bin/bash",
+        "# Sovereign A/B layout: mount the data partition before the switch to the slot (image/lib/abLayout.ts).",
+        "check() { return 0; }",
+        "depends() { echo systemd; }",
+        "install() {",
+        '  inst_script "$moddir/sovereign-data.sh" /usr/sbin/sovereign-data-mount',
+        '  inst_simple "$moddir/sovereign-data.service" "$systemdsystemunitdir/sovereign-data.service"',
+        '  inst_multiple mount mkdir',
+        '  mkdir -p "$initdir$systemdsystemunitdir/initrd.target.requires"',
+        '  ln -sf ../sovereign-data.service "$initdir$systemdsystemunitdir/initrd.target.requires/sovereign-data.service"',
+        "}",
+        "",
+      ].join("\n"),
+    },
+    [`${dir}/sovereign-data.service`]: {
+      mode: 0o644,
+      text: [
+        "[Unit]",
+        "Description=Sovereign: mount the data partition and bind the node's own paths over the slot",
+        "DefaultDependencies=no",
+        `Wants=systemd-cryptsetup@${DATA_MAPPER}.service`,
+        `After=systemd-cryptsetup@${DATA_MAPPER}.service sysroot.mount`,
+        "Requires=sysroot.mount",
+        "Before=initrd.target initrd-switch-root.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "ExecStart=/usr/sbin/sovereign-data-mount",
+        "",
+      ].join("\n"),
+    },
+    [`${dir}/sovereign-data.sh`]: { mode: 0o755, text: dataMountScript("dracut") },
+  };
 }
 
 /**

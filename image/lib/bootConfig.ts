@@ -104,7 +104,8 @@ export function kernelCmdline(board: BoardProfile, unlock: UnlockMethod, luksUui
   const parts = layout === "ab" ? [...slotCmdline("a"), "rootfstype=ext4"] : [`root=/dev/mapper/${ROOT_MAPPER}`, "rootfstype=ext4", "ro"];
   parts.push("quiet", PANIC_REBOOT, "console=tty0", `console=${board.console}`);
   if (unlock === "ssh") parts.push("ip=dhcp");
-  if (initramfsGenerator(unlock) === "dracut") parts.push(`rd.luks.name=${luksUuid}=${ROOT_MAPPER}`, `rd.luks.options=${luksUuid}=${SYSTEMD_LUKS_OPTIONS}`);
+  // A/B: the LUKS volume is the data partition; the slot is root.
+  if (initramfsGenerator(unlock) === "dracut") parts.push(`rd.luks.name=${luksUuid}=${layout === "ab" ? DATA_MAPPER : ROOT_MAPPER}`, `rd.luks.options=${luksUuid}=${SYSTEMD_LUKS_OPTIONS}`);
   return [...parts, ...extra].join(" ");
 }
 
@@ -155,8 +156,8 @@ export function expectedPiCmdline(board: BoardProfile): string[] {
  * initramfs-tools settings: cryptsetup always, modules for the key stick,
  * dropbear for ssh. For dracut (tpm2), its configuration instead.
  */
-export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64", boardModules: readonly string[] = []): Record<string, string> {
-  if (initramfsGenerator(unlock) === "dracut") return { "etc/dracut.conf.d/90-sovereign.conf": dracutConf(boardModules) };
+export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string, cipher = "aes-xts-plain64", boardModules: readonly string[] = [], layout: ImageLayout = "single"): Record<string, string> {
+  if (initramfsGenerator(unlock) === "dracut") return { "etc/dracut.conf.d/90-sovereign.conf": dracutConf(boardModules, layout) };
   const files: Record<string, string> = {
     "etc/cryptsetup-initramfs/conf-hook": "CRYPTSETUP=y\n",
     "etc/initramfs-tools/conf.d/sovereign.conf": "COMPRESS=zstd\n",
@@ -181,12 +182,13 @@ export function initramfsFiles(unlock: UnlockMethod, sshAuthorizedKeys?: string,
  * crypto/ (AES-XTS and Adiantum alike). systemd-cryptsetup and tpm2-tss
  * bring the TPM2 token plugin, the tss2 libraries and the TPM drivers.
  */
-export function dracutConf(boardModules: readonly string[] = []): string {
+export function dracutConf(boardModules: readonly string[] = [], layout: ImageLayout = "single"): string {
   return [
     "# Sovereign image builder (image/lib/bootConfig.ts)",
     'hostonly="no"',
     'compress="zstd"',
-    'add_dracutmodules+=" systemd-cryptsetup tpm2-tss "',
+    // A/B: sovereign-data mounts the data partition over the slot (image/lib/abLayout.ts dracutDataModule).
+    `add_dracutmodules+=" systemd-cryptsetup tpm2-tss${layout === "ab" ? " sovereign-data" : ""} "`,
     // The board's boot-critical drivers, whatever dracut's generic selection would take.
     ...(boardModules.length ? [`add_drivers+=" ${boardModules.join(" ")} "`] : []),
     // Nothing here boots from the network, LVM or RAID, or draws a splash.

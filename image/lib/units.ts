@@ -1,10 +1,8 @@
 import type { BoardProfile, UnlockMethod } from "../boards/BoardProfile.js";
 import { abBootOf, slotDeviceLabels } from "./abLayout.js";
+import { APP_DIR, CONFIG_DIR, DATA_DIR, SERVICE_USER } from "./nodePaths.js";
 
-export const SERVICE_USER = "sovereign";
-export const DATA_DIR = "/var/lib/sovereign";
-export const APP_DIR = "/opt/sovereign";
-export const CONFIG_DIR = "/etc/sovereign";
+export { APP_DIR, CONFIG_DIR, DATA_DIR, SERVICE_USER };
 
 /**
  * The environment sovereign.service runs with: the board selects the runtime's board layer and tuning.

@@ -131,13 +131,14 @@ if [ -f "$BUILD_KEY" ]; then
   if [ -d /boot/efi ]; then systemctl start boot-efi.mount 2>/dev/null || true; fi
   OLD_UUID=$(cryptsetup luksUUID "$ROOTDEV")
   NEW_UUID=$(cat /proc/sys/kernel/random/uuid)
-  ENTRY=/boot/efi/loader/entries/sovereign.conf
-  if grep -q "$OLD_UUID" /proc/cmdline && ! grep -qs "$OLD_UUID" "$ENTRY"; then
-    say "keeping the LUKS UUID: the kernel command line names it and $ENTRY is not there to rewrite"
+  # The single layout's sovereign.conf, or the A/B layout's slot entries (sovereign-a.conf, counted ones too).
+  ENTRIES=$(grep -ls "$OLD_UUID" /boot/efi/loader/entries/sovereign*.conf 2>/dev/null || true)
+  if grep -q "$OLD_UUID" /proc/cmdline && [ -z "$ENTRIES" ]; then
+    say "keeping the LUKS UUID: the kernel command line names it and no loader entry is there to rewrite"
   else
-    if grep -qs "$OLD_UUID" "$ENTRY"; then sed "s/$OLD_UUID/$NEW_UUID/g" "$ENTRY" > "$ENTRY.new"; fi
+    for e in $ENTRIES; do sed "s/$OLD_UUID/$NEW_UUID/g" "$e" > "$e.new"; done
     cryptsetup luksUUID --batch-mode --uuid "$NEW_UUID" "$ROOTDEV"
-    if [ -f "$ENTRY.new" ]; then mv "$ENTRY.new" "$ENTRY"; fi
+    for e in $ENTRIES; do mv "$e.new" "$e"; done
     sync
     say "LUKS UUID $OLD_UUID -> $NEW_UUID"
   fi

@@ -2,7 +2,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { dirname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
-import { dataMountScript } from "../lib/abLayout.js";
+import { dataMountScript, dracutDataModule } from "../lib/abLayout.js";
 import { initramfsFiles, initramfsGenerator, USB_KEY_KEYSCRIPT } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { listInitrd, missingInitrdModules, moduleName, requiredInitrdModules } from "../lib/initrdModules.js";
@@ -56,7 +56,7 @@ export const initramfsStep = defineStep({
     const required = requiredInitrdModules(ctx.board, ctx.unlock);
     const builtin = versions.length ? builtinModules(r, versions[0]!) : new Set<string>();
     const forced = required.filter((m) => !builtin.has(moduleName(m)));
-    for (const [p, text] of Object.entries(initramfsFiles(ctx.unlock, sshKeys, ctx.board.luks.cipher, forced))) {
+    for (const [p, text] of Object.entries(initramfsFiles(ctx.unlock, sshKeys, ctx.board.luks.cipher, forced, ctx.options.layout))) {
       mkdirSync(dirname(join(r, p)), { recursive: true });
       const prev = p === "etc/initramfs-tools/modules" && existsSync(join(r, p)) ? readFileSync(join(r, p), "utf8") : "";
       writeFileSync(join(r, p), prev + text);
@@ -69,6 +69,13 @@ export const initramfsStep = defineStep({
     writeFileSync(rk, keys.recoveryKey, { mode: 0o600 });
     chmodSync(rk, 0o600);
     if (initramfsGenerator(ctx.unlock) === "dracut") {
+      if (ctx.options.layout === "ab") {
+        for (const [p, f] of Object.entries(dracutDataModule())) {
+          mkdirSync(dirname(join(r, p)), { recursive: true });
+          writeFileSync(join(r, p), f.text, { mode: f.mode });
+          chmodSync(join(r, p), f.mode);
+        }
+      }
       await withChroot(r, async () => {
         for (const v of versions) {
           ctx.progress(`dracut ${v}`);

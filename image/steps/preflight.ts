@@ -1,5 +1,4 @@
 import { boardSupportsAb } from "../lib/abLayout.js";
-import { initramfsGenerator } from "../lib/bootConfig.js";
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, statfsSync } from "node:fs";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -56,8 +55,6 @@ export const preflightStep = defineStep({
     // only from its own boot partition, which an update replaces whole, so nothing carries them there yet.
     if (o.layout === "ab" && ctx.unlock === "ssh" && ctx.board.boot.kind === "raspberrypi")
       throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab with --unlock ssh is built for UEFI boards so far, not ${ctx.board.id}: use --unlock passphrase or usb-key`);
-    if (o.layout === "ab" && initramfsGenerator(ctx.unlock) === "dracut")
-      throw new SovereignError("IMAGE_OPTION_INVALID", `--layout ab does not support --unlock ${ctx.unlock} yet: its data partition is mounted by an initramfs-tools script, and ${ctx.unlock} images boot a dracut initrd`);
     if (ctx.unlock === "ssh" && !o.sshKeyFile)
       throw new SovereignError("IMAGE_OPTION_INVALID", "--unlock ssh needs --ssh-key FILE (an authorized_keys file for dropbear in the initramfs)");
     if (o.sshKeyFile) readable(o.sshKeyFile, "--ssh-key file");

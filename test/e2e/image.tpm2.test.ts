@@ -1,5 +1,6 @@
-// TPM2 unlock, booted: an x86_64 image built with `--unlock tpm2` runs in qemu with a software TPM
-// (swtpm). Its dracut initrd unlocks root with systemd-cryptsetup. The first boot is unlocked by typing
+// TPM2 unlock, booted: an x86_64 image built with `--unlock tpm2 --layout ab` runs in qemu with a software TPM
+// (swtpm). Its dracut initrd unlocks the data partition with systemd-cryptsetup and mounts it over slot A
+// (sovereign-data.service). The first boot is unlocked by typing
 // the build passphrase at the serial console, and first boot enrolls the TPM with systemd-cryptenroll
 // (PCR 7), keeping the passphrase for recovery. The next boot with the same TPM unlocks with nobody at
 // the console; a boot with another TPM does not, and still offers the passphrase prompt.
@@ -34,7 +35,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   const measured: Record<string, number | string> = {};
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--compress", "zstd"], {
+    built = buildImage(out, ["--board", "x86_64", "--unlock", "tpm2", "--layout", "ab", "--compress", "zstd"], {
       SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536", SOVEREIGN_IMAGE_STATUS_TTY: "ttyS1", SOVEREIGN_IMAGE_TEST_DEVICE_CIPHER: ADIANTUM,
     });
     rmSync(tpm, { recursive: true, force: true });
@@ -70,7 +71,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
     // (The recovery key's slot cannot be opened here: the host's user-space crypto has no Adiantum for keyslots.)
     // This device's own LUKS UUID, and the loader entry's rd.luks.name rewritten with it (the next test boots it).
     expect(h.uuid).not.toBe(built.luksUuid);
-    expect(uefiLayout(disk).entry).toContain(`rd.luks.name=${h.uuid}=sovroot`);
+    expect(uefiLayout(disk).entry).toContain(`rd.luks.name=${h.uuid}=sovdata`);
   }, 50 * 60_000);
 
   it("with the same TPM the disk unlocks with nobody at the console", async () => {
@@ -93,7 +94,7 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
       // This TPM cannot unseal the token; the node must not come up on its own.
       await new Promise((r) => setTimeout(r, 60_000));
       expect(await healthz(vm.port)).toBe(false);
-      expect(readText(vm.serial0)).not.toMatch(/sovroot: set up successfully|Finished.*systemd-cryptsetup@|Reached target.*Local File Systems|sovereign-firstboot/i);
+      expect(readText(vm.serial0)).not.toMatch(/sov(root|data): set up successfully|Finished.*systemd-cryptsetup@|Reached target.*Local File Systems|sovereign-firstboot/i);
     } finally {
       vm.proc.kill("SIGKILL");
       await vm.exited;

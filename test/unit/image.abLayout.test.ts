@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { retargetOptions, systemdBoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { dataMountScript, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
-import { crypttab, fstab, loaderEntry } from "../../image/lib/bootConfig.js";
+import { dataMountScript, dracutDataModule, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { crypttab, dracutConf, fstab, kernelCmdline, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
 import { requireTools } from "../helpers/requireTool.js";
@@ -15,6 +15,16 @@ const repoRoot = join(import.meta.dirname, "../..");
 
 const ids = { luksUuid: "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e", rootFsUuid: "11111111-2222-3333-4444-555555555555", bootVolumeId: "ABCD-1234" };
 const x86 = findBoard("x86_64")!;
+
+describe("A/B layout: the modules load in any order", () => {
+  // units.ts and abLayout.ts use each other; a constant one of them read from the other at load time was
+  // undefined (TDZ) whenever units.ts was imported first. Each is loaded first here, in a fresh process.
+  it.each(["units", "abLayout", "bootConfig"])("image/lib/%s.ts loaded first", (name) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", `await import(${JSON.stringify(join(repoRoot, "image/lib", `${name}.ts`))})`], { encoding: "utf8", cwd: repoRoot });
+    expect(r.stderr).not.toMatch(/before initialization/);
+    expect(r.status).toBe(0);
+  });
+});
 
 describe("A/B layout: partitions", () => {
   const layout = { table: "gpt" as const, arch: "amd64" as const, bootBytes: 256 * MiB, rootBytes: 48 * MiB, slotBytes: 900 * MiB, diskBytes: minimumDiskBytes(256 * MiB, 48 * MiB, 900 * MiB) };
@@ -102,6 +112,29 @@ describe("A/B layout: units and scripts", () => {
     for (const p of STATE_PATHS) expect(s).toContain(`bind ${p.kind} ${p.path}`);
     expect(s).toMatch(/\[ -b "\$DEV" \] \|\| panic/);
     expect(spawnSync("sh", ["-n"], { input: s }).status).toBe(0);
+  });
+
+  it("tpm2 (dracut): the same mount, run by a unit in the systemd initrd after systemd-cryptsetup opened the data partition", () => {
+    const files = dracutDataModule();
+    const dir = "usr/lib/dracut/modules.d/90sovereign-data";
+    const script = files[`${dir}/sovereign-data.sh`]!;
+    expect(script.mode).toBe(0o755);
+    expect(script.text).toContain("rootmnt=/sysroot");
+    expect(script.text).not.toContain("/scripts/functions");
+    for (const p of STATE_PATHS) expect(script.text).toContain(`bind ${p.kind} ${p.path}`);
+    expect(spawnSync("sh", ["-n"], { input: script.text }).status).toBe(0);
+    const unit = files[`${dir}/sovereign-data.service`]!.text;
+    expect(unit).toContain("After=systemd-cryptsetup@sovdata.service sysroot.mount");
+    expect(unit).toContain("Before=initrd.target");
+    const setup = files[`${dir}/module-setup.sh`]!.text;
+    expect(setup).toContain("initrd.target.requires/sovereign-data.service");
+    expect(spawnSync("bash", ["-n"], { input: setup }).status).toBe(0);
+    expect(dracutConf([], "ab")).toContain('add_dracutmodules+=" systemd-cryptsetup tpm2-tss sovereign-data "');
+    expect(dracutConf([])).not.toContain("sovereign-data");
+    // The command line opens the data partition by its UUID and boots slot A.
+    const cmd = kernelCmdline(x86, "tpm2", ids.luksUuid, [], "ab");
+    expect(cmd).toContain(`rd.luks.name=${ids.luksUuid}=sovdata`);
+    expect(cmd).toContain("root=PARTLABEL=sovereign-root-a sovereign.slot=a");
   });
 
   it("the reboot script obeys a request from this boot and drops one from before it", () => {
