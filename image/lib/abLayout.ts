@@ -228,9 +228,8 @@ export function initialAutobootTxt(): string {
  * The firmware's [boot_partition=N] filter picks the command line that names the slot it booted from.
  */
 export function slotConfigTxt(configTxt: string, partitions: Readonly<Record<Slot, number>>): string {
-  const body = configTxt.endsWith("\n") ? configTxt : `${configTxt}\n`;
   return [
-    body.trimEnd(),
+    configTxt.trimEnd(),
     "",
     "# Sovereign A/B layout (image/lib/abLayout.ts): the command line of the slot this partition boots as.",
     ...(Object.entries(partitions) as [Slot, number][]).flatMap(([slot, n]) => [`[boot_partition=${n}]`, `cmdline=cmdline-${slot}.txt`]),
