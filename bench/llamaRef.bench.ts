@@ -67,25 +67,30 @@ interface UsersPoint {
   promptSequences?: Record<string, number>; generationSizes?: Record<string, number>;
   /** Of this point's time, ms in prompt decodes and ms its prompts' dispatch was held to gather the users (same source). */
   promptDecodeMs?: number; dispatchHeldMs?: number;
+  /** This node only: the point's generation steps by the thread count they ran at (the thread adapter moves it). */
+  generationByThreads?: Record<string, number>;
 }
 /** What a counter map gained between two reads. */
 const gained = (after: Record<string, number> = {}, before: Record<string, number> = {}) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
 async function users(target: Target, n: number, salt: string, extra: object): Promise<UsersPoint> {
   const app = "app" in target ? (target as BenchApp).app : null;
-  const before = (await app?.inference.engineStats())?.batching;
+  const beforeStats = await app?.inference.engineStats();
+  const before = beforeStats?.batching;
   const t0 = performance.now();
   const runs = await Promise.all(Array.from({ length: n }, (_v, i) =>
     stream(target as BenchApp, "/v1/completions", { model: "m", prompt: text(PROMPT_WORDS, `${salt} u${i}`), max_tokens: TG, temperature: 0, ...extra })));
   const wall = performance.now() - t0;
   const tokens = runs.reduce((a, r) => a + r.tokens, 0);
-  const after = (await app?.inference.engineStats())?.batching;
+  const afterStats = await app?.inference.engineStats();
+  const after = afterStats?.batching;
   return {
     users: n, aggregateTps: (tokens * 1000) / wall, slowestTtftMs: Math.max(...runs.map((r) => r.ttftMs)), tokens, load1: load1(),
     ...(after ? {
       promptSequences: gained(after.promptSequences, before?.promptSequences), generationSizes: gained(after.sizes, before?.sizes),
       promptDecodeMs: after.promptDecodeMs - (before?.promptDecodeMs ?? 0), dispatchHeldMs: after.dispatchHeldMs - (before?.dispatchHeldMs ?? 0),
     } : {}),
+    ...(afterStats?.threads ? { generationByThreads: gained(afterStats.threads.generationByThreads, beforeStats?.threads?.generationByThreads) } : {}),
   };
 }
 const serverExtra = { ignore_eos: true };
@@ -211,7 +216,7 @@ for (let r = 0; server && r < ROUNDS; r++) {
       const p = side === "server" ? await users(server, n, `r${r} s${n}`, serverExtra)
         : await users(side === "ours" ? ours : oursFixed as BenchApp, n, `r${r} ${side === "ours" ? "o" : "f"}${n}`, {});
       rows[side].push(p);
-      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}, prompt decodes ${f1(p.promptDecodeMs)} ms, held ${f1(p.dispatchHeldMs)} ms` : "";
+      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}${p.generationByThreads ? ` and by threads ${JSON.stringify(p.generationByThreads)}` : ""}, prompt decodes ${f1(p.promptDecodeMs)} ms, held ${f1(p.dispatchHeldMs)} ms` : "";
       log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens)${decodes} | load ${p.load1}`);
     }
   }
