@@ -20,6 +20,12 @@ const SIGNING_PREFIX = Buffer.from("sovereign-update-v1\n", "utf8");
 /** Where a part goes: "root" is streamed raw into the slot's device; "boot" is a file in the slot's boot directory. */
 export type PartTarget = "root" | "boot";
 
+/**
+ * The boot part that is a whole FAT image of a slot's own boot partition (Raspberry Pi A/B; slot-agnostic: its
+ * config.txt picks the slot's cmdline by [boot_partition=N]). The builder names it, the node writes it raw.
+ */
+export const BOOT_IMAGE_PART = "boot.vfat";
+
 export interface BundlePart {
   name: string;
   target: PartTarget;

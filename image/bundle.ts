@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { dirname, join, resolve } from "node:path";
 import { SovereignError } from "../core/errors/SovereignError.js";
 import { publicKeyOf } from "../core/ed25519.js";
+import { BOOT_IMAGE_PART } from "../core/updateBundle.js";
 import type { BoardProfile } from "./boards/BoardProfile.js";
 import type { BuildOptions } from "./BuildContext.js";
 import { unmountAll } from "./lib/chroot.js";
@@ -23,7 +24,7 @@ export const BUNDLE_STOP_AFTER = "rootfs-image";
 export async function bundleInputsFor(work: string, board: BoardProfile): Promise<BundleInput[]> {
   const root: BundleInput = { name: "rootfs.ext4", target: "root", path: join(work, "root.img") };
   const bootImg = join(work, "boot.img");
-  if (board.boot.kind !== "uefi") return [root, { name: "boot.vfat", target: "boot", path: bootImg }];
+  if (board.boot.kind !== "uefi") return [root, { name: BOOT_IMAGE_PART, target: "boot", path: bootImg }];
   const dir = join(work, "bundle-boot");
   mkdirSync(dir, { recursive: true });
   const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };

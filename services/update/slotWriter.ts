@@ -4,11 +4,9 @@ import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises
 import { basename, join } from "node:path";
 import { canonicalJson } from "../../core/canonicalJson.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { BOOT_IMAGE_PART } from "../../core/updateBundle.js";
 import type { BundleManifest, BundlePart, VerifyPolicy } from "./bundleFormat.js";
 import { openBundle, streamPart, verifyBundleFile, type OnProgress, type OpenedBundle } from "./bundleReader.js";
-
-/** The boot part that is a whole FAT image of a slot's boot partition (Raspberry Pi; slot-agnostic: its config.txt picks the slot's cmdline by [boot_partition=N]). */
-export const BOOT_IMAGE_PART = "boot.vfat";
 
 /** Where one slot's parts go: its root device (or file), and its boot partition device or the directory that receives its boot files. */
 export interface SlotTarget {
