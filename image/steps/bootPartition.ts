@@ -75,17 +75,16 @@ export const bootPartitionStep = defineStep({
         const tmp = join(ctx.work, "slot-boot");
         await exec("mkdir", ["-p", tmp]);
         const cmdline = readFileSync(join(fw, "cmdline.txt"), "utf8");
+        const slotA = slotPiCmdline(cmdline, "a");
         const files: [string, string][] = [
           ["config.txt", slotConfigTxt(readFileSync(join(fw, "config.txt"), "utf8"), TRYBOOT_PARTITIONS)],
           // A firmware without the [boot_partition] filter reads cmdline.txt: slot A's, where it would boot.
-          ["cmdline.txt", slotPiCmdline(cmdline, "a")],
-          ["cmdline-a.txt", slotPiCmdline(cmdline, "a")],
+          ["cmdline.txt", slotA],
+          ["cmdline-a.txt", slotA],
           ["cmdline-b.txt", slotPiCmdline(cmdline, "b")],
         ];
-        for (const [name, text] of files) {
-          writeFileSync(join(tmp, name), text);
-          await exec("mcopy", ["-o", "-i", img, join(tmp, name), `::/${name}`], { ...log, env });
-        }
+        for (const [name, text] of files) writeFileSync(join(tmp, name), text);
+        await exec("mcopy", ["-o", "-i", img, ...files.map(([name]) => join(tmp, name)), "::/"], { ...log, env });
         // Partition 1: only autoboot.txt (and, later, the owner's network file): which partition the firmware boots.
         const autoboot = join(ctx.work, "autoboot.img");
         await exec("rm", ["-f", autoboot]);
