@@ -227,12 +227,12 @@ export function initialAutobootTxt(): string {
  * A Pi slot's config.txt: one boot partition image serves either slot, so a bundle is slot-agnostic.
  * The firmware's [boot_partition=N] filter picks the command line that names the slot it booted from.
  */
-export function slotConfigTxt(configTxt: string, partitions: Readonly<Record<Slot, number>>): string {
+export function slotConfigTxt(configTxt: string): string {
   return [
     configTxt.trimEnd(),
     "",
     "# Sovereign A/B layout (image/lib/abLayout.ts): the command line of the slot this partition boots as.",
-    ...(Object.entries(partitions) as [Slot, number][]).flatMap(([slot, n]) => [`[boot_partition=${n}]`, `cmdline=cmdline-${slot}.txt`]),
+    ...(Object.entries(TRYBOOT_PARTITIONS) as [Slot, number][]).flatMap(([slot, n]) => [`[boot_partition=${n}]`, `cmdline=cmdline-${slot}.txt`]),
     "[all]",
     "",
   ].join("\n");

@@ -77,7 +77,7 @@ export const bootPartitionStep = defineStep({
         const cmdline = readFileSync(join(fw, "cmdline.txt"), "utf8");
         const slotA = slotPiCmdline(cmdline, "a");
         const files: [string, string][] = [
-          ["config.txt", slotConfigTxt(readFileSync(join(fw, "config.txt"), "utf8"), TRYBOOT_PARTITIONS)],
+          ["config.txt", slotConfigTxt(readFileSync(join(fw, "config.txt"), "utf8"))],
           // A firmware without the [boot_partition] filter reads cmdline.txt: slot A's, where it would boot.
           ["cmdline.txt", slotA],
           ["cmdline-a.txt", slotA],
