@@ -205,7 +205,7 @@ describe("function calling (tools) through the openai SDK", () => {
     expect(body.error.code).toBe("tools_unsupported");
     expect(body.error.message).toContain("\"tiny\"");
     // tool_choice "none" on that model is plain generation, not an error.
-    const none = await t.client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }], tools, tool_choice: "none", max_tokens: 3 });
+    const none = await t.client.chat.completions.create({ model: "tiny", messages: [{ role: "user", content: "hi" }], tools, tool_choice: "none", max_tokens: 3, temperature: 0 });
     expect(none.choices[0]!.finish_reason).toBe("length");
 
     const send = (extra: object) => t.call("/v1/chat/completions", {
