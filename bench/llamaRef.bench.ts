@@ -60,6 +60,9 @@ const oursFixed = PARTS.has("users") && prompt > gen
   ? await openBenchApp(join(dataDir, `p${prompt}-fixed`), modelPath, gen, hardware, { ...phase(prompt), "inference.threadAdapter": "off" })
   : null;
 type Target = Pick<BenchApp, "url" | "key">;
+// The model loads on the first request; the binary is known from then on.
+let ourBinary: string | null = null;
+const noteBinary = async () => { ourBinary ??= (await ours.app.inference.engineStats())?.binary ?? null; };
 
 interface UsersPoint {
   users: number; aggregateTps: number; slowestTtftMs: number; tokens: number; load1: number;
@@ -153,6 +156,8 @@ function save(): void {
     model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)",
     tokensPerRequest: TG, promptWords: PROMPT_WORDS, rounds: ROUNDS,
     threads: { prompt, generation: gen }, sequences, threadAdapter: { ours: prompt > gen, oursAdapterOff: false },
+    // node-llama-cpp's prebuilt, or scripts/build-llama-addon.sh's local build (a persistent thread pool): the bench runs whichever is installed.
+    llamaBinary: ourBinary,
     parts: [...PARTS], carriedOver,
     reference: {
       llamaCppCommit: ref.commit,
@@ -188,6 +193,7 @@ for (let r = 0; PARTS.has("contention") && r < ROUNDS; r++) {
   log(`contention round ${r + 1}: ours quiet ${f1(c?.quiet)} busy ${f1(c?.busy)} tok/s; llama-bench ${gen}t quiet ${f1(c?.benchQuiet)} busy ${f1(c?.benchBusy)} | load ${c?.loadQuiet} / ${c?.loadBusy}`);
 }
 
+await noteBinary();
 save();
 
 // 4. Prompt processing from TTFT (a fresh 256-word prompt), at each prompt thread count, one app per count.
@@ -202,6 +208,7 @@ for (let r = 0; PARTS.has("prompt") && r < ROUNDS; r++) {
   log(`prompt round ${r + 1}: ${threadCounts.map((t) => `${t}t ${f1(pp[String(t)]?.at(-1)?.pp)}`).join(", ")} tok/s | load ${load1()}`);
 }
 
+await noteBinary();
 save();
 
 // 1 + 2. Users, interleaved: per round each user count on each side, the order rotating; llama-bench tg per thread count.
@@ -224,9 +231,11 @@ for (let r = 0; server && r < ROUNDS; r++) {
   oursSingleTg.push(single.tgTps);
   for (const t of threadCounts) (benchTg[String(t)] ??= []).push({ tg: (await llamaBench(ref, modelPath, t, { tg: TG })).tg, load1: load1() });
   log(`round ${r + 1} single user: ours ${f1(single.tgTps)} tok/s; llama-bench tg${TG} ${threadCounts.map((t) => `${t}t ${f1(benchTg[String(t)]?.at(-1)?.tg)}`).join(", ")} | load ${load1()}`);
+  await noteBinary();
   save();
 }
 await server?.close();
+await noteBinary();
 save();
 await oursFixed?.close();
 for (const [t, app] of ppApps) if (t !== prompt) await app.close();

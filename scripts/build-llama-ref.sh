@@ -41,18 +41,14 @@ if [[ ! -d "$base/src/.git" ]]; then
   rm -rf "$base/src"
   git clone -q "$bundle" "$base/src"
 fi
-flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
-has() { [[ " $flags " == *" $1 "* ]] && echo ON || echo OFF; }
-isa=(-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-  "-DGGML_AVX512=$(has avx512f)" "-DGGML_AVX512_VBMI=$(has avx512vbmi)" "-DGGML_AVX512_VNNI=$(has avx512_vnni)"
-  "-DGGML_AVX512_BF16=$(has avx512_bf16)" "-DGGML_AVX_VNNI=$(has avx_vnni)"
-  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF)
+source "$root/scripts/llama-isa.sh"
+isa=("${llama_isa_flags[@]}")
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 nice -n "${LLAMA_REF_NICE:-10}" cmake -S "$base/src" -B "$base/build" "${gen[@]}" \
   -DCMAKE_BUILD_TYPE=Release \
   -DBUILD_SHARED_LIBS=OFF \
-  -DGGML_NATIVE=OFF "${isa[@]}" -DGGML_OPENMP=OFF -DGGML_BACKEND_DL=OFF -DGGML_CCACHE=OFF \
+  "${isa[@]}" -DGGML_OPENMP=OFF -DGGML_BACKEND_DL=OFF -DGGML_CCACHE=OFF \
   -DGGML_METAL=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_BORINGSSL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \

@@ -70,6 +70,11 @@ export interface EngineStats {
   batching: GatherStats | null;
   /** Decodes per phase and generation steps per thread count (phaseThreads.ts); null when both phases run at one count. */
   threads: PhaseThreadStats | null;
+  /**
+   * Which llama.cpp binary runs: node-llama-cpp's prebuilt, or the local build that scripts/build-llama-addon.sh
+   * makes with a persistent thread pool (generation at 2 threads 1.5x the prebuilt's speed here; issue 19).
+   */
+  binary: "localBuild" | "prebuilt" | null;
 }
 
 /** One loaded chat model. */

@@ -364,7 +364,7 @@ export class LlamaEngine implements InferenceEngine {
 
   /** Copies of batchStats and threadStats (the counters go on changing). */
   async stats(): Promise<EngineStats> {
-    return { batching: this.gatherer ? structuredClone(this.gatherer.stats) : null, threads: this.phase ? structuredClone(this.phase) : null };
+    return { batching: this.gatherer ? structuredClone(this.gatherer.stats) : null, threads: this.phase ? structuredClone(this.phase) : null, binary: this.llama.buildType };
   }
 
   get busySlots(): number {

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds node-llama-cpp's native addon from the sources it ships (llama/addon and the
+# llama.cpp release in llama/gitRelease.bundle, with node-llama-cpp's own patches),
+# plus our patch scripts/patches/node-llama-cpp-threadpool.patch, and installs it as
+# node-llama-cpp's "local build" (node_modules/node-llama-cpp/llama/localBuilds/
+# <platform>-<arch>), the place `node-llama-cpp source build` writes to and
+# getLlama({build: "never"}) loads from before the prebuilt. Nothing is downloaded.
+#
+# Why (issue 19): the prebuilt addon never attaches a ggml thread pool, so llama.cpp
+# makes a throwaway one for every decode; on this 2-core machine generation at 2
+# threads ran at 33 tokens/s against llama-bench's 50 on the same source. With the
+# persistent pool (no polling between graphs) it ran at 49-50, and 1 thread beside a
+# busy-looping process kept 30 (see scripts/patches/README.md).
+#
+# Usage: scripts/build-llama-addon.sh [--print-dir|--remove]
+#   --print-dir  print the install directory and exit.
+#   --remove     remove the installed local build (node-llama-cpp falls back to its prebuilt).
+# Env: LLAMA_ADDON_JOBS (default: nproc), LLAMA_ADDON_NICE (default 10).
+# Takes about 4 minutes on 2 cores; the build tree is kept in .cache/llama-addon.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+nlc="$root/node_modules/node-llama-cpp"
+llamaDir="$nlc/llama"
+bundle="$llamaDir/gitRelease.bundle"
+if [[ ! -f "$bundle" ]]; then
+  echo "build-llama-addon: $bundle is missing; run npm ci first" >&2
+  exit 2
+fi
+case "$(uname -m)" in
+  x86_64) arch=x64 ;;
+  aarch64) arch=arm64 ;;
+  *) echo "build-llama-addon: unsupported machine $(uname -m)" >&2; exit 2 ;;
+esac
+install="$llamaDir/localBuilds/linux-$arch"
+if [[ "${1:-}" == "--print-dir" ]]; then echo "$install"; exit 0; fi
+if [[ "${1:-}" == "--remove" ]]; then rm -rf "$install"; echo "removed $install"; exit 0; fi
+
+for tool in cmake g++ git patch; do
+  command -v "$tool" >/dev/null || { echo "build-llama-addon: $tool not found (apt-get install cmake g++ git patch)" >&2; exit 2; }
+done
+nodeInclude="$(node -p 'require("path").join(process.execPath, "../../include/node")')"
+[[ -f "$nodeInclude/node_api.h" ]] || nodeInclude=/usr/include/node
+[[ -f "$nodeInclude/node_api.h" ]] || { echo "build-llama-addon: Node's headers (node_api.h) not found; on Debian they come with the nodejs package" >&2; exit 2; }
+
+tag="$(node -p 'require(process.argv[1]).tag' "$llamaDir/llama.cpp.info.json")"
+patchSum="$(cat "$root/scripts/patches/node-llama-cpp-threadpool.patch" "$llamaDir"/patches/*.diff | sha256sum | cut -c1-12)"
+base="$root/.cache/llama-addon/$tag-$arch-$patchSum"
+src="$base/src"
+if [[ ! -f "$src/.ready" ]]; then
+  rm -rf "$src"
+  mkdir -p "$src"
+  cp -r "$llamaDir/CMakeLists.txt" "$llamaDir/addon" "$llamaDir/cmake" "$llamaDir/profiles" "$llamaDir/toolchains" "$src/"
+  git clone -q "$bundle" "$src/llama.cpp"
+  for p in "$llamaDir"/patches/*.diff; do
+    # node-llama-cpp skips a patch that upstream already has: so do we.
+    if git -C "$src/llama.cpp" apply --check "$p" 2>/dev/null; then git -C "$src/llama.cpp" apply "$p"; fi
+  done
+  patch -s -p0 -d "$src" < "$root/scripts/patches/node-llama-cpp-threadpool.patch"
+  touch "$src/.ready"
+fi
+
+source "$root/scripts/llama-isa.sh"
+gen=()
+command -v ninja >/dev/null && gen=(-G Ninja)
+# CMakeLists.txt runs `node -p "require('node-addon-api')"` from the source tree: point it at ours.
+NODE_PATH="$root/node_modules" nice -n "${LLAMA_ADDON_NICE:-10}" cmake -S "$src" -B "$base/build" "${gen[@]}" \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_INC="$nodeInclude" \
+  -DNLC_CURRENT_PLATFORM="linux-$arch" -DNLC_TARGET_PLATFORM="linux-$arch" -DNLC_VARIANT="$tag" -DGGML_BUILD_NUMBER=1 \
+  -DBUILD_SHARED_LIBS=OFF "${llama_isa_flags[@]}" -DGGML_OPENMP=OFF -DGGML_BACKEND_DL=OFF -DGGML_CCACHE=OFF \
+  -DGGML_METAL=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF \
+  -DLLAMA_CURL=OFF -DLLAMA_HTTPLIB=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_BORINGSSL=OFF >&2
+NODE_PATH="$root/node_modules" nice -n "${LLAMA_ADDON_NICE:-10}" cmake --build "$base/build" -j "${LLAMA_ADDON_JOBS:-$(nproc)}" >&2
+
+# node-llama-cpp's layout for a local build: <folder>/Release/llama-addon.node with its build metadata,
+# and <folder>/buildDone.status. The metadata names this system, so it loads without a test run.
+rm -rf "$install"
+mkdir -p "$install/Release"
+cp "$base/build/llama-addon.node" "$install/Release/"
+node --input-type=module -e '
+  const [nlc, out, arch, tag] = process.argv.slice(1);
+  const { getPlatformInfo } = await import(`${nlc}/dist/bindings/utils/getPlatformInfo.js`);
+  const info = JSON.parse((await import("node:fs")).readFileSync(`${nlc}/llama/llama.cpp.info.json`, "utf8"));
+  const meta = { buildOptions: { customCmakeOptions: {}, progressLogs: true, platform: "linux", platformInfo: await getPlatformInfo(), arch, gpu: false,
+    llamaCpp: { repo: info.llamaCppGithubRepo ?? "ggml-org/llama.cpp", release: tag } } };
+  (await import("node:fs")).writeFileSync(out, JSON.stringify(meta));
+' "$nlc" "$install/Release/_nlcBuildMetadata.json" "$arch" "$tag"
+printf '%s\n' "${llama_isa_flags[@]}" > "$install/sovereign-isa"
+: > "$install/buildDone.status"
+echo "$install"
