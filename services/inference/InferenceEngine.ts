@@ -68,7 +68,7 @@ export interface RunOptions {
 export interface EngineStats {
   /** How the parallel sequences' decodes were gathered (gatherBatches.ts); null with one sequence. */
   batching: GatherStats | null;
-  /** Decodes per phase and generation steps per thread count (phaseThreads.ts); null when both phases run at one count. */
+  /** Decodes per phase and generation steps per thread count (phaseThreads.ts); null when node-llama-cpp's native context lacks the hooks. */
   threads: PhaseThreadStats | null;
   /**
    * Which llama.cpp binary runs: node-llama-cpp's prebuilt, or the local build that scripts/build-llama-addon.sh

@@ -122,7 +122,7 @@ export class LlamaEngine implements InferenceEngine {
   private disposed = false;
   /** Makes the parallel sequences' decode steps land in one batch (see gatherBatches); null with one sequence. */
   private gatherer: BatchGatherer | null = null;
-  /** Decodes per phase and generation steps per thread count (null when both phases run at one count). */
+  /** Decodes per phase and generation steps per thread count (null when node-llama-cpp's native context lacks the hooks). */
   private phase: PhaseThreadStats | null = null;
 
   private constructor(
@@ -167,7 +167,8 @@ export class LlamaEngine implements InferenceEngine {
       // Generation starts at tune()'s (safe) count and moves between it and the prompt count by its own timings:
       // up while the higher count is faster, down when a competing process stalls it (ThreadAdapter); off: it stays there.
       const adapter = prompt > generation && settings.threadAdapter !== false ? new ThreadAdapter({ low: generation, high: prompt }) : undefined;
-      const phase = prompt !== generation ? applyPhaseThreads(context, { prompt, generation }, settings.sequences, adapter) : null;
+      // Installed with one count too: its decode counts and times are the engine's stats.
+      const phase = applyPhaseThreads(context, { prompt, generation }, settings.sequences, adapter);
       if (prompt !== generation && !phase)
         logger?.warn({ prompt, generation, threads: settings.threads }, "node-llama-cpp's native context lacks the hooks for per-phase threads: both phases run at one count");
       const engine = new LlamaEngine(name, llama, model, context, { ...settings, contextSize });
@@ -357,7 +358,7 @@ export class LlamaEngine implements InferenceEngine {
     return this.gatherer?.stats ?? null;
   }
 
-  /** How decodes ran per phase and thread count (null when both phases run at one count). */
+  /** How decodes ran per phase and thread count (null when node-llama-cpp's native context lacks the hooks). */
   get threadStats(): PhaseThreadStats | null {
     return this.phase;
   }

@@ -17,6 +17,8 @@ export interface PhaseThreadStats {
   lastThreads: number | null;
   /** Generation steps by the thread count they ran at (with an adapter the count moves). */
   generationByThreads: Record<number, number>;
+  /** Milliseconds inside generation decodes (llama.cpp's own time; the rest of a step is sampling and our code). */
+  generationDecodeMs: number;
 }
 
 /** The part of node-llama-cpp's native context (private `_ctx`, in 3.21 and 3.22) the switch wraps. */
@@ -48,7 +50,7 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
   const initBatch = native.initBatch.bind(native);
   const setThreads = native.setThreads.bind(native);
   const decodeBatch = native.decodeBatch.bind(native);
-  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null, generationByThreads: {} };
+  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null, generationByThreads: {}, generationDecodeMs: 0 };
   let batchTokens = 0;
   let allocated = Math.max(threads.prompt, threads.generation);
   // The addon's methods are read-only on its prototype; own properties on the instance shadow them.
@@ -74,10 +76,12 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
     }
     stats.lastThreads = n;
     setThreads(n);
-    if (prompt || !adapter) return decodeBatch();
+    if (prompt) return decodeBatch();
     const start = performance.now();
     return decodeBatch().then((r) => {
-      adapter.record(n, tokens, performance.now() - start);
+      const ms = performance.now() - start;
+      stats.generationDecodeMs += ms;
+      adapter?.record(n, tokens, ms);
       return r;
     });
   });

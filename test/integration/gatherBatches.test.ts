@@ -147,6 +147,43 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     }
   });
 
+  it("hands llama.cpp each batch in sequence-id order, so a step of 4 users runs as one graph", async () => {
+    // llama.cpp splits a batch into micro-batches of consecutive, increasing sequence ids (a KV cache per
+    // sequence): out of order, 4 users' tokens ran as up to 4 graphs and batching gained nothing.
+    const llama = await loadLlama();
+    const model = await llama.loadModel({ modelPath: testLlamaModel() });
+    const context = await model.createContext({ contextSize: 1024, sequences: 4, batchSize: 256, threads: 1 });
+    try {
+      const gatherer = gatherBatches(context, 4);
+      if (!gatherer) throw new Error("the context lacks the gatherer's hooks");
+      const native = (context as unknown as { _ctx: { initBatch(n: number): unknown; addToBatch(id: number, ...rest: unknown[]): unknown } })._ctx;
+      const batches: number[][] = [];
+      const initBatch = native.initBatch.bind(native);
+      const addToBatch = native.addToBatch.bind(native);
+      Object.defineProperty(native, "initBatch", { configurable: true, writable: true, value: (n: number) => { batches.push([]); return initBatch(n); } });
+      Object.defineProperty(native, "addToBatch", { configurable: true, writable: true, value: (id: number, ...rest: unknown[]) => { batches.at(-1)?.push(id); return addToBatch(id, ...rest); } });
+      const sequences = [0, 1, 2, 3].map(() => context.getSequence());
+      const go = async (i: number, maxTokens: number): Promise<void> => {
+        const sequence = sequences[i] as (typeof sequences)[number];
+        gatherer.begin(sequence);
+        try {
+          await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(prompt(`order ${i}`, 4 + 3 * i), { maxTokens, temperature: 0 });
+        } finally {
+          gatherer.end(sequence);
+        }
+      };
+      // Started last to first, 2 ms apart: their prompts share a decode and their steps queue as 3, 2, 1, 0 (as they ran before the sort).
+      await Promise.all([3, 2, 1, 0].map((i, k) => new Promise((r) => setTimeout(r, 2 * k)).then(() => go(i, 48 - 8 * k))));
+      const multi = batches.filter((b) => b.length > 1);
+      expect(multi.length).toBeGreaterThan(5);
+      for (const b of multi) expect(b).toEqual([...b].sort((x, y) => x - y));
+      expect(multi.some((b) => b.length === 4)).toBe(true);
+    } finally {
+      await context.dispose();
+      await model.dispose();
+    }
+  });
+
   it("waits for arrivals a twentieth of the last prompt decode, at most 30 ms; 30 ms before any was timed", () => {
     expect(arrivalQuietMs(null)).toBe(30);
     expect(arrivalQuietMs(null, 0, 150)).toBe(150);
