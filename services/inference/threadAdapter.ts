@@ -12,6 +12,9 @@
  * answers the count for the next generation step; no clock of its own
  * (probes are counted in decodes), so tests feed recorded timings.
  */
+/** The longest gap between probes, in multiples of probeEvery. */
+const MAX_BACKOFF = 4;
+
 export interface ThreadAdapterOptions {
   /** The fewest threads (the safe count tune() chose). */
   low: number;
@@ -113,9 +116,9 @@ export class ThreadAdapter {
     const ref = lowMs ?? this.best(this.high);
     const recent = this.last(this.high, lowMs !== null ? 1 : 2);
     if (ref !== null && recent.length > 0 && recent.every((ms) => ms > 3 * ref)) {
-      // A probe that stalls waits twice as long for the next one (at most 16×); the high count's window is
+      // A probe that stalls waits twice as long for the next one (at most maxBackoff×); the high count's window is
       // forgotten, so coming back up takes a probe, not its quiet past.
-      this.interval = Math.min(this.probeEvery * 16, this.interval * 2);
+      this.backOff();
       this.switchTo(this.low, `${this.high} threads stalled (${recent.map((m) => m.toFixed(1)).join(", ")} ms/token against ${ref.toFixed(1)})`, [this.high]);
       return;
     }
@@ -126,8 +129,11 @@ export class ThreadAdapter {
       this.switchTo(this.low, "measuring the low count");
       return;
     }
-    if (highMs * this.margin > lowMs) this.switchTo(this.low, `${this.high} threads ${highMs.toFixed(1)} ms/token, not faster than ${this.low} at ${lowMs.toFixed(1)}`);
-    else this.interval = this.probeEvery;
+    if (highMs * this.margin > lowMs) {
+      // A lost probe costs a window of slower steps: under lasting contention they come further apart too.
+      this.backOff();
+      this.switchTo(this.low, `${this.high} threads ${highMs.toFixed(1)} ms/token, not faster than ${this.low} at ${lowMs.toFixed(1)}`);
+    } else this.interval = this.probeEvery;
   }
 
   private atLow(): void {
@@ -144,6 +150,15 @@ export class ThreadAdapter {
       this.probed = true;
       this.switchTo(this.high, `probing ${this.high} threads`);
     }
+  }
+
+  /**
+   * The gap to the next probe doubles, up to MAX_BACKOFF × probeEvery: with the persistent thread pool a lost
+   * probe costs little (a stalled one ends after 1 step, a slower one after a window), and a longer gap kept
+   * generation at 1 thread for up to 1,500 steps after the other process had gone (bench llamaRef's contention part).
+   */
+  private backOff(): void {
+    this.interval = Math.min(this.probeEvery * MAX_BACKOFF, this.interval * 2);
   }
 
   private best(threads: number): number | null {

@@ -62,6 +62,25 @@ describe("ThreadAdapter: generation threads from the engine's own timings", () =
     expect(a.threads).toBe(2);
   });
 
+  it("when 2 threads are only slower, not stalled, it probes less often the longer that lasts, and comes back up when it ends", () => {
+    // The TinyLlama-shaped model beside a busy-looping process, local build: 1 thread ~33 ms, 2 threads ~70 ms (no stall: under 3x).
+    const slower = { 1: [33, 34, 33, 35, 33, 34, 33, 34], 2: [68, 72, 70, 75, 66, 71, 69, 73] };
+    const tiny = { 1: [35, 36, 35, 34, 35, 36, 35, 35], 2: [21, 22, 20, 21, 22, 21, 20, 21] };
+    const a = new ThreadAdapter({ low: 1, high: 2, probeEvery: 32 });
+    const chosen = drive(a, slower, 600);
+    // Probe windows at 2 threads begin further and further apart: 32, 64, then 128 (4x) steps.
+    const starts = chosen.flatMap((t, i) => (t === 2 && chosen[i - 1] === 1 ? [i] : []));
+    const gaps = starts.slice(1).map((s, i) => s - (starts[i] as number));
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    expect(gaps[1]).toBeGreaterThan(gaps[0] as number);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(4 * 32 + 2 * 8 + 2);
+    expect(gaps.at(-1)).toBeGreaterThanOrEqual(4 * 32);
+    // Quiet again: back at 2 within one longest gap and a window or two.
+    const after = drive(a, tiny, 4 * 32 + 3 * 8);
+    expect(a.threads).toBe(2);
+    expect(after.slice(-4).every((t) => t === 2)).toBe(true);
+  });
+
   it("compares timings at the same batch size (4 users' batched steps cost less per token)", () => {
     const a = new ThreadAdapter({ low: 1, high: 2 });
     drive(a, quiet, 40, 1);
