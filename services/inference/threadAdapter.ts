@@ -36,6 +36,8 @@ export interface ThreadDecision {
 
 interface Window {
   msPerToken: number[];
+  /** The adapter's step count at the last sample: a window not fed for a while describes another load. */
+  at: number;
 }
 
 export class ThreadAdapter {
@@ -54,6 +56,8 @@ export class ThreadAdapter {
   /** Tokens in the last generation step: timings are compared at that batch size. */
   private tokens = 1;
   private sinceProbe = 0;
+  /** Generation steps recorded so far. */
+  private steps = 0;
   /** Switches so far, for stats. */
   switches = 0;
 
@@ -81,7 +85,9 @@ export class ThreadAdapter {
     if (this.low === this.high || tokens < 1 || !(ms > 0)) return;
     this.tokens = tokens;
     const key = `${threads}/${tokens}`;
-    const w = this.samples.get(key) ?? { msPerToken: [] };
+    this.steps++;
+    const w = this.samples.get(key) ?? { msPerToken: [], at: 0 };
+    w.at = this.steps;
     w.msPerToken.push(ms / tokens);
     if (w.msPerToken.length > this.window) w.msPerToken.shift();
     this.samples.set(key, w);
@@ -91,10 +97,20 @@ export class ThreadAdapter {
   }
 
   private median(threads: number): number | null {
-    const w = this.samples.get(`${threads}/${this.tokens}`);
-    if (!w || w.msPerToken.length < this.window) return null;
+    const w = this.fresh(threads);
+    if (!w) return null;
     const s = [...w.msPerToken].sort((a, b) => a - b);
     return s[Math.floor(s.length / 2)] ?? null;
+  }
+
+  /**
+   * The full window at this count and the current batch size, unless it was last fed more than
+   * MAX_BACKOFF × probeEvery steps ago (the longest the adapter goes without a probe).
+   */
+  private fresh(threads: number): Window | null {
+    const w = this.samples.get(`${threads}/${this.tokens}`);
+    if (!w || w.msPerToken.length < this.window || this.steps - w.at > this.probeEvery * MAX_BACKOFF) return null;
+    return w;
   }
 
   private last(threads: number, n: number): number[] {
@@ -106,8 +122,11 @@ export class ThreadAdapter {
     this.reason = reason;
     this.switches++;
     this.sinceProbe = 0;
-    // A fresh window at the new count (old timings were taken under other conditions), and at any count the caller distrusts.
-    for (const key of [...this.samples.keys()]) if ([threads, ...forget].some((t) => key.startsWith(`${t}/`))) this.samples.delete(key);
+    // A fresh window at the new count for this batch size (its old timings were taken under other conditions), and
+    // at every size for a count the caller distrusts. Other sizes keep theirs while fresh(): when 1 and then 4 users
+    // take turns, the low count is not measured again at each turn (8 slow steps each time, 3-4 % of a 4-user run).
+    this.samples.delete(`${threads}/${this.tokens}`);
+    for (const key of [...this.samples.keys()]) if (forget.some((t) => key.startsWith(`${t}/`))) this.samples.delete(key);
   }
 
   private atHigh(): void {
@@ -162,8 +181,8 @@ export class ThreadAdapter {
   }
 
   private best(threads: number): number | null {
-    const w = this.samples.get(`${threads}/${this.tokens}`);
-    if (!w || w.msPerToken.length < this.window) return null;
+    const w = this.fresh(threads);
+    if (!w) return null;
     return Math.min(...w.msPerToken.slice(0, -2));
   }
 }

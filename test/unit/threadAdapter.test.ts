@@ -90,6 +90,18 @@ describe("ThreadAdapter: generation threads from the engine's own timings", () =
     expect(a.threads).toBe(2);
   });
 
+  it("when 1 and 4 users take turns on a quiet machine, each batch size measures the low count once, not at every turn", () => {
+    const a = new ThreadAdapter({ low: 1, high: 2 });
+    const four = { 1: quiet[1].map((x) => x * 0.75), 2: quiet[2].map((x) => x * 0.5) };
+    drive(a, quiet, 40, 1);
+    drive(a, four, 40, 4);
+    // From the second turn on, every step runs at 2 threads.
+    for (let turn = 0; turn < 3; turn++) {
+      expect(drive(a, quiet, 40, 1).every((t) => t === 2)).toBe(true);
+      expect(drive(a, four, 40, 4).every((t) => t === 2)).toBe(true);
+    }
+  });
+
   it("with one count to choose from it never switches", () => {
     const a = new ThreadAdapter({ low: 1, high: 1 });
     drive(a, contended, 50);
