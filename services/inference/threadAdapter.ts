@@ -14,6 +14,12 @@
  */
 /** The longest gap between probes, in multiples of probeEvery. */
 const MAX_BACKOFF = 4;
+/**
+ * A window not fed for this many multiples of probeEvery counts as unknown. Generous on purpose: a stale window
+ * only sets the stall threshold and the bar the other count must beat, and at 4x a 4-user window went stale
+ * between two turns of bench llamaRef (1, 2, then 4 users: 381 steps apart) and was measured again each time.
+ */
+const STALE_AFTER = 16;
 
 export interface ThreadAdapterOptions {
   /** The fewest threads (the safe count tune() chose). */
@@ -105,11 +111,11 @@ export class ThreadAdapter {
 
   /**
    * The full window at this count and the current batch size, unless it was last fed more than
-   * MAX_BACKOFF × probeEvery steps ago (the longest the adapter goes without a probe).
+   * STALE_AFTER × probeEvery steps ago.
    */
   private fresh(threads: number): Window | null {
     const w = this.samples.get(`${threads}/${this.tokens}`);
-    if (!w || w.msPerToken.length < this.window || this.steps - w.at > this.probeEvery * MAX_BACKOFF) return null;
+    if (!w || w.msPerToken.length < this.window || this.steps - w.at > this.probeEvery * STALE_AFTER) return null;
     return w;
   }
 
