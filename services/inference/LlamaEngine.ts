@@ -1,7 +1,10 @@
 import {
-  getLlama, InputLookupTokenPredictor, LlamaChat, LlamaCompletion, LlamaLogLevel, NoBinaryFoundError, resolveChatWrapper, TokenBias,
+  getLlama, InputLookupTokenPredictor, LlamaChat, LlamaCompletion, LlamaLogLevel, LlamaText, NoBinaryFoundError, resolveChatWrapper, TokenBias,
   type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel,
 } from "node-llama-cpp";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { ChatMessage, FinishReason } from "./types.js";
 import type { EngineLogger, EngineRun, EngineSettings, EngineStats, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
@@ -84,7 +87,7 @@ export async function grammarFor(llama: Llama, spec: GrammarSpec | undefined): P
   if (!grammar) {
     grammar = (spec.jsonSchema
       ? llama.createGrammarForJsonSchema(toGrammarSchema(spec.jsonSchema) as Parameters<typeof llama.createGrammarForJsonSchema>[0])
-      : llama.getGrammarFor("json")
+      : jsonGrammar(llama)
     ).catch((err: unknown) => {
       grammars.delete(key);
       throw new SovereignError("INVALID_JSON_SCHEMA", `The JSON schema cannot be turned into a grammar: ${(err as Error).message}`, { cause: err });
@@ -93,6 +96,19 @@ export async function grammarFor(llama: Llama, spec: GrammarSpec | undefined): P
     grammars.set(key, grammar);
   }
   return grammar;
+}
+
+/**
+ * Any JSON value, from the json.gbnf node-llama-cpp ships with its prebuilt binaries, with the settings its
+ * getGrammarFor("json") uses. getGrammarFor itself looks for the grammars in a cloned llama.cpp tree when the
+ * binary is a local build (scripts/build-llama-addon.sh builds from a clone kept outside node_modules), and
+ * failed there with "Grammars folder not found".
+ */
+async function jsonGrammar(llama: Llama): Promise<LlamaGrammar> {
+  const file = join(dirname(fileURLToPath(import.meta.resolve("node-llama-cpp"))), "..", "llama", "grammars", "json.gbnf");
+  const grammar = await readFile(file, "utf8").catch(() => null);
+  if (grammar === null) return llama.getGrammarFor("json");
+  return llama.createGrammar({ grammar, stopGenerationTriggers: [LlamaText(["\n".repeat(4)])], trimWhitespaceSuffix: true });
 }
 
 /** The history with the answer's (empty) opening, unless it ends with a model turn the answer continues (after tool results). */
