@@ -28,6 +28,8 @@ export interface BootView {
 export interface ArmRequest {
   slot: Slot;
   version: string;
+  /** The new slot's verity from the verified manifest; null for a bundle without it (its root is mounted read-write). */
+  verity: SlotVerity | null;
   /** systemd-boot: how many boots the trial gets. */
   tries: number;
 }
@@ -75,9 +77,38 @@ function entries(files: BootFiles): Entry[] {
   return out;
 }
 
-/** The kernel options of the other slot's entry, pointed at this slot: the slot is named only by `sovereign.slot=` and `sovereign-root-<slot>`. */
-export function retargetOptions(options: string, to: Slot): string {
-  return options.replace(/sovereign\.slot=[ab]\b/g, `sovereign.slot=${to}`).replace(/sovereign-root-[ab]\b/g, `sovereign-root-${to}`);
+/**
+ * A slot's dm-verity: the hash tree's root hash (hex) and where the tree starts on the slot (bytes), after the
+ * filesystem. The bundle manifest carries it, so the signature covers it; the slot's kernel options pass it.
+ */
+export interface SlotVerity {
+  rootHash: string;
+  hashOffset: number;
+}
+
+/** The dm name of a verity slot, opened read-only by the initramfs and mounted (under a RAM overlay) as root. */
+export const VERITY_MAPPER = "sovslot";
+
+/** The kernel options that name a slot and how its root is mounted: through verity, or (a bundle built before it) read-write by its GPT name. */
+export function slotRootArgs(slot: Slot, verity: SlotVerity | null): string[] {
+  if (!verity) return [`root=PARTLABEL=sovereign-root-${slot}`, `sovereign.slot=${slot}`, "rw"];
+  // fsck.mode=skip: the verity device is read-only and its filesystem never changes, so a check can only fail to open it.
+  return [`root=/dev/mapper/${VERITY_MAPPER}`, `sovereign.slot=${slot}`, `sovereign.roothash=${verity.rootHash}`, `sovereign.hashoffset=${verity.hashOffset}`, "ro", "fsck.mode=skip"];
+}
+
+const SLOT_ROOT_TOKEN = /^(?:root=|sovereign\.slot=|sovereign\.roothash=|sovereign\.hashoffset=|fsck\.mode=|rw$|ro$)/;
+
+/** Kernel options with the slot and its root replaced (slotRootArgs first); every other option is kept in order. */
+export function withSlotRoot(options: string, slot: Slot, verity: SlotVerity | null): string {
+  const kept = options.trim().split(/\s+/).filter((t) => t !== "" && !SLOT_ROOT_TOKEN.test(t));
+  return [...slotRootArgs(slot, verity), ...kept].join(" ");
+}
+
+/** The verity a kernel command line names, if any (`sovereign.roothash=` and `sovereign.hashoffset=`). */
+export function slotVerityOf(cmdline: string): SlotVerity | null {
+  const hash = /(?:^|\s)sovereign\.roothash=([0-9a-f]{64})(?:\s|$)/.exec(cmdline)?.[1];
+  const offset = /(?:^|\s)sovereign\.hashoffset=(\d+)(?:\s|$)/.exec(cmdline)?.[1];
+  return hash && offset ? { rootHash: hash, hashOffset: Number(offset) } : null;
 }
 
 /**
@@ -112,14 +143,14 @@ function loaderConf(current: string | undefined): string {
 export const systemdBoot: BootSelector = {
   method: "systemd-boot",
   watched: ["loader/loader.conf", ENTRY_DIR],
-  arm(files, { slot, version, tries }) {
+  arm(files, { slot, version, tries, verity }) {
     const all = entries(files);
     const generation = all.reduce((g, e) => Math.max(g, e.generation), 0) + 1;
     const from = all.find((e) => e.slot === otherSlot(slot));
     const opts = /^options\s+(.*)$/m.exec(from?.text ?? "")?.[1] ?? `sovereign.slot=${slot}`;
     return [
       ...all.filter((e) => e.slot === slot).map((e): BootOp => ({ op: "remove", path: e.path })),
-      { op: "write", path: `${ENTRY_DIR}sovereign-${slot}+${tries}.conf`, content: systemdBootEntry(slot, version, generation, retargetOptions(opts, slot), sharedInitrdsOf(from?.text ?? "")) },
+      { op: "write", path: `${ENTRY_DIR}sovereign-${slot}+${tries}.conf`, content: systemdBootEntry(slot, version, generation, withSlotRoot(opts, slot, verity), sharedInitrdsOf(from?.text ?? "")) },
       { op: "write", path: "loader/loader.conf", content: loaderConf(files.get("loader/loader.conf")) },
     ];
   },

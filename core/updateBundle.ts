@@ -1,3 +1,4 @@
+import type { SlotVerity } from "./bootSelection.js";
 import { canonicalBytes } from "./canonicalJson.js";
 import { publicKeyOf, sign } from "./ed25519.js";
 
@@ -41,6 +42,11 @@ export interface BundleManifest {
   board: string;
   createdAt: string;
   parts: BundlePart[];
+  /**
+   * The root part's dm-verity (its hash tree follows the filesystem inside the part): signed with the rest,
+   * it becomes the new slot's kernel options. Absent in bundles built before slots were verity-checked.
+   */
+  verity?: SlotVerity;
 }
 
 /** The signed header: the manifest, its signature (base64) and the signer's public key (hex). */

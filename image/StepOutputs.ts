@@ -1,4 +1,5 @@
 import type { InstalledPackage } from "./distros/Distro.js";
+import type { SlotVerity } from "../core/bootSelection.js";
 import type { BootIds } from "./lib/bootConfig.js";
 
 /** A file with its digest: models in the image, artefacts beside it. */
@@ -60,6 +61,14 @@ export interface RootFilesystem {
   fsBytes: number;
 }
 
+/** slot-verity: the A/B slot's root filesystem with its hash tree appended, and the tree's root hash. */
+export interface VeritySlot {
+  image: string;
+  /** Filesystem and hash tree: what slot A holds and a bundle's root part carries. */
+  bytes: number;
+  verity: SlotVerity;
+}
+
 /** encrypt: the root image, now LUKS2 (encrypted in place), and the cipher it ships with. */
 export interface EncryptedRoot {
   image: string;
@@ -108,6 +117,8 @@ export interface StepOutputs {
   /** The A/B layout's data partition (ext4 with the LUKS header's room); null for one encrypted root. */
   "data-image": RootFilesystem | null;
   "rootfs-image": RootFilesystem;
+  /** The A/B layout's verity slot; null for one encrypted root. */
+  "slot-verity": VeritySlot | null;
   encrypt: EncryptedRoot;
   assemble: AssembledDisk;
   compress: CompressedImage;

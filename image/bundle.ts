@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import type { SlotVerity } from "../core/bootSelection.js";
 import { dirname, join, resolve } from "node:path";
 import { SovereignError } from "../core/errors/SovereignError.js";
 import { publicKeyOf } from "../core/ed25519.js";
@@ -10,9 +11,10 @@ import { exec } from "./lib/exec.js";
 import { writeBundle, type BundleInput, type BundleWriteResult } from "./lib/bundle.js";
 import { loadOrCreateBuildKey } from "./lib/manifest.js";
 import { resolveBoard, runBuild, type BuildEvents } from "./pipeline.js";
+import { SLOT_VERITY_FILE } from "./steps/slotVerity.js";
 
-/** The build step after which the unencrypted ext4 root and the boot files exist: the bundle's parts. */
-export const BUNDLE_STOP_AFTER = "rootfs-image";
+/** The build step after which the slot's root (ext4 and its verity tree) and the boot files exist: the bundle's parts. */
+export const BUNDLE_STOP_AFTER = "slot-verity";
 
 /**
  * The slot content in a stopped build's work dir, as bundle parts: the ext4
@@ -22,6 +24,7 @@ export const BUNDLE_STOP_AFTER = "rootfs-image";
  * Pi the firmware partition image itself (each slot has its own).
  */
 export async function bundleInputsFor(work: string, board: BoardProfile): Promise<BundleInput[]> {
+  // The root part: the filesystem with its verity tree appended (step slot-verity).
   const root: BundleInput = { name: "rootfs.ext4", target: "root", path: join(work, "root.img") };
   const bootImg = join(work, "boot.img");
   if (board.boot.kind !== "uefi") return [root, { name: BOOT_IMAGE_PART, target: "boot", path: bootImg }];
@@ -34,6 +37,13 @@ export async function bundleInputsFor(work: string, board: BoardProfile): Promis
   const empty = inputs.filter((i) => statSync(i.path).size === 0);
   if (empty.length > 0) throw new SovereignError("IMAGE_COMMAND_FAILED", `the build produced empty ${empty.map((i) => i.name).join(", ")}; no bundle was written`);
   return inputs;
+}
+
+/** The root hash and tree offset the slot-verity step wrote beside the root image. */
+export function builtSlotVerity(work: string): SlotVerity {
+  const f = join(work, SLOT_VERITY_FILE);
+  if (!existsSync(f)) throw new SovereignError("IMAGE_COMMAND_FAILED", `the build left no ${SLOT_VERITY_FILE}: the slot's verity tree was not made, so no bundle was written`);
+  return JSON.parse(readFileSync(f, "utf8")) as SlotVerity;
 }
 
 export interface BundleOptions {
@@ -71,7 +81,7 @@ export async function buildBundle(o: BundleOptions, events: BuildEvents & { onPa
     // runtime reports the bundle's version.
     const built = await runBuild({ ...o.build, layout: "ab", version: o.version, out: scratch, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
     name = built.name;
-    const result = await writeBundle(o.out, { version: o.version, board: board.id }, await bundleInputsFor(work(name), board), secret, events.onPack);
+    const result = await writeBundle(o.out, { version: o.version, board: board.id, verity: builtSlotVerity(work(name)) }, await bundleInputsFor(work(name), board), secret, events.onPack);
     return { ...result, publicKey: Buffer.from(publicKeyOf(secret)).toString("hex"), buildSeconds: Math.round((performance.now() - t0) / 100) / 10 };
   } finally {
     // The stopped build leaves its work dir; never remove it while anything is still mounted inside.

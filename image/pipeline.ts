@@ -27,6 +27,7 @@ import { packagesStep } from "./steps/packages.js";
 import { preflightStep } from "./steps/preflight.js";
 import { rootfsImageStep } from "./steps/rootfsImage.js";
 import { runtimeStep } from "./steps/runtime.js";
+import { slotVerityStep } from "./steps/slotVerity.js";
 import { Skipped, type Step, type StepName } from "./steps/Step.js";
 
 export type AnyStep = Step<StepName, StepName>;
@@ -65,6 +66,7 @@ const build: StepList<StepName> = new StepList<never>()
   // A/B: the node's own files leave the root tree for the data partition before the root is made.
   .then(dataImageStep)
   .then(rootfsImageStep)
+  .then(slotVerityStep)
   .then(encryptStep)
   .then(assembleStep)
   .then(compressStep)

@@ -1,4 +1,4 @@
-import { autobootTxt, TRYBOOT_PARTITIONS, type Slot } from "../../core/bootSelection.js";
+import { autobootTxt, slotRootArgs, TRYBOOT_PARTITIONS, VERITY_MAPPER, withSlotRoot, type Slot, type SlotVerity } from "../../core/bootSelection.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
 import { AUTOBOOT_PARTLABEL, DATA_PARTLABEL, ESP_PARTLABEL, SLOT_BOOT_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
 import { DATA_DIR, SERVICE_USER } from "./nodePaths.js";
@@ -20,6 +20,9 @@ export type ImageLayout = "single" | "ab";
 export const DATA_MAPPER = "sovdata";
 /** Where the data partition is mounted in every slot. */
 export const DATA_MOUNT = "/data";
+/** Where the RAM layer over a verity slot lives (a tmpfs under /run, which the initramfs hands to the system). */
+export const ROOT_OVERLAY_DIR = "/run/sovereign-root";
+
 /** On the data partition: the tree mirrored onto the slot's paths. */
 export const STATE_DIR = "state";
 /** On the data partition: the build key, recovery key and setup code, until first boot uses them (never in a slot, which is not encrypted). */
@@ -88,9 +91,12 @@ export function emptyCpio(): Buffer {
   return Buffer.concat([Buffer.from(padded, "latin1"), Buffer.alloc((512 - (padded.length % 512)) % 512)]);
 }
 
-/** A slot's own kernel options: the slot is named only by these two (core/bootSelection.ts retargets them). */
-export function slotCmdline(slot: "a" | "b"): string[] {
-  return [`root=PARTLABEL=${SLOT_PARTLABEL[slot]}`, `sovereign.slot=${slot}`, "rw"];
+/**
+ * A slot's own kernel options as the boot partition step writes them, before the root filesystem exists: by GPT
+ * name. The verity step puts the slot's root hash in (core/bootSelection.ts withSlotRoot).
+ */
+export function slotCmdline(slot: Slot): string[] {
+  return slotRootArgs(slot, null);
 }
 
 /** How big each slot is: room for later versions to grow past this one's root filesystem. */
@@ -118,6 +124,17 @@ export function dataMountScript(generator: "initramfs-tools" | "dracut" = "initr
   return `#!/bin/sh
 # Sovereign A/B layout: mount the data partition and bind the node's own paths over the slot's (image/lib/abLayout.ts).
 ${head.join("\n")}
+# A verity slot is mounted read-only: the running system writes to RAM above it, and the node's own paths
+# are bound from the data partition below, on top of that.
+verity=""
+case " $(cat /proc/cmdline) " in *" sovereign.roothash="*) verity=y ;; esac
+if [ -n "$verity" ] && [ -b /dev/mapper/${VERITY_MAPPER} ]; then
+  ov=${ROOT_OVERLAY_DIR}
+  mkdir -p "$ov"
+  mount -t tmpfs -o mode=0755,size=25% sovereign-rw "$ov" || panic "sovereign: cannot make the RAM layer over the slot"
+  mkdir -p "$ov/upper" "$ov/work"
+  mount -t overlay -o "lowerdir=\${rootmnt},upperdir=$ov/upper,workdir=$ov/work" sovereign-root "\${rootmnt}" || panic "sovereign: cannot put the RAM layer over the read-only slot"
+fi
 DEV=/dev/mapper/${DATA_MAPPER}
 [ -b "$DEV" ] || panic "sovereign: the data partition is not unlocked ($DEV missing)"
 mount -t ext4 -o rw,noatime "$DEV" "\${rootmnt}${DATA_MOUNT}" || panic "sovereign: cannot mount the data partition"
@@ -148,6 +165,62 @@ exit 0
 }
 
 /**
+ * initramfs-tools local-top script (or, for dracut, sovereign-verity.service's): when the command line names a
+ * root hash, open the booted slot through dm-verity as /dev/mapper/${VERITY_MAPPER}, which `root=` names. Every
+ * block read from it is then checked against the signed root hash; a changed block is a read error, so a
+ * tampered slot does not mount (a panic, whose reboot ends a trial). Without a root hash (a bundle from before
+ * verity) it does nothing and `root=` names the slot's partition.
+ */
+export function verityOpenScript(generator: "initramfs-tools" | "dracut" = "initramfs-tools"): string {
+  const head =
+    generator === "dracut"
+      ? ['panic() { echo "$*" > /dev/kmsg; echo "$*" >&2; exit 1; }']
+      : ['PREREQ=""', 'prereqs() { echo "$PREREQ"; }', 'case "$1" in prereqs) prereqs; exit 0 ;; esac', ". /scripts/functions"];
+  return `#!/bin/sh
+# Sovereign A/B layout: open the booted slot through dm-verity (image/lib/abLayout.ts).
+${head.join("\n")}
+hash=""; offset=""; slot=""
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    sovereign.roothash=*) hash=\${arg#*=} ;;
+    sovereign.hashoffset=*) offset=\${arg#*=} ;;
+    sovereign.slot=*) slot=\${arg#*=} ;;
+  esac
+done
+[ -n "$hash" ] || exit 0
+[ -b /dev/mapper/${VERITY_MAPPER} ] && exit 0
+[ -n "$offset" ] && [ -n "$slot" ] || panic "sovereign: sovereign.roothash needs sovereign.hashoffset and sovereign.slot"
+dev=/dev/disk/by-partlabel/sovereign-root-$slot
+# A USB disk can take a while to appear (initramfs-tools waits up to 180 s for root by default).
+i=0
+while [ ! -b "$dev" ]; do
+  [ $i -ge 180 ] && panic "sovereign: slot $slot ($dev) did not appear"
+  sleep 1
+  i=$((i + 1))
+done
+modprobe -q dm_verity 2>/dev/null || true
+veritysetup open "$dev" ${VERITY_MAPPER} "$dev" "$hash" --hash-offset="$offset" || panic "sovereign: slot $slot does not match its signed root hash (veritysetup open failed)"
+echo "sovereign: slot $slot opened read-only through dm-verity" > /dev/kmsg 2>/dev/null || true
+exit 0
+`;
+}
+
+/** initramfs-tools hook: veritysetup, dm-verity and overlayfs in the initramfs, for verityOpenScript and the RAM layer. */
+export function verityInitramfsHook(): string {
+  return [
+    "#!/bin/sh",
+    "# Sovereign A/B layout: what opens a verity slot and layers RAM over it (image/lib/abLayout.ts).",
+    'PREREQ=""',
+    'prereqs() { echo "$PREREQ"; }',
+    'case "$1" in prereqs) prereqs; exit 0 ;; esac',
+    ". /usr/share/initramfs-tools/hook-functions",
+    "copy_exec /usr/sbin/veritysetup /sbin",
+    "manual_add_modules dm-verity overlay",
+    "",
+  ].join("\n");
+}
+
+/**
  * The dracut module (tpm2 images) that runs dataMountScript in the systemd initrd: after root is mounted and
  * systemd-cryptsetup has opened the data partition (rd.luks.name names it), before the switch to the slot.
  */
@@ -161,12 +234,16 @@ export function dracutDataModule(): Record<string, { text: string; mode: number 
         "# Sovereign A/B layout: mount the data partition before the switch to the slot (image/lib/abLayout.ts).",
         "check() { return 0; }",
         "depends() { echo systemd; }",
+        "installkernel() { instmods dm-verity overlay; }",
         "install() {",
         '  inst_script "$moddir/sovereign-data.sh" /usr/sbin/sovereign-data-mount',
+        '  inst_script "$moddir/sovereign-verity.sh" /usr/sbin/sovereign-verity-open',
         '  inst_simple "$moddir/sovereign-data.service" "$systemdsystemunitdir/sovereign-data.service"',
-        '  inst_multiple mount mkdir',
+        '  inst_simple "$moddir/sovereign-verity.service" "$systemdsystemunitdir/sovereign-verity.service"',
+        '  inst_multiple mount mkdir cat sleep modprobe veritysetup',
         '  mkdir -p "$initdir$systemdsystemunitdir/initrd.target.requires"',
         '  ln -sf ../sovereign-data.service "$initdir$systemdsystemunitdir/initrd.target.requires/sovereign-data.service"',
+        '  ln -sf ../sovereign-verity.service "$initdir$systemdsystemunitdir/initrd.target.requires/sovereign-verity.service"',
         "}",
         "",
       ].join("\n"),
@@ -190,6 +267,27 @@ export function dracutDataModule(): Record<string, { text: string; mode: number 
       ].join("\n"),
     },
     [`${dir}/sovereign-data.sh`]: { mode: 0o755, text: dataMountScript("dracut") },
+    [`${dir}/sovereign-verity.service`]: {
+      mode: 0o644,
+      text: [
+        "[Unit]",
+        "Description=Sovereign: open the booted slot through dm-verity",
+        "DefaultDependencies=no",
+        "ConditionKernelCommandLine=sovereign.roothash",
+        "After=systemd-udev-trigger.service",
+        "Wants=systemd-udev-trigger.service",
+        // root= names the device this makes; a slot that does not verify reboots, which ends a trial boot.
+        "Before=sysroot.mount initrd-root-device.target",
+        "FailureAction=reboot",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "ExecStart=/usr/sbin/sovereign-verity-open",
+        "",
+      ].join("\n"),
+    },
+    [`${dir}/sovereign-verity.sh`]: { mode: 0o755, text: verityOpenScript("dracut") },
   };
 }
 
@@ -238,10 +336,9 @@ export function slotConfigTxt(configTxt: string): string {
   ].join("\n");
 }
 
-/** A Pi slot's cmdline: raspi-firmware's, with the root and slot named by slotCmdline. */
-export function slotPiCmdline(cmdline: string, slot: Slot): string {
-  const kept = cmdline.trim().split(/\s+/).filter((t) => t !== "" && t !== "rw" && t !== "ro" && !t.startsWith("root=") && !t.startsWith("sovereign.slot="));
-  return [...slotCmdline(slot), ...kept].join(" ") + "\n";
+/** A Pi slot's cmdline: raspi-firmware's, with the slot and its root (through verity once it is known) named. */
+export function slotPiCmdline(cmdline: string, slot: Slot, verity: SlotVerity | null = null): string {
+  return withSlotRoot(cmdline, slot, verity) + "\n";
 }
 
 /** The update service's slot settings, written into the image's /etc/sovereign/config.json. */

@@ -1,3 +1,4 @@
+import type { SlotVerity } from "../../core/bootSelection.js";
 import { sha256File } from "../../core/fs/sha256File.js";
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { finished } from "node:stream/promises";
@@ -25,7 +26,7 @@ export interface BundleWriteResult {
  */
 export async function writeBundle(
   out: string,
-  meta: { version: string; board: string; createdAt?: string },
+  meta: { version: string; board: string; createdAt?: string; verity?: SlotVerity },
   inputs: readonly BundleInput[],
   secretKey: Uint8Array,
   onProgress?: (phase: "hash" | "write", doneBytes: number, totalBytes: number) => void,
@@ -44,7 +45,7 @@ export async function writeBundle(
     parts.push({ name: input.name, target: input.target, size, sha256, offset });
     offset += size;
   }
-  const manifest: BundleManifest = { schema: 1, version: meta.version, board: meta.board, createdAt: meta.createdAt ?? new Date().toISOString(), parts };
+  const manifest: BundleManifest = { schema: 1, version: meta.version, board: meta.board, createdAt: meta.createdAt ?? new Date().toISOString(), parts, ...(meta.verity ? { verity: meta.verity } : {}) };
   const envelope = signBundleManifest(manifest, secretKey);
   const partial = `${out}.partial`;
   const ws = createWriteStream(partial, { mode: 0o644 });

@@ -83,9 +83,10 @@ export function initrdModuleNames(l: InitrdListing): Set<string> {
 }
 
 /** The modules a board's initrd must hold (or its kernel have built in) to unlock with this method. */
-export function requiredInitrdModules(board: Pick<BoardProfile, "initramfsModules">, unlock: UnlockMethod): string[] {
+export function requiredInitrdModules(board: Pick<BoardProfile, "initramfsModules">, unlock: UnlockMethod, layout: "single" | "ab" = "single"): string[] {
   const m = board.initramfsModules;
-  return [...new Set([...m.storage, ...m.usbHost, ...m.keyboard, ...(unlock === "ssh" ? m.network : [])])];
+  // A/B: the slot is opened through dm-verity and gets a RAM overlay before the switch to it.
+  return [...new Set([...m.storage, ...m.usbHost, ...m.keyboard, ...(unlock === "ssh" ? m.network : []), ...(layout === "ab" ? ["dm_verity", "overlay"] : [])])];
 }
 
 /** Required modules neither in the initrd nor built into its kernel. */

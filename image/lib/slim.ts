@@ -90,8 +90,8 @@ export function modulesToRemove(deps: ReadonlyMap<string, readonly string[]>, ex
   return { excluded: excluded.sort(), dependents: dependents.sort() };
 }
 
-/** Filesystems the initramfs needs: root is ext4 on LUKS, the key stick is FAT. */
-export const initrdFilesystems = ["ext4", "jbd2", "mbcache.ko.xz", "mbcache.ko", "mbcache.ko.zst", "fat", "nls"] as const;
+/** Filesystems the initramfs needs: root is ext4 (on LUKS, or an A/B verity slot under a RAM overlay), the key stick is FAT. */
+export const initrdFilesystems = ["ext4", "jbd2", "mbcache.ko.xz", "mbcache.ko", "mbcache.ko.zst", "fat", "nls", "overlayfs"] as const;
 
 /**
  * An initramfs-tools hook (it runs after MODULES=most has copied its modules,

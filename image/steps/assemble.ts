@@ -14,8 +14,8 @@ import { defineStep } from "./Step.js";
 export const assembleStep = defineStep({
   name: "assemble",
   title: "Assemble the partition table on the image file",
-  needs: ["boot-partition", "encrypt", "rootfs-image"],
-  async run(ctx, { "boot-partition": boot, encrypt, "rootfs-image": rootFs }) {
+  needs: ["boot-partition", "encrypt", "slot-verity"],
+  async run(ctx, { "boot-partition": boot, encrypt, "slot-verity": slot }) {
     // Pi A/B: partition 1 is the autoboot partition, and the built boot image is slot A's boot partition.
     const slotBootImg = boot.autoboot ? boot.image : null;
     const bootImg = boot.autoboot ? boot.autoboot.image : boot.image;
@@ -24,7 +24,8 @@ export const assembleStep = defineStep({
     const ab = ctx.options.layout === "ab";
     const bootBytes = statSync(bootImg).size;
     const rootBytes = Math.ceil(statSync(rootImg).size / MiB) * MiB;
-    const slotBytes = ab ? slotBytesFor(rootFs.fsBytes) : undefined;
+    if (ab && !slot) throw new SovereignError("IMAGE_COMMAND_FAILED", "the A/B layout has no verity slot image (step slot-verity)");
+    const slotBytes = slot ? slotBytesFor(slot.bytes) : undefined;
     const slotBootBytes = slotBootImg ? statSync(slotBootImg).size : undefined;
     const need = minimumDiskBytes(bootBytes, rootBytes, slotBytes, slotBootBytes);
     const diskBytes = ctx.options.sizeBytes ?? need;
@@ -42,7 +43,7 @@ export const assembleStep = defineStep({
     const place = placePartitions(layout);
     const writes: [string, { startBytes: number }][] = [[bootImg, place.boot], [rootImg, place.root]];
     // Slot B (and a Pi's boot partition B) stays zeros (sparse, so it costs nothing compressed) until the first update writes it.
-    if (place.slots) writes.push([rootFs.image, place.slots.a]);
+    if (place.slots && slot) writes.push([slot.image, place.slots.a]);
     if (place.slotBoots && slotBootImg) writes.push([slotBootImg, place.slotBoots.a]);
     for (const [src, p] of writes) {
       await exec("dd", [`if=${src}`, `of=${disk}`, "bs=1M", `seek=${p.startBytes / MiB}`, "conv=notrunc,sparse", "status=none"], { logFile: ctx.logFile, nice: true });

@@ -2,7 +2,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { dirname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
-import { dataMountScript, dracutDataModule } from "../lib/abLayout.js";
+import { dataMountScript, dracutDataModule, verityInitramfsHook, verityOpenScript } from "../lib/abLayout.js";
 import { initramfsFiles, initramfsGenerator, USB_KEY_KEYSCRIPT } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { listInitrd, missingInitrdModules, moduleName, requiredInitrdModules } from "../lib/initrdModules.js";
@@ -53,7 +53,7 @@ export const initramfsStep = defineStep({
     const r = ctx.rootfs;
     const sshKeys = ctx.options.sshKeyFile ? readFileSync(ctx.options.sshKeyFile, "utf8") : undefined;
     const versions = kernelVersions(r);
-    const required = requiredInitrdModules(ctx.board, ctx.unlock);
+    const required = requiredInitrdModules(ctx.board, ctx.unlock, ctx.options.layout);
     const builtin = versions.length ? builtinModules(r, versions[0]!) : new Set<string>();
     const forced = required.filter((m) => !builtin.has(moduleName(m)));
     for (const [p, text] of Object.entries(initramfsFiles(ctx.unlock, sshKeys, ctx.board.luks.cipher, forced, ctx.options.layout))) {
@@ -90,11 +90,14 @@ export const initramfsStep = defineStep({
     writeFileSync(join(hooks, "sovereign-slim"), initrdSlimHook(ctx.unlock), { mode: 0o755 });
     chmodSync(join(hooks, "sovereign-slim"), 0o755);
     if (ctx.options.layout === "ab") {
-      // The data partition, mounted and bound over the slot's paths before PID 1 starts.
-      const lb = join(r, "etc/initramfs-tools/scripts/local-bottom");
-      mkdirSync(lb, { recursive: true });
-      writeFileSync(join(lb, "sovereign-data"), dataMountScript(), { mode: 0o755 });
-      chmodSync(join(lb, "sovereign-data"), 0o755);
+      // The slot opened through dm-verity (local-top, before root is mounted); then the data partition, mounted
+      // and bound over the slot's paths before PID 1 starts (local-bottom).
+      const scripts = join(r, "etc/initramfs-tools/scripts");
+      for (const [p, text] of [["local-top/sovereign-verity", verityOpenScript()], ["local-bottom/sovereign-data", dataMountScript()], ["../hooks/sovereign-verity", verityInitramfsHook()]] as const) {
+        mkdirSync(dirname(join(scripts, p)), { recursive: true });
+        writeFileSync(join(scripts, p), text, { mode: 0o755 });
+        chmodSync(join(scripts, p), 0o755);
+      }
     }
     if (ctx.unlock === "usb-key") {
       const ks = join(r, USB_KEY_KEYSCRIPT.slice(1));

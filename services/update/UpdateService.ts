@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { applyBootOps, readBootFiles } from "./applyBootOps.js";
-import { bootedSlotOf, bootSelectorFor, otherSlot, type BootSelector, type Slot } from "../../core/bootSelection.js";
+import { bootedSlotOf, bootSelectorFor, otherSlot, slotVerityOf, type BootSelector, type Slot, type SlotVerity } from "../../core/bootSelection.js";
 import type { BundleManifest } from "./bundleFormat.js";
 import type { OnProgress } from "./bundleReader.js";
 import { writeBundleToSlot } from "./slotWriter.js";
@@ -57,6 +57,8 @@ export interface UpdateStatus {
   bootMethod: string;
   bootedSlot: Slot | null;
   inactiveSlot: Slot | null;
+  /** The root hash the booted slot was opened with (dm-verity, read-only); null when its root is mounted unchecked. */
+  rootVerity: SlotVerity | null;
   slots: SlotStatus[];
   pending: UpdateStateFile["pending"];
   trial: UpdateStateFile["trial"];
@@ -98,6 +100,14 @@ export class UpdateService {
 
   get configured(): boolean {
     return Boolean(this.o.slots.a && this.o.slots.b) && this.o.board !== "auto";
+  }
+
+  private bootedVerity(): SlotVerity | null {
+    try {
+      return slotVerityOf(this.o.cmdline());
+    } catch {
+      return null;
+    }
   }
 
   bootedSlot(): Slot | null {
@@ -199,6 +209,7 @@ export class UpdateService {
       bootMethod: this.o.bootMethod,
       bootedSlot: booted,
       inactiveSlot: booted ? otherSlot(booted) : null,
+      rootVerity: this.bootedVerity(),
       slots: (["a", "b"] as const).map((slot) => ({ slot, device: this.o.slots[slot], bootDevice: this.o.bootSlots?.[slot] ?? null, version: s.slots[slot].version, condition: s.slots[slot].condition, booted: slot === booted })),
       pending: s.pending,
       trial: s.trial,
@@ -273,7 +284,7 @@ export class UpdateService {
           },
         );
         if (this.selector && this.o.bootDir) {
-          applyBootOps(this.o.bootDir, this.selector.arm(readBootFiles(this.o.bootDir, this.selector), { slot, version: r.manifest.version, tries: this.o.bootTries }));
+          applyBootOps(this.o.bootDir, this.selector.arm(readBootFiles(this.o.bootDir, this.selector), { slot, version: r.manifest.version, tries: this.o.bootTries, verity: r.manifest.verity ?? null }));
         }
         const message = `version ${r.manifest.version} written to slot ${slot} (${r.bytesWritten} bytes); restart to try it`;
         this.mutate((s) => {

@@ -1,3 +1,4 @@
+import type { SlotVerity } from "../../core/bootSelection.js";
 import { verify } from "../../core/ed25519.js";
 import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -37,6 +38,18 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const malformed = (why: string): SovereignError => new SovereignError("UPDATE_BUNDLE_MALFORMED", `The bundle manifest is malformed: ${why}.`);
 
+/** The manifest's verity, if present: a 64-hex root hash and a 4 KiB-aligned hash offset inside the root part. */
+function parseVerity(v: unknown, rootSize: number): SlotVerity | null {
+  if (v === undefined) return null;
+  if (!isObject(v)) throw malformed("verity must be an object");
+  const { rootHash, hashOffset } = v;
+  if (typeof rootHash !== "string" || !HEX64.test(rootHash)) throw malformed("verity.rootHash must be 64 hex digits");
+  // The tree (at least its superblock and one hash block) lies inside the root part, after the filesystem.
+  if (typeof hashOffset !== "number" || !Number.isSafeInteger(hashOffset) || hashOffset <= 0 || hashOffset % 4096 !== 0 || hashOffset + 8192 > rootSize)
+    throw malformed(`verity.hashOffset must be a multiple of 4096 inside the root part (${rootSize} bytes)`);
+  return { rootHash, hashOffset };
+}
+
 /** Parses and shape-checks the header JSON; nothing is trusted yet. */
 export function parseEnvelope(header: Buffer): BundleEnvelope {
   let raw: unknown;
@@ -65,8 +78,10 @@ export function parseEnvelope(header: Buffer): BundleEnvelope {
     expectOffset += size;
     return { name, target, size, sha256, offset };
   });
-  if (parts.filter((p) => p.target === "root").length !== 1) throw malformed("exactly one part must target the root slot");
-  const manifest: BundleManifest = { schema: 1, version: m.version as string, board: m.board as string, createdAt: m.createdAt as string, parts };
+  const roots = parts.filter((p) => p.target === "root");
+  if (roots.length !== 1) throw malformed("exactly one part must target the root slot");
+  const verity = parseVerity(m.verity, roots[0]?.size ?? 0);
+  const manifest: BundleManifest = { schema: 1, version: m.version as string, board: m.board as string, createdAt: m.createdAt as string, parts, ...(verity ? { verity } : {}) };
   return {
     manifest,
     ...(typeof raw.signature === "string" ? { signature: raw.signature } : {}),

@@ -12,9 +12,10 @@ import { closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, openS
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { systemdBoot } from "../../core/bootSelection.js";
+import { slotVerityOf, systemdBoot, type SlotVerity } from "../../core/bootSelection.js";
 import type { BundleManifest } from "../../core/updateBundle.js";
 import { writeBundle } from "../../image/lib/bundle.js";
+import { formatSlotVerity, verifySlotVerity } from "../../image/lib/slotVerity.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
 import { publicKeyOf } from "../../core/ed25519.js";
 import { readBundleHead, verifyBundleFile } from "../../services/update/bundleReader.js";
@@ -101,9 +102,15 @@ async function brokenBundle(v2: string, dest: string): Promise<void> {
   const dropIn = join(dir, "90-broken.conf");
   writeFileSync(dropIn, "[Service]\nEnvironment=SOVEREIGN_PORT=not-a-port\n", { mode: 0o644 });
   const root = join(dir, "rootfs.ext4");
+  // The part is the filesystem and its verity tree: changed, the filesystem gets a new tree and root hash, which
+  // the release signs (a slot the signer did not hash would not mount: that is a different failure).
+  const fsBytes = manifest.verity?.hashOffset ?? 0;
+  expect(fsBytes).toBeGreaterThan(0);
+  truncateSync(root, fsBytes);
   run("debugfs", ["-w", "-R", "mkdir /etc/systemd/system/sovereign.service.d", root]);
   run("debugfs", ["-w", "-R", `write ${dropIn} /etc/systemd/system/sovereign.service.d/90-broken.conf`, root]);
-  await writeBundle(dest, { version: "0.9.3", board: "x86_64" }, inputs, new Uint8Array(readFileSync(join(imageCache, "build-key.ed25519"))));
+  const { verity } = await formatSlotVerity(root, fsBytes);
+  await writeBundle(dest, { version: "0.9.3", board: "x86_64", verity }, inputs, new Uint8Array(readFileSync(join(imageCache, "build-key.ed25519"))));
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -127,6 +134,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
   let pinned = "";
   let session: Record<string, string> = {};
   let apiKey = "";
+  let v1Verity: SlotVerity | null = null;
+  let v2Verity: SlotVerity | null = null;
 
   beforeAll(async () => {
     built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--layout", "ab", "--version", "0.9.1", "--compress", "zstd"], testEnv);
@@ -203,12 +212,18 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     for (const f of ["sovereign/a/vmlinuz", "sovereign/a/initrd.img", "loader/entries/sovereign-a.conf", "loader/loader.conf"]) expect(files).toContain(`::/${f}`);
     const entry = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign-a.conf`]);
     const loader = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/loader.conf`]);
-    expect(entry).toMatch(/root=PARTLABEL=sovereign-root-a sovereign\.slot=a rw/);
+    // Slot A is opened read-only through dm-verity with the root hash the build signed into its entry.
+    expect(entry).toMatch(/options root=\/dev\/mapper\/sovslot sovereign\.slot=a sovereign\.roothash=[0-9a-f]{64} sovereign\.hashoffset=\d+ ro fsck\.mode=skip /);
+    const slotAVerity = slotVerityOf(/^options (.*)$/m.exec(entry)?.[1] ?? "");
+    expect(slotAVerity).not.toBeNull();
+    v1Verity = slotAVerity;
     expect(systemdBoot.inspect(new Map([["loader/loader.conf", loader], ["loader/entries/sovereign-a.conf", entry]]))).toEqual({ committed: "a", trial: null, triesLeft: null });
 
     const slotA = partition(disk, "sovereign-root-a");
     const root = join(out, "slot-a.ext4");
     await extractRange(disk, slotA.start, slotA.size, root);
+    expect(await verifySlotVerity(root, v1Verity!)).toBe(true);
+    measured.slotADigest = await sha256Range(disk, slotA.start, slotA.size);
     const config = JSON.parse(run("debugfs", ["-R", "cat /etc/sovereign/config.json", root])) as { update: Record<string, unknown> };
     expect(config.update).toMatchObject({ slotA: "/dev/disk/by-partlabel/sovereign-root-a", slotB: "/dev/disk/by-partlabel/sovereign-root-b", bootDir: "/boot/efi", bootMethod: "systemd-boot" });
     // Slots are not encrypted: the build key, the recovery key and the node's data are on the data partition only.
@@ -225,6 +240,10 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     const { manifest, partsStart } = await bundleLayout(v2);
     const v2root = join(out, "v2-root.ext4");
     await extractRange(v2, partsStart + (manifest.parts[0]?.offset ?? 0), manifest.parts[0]?.size ?? 0, v2root);
+    // The signed root hash is the tree's in the root part.
+    expect(manifest.verity).toBeDefined();
+    expect(await verifySlotVerity(v2root, manifest.verity!)).toBe(true);
+    v2Verity = manifest.verity!;
     expect((JSON.parse(run("debugfs", ["-R", "cat /etc/sovereign/config.json", v2root])) as { update: { trustedKeys: string[] } }).update.trustedKeys).toEqual([buildKey]);
     expect(run("debugfs", ["-R", "cat /opt/sovereign/package.json", v2root])).toContain('"version": "0.9.2"');
     expect(run("debugfs", ["-R", "ls /etc/sovereign", v2root])).not.toMatch(/build\.key|recovery\.key/);
@@ -257,7 +276,7 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       apiKey = String(key.json.key);
 
       const s = await status(vm);
-      expect(s).toMatchObject({ configured: true, runningVersion: "0.9.1", bootedSlot: "a", inactiveSlot: "b" });
+      expect(s).toMatchObject({ configured: true, runningVersion: "0.9.1", bootedSlot: "a", inactiveSlot: "b", rootVerity: v1Verity });
       const line = await waitFor("the status line", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-v1.txt"), line);
       expect(line).toContain("failed=[]");
@@ -293,6 +312,10 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     } finally {
       await vm.powerdown(60_000);
     }
+    // First boot, a claim, a memory, a user, a key, an applied update and a reboot later, slot A is the bytes
+    // the build made: the running system wrote to RAM over it and to the data partition, never to the slot.
+    const slotA = partition(disk, "sovereign-root-a");
+    expect(await sha256Range(disk, slotA.start, slotA.size)).toBe(measured.slotADigest);
   }, 60 * 60_000);
 
   it("v2 boots on trial with the same data, identity and key; the health gate commits it; then v3 is uploaded through the panel's route and written to slot A", async () => {
@@ -303,7 +326,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       expect(readText(vm.serial0)).toContain("cryptsetup: sovdata: set up successfully");
       expect(readText(vm.serial0)).not.toContain("re-encrypting");
       const s = await status(vm);
-      expect(s).toMatchObject({ runningVersion: "0.9.2", bootedSlot: "b" });
+      // Booted through the armed entry, which carried the bundle's signed root hash.
+      expect(s).toMatchObject({ runningVersion: "0.9.2", bootedSlot: "b", rootVerity: v2Verity });
       expect((s.trial as { version?: string } | null)?.version).toBe("0.9.2");
       const line = await waitFor("the status line", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-v2.txt"), line);

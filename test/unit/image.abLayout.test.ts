@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { retargetOptions, systemdBoot } from "../../core/bootSelection.js";
+import { systemdBoot, withSlotRoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { dataMountScript, dracutDataModule, emptyCpio, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { dataMountScript, dracutDataModule, emptyCpio, verityInitramfsHook, verityOpenScript, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
 import { crypttab, dracutConf, fstab, kernelCmdline, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
@@ -80,10 +80,10 @@ describe("A/B layout: boot files", () => {
     expect(entry).toMatch(/options root=PARTLABEL=sovereign-root-a sovereign\.slot=a rw rootfstype=ext4 .*sovereign\.keywait=20/);
     const files = new Map([["loader/loader.conf", loaderConf], [entryPath, entry]]);
     expect(systemdBoot.inspect(files)).toEqual({ committed: "a", trial: null, triesLeft: null });
-    const armed = systemdBoot.arm(files, { slot: "b", version: "0.9.2", tries: 3 });
+    const armed = systemdBoot.arm(files, { slot: "b", version: "0.9.2", tries: 3, verity: null });
     const b = armed.find((o) => o.op === "write" && o.path.startsWith("loader/entries/sovereign-b+3"));
     expect(b && b.op === "write" ? b.content : "").toContain("root=PARTLABEL=sovereign-root-b sovereign.slot=b rw");
-    expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b");
+    expect(withSlotRoot("root=PARTLABEL=sovereign-root-a sovereign.slot=a", "b", null)).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b rw");
   });
 
   it("the image's config names both slots, the ESP and a reboot the sandboxed node can ask for", () => {
@@ -112,6 +112,31 @@ describe("A/B layout: units and scripts", () => {
     for (const p of STATE_PATHS) expect(s).toContain(`bind ${p.kind} ${p.path}`);
     expect(s).toMatch(/\[ -b "\$DEV" \] \|\| panic/);
     expect(spawnSync("sh", ["-n"], { input: s }).status).toBe(0);
+  });
+
+  it("a verity slot: the initramfs opens it read-only by its signed root hash, and layers RAM over it before the data partition's binds", () => {
+    for (const gen of ["initramfs-tools", "dracut"] as const) {
+      const open = verityOpenScript(gen);
+      expect(spawnSync("sh", ["-n"], { input: open }).status).toBe(0);
+      expect(open).toContain('veritysetup open "$dev" sovslot "$dev" "$hash" --hash-offset="$offset" || panic');
+      // No root hash on the command line (a bundle from before verity): nothing to open, root= names the partition.
+      expect(open).toMatch(/\[ -n "\$hash" \] \|\| exit 0/);
+      const data = dataMountScript(gen);
+      const overlay = data.indexOf("mount -t overlay");
+      expect(overlay).toBeGreaterThan(0);
+      expect(overlay).toBeLessThan(data.indexOf('mount -t ext4 -o rw,noatime "$DEV"'));
+      expect(data).toContain('lowerdir=${rootmnt},upperdir=$ov/upper,workdir=$ov/work');
+    }
+    // No grep in an initramfs-tools initramfs without busybox: the script reads the command line with the shell.
+    expect(dataMountScript()).not.toContain("grep");
+    const hook = verityInitramfsHook();
+    expect(hook).toContain("copy_exec /usr/sbin/veritysetup /sbin");
+    expect(hook).toContain("manual_add_modules dm-verity overlay");
+    const dracut = dracutDataModule();
+    const dir = "usr/lib/dracut/modules.d/90sovereign-data";
+    expect(dracut[`${dir}/sovereign-verity.service`]!.text).toMatch(/ConditionKernelCommandLine=sovereign\.roothash\n[^]*Before=sysroot\.mount/);
+    expect(dracut[`${dir}/module-setup.sh`]!.text).toContain("instmods dm-verity overlay");
+    expect(dracut[`${dir}/module-setup.sh`]!.text).toContain("initrd.target.requires/sovereign-verity.service");
   });
 
   it("tpm2 (dracut): the same mount, run by a unit in the systemd initrd after systemd-cryptsetup opened the data partition", () => {

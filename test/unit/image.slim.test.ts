@@ -63,7 +63,7 @@ describe("initramfs hook", () => {
     const usb = initrdSlimHook("usb-key");
     expect(usb).toMatch(/^#!\/bin\/sh\n/);
     expect(usb).toContain("prereqs) prereqs; exit 0");
-    expect(usb).toMatch(/case "\$\{d#fs\/\}" in ext4\|jbd2\|mbcache[^)]*\|fat\|nls\)/);
+    expect(usb).toMatch(/case "\$\{d#fs\/\}" in ext4\|jbd2\|mbcache[^)]*\|fat\|nls\|overlayfs\)/);
     expect(usb).toContain("rm -rf drivers/net net");
     expect(initrdSlimHook("ssh")).not.toContain("rm -rf drivers/net");
   });

@@ -3,19 +3,22 @@
 // fast tier. What the Pi firmware reads is checked on the assembled disk: autoboot.txt on partition 1, each
 // slot's boot partition, the slot roots. The full arm64 build of the same steps is test/e2e/image.rpi4.test.ts.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { tryboot, TRYBOOT_PARTITIONS } from "../../core/bootSelection.js";
+import { slotVerityOf, tryboot, TRYBOOT_PARTITIONS } from "../../core/bootSelection.js";
 import type { BuildOptions } from "../../image/BuildContext.js";
-import { bundleInputsFor } from "../../image/bundle.js";
+import { builtSlotVerity, bundleInputsFor } from "../../image/bundle.js";
 import { findBoard } from "../../image/boards/registry.js";
 import { AUTOBOOT_MIB, rebootRequestUnits } from "../../image/lib/abLayout.js";
 import { createContext } from "../../image/pipeline.js";
 import { assembleStep } from "../../image/steps/assemble.js";
 import { bootPartitionStep, RASPI_FIRMWARE_HOOKS } from "../../image/steps/bootPartition.js";
 import { preflightStep } from "../../image/steps/preflight.js";
+import { slotVerityStep } from "../../image/steps/slotVerity.js";
+import type { VeritySlot } from "../../image/StepOutputs.js";
+import { verifySlotVerity } from "../../image/lib/slotVerity.js";
 import { requireTools } from "../helpers/requireTool.js";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
@@ -23,7 +26,7 @@ const tmp = mkdtempSync(join(tmpdir(), "sov-tryboot-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const MiB = 1024 * 1024;
 const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
-const enabled = requireTools("mkfs.vfat", "mcopy", "mtype", "mdir", "sfdisk");
+const enabled = requireTools("mkfs.vfat", "mcopy", "mtype", "mdir", "sfdisk", "veritysetup");
 
 // What raspi-firmware's hooks write (trixie), trimmed: the kernel and initrd by version, a Pi-specific section, the custom lines.
 const RASPI_CONFIG = ["# Do not modify this file!", "auto_initramfs=1", "kernel=vmlinuz-6.12.48+deb13-arm64", "initramfs initrd.img-6.12.48+deb13-arm64", "[pi4]", "arm_boost=1", "[all]", "arm_64bit=1", ""].join("\n");
@@ -35,6 +38,7 @@ interface Built {
   rootImage: Buffer;
   dataImage: Buffer;
   work: string;
+  slot: VeritySlot;
 }
 
 async function buildPiAb(boardId: "rpi4" | "rpi5"): Promise<Built> {
@@ -68,12 +72,16 @@ async function buildPiAb(boardId: "rpi4" | "rpi5"): Promise<Built> {
   dataImage.write("LUKS\xba\xbe", 0, "latin1");
   writeFileSync(join(ctx.work, "root.img"), rootImage);
   writeFileSync(join(ctx.work, "luks.img"), dataImage);
-  const asm = (await assembleStep.run(ctx, { "boot-partition": boot, encrypt: { image: join(ctx.work, "luks.img") }, "rootfs-image": { image: join(ctx.work, "root.img"), fsBytes: rootImage.length } } as never)) as { path: string; table: string };
+  // The verity step for real (veritysetup hashes any bytes): the tree goes after the stand-in, the cmdlines name its root hash.
+  const slot = (await slotVerityStep.run(ctx, { "boot-partition": boot, "rootfs-image": { image: join(ctx.work, "root.img"), fsBytes: rootImage.length } } as never)) as VeritySlot;
+  expect(slot.verity.hashOffset).toBe(rootImage.length);
+  expect(slot.bytes).toBeGreaterThan(rootImage.length);
+  const asm = (await assembleStep.run(ctx, { "boot-partition": boot, encrypt: { image: join(ctx.work, "luks.img") }, "slot-verity": slot } as never)) as { path: string; table: string };
   // What the signed manifest records as the image's partition table (the board's own is MBR).
   expect(asm.table).toBe("gpt");
   const t = JSON.parse(execFileSync("sfdisk", ["--json", asm.path], { encoding: "utf8" })) as { partitiontable: { label: string; partitions: { start: number; size: number; name?: string; type: string }[] } };
   expect(t.partitiontable.label).toBe("gpt");
-  return { disk: asm.path, parts: t.partitiontable.partitions.map((p) => ({ start: p.start * 512, size: p.size * 512, name: p.name ?? "", type: p.type })), rootImage, dataImage, work: ctx.work };
+  return { disk: asm.path, parts: t.partitiontable.partitions.map((p) => ({ start: p.start * 512, size: p.size * 512, name: p.name ?? "", type: p.type })), rootImage, dataImage, work: ctx.work, slot };
 }
 
 const fat = (b: Built, n: number, cmd: "mtype" | "mdir", path: string): string =>
@@ -126,15 +134,18 @@ for (const boardId of ["rpi4", "rpi5"] as const) {
       expect(config).toMatch(/\[boot_partition=2\]\ncmdline=cmdline-a\.txt\n\[boot_partition=3\]\ncmdline=cmdline-b\.txt\n\[all\]\n$/);
     });
 
-    it("each slot's cmdline names its own root and slot, and keeps raspi-firmware's console and options", () => {
+    it("each slot's cmdline names its own slot, opened read-only through verity with the build's root hash, and keeps raspi-firmware's console and options", () => {
       const a = fat(b, 2, "mtype", "/cmdline-a.txt");
       const bb = fat(b, 2, "mtype", "/cmdline-b.txt");
-      expect(a).toMatch(/^root=PARTLABEL=sovereign-root-a sovereign\.slot=a rw /);
-      expect(bb).toMatch(/^root=PARTLABEL=sovereign-root-b sovereign\.slot=b rw /);
+      const h = b.slot.verity.rootHash;
+      expect(a).toMatch(new RegExp(`^root=/dev/mapper/sovslot sovereign\\.slot=a sovereign\\.roothash=${h} sovereign\\.hashoffset=${b.rootImage.length} ro fsck\\.mode=skip `));
+      expect(bb).toMatch(new RegExp(`^root=/dev/mapper/sovslot sovereign\\.slot=b sovereign\\.roothash=${h} `));
       for (const c of [a, bb]) {
         expect(c).toContain(`console=${console}`);
         expect(c).toContain("rootwait");
         expect(c.match(/root=/g)).toHaveLength(1);
+        expect(c).not.toMatch(/ rw( |$)/);
+        expect(slotVerityOf(c)).toEqual(b.slot.verity);
         expect(c.split("\n").filter(Boolean)).toHaveLength(1);
       }
       // A firmware that ignores the filter boots cmdline.txt: slot A's, the one it boots.
@@ -146,18 +157,32 @@ for (const boardId of ["rpi4", "rpi5"] as const) {
       expect(zeros(2)).toBe(true);
       expect(zeros(4)).toBe(true);
       expect(bytesAt(b.disk, b.parts[3]!.start, b.rootImage.length).equals(b.rootImage)).toBe(true);
+    });
+
+    it("slot A on the disk verifies against the root hash its cmdline names, and one changed byte fails it", async () => {
+      const slotA = join(tmp, `${boardId}-slot-a.img`);
+      writeFileSync(slotA, bytesAt(b.disk, b.parts[3]!.start, b.slot.bytes));
+      expect(await verifySlotVerity(slotA, b.slot.verity)).toBe(true);
+      const fd = openSync(slotA, "r+");
+      writeSync(fd, Buffer.from([0x00]), 0, 1, 5 * MiB + 17);
+      closeSync(fd);
+      expect(await verifySlotVerity(slotA, b.slot.verity)).toBe(false);
+      rmSync(slotA, { force: true });
       expect(bytesAt(b.disk, b.parts[5]!.start, b.dataImage.length).equals(b.dataImage)).toBe(true);
     });
 
     it("a bundle carries the slot boot partition whole (boot.vfat), the same image that boots either slot", async () => {
       const inputs = await bundleInputsFor(b.work, findBoard(boardId)!);
       expect(inputs.map((i) => [i.name, i.target])).toEqual([["rootfs.ext4", "root"], ["boot.vfat", "boot"]]);
+      // The root part is the filesystem and its tree; the manifest signs the root hash the step wrote beside it.
+      expect(readFileSync(inputs[0]!.path).length).toBe(b.slot.bytes);
+      expect(builtSlotVerity(b.work)).toEqual(b.slot.verity);
       const vfat = readFileSync(inputs[1]!.path);
       expect(bytesAt(b.disk, b.parts[1]!.start, vfat.length).equals(vfat)).toBe(true);
       // Written into partition 3, its config.txt's [boot_partition=3] section gives the firmware cmdline-b.txt.
       const p3 = join(tmp, `${boardId}-p3.vfat`);
       writeFileSync(p3, vfat);
-      expect(execFileSync("mtype", ["-i", p3, "::/cmdline-b.txt"], { encoding: "utf8", env })).toMatch(/^root=PARTLABEL=sovereign-root-b sovereign\.slot=b /);
+      expect(execFileSync("mtype", ["-i", p3, "::/cmdline-b.txt"], { encoding: "utf8", env })).toMatch(/^root=\/dev\/mapper\/sovslot sovereign\.slot=b /);
     });
   });
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { applyBootOps, readBootFiles } from "../../services/update/applyBootOps.js";
-import { autobootTxt, bootedSlotOf, retargetOptions, systemdBoot, tryboot } from "../../core/bootSelection.js";
+import { autobootTxt, bootedSlotOf, slotVerityOf, systemdBoot, tryboot, withSlotRoot } from "../../core/bootSelection.js";
 
 let esp: string;
 beforeEach(() => {
@@ -21,12 +21,13 @@ describe("systemd-boot boot counting", () => {
   });
 
   it("arms the new slot as a +3 entry of a newer generation, keeping the old entry", () => {
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3, verity: null }));
     expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b+3.conf"]);
     const b = readFileSync(join(esp, "loader/entries/sovereign-b+3.conf"), "utf8");
     expect(b).toContain("version 2\n");
     expect(b).toContain("linux /sovereign/b/vmlinuz\n");
-    expect(b).toContain("options root=PARTLABEL=sovereign-root-b ro quiet sovereign.slot=b\n");
+    // A bundle without verity: its slot's root by GPT name, read-write; the other options are kept in order.
+    expect(b).toContain("options root=PARTLABEL=sovereign-root-b sovereign.slot=b rw quiet\n");
     const loader = readFileSync(join(esp, "loader/loader.conf"), "utf8");
     expect(loader.split("\n")[0]).toBe("default sovereign-*");
     expect(loader).toContain("editor no");
@@ -34,7 +35,7 @@ describe("systemd-boot boot counting", () => {
   });
 
   it("marks good the way systemd-bless-boot does: the counter leaves the file name", () => {
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3, verity: null }));
     // systemd-boot counted one attempt: +3 became +2-1.
     writeFileSync(join(esp, "loader/entries/sovereign-b+2-1.conf"), readFileSync(join(esp, "loader/entries/sovereign-b+3.conf")));
     rmSync(join(esp, "loader/entries/sovereign-b+3.conf"));
@@ -46,13 +47,13 @@ describe("systemd-boot boot counting", () => {
   it("sees a trial whose tries ran out, and re-arming replaces the bad entry", () => {
     writeFileSync(join(esp, "loader/entries/sovereign-b+0-3.conf"), "title x\nversion 2\noptions sovereign.slot=b\n");
     expect(systemdBoot.inspect(readBootFiles(esp, systemdBoot)).triesLeft).toBe(0);
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.3.0", tries: 2 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.3.0", tries: 2, verity: null }));
     expect(entriesDir()).toEqual(["sovereign-a.conf", "sovereign-b+2.conf"]);
     expect(readFileSync(join(esp, "loader/entries/sovereign-b+2.conf"), "utf8")).toContain("version 3\n");
   });
 
   it("abandons a trial the health gate gave up: its tries are spent, so the next plain boot is the old slot's", () => {
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3, verity: null }));
     // systemd-boot counted this boot: +3 became +2-1.
     writeFileSync(join(esp, "loader/entries/sovereign-b+2-1.conf"), readFileSync(join(esp, "loader/entries/sovereign-b+3.conf")));
     rmSync(join(esp, "loader/entries/sovereign-b+3.conf"));
@@ -66,18 +67,33 @@ describe("systemd-boot boot counting", () => {
   it("carries the node's shared initrds (an ssh-unlock image's host keys) into the armed entry, after the slot's own", () => {
     const a = readFileSync(join(esp, "loader/entries/sovereign-a.conf"), "utf8").replace("initrd /sovereign/a/initrd.img\n", "initrd /sovereign/a/initrd.img\ninitrd /sovereign/node-unlock.cpio\n");
     writeFileSync(join(esp, "loader/entries/sovereign-a.conf"), a);
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3, verity: null }));
     const b = readFileSync(join(esp, "loader/entries/sovereign-b+3.conf"), "utf8");
     expect(b.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/b/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
     // and back: arming A from B's entry keeps it too, never A's or B's own initrd twice.
     applyBootOps(esp, systemdBoot.commit(readBootFiles(esp, systemdBoot), "b"));
-    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "a", version: "0.3.0", tries: 3 }));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "a", version: "0.3.0", tries: 3, verity: null }));
     const a2 = readFileSync(join(esp, "loader/entries/sovereign-a+3.conf"), "utf8");
     expect(a2.split("\n").filter((l) => l.startsWith("initrd "))).toEqual(["initrd /sovereign/a/initrd.img", "initrd /sovereign/node-unlock.cpio"]);
   });
 
-  it("retargets only the slot's own names in the kernel options", () => {
-    expect(retargetOptions("root=PARTLABEL=sovereign-root-a sovereign.slot=a console=ttyS0", "b")).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b console=ttyS0");
+  it("arms a verity bundle's slot with its signed root hash, read-only, and back to a bundle without one", () => {
+    const verity = { rootHash: "ab".repeat(32), hashOffset: 1_048_576 * 900 };
+    writeFileSync(join(esp, "loader/entries/sovereign-a.conf"), readFileSync(join(esp, "loader/entries/sovereign-a.conf"), "utf8").replace(/^options .*$/m, `options ${withSlotRoot("rootfstype=ext4 quiet console=ttyS0", "a", { rootHash: "cd".repeat(32), hashOffset: 4096 * 10 })}`));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "b", version: "0.2.0", tries: 3, verity }));
+    const b = /^options (.*)$/m.exec(readFileSync(join(esp, "loader/entries/sovereign-b+3.conf"), "utf8"))?.[1] ?? "";
+    expect(b).toBe(`root=/dev/mapper/sovslot sovereign.slot=b sovereign.roothash=${"ab".repeat(32)} sovereign.hashoffset=943718400 ro fsck.mode=skip rootfstype=ext4 quiet console=ttyS0`);
+    expect(slotVerityOf(b)).toEqual(verity);
+    expect(bootedSlotOf(b)).toBe("b");
+    applyBootOps(esp, systemdBoot.commit(readBootFiles(esp, systemdBoot), "b"));
+    applyBootOps(esp, systemdBoot.arm(readBootFiles(esp, systemdBoot), { slot: "a", version: "0.3.0", tries: 3, verity: null }));
+    const a = /^options (.*)$/m.exec(readFileSync(join(esp, "loader/entries/sovereign-a+3.conf"), "utf8"))?.[1] ?? "";
+    expect(a).toBe("root=PARTLABEL=sovereign-root-a sovereign.slot=a rw rootfstype=ext4 quiet console=ttyS0");
+    expect(slotVerityOf(a)).toBeNull();
+  });
+
+  it("replaces only the slot's own options in the kernel command line", () => {
+    expect(withSlotRoot("root=PARTLABEL=sovereign-root-a sovereign.slot=a console=ttyS0", "b", null)).toBe("root=PARTLABEL=sovereign-root-b sovereign.slot=b rw console=ttyS0");
     expect(bootedSlotOf("BOOT_IMAGE=/x ro sovereign.slot=b quiet")).toBe("b");
     expect(bootedSlotOf("ro quiet")).toBeNull();
   });
@@ -86,7 +102,7 @@ describe("systemd-boot boot counting", () => {
 describe("Raspberry Pi tryboot", () => {
   it("arms with tryboot_a_b: a normal boot stays on the committed partition, tryboot starts the other", () => {
     writeFileSync(join(esp, "autoboot.txt"), autobootTxt("a", "b"));
-    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "b", version: "0.2.0", tries: 1 }));
+    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "b", version: "0.2.0", tries: 1, verity: null }));
     expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n");
     expect(tryboot.rebootCommand()).toEqual(["reboot", "0 tryboot"]);
     expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "a", trial: "b", triesLeft: null });
@@ -97,7 +113,7 @@ describe("Raspberry Pi tryboot", () => {
     // Nothing stays armed: a tryboot reboot from here starts partition 3 again, not the old slot.
     expect(readFileSync(join(esp, "autoboot.txt"), "utf8")).toBe("[all]\ntryboot_a_b=1\nboot_partition=3\n[tryboot]\nboot_partition=3\n");
     expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: null, triesLeft: null });
-    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "a", version: "0.3.0", tries: 1 }));
+    applyBootOps(esp, tryboot.arm(readBootFiles(esp, tryboot), { slot: "a", version: "0.3.0", tries: 1, verity: null }));
     expect(tryboot.inspect(readBootFiles(esp, tryboot))).toEqual({ committed: "b", trial: "a", triesLeft: null });
     expect(existsSync(join(esp, "autoboot.txt.new"))).toBe(false);
   });

@@ -20,11 +20,11 @@ let bundle: string;
 let slot: string;
 let bootFiles: string;
 
-async function makeBundle(out: string, opts: { version?: string; board?: string; secret?: Uint8Array } = {}): Promise<string> {
+async function makeBundle(out: string, opts: { version?: string; board?: string; secret?: Uint8Array; verity?: { rootHash: string; hashOffset: number } } = {}): Promise<string> {
   writeFileSync(join(dir, "rootfs.ext4"), rootfs);
   writeFileSync(join(dir, "vmlinuz"), "kernel bytes");
   writeFileSync(join(dir, "initrd.img"), "initrd bytes");
-  await writeBundle(out, { version: opts.version ?? "0.2.0", board: opts.board ?? "x86_64-uefi" }, [
+  await writeBundle(out, { version: opts.version ?? "0.2.0", board: opts.board ?? "x86_64-uefi", ...(opts.verity ? { verity: opts.verity } : {}) }, [
     { name: "rootfs.ext4", target: "root", path: join(dir, "rootfs.ext4") },
     { name: "vmlinuz", target: "boot", path: join(dir, "vmlinuz") },
     { name: "initrd.img", target: "boot", path: join(dir, "initrd.img") },
@@ -124,6 +124,30 @@ describe("refusals leave the inactive slot byte-identical", () => {
     expect(await refused(join(dir, "unsigned"))).toBe("UPDATE_SIGNATURE_MISSING");
     writeFileSync(join(dir, "bumped"), rewrap({ ...env, manifest: { ...env.manifest, version: "9.0.0" } }));
     expect(await refused(join(dir, "bumped"))).toBe("UPDATE_SIGNATURE_INVALID");
+  });
+
+  it("the slot's verity is signed with the manifest: changed, it fails the signature; malformed, the shape check", async () => {
+    const verity = { rootHash: "5e".repeat(32), hashOffset: 2 * 1024 * 1024 };
+    const v = await makeBundle(join(dir, "verity"), { verity });
+    expect((await verifyBundleFile(v, policy())).manifest.verity).toEqual(verity);
+    const buf = readFileSync(v);
+    const n = headerLength(buf);
+    const env = JSON.parse(buf.subarray(PREAMBLE_BYTES, PREAMBLE_BYTES + n).toString()) as { manifest: Record<string, unknown> };
+    const rewrap = (e: unknown, name: string): string => {
+      const h = Buffer.from(JSON.stringify(e));
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(h.length);
+      writeFileSync(join(dir, name), Buffer.concat([buf.subarray(0, 8), len, h, buf.subarray(PREAMBLE_BYTES + n)]));
+      return join(dir, name);
+    };
+    // Another root hash (a slot the signer never made), or verity dropped (a slot mounted unchecked): both unsigned.
+    expect(await refused(rewrap({ ...env, manifest: { ...env.manifest, verity: { ...verity, rootHash: "00".repeat(32) } } }, "other-hash"))).toBe("UPDATE_SIGNATURE_INVALID");
+    const { verity: _dropped, ...without } = env.manifest;
+    expect(await refused(rewrap({ ...env, manifest: without }, "dropped"))).toBe("UPDATE_SIGNATURE_INVALID");
+    // A tree offset outside the root part, or not on a 4 KiB block, is malformed before any signature is checked.
+    expect(await refused(rewrap({ ...env, manifest: { ...env.manifest, verity: { ...verity, hashOffset: rootfs.length } } }, "outside"))).toBe("UPDATE_BUNDLE_MALFORMED");
+    expect(await refused(rewrap({ ...env, manifest: { ...env.manifest, verity: { ...verity, hashOffset: 4097 } } }, "unaligned"))).toBe("UPDATE_BUNDLE_MALFORMED");
+    expect(await refused(rewrap({ ...env, manifest: { ...env.manifest, verity: { rootHash: "xyz", hashOffset: 4096 } } }, "badhash"))).toBe("UPDATE_BUNDLE_MALFORMED");
   });
 
   it("an untrusted key, the wrong board, an older version, and not a bundle at all", async () => {

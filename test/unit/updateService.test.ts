@@ -20,12 +20,12 @@ let events: UpdateAuditEvent[];
 let boot: { slot: "a" | "b"; id: string };
 
 /** A signed bundle of a root and boot parts (a UEFI kernel by default; a Pi's boot.vfat for its own boot partition). */
-async function bundle(version: string, o: { board?: string; boot?: { name: string; bytes: Buffer } } = {}): Promise<string> {
+async function bundle(version: string, o: { board?: string; boot?: { name: string; bytes: Buffer }; verity?: { rootHash: string; hashOffset: number } } = {}): Promise<string> {
   writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
   const part = o.boot ?? { name: "vmlinuz", bytes: Buffer.from(`kernel ${version}`) };
   writeFileSync(join(dir, part.name), part.bytes);
   const out = join(dir, `v${version}.sovupdate`);
-  await writeBundle(out, { version, board: o.board ?? "x86_64-uefi" }, [
+  await writeBundle(out, { version, board: o.board ?? "x86_64-uefi", ...(o.verity ? { verity: o.verity } : {}) }, [
     { name: "rootfs.ext4", target: "root", path: join(dir, "root") },
     { name: part.name, target: "boot", path: join(dir, part.name) },
   ], key);
@@ -123,6 +123,20 @@ describe("update service", () => {
       "update.attempt", "update.applied", "update.restart", "update.trial_started", "update.committed",
       "update.attempt", "update.applied", "update.restart", "update.trial_started", "update.rolled_back",
     ]);
+  });
+
+  it("a verity bundle's signed root hash goes into the trial's entry, and the booted node reports it", async () => {
+    const verity = { rootHash: "7a".repeat(32), hashOffset: 128 * 1024 };
+    const v1 = service("0.1.0");
+    expect(v1.status().rootVerity).toBeNull();
+    await v1.apply(await bundle("0.2.0", { verity }), { via: "cli", actor: "admin" });
+    const entry = readFileSync(join(dir, "esp/loader/entries/sovereign-b+3.conf"), "utf8");
+    const options = /^options (.*)$/m.exec(entry)?.[1] ?? "";
+    expect(options).toContain(`root=/dev/mapper/sovslot sovereign.slot=b sovereign.roothash=${verity.rootHash} sovereign.hashoffset=131072 ro`);
+    // The boot loader passes the entry's options: the node on slot B sees the root hash it was opened with.
+    reboot("b");
+    const v2 = service("0.2.0", { cmdline: () => `BOOT_IMAGE=/sovereign/b/vmlinuz ${options}` });
+    expect(v2.status()).toMatchObject({ bootedSlot: "b", rootVerity: verity });
   });
 
   it("a restart that comes straight back on the old slot is a rollback too", async () => {

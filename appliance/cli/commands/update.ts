@@ -77,6 +77,7 @@ function statusText(s: UpdateStatus): string {
   const lines = [
     `board ${s.board}, running ${s.runningVersion}, boot method ${s.bootMethod}${s.configured ? "" : " (updates not configured)"}`,
     ...s.slots.map((x) => `slot ${x.slot.toUpperCase()}${x.booted ? " (booted)" : ""}: ${x.version ?? "unknown version"}, ${x.condition}${x.device ? `  [${x.device}${x.bootDevice ? `, boot ${x.bootDevice}` : ""}]` : ""}`),
+    ...(s.bootedSlot ? [`root: ${s.rootVerity ? `read-only, checked by dm-verity (root hash ${s.rootVerity.rootHash.slice(0, 16)}…)` : "mounted read-write, not integrity-checked"}`] : []),
     `pending: ${s.pending ? `${s.pending.version} on slot ${s.pending.slot}${s.pending.restartRequestedAt ? ", restart requested" : ", restart to try it"}` : "none"}`,
     ...(s.trial
       ? [s.trial.unhealthy

@@ -87,6 +87,7 @@ export function render(root) {
       table("System slots", ["Slot", "Version", "State", "Booted"], s.slots.map((x) => [x.slot.toUpperCase(), x.version ?? "unknown", conditionBadge(x.condition), x.booted ? "yes (running now)" : ""])),
       h("dl", { class: "facts" },
         h("dt", null, "Running"), h("dd", null, `${s.runningVersion} on ${s.board}`),
+        ...(s.bootedSlot ? [h("dt", null, "System slot"), h("dd", null, s.rootVerity ? `read-only, checked by dm-verity (root hash ${s.rootVerity.rootHash.slice(0, 16)}…)` : "read-write, not integrity-checked")] : []),
         h("dt", null, "Pending"), h("dd", null, s.pending ? `${s.pending.version} on slot ${s.pending.slot.toUpperCase()}${s.pending.restartRequestedAt ? " (restart requested)" : ""}` : "nothing"),
         h("dt", null, "On trial"), h("dd", null, !s.trial ? "no" : s.trial.unhealthy
           ? `${s.trial.version} on slot ${s.trial.slot.toUpperCase()}: the health check gave it up (${fmtTime(s.trial.unhealthy.at)}): ${s.trial.unhealthy.why}. The node restarts into the previous version.`
