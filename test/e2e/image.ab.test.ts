@@ -4,7 +4,8 @@
 // labelled SOVUPDATE plugged in while the node runs, and after the restart into it the trial serves the
 // same data, identity and key, and the health gate commits it. v3, whose node exits at start, is uploaded
 // through the panel's route; its trial boot fails, the guard gives it up, and the node is back on v2 on
-// its own, with the rollback naming 0.9.3. Each guest reboot ends qemu (-no-reboot); the test starts the
+// its own, with the rollback naming 0.9.3. Slots are read-only under dm-verity: slot A's bytes are unchanged by
+// running on it, and a byte changed on the disk stops the boot. Each guest reboot ends qemu (-no-reboot); the test starts the
 // next boot, as the machine's firmware would.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -385,4 +386,34 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       await vm.powerdown(120_000);
     }
   }, 90 * 60_000);
+
+  it("a slot changed on the disk after it was signed does not mount: one byte of v2's filesystem flipped, the boot stops in the initramfs and reboots", async () => {
+    // The ext4 superblock (1 KiB into slot B, which v2 runs from): the first block any mount reads.
+    const slotB = partition(disk, "sovereign-root-b");
+    const at = slotB.start + 1024 + 0x78;
+    const fd = openSync(disk, "r+");
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    const original = b[0] ?? 0;
+    writeSync(fd, Buffer.from([original ^ 0x01]), 0, 1, at);
+    closeSync(fd);
+    const t0 = Date.now();
+    try {
+      const vm = await bootVm({ dir: out, disk, usbKey, accel, tag: "v2-tampered", forwardHttps: true });
+      try {
+        await rebooted(vm, "the boot of a changed slot", 15 * 60_000);
+      } finally {
+        await vm.powerdown(60_000);
+      }
+      measured.tamperedSlotBootToRebootSeconds = Math.round((Date.now() - t0) / 1000);
+      const serial = readText(vm.serial0);
+      // The kernel's dm-verity refuses the block, so root does not mount and the initramfs panics (panic=10 reboots).
+      expect(serial).toMatch(/device-mapper: verity: .*data block 0 is corrupted/);
+      expect(serial).not.toMatch(/health\s+healthy/);
+    } finally {
+      const fix = openSync(disk, "r+");
+      writeSync(fix, Buffer.from([original]), 0, 1, at);
+      closeSync(fix);
+    }
+  }, 30 * 60_000);
 });
