@@ -56,26 +56,34 @@ export async function copyPart(
   const out = createHash("sha256");
   let at = 0;
   let unpackFailure: string | null = null;
+  // What ended the consuming loop: pipeline() itself rejects with an AbortError when the destination throws.
+  let cause: unknown = null;
   try {
     await pipeline(
       // Two chunks read ahead at most: memory stays bounded whatever the part's size.
       Readable.from(storedChunks(fh, bundle, part, stored, () => undefined), { highWaterMark: 2 }),
       createGunzip({ chunkSize: OUT_CHUNK }),
       async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
-          if (at + chunk.length > part.size) throw new Overflow();
-          out.update(chunk);
-          await sink(chunk, at);
-          at += chunk.length;
-          onWritten(chunk.length);
+        try {
+          for await (const chunk of source) {
+            if (at + chunk.length > part.size) throw new Overflow();
+            out.update(chunk);
+            await sink(chunk, at);
+            at += chunk.length;
+            onWritten(chunk.length);
+          }
+        } catch (err) {
+          cause = err;
+          throw err;
         }
       },
     );
     if (at !== part.size) unpackFailure = `it unpacks to ${at} bytes, short of its signed ${part.size}`;
   } catch (err) {
-    if (err instanceof Overflow) unpackFailure = `it unpacks to more than its signed ${part.size} bytes`;
-    else if (isZlibError(err)) unpackFailure = `it is not a whole gzip stream (${err.code}: ${err.message})`;
-    else throw err;
+    const e = cause ?? err;
+    if (e instanceof Overflow) unpackFailure = `it unpacks to more than its signed ${part.size} bytes`;
+    else if (isZlibError(e)) unpackFailure = `it is not a whole gzip stream (${e.code}: ${e.message})`;
+    else throw e;
   }
   if (unpackFailure) return { storedSha256: await hashStoredPart(fh, bundle, part, () => undefined), sha256: "", bytes: at, unpackFailure };
   return { storedSha256: stored.digest("hex"), sha256: out.digest("hex"), bytes: at, unpackFailure: null };
