@@ -27,7 +27,10 @@ export interface BundleWriteOptions {
    * Defaults to "gzip".
    */
   compress?: "gzip" | "none";
-  /** zlib level of gzip parts. Defaults to 6: on an ext4 root, 9 was four times slower for 0.4 % less, 1 half the time for 9 % more. */
+  /**
+   * zlib level of gzip parts. Defaults to 6: on a 1.2 GB ext4 with its verity tree (2 cores), 6 took 26 s for 0.304 of
+   * the size; 9 took 99 s for 0.303, 1 took 12 s for 0.330.
+   */
   level?: number;
   /** "hash" counts input bytes read (hashed and compressed), "write" the bundle's part bytes written. */
   onProgress?: (phase: "hash" | "write", doneBytes: number, totalBytes: number) => void;
