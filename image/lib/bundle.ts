@@ -22,8 +22,8 @@ export interface BundleWriteResult {
 
 export interface BundleWriteOptions {
   /**
-   * "gzip" stores each part gzipped where that makes it smaller (a root filesystem: about a third of its size;
-   * a kernel or initrd, compressed already, stays raw); "none" stores every part raw, as bundles were before.
+   * "gzip" stores each part gzipped where that makes it smaller (an ext4 root measured 0.30 to 0.35 of its size),
+   * and raw where it does not (bytes compressed already); "none" stores every part raw, as bundles were before.
    * Defaults to "gzip".
    */
   compress?: "gzip" | "none";
