@@ -1,5 +1,6 @@
-// Field updates (issue 14): bundle size raw and compressed, pack time, and the apply (verify pass, write
-// pass, read-back) with the bytes it writes to the inactive slot. `npm run bench update`.
+// Field updates (issue 14): the bundle's size with its parts gzipped and its ratio to the raw part bytes, the
+// pack time, and the apply (verify pass, write pass, read-back) with the bytes it writes to the inactive slot;
+// the same parts packed and applied raw beside it. `npm run bench update`.
 //
 // The root part is a real ext4 made with `mkfs.ext4 -d` (as the image build makes its root) from
 // SOVEREIGN_UPDATE_BENCH_TREE (default: this repo's node_modules/better-sqlite3, node-llama-cpp and
@@ -68,24 +69,20 @@ try {
   execFileSync("head", ["-c", String(22 * MiB), "/dev/urandom"], { stdio: ["ignore", openSync(initrd, "w"), "ignore"] });
 
   const secret = generateSecretKey();
-  const bundle = join(dir, "v2.sovupdate");
-  let t0 = process.hrtime.bigint();
-  const packed = await writeBundle(bundle, { version: "99.0.0", board: "x86_64" }, [
-    { name: "rootfs.ext4", target: "root", path: rootfs },
-    { name: "vmlinuz", target: "boot", path: kernel },
-    { name: "initrd.img", target: "boot", path: initrd },
-  ], secret);
-  const packSeconds = seconds(t0);
-
-  // How it travels: zstd at the level `image build --compress zstd` uses for images, and at a high one.
-  const compressed: Record<string, { bytes: number; seconds: number }> = {};
-  for (const level of [3, 19]) {
-    const outFile = `${bundle}.${level}.zst`;
-    t0 = process.hrtime.bigint();
-    execFileSync("zstd", ["-q", "-f", "-T0", `-${level}`, bundle, "-o", outFile]);
-    compressed[`zstd-${level}`] = { bytes: statSync(outFile).size, seconds: seconds(t0) };
-    rmSync(outFile);
-  }
+  const inputs = [
+    { name: "rootfs.ext4", target: "root" as const, path: rootfs },
+    { name: "vmlinuz", target: "boot" as const, path: kernel },
+    { name: "initrd.img", target: "boot" as const, path: initrd },
+  ];
+  /** Packs the bundle as `image bundle` does (gzip parts), or raw as bundles were before, and times it. */
+  const pack = async (name: string, compress: "gzip" | "none") => {
+    const t0 = process.hrtime.bigint();
+    const r = await writeBundle(join(dir, name), { version: "99.0.0", board: "x86_64" }, inputs, secret, { compress });
+    return { ...r, seconds: seconds(t0) };
+  };
+  const packed = await pack("v2.sovupdate", "gzip");
+  const raw = await pack("v2-raw.sovupdate", "none");
+  const rawPartBytes = packed.manifest.parts.reduce((s, p) => s + p.size, 0);
 
   // The inactive slot: a file as large as a slot partition would be.
   const slot = join(dir, "slot-b.img");
@@ -93,36 +90,45 @@ try {
   execFileSync("truncate", ["-s", String(statSync(rootfs).size + 64 * MiB), slot]);
   const bootDir = join(dir, "esp", "sovereign", "b");
   mkdirSync(bootDir, { recursive: true });
-  const cold = dropCaches();
-  const phases: Record<string, number> = {};
-  let phase = "";
-  let phaseStart = process.hrtime.bigint();
-  t0 = process.hrtime.bigint();
-  const result = await writeBundleToSlot(bundle, { trustedKeys: [Buffer.from(publicKeyOf(secret)).toString("hex")], board: "x86_64", runningVersion: "0.1.0" }, { root: slot, bootFiles: bootDir, bootImage: null }, {
-    onProgress: (name) => {
-      if (name !== phase) {
-        if (phase) phases[phase] = seconds(phaseStart);
-        phase = name;
-        phaseStart = process.hrtime.bigint();
-      }
-    },
-  });
-  if (phase) phases[phase] = seconds(phaseStart);
-  const applySeconds = seconds(t0);
-  if (!existsSync(join(bootDir, "vmlinuz"))) throw new Error("the apply wrote no kernel");
+  /** One apply into the slot file with the page cache dropped first, timed as a whole and by phase. */
+  const apply = async (bundle: string) => {
+    const cold = dropCaches();
+    const phases: Record<string, number> = {};
+    let phase = "";
+    let phaseStart = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint();
+    const result = await writeBundleToSlot(bundle, { trustedKeys: [Buffer.from(publicKeyOf(secret)).toString("hex")], board: "x86_64", runningVersion: "0.1.0" }, { root: slot, bootFiles: bootDir, bootImage: null }, {
+      onProgress: (name) => {
+        if (name !== phase) {
+          if (phase) phases[phase] = seconds(phaseStart);
+          phase = name;
+          phaseStart = process.hrtime.bigint();
+        }
+      },
+    });
+    if (phase) phases[phase] = seconds(phaseStart);
+    const applySeconds = seconds(t0);
+    if (!existsSync(join(bootDir, "vmlinuz"))) throw new Error("the apply wrote no kernel");
+    return { seconds: applySeconds, bytesWritten: result.bytesWritten, mibPerSecond: +(result.bytesWritten / MiB / applySeconds).toFixed(1), phases, pageCacheDropped: cold };
+  };
+  const applied = await apply(packed.path);
+  const appliedRaw = await apply(raw.path);
 
   writeResult("update", {
     command: "npm run bench update",
     root: rootSource,
-    bundle: { bytes: packed.bytes, parts: packed.manifest.parts.map((p) => ({ name: p.name, bytes: p.size })), packSeconds },
-    compressed: Object.fromEntries(Object.entries(compressed).map(([k, v]) => [k, { ...v, ratio: +(v.bytes / packed.bytes).toFixed(3) }])),
+    bundle: {
+      bytes: packed.bytes,
+      rawPartBytes,
+      ratio: +(packed.bytes / rawPartBytes).toFixed(3),
+      parts: packed.manifest.parts.map((p) => ({ name: p.name, bytes: p.size, storedBytes: p.storedSize ?? p.size, encoding: p.encoding ?? "raw" })),
+      packSeconds: packed.seconds,
+      note: "as `sovereign image bundle` packs it: each part gzipped (zlib level 6) where that makes it smaller, hashed raw and stored",
+    },
+    rawBundle: { bytes: raw.bytes, packSeconds: raw.seconds, applySeconds: appliedRaw.seconds, note: "the same parts stored raw (compress: \"none\"), as bundles were before compression" },
     apply: {
-      seconds: applySeconds,
-      bytesWritten: result.bytesWritten,
-      mibPerSecond: +(result.bytesWritten / MiB / applySeconds).toFixed(1),
-      phases,
-      pageCacheDropped: cold,
-      note: "verify pass (signature, every part's sha256), then the write pass re-hashing, then the root read back from the slot; to a slot file on this machine's disk",
+      ...applied,
+      note: "verify pass (signature, every part's stored sha256), then the write pass gunzipping into the slot and re-hashing stored and written bytes, then the root read back from the slot; to a slot file on this machine's disk",
     },
     ...abTimings(),
   });

@@ -9,10 +9,17 @@ import { publicKeyOf, sign } from "./ed25519.js";
  *   "SOVUPD01"            8 bytes, magic and format version
  *   header length         4 bytes, unsigned big-endian
  *   header                UTF-8 canonical JSON: { manifest, signature, publicKey }
- *   parts                 the parts' bytes back to back; a part's `offset` counts from here
+ *   parts                 the parts' stored bytes back to back; a part's `offset` counts from here
+ *
+ * A part is stored raw, or with `encoding: "gzip"` (one gzip stream, RFC 1952).
+ * `size` and `sha256` are always the bytes that land on the target (what the
+ * slot writer reads back); a gzip part also has `storedSize` and
+ * `storedSha256`, the bytes as they lie in the bundle, and its `offset` and
+ * the file's length count those. A raw part's stored bytes are its bytes, so
+ * a bundle from before compression reads the same.
  *
  * The signature is ed25519 over "sovereign-update-v1\n" + the canonical JSON
- * of the manifest, so it covers every part's size, offset and sha256.
+ * of the manifest, so it covers every part's size, offset, hashes and encoding.
  */
 export const BUNDLE_MAGIC = Buffer.from("SOVUPD01", "ascii");
 export const PREAMBLE_BYTES = BUNDLE_MAGIC.length + 4;
@@ -27,13 +34,34 @@ export type PartTarget = "root" | "boot";
  */
 export const BOOT_IMAGE_PART = "boot.vfat";
 
+/** How a part's bytes are stored in the bundle; a part without one is raw. */
+export type PartEncoding = "gzip";
+
 export interface BundlePart {
   name: string;
   target: PartTarget;
+  /** Bytes written to the target (after decompression). */
   size: number;
+  /** sha256 of the bytes written to the target. */
   sha256: string;
-  /** Byte offset from the start of the parts area. */
+  /** Byte offset of the stored bytes from the start of the parts area. */
   offset: number;
+  /** Absent: stored raw (storedSize = size). */
+  encoding?: PartEncoding;
+  /** Bytes in the bundle; present exactly when `encoding` is. */
+  storedSize?: number;
+  /** sha256 of the bytes in the bundle; present exactly when `encoding` is. */
+  storedSha256?: string;
+}
+
+/** Bytes the part takes in the bundle. */
+export function storedSizeOf(part: BundlePart): number {
+  return part.encoding ? (part.storedSize ?? 0) : part.size;
+}
+
+/** sha256 of the bytes the part takes in the bundle. */
+export function storedSha256Of(part: BundlePart): string {
+  return part.encoding ? (part.storedSha256 ?? "") : part.sha256;
 }
 
 export interface BundleManifest {

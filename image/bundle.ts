@@ -81,7 +81,7 @@ export async function buildBundle(o: BundleOptions, events: BuildEvents & { onPa
     // runtime reports the bundle's version.
     const built = await runBuild({ ...o.build, layout: "ab", version: o.version, out: scratch, stopAfter: BUNDLE_STOP_AFTER, ...(o.updateKeyFile ? { updateKeyFile: o.updateKeyFile } : {}) }, events);
     name = built.name;
-    const result = await writeBundle(o.out, { version: o.version, board: board.id, verity: builtSlotVerity(work(name)) }, await bundleInputsFor(work(name), board), secret, events.onPack);
+    const result = await writeBundle(o.out, { version: o.version, board: board.id, verity: builtSlotVerity(work(name)) }, await bundleInputsFor(work(name), board), secret, events.onPack ? { onProgress: events.onPack } : {});
     return { ...result, publicKey: Buffer.from(publicKeyOf(secret)).toString("hex"), buildSeconds: Math.round((performance.now() - t0) / 100) / 10 };
   } finally {
     // The stopped build leaves its work dir; never remove it while anything is still mounted inside.

@@ -1,6 +1,6 @@
 import type { SlotVerity } from "../../core/bootSelection.js";
 import { verify } from "../../core/ed25519.js";
-import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
+import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, storedSizeOf, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { compareVersions } from "../../core/compareVersions.js";
 import "./errors.js";
@@ -10,7 +10,7 @@ import "./errors.js";
  * is pure (bytes in, verdicts out); reading files and writing slots is in
  * bundleReader.ts and slotWriter.ts.
  */
-export { BUNDLE_MAGIC, PREAMBLE_BYTES, encodeBundleHeader, signBundleManifest, type BundleEnvelope, type BundleManifest, type BundlePart, type PartTarget } from "../../core/updateBundle.js";
+export { BUNDLE_MAGIC, PREAMBLE_BYTES, encodeBundleHeader, signBundleManifest, storedSha256Of, storedSizeOf, type BundleEnvelope, type BundleManifest, type BundlePart, type PartEncoding, type PartTarget } from "../../core/updateBundle.js";
 
 /** Enough for any real manifest; a bigger length is a malformed file, not a reason to allocate. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
@@ -50,6 +50,24 @@ function parseVerity(v: unknown, rootSize: number): SlotVerity | null {
   return { rootHash, hashOffset };
 }
 
+const isByteCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * A part's encoding and stored size and hash: all three or none (raw). Rebuilt
+ * field by field, because the signature is checked over what this returns.
+ */
+function parseStored(p: Record<string, unknown>, name: string): Pick<BundlePart, "encoding" | "storedSize" | "storedSha256"> {
+  const { encoding, storedSize, storedSha256 } = p;
+  if (encoding === undefined) {
+    if (storedSize !== undefined || storedSha256 !== undefined) throw malformed(`part ${name}: storedSize and storedSha256 belong to an encoded part`);
+    return {};
+  }
+  if (encoding !== "gzip") throw malformed(`part ${name}: encoding must be "gzip" or absent`);
+  if (!isByteCount(storedSize)) throw malformed(`part ${name}: storedSize must be a whole number of bytes`);
+  if (typeof storedSha256 !== "string" || !HEX64.test(storedSha256)) throw malformed(`part ${name}: storedSha256 must be 64 hex digits`);
+  return { encoding, storedSize, storedSha256 };
+}
+
 /** Parses and shape-checks the header JSON; nothing is trusted yet. */
 export function parseEnvelope(header: Buffer): BundleEnvelope {
   let raw: unknown;
@@ -71,12 +89,14 @@ export function parseEnvelope(header: Buffer): BundleEnvelope {
     if (typeof name !== "string" || !NAME.test(name) || names.has(name)) throw malformed(`part ${i} has a bad or repeated name`);
     names.add(name);
     if (target !== "root" && target !== "boot") throw malformed(`part ${name}: target must be "root" or "boot"`);
-    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw malformed(`part ${name}: size must be a whole number of bytes`);
+    if (!isByteCount(size)) throw malformed(`part ${name}: size must be a whole number of bytes`);
     if (typeof sha256 !== "string" || !HEX64.test(sha256)) throw malformed(`part ${name}: sha256 must be 64 hex digits`);
+    const stored = parseStored(p, name);
     // Parts lie back to back in manifest order: no gaps, no overlaps, nothing unsigned in between.
     if (offset !== expectOffset) throw malformed(`part ${name}: offset ${String(offset)} should be ${expectOffset}`);
-    expectOffset += size;
-    return { name, target, size, sha256, offset };
+    const part: BundlePart = { name, target, size, sha256, offset, ...stored };
+    expectOffset += storedSizeOf(part);
+    return part;
   });
   const roots = parts.filter((p) => p.target === "root");
   if (roots.length !== 1) throw malformed("exactly one part must target the root slot");
@@ -89,9 +109,9 @@ export function parseEnvelope(header: Buffer): BundleEnvelope {
   };
 }
 
-/** Bytes of the whole bundle its manifest describes. */
+/** Bytes of the whole bundle its manifest describes (parts as stored). */
 export function bundleSize(headerBytes: number, manifest: BundleManifest): number {
-  return PREAMBLE_BYTES + headerBytes + manifest.parts.reduce((s, p) => s + p.size, 0);
+  return PREAMBLE_BYTES + headerBytes + manifest.parts.reduce((s, p) => s + storedSizeOf(p), 0);
 }
 
 export { compareVersions };

@@ -1,9 +1,13 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import { headerLength, parseEnvelope, PREAMBLE_BYTES, verifyEnvelope, type BundleEnvelope, type BundleManifest, type BundlePart, type VerifyPolicy } from "./bundleFormat.js";
+import { headerLength, parseEnvelope, PREAMBLE_BYTES, storedSha256Of, storedSizeOf, verifyEnvelope, type BundleEnvelope, type BundleManifest, type BundlePart, type VerifyPolicy } from "./bundleFormat.js";
 
 export type ProgressPhase = "verify" | "write" | "readback";
+/**
+ * Bytes done and in all of a phase: "verify" counts the bundle's stored bytes read, "write" and "readback" the
+ * bytes written to (and read back from) the slot, which for a compressed part are more than it stores.
+ */
 export type OnProgress = (phase: ProgressPhase, doneBytes: number, totalBytes: number) => void;
 
 const CHUNK = 4 * 1024 * 1024;
@@ -46,30 +50,29 @@ export async function openBundle(fh: FileHandle, policy: VerifyPolicy): Promise<
 }
 
 /**
- * Streams one part's bytes from the bundle, chunk by chunk, hashing them;
- * `sink` sees each chunk (the write pass) or nothing (the verify pass).
- * Returns the sha256 of what was read.
+ * One part's stored bytes from the bundle, in chunks of at most 4 MiB, each
+ * passed to `hash` before it is yielded. Each chunk is its own buffer, so a
+ * consumer (gunzip) may keep it while the next is read.
  */
-export async function streamPart(
-  fh: FileHandle,
-  bundle: OpenedBundle,
-  part: BundlePart,
-  sink: ((chunk: Buffer, offsetInPart: number) => Promise<void>) | null,
-  onChunk: (bytes: number) => void,
-): Promise<string> {
-  const hash = createHash("sha256");
-  const buf = Buffer.alloc(Math.min(CHUNK, Math.max(part.size, 1)));
+export async function* storedChunks(fh: FileHandle, bundle: OpenedBundle, part: BundlePart, hash: Hash, onChunk: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const size = storedSizeOf(part);
   let done = 0;
-  while (done < part.size) {
-    const want = Math.min(buf.length, part.size - done);
-    const { bytesRead } = await fh.read(buf, 0, want, bundle.partsStart + part.offset + done);
+  while (done < size) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, bundle.partsStart + part.offset + done);
     if (bytesRead === 0) throw new SovereignError("UPDATE_BUNDLE_TRUNCATED", `The bundle ended inside part ${part.name}.`);
     const chunk = buf.subarray(0, bytesRead);
     hash.update(chunk);
-    if (sink) await sink(chunk, done);
     done += bytesRead;
     onChunk(bytesRead);
+    yield chunk;
   }
+}
+
+/** The sha256 of one part's stored bytes, as the verify pass reads them. */
+export async function hashStoredPart(fh: FileHandle, bundle: OpenedBundle, part: BundlePart, onChunk: (bytes: number) => void): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const _ of storedChunks(fh, bundle, part, hash, onChunk));
   return hash.digest("hex");
 }
 
@@ -86,15 +89,17 @@ export async function verifyBundleFile(path: string, policy: VerifyPolicy, onPro
   }
   try {
     const bundle = await openBundle(fh, policy);
-    const total = bundle.manifest.parts.reduce((s, p) => s + p.size, 0);
+    const total = bundle.manifest.parts.reduce((s, p) => s + storedSizeOf(p), 0);
     let done = 0;
     for (const part of bundle.manifest.parts) {
-      const got = await streamPart(fh, bundle, part, null, (b) => {
+      const got = await hashStoredPart(fh, bundle, part, (b) => {
         done += b;
         onProgress?.("verify", done, total);
       });
-      if (got !== part.sha256) {
-        throw new SovereignError("UPDATE_PART_CORRUPT", `Part ${part.name} of the bundle does not match its signed sha256.`, { details: { part: part.name, expected: part.sha256, actual: got } });
+      // A compressed part is checked as stored; what it unpacks to is checked while writing (slotWriter.ts).
+      const expected = storedSha256Of(part);
+      if (got !== expected) {
+        throw new SovereignError("UPDATE_PART_CORRUPT", `Part ${part.name} of the bundle does not match its signed sha256.`, { details: { part: part.name, expected, actual: got } });
       }
     }
     return bundle;

@@ -4,9 +4,10 @@ import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises
 import { basename, join } from "node:path";
 import { canonicalJson } from "../../core/canonicalJson.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import { BOOT_IMAGE_PART } from "../../core/updateBundle.js";
+import { BOOT_IMAGE_PART, storedSha256Of } from "../../core/updateBundle.js";
 import type { BundleManifest, BundlePart, VerifyPolicy } from "./bundleFormat.js";
-import { openBundle, streamPart, verifyBundleFile, type OnProgress, type OpenedBundle } from "./bundleReader.js";
+import { openBundle, verifyBundleFile, type OnProgress, type OpenedBundle } from "./bundleReader.js";
+import { copyPart, type PartCopy } from "./copyPart.js";
 
 /** Where one slot's parts go: its root device (or file), and its boot partition device or the directory that receives its boot files. */
 export interface SlotTarget {
@@ -86,11 +87,11 @@ async function hashRange(path: string, length: number): Promise<string> {
   }
 }
 
-/** Streams one part raw onto a device (or file) from its start and syncs it; returns the sha256 of what was written. */
-async function writeRaw(fh: FileHandle, bundle: OpenedBundle, w: RawWrite, tick: (bytes: number) => void): Promise<string> {
+/** Streams one part onto a device (or file) from its start, unpacking it if stored compressed, and syncs it. */
+async function writeRaw(fh: FileHandle, bundle: OpenedBundle, w: RawWrite, tick: (bytes: number) => void): Promise<PartCopy> {
   const out = await open(w.device, "r+");
   try {
-    const got = await streamPart(fh, bundle, w.part, async (chunk, at) => {
+    const got = await copyPart(fh, bundle, w.part, async (chunk, at) => {
       await out.write(chunk, 0, chunk.length, at);
     }, tick);
     await out.sync();
@@ -100,37 +101,43 @@ async function writeRaw(fh: FileHandle, bundle: OpenedBundle, w: RawWrite, tick:
   }
 }
 
-/** Writes one boot part as a file in the slot's boot directory; it replaces the old file only if it hashed right. */
-async function writeBootFile(fh: FileHandle, bundle: OpenedBundle, part: BundlePart, dir: string | null, tick: (bytes: number) => void): Promise<string> {
+/** The part arrived as signed: its stored bytes are the verified ones, and it unpacked to its size and sha256. */
+const copiedRight = (part: BundlePart, got: PartCopy): boolean => got.storedSha256 === storedSha256Of(part) && got.unpackFailure === null && got.sha256 === part.sha256;
+
+/** Writes one boot part as a file in the slot's boot directory; it replaces the old file only if it arrived as signed. */
+async function writeBootFile(fh: FileHandle, bundle: OpenedBundle, part: BundlePart, dir: string | null, tick: (bytes: number) => void): Promise<PartCopy> {
   if (!dir) throw new SovereignError("UPDATE_NOT_CONFIGURED", `The bundle carries boot file ${part.name} but update.bootDir is not set.`);
   await mkdir(dir, { recursive: true });
   const final = join(dir, part.name);
   const partial = `${final}.partial`;
   const out = await open(partial, "w", 0o644);
-  let got: string;
+  let got: PartCopy;
   try {
-    got = await streamPart(fh, bundle, part, async (chunk) => {
+    got = await copyPart(fh, bundle, part, async (chunk) => {
       await out.write(chunk);
     }, tick);
     await out.sync();
   } finally {
     await out.close();
   }
-  if (got === part.sha256) await rename(partial, final);
+  if (copiedRight(part, got)) await rename(partial, final);
   else await rm(partial, { force: true });
   return got;
 }
 
 /**
  * Verify pass, then write pass: the bundle is read twice and never copied.
- * The first pass checks the header and hashes every part without touching the
- * slot. The second streams the parts into the slot while hashing them again:
+ * The first pass checks the header and hashes every part as stored without
+ * touching the slot. The second streams the parts into the slot (gunzipped
+ * where stored compressed) while hashing them again, stored and written:
  * the root onto the slot's device and, when the slot has its own boot
  * partition (Raspberry Pi A/B), boot.vfat onto that; other boot parts become
  * files in the slot's boot directory. If any part reads differently from the
  * first pass (the file changed, or the medium returns other bytes), or a
- * device reads back differently, it throws UPDATE_WRITE_MISMATCH and the
- * caller never marks the slot bootable.
+ * device reads back differently, it throws UPDATE_WRITE_MISMATCH; a signed
+ * compressed part that does not unpack to its size and sha256 throws
+ * UPDATE_PART_UNPACK_FAILED after at most its size went to the device. Either
+ * way the caller never marks the slot bootable.
  */
 export async function writeBundleToSlot(
   path: string,
@@ -160,7 +167,13 @@ export async function writeBundleToSlot(
     for (const part of manifest.parts) {
       const w = raw.find((r) => r.part === part);
       const got = w ? await writeRaw(fh, again, w, tick) : await writeBootFile(fh, again, part, slot.bootFiles, tick);
-      if (got !== part.sha256) throw mismatch(`Part ${part.name} read differently while writing`);
+      if (got.storedSha256 !== storedSha256Of(part)) throw mismatch(`Part ${part.name} read differently while writing`);
+      if (!copiedRight(part, got)) {
+        const why = got.unpackFailure ?? "it unpacks to other bytes than its signed sha256";
+        throw new SovereignError("UPDATE_PART_UNPACK_FAILED", `Part ${part.name} of the bundle does not unpack: ${why}; ${w ? `${w.what} may be partly written and ` : ""}slot ${slot.root} was not marked bootable.`, {
+          details: { part: part.name, size: part.size, unpackedBytes: got.bytes, slot: slot.root },
+        });
+      }
     }
   } finally {
     await fh.close();

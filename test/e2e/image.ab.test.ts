@@ -9,12 +9,14 @@
 // next boot, as the machine's firmware would.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { slotVerityOf, systemdBoot, type SlotVerity } from "../../core/bootSelection.js";
-import type { BundleManifest } from "../../core/updateBundle.js";
+import { storedSizeOf, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { formatSlotVerity, verifySlotVerity } from "../../image/lib/slotVerity.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
@@ -67,6 +69,15 @@ async function extractRange(file: string, start: number, size: number, dest: str
   }
 }
 
+/** A bundle part's bytes as the slot gets them: its stored range, gunzipped when the part is stored gzip. */
+async function extractPart(bundle: string, partsStart: number, part: BundlePart, dest: string): Promise<void> {
+  const start = partsStart + part.offset;
+  const stored = storedSizeOf(part);
+  if (!part.encoding) return extractRange(bundle, start, stored, dest);
+  await pipeline(createReadStream(bundle, { start, end: start + stored - 1, highWaterMark: 8 * MiB }), createGunzip(), createWriteStream(dest));
+  expect(statSync(dest).size).toBe(part.size);
+}
+
 async function bundleLayout(path: string): Promise<{ manifest: BundleManifest; partsStart: number }> {
   const fh = await open(path, "r");
   try {
@@ -97,7 +108,7 @@ async function brokenBundle(v2: string, dest: string): Promise<void> {
   const inputs = [];
   for (const p of manifest.parts) {
     const f = join(dir, p.name);
-    await extractRange(v2, partsStart + p.offset, p.size, f);
+    await extractPart(v2, partsStart, p, f);
     inputs.push({ name: p.name, target: p.target, path: f });
   }
   const dropIn = join(dir, "90-broken.conf");
@@ -142,10 +153,12 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     built = buildImage(out, ["--board", "x86_64", "--unlock", "usb-key", "--layout", "ab", "--version", "0.9.1", "--compress", "zstd"], testEnv);
     buildBundleFile(v2, "0.9.2");
     if (!(process.env.SOVEREIGN_IMAGE_E2E_REUSE === "1" && existsSync(v3))) await brokenBundle(v2, v3);
-    // One byte of the root part flipped, halfway in: only the part's sha256 can tell.
+    // One byte of the root part flipped, halfway into its stored bytes: only the part's (stored) sha256 can tell.
     copyFileSync(v2, tampered);
     const { manifest, partsStart } = await bundleLayout(tampered);
-    const at = partsStart + Math.floor((manifest.parts[0]?.size ?? 0) / 2);
+    const root = manifest.parts[0];
+    if (!root) throw new Error("v2 has no parts");
+    const at = partsStart + root.offset + Math.floor(storedSizeOf(root) / 2);
     const fd = openSync(tampered, "r+");
     const b = Buffer.alloc(1);
     readSync(fd, b, 0, 1, at);
@@ -240,7 +253,14 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     expect(verified.manifest.parts.map((p) => [p.name, p.target])).toEqual([["rootfs.ext4", "root"], ["vmlinuz", "boot"], ["initrd.img", "boot"]]);
     const { manifest, partsStart } = await bundleLayout(v2);
     const v2root = join(out, "v2-root.ext4");
-    await extractRange(v2, partsStart + (manifest.parts[0]?.offset ?? 0), manifest.parts[0]?.size ?? 0, v2root);
+    const rootPart = manifest.parts[0];
+    if (!rootPart) throw new Error("v2 has no parts");
+    // The root (ext4 and its verity tree) travels gzipped: what the bundle saves.
+    expect(rootPart.encoding).toBe("gzip");
+    measured.v2RootBytes = rootPart.size;
+    measured.v2RootStoredBytes = storedSizeOf(rootPart);
+    measured.v2BundleBytes = statSync(v2).size;
+    await extractPart(v2, partsStart, rootPart, v2root);
     // The signed root hash is the tree's in the root part.
     expect(manifest.verity).toBeDefined();
     expect(await verifySlotVerity(v2root, manifest.verity!)).toBe(true);

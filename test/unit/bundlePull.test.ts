@@ -35,7 +35,8 @@ describe("PeerPull: resumable Range download into update/pull.partial, then the 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "sovereign-pull-unit-"));
     key = generateSecretKey();
-    writeFileSync(join(dir, "root"), randomBytes(200 * 1024 + 11));
+    // Partly compressible, like a filesystem: the bundle carries the root gzipped, and the pull moves those bytes.
+    writeFileSync(join(dir, "root"), Buffer.concat([randomBytes(200 * 1024 + 11), Buffer.alloc(300 * 1024, "sovereign root ")]));
     writeFileSync(join(dir, "vmlinuz"), "kernel");
     bundle = join(dir, "next.sovupdate");
     await writeBundle(bundle, { version: "1.1.0", board: "x86_64" }, [
@@ -179,6 +180,9 @@ describe("PeerPull: resumable Range download into update/pull.partial, then the 
     expect(pull.status()).toMatchObject({ phase: "applied", error: null });
     expect(service.status()).toMatchObject({ pending: { slot: "b", version: "1.1.0" }, lastResult: { outcome: "applied" } });
     const root = readFileSync(join(dir, "root"));
+    // The offered size is the bundle's, compressed: the checks before the pull count stored bytes.
+    expect(checkOffer(offer, { trustedKeys: [Buffer.from(publicKeyOf(key)).toString("hex")], board: "x86_64", runningVersion: RUNNING }, 1e9).parts[0]).toMatchObject({ encoding: "gzip", size: root.length });
+    expect(offer.size).toBeLessThan(root.length);
     expect(readFileSync(join(node, "slot-b")).subarray(0, root.length).equals(root)).toBe(true);
     expect(readFileSync(join(node, "esp/sovereign/b/vmlinuz"), "utf8")).toBe("kernel");
     expect(audit.filter((e) => e.type === "update.attempt")[0]?.details).toMatchObject({ via: "peer" });

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -11,6 +12,7 @@ import { tryboot } from "../../core/bootSelection.js";
 import { readBootFiles } from "../../services/update/applyBootOps.js";
 import { updateServiceFromConfig } from "../../services/update/serviceFromConfig.js";
 import { UpdateService, type UpdateAuditEvent } from "../../services/update/UpdateService.js";
+import { handBundle } from "../helpers/handBundle.js";
 
 const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
 
@@ -21,7 +23,8 @@ let boot: { slot: "a" | "b"; id: string };
 
 /** A signed bundle of a root and boot parts (a UEFI kernel by default; a Pi's boot.vfat for its own boot partition). */
 async function bundle(version: string, o: { board?: string; boot?: { name: string; bytes: Buffer }; verity?: { rootHash: string; hashOffset: number } } = {}): Promise<string> {
-  writeFileSync(join(dir, "root"), randomBytes(256 * 1024));
+  // Half noise, half a repeated phrase: the root part is stored gzipped, as a filesystem's would be.
+  writeFileSync(join(dir, "root"), Buffer.concat([randomBytes(128 * 1024), Buffer.alloc(128 * 1024, `root ${version} `)]));
   const part = o.boot ?? { name: "vmlinuz", bytes: Buffer.from(`kernel ${version}`) };
   writeFileSync(join(dir, part.name), part.bytes);
   const out = join(dir, `v${version}.sovupdate`);
@@ -166,6 +169,35 @@ describe("update service", () => {
     expect(st.slots.find((s) => s.slot === "b")?.condition).toBe("unknown");
     expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.refused"]);
     expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
+  });
+});
+
+describe("a signed bundle whose gzip root unpacks to more than its signed size", () => {
+  it("fails while writing: slot B is recorded incomplete (written up to the part's size at most), no entry is armed, and the status says why", async () => {
+    const KiB = 1024;
+    const root = Buffer.alloc(1024 * KiB, "sovereign ");
+    const bomb = join(dir, "bomb.sovupdate");
+    // Everything it claims about its first 256 KiB is true; it just goes on for 1 MiB.
+    handBundle(bomb, { version: "0.2.0", board: "x86_64-uefi" }, [
+      { name: "rootfs.ext4", target: "root", stored: gzipSync(root), encoding: "gzip", size: 256 * KiB, sha256: createHash("sha256").update(root.subarray(0, 256 * KiB)).digest("hex") },
+      { name: "vmlinuz", target: "boot", stored: Buffer.from("kernel 0.2.0") },
+    ], key);
+    const before = readFileSync(join(dir, "slot-b"));
+    const v1 = service("0.1.0");
+    await expect(v1.apply(bomb, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_UNPACK_FAILED" });
+    // What it leaves: slot B may hold up to the part's 256 KiB; not a byte past it, and no boot files.
+    expect(readFileSync(join(dir, "slot-b")).subarray(256 * KiB).equals(before.subarray(256 * KiB))).toBe(true);
+    expect(readdirSync(join(dir, "esp"))).toEqual(["loader"]);
+    expect(readdirSync(join(dir, "esp/loader/entries"))).toEqual(["sovereign-a.conf"]);
+    const st = v1.status();
+    expect(st.lastResult).toMatchObject({ outcome: "failed", code: "UPDATE_PART_UNPACK_FAILED", message: expect.stringContaining("was not marked bootable") });
+    expect(st.slots.map((s) => [s.slot, s.condition])).toEqual([["a", "good"], ["b", "incomplete"]]);
+    expect(st.pending).toBeNull();
+    expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.failed"]);
+    expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
+    // The next good bundle rewrites the slot whole.
+    await v1.apply(await bundle("0.2.0"), { via: "cli" });
+    expect(v1.status().slots.find((s) => s.slot === "b")?.condition).toBe("written");
   });
 });
 

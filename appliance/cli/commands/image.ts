@@ -182,7 +182,7 @@ export function registerImageCommand(program: Command): void {
       printResult(Boolean(opts.json), { path: r.path, bytes: r.bytes, version: r.manifest.version, board: r.manifest.board, parts: r.manifest.parts, publicKey: r.publicKey, buildSeconds: r.buildSeconds }, () =>
         [
           `bundle:  ${r.path} (${r.bytes} bytes)`,
-          `version: ${r.manifest.version} for ${r.manifest.board}; parts: ${r.manifest.parts.map((p) => `${p.name} ${p.size}`).join(", ")}`,
+          `version: ${r.manifest.version} for ${r.manifest.board}; parts: ${r.manifest.parts.map((p) => `${p.name} ${p.size}${p.encoding ? ` (${p.encoding} ${p.storedSize ?? 0})` : ""}`).join(", ")}`,
           `signed by ${r.publicKey} (nodes accept it when update.trustedKeys lists this key)`,
         ].join("\n"),
       );
