@@ -19,6 +19,13 @@ export interface PhaseThreadStats {
   generationByThreads: Record<number, number>;
   /** Milliseconds inside generation decodes (llama.cpp's own time; the rest of a step is sampling and our code). */
   generationDecodeMs: number;
+  /**
+   * Milliseconds between the end of a generation decode and the start of the next one, when nothing else was
+   * decoded in between: sampling, detokenizing, streaming and dispatch, the part of a step outside llama.cpp.
+   */
+  generationGapMs: number;
+  /** How many such gaps generationGapMs sums. */
+  generationGaps: number;
 }
 
 /** The part of node-llama-cpp's native context (private `_ctx`, in 3.21 and 3.22) the switch wraps. */
@@ -50,7 +57,9 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
   const initBatch = native.initBatch.bind(native);
   const setThreads = native.setThreads.bind(native);
   const decodeBatch = native.decodeBatch.bind(native);
-  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null, generationByThreads: {}, generationDecodeMs: 0 };
+  const stats: PhaseThreadStats = { promptDecodes: 0, generationDecodes: 0, lastThreads: null, generationByThreads: {}, generationDecodeMs: 0, generationGapMs: 0, generationGaps: 0 };
+  // When the last generation decode ended (null after a prompt decode, which breaks the run of steps).
+  let lastGenerationEnd: number | null = null;
   let batchTokens = 0;
   let allocated = Math.max(threads.prompt, threads.generation);
   // The addon's methods are read-only on its prototype; own properties on the instance shadow them.
@@ -76,10 +85,18 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
     }
     stats.lastThreads = n;
     setThreads(n);
-    if (prompt) return decodeBatch();
+    if (prompt) {
+      lastGenerationEnd = null;
+      return decodeBatch();
+    }
     const start = performance.now();
+    if (lastGenerationEnd !== null) {
+      stats.generationGapMs += start - lastGenerationEnd;
+      stats.generationGaps++;
+    }
     return decodeBatch().then((r) => {
-      const ms = performance.now() - start;
+      lastGenerationEnd = performance.now();
+      const ms = lastGenerationEnd - start;
       stats.generationDecodeMs += ms;
       adapter?.record(n, tokens, ms);
       return r;

@@ -37,6 +37,10 @@ describe("per-phase thread counts on a real llama.cpp context", () => {
     expect(stats.promptDecodes).toBeGreaterThanOrEqual(1);
     expect(stats.generationDecodes).toBeGreaterThanOrEqual(4);
     expect(stats.lastThreads).toBe(1);
+    // Every step after the first follows a generation decode: its time outside llama.cpp is a gap of its own.
+    expect(stats.generationGaps).toBe(stats.generationDecodes - 1);
+    expect(stats.generationGapMs).toBeGreaterThan(0);
+    expect(stats.generationDecodeMs).toBeGreaterThan(0);
     completion.dispose();
   });
 
