@@ -195,6 +195,16 @@ export function networkdConfig(): string {
   return "[Match]\nName=en* eth* wl*\n\n[Network]\nDHCP=yes\nMulticastDNS=no\nLLMNR=no\nLinkLocalAddressing=yes\n\n[DHCPv4]\nUseDomains=yes\nUseDNS=yes\nUseNTP=yes\n";
 }
 
+/**
+ * PID 1 pets the board's hardware watchdog (the Pi's bcm2835_wdt, Jetson's and many PCs' own, when their driver
+ * loads): a hung kernel or PID 1 resets the board instead of freezing it. A reset is how a trial boot ends by
+ * itself (systemd-boot counts the try, the Pi firmware falls back to [all]), and a node nobody can reach recovers.
+ * RebootWatchdogSec bounds a reboot that hangs on the way down. Without a watchdog device this does nothing.
+ */
+export function watchdogConfig(): string {
+  return "[Manager]\nRuntimeWatchdogSec=30s\nRebootWatchdogSec=5min\n";
+}
+
 /** resolved: the stub on 127.0.0.53 with the DHCP servers; avahi answers mDNS, so resolved does not. */
 export function resolvedConfig(): string {
   return "[Resolve]\nMulticastDNS=no\nLLMNR=no\n";

@@ -6,7 +6,7 @@ import { DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UN
 import { usbUpdateRule, usbUpdateService } from "../lib/bundleUsbUnits.js";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
-import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, iwdMainConfig, serviceEnvironment, iwdUdevRule, networkdConfig, resolvedConfig, RESOLV_CONF_LINK, SERVICE_USER, sovereignService } from "../lib/units.js";
+import { avahiService, CONFIG_DIR, DATA_DIR, firstbootConfig, firstbootService, hostnameFor, iwdMainConfig, serviceEnvironment, iwdUdevRule, networkdConfig, resolvedConfig, watchdogConfig, RESOLV_CONF_LINK, SERVICE_USER, sovereignService } from "../lib/units.js";
 import { statusService } from "../lib/statusUnit.js";
 import { imageConfigJson, trustedUpdateKey } from "../lib/bundleKeys.js";
 import { consoleStatusService, networkImportService, recoveryCopyService } from "../lib/consoleUnits.js";
@@ -68,6 +68,7 @@ export const configureStep = defineStep({
     put(r, "etc/systemd/network/80-sovereign.network", networkdConfig());
     put(r, "etc/avahi/services/sovereign.service", avahiService());
     put(r, "etc/systemd/resolved.conf.d/50-sovereign.conf", resolvedConfig());
+    put(r, "etc/systemd/system.conf.d/50-sovereign-watchdog.conf", watchdogConfig());
     put(r, "etc/iwd/main.conf", iwdMainConfig());
     put(r, "etc/udev/rules.d/80-sovereign-iwd.rules", iwdUdevRule());
     // iwd's package loads pkcs8_key_parser at every boot, for EAP-TLS keys we never configure (Wi-Fi here is

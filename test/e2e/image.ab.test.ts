@@ -301,6 +301,9 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       const line = await waitFor("the status line", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-v1.txt"), line);
       expect(line).toContain("failed=[]");
+      // Root is the RAM overlay over the read-only verity slot; PID 1 pets a hardware watchdog where there is one.
+      expect(line).toContain(" rootfs=overlayfs ");
+      expect(line).toContain(" watchdog=30s ");
       expectNetworkFileImported(line);
 
       const refused = await upload(vm, tampered);
