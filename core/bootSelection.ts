@@ -86,6 +86,9 @@ export interface SlotVerity {
   hashOffset: number;
 }
 
+/** dm-verity's data and hash block size on a slot: the filesystem's block (mkfs -b 4096), so a data block is one ext4 block. */
+export const VERITY_BLOCK_BYTES = 4096;
+
 /** The dm name of a verity slot, opened read-only by the initramfs and mounted (under a RAM overlay) as root. */
 export const VERITY_MAPPER = "sovslot";
 

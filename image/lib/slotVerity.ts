@@ -1,12 +1,9 @@
 import { statSync } from "node:fs";
-import type { SlotVerity } from "../../core/bootSelection.js";
+import { VERITY_BLOCK_BYTES, type SlotVerity } from "../../core/bootSelection.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { capture } from "./exec.js";
 
-export type { SlotVerity };
-
-/** The data and hash block size: the filesystem's (mkfs -b 4096), so a data block is one ext4 block. */
-export const VERITY_BLOCK_BYTES = 4096;
+export { VERITY_BLOCK_BYTES, type SlotVerity };
 
 /** What `veritysetup format` reports about the tree it wrote. */
 export interface VerityFormatReport {

@@ -1,4 +1,4 @@
-import type { SlotVerity } from "../../core/bootSelection.js";
+import { VERITY_BLOCK_BYTES, type SlotVerity } from "../../core/bootSelection.js";
 import { verify } from "../../core/ed25519.js";
 import { BUNDLE_MAGIC, bundleSigningInput, PREAMBLE_BYTES, storedSizeOf, type BundleEnvelope, type BundleManifest, type BundlePart } from "../../core/updateBundle.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
@@ -45,8 +45,8 @@ function parseVerity(v: unknown, rootSize: number): SlotVerity | null {
   const { rootHash, hashOffset } = v;
   if (typeof rootHash !== "string" || !HEX64.test(rootHash)) throw malformed("verity.rootHash must be 64 hex digits");
   // The tree (at least its superblock and one hash block) lies inside the root part, after the filesystem.
-  if (typeof hashOffset !== "number" || !Number.isSafeInteger(hashOffset) || hashOffset <= 0 || hashOffset % 4096 !== 0 || hashOffset + 8192 > rootSize)
-    throw malformed(`verity.hashOffset must be a multiple of 4096 inside the root part (${rootSize} bytes)`);
+  if (typeof hashOffset !== "number" || !Number.isSafeInteger(hashOffset) || hashOffset <= 0 || hashOffset % VERITY_BLOCK_BYTES !== 0 || hashOffset + 2 * VERITY_BLOCK_BYTES > rootSize)
+    throw malformed(`verity.hashOffset must be a multiple of ${VERITY_BLOCK_BYTES} inside the root part (${rootSize} bytes)`);
   return { rootHash, hashOffset };
 }
 
