@@ -105,6 +105,11 @@ export function slotBytesFor(rootFsBytes: number): number {
   return Math.ceil(Math.max(rootFsBytes * 1.5, rootFsBytes + 512 * MiB) / MiB) * MiB;
 }
 
+/** What every initramfs-tools script and hook starts with: no prerequisites, and the `prereqs` call answered. */
+const INITRAMFS_PREREQS = ['PREREQ=""', 'prereqs() { echo "$PREREQ"; }', 'case "$1" in prereqs) prereqs; exit 0 ;; esac'];
+/** In dracut's systemd initrd a script's panic fails its unit (the unit decides what follows), with the reason in the journal. */
+const DRACUT_PANIC = 'panic() { echo "$*" > /dev/kmsg; echo "$*" >&2; exit 1; }';
+
 /**
  * initramfs-tools local-bottom script (or, for dracut, sovereign-data.service's): root (a slot) is mounted at
  * ${rootmnt}; cryptroot has opened the data partition (crypttab's
@@ -119,8 +124,8 @@ export function dataMountScript(generator: "initramfs-tools" | "dracut" = "initr
   // systemd initrd, with root at /sysroot; a failure fails initrd.target, which drops to the emergency shell.
   const head =
     generator === "dracut"
-      ? ["rootmnt=/sysroot", 'panic() { echo "$*" > /dev/kmsg; echo "$*" >&2; exit 1; }', 'log_warning_msg() { echo "$*" > /dev/kmsg; }']
-      : ['PREREQ=""', 'prereqs() { echo "$PREREQ"; }', 'case "$1" in prereqs) prereqs; exit 0 ;; esac', ". /scripts/functions"];
+      ? ["rootmnt=/sysroot", DRACUT_PANIC, 'log_warning_msg() { echo "$*" > /dev/kmsg; }']
+      : [...INITRAMFS_PREREQS, ". /scripts/functions"];
   return `#!/bin/sh
 # Sovereign A/B layout: mount the data partition and bind the node's own paths over the slot's (image/lib/abLayout.ts).
 ${head.join("\n")}
@@ -174,8 +179,8 @@ exit 0
 export function verityOpenScript(generator: "initramfs-tools" | "dracut" = "initramfs-tools"): string {
   const head =
     generator === "dracut"
-      ? ['panic() { echo "$*" > /dev/kmsg; echo "$*" >&2; exit 1; }']
-      : ['PREREQ=""', 'prereqs() { echo "$PREREQ"; }', 'case "$1" in prereqs) prereqs; exit 0 ;; esac', ". /scripts/functions"];
+      ? [DRACUT_PANIC]
+      : [...INITRAMFS_PREREQS, ". /scripts/functions"];
   return `#!/bin/sh
 # Sovereign A/B layout: open the booted slot through dm-verity (image/lib/abLayout.ts).
 ${head.join("\n")}
@@ -210,9 +215,7 @@ export function verityInitramfsHook(): string {
   return [
     "#!/bin/sh",
     "# Sovereign A/B layout: what opens a verity slot and layers RAM over it (image/lib/abLayout.ts).",
-    'PREREQ=""',
-    'prereqs() { echo "$PREREQ"; }',
-    'case "$1" in prereqs) prereqs; exit 0 ;; esac',
+    ...INITRAMFS_PREREQS,
     ". /usr/share/initramfs-tools/hook-functions",
     "copy_exec /usr/sbin/veritysetup /sbin",
     "manual_add_modules dm-verity overlay",
