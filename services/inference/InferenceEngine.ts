@@ -50,6 +50,8 @@ export interface EngineRun {
   completionTokens: number;
   /** Prompt tokens whose KV cache was already in the sequence (not evaluated again). */
   reusedTokens: number;
+  /** Milliseconds from the first generated token to the last, timed where llama.cpp emits them; null under two tokens. */
+  firstToLastMs?: number | null;
 }
 
 export interface RunOptions {

@@ -278,7 +278,8 @@ export class InferenceService implements InferenceApi {
           ? await engine.chat(messages, run, this.opts.maxTokensDefault)
           : await engine.complete(req.prompt ?? "", run, this.opts.maxTokensDefault);
         const end = Date.now();
-        const genMs = firstTokenAt !== null ? end - firstTokenAt : 0;
+        // The engine times its tokens where they are made; the text callback's clock is the fallback.
+        const genMs = result.firstToLastMs ?? (firstTokenAt !== null ? end - firstTokenAt : 0);
         const tps = genMs > 0 && result.completionTokens > 1 ? ((result.completionTokens - 1) * 1000) / genMs : null;
         if (tps !== null) this.lastTps = tps;
         this.totals.requests++;

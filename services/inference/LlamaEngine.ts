@@ -13,6 +13,7 @@ import { StopWatcher } from "./StopWatcher.js";
 import { applyPhaseThreads, type PhaseThreadStats } from "./phaseThreads.js";
 import { gatherBatches, type BatchGatherer, type GatherStats } from "./gatherBatches.js";
 import { ThreadAdapter } from "./threadAdapter.js";
+import { TokenCounter } from "./tokenCounter.js";
 import { prepareToolRun, toChatHistory as toHistory, toolCallFailure } from "./toolCalling.js";
 
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
@@ -259,7 +260,7 @@ export class LlamaEngine implements InferenceEngine {
         const promptTokens = contextText.tokenize(this.model.tokenizer);
         const maxTokens = this.budget(promptTokens.length, options.sampling.maxTokens, defaultMaxTokens);
         const reusedTokens = slot.sequence.compareContextTokens(promptTokens).firstDifferentIndex;
-        let completionTokens = 0;
+        const counter = new TokenCounter();
         // Tokens of a function call reach no onToken callback: with tools, the sequence's meter counts what was generated.
         const outputBefore = slot.sequence.tokenMeter.usedOutputTokens;
         const watch = this.watch(options);
@@ -268,11 +269,14 @@ export class LlamaEngine implements InferenceEngine {
           ...this.sampling(options, maxTokens, grammar),
           ...watch.options,
           ...toolRun?.options,
-          onToken: (t: unknown[]) => { completionTokens += t.length; },
+          onToken: counter.onToken,
         } as Parameters<LlamaChat["generateResponse"]>[1]);
         const calls = toolRun && res.functionCalls && res.functionCalls.length > 0 ? toolRun.calls(res.functionCalls) : null;
-        if (toolRun) completionTokens = Math.max(completionTokens, slot.sequence.tokenMeter.usedOutputTokens - outputBefore);
-        const run = { ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens };
+        const completionTokens = toolRun ? Math.max(counter.count, slot.sequence.tokenMeter.usedOutputTokens - outputBefore) : counter.count;
+        const run = {
+          ...watch.result(res.response, res.metadata.stopReason), promptTokens: promptTokens.length, completionTokens: counted(completionTokens, maxTokens), reusedTokens,
+          firstToLastMs: counter.firstToLastMs,
+        };
         // Calls completed before max_tokens (or an abort) are returned too, under that finish reason.
         return calls ? { ...run, finishReason: run.finishReason === "stop" ? "tool_calls" : run.finishReason, toolCalls: calls } : run;
       } catch (err) {
@@ -292,14 +296,17 @@ export class LlamaEngine implements InferenceEngine {
       const tokens = this.model.tokenize(prompt);
       const promptTokens = tokens.length + (this.model.tokens.bos !== null ? 1 : 0);
       const maxTokens = this.budget(promptTokens, options.sampling.maxTokens, defaultMaxTokens);
-      let completionTokens = 0;
+      const counter = new TokenCounter();
       const watch = this.watch(options);
       const res = await slot.completion.generateCompletionWithMeta(prompt, {
         ...this.sampling(options, maxTokens, grammar),
         ...watch.options,
-        onToken: (t) => { completionTokens += t.length; },
+        onToken: counter.onToken,
       });
-      return { ...watch.result(res.response, res.metadata.stopReason), promptTokens, completionTokens: counted(completionTokens, maxTokens), reusedTokens: 0 };
+      return {
+        ...watch.result(res.response, res.metadata.stopReason), promptTokens, completionTokens: counted(counter.count, maxTokens), reusedTokens: 0,
+        firstToLastMs: counter.firstToLastMs,
+      };
     } finally {
       this.release(slot);
     }
