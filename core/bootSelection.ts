@@ -183,9 +183,19 @@ export const systemdBoot: BootSelector = {
 /** The firmware partition numbers of each slot's boot files (partition 1 holds autoboot.txt). */
 export const TRYBOOT_PARTITIONS: Readonly<Record<Slot, number>> = { a: 2, b: 3 };
 
-export function autobootTxt(committed: Slot, tryboot: Slot): string {
-  return ["[all]", "tryboot_a_b=1", `boot_partition=${TRYBOOT_PARTITIONS[committed]}`, "[tryboot]", `boot_partition=${TRYBOOT_PARTITIONS[tryboot]}`, ""].join("\n");
+/**
+ * `givenUp` names a slot that failed (a trial the health gate gave up, or a committed slot that did not verify at
+ * boot), as a comment the firmware ignores: the initramfs reads it and never falls back to that slot.
+ */
+export function autobootTxt(committed: Slot, tryboot: Slot, givenUp: Slot | null = null): string {
+  return [
+    ...(givenUp ? [givenUpLine(givenUp)] : []),
+    "[all]", "tryboot_a_b=1", `boot_partition=${TRYBOOT_PARTITIONS[committed]}`, "[tryboot]", `boot_partition=${TRYBOOT_PARTITIONS[tryboot]}`, "",
+  ].join("\n");
 }
+
+/** autoboot.txt's comment that marks a slot given up (autobootTxt). */
+export const givenUpLine = (slot: Slot | "$other"): string => `# sovereign: slot ${slot} given up`;
 
 function parseAutoboot(text: string | undefined): { all: Slot | null; tryboot: Slot | null } {
   const out: { all: Slot | null; tryboot: Slot | null } = { all: null, tryboot: null };
@@ -221,9 +231,9 @@ export const tryboot: BootSelector = {
   },
   // tryboot is one boot only: a reboot without the flag already starts the committed partition. Disarmed too,
   // so a later tryboot cannot start the slot that failed.
-  abandon(files) {
+  abandon(files, slot) {
     const committed = parseAutoboot(files.get("autoboot.txt")).all;
-    return committed ? [{ op: "write", path: "autoboot.txt", content: autobootTxt(committed, committed) }] : [];
+    return committed ? [{ op: "write", path: "autoboot.txt", content: autobootTxt(committed, committed, committed === slot ? null : slot) }] : [];
   },
   inspect(files) {
     const a = parseAutoboot(files.get("autoboot.txt"));
@@ -234,6 +244,24 @@ export const tryboot: BootSelector = {
 
 export function bootSelectorFor(method: "systemd-boot" | "tryboot" | "none"): BootSelector | null {
   return method === "systemd-boot" ? systemdBoot : method === "tryboot" ? tryboot : null;
+}
+
+/**
+ * What the initramfs leaves on the boot partition when the committed slot it booted did not verify and it gave
+ * that slot up (the next boot starts the other one): `slot=<a|b>` and `reason=<text>` lines. The update service
+ * reads it once, records the slot as bad and removes it.
+ */
+export const BOOT_FAILURE_NOTE = "sovereign-boot-failure.txt";
+
+export interface BootFailureNote {
+  slot: Slot;
+  reason: string;
+}
+
+export function parseBootFailureNote(text: string): BootFailureNote | null {
+  const slot = /^slot=([ab])\s*$/m.exec(text)?.[1] as Slot | undefined;
+  const reason = /^reason=(.+)$/m.exec(text)?.[1]?.trim();
+  return slot ? { slot, reason: reason || "it did not verify at boot" } : null;
 }
 
 /** Reads the booted slot from a kernel command line (`sovereign.slot=a|b`). */

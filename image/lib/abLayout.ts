@@ -1,5 +1,6 @@
-import { autobootTxt, slotRootArgs, TRYBOOT_PARTITIONS, VERITY_MAPPER, withSlotRoot, type Slot, type SlotVerity } from "../../core/bootSelection.js";
+import { autobootTxt, BOOT_FAILURE_NOTE, givenUpLine, slotRootArgs, TRYBOOT_PARTITIONS, VERITY_MAPPER, withSlotRoot, type Slot, type SlotVerity } from "../../core/bootSelection.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
+import { BOOT_PARTITION_MODULES } from "./initrdModules.js";
 import { AUTOBOOT_PARTLABEL, DATA_PARTLABEL, ESP_PARTLABEL, SLOT_BOOT_PARTLABEL, SLOT_PARTLABEL } from "./sfdisk.js";
 import { DATA_DIR, SERVICE_USER } from "./nodePaths.js";
 import { REGDOM_CONF, TIMESYNCD_CONF } from "./wifiImport.js";
@@ -170,13 +171,79 @@ exit 0
 }
 
 /**
+ * Shell for verityOpenScript: `give_up "<why>"` when the committed slot the boot started does not verify. It marks
+ * the slot given up on the boot partition, so the next boot starts the other slot, leaves BOOT_FAILURE_NOTE for the
+ * update service, and panics (which reboots). It falls back only to a slot that was not given up itself, and
+ * leaves a trial alone: its own boot counting (systemd-boot's tries, the firmware's one tryboot) already ends it.
+ */
+export function giveUpShell(boot: Pick<AbBoot, "method" | "partlabel">): string {
+  const switchSlot =
+    boot.method === "systemd-boot"
+      ? `switch_slot() {
+  d="$1/loader/entries"
+  # A counted entry is a trial: systemd-boot counts its failed boots down and then starts the other slot.
+  [ -f "$d/sovereign-$slot.conf" ] || { why_not="slot $slot is on trial; systemd-boot ends it"; return 1; }
+  good=""
+  for e in "$d"/sovereign-$other.conf "$d"/sovereign-$other+*.conf; do
+    [ -f "$e" ] || continue
+    n=\${e##*/sovereign-$other}
+    case "\${n%.conf}" in ""|+[1-9]*) good=y ;; esac
+  done
+  [ -n "$good" ] || { why_not="slot $other has no entry that was not given up"; return 1; }
+  # What systemd-boot leaves for a slot whose tries ran out: it sorts last, and the other slot boots.
+  mv "$d/sovereign-$slot.conf" "$d/sovereign-$slot+0-1.conf"
+}`
+      : `switch_slot() {
+  f="$1/autoboot.txt"
+  [ -f "$f" ] || { why_not="no autoboot.txt"; return 1; }
+  sec=""; all=""
+  while read -r line; do
+    case "$line" in
+      "[all]") sec=all ;;
+      "["*) sec=other ;;
+      boot_partition=*) [ "$sec" = all ] && all=\${line#boot_partition=} ;;
+      "${givenUpLine("$other")}") why_not="slot $other was given up"; return 1 ;;
+    esac
+  done < "$f"
+  # Started by tryboot (a trial): the next plain boot is the committed slot already.
+  [ "$all" = "$me" ] || { why_not="slot $slot is on trial; a plain reboot ends it"; return 1; }
+  case "$other" in
+${(["a", "b"] as const).map((o) => `    ${o}) cat > "$f.new" <<'EOF'\n${autobootTxt(o, o, o === "a" ? "b" : "a")}EOF\n    ;;`).join("\n")}
+  esac
+  mv "$f.new" "$f"
+}`;
+  return `${switchSlot}
+give_up() {
+  why_not=""
+  case "$slot" in a) other=b; me=${TRYBOOT_PARTITIONS.a} ;; *) other=a; me=${TRYBOOT_PARTITIONS.b} ;; esac
+  mnt=\${SOVEREIGN_BOOT_MNT:-/run/sovereign-bootpart}
+  mkdir -p "$mnt"
+  for m in vfat nls_cp437 nls_ascii nls_utf8; do modprobe -q "$m" 2>/dev/null || true; done
+  if mount -t vfat -o rw /dev/disk/by-partlabel/${boot.partlabel} "$mnt"; then
+    if switch_slot "$mnt"; then
+      printf 'slot=%s\\nreason=%s\\n' "$slot" "$1" > "$mnt/${BOOT_FAILURE_NOTE}"
+      sync
+      umount "$mnt"
+      panic "sovereign: slot $slot $1; it is given up, and the next boot starts slot $other"
+    fi
+    umount "$mnt"
+  else
+    why_not="the boot partition (${boot.partlabel}) did not mount"
+  fi
+  panic "sovereign: slot $slot $1; no fallback: $why_not"
+}`;
+}
+
+/**
  * initramfs-tools local-top script (or, for dracut, sovereign-verity.service's): when the command line names a
  * root hash, open the booted slot through dm-verity as /dev/mapper/${VERITY_MAPPER}, which `root=` names. Every
- * block read from it is then checked against the signed root hash; a changed block is a read error, so a
- * tampered slot does not mount (a panic, whose reboot ends a trial). Without a root hash (a bundle from before
- * verity) it does nothing and `root=` names the slot's partition.
+ * block read from it is then checked against the signed root hash; a changed block is a read error. The script
+ * reads the filesystem's first MiB (superblock and group descriptors, what the mount reads first): a slot that
+ * fails there is given up if it was the committed one (giveUpShell) and the next boot starts the other slot;
+ * a trial just reboots, which ends it. Without a root hash (a bundle from before verity) it does nothing and
+ * `root=` names the slot's partition.
  */
-export function verityOpenScript(generator: "initramfs-tools" | "dracut" = "initramfs-tools"): string {
+export function verityOpenScript(boot: Pick<AbBoot, "method" | "partlabel">, generator: "initramfs-tools" | "dracut" = "initramfs-tools"): string {
   const head =
     generator === "dracut"
       ? [DRACUT_PANIC]
@@ -195,6 +262,7 @@ done
 [ -n "$hash" ] || exit 0
 [ -b /dev/mapper/${VERITY_MAPPER} ] && exit 0
 [ -n "$offset" ] && [ -n "$slot" ] || panic "sovereign: sovereign.roothash needs sovereign.hashoffset and sovereign.slot"
+${giveUpShell(boot)}
 dev=/dev/disk/by-partlabel/sovereign-root-$slot
 # A USB disk can take a while to appear (initramfs-tools waits up to 180 s for root by default).
 i=0
@@ -204,7 +272,8 @@ while [ ! -b "$dev" ]; do
   i=$((i + 1))
 done
 modprobe -q dm_verity 2>/dev/null || true
-veritysetup open "$dev" ${VERITY_MAPPER} "$dev" "$hash" --hash-offset="$offset" || panic "sovereign: slot $slot does not match its signed root hash (veritysetup open failed)"
+veritysetup open "$dev" ${VERITY_MAPPER} "$dev" "$hash" --hash-offset="$offset" || give_up "does not match its signed root hash (veritysetup open failed)"
+dd if=/dev/mapper/${VERITY_MAPPER} of=/dev/null bs=65536 count=16 2>/dev/null || { veritysetup close ${VERITY_MAPPER} 2>/dev/null; give_up "does not match its signed root hash (dm-verity refused its first blocks)"; }
 echo "sovereign: slot $slot opened read-only through dm-verity" > /dev/kmsg 2>/dev/null || true
 exit 0
 `;
@@ -218,7 +287,8 @@ export function verityInitramfsHook(): string {
     ...INITRAMFS_PREREQS,
     ". /usr/share/initramfs-tools/hook-functions",
     "copy_exec /usr/sbin/veritysetup /sbin",
-    "manual_add_modules dm-verity overlay",
+    // vfat and its code pages: a slot that does not verify is given up on the boot partition (giveUpShell).
+    `manual_add_modules dm-verity overlay ${BOOT_PARTITION_MODULES.join(" ")}`,
     "",
   ].join("\n");
 }
@@ -227,7 +297,7 @@ export function verityInitramfsHook(): string {
  * The dracut module (tpm2 images) that runs dataMountScript in the systemd initrd: after root is mounted and
  * systemd-cryptsetup has opened the data partition (rd.luks.name names it), before the switch to the slot.
  */
-export function dracutDataModule(): Record<string, { text: string; mode: number }> {
+export function dracutDataModule(boot: Pick<AbBoot, "method" | "partlabel">): Record<string, { text: string; mode: number }> {
   const dir = "usr/lib/dracut/modules.d/90sovereign-data";
   return {
     [`${dir}/module-setup.sh`]: {
@@ -237,13 +307,13 @@ export function dracutDataModule(): Record<string, { text: string; mode: number 
         "# Sovereign A/B layout: mount the data partition before the switch to the slot (image/lib/abLayout.ts).",
         "check() { return 0; }",
         "depends() { echo systemd; }",
-        "installkernel() { instmods dm-verity overlay; }",
+        `installkernel() { instmods dm-verity overlay ${BOOT_PARTITION_MODULES.join(" ")}; }`,
         "install() {",
         '  inst_script "$moddir/sovereign-data.sh" /usr/sbin/sovereign-data-mount',
         '  inst_script "$moddir/sovereign-verity.sh" /usr/sbin/sovereign-verity-open',
         '  inst_simple "$moddir/sovereign-data.service" "$systemdsystemunitdir/sovereign-data.service"',
         '  inst_simple "$moddir/sovereign-verity.service" "$systemdsystemunitdir/sovereign-verity.service"',
-        '  inst_multiple mount mkdir cat sleep modprobe veritysetup',
+        '  inst_multiple mount umount mkdir cat sleep modprobe veritysetup dd mv sync',
         '  mkdir -p "$initdir$systemdsystemunitdir/initrd.target.requires"',
         '  ln -sf ../sovereign-data.service "$initdir$systemdsystemunitdir/initrd.target.requires/sovereign-data.service"',
         '  ln -sf ../sovereign-verity.service "$initdir$systemdsystemunitdir/initrd.target.requires/sovereign-verity.service"',
@@ -290,7 +360,7 @@ export function dracutDataModule(): Record<string, { text: string; mode: number 
         "",
       ].join("\n"),
     },
-    [`${dir}/sovereign-verity.sh`]: { mode: 0o755, text: verityOpenScript("dracut") },
+    [`${dir}/sovereign-verity.sh`]: { mode: 0o755, text: verityOpenScript(boot, "dracut") },
   };
 }
 

@@ -82,11 +82,15 @@ export function initrdModuleNames(l: InitrdListing): Set<string> {
   return new Set(l.files.filter((f) => /\.ko(\.(xz|zst|gz))?$/.test(f)).map(moduleName));
 }
 
+/** The modules that mount the boot partition (FAT) from the initramfs: an A/B slot that does not verify is given up there. */
+export const BOOT_PARTITION_MODULES = ["vfat", "nls_cp437", "nls_ascii", "nls_utf8"] as const;
+
 /** The modules a board's initrd must hold (or its kernel have built in) to unlock with this method. */
 export function requiredInitrdModules(board: Pick<BoardProfile, "initramfsModules">, unlock: UnlockMethod, layout: "single" | "ab" = "single"): string[] {
   const m = board.initramfsModules;
-  // A/B: the slot is opened through dm-verity and gets a RAM overlay before the switch to it.
-  return [...new Set([...m.storage, ...m.usbHost, ...m.keyboard, ...(unlock === "ssh" ? m.network : []), ...(layout === "ab" ? ["dm_verity", "overlay"] : [])])];
+  // A/B: the slot is opened through dm-verity and gets a RAM overlay before the switch to it; a slot that does
+  // not verify is given up on the (FAT) boot partition.
+  return [...new Set([...m.storage, ...m.usbHost, ...m.keyboard, ...(unlock === "ssh" ? m.network : []), ...(layout === "ab" ? ["dm_verity", "overlay", ...BOOT_PARTITION_MODULES] : [])])];
 }
 
 /** Required modules neither in the initrd nor built into its kernel. */

@@ -2,7 +2,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { dirname, join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
-import { dataMountScript, dracutDataModule, verityInitramfsHook, verityOpenScript } from "../lib/abLayout.js";
+import { abBootOf, dataMountScript, dracutDataModule, verityInitramfsHook, verityOpenScript } from "../lib/abLayout.js";
 import { initramfsFiles, initramfsGenerator, USB_KEY_KEYSCRIPT } from "../lib/bootConfig.js";
 import { inChroot, withChroot } from "../lib/chroot.js";
 import { listInitrd, missingInitrdModules, moduleName, requiredInitrdModules } from "../lib/initrdModules.js";
@@ -70,7 +70,7 @@ export const initramfsStep = defineStep({
     chmodSync(rk, 0o600);
     if (initramfsGenerator(ctx.unlock) === "dracut") {
       if (ctx.options.layout === "ab") {
-        for (const [p, f] of Object.entries(dracutDataModule())) {
+        for (const [p, f] of Object.entries(dracutDataModule(abBootOf(ctx.board)))) {
           mkdirSync(dirname(join(r, p)), { recursive: true });
           writeFileSync(join(r, p), f.text, { mode: f.mode });
           chmodSync(join(r, p), f.mode);
@@ -93,7 +93,7 @@ export const initramfsStep = defineStep({
       // The slot opened through dm-verity (local-top, before root is mounted); then the data partition, mounted
       // and bound over the slot's paths before PID 1 starts (local-bottom).
       const scripts = join(r, "etc/initramfs-tools/scripts");
-      for (const [p, text] of [["local-top/sovereign-verity", verityOpenScript()], ["local-bottom/sovereign-data", dataMountScript()], ["../hooks/sovereign-verity", verityInitramfsHook()]] as const) {
+      for (const [p, text] of [["local-top/sovereign-verity", verityOpenScript(abBootOf(ctx.board))], ["local-bottom/sovereign-data", dataMountScript()], ["../hooks/sovereign-verity", verityInitramfsHook()]] as const) {
         mkdirSync(dirname(join(scripts, p)), { recursive: true });
         writeFileSync(join(scripts, p), text, { mode: 0o755 });
         chmodSync(join(scripts, p), 0o755);

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from "node:path";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { applyBootOps, readBootFiles } from "./applyBootOps.js";
-import { bootedSlotOf, bootSelectorFor, otherSlot, slotVerityOf, type BootSelector, type Slot, type SlotVerity } from "../../core/bootSelection.js";
+import { BOOT_FAILURE_NOTE, bootedSlotOf, bootSelectorFor, otherSlot, parseBootFailureNote, slotVerityOf, type BootFailureNote, type BootSelector, type Slot, type SlotVerity } from "../../core/bootSelection.js";
 import type { BundleManifest } from "./bundleFormat.js";
 import type { OnProgress } from "./bundleReader.js";
 import { writeBundleToSlot } from "./slotWriter.js";
@@ -141,8 +141,16 @@ export class UpdateService {
     if (!booted) return;
     const bootId = this.safeBootId();
     const now = new Date().toISOString();
+    const givenUp = this.bootFailureNote();
     this.mutate((s) => {
       let dirty = false;
+      if (givenUp && givenUp.slot !== booted) {
+        const version = s.slots[givenUp.slot].version ?? "an unknown version";
+        this.rollback(s, booted, givenUp.slot, version, `slot ${givenUp.slot} (${version}) ${givenUp.reason} at boot: the initramfs gave it up and started slot ${booted}. Its disk holds changed blocks; the next update rewrites it.`);
+        this.o.audit({ type: "update.slot_given_up", actor: "system", subject: version, details: { slot: givenUp.slot, booted, reason: givenUp.reason } });
+        s.slots[booted] = { version: this.o.runningVersion, condition: "good", since: now };
+        return true;
+      }
       const mine = s.slots[booted];
       if (mine.version !== this.o.runningVersion) {
         s.slots[booted] = { version: this.o.runningVersion, condition: mine.condition === "trial" ? "trial" : "good", since: now };
@@ -167,6 +175,25 @@ export class UpdateService {
       }
       return dirty;
     });
+  }
+
+  /** The initramfs's note that it gave up the committed slot (abLayout.ts giveUpShell); read once, then removed. */
+  private bootFailureNote(): BootFailureNote | null {
+    if (!this.o.bootDir) return null;
+    const path = join(this.o.bootDir, BOOT_FAILURE_NOTE);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      return null;
+    }
+    // Removed before it is recorded: a note that cannot be removed would otherwise be counted at every start.
+    try {
+      rmSync(path);
+    } catch {
+      return null;
+    }
+    return parseBootFailureNote(text);
   }
 
   private safeBootId(): string {

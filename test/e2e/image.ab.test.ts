@@ -5,7 +5,8 @@
 // same data, identity and key, and the health gate commits it. v3, whose node exits at start, is uploaded
 // through the panel's route; its trial boot fails, the guard gives it up, and the node is back on v2 on
 // its own, with the rollback naming 0.9.3. Slots are read-only under dm-verity: slot A's bytes are unchanged by
-// running on it, and a byte changed on the disk stops the boot. Each guest reboot ends qemu (-no-reboot); the test starts the
+// running on it. A byte changed on the committed slot's disk stops its boot in the initramfs, which gives the
+// slot up so that the node comes back on the other slot (v1), reporting why; with no good slot left it says so. Each guest reboot ends qemu (-no-reboot); the test starts the
 // next boot, as the machine's firmware would.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -24,7 +25,7 @@ import { publicKeyOf } from "../../core/ed25519.js";
 import { readBundleHead, verifyBundleFile } from "../../services/update/bundleReader.js";
 import { requireTools } from "../helpers/requireTool.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { buildImage, decompressDisk, imageCache, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootPartitionDir, buildImage, decompressDisk, imageCache, putOnBootPartition, renameOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { httpsJson, httpsUpload, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
 import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
@@ -342,7 +343,23 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     expect(await sha256Range(disk, slotA.start, slotA.size)).toBe(measured.slotADigest);
   }, 60 * 60_000);
 
-  it("v2 boots on trial with the same data, identity and key; the health gate commits it; then v3 is uploaded through the panel's route and written to slot A", async () => {
+  /** Flips one bit of a slot's ext4 superblock on the disk (what a bad block or a tamperer would change); returns the undo. */
+  const flipSlotByte = (label: string): (() => void) => {
+    const at = partition(disk, label).start + 1024 + 0x78;
+    const fd = openSync(disk, "r+");
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    const original = b[0] ?? 0;
+    writeSync(fd, Buffer.from([original ^ 0x01]), 0, 1, at);
+    closeSync(fd);
+    return () => {
+      const fix = openSync(disk, "r+");
+      writeSync(fix, Buffer.from([original]), 0, 1, at);
+      closeSync(fix);
+    };
+  };
+
+  it("v2 boots on trial with the same data, identity and key; the health gate commits it", async () => {
     const vm = await boot("v2-trial");
     try {
       measured.rebootIntoUpdateToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
@@ -372,7 +389,50 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       }, vm);
       measured.trialToCommittedSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       expect((committed.slots as { slot: string; version: string | null; condition: string }[]).find((x) => x.slot === "b")).toMatchObject({ version: "0.9.2", condition: "good" });
+    } finally {
+      await vm.powerdown(60_000);
+    }
+  }, 90 * 60_000);
 
+  it("the committed slot changed on the disk after it was signed: the initramfs gives it up and the node comes back on v1 in slot A, which says why", async () => {
+    // The ext4 superblock (1 KiB into slot B, which v2 runs from, committed): the first block any mount reads.
+    const restore = flipSlotByte("sovereign-root-b");
+    try {
+      const t0 = Date.now();
+      const failed = await bootVm({ dir: out, disk, usbKey, accel, tag: "v2-changed", forwardHttps: true });
+      try {
+        await rebooted(failed, "the boot of the changed slot", 15 * 60_000);
+      } finally {
+        await failed.powerdown(60_000);
+      }
+      const serial = readText(failed.serial0);
+      expect(serial).toMatch(/device-mapper: verity: .*data block 0 is corrupted/);
+      expect(serial).toContain("sovereign: slot b does not match its signed root hash (dm-verity refused its first blocks); it is given up, and the next boot starts slot a");
+      expect(bootPartitionDir(disk, "loader/entries").sort()).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
+      const vm = await boot("v1-fallback");
+      try {
+        measured.changedCommittedSlotToServingSeconds = Math.round((Date.now() - t0) / 1000);
+        const s = await status(vm);
+        expect(s).toMatchObject({ runningVersion: "0.9.1", bootedSlot: "a", rollback: { failedSlot: "b", failedVersion: "0.9.2" } });
+        expect(String((s.rollback as { reason?: string }).reason)).toContain("does not match its signed root hash (dm-verity refused its first blocks) at boot: the initramfs gave it up and started slot a");
+        measured.slotGivenUpReport = JSON.stringify(s.rollback);
+        // v1 runs on the data v2 had migrated: the snapshot from before v2 is back, with the memory made under v1.
+        const mem = await api(vm, "GET", "/api/memory", undefined, { authorization: `Bearer ${apiKey}` });
+        expect(JSON.stringify(mem.json)).toContain("blue pot");
+      } finally {
+        await vm.powerdown(120_000);
+      }
+    } finally {
+      // The suite goes on from v2 on slot B: the byte and the entry put back as they were.
+      restore();
+      if (bootPartitionDir(disk, "loader/entries").includes("sovereign-b+0-1.conf")) renameOnBootPartition(disk, "loader/entries/sovereign-b+0-1.conf", "sovereign-b.conf");
+    }
+  }, 60 * 60_000);
+
+  it("v2 again, then v3 is uploaded through the panel's route and written to slot A", async () => {
+    const vm = await boot("v2-again");
+    try {
+      expect(await status(vm)).toMatchObject({ runningVersion: "0.9.2", bootedSlot: "b", trial: null });
       const up = await upload(vm, v3);
       expect(up.status, JSON.stringify(up.json)).toBeLessThan(300);
       const pending = await waitFor("v3 written to slot A", 20 * 60_000, async () => ((await status(vm)).pending as { version?: string; slot?: string } | null) ?? undefined, vm);
@@ -410,16 +470,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     }
   }, 90 * 60_000);
 
-  it("a slot changed on the disk after it was signed does not mount: one byte of v2's filesystem flipped, the boot stops in the initramfs and reboots", async () => {
-    // The ext4 superblock (1 KiB into slot B, which v2 runs from): the first block any mount reads.
-    const slotB = partition(disk, "sovereign-root-b");
-    const at = slotB.start + 1024 + 0x78;
-    const fd = openSync(disk, "r+");
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    const original = b[0] ?? 0;
-    writeSync(fd, Buffer.from([original ^ 0x01]), 0, 1, at);
-    closeSync(fd);
+  it("a changed committed slot with no slot to fall back to (A holds v3, given up): the boot stops in the initramfs, says so, and reboots", async () => {
+    const restore = flipSlotByte("sovereign-root-b");
     const t0 = Date.now();
     try {
       const vm = await bootVm({ dir: out, disk, usbKey, accel, tag: "v2-tampered", forwardHttps: true });
@@ -430,13 +482,13 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       }
       measured.tamperedSlotBootToRebootSeconds = Math.round((Date.now() - t0) / 1000);
       const serial = readText(vm.serial0);
-      // The kernel's dm-verity refuses the block, so root does not mount and the initramfs panics (panic=10 reboots).
+      // The kernel's dm-verity refuses the block; slot A's entry is out of tries, so B stays and the initramfs panics (panic=10 reboots).
       expect(serial).toMatch(/device-mapper: verity: .*data block 0 is corrupted/);
+      expect(serial).toContain("no fallback: slot a has no entry that was not given up");
       expect(serial).not.toMatch(/health\s+healthy/);
+      expect(bootPartitionDir(disk, "loader/entries")).toContain("sovereign-b.conf");
     } finally {
-      const fix = openSync(disk, "r+");
-      writeSync(fix, Buffer.from([original]), 0, 1, at);
-      closeSync(fix);
+      restore();
     }
   }, 30 * 60_000);
 });

@@ -122,6 +122,17 @@ export function putOnBootPartition(disk: string, file: string, name: string): vo
   run("mcopy", ["-o", "-i", `${disk}@@${bootPartitionOffset(disk)}`, file, `::/${name}`]);
 }
 
+/** The names in a directory of the boot partition (its top one by default). */
+export function bootPartitionDir(disk: string, dir = ""): string[] {
+  const prefix = dir ? `::/${dir}/` : "::/";
+  return run("mdir", ["-b", "-i", `${disk}@@${bootPartitionOffset(disk)}`, `::/${dir}`]).split("\n").map((l) => l.trim()).filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+}
+
+/** Renames a file on the disk's boot partition (mtools, no mount). */
+export function renameOnBootPartition(disk: string, from: string, to: string): void {
+  run("mren", ["-i", `${disk}@@${bootPartitionOffset(disk)}`, `::/${from}`, to]);
+}
+
 /** The names in the boot partition's top directory. */
 export function bootPartitionNames(disk: string): string[] {
   return run("mdir", ["-b", "-i", `${disk}@@${bootPartitionOffset(disk)}`, "::/"]).split("\n").map((l) => l.trim().replace(/^::\//, "")).filter(Boolean);

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { systemdBoot, withSlotRoot } from "../../core/bootSelection.js";
+import { autobootTxt, BOOT_FAILURE_NOTE, parseBootFailureNote, systemdBoot, tryboot, withSlotRoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { dataMountScript, dracutDataModule, emptyCpio, verityInitramfsHook, verityOpenScript, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { abBootOf, dataMountScript, dracutDataModule, emptyCpio, giveUpShell, verityInitramfsHook, verityOpenScript, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
 import { crypttab, dracutConf, fstab, kernelCmdline, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
@@ -15,6 +15,7 @@ const repoRoot = join(import.meta.dirname, "../..");
 
 const ids = { luksUuid: "0b5c7f3e-2a43-4c55-9a39-1c1e4b1c2d3e", rootFsUuid: "11111111-2222-3333-4444-555555555555", bootVolumeId: "ABCD-1234" };
 const x86 = findBoard("x86_64")!;
+const rpi4 = findBoard("rpi4")!;
 
 describe("A/B layout: the modules load in any order", () => {
   // units.ts and abLayout.ts use each other; a constant one of them read from the other at load time was
@@ -94,7 +95,6 @@ describe("A/B layout: boot files", () => {
   });
 
   it("on a Pi, the config names each slot's boot partition, autoboot.txt's partition and tryboot; the node may write all four slot devices", () => {
-    const rpi4 = findBoard("rpi4")!;
     expect(slotUpdateSettings(rpi4)).toMatchObject({ bootSlotA: "/dev/disk/by-partlabel/sovereign-boot-a", bootSlotB: "/dev/disk/by-partlabel/sovereign-boot-b", bootDir: "/boot/firmware", bootMethod: "tryboot" });
     expect(slotUdevRule(rpi4)).toContain('=="sovereign-root-a|sovereign-root-b|sovereign-boot-a|sovereign-boot-b"');
     const unit = sovereignService(rpi4, true);
@@ -116,9 +116,15 @@ describe("A/B layout: units and scripts", () => {
 
   it("a verity slot: the initramfs opens it read-only by its signed root hash, and layers RAM over it before the data partition's binds", () => {
     for (const gen of ["initramfs-tools", "dracut"] as const) {
-      const open = verityOpenScript(gen);
-      expect(spawnSync("sh", ["-n"], { input: open }).status).toBe(0);
-      expect(open).toContain('veritysetup open "$dev" sovslot "$dev" "$hash" --hash-offset="$offset" || panic');
+      for (const board of [x86, rpi4]) {
+        const open = verityOpenScript(abBootOf(board), gen);
+        expect(spawnSync("sh", ["-n"], { input: open }).status).toBe(0);
+        expect(open).toContain('veritysetup open "$dev" sovslot "$dev" "$hash" --hash-offset="$offset" || give_up');
+        // The filesystem's first blocks are read through verity before root is mounted: a changed superblock gives the slot up.
+        expect(open).toMatch(/dd if=\/dev\/mapper\/sovslot of=\/dev\/null [^\n]*\|\| \{[^\n]*give_up/);
+        expect(open).toContain(`/dev/disk/by-partlabel/${abBootOf(board).partlabel}`);
+      }
+      const open = verityOpenScript(abBootOf(x86), gen);
       // No root hash on the command line (a bundle from before verity): nothing to open, root= names the partition.
       expect(open).toMatch(/\[ -n "\$hash" \] \|\| exit 0/);
       const data = dataMountScript(gen);
@@ -131,16 +137,66 @@ describe("A/B layout: units and scripts", () => {
     expect(dataMountScript()).not.toContain("grep");
     const hook = verityInitramfsHook();
     expect(hook).toContain("copy_exec /usr/sbin/veritysetup /sbin");
-    expect(hook).toContain("manual_add_modules dm-verity overlay");
-    const dracut = dracutDataModule();
+    expect(hook).toContain("manual_add_modules dm-verity overlay vfat nls_cp437");
+    const dracut = dracutDataModule(abBootOf(x86));
     const dir = "usr/lib/dracut/modules.d/90sovereign-data";
     expect(dracut[`${dir}/sovereign-verity.service`]!.text).toMatch(/ConditionKernelCommandLine=sovereign\.roothash\n[^]*Before=sysroot\.mount/);
-    expect(dracut[`${dir}/module-setup.sh`]!.text).toContain("instmods dm-verity overlay");
+    expect(dracut[`${dir}/module-setup.sh`]!.text).toContain("instmods dm-verity overlay vfat");
+    expect(dracut[`${dir}/module-setup.sh`]!.text).toMatch(/inst_multiple [^\n]*\bdd mv sync/);
     expect(dracut[`${dir}/module-setup.sh`]!.text).toContain("initrd.target.requires/sovereign-verity.service");
   });
 
+  it("a committed slot that does not verify is given up on the boot partition, so the next boot starts the other one; never onto a slot given up itself, and a trial is left to its boot counting", () => {
+    // The shell runs for real on a directory standing in for the mounted boot partition (mount, modprobe and panic swapped).
+    const run = (board: typeof x86, slot: "a" | "b", files: Record<string, string>) => {
+      const dir = mkdtempSync(join(tmpdir(), "sov-giveup-"));
+      for (const [p, text] of Object.entries(files)) {
+        mkdirSync(join(dir, p, ".."), { recursive: true });
+        writeFileSync(join(dir, p), text);
+      }
+      const script = ['panic() { echo "PANIC $*"; exit 1; }', "mount() { :; }", "umount() { :; }", "modprobe() { :; }", `slot=${slot}`, giveUpShell(abBootOf(board)), 'give_up "does not match its signed root hash"'].join("\n");
+      const r = spawnSync("sh", ["-c", script], { env: { ...process.env, SOVEREIGN_BOOT_MNT: dir }, encoding: "utf8" });
+      const list = (sub: string) => (existsSync(join(dir, sub)) ? readdirSync(join(dir, sub)).sort() : []);
+      const note = existsSync(join(dir, BOOT_FAILURE_NOTE)) ? parseBootFailureNote(readFileSync(join(dir, BOOT_FAILURE_NOTE), "utf8")) : null;
+      const out = { said: r.stdout.trim(), status: r.status, entries: list("loader/entries"), note, autoboot: existsSync(join(dir, "autoboot.txt")) ? readFileSync(join(dir, "autoboot.txt"), "utf8") : null };
+      rmSync(dir, { recursive: true, force: true });
+      return out;
+    };
+    const entry = "title x\nversion 1\n";
+    // UEFI, B committed (no counter) and A committed before it: B is marked as systemd-boot marks a slot out of tries.
+    const uefi = run(x86, "b", { "loader/entries/sovereign-a.conf": entry, "loader/entries/sovereign-b.conf": entry });
+    expect(uefi.status).toBe(1);
+    expect(uefi.said).toBe("PANIC sovereign: slot b does not match its signed root hash; it is given up, and the next boot starts slot a");
+    expect(uefi.entries).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
+    expect(uefi.note).toEqual({ slot: "b", reason: "does not match its signed root hash" });
+    // What the update service then reads: slot A is the one systemd-boot starts.
+    expect(systemdBoot.inspect(new Map(uefi.entries.map((e) => [`loader/entries/${e}`, entry])))).toMatchObject({ committed: "a" });
+    // A is an armed trial (tries left): still a fallback.
+    expect(run(x86, "b", { "loader/entries/sovereign-a+3.conf": entry, "loader/entries/sovereign-b.conf": entry }).entries).toEqual(["sovereign-a+3.conf", "sovereign-b+0-1.conf"]);
+    // A was given up (its trial failed): B stays, and the reboot loop is named as such.
+    const noFallback = run(x86, "b", { "loader/entries/sovereign-a+0-3.conf": entry, "loader/entries/sovereign-b.conf": entry });
+    expect(noFallback.entries).toEqual(["sovereign-a+0-3.conf", "sovereign-b.conf"]);
+    expect(noFallback.said).toBe("PANIC sovereign: slot b does not match its signed root hash; no fallback: slot a has no entry that was not given up");
+    expect(noFallback.note).toBeNull();
+    // B on trial: systemd-boot counts it down on its own.
+    expect(run(x86, "b", { "loader/entries/sovereign-a.conf": entry, "loader/entries/sovereign-b+2-1.conf": entry }).entries).toEqual(["sovereign-a.conf", "sovereign-b+2-1.conf"]);
+
+    // Raspberry Pi: autoboot.txt's [all] moves to the other slot's partition, with the failed slot named given up.
+    const pi = run(rpi4, "b", { "autoboot.txt": autobootTxt("b", "b") });
+    expect(pi.autoboot).toBe(autobootTxt("a", "a", "b"));
+    expect(tryboot.inspect(new Map([["autoboot.txt", pi.autoboot ?? ""]]))).toEqual({ committed: "a", trial: null, triesLeft: null });
+    expect(pi.note?.slot).toBe("b");
+    // The other slot was given up (a failed trial, as tryboot.abandon leaves it): nothing changes.
+    const givenUp = tryboot.abandon(new Map([["autoboot.txt", autobootTxt("b", "a")]]), "a");
+    const piNo = run(rpi4, "b", { "autoboot.txt": givenUp[0]?.op === "write" ? givenUp[0].content : "" });
+    expect(piNo.said).toBe("PANIC sovereign: slot b does not match its signed root hash; no fallback: slot a was given up");
+    expect(piNo.autoboot).toBe(autobootTxt("b", "b", "a"));
+    // Started by tryboot (B on trial, A committed): a plain reboot already goes back.
+    expect(run(rpi4, "b", { "autoboot.txt": autobootTxt("a", "b") }).said).toContain("no fallback: slot b is on trial");
+  });
+
   it("tpm2 (dracut): the same mount, run by a unit in the systemd initrd after systemd-cryptsetup opened the data partition", () => {
-    const files = dracutDataModule();
+    const files = dracutDataModule(abBootOf(x86));
     const dir = "usr/lib/dracut/modules.d/90sovereign-data";
     const script = files[`${dir}/sovereign-data.sh`]!;
     expect(script.mode).toBe(0o755);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -8,7 +8,7 @@ import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
-import { tryboot } from "../../core/bootSelection.js";
+import { BOOT_FAILURE_NOTE, tryboot } from "../../core/bootSelection.js";
 import { readBootFiles } from "../../services/update/applyBootOps.js";
 import { updateServiceFromConfig } from "../../services/update/serviceFromConfig.js";
 import { UpdateService, type UpdateAuditEvent } from "../../services/update/UpdateService.js";
@@ -140,6 +140,33 @@ describe("update service", () => {
     reboot("b");
     const v2 = service("0.2.0", { cmdline: () => `BOOT_IMAGE=/sovereign/b/vmlinuz ${options}` });
     expect(v2.status()).toMatchObject({ bootedSlot: "b", rootVerity: verity });
+  });
+
+  it("a committed slot the initramfs gave up (it did not verify) is recorded once as bad, its note removed, and the next update rewrites it", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+    v1.restart("admin", () => undefined);
+    reboot("b");
+    service("0.2.0").markGood("system");
+    // Slot B's blocks changed on the disk: the initramfs marked its entry as out of tries, left its note and rebooted.
+    const entries = join(dir, "esp/loader/entries");
+    renameSync(join(entries, "sovereign-b.conf"), join(entries, "sovereign-b+0-1.conf"));
+    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
+    reboot("a");
+    const back = service("0.1.0");
+    let st = back.status();
+    expect(st.rollback).toMatchObject({ failedVersion: "0.2.0", failedSlot: "b" });
+    expect(st.rollback?.reason).toBe("slot b (0.2.0) does not match its signed root hash (dm-verity refused its first blocks) at boot: the initramfs gave it up and started slot a. Its disk holds changed blocks; the next update rewrites it.");
+    expect(st.slots.map((x) => [x.slot, x.version, x.condition])).toEqual([["a", "0.1.0", "good"], ["b", "0.2.0", "bad"]]);
+    expect(existsSync(join(dir, "esp", BOOT_FAILURE_NOTE))).toBe(false);
+    expect(events.filter((e) => e.type === "update.slot_given_up")).toEqual([expect.objectContaining({ subject: "0.2.0", details: expect.objectContaining({ slot: "b", booted: "a" }) })]);
+    // Read once: later status calls do not count it again.
+    st = back.status();
+    expect(st.counters.rollbacks).toBe(1);
+    // The next update goes to slot B and replaces its given-up entry.
+    const applied = await back.apply(await bundle("0.3.0"), { via: "cli", actor: "admin" });
+    expect(applied.slot).toBe("b");
+    expect(readdirSync(entries).sort()).toEqual(["sovereign-a.conf", "sovereign-b+3.conf"]);
   });
 
   it("a restart that comes straight back on the old slot is a rollback too", async () => {
