@@ -218,7 +218,7 @@ give_up() {
   case "$slot" in a) other=b; me=${TRYBOOT_PARTITIONS.a} ;; *) other=a; me=${TRYBOOT_PARTITIONS.b} ;; esac
   mnt=\${SOVEREIGN_BOOT_MNT:-/run/sovereign-bootpart}
   mkdir -p "$mnt"
-  for m in vfat nls_cp437 nls_ascii nls_utf8; do modprobe -q "$m" 2>/dev/null || true; done
+  for m in ${BOOT_PARTITION_MODULES.join(" ")}; do modprobe -q "$m" 2>/dev/null || true; done
   if mount -t vfat -o rw /dev/disk/by-partlabel/${boot.partlabel} "$mnt"; then
     if switch_slot "$mnt"; then
       printf 'slot=%s\\nreason=%s\\n' "$slot" "$1" > "$mnt/${BOOT_FAILURE_NOTE}"
