@@ -137,10 +137,12 @@ export class ThreadAdapter {
 
   private atHigh(): void {
     const lowMs = this.median(this.low);
-    // Stall: the last step slower than 3× the low count's steps (or, before any is known, the last 2 than 3× the high count's best).
+    // Stall: the last 2 steps each slower than 3× the low count's steps (or, before any is known, the high count's best).
+    // Two, not one: a single slow step happens on a quiet machine too, and dropping on it (with the back-off below)
+    // kept whole 127-token runs at 1 thread in bench llamaRef (2 users: 27.9 tok/s against 42.3 at 2 threads).
     const ref = lowMs ?? this.best(this.high);
-    const recent = this.last(this.high, lowMs !== null ? 1 : 2);
-    if (ref !== null && recent.length > 0 && recent.every((ms) => ms > 3 * ref)) {
+    const recent = this.last(this.high, 2);
+    if (ref !== null && recent.length === 2 && recent.every((ms) => ms > 3 * ref)) {
       // A probe that stalls waits twice as long for the next one (at most maxBackoff×); the high count's window is
       // forgotten, so coming back up takes a probe, not its quiet past.
       this.backOff();

@@ -32,14 +32,20 @@ describe("ThreadAdapter: generation threads from the engine's own timings", () =
     expect(a.threads).toBe(2);
   });
 
-  it("when another process takes a core it drops to 1 thread after 1 stalled step", () => {
+  it("when another process takes a core it drops to 1 thread after 2 stalled steps, and not after 1 slow step on its own", () => {
     const a = new ThreadAdapter({ low: 1, high: 2 });
     drive(a, quiet, 40);
     expect(a.threads).toBe(2);
-    const chosen = drive(a, contended, 2);
-    expect(chosen).toEqual([2, 1]);
+    const chosen = drive(a, contended, 3);
+    expect(chosen).toEqual([2, 2, 1]);
     expect(a.threads).toBe(1);
     expect(a.decision.reason).toMatch(/stalled/);
+    // One slow step between quiet ones (a page fault, a timer) keeps 2 threads.
+    const b = new ThreadAdapter({ low: 1, high: 2 });
+    drive(b, quiet, 40);
+    b.record(2, 1, 100 * (quiet[1][0] as number));
+    drive(b, quiet, 8);
+    expect(b.threads).toBe(2);
   });
 
   it("under lasting contention most steps run at 1 thread, probing 2 now and then", () => {
