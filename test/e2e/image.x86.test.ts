@@ -14,7 +14,7 @@ import { RECOVERY_KEY_PATTERN } from "../../image/lib/recoveryKey.js";
 import { requiredInitrdModules } from "../../image/lib/initrdModules.js";
 import { x86_64 } from "../../image/boards/x86_64.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
-import { assertBootInitrdModules, bootPartitionNames, buildImage, decompressDisk, extractHeader, imageCache, putOnBootPartition, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
+import { assertBootInitrdModules, bootPartitionDir, buildImage, decompressDisk, extractHeader, imageCache, putOnBootPartition, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
 const MiB = 1024 * 1024;
@@ -167,8 +167,8 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
       await vm.powerdown(120_000);
     }
     // Acted on once: the request is renamed on the boot partition, so the next boot keeps the code.
-    expect(bootPartitionNames(disk)).toContain("sovereign-recovery.txt.done");
-    expect(bootPartitionNames(disk)).not.toContain("sovereign-recovery.txt");
+    expect(bootPartitionDir(disk)).toContain("sovereign-recovery.txt.done");
+    expect(bootPartitionDir(disk)).not.toContain("sovereign-recovery.txt");
   }, 30 * 60_000);
 
   it("an interrupted build leaves no image, partial file or scratch directory behind", async () => {

@@ -133,10 +133,6 @@ export function renameOnBootPartition(disk: string, from: string, to: string): v
   run("mren", ["-i", `${disk}@@${bootPartitionOffset(disk)}`, `::/${from}`, to]);
 }
 
-/** The names in the boot partition's top directory. */
-export function bootPartitionNames(disk: string): string[] {
-  return run("mdir", ["-b", "-i", `${disk}@@${bootPartitionOffset(disk)}`, "::/"]).split("\n").map((l) => l.trim().replace(/^::\//, "")).filter(Boolean);
-}
 
 /** Where the LUKS2 volume lies on a disk image, in bytes: the last partition (the root, or the A/B layout's data partition). */
 export function rootPartition(disk: string): { start: number; size: number } {
