@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { testLlamaModel } from "../models/testModelCache.js";
-import { bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { bootUntil, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { field, httpsJson, list, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
@@ -46,11 +46,14 @@ function hostKeyOf(vm: Vm): string {
  * Waits for dropbear, then unlocks. Without a TTY cryptroot-unlock passes stdin through verbatim,
  * so the passphrase goes without a newline (`printf %s PASS | ssh root@node`).
  */
+/** One try at unlocking through dropbear: its output when it got in. */
+function sshUnlock(vm: Vm, key: string, passphrase: string): string | undefined {
+  const r = ssh(vm, key, passphrase);
+  return r.status === 0 ? r.output : undefined;
+}
+
 async function unlockOverSsh(vm: Vm, key: string, passphrase: string): Promise<string> {
-  return await waitFor("an ssh unlock through dropbear", 15 * 60_000, () => {
-    const r = ssh(vm, key, passphrase);
-    return r.status === 0 ? r.output : undefined;
-  }, vm);
+  return await waitFor("an ssh unlock through dropbear", 15 * 60_000, () => sshUnlock(vm, key, passphrase), vm);
 }
 
 describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs), booted", () => {
@@ -83,9 +86,8 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
   });
 
   it("first boot: only the admin's key gets in, cryptroot-unlock takes the passphrase, and the node serves", async () => {
-    const vm = await bootVm({ dir: out, disk, accel, tag: "first", forwardSsh: true, forwardHttps: true });
+    const { vm } = await bootUntil({ dir: out, disk, accel, tag: "first", forwardSsh: true, forwardHttps: true }, "an ssh unlock through dropbear", 15 * 60_000, (v) => sshUnlock(v, key, passphrase));
     try {
-      await unlockOverSsh(vm, key, passphrase);
       measured.firstUnlockSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       hostKeys.push(hostKeyOf(vm));
       await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
@@ -159,13 +161,12 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
     const archive = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i '${disk}@@1M' ::/sovereign/`]);
     expect(archive).toContain("node-unlock.cpio");
     run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mcopy -o -i '${disk}@@1M' '${buildInitrd}' ::/sovereign/a/initrd.img`]);
-    const vm = await bootVm({ dir: out, disk, accel, tag: "second", forwardSsh: true });
+    // Until dropbear is up the stranger gets a connection error; once it is up, a refusal.
+    const { vm, value: refused } = await bootUntil({ dir: out, disk, accel, tag: "second", forwardSsh: true }, "dropbear to refuse an unknown key", 15 * 60_000, (v) => {
+      const r = ssh(v, stranger, passphrase);
+      return /Permission denied/.test(r.output) ? r : undefined;
+    });
     try {
-      // Until dropbear is up the stranger gets a connection error; once it is up, a refusal.
-      const refused = await waitFor("dropbear to refuse an unknown key", 15 * 60_000, () => {
-        const r = ssh(vm, stranger, passphrase);
-        return /Permission denied/.test(r.output) ? r : undefined;
-      }, vm);
       expect(refused.status).not.toBe(0);
       await unlockOverSsh(vm, key, passphrase);
       hostKeys.push(hostKeyOf(vm));

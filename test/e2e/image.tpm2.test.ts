@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { readLuks2Header } from "../../image/lib/luksPayload.js";
-import { bootVm, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
+import { bootUntil, healthz, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
 import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, run, uefiLayout, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-tpm2");
@@ -49,9 +49,8 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   });
 
   it("first boot: the passphrase typed at the console unlocks, first boot re-encrypts to Adiantum and enrolls the TPM with systemd-cryptenroll", async () => {
-    const vm = await bootVm({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true });
+    const { vm } = await bootUntil({ dir: out, disk, accel, tag: "first", tpmDir: tpm, interactive: true }, "the passphrase prompt", 15 * 60_000, (v) => (prompts(v) > 0 ? true : undefined));
     try {
-      await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       await vm.type(`${readFileSync(built.passphraseFile ?? "", "utf8").trim()}\n`);
       await waitForHealthz(vm, "/healthz 200", 30 * 60_000);
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
@@ -75,9 +74,12 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   }, 50 * 60_000);
 
   it("with the same TPM the disk unlocks with nobody at the console", async () => {
-    const vm = await bootVm({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true });
+    // A passphrase prompt means the TPM did not unlock: fail then, not after the whole wait.
+    const { vm } = await bootUntil({ dir: out, disk, accel, tag: "second", tpmDir: tpm, interactive: true }, "/healthz 200 without a passphrase", 20 * 60_000, async (v) => {
+      if (prompts(v) > 0) throw new Error(`the disk asked for its passphrase: the TPM did not unlock it; see ${v.serial0}`);
+      return (await healthz(v.port)) ? true : undefined;
+    });
     try {
-      await waitForHealthz(vm, "/healthz 200 without a passphrase", 20 * 60_000);
       measured.tpmBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       expect(readText(vm.serial0)).not.toContain("re-encrypting");
     } finally {
@@ -88,9 +90,8 @@ describe.runIf(enabled)("x86_64 image with tpm2 unlock and an Adiantum device ci
   it("with another TPM it stays locked at the passphrase prompt", async () => {
     const otherTpm = join(out, "tpm-other");
     rmSync(otherTpm, { recursive: true, force: true });
-    const vm = await bootVm({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true });
+    const { vm } = await bootUntil({ dir: out, disk, accel, tag: "other-tpm", tpmDir: otherTpm, interactive: true }, "the passphrase prompt", 15 * 60_000, (v) => (prompts(v) > 0 ? true : undefined));
     try {
-      await waitFor("the passphrase prompt", 15 * 60_000, () => (prompts(vm) > 0 ? true : undefined), vm);
       // This TPM cannot unseal the token; the node must not come up on its own.
       await new Promise((r) => setTimeout(r, 60_000));
       expect(await healthz(vm.port)).toBe(false);

@@ -13,7 +13,7 @@ import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/
 import { RECOVERY_KEY_PATTERN } from "../../image/lib/recoveryKey.js";
 import { requiredInitrdModules } from "../../image/lib/initrdModules.js";
 import { x86_64 } from "../../image/boards/x86_64.js";
-import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
+import { bootToHealthz, bootUntil, pickAccel, readText, statusLine, waitFor, waitForHealthz } from "./imageQemu.js";
 import { assertBootInitrdModules, bootPartitionDir, buildImage, decompressDisk, extractHeader, imageCache, putOnBootPartition, repoRoot, requireRoot, rootPartition, run, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-x86");
@@ -148,9 +148,8 @@ describe.runIf(enabled)("x86_64 image: build, LUKS payload, boot in qemu", () =>
     const request = join(out, "recovery-request.txt");
     writeFileSync(request, "regenerate-setup-code\n");
     putOnBootPartition(disk, request, "sovereign-recovery.txt");
-    const vm = await bootVm({ dir: out, disk, accel, tag: "no-stick", interactive: true });
+    const { vm } = await bootUntil({ dir: out, disk, accel, tag: "no-stick", interactive: true }, "the key stick message", 15 * 60_000, (v) => (/insert the key stick labelled SOVKEY/.test(readText(v.serial0)) ? true : undefined));
     try {
-      await waitFor("the key stick message", 15 * 60_000, () => (/insert the key stick labelled SOVKEY/.test(readText(vm.serial0)) ? true : undefined), vm);
       const t0 = Date.now();
       await waitFor("the recovery key prompt", 5 * 60_000, () => (/Enter the recovery key/.test(readText(vm.serial0)) ? true : undefined), vm);
       measured.keyWaitToPromptSeconds = Math.round((Date.now() - t0) / 1000);
