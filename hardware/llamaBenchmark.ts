@@ -1,4 +1,5 @@
 import { basename } from "node:path";
+import { checkLlamaLocalBuild, skipLocalBuildOptions } from "./llamaLocalBuild.js";
 import type { ThreadBenchmark, ThreadMeasurement } from "./calibrate.js";
 
 export interface LlamaBenchmarkOptions {
@@ -18,7 +19,8 @@ export async function openLlamaBenchmark(modelPath: string, options: LlamaBenchm
   const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
   const promptTokens = options.promptTokens ?? 128;
   const generatedTokens = options.generatedTokens ?? 32;
-  const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error });
+  // The binary the runners load: the local build where this CPU can run it, else the prebuilt.
+  const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, ...skipLocalBuildOptions(checkLlamaLocalBuild()) });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const text = "Once upon a time, in a small village by the sea, there lived a girl who loved to build things out of wood and string. ";
   let tokens = model.tokenize(text.repeat(4));

@@ -84,6 +84,13 @@ node --input-type=module -e '
     llamaCpp: { repo: info.llamaCppGithubRepo ?? "ggml-org/llama.cpp", release: tag } } };
   (await import("node:fs")).writeFileSync(out, JSON.stringify(meta));
 ' "$nlc" "$install/Release/_nlcBuildMetadata.json" "$arch" "$tag"
-printf '%s\n' "${llama_isa_flags[@]}" > "$install/sovereign-isa"
+# What the build needs of a CPU, read by the runner before it loads the build (hardware/llamaLocalBuild.ts): the
+# flags above, and for a native build this CPU's own flags, since -march=native may use any of them.
+{
+  printf '%s\n' "${llama_isa_flags[@]}"
+  if [[ " ${llama_isa_flags[*]} " == *" -DGGML_NATIVE=ON "* ]]; then
+    echo "cpu-flags: $(grep -m1 -iE '^(flags|features)[[:space:]]*:' /proc/cpuinfo | cut -d: -f2- | xargs)"
+  fi
+} > "$install/sovereign-isa"
 : > "$install/buildDone.status"
 echo "$install"

@@ -14,6 +14,8 @@ export interface Cpuinfo {
   processors: CpuinfoProcessor[];
   modelName: string | null;
   features: CpuFacts["features"];
+  /** The first processor's flags (x86) or Features (Arm), as listed. */
+  flags: string[];
   /** Architecture as far as cpuinfo tells it. */
   arch: HardwareFacts["arch"] | null;
   /** Raspberry Pi kernels add "Model" and "Revision" at the end. */
@@ -101,6 +103,7 @@ export function parseCpuinfo(text: string): Cpuinfo {
     modelName,
     boardModel,
     arch,
+    flags: [...flags],
     features: {
       aes: flags.has("aes"),
       dotprod: flags.has("asimddp") || flags.has("avx_vnni") || flags.has("avx512_vnni"),

@@ -77,6 +77,8 @@ export interface EngineStats {
    * makes with a persistent thread pool (generation at 2 threads 1.5x the prebuilt's speed here; issue 19).
    */
   binary: "localBuild" | "prebuilt" | null;
+  /** Why the installed local build was not loaded (compiled for instruction sets this CPU lacks); null where it was, or none is installed. */
+  localBuildRefused: string | null;
 }
 
 /** One loaded chat model. */

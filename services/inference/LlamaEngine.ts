@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { checkLlamaLocalBuild, skipLocalBuildOptions } from "../../hardware/llamaLocalBuild.js";
 import type { ChatMessage, FinishReason } from "./types.js";
 import type { EngineLogger, EngineRun, EngineSettings, EngineStats, GrammarSpec, InferenceEngine, RunOptions } from "./InferenceEngine.js";
 import { checkJsonSchema, toGrammarSchema } from "./checkJsonSchema.js";
@@ -19,6 +20,8 @@ import { prepareToolRun, toChatHistory as toHistory, toolCallFailure } from "./t
 export type { EngineLogger, EngineRun, EngineSettings, RunOptions } from "./InferenceEngine.js";
 
 const llamaPromises = new Map<"cuda" | "vulkan" | false, Promise<Llama>>();
+/** Why a loaded binding is the prebuilt though a local build is installed (checkLlamaLocalBuild). */
+const localBuildRefusals = new WeakMap<Llama, string>();
 
 /**
  * The llama.cpp binding of this process, from node-llama-cpp's prebuilt
@@ -29,8 +32,10 @@ const llamaPromises = new Map<"cuda" | "vulkan" | false, Promise<Llama>>();
 export function loadLlama(logger?: EngineLogger, gpu: "cuda" | "vulkan" | false = false): Promise<Llama> {
   const cached = llamaPromises.get(gpu);
   if (cached) return cached;
+  const local = checkLlamaLocalBuild(gpu);
+  if (local.refusal !== null) logger?.warn({ localBuild: local.dir }, `not loading the local llama.cpp build: ${local.refusal}; running node-llama-cpp's prebuilt`);
   const llamaPromise = getLlama({
-    gpu, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.warn,
+    gpu, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.warn, ...skipLocalBuildOptions(local),
     logger: (level, message) => {
       if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal || level === LlamaLogLevel.warn) logger?.warn({ llama: level }, message.trim());
     },
@@ -41,6 +46,10 @@ export function loadLlama(logger?: EngineLogger, gpu: "cuda" | "vulkan" | false 
       throw new SovereignError("ENGINE_UNAVAILABLE", `No prebuilt llama.cpp binary fits this platform (${platform}).`, { cause: err, hint: "Install node-llama-cpp's prebuilt package for this platform, or build it when the image is built." });
     throw new SovereignError("ENGINE_UNAVAILABLE", `llama.cpp could not start on ${platform}: ${(err as Error).message}`, { cause: err });
   });
+  if (local.refusal !== null) {
+    const refusal = local.refusal;
+    void llamaPromise.then((llama) => localBuildRefusals.set(llama, refusal), () => undefined);
+  }
   llamaPromises.set(gpu, llamaPromise);
   return llamaPromise;
 }
@@ -388,7 +397,7 @@ export class LlamaEngine implements InferenceEngine {
 
   /** Copies of batchStats and threadStats (the counters go on changing). */
   async stats(): Promise<EngineStats> {
-    return { batching: this.gatherer ? structuredClone(this.gatherer.stats) : null, threads: this.phase ? structuredClone(this.phase) : null, binary: this.llama.buildType };
+    return { batching: this.gatherer ? structuredClone(this.gatherer.stats) : null, threads: this.phase ? structuredClone(this.phase) : null, binary: this.llama.buildType, localBuildRefused: localBuildRefusals.get(this.llama) ?? null };
   }
 
   get busySlots(): number {

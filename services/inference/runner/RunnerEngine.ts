@@ -193,12 +193,12 @@ export class RunnerEngine implements InferenceEngine {
    */
   async stats(): Promise<EngineStats> {
     const runner = this.state === "ready" ? this.runner : null;
-    if (!runner) return { batching: null, threads: null, binary: null };
+    if (!runner) return { batching: null, threads: null, binary: null, localBuildRefused: null };
     try {
       const s = await runner.request("stats", {});
-      return { batching: s.batching, threads: s.threads, binary: s.binary ?? null };
+      return { batching: s.batching, threads: s.threads, binary: s.binary ?? null, localBuildRefused: s.localBuildRefused ?? null };
     } catch (err) {
-      if (err instanceof RunnerDied) return { batching: null, threads: null, binary: null };
+      if (err instanceof RunnerDied) return { batching: null, threads: null, binary: null, localBuildRefused: null };
       throw err;
     }
   }

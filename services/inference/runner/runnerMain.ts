@@ -103,7 +103,7 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
       return engine.chatPromptTokens(msg.messages);
     case "stats": {
       const mem = process.memoryUsage();
-      const decodes = engine ? await engine.stats() : { batching: null, threads: null, binary: null };
+      const decodes = engine ? await engine.stats() : { batching: null, threads: null, binary: null, localBuildRefused: null };
       return { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, busySlots: engine?.busySlots ?? 0, model: modelName, ...decodes };
     }
   }
