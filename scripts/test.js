@@ -2,25 +2,66 @@
 // `npm test`: lint, type check, build, then every test layer. Each step prints its time.
 // `npm run test:fast` (--fast): the same without the image build-and-boot suites (test/e2e/image.*).
 // Other arguments go to vitest (e.g. a file or -t "name").
-import { spawnSync } from "node:child_process";
+//
+// The whole run's tests go in two vitest processes side by side: the arm64 image suites (whose builds run
+// dpkg and mkinitramfs under qemu-user, on one core for about 30 minutes) and everything else. One process
+// ran them one after another, and on 2 cores that left a core idle for most of those 30 minutes.
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 
 const fast = process.argv.includes("--fast");
 const vitestArgs = process.argv.slice(2).filter((a) => a !== "--fast");
 if (fast) vitestArgs.push("--exclude", "test/e2e/image.*");
 
+/** The suites of the second lane. Their image builds take the arm64 build lock, which no suite of the first lane takes. */
+const ARM_LANE = ["test/e2e/image.arm64.test.ts", "test/e2e/image.rpi4.test.ts"];
+const lanes = !fast && vitestArgs.length === 0;
+
 const steps = [
   ["lint", ["npx", "eslint", "."]],
   ["typecheck", ["npx", "tsc", "-p", "tsconfig.json", "--noEmit"]],
   ["build", ["npx", "tsc", "-p", "tsconfig.build.json"]],
-  ["tests", ["npx", "vitest", "run", ...vitestArgs]],
 ];
 
+const seconds = (t0) => ((Date.now() - t0) / 1000).toFixed(1);
 const started = Date.now();
 for (const [name, [cmd, ...args]] of steps) {
   const t0 = Date.now();
   process.stdout.write(`\n== ${name}: ${[cmd, ...args].join(" ")}\n`);
   const r = spawnSync(cmd, args, { stdio: "inherit" });
-  process.stdout.write(`== ${name}: ${r.status === 0 ? "ok" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`== ${name}: ${r.status === 0 ? "ok" : "FAILED"} in ${seconds(t0)} s\n`);
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
+
+/** Runs vitest; with a prefix, its output goes line by line with that prefix, so two lanes stay readable. */
+function vitest(args, prefix) {
+  return new Promise((resolve) => {
+    const child = spawn("npx", ["vitest", "run", ...args], { stdio: prefix ? ["ignore", "pipe", "pipe"] : "inherit" });
+    if (prefix) {
+      for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]])
+        createInterface({ input: from, crlfDelay: Infinity }).on("line", (l) => to.write(`${prefix}${l}\n`));
+    }
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const t0 = Date.now();
+let failed = false;
+if (lanes) {
+  process.stdout.write(`\n== tests: two vitest runs side by side\n   main:  npx vitest run --exclude ${ARM_LANE.join(" --exclude ")}\n   arm64: npx vitest run ${ARM_LANE.join(" ")} (lines prefixed [arm64])\n`);
+  const timed = (p, name) => p.then((code) => {
+    process.stdout.write(`== tests (${name}): ${code === 0 ? "ok" : "FAILED"} in ${seconds(t0)} s\n`);
+    return code;
+  });
+  const codes = await Promise.all([
+    timed(vitest(ARM_LANE.flatMap((f) => ["--exclude", f])), "main"),
+    timed(vitest(ARM_LANE, "[arm64] "), "arm64"),
+  ]);
+  failed = codes.some((c) => c !== 0);
+} else {
+  process.stdout.write(`\n== tests: npx vitest run ${vitestArgs.join(" ")}\n`);
+  failed = (await vitest(vitestArgs)) !== 0;
+}
+process.stdout.write(`== tests: ${failed ? "FAILED" : "ok"} in ${seconds(t0)} s\n`);
+if (failed) process.exit(1);
 process.stdout.write(`\n== all ${fast ? "fast " : ""}steps ok in ${((Date.now() - started) / 60_000).toFixed(1)} min\n`);

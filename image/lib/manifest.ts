@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { generateSecretKey, publicKeyOf, sign, verify } from "../../core/ed25519.js";
 import { canonicalJson } from "../../core/canonicalJson.js";
@@ -46,9 +46,18 @@ export function verifyManifest(jsonText: string, signatureB64: string, publicKey
 export function loadOrCreateBuildKey(path: string): Uint8Array {
   if (existsSync(path)) return new Uint8Array(readFileSync(path));
   mkdirSync(dirname(path), { recursive: true });
-  const key = generateSecretKey();
-  writeFileSync(path, key, { mode: 0o600 });
-  return key;
+  // Written aside, then linked into place: two builds starting together on one cache must not sign
+  // with two keys (the later write would orphan every image the first one signed), nor read half a key.
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, generateSecretKey(), { mode: 0o600 });
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  return new Uint8Array(readFileSync(path));
 }
 
 /** SHA256SUMS in the format `sha256sum -c` reads. */

@@ -44,6 +44,8 @@ export function prunePaths(arch: TargetArch): string[] {
     "node_modules/onnxruntime-node/bin/napi-v6/win32",
     `node_modules/onnxruntime-node/bin/napi-v6/linux/${other}`,
     "node_modules/node-llama-cpp/llama/gitRelease.bundle",
+    // A local llama.cpp build made on this host for its own architecture (scripts/build-llama-addon.sh).
+    ...["", "-cuda", "-vulkan"].map((gpu) => `node_modules/node-llama-cpp/llama/localBuilds/linux-${other}${gpu}`),
     "node_modules/better-sqlite3/deps",
     "node_modules/better-sqlite3/src",
     "node_modules/better-sqlite3/build/Release/obj.target",

@@ -25,7 +25,7 @@ import { publicKeyOf } from "../../core/ed25519.js";
 import { readBundleHead, verifyBundleFile } from "../../services/update/bundleReader.js";
 import { requireTools } from "../helpers/requireTool.js";
 import { bootToHealthz, bootVm, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { bootPartitionDir, buildImage, decompressDisk, imageCache, putOnBootPartition, renameOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootPartitionDir, buildImage, buildLock, decompressDisk, imageCache, putOnBootPartition, renameOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { httpsJson, httpsUpload, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
 import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
@@ -93,7 +93,7 @@ async function bundleLayout(path: string): Promise<{ manifest: BundleManifest; p
 function buildBundleFile(path: string, version: string): void {
   if (process.env.SOVEREIGN_IMAGE_E2E_REUSE === "1" && existsSync(path)) return;
   const cli = [process.execPath, "--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "bundle", "--board", "x86_64", "--unlock", "usb-key", "--version", version, "--out", path, "--cache", imageCache, "--json"];
-  const r = spawnSync("flock", [join(imageCache, ".e2e-build.lock"), ...cli], { cwd: repoRoot, env: { ...process.env, ...testEnv }, encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = spawnSync("flock", [buildLock(cli), ...cli], { cwd: repoRoot, env: { ...process.env, ...testEnv }, encoding: "utf8", maxBuffer: 64 << 20 });
   writeFileSync(`${path}.stderr.log`, r.stderr ?? "");
   if (r.status !== 0) throw new Error(`image bundle failed (exit ${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
 }

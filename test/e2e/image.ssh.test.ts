@@ -20,6 +20,7 @@ import { bootUntil, pickAccel, readText, statusLine, waitFor, waitForHealthz, ty
 import { field, httpsJson, list, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { buildImage, decompressDisk, putOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
+import { checkLlamaLocalBuild } from "../../hardware/llamaLocalBuild.js";
 import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
 import type { BuildManifest } from "../../image/lib/manifest.js";
 
@@ -148,6 +149,18 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(chat.status, JSON.stringify(chat.json)).toBe(200);
       expect(chat.json.model).toBe(testLlamaModel("tiny").split("/").pop()?.replace(/\.gguf$/, ""));
       expect((chat.json.usage as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);
+
+      // The image carries this host's llama.cpp local build when one is installed (CI builds it first), compiled
+      // for this CPU's AVX2 and more. Under TCG the guest is a qemu64 without them: the runner must load the
+      // prebuilt and say why, not die of SIGILL (issue 19).
+      const status = await httpsJson(port, console0, "GET", "/api/inference/status", undefined, session).catch(withJournal(vm, "inference status"));
+      const engine = status.json.engine as { binary: string | null; localBuildRefused: string | null };
+      measured.llamaBinary = JSON.stringify(engine);
+      if (!checkLlamaLocalBuild().installed) expect(engine).toMatchObject({ binary: "prebuilt", localBuildRefused: null });
+      else if (accel === "tcg") {
+        expect(engine.binary).toBe("prebuilt");
+        expect(engine.localBuildRefused).toMatch(/^it was compiled for \S.*, which this CPU lacks$/);
+      } else expect(engine).toMatchObject({ binary: "localBuild", localBuildRefused: null });
     } finally {
       await vm.powerdown(120_000);
     }

@@ -25,6 +25,18 @@ export function requireRoot(): boolean {
 }
 
 /**
+ * The lock a build or bundle with these CLI arguments holds. One build per architecture at a time
+ * (npm test runs the arm64 suites beside the others): the second then reuses the first one's bootstrap
+ * tarball and .debs instead of racing it for them. Builds for different architectures share no cache
+ * file but the build key, which is created atomically.
+ */
+export function buildLock(args: string[]): string {
+  const board = args.includes("--board") ? findBoard(args[args.indexOf("--board") + 1] ?? "") : undefined;
+  mkdirSync(imageCache, { recursive: true });
+  return join(imageCache, `.e2e-build-${board?.arch ?? "any"}.lock`);
+}
+
+/**
  * Builds with the CLI (`sovereign image build … --json`) unless a result for
  * the same output directory exists and SOVEREIGN_IMAGE_E2E_REUSE=1 (for
  * iterating on the checks). Test images use a cheap build KDF and a status
@@ -36,10 +48,8 @@ export function buildImage(out: string, args: string[], env: Record<string, stri
   mkdirSync(out, { recursive: true });
   const t0 = Date.now();
   mkdirSync(imageCache, { recursive: true });
-  // One build at a time across the image suites (vitest runs files in parallel): the second
-  // then reuses the first one's bootstrap tarball and .debs instead of racing it for 2 cores.
   const cli = [process.execPath, "--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), "image", "build", "--out", out, "--cache", imageCache, "--json", ...args];
-  const r = spawnSync("flock", [join(imageCache, ".e2e-build.lock"), ...cli], {
+  const r = spawnSync("flock", [buildLock(args), ...cli], {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     encoding: "utf8",

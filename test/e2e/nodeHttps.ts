@@ -58,8 +58,10 @@ const parse = (text: string): Record<string, unknown> => (text ? JSON.parse(text
 
 /** A JSON request to the forwarded HTTPS port, answered only by the certificate whose SHA-256 fingerprint is `pinned`. */
 export async function httpsJson(port: number, pinned: string, method: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; cookies: string[] }> {
-  const payload = JSON.stringify(body);
-  const r = await pinnedRequest(port, pinned, method, path, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }, (req) => req.end(payload));
+  // No body (a GET): no content-type either.
+  const payload = body === undefined ? "" : JSON.stringify(body);
+  const type: Record<string, string> = body === undefined ? {} : { "content-type": "application/json" };
+  const r = await pinnedRequest(port, pinned, method, path, { ...type, "content-length": Buffer.byteLength(payload), ...headers }, (req) => req.end(payload));
   return { status: r.status, json: parse(r.text), cookies: r.cookies };
 }
 

@@ -14,7 +14,11 @@ export function testLlamaModel(shape: LlamaShapeName = "tiny", quant?: GenQuant)
   mkdirSync(modelCacheDir, { recursive: true });
   const q = quant ?? (shape === "tiny" ? "F32" : "Q4_0");
   const path = join(modelCacheDir, `sovereign-${shape}-${q.toLowerCase()}.gguf`);
-  if (!existsSync(path)) genLlamaModel(path, { shape, quant: q });
+  if (existsSync(path)) return path;
+  // Made aside and renamed: npm test runs two vitest processes, and one must never load half a file.
+  const tmp = `${path}.${process.pid}.tmp`;
+  genLlamaModel(tmp, { shape, quant: q });
+  renameSync(tmp, path);
   return path;
 }
 

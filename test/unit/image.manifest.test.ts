@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -40,6 +41,22 @@ describe("build manifest signing", () => {
     expect(statSync(join(dir, "k")).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, "k")).length).toBe(32);
   });
+
+  it("builds that start together on one cache all get the one build key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sov-key-"));
+    const at = Date.now() + 3000;
+    // Each process waits for the same instant, then makes or reads the key: with a plain write, several see
+    // no file and each keeps its own key.
+    const code = `import { loadOrCreateBuildKey } from ${JSON.stringify(join(import.meta.dirname, "../../image/lib/manifest.ts"))};
+      while (Date.now() < ${at});
+      process.stdout.write(Buffer.from(loadOrCreateBuildKey(${JSON.stringify(join(dir, "k"))})).toString("hex"));`;
+    const keys = await Promise.all(Array.from({ length: 6 }, () => new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], (err, out) => (err ? reject(err) : resolve(out)));
+    })));
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toBe(readFileSync(join(dir, "k")).toString("hex"));
+    expect(readdirSync(dir)).toEqual(["k"]);
+  }, 30_000);
 
   it("SHA256SUMS is in sha256sum -c format", () => {
     expect(sha256sums([{ file: "a.img", sha256: "00ff" }])).toBe("00ff  a.img\n");

@@ -42,6 +42,10 @@ describe("production node_modules for the target", () => {
     expect(p).toContain("node_modules/onnxruntime-node/bin/napi-v6/darwin");
     expect(p).toContain("node_modules/node-llama-cpp/llama/gitRelease.bundle");
     expect(prunePaths("arm64")).toContain("node_modules/onnxruntime-node/bin/napi-v6/linux/x64");
+    // The build host's own llama.cpp build goes only into images of its architecture.
+    expect(prunePaths("arm64")).toContain("node_modules/node-llama-cpp/llama/localBuilds/linux-x64");
+    expect(p).toContain("node_modules/node-llama-cpp/llama/localBuilds/linux-arm64");
+    expect(p).not.toContain("node_modules/node-llama-cpp/llama/localBuilds/linux-x64");
   });
 });
 
