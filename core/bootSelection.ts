@@ -256,12 +256,15 @@ export const BOOT_FAILURE_NOTE = "sovereign-boot-failure.txt";
 export interface BootFailureNote {
   slot: Slot;
   reason: string;
+  /** Who gave the slot up: the initramfs at boot, or the running system's dm-verity watcher (when=running). */
+  when: "boot" | "running";
 }
 
 export function parseBootFailureNote(text: string): BootFailureNote | null {
   const slot = /^slot=([ab])\s*$/m.exec(text)?.[1] as Slot | undefined;
   const reason = /^reason=(.+)$/m.exec(text)?.[1]?.trim();
-  return slot ? { slot, reason: reason || "it did not verify at boot" } : null;
+  const when = /^when=running\s*$/m.test(text) ? "running" : "boot";
+  return slot ? { slot, reason: reason || "it did not verify at boot", when } : null;
 }
 
 /** Reads the booted slot from a kernel command line (`sovereign.slot=a|b`). */

@@ -176,13 +176,13 @@ exit 0
  * update service, and panics (which reboots). It falls back only to a slot that was not given up itself, and
  * leaves a trial alone: its own boot counting (systemd-boot's tries, the firmware's one tryboot) already ends it.
  */
-export function giveUpShell(boot: Pick<AbBoot, "method" | "partlabel">): string {
+export function giveUpShell(boot: Pick<AbBoot, "method" | "partlabel">, when: "boot" | "running" = "boot"): string {
   const switchSlot =
     boot.method === "systemd-boot"
       ? `switch_slot() {
   d="$1/loader/entries"
   # A counted entry is a trial: systemd-boot counts its failed boots down and then starts the other slot.
-  [ -f "$d/sovereign-$slot.conf" ] || { why_not="slot $slot is on trial; systemd-boot ends it"; return 1; }
+  [ -f "$d/sovereign-$slot.conf" ] || { why_not="slot $slot is on trial; systemd-boot ends it"; trial=y; return 1; }
   good=""
   for e in "$d"/sovereign-$other.conf "$d"/sovereign-$other+*.conf; do
     [ -f "$e" ] || continue
@@ -206,7 +206,7 @@ export function giveUpShell(boot: Pick<AbBoot, "method" | "partlabel">): string 
     esac
   done < "$f"
   # Started by tryboot (a trial): the next plain boot is the committed slot already.
-  [ "$all" = "$me" ] || { why_not="slot $slot is on trial; a plain reboot ends it"; return 1; }
+  [ "$all" = "$me" ] || { why_not="slot $slot is on trial; a plain reboot ends it"; trial=y; return 1; }
   case "$other" in
 ${(["a", "b"] as const).map((o) => `    ${o}) cat > "$f.new" <<'EOF'\n${autobootTxt(o, o, o === "a" ? "b" : "a")}EOF\n    ;;`).join("\n")}
   esac
@@ -214,24 +214,79 @@ ${(["a", "b"] as const).map((o) => `    ${o}) cat > "$f.new" <<'EOF'\n${autoboot
 }`;
   return `${switchSlot}
 give_up() {
-  why_not=""
+  why_not=""; trial=""
   case "$slot" in a) other=b; me=${TRYBOOT_PARTITIONS.a} ;; *) other=a; me=${TRYBOOT_PARTITIONS.b} ;; esac
   mnt=\${SOVEREIGN_BOOT_MNT:-/run/sovereign-bootpart}
   mkdir -p "$mnt"
   for m in ${BOOT_PARTITION_MODULES.join(" ")}; do modprobe -q "$m" 2>/dev/null || true; done
   if mount -t vfat -o rw /dev/disk/by-partlabel/${boot.partlabel} "$mnt"; then
     if switch_slot "$mnt"; then
-      printf 'slot=%s\\nreason=%s\\n' "$slot" "$1" > "$mnt/${BOOT_FAILURE_NOTE}"
+      printf 'slot=%s\\nreason=%s\\n${when === "running" ? "when=running\\n" : ""}' "$slot" "$1" > "$mnt/${BOOT_FAILURE_NOTE}"
       sync
       umount "$mnt"
-      panic "sovereign: slot $slot $1; it is given up, and the next boot starts slot $other"
+      ${when === "running" ? "given_up" : "panic"} "sovereign: slot $slot $1; it is given up, and the next boot starts slot $other"
     fi
     umount "$mnt"
   else
     why_not="the boot partition (${boot.partlabel}) did not mount"
   fi
-  panic "sovereign: slot $slot $1; no fallback: $why_not"
+  ${when === "running" ? "no_fallback" : "panic"} "sovereign: slot $slot $1; no fallback: $why_not"
 }`;
+}
+
+/** The watcher's script (verityWatchScript) and unit. */
+export const VERITY_WATCH_SCRIPT = "/usr/local/sbin/sovereign-verity-watch";
+
+/**
+ * The running system's half of the check verityOpenScript starts: the initramfs reads a slot's first MiB, so a
+ * block changed deeper (bad flash, a stray write) is found only when something reads it, as a read error the node
+ * may not survive. dm-verity then shows `C` in its status. The committed slot is then given up as the initramfs
+ * would (giveUpShell, the note saying "while it ran") and the node reboots into the other slot. A trial is
+ * rebooted too (its boot counting ends it, before the health gate can commit it). A committed slot with no slot to
+ * fall back to stays up and says so in the journal, since a reboot would only come back to the same blocks.
+ */
+export function verityWatchScript(boot: Pick<AbBoot, "method" | "partlabel">, o: { cmdline?: string; kmsg?: string; intervalSeconds?: number } = {}): string {
+  return `#!/bin/sh
+# Sovereign A/B layout: give up the booted slot when dm-verity finds a changed block while it runs (image/lib/abLayout.ts).
+say() { echo "$*" > ${o.kmsg ?? "/dev/kmsg"} 2>/dev/null || true; echo "$*"; }
+given_up() { say "$*"; sync; systemctl reboot; exit 0; }
+# A trial is rebooted, so its boot counting ends it; a committed slot with nothing to fall back to stays up.
+no_fallback() { say "$*"; [ -z "$trial" ] || { sync; systemctl reboot; }; exit 0; }
+panic() { say "$*"; exit 1; }
+slot=""
+for arg in $(cat ${o.cmdline ?? "/proc/cmdline"}); do
+  case "$arg" in sovereign.slot=*) slot=\${arg#*=} ;; esac
+done
+[ -n "$slot" ] || exit 0
+# Not opened through dm-verity (a slot written before verity): nothing to watch.
+dmsetup status ${VERITY_MAPPER} >/dev/null 2>&1 || exit 0
+${giveUpShell(boot, "running")}
+while :; do
+  case "$(dmsetup status ${VERITY_MAPPER} 2>/dev/null)" in
+    *" verity C"*) give_up "had a block that does not match its signed root hash (dm-verity, on a read)" ;;
+  esac
+  sleep ${o.intervalSeconds ?? 30}
+done
+`;
+}
+
+export function verityWatchService(): string {
+  return [
+    "[Unit]",
+    "Description=Sovereign: give up this slot when dm-verity finds a changed block",
+    "ConditionKernelCommandLine=sovereign.roothash",
+    "",
+    "[Service]",
+    "Type=simple",
+    `ExecStart=${VERITY_WATCH_SCRIPT}`,
+    "Restart=on-failure",
+    "RestartSec=30",
+    "Nice=10",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
 }
 
 /**

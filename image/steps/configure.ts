@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../lib/abLayout.js";
+import { abBootOf, DATA_MOUNT, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, REBOOT_SCRIPT, rebootRequestUnits, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService, VERITY_WATCH_SCRIPT, verityWatchScript, verityWatchService } from "../lib/abLayout.js";
 import { usbUpdateRule, usbUpdateService } from "../lib/bundleUsbUnits.js";
 import { crypttab, fstab, type BootIds, initramfsGenerator, raspiFirmwareDefaults } from "../lib/bootConfig.js";
 import { exec } from "../lib/exec.js";
@@ -151,9 +151,11 @@ export const configureStep = defineStep({
       put(r, "etc/systemd/system/sovereign-reboot.service", reboot.service);
       put(r, REBOOT_SCRIPT.slice(1), reboot.script, 0o755);
       put(r, "etc/systemd/system/sovereign-trial-guard.service", trialGuardService(serviceEnvironment(ctx.board)));
+      put(r, VERITY_WATCH_SCRIPT.slice(1), verityWatchScript(abBootOf(ctx.board)), 0o755);
+      put(r, "etc/systemd/system/sovereign-verity-watch.service", verityWatchService());
       put(r, "etc/udev/rules.d/80-sovereign-usb-update.rules", usbUpdateRule());
       put(r, "etc/systemd/system/sovereign-usb-update.service", usbUpdateService(ctx.board));
-      units.push("sovereign-reboot.path", "sovereign-usb-update.service");
+      units.push("sovereign-reboot.path", "sovereign-usb-update.service", "sovereign-verity-watch.service");
     }
     if (ctx.options.statusTty) {
       const st = statusService(ctx.options.statusTty);

@@ -146,8 +146,9 @@ export class UpdateService {
       let dirty = false;
       if (givenUp && givenUp.slot !== booted) {
         const version = s.slots[givenUp.slot].version ?? "an unknown version";
-        this.rollback(s, booted, givenUp.slot, version, `slot ${givenUp.slot} (${version}) ${givenUp.reason} at boot: the initramfs gave it up and started slot ${booted}. Its disk holds changed blocks; the next update rewrites it.`);
-        this.o.audit({ type: "update.slot_given_up", actor: "system", subject: version, details: { slot: givenUp.slot, booted, reason: givenUp.reason } });
+        const who = givenUp.when === "running" ? "while it ran: the node gave it up and restarted into" : "at boot: the initramfs gave it up and started";
+        this.rollback(s, booted, givenUp.slot, version, `slot ${givenUp.slot} (${version}) ${givenUp.reason} ${who} slot ${booted}. Its disk holds changed blocks; the next update rewrites it.`);
+        this.o.audit({ type: "update.slot_given_up", actor: "system", subject: version, details: { slot: givenUp.slot, booted, reason: givenUp.reason, when: givenUp.when } });
         s.slots[booted] = { version: this.o.runningVersion, condition: "good", since: now };
         return true;
       }

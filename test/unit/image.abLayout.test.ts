@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { autobootTxt, BOOT_FAILURE_NOTE, parseBootFailureNote, systemdBoot, tryboot, withSlotRoot } from "../../core/bootSelection.js";
 import { findBoard } from "../../image/boards/registry.js";
-import { abBootOf, dataMountScript, dracutDataModule, emptyCpio, giveUpShell, verityInitramfsHook, verityOpenScript, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService } from "../../image/lib/abLayout.js";
+import { abBootOf, dataMountScript, dracutDataModule, emptyCpio, giveUpShell, verityInitramfsHook, verityOpenScript, NODE_ETC, NODE_ETC_LINKS, NODE_UNLOCK_CPIO, NODE_UNLOCK_HOME, NODE_UNLOCK_KEY_DIR, rebootRequestUnits, slotBytesFor, slotUdevRule, slotUpdateSettings, sshdHostKeysConf, SSH_HOST_KEY_DIR, STATE_PATHS, trialGuardService, verityWatchScript, verityWatchService } from "../../image/lib/abLayout.js";
 import { crypttab, dracutConf, fstab, kernelCmdline, loaderEntry } from "../../image/lib/bootConfig.js";
 import { minimumDiskBytes, MiB, placePartitions, sfdiskScript } from "../../image/lib/sfdisk.js";
 import { firstbootConfig, sovereignService } from "../../image/lib/units.js";
@@ -168,7 +168,7 @@ describe("A/B layout: units and scripts", () => {
     expect(uefi.status).toBe(1);
     expect(uefi.said).toBe("PANIC sovereign: slot b does not match its signed root hash; it is given up, and the next boot starts slot a");
     expect(uefi.entries).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
-    expect(uefi.note).toEqual({ slot: "b", reason: "does not match its signed root hash" });
+    expect(uefi.note).toEqual({ slot: "b", reason: "does not match its signed root hash", when: "boot" });
     // What the update service then reads: slot A is the one systemd-boot starts.
     expect(systemdBoot.inspect(new Map(uefi.entries.map((e) => [`loader/entries/${e}`, entry])))).toMatchObject({ committed: "a" });
     // A is an armed trial (tries left): still a fallback.
@@ -193,6 +193,62 @@ describe("A/B layout: units and scripts", () => {
     expect(piNo.autoboot).toBe(autobootTxt("b", "b", "a"));
     // Started by tryboot (B on trial, A committed): a plain reboot already goes back.
     expect(run(rpi4, "b", { "autoboot.txt": autobootTxt("a", "b") }).said).toContain("no fallback: slot b is on trial");
+  });
+
+  it("a block dm-verity finds changed while the node runs gives the committed slot up and reboots; with no fallback the node stays up", () => {
+    // The watcher runs for real with dmsetup, mount, systemctl and sleep swapped for scripts that log what they were asked.
+    const run = (entries: string[], statuses: string[]) => {
+      const dir = mkdtempSync(join(tmpdir(), "sov-veritywatch-"));
+      const esp = join(dir, "esp");
+      mkdirSync(join(esp, "loader/entries"), { recursive: true });
+      for (const e of entries) writeFileSync(join(esp, "loader/entries", e), "title x\n");
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      writeFileSync(join(dir, "statuses"), statuses.join("\n") + "\n");
+      const stub = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      // Each `dmsetup status` prints the next line; past the last one it fails, as with no such device.
+      stub("dmsetup", `n=$(cat ${dir}/n 2>/dev/null || echo 0); n=$((n + 1)); echo $n > ${dir}/n; line=$(sed -n "\${n}p" ${dir}/statuses); [ -n "$line" ] || exit 1; echo "$line"`);
+      stub("systemctl", `echo "systemctl $*" >> ${dir}/asked`);
+      for (const c of ["mount", "umount", "modprobe"]) stub(c, "exit 0");
+      // A watcher that never sees C would loop for ever: the fourth sleep ends it.
+      stub("sleep", `echo sleep >> ${dir}/slept; [ $(wc -l < ${dir}/slept) -lt 4 ] || kill -TERM $PPID`);
+      writeFileSync(join(dir, "cmdline"), "BOOT_IMAGE=/sovereign/b/vmlinuz root=/dev/mapper/sovslot sovereign.slot=b sovereign.roothash=ab ro\n");
+      const script = verityWatchScript(abBootOf(x86), { cmdline: join(dir, "cmdline"), kmsg: join(dir, "kmsg") });
+      const r = spawnSync("sh", ["-c", script], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, SOVEREIGN_BOOT_MNT: esp }, encoding: "utf8" });
+      const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), "utf8") : "");
+      const out = {
+        status: r.status, signal: r.signal, said: r.stdout.trim(), kmsg: read("kmsg").trim(), asked: read("asked").trim(), sleeps: read("slept").split("\n").filter(Boolean).length,
+        entries: readdirSync(join(esp, "loader/entries")).sort(),
+        note: existsSync(join(esp, BOOT_FAILURE_NOTE)) ? parseBootFailureNote(readFileSync(join(esp, BOOT_FAILURE_NOTE), "utf8")) : null,
+      };
+      rmSync(dir, { recursive: true, force: true });
+      return out;
+    };
+    const ok = "0 614400 verity V";
+    const bad = "0 614400 verity C";
+    const why = "had a block that does not match its signed root hash (dm-verity, on a read)";
+    // B committed, A a fallback: two quiet checks, then C.
+    const gaveUp = run(["sovereign-a.conf", "sovereign-b.conf"], [ok, ok, ok, bad]);
+    expect(gaveUp).toMatchObject({ status: 0, asked: "systemctl reboot", sleeps: 2, entries: ["sovereign-a.conf", "sovereign-b+0-1.conf"], note: { slot: "b", reason: why, when: "running" } });
+    expect(gaveUp.kmsg).toBe(`sovereign: slot b ${why}; it is given up, and the next boot starts slot a`);
+    // What the update service then reads: slot A is the one systemd-boot starts.
+    expect(systemdBoot.inspect(new Map(gaveUp.entries.map((e) => [`loader/entries/${e}`, "title x\n"])))).toMatchObject({ committed: "a" });
+    // A was given up (its trial failed): no reboot into the same blocks, the node keeps serving what it can.
+    const stays = run(["sovereign-a+0-3.conf", "sovereign-b.conf"], [ok, bad]);
+    expect(stays).toMatchObject({ status: 0, asked: "", entries: ["sovereign-a+0-3.conf", "sovereign-b.conf"], note: null });
+    expect(stays.kmsg).toBe(`sovereign: slot b ${why}; no fallback: slot a has no entry that was not given up`);
+    // B on trial: rebooted, and systemd-boot's count ends the trial; the entries are left to it.
+    const trial = run(["sovereign-a.conf", "sovereign-b+2-1.conf"], [ok, bad]);
+    expect(trial).toMatchObject({ status: 0, asked: "systemctl reboot", entries: ["sovereign-a.conf", "sovereign-b+2-1.conf"], note: null });
+    expect(trial.kmsg).toBe(`sovereign: slot b ${why}; no fallback: slot b is on trial; systemd-boot ends it`);
+    // Only V: it keeps watching and touches nothing.
+    const quiet = run(["sovereign-a.conf", "sovereign-b.conf"], Array<string>(10).fill(ok));
+    expect(quiet).toMatchObject({ signal: "SIGTERM", asked: "", sleeps: 4, entries: ["sovereign-a.conf", "sovereign-b.conf"], note: null });
+    // No verity device (a slot written before verity): it ends at once.
+    expect(run(["sovereign-a.conf", "sovereign-b.conf"], [])).toMatchObject({ status: 0, sleeps: 0, asked: "", note: null });
+    const unit = verityWatchService();
+    expect(unit).toContain("ConditionKernelCommandLine=sovereign.roothash");
+    expect(unit).toContain("ExecStart=/usr/local/sbin/sovereign-verity-watch");
   });
 
   it("tpm2 (dracut): the same mount, run by a unit in the systemd initrd after systemd-cryptsetup opened the data partition", () => {

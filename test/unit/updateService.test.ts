@@ -169,6 +169,23 @@ describe("update service", () => {
     expect(readdirSync(entries).sort()).toEqual(["sovereign-a.conf", "sovereign-b+3.conf"]);
   });
 
+  it("a committed slot the running node gave up (dm-verity found a changed block while it ran) is reported as such", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+    v1.restart("admin", () => undefined);
+    reboot("b");
+    service("0.2.0").markGood("system");
+    // What sovereign-verity-watch leaves (abLayout.ts verityWatchScript) before it reboots.
+    const entries = join(dir, "esp/loader/entries");
+    renameSync(join(entries, "sovereign-b.conf"), join(entries, "sovereign-b+0-1.conf"));
+    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=had a block that does not match its signed root hash (dm-verity, on a read)\nwhen=running\n");
+    reboot("a");
+    const st = service("0.1.0").status();
+    expect(st.rollback?.reason).toBe("slot b (0.2.0) had a block that does not match its signed root hash (dm-verity, on a read) while it ran: the node gave it up and restarted into slot a. Its disk holds changed blocks; the next update rewrites it.");
+    expect(st.slots.map((x) => [x.slot, x.version, x.condition])).toEqual([["a", "0.1.0", "good"], ["b", "0.2.0", "bad"]]);
+    expect(events.find((e) => e.type === "update.slot_given_up")?.details).toMatchObject({ slot: "b", booted: "a", when: "running" });
+  });
+
   it("a restart that comes straight back on the old slot is a rollback too", async () => {
     const v1 = service("0.1.0");
     await v1.apply(await bundle("0.2.0"), { via: "cli" });
