@@ -248,7 +248,8 @@ export const VERITY_WATCH_SCRIPT = "/usr/local/sbin/sovereign-verity-watch";
 export function verityWatchScript(boot: Pick<AbBoot, "method" | "partlabel">, o: { cmdline?: string; kmsg?: string; intervalSeconds?: number } = {}): string {
   return `#!/bin/sh
 # Sovereign A/B layout: give up the booted slot when dm-verity finds a changed block while it runs (image/lib/abLayout.ts).
-say() { echo "$*" > ${o.kmsg ?? "/dev/kmsg"} 2>/dev/null || true; echo "$*"; }
+# <3>: an error, so the console shows it under \`quiet\`.
+say() { echo "<3>$*" > ${o.kmsg ?? "/dev/kmsg"} 2>/dev/null || true; echo "$*"; }
 given_up() { say "$*"; sync; systemctl reboot; exit 0; }
 # A trial is rebooted, so its boot counting ends it; a committed slot with nothing to fall back to stays up.
 no_fallback() { say "$*"; [ -z "$trial" ] || { sync; systemctl reboot; }; exit 0; }

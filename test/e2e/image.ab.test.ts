@@ -344,8 +344,17 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
   }, 60 * 60_000);
 
   /** Flips one bit of a slot's ext4 superblock on the disk (what a bad block or a tamperer would change); returns the undo. */
-  const flipSlotByte = (label: string): (() => void) => {
-    const at = partition(disk, label).start + 1024 + 0x78;
+  const flipSlotByte = (label: string): (() => void) => flipByteAt(partition(disk, label).start + 1024 + 0x78);
+  /** Flips one bit in the first block of a file in a slot's ext4 (its place read with debugfs); returns the offset in the slot and the undo. */
+  const flipFileByte = (label: string, path: string): { inSlot: number; restore: () => void } => {
+    const fs = `${disk}?offset=${partition(disk, label).start}`;
+    const block = Number(run("debugfs", ["-R", `bmap ${path} 0`, fs]).trim().split("\n").pop());
+    const blockSize = Number(/Block size:\s+(\d+)/.exec(run("debugfs", ["-R", "stats", fs]))?.[1]);
+    if (!(block > 0 && blockSize > 0)) throw new Error(`debugfs found no block for ${path} in ${label}`);
+    const inSlot = block * blockSize + 100;
+    return { inSlot, restore: flipByteAt(partition(disk, label).start + inSlot) };
+  };
+  const flipByteAt = (at: number): (() => void) => {
     const fd = openSync(disk, "r+");
     const b = Buffer.alloc(1);
     readSync(fd, b, 0, 1, at);
@@ -425,6 +434,39 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     } finally {
       // The suite goes on from v2 on slot B: the byte and the entry put back as they were.
       restore();
+      if (bootPartitionDir(disk, "loader/entries").includes("sovereign-b+0-1.conf")) renameOnBootPartition(disk, "loader/entries/sovereign-b+0-1.conf", "sovereign-b.conf");
+    }
+  }, 60 * 60_000);
+
+  it("a block deep in the committed slot changed, read only once v2 runs: dm-verity reports it, the slot is given up while it runs, and v1 in slot A says why", async () => {
+    // The node's entry point in slot B: past the first MiB the initramfs reads, so that boot goes on and the node's
+    // start reads the changed block (an I/O error), which sovereign-verity-watch finds in dm-verity's status.
+    const flip = flipFileByte("sovereign-root-b", "/opt/sovereign/dist/appliance/cli/main.js");
+    try {
+      expect(flip.inSlot).toBeGreaterThan(1024 * 1024);
+      const t0 = Date.now();
+      const failed = await bootVm({ dir: out, disk, usbKey, accel, tag: "v2-changed-deep", forwardHttps: true });
+      try {
+        await rebooted(failed, "the watcher's reboot out of the changed slot", 15 * 60_000);
+      } finally {
+        await failed.powerdown(60_000);
+      }
+      const serial = readText(failed.serial0);
+      expect(serial).toMatch(/device-mapper: verity: .*data block \d+ is corrupted/);
+      expect(serial).toContain("sovereign: slot b had a block that does not match its signed root hash (dm-verity, on a read); it is given up, and the next boot starts slot a");
+      expect(bootPartitionDir(disk, "loader/entries").sort()).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
+      const vm = await boot("v1-fallback-deep");
+      try {
+        measured.changedDeepBlockToServingSeconds = Math.round((Date.now() - t0) / 1000);
+        const s = await status(vm);
+        expect(s).toMatchObject({ runningVersion: "0.9.1", bootedSlot: "a", rollback: { failedSlot: "b", failedVersion: "0.9.2" } });
+        expect(String((s.rollback as { reason?: string }).reason)).toContain("had a block that does not match its signed root hash (dm-verity, on a read) while it ran: the node gave it up and restarted into slot a");
+        measured.slotGivenUpWhileRunningReport = JSON.stringify(s.rollback);
+      } finally {
+        await vm.powerdown(120_000);
+      }
+    } finally {
+      flip.restore();
       if (bootPartitionDir(disk, "loader/entries").includes("sovereign-b+0-1.conf")) renameOnBootPartition(disk, "loader/entries/sovereign-b+0-1.conf", "sovereign-b.conf");
     }
   }, 60 * 60_000);

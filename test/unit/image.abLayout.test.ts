@@ -230,17 +230,17 @@ describe("A/B layout: units and scripts", () => {
     // B committed, A a fallback: two quiet checks, then C.
     const gaveUp = run(["sovereign-a.conf", "sovereign-b.conf"], [ok, ok, ok, bad]);
     expect(gaveUp).toMatchObject({ status: 0, asked: "systemctl reboot", sleeps: 2, entries: ["sovereign-a.conf", "sovereign-b+0-1.conf"], note: { slot: "b", reason: why, when: "running" } });
-    expect(gaveUp.kmsg).toBe(`sovereign: slot b ${why}; it is given up, and the next boot starts slot a`);
+    expect(gaveUp.kmsg).toBe(`<3>sovereign: slot b ${why}; it is given up, and the next boot starts slot a`);
     // What the update service then reads: slot A is the one systemd-boot starts.
     expect(systemdBoot.inspect(new Map(gaveUp.entries.map((e) => [`loader/entries/${e}`, "title x\n"])))).toMatchObject({ committed: "a" });
     // A was given up (its trial failed): no reboot into the same blocks, the node keeps serving what it can.
     const stays = run(["sovereign-a+0-3.conf", "sovereign-b.conf"], [ok, bad]);
     expect(stays).toMatchObject({ status: 0, asked: "", entries: ["sovereign-a+0-3.conf", "sovereign-b.conf"], note: null });
-    expect(stays.kmsg).toBe(`sovereign: slot b ${why}; no fallback: slot a has no entry that was not given up`);
+    expect(stays.kmsg).toBe(`<3>sovereign: slot b ${why}; no fallback: slot a has no entry that was not given up`);
     // B on trial: rebooted, and systemd-boot's count ends the trial; the entries are left to it.
     const trial = run(["sovereign-a.conf", "sovereign-b+2-1.conf"], [ok, bad]);
     expect(trial).toMatchObject({ status: 0, asked: "systemctl reboot", entries: ["sovereign-a.conf", "sovereign-b+2-1.conf"], note: null });
-    expect(trial.kmsg).toBe(`sovereign: slot b ${why}; no fallback: slot b is on trial; systemd-boot ends it`);
+    expect(trial.kmsg).toBe(`<3>sovereign: slot b ${why}; no fallback: slot b is on trial; systemd-boot ends it`);
     // Only V: it keeps watching and touches nothing.
     const quiet = run(["sovereign-a.conf", "sovereign-b.conf"], Array<string>(10).fill(ok));
     expect(quiet).toMatchObject({ signal: "SIGTERM", asked: "", sleeps: 4, entries: ["sovereign-a.conf", "sovereign-b.conf"], note: null });
