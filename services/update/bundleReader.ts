@@ -1,12 +1,12 @@
 import { createHash, type Hash } from "node:crypto";
-import { open, type FileHandle } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import { headerLength, parseEnvelope, PREAMBLE_BYTES, storedSha256Of, storedSizeOf, verifyEnvelope, type BundleEnvelope, type BundleManifest, type BundlePart, type VerifyPolicy } from "./bundleFormat.js";
+import { headerLength, parseEnvelope, PREAMBLE_BYTES, storedSizeOf, verifyEnvelope, type BundleEnvelope, type BundleManifest, type BundlePart, type VerifyPolicy } from "./bundleFormat.js";
 
 export type ProgressPhase = "verify" | "write" | "readback";
 /**
- * Bytes done and in all of a phase: "verify" counts the bundle's stored bytes read, "write" and "readback" the
- * bytes written to (and read back from) the slot, which for a compressed part are more than it stores.
+ * Bytes done and in all of a phase: "verify" and "write" count the bytes the parts unpack to (what goes to the
+ * slot, more than a compressed part stores), "readback" the bytes read back from the slot.
  */
 export type OnProgress = (phase: ProgressPhase, doneBytes: number, totalBytes: number) => void;
 
@@ -74,36 +74,4 @@ export async function hashStoredPart(fh: FileHandle, bundle: OpenedBundle, part:
   const hash = createHash("sha256");
   for await (const _ of storedChunks(fh, bundle, part, hash, onChunk));
   return hash.digest("hex");
-}
-
-/**
- * The verify pass: header checks, then every part hashed against the signed
- * manifest. Nothing is written anywhere. Returns the verified manifest.
- */
-export async function verifyBundleFile(path: string, policy: VerifyPolicy, onProgress?: OnProgress): Promise<OpenedBundle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (err) {
-    throw new SovereignError("UPDATE_BUNDLE_MALFORMED", `Cannot read the bundle ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}.`, { hint: "Check the path." });
-  }
-  try {
-    const bundle = await openBundle(fh, policy);
-    const total = bundle.manifest.parts.reduce((s, p) => s + storedSizeOf(p), 0);
-    let done = 0;
-    for (const part of bundle.manifest.parts) {
-      const got = await hashStoredPart(fh, bundle, part, (b) => {
-        done += b;
-        onProgress?.("verify", done, total);
-      });
-      // A compressed part is checked as stored; what it unpacks to is checked while writing (slotWriter.ts).
-      const expected = storedSha256Of(part);
-      if (got !== expected) {
-        throw new SovereignError("UPDATE_PART_CORRUPT", `Part ${part.name} of the bundle does not match its signed sha256.`, { details: { part: part.name, expected, actual: got } });
-      }
-    }
-    return bundle;
-  } finally {
-    await fh.close();
-  }
 }

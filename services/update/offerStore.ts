@@ -5,7 +5,8 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { compareVersions } from "../../core/compareVersions.js";
 import type { BundleManifest } from "./bundleFormat.js";
-import { readBundleHead, verifyBundleFile } from "./bundleReader.js";
+import { readBundleHead } from "./bundleReader.js";
+import { verifyBundleFile } from "./verifyBundleFile.js";
 
 /**
  * What a node tells its core peers about a bundle it shares: enough to

@@ -6,7 +6,8 @@ import { canonicalJson } from "../../core/canonicalJson.js";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { BOOT_IMAGE_PART, storedSha256Of } from "../../core/updateBundle.js";
 import type { BundleManifest, BundlePart, VerifyPolicy } from "./bundleFormat.js";
-import { openBundle, verifyBundleFile, type OnProgress, type OpenedBundle } from "./bundleReader.js";
+import { openBundle, type OnProgress, type OpenedBundle } from "./bundleReader.js";
+import { verifyBundleFile } from "./verifyBundleFile.js";
 import { copyPart, type PartCopy } from "./copyPart.js";
 
 /** Where one slot's parts go: its root device (or file), and its boot partition device or the directory that receives its boot files. */
@@ -127,15 +128,15 @@ async function writeBootFile(fh: FileHandle, bundle: OpenedBundle, part: BundleP
 
 /**
  * Verify pass, then write pass: the bundle is read twice and never copied.
- * The first pass checks the header and hashes every part as stored without
- * touching the slot. The second streams the parts into the slot (gunzipped
+ * The first pass (verifyBundleFile) checks the header, hashes every part as
+ * stored and unpacks the compressed ones to nowhere, without touching the slot. The second streams the parts into the slot (gunzipped
  * where stored compressed) while hashing them again, stored and written:
  * the root onto the slot's device and, when the slot has its own boot
  * partition (Raspberry Pi A/B), boot.vfat onto that; other boot parts become
  * files in the slot's boot directory. If any part reads differently from the
  * first pass (the file changed, or the medium returns other bytes), or a
- * device reads back differently, it throws UPDATE_WRITE_MISMATCH; a signed
- * compressed part that does not unpack to its size and sha256 throws
+ * device reads back differently, it throws UPDATE_WRITE_MISMATCH; a
+ * compressed part that unpacks differently than in the first pass throws
  * UPDATE_PART_UNPACK_FAILED after at most its size went to the device. Either
  * way the caller never marks the slot bootable.
  */

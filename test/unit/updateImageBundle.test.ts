@@ -7,7 +7,7 @@ import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { bundleInputsFor } from "../../image/bundle.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { resolveBoard } from "../../image/pipeline.js";
-import { verifyBundleFile } from "../../services/update/bundleReader.js";
+import { verifyBundleFile } from "../../services/update/verifyBundleFile.js";
 import { requireTools } from "../helpers/requireTool.js";
 
 let work: string;

@@ -217,7 +217,7 @@ describe("update service", () => {
 });
 
 describe("a signed bundle whose gzip root unpacks to more than its signed size", () => {
-  it("fails while writing: slot B is recorded incomplete (written up to the part's size at most), no entry is armed, and the status says why", async () => {
+  it("is refused by the verify pass: slot B and the boot partition untouched, and the status says why", async () => {
     const KiB = 1024;
     const root = Buffer.alloc(1024 * KiB, "sovereign ");
     const bomb = join(dir, "bomb.sovupdate");
@@ -226,20 +226,33 @@ describe("a signed bundle whose gzip root unpacks to more than its signed size",
       { name: "rootfs.ext4", target: "root", stored: gzipSync(root), encoding: "gzip", size: 256 * KiB, sha256: createHash("sha256").update(root.subarray(0, 256 * KiB)).digest("hex") },
       { name: "vmlinuz", target: "boot", stored: Buffer.from("kernel 0.2.0") },
     ], key);
-    const before = readFileSync(join(dir, "slot-b"));
+    const before = sha(join(dir, "slot-b"));
     const v1 = service("0.1.0");
-    await expect(v1.apply(bomb, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_UNPACK_FAILED" });
-    // What it leaves: slot B may hold up to the part's 256 KiB; not a byte past it, and no boot files.
-    expect(readFileSync(join(dir, "slot-b")).subarray(256 * KiB).equals(before.subarray(256 * KiB))).toBe(true);
+    await expect(v1.apply(bomb, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_UNPACK_FAILED", message: expect.stringContaining("unpacks to more than its signed 262144 bytes. Nothing was written.") });
+    expect(sha(join(dir, "slot-b"))).toBe(before);
     expect(readdirSync(join(dir, "esp"))).toEqual(["loader"]);
     expect(readdirSync(join(dir, "esp/loader/entries"))).toEqual(["sovereign-a.conf"]);
     const st = v1.status();
-    expect(st.lastResult).toMatchObject({ outcome: "failed", code: "UPDATE_PART_UNPACK_FAILED", message: expect.stringContaining("was not marked bootable") });
-    expect(st.slots.map((s) => [s.slot, s.condition])).toEqual([["a", "good"], ["b", "incomplete"]]);
+    expect(st.lastResult).toMatchObject({ outcome: "refused", code: "UPDATE_PART_UNPACK_FAILED" });
+    expect(st.slots.map((s) => [s.slot, s.condition])).toEqual([["a", "good"], ["b", "unknown"]]);
     expect(st.pending).toBeNull();
-    expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.failed"]);
+    expect(events.map((e) => e.type)).toEqual(["update.attempt", "update.refused"]);
     expect(() => v1.restart(null, () => undefined)).toThrow(/no verified update/);
-    // The next good bundle rewrites the slot whole.
+    // One that unpacks to fewer bytes than signed, or to other bytes, is refused the same way.
+    const short = join(dir, "short.sovupdate");
+    handBundle(short, { version: "0.2.0", board: "x86_64-uefi" }, [
+      { name: "rootfs.ext4", target: "root", stored: gzipSync(root.subarray(0, 100 * KiB)), encoding: "gzip", size: 256 * KiB, sha256: createHash("sha256").update(root.subarray(0, 256 * KiB)).digest("hex") },
+      { name: "vmlinuz", target: "boot", stored: Buffer.from("kernel 0.2.0") },
+    ], key);
+    await expect(v1.apply(short, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_UNPACK_FAILED", message: expect.stringContaining("short of its signed") });
+    const other = join(dir, "other.sovupdate");
+    handBundle(other, { version: "0.2.0", board: "x86_64-uefi" }, [
+      { name: "rootfs.ext4", target: "root", stored: gzipSync(root.subarray(0, 256 * KiB)), encoding: "gzip", size: 256 * KiB, sha256: "00".repeat(32) },
+      { name: "vmlinuz", target: "boot", stored: Buffer.from("kernel 0.2.0") },
+    ], key);
+    await expect(v1.apply(other, { via: "cli" })).rejects.toMatchObject({ code: "UPDATE_PART_UNPACK_FAILED", message: expect.stringContaining("other bytes than its signed sha256") });
+    expect(sha(join(dir, "slot-b"))).toBe(before);
+    // The next good bundle is written.
     await v1.apply(await bundle("0.2.0"), { via: "cli" });
     expect(v1.status().slots.find((s) => s.slot === "b")?.condition).toBe("written");
   });
