@@ -153,7 +153,10 @@ export class UpdateService {
         return true;
       }
       const mine = s.slots[booted];
-      if (mine.version !== this.o.runningVersion) {
+      // A slot recorded bad, written or incomplete that boots anyway (the boot loader's last resort once the other
+      // slot ran out of tries) runs this version now: it is what serves, so it is not shown as bad.
+      const stale = mine.condition !== "good" && mine.condition !== "trial";
+      if (mine.version !== this.o.runningVersion || stale) {
         s.slots[booted] = { version: this.o.runningVersion, condition: mine.condition === "trial" ? "trial" : "good", since: now };
         dirty = true;
       }

@@ -186,6 +186,23 @@ describe("update service", () => {
     expect(events.find((e) => e.type === "update.slot_given_up")?.details).toMatchObject({ slot: "b", booted: "a", when: "running" });
   });
 
+  it("a slot given up that boots again anyway (the other slot's trial out of tries) is shown as what runs, not as bad", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+    v1.restart("admin", () => undefined);
+    reboot("b");
+    service("0.2.0").markGood("system");
+    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
+    reboot("a");
+    expect(service("0.1.0").status().slots.map((x) => [x.slot, x.condition])).toEqual([["a", "good"], ["b", "bad"]]);
+    // B, given up, is what the boot loader starts next, and 0.2.0 runs from it.
+    reboot("b");
+    const st = service("0.2.0").status();
+    expect(st.slots.map((x) => [x.slot, x.version, x.condition, x.booted])).toEqual([["a", "0.1.0", "good", false], ["b", "0.2.0", "good", true]]);
+    // The rollback that gave it up stays on record.
+    expect(st.rollback).toMatchObject({ failedSlot: "b", failedVersion: "0.2.0" });
+  });
+
   it("a restart that comes straight back on the old slot is a rollback too", async () => {
     const v1 = service("0.1.0");
     await v1.apply(await bundle("0.2.0"), { via: "cli" });
