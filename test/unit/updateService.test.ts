@@ -65,6 +65,23 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * v2 applied to slot B and committed, then given up as the initramfs or the verity watcher does: B's entry out of
+ * tries and `note` on the boot partition; the machine reboots into slot A. Returns the entries directory.
+ */
+async function givenUpV2(note: string): Promise<string> {
+  const v1 = service("0.1.0");
+  await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
+  v1.restart("admin", () => undefined);
+  reboot("b");
+  service("0.2.0").markGood("system");
+  const entries = join(dir, "esp/loader/entries");
+  renameSync(join(entries, "sovereign-b.conf"), join(entries, "sovereign-b+0-1.conf"));
+  writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), note);
+  reboot("a");
+  return entries;
+}
+
 describe("update service", () => {
   it("does not call a trial committed when the boot partition does not show the commit (not mounted where the node looks)", async () => {
     const v1 = service("0.1.0");
@@ -143,16 +160,8 @@ describe("update service", () => {
   });
 
   it("a committed slot the initramfs gave up (it did not verify) is recorded once as bad, its note removed, and the next update rewrites it", async () => {
-    const v1 = service("0.1.0");
-    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
-    v1.restart("admin", () => undefined);
-    reboot("b");
-    service("0.2.0").markGood("system");
     // Slot B's blocks changed on the disk: the initramfs marked its entry as out of tries, left its note and rebooted.
-    const entries = join(dir, "esp/loader/entries");
-    renameSync(join(entries, "sovereign-b.conf"), join(entries, "sovereign-b+0-1.conf"));
-    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
-    reboot("a");
+    const entries = await givenUpV2("slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
     const back = service("0.1.0");
     let st = back.status();
     expect(st.rollback).toMatchObject({ failedVersion: "0.2.0", failedSlot: "b" });
@@ -170,16 +179,8 @@ describe("update service", () => {
   });
 
   it("a committed slot the running node gave up (dm-verity found a changed block while it ran) is reported as such", async () => {
-    const v1 = service("0.1.0");
-    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
-    v1.restart("admin", () => undefined);
-    reboot("b");
-    service("0.2.0").markGood("system");
     // What sovereign-verity-watch leaves (abLayout.ts verityWatchScript) before it reboots.
-    const entries = join(dir, "esp/loader/entries");
-    renameSync(join(entries, "sovereign-b.conf"), join(entries, "sovereign-b+0-1.conf"));
-    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=had a block that does not match its signed root hash (dm-verity, on a read)\nwhen=running\n");
-    reboot("a");
+    await givenUpV2("slot=b\nreason=had a block that does not match its signed root hash (dm-verity, on a read)\nwhen=running\n");
     const st = service("0.1.0").status();
     expect(st.rollback?.reason).toBe("slot b (0.2.0) had a block that does not match its signed root hash (dm-verity, on a read) while it ran: the node gave it up and restarted into slot a. Its disk holds changed blocks; the next update rewrites it.");
     expect(st.slots.map((x) => [x.slot, x.version, x.condition])).toEqual([["a", "0.1.0", "good"], ["b", "0.2.0", "bad"]]);
@@ -187,13 +188,7 @@ describe("update service", () => {
   });
 
   it("a slot given up that boots again anyway (the other slot's trial out of tries) is shown as what runs, not as bad", async () => {
-    const v1 = service("0.1.0");
-    await v1.apply(await bundle("0.2.0"), { via: "cli", actor: "admin" });
-    v1.restart("admin", () => undefined);
-    reboot("b");
-    service("0.2.0").markGood("system");
-    writeFileSync(join(dir, "esp", BOOT_FAILURE_NOTE), "slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
-    reboot("a");
+    await givenUpV2("slot=b\nreason=does not match its signed root hash (dm-verity refused its first blocks)\n");
     expect(service("0.1.0").status().slots.map((x) => [x.slot, x.condition])).toEqual([["a", "good"], ["b", "bad"]]);
     // B, given up, is what the boot loader starts next, and 0.2.0 runs from it.
     reboot("b");
