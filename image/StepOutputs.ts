@@ -35,6 +35,21 @@ export interface RuntimeInstalled {
   nodeModules: string[];
 }
 
+/** llama-addon: the board's llama.cpp build in /opt/sovereign, and how it was tried there. */
+export interface LlamaAddonBuilt {
+  /** The board profile's llamaCpu title and flags. */
+  cpu: string;
+  isa: readonly string[];
+  /** The stripped addon's size. */
+  bytes: number;
+  /** Compile time, or the cache's few seconds. */
+  buildSeconds: number;
+  /** The CPU it was loaded on in the rootfs (qemu-user's model, or "host"); null when not tried. */
+  ranAs: string | null;
+  /** Tokens generated there with the smallest --model; null without one. */
+  generatedTokens: number | null;
+}
+
 /** configure: the identifiers chosen before anything is encrypted, so crypttab, fstab and the initramfs can name them. */
 export interface Configured {
   ids: BootIds;
@@ -109,6 +124,7 @@ export interface StepOutputs {
   packages: void;
   /** The CUDA llama.cpp runner (jetson-orin with --l4t), in /opt/sovereign's node-llama-cpp local builds. */
   "cuda-runner": void;
+  "llama-addon": LlamaAddonBuilt;
   configure: Configured;
   models: ModelsInstalled;
   "kernel-modules": void;

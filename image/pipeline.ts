@@ -19,6 +19,7 @@ import { cudaRunnerStep } from "./steps/cudaRunner.js";
 import { dataImageStep } from "./steps/dataImage.js";
 import { encryptStep } from "./steps/encrypt.js";
 import { initramfsStep } from "./steps/initramfs.js";
+import { llamaAddonStep } from "./steps/llamaAddon.js";
 import { kernelModulesStep } from "./steps/kernelModules.js";
 import { keysStep } from "./steps/keys.js";
 import { manifestStep } from "./steps/manifest.js";
@@ -57,6 +58,7 @@ const build: StepList<StepName> = new StepList<never>()
   .then(runtimeStep)
   .then(packagesStep)
   .then(cudaRunnerStep)
+  .then(llamaAddonStep)
   .then(configureStep)
   .then(modelsStep)
   .then(kernelModulesStep)

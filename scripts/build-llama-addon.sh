@@ -13,10 +13,15 @@
 # busy-looping process kept 30 (see scripts/patches/README.md).
 #
 # Usage: scripts/build-llama-addon.sh [--print-dir|--remove]
+#        scripts/build-llama-addon.sh --arch x64|arm64 --isa "FLAGS" --out DIR
 #   --print-dir  print the install directory and exit.
 #   --remove     remove the installed local build (node-llama-cpp falls back to its prebuilt).
+#   --arch, --isa, --out  the image builder's form (image/steps/llamaAddon.ts): a build for a board's CPU,
+#                written to DIR instead of node_modules; --isa holds the ggml cmake flags (its board profile's
+#                llama.isa), arm64 from an x64 host is cross-compiled with Debian's aarch64-linux-gnu-g++.
 # Env: LLAMA_ADDON_JOBS (default: nproc), LLAMA_ADDON_NICE (default 10).
-# Takes about 4 minutes on 2 cores; the build tree is kept in .cache/llama-addon.
+# Takes about 4 minutes on 2 cores; the build tree is kept in .cache/llama-addon, one per architecture,
+# instruction sets and patches, and builds of one tree wait for each other (flock).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 nlc="$root/node_modules/node-llama-cpp"
@@ -27,16 +32,40 @@ if [[ ! -f "$bundle" ]]; then
   exit 2
 fi
 case "$(uname -m)" in
-  x86_64) arch=x64 ;;
-  aarch64) arch=arm64 ;;
+  x86_64) hostArch=x64 ;;
+  aarch64) hostArch=arm64 ;;
   *) echo "build-llama-addon: unsupported machine $(uname -m)" >&2; exit 2 ;;
 esac
-install="$llamaDir/localBuilds/linux-$arch"
-if [[ "${1:-}" == "--print-dir" ]]; then echo "$install"; exit 0; fi
-if [[ "${1:-}" == "--remove" ]]; then rm -rf "$install"; echo "removed $install"; exit 0; fi
+arch="$hostArch"
+isa=""
+install=""
+mode=build
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --print-dir) mode=print ;;
+    --remove) mode=remove ;;
+    --arch) arch="${2:?--arch needs x64 or arm64}"; shift ;;
+    --isa) isa="${2:?--isa needs the ggml cmake flags}"; shift ;;
+    --out) install="${2:?--out needs a directory}"; shift ;;
+    *) echo "build-llama-addon: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$arch" == x64 || "$arch" == arm64 ]] || { echo "build-llama-addon: --arch is x64 or arm64, not $arch" >&2; exit 2; }
+install="${install:-$llamaDir/localBuilds/linux-$arch}"
+if [[ "$mode" == print ]]; then echo "$install"; exit 0; fi
+if [[ "$mode" == remove ]]; then rm -rf "$install"; echo "removed $install"; exit 0; fi
 
-for tool in cmake g++ git patch; do
-  command -v "$tool" >/dev/null || { echo "build-llama-addon: $tool not found (apt-get install cmake g++ git patch)" >&2; exit 2; }
+cross=()
+tools=(cmake g++ git patch flock)
+if [[ "$arch" != "$hostArch" ]]; then
+  [[ "$hostArch-$arch" == x64-arm64 ]] || { echo "build-llama-addon: no cross toolchain from $hostArch to $arch" >&2; exit 2; }
+  # node-llama-cpp's own toolchain file: Debian's aarch64-linux-gnu-gcc and -g++.
+  cross=(-DCMAKE_TOOLCHAIN_FILE=toolchains/linux.host-x64.target-arm64.cmake)  # made absolute below, under $src
+  tools+=(aarch64-linux-gnu-g++)
+fi
+for tool in "${tools[@]}"; do
+  command -v "$tool" >/dev/null || { echo "build-llama-addon: $tool not found (apt-get install cmake g++ git patch util-linux g++-aarch64-linux-gnu)" >&2; exit 2; }
 done
 nodeInclude="$(node -p 'require("path").join(process.execPath, "../../include/node")')"
 [[ -f "$nodeInclude/node_api.h" ]] || nodeInclude=/usr/include/node
@@ -44,7 +73,20 @@ nodeInclude="$(node -p 'require("path").join(process.execPath, "../../include/no
 
 tag="$(node -p 'require(process.argv[1]).tag' "$llamaDir/llama.cpp.info.json")"
 patchSum="$(cat "$root/scripts/patches/node-llama-cpp-threadpool.patch" "$llamaDir"/patches/*.diff | sha256sum | cut -c1-12)"
-base="$root/.cache/llama-addon/$tag-$arch-$patchSum"
+if [[ -n "$isa" ]]; then
+  read -r -a llama_isa_flags <<< "$isa"
+  if [[ "$arch" != "$hostArch" && " $isa " == *" -DGGML_NATIVE=ON "* ]]; then
+    echo "build-llama-addon: GGML_NATIVE=ON tunes to the machine that builds; a cross build names its CPU's flags" >&2; exit 2
+  fi
+else
+  source "$root/scripts/llama-isa.sh"
+fi
+isaSum="$(printf '%s\n' "${llama_isa_flags[@]}" | sha256sum | cut -c1-8)"
+base="$root/.cache/llama-addon/$tag-$arch-$isaSum-$patchSum"
+mkdir -p "$base"
+# Two image builds for boards of one CPU (the side lane's arm64 and rpi4) share this tree: one builds, the other waits.
+exec 9>"$base/.lock"
+flock 9
 src="$base/src"
 if [[ ! -f "$src/.ready" ]]; then
   rm -rf "$src"
@@ -59,13 +101,13 @@ if [[ ! -f "$src/.ready" ]]; then
   touch "$src/.ready"
 fi
 
-source "$root/scripts/llama-isa.sh"
+[[ ${#cross[@]} -eq 0 ]] || cross=("${cross[0]/=toolchains/=$src/toolchains}")
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 # CMakeLists.txt runs `node -p "require('node-addon-api')"` from the source tree: point it at ours.
 NODE_PATH="$root/node_modules" nice -n "${LLAMA_ADDON_NICE:-10}" cmake -S "$src" -B "$base/build" "${gen[@]}" \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_INC="$nodeInclude" \
-  -DNLC_CURRENT_PLATFORM="linux-$arch" -DNLC_TARGET_PLATFORM="linux-$arch" -DNLC_VARIANT="$tag" -DGGML_BUILD_NUMBER=1 \
+  -DNLC_CURRENT_PLATFORM="linux-$hostArch" -DNLC_TARGET_PLATFORM="linux-$arch" "${cross[@]}" -DNLC_VARIANT="$tag" -DGGML_BUILD_NUMBER=1 \
   -DBUILD_SHARED_LIBS=OFF "${llama_isa_flags[@]}" -DGGML_OPENMP=OFF -DGGML_BACKEND_DL=OFF -DGGML_CCACHE=OFF \
   -DGGML_METAL=OFF -DGGML_CUDA=OFF -DGGML_VULKAN=OFF \
   -DLLAMA_CURL=OFF -DLLAMA_HTTPLIB=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_BORINGSSL=OFF >&2

@@ -28,6 +28,49 @@ const GGML_CPU_FLAGS: Record<string, readonly string[]> = {
 /** Options that say nothing about the instruction set (kept ON without a requirement). */
 const NEUTRAL = new Set(["GGML_NATIVE"]);
 
+/**
+ * Arm: GGML_CPU_ARM_ARCH is passed to the compiler as -march. What each base level lets GCC emit, as
+ * /proc/cpuinfo's Features name it (Armv8.1 makes LSE atomics, RDMA and CRC32 mandatory; GCC emits
+ * LSE atomics for std::atomic from 8.1 up, which a Cortex-A72 lacks), and what each +extension adds.
+ * A level or extension not listed here cannot be checked.
+ */
+const ARM_LEVELS: Record<string, readonly string[]> = {
+  "armv8-a": ["fp", "asimd"],
+  "armv8.1-a": ["fp", "asimd", "atomics", "asimdrdm", "crc32"],
+  "armv8.2-a": ["fp", "asimd", "atomics", "asimdrdm", "crc32"],
+};
+const ARM_EXTENSIONS: Record<string, readonly string[]> = {
+  crc: ["crc32"],
+  lse: ["atomics"],
+  rdma: ["asimdrdm"],
+  crypto: ["aes", "pmull", "sha1", "sha2"],
+  aes: ["aes", "pmull"],
+  sha2: ["sha1", "sha2"],
+  fp16: ["fphp", "asimdhp"],
+  dotprod: ["asimddp"],
+  i8mm: ["i8mm"],
+  bf16: ["bf16"],
+  sve: ["sve"],
+  sve2: ["sve2"],
+};
+
+/** The Features an -march string needs, or what in it is not known. */
+export function armArchNeeds(march: string): { needs: string[]; unknown: string[] } {
+  const [level = "", ...extensions] = march.split("+");
+  const base = ARM_LEVELS[level];
+  if (!base) return { needs: [], unknown: [`GGML_CPU_ARM_ARCH=${march} (level ${level})`] };
+  const needs = new Set(base);
+  const unknown: string[] = [];
+  for (const ext of extensions) {
+    // "+nofoo" only takes away: nothing to check.
+    if (ext.startsWith("no")) continue;
+    const flags = ARM_EXTENSIONS[ext];
+    if (flags) for (const f of flags) needs.add(f);
+    else unknown.push(`GGML_CPU_ARM_ARCH=${march} (+${ext})`);
+  }
+  return { needs: [...needs], unknown };
+}
+
 export interface BuildIsa {
   /** CPU flags the build needs, sorted. */
   needs: string[];
@@ -49,6 +92,12 @@ export function parseBuildIsa(text: string): BuildIsa {
       continue;
     }
     const opt = /^-D(GGML_[A-Z0-9_]+)=(\S+)$/.exec(line);
+    if (opt?.[1] === "GGML_CPU_ARM_ARCH") {
+      const arm = armArchNeeds(opt[2] ?? "");
+      for (const f of arm.needs) needs.add(f);
+      unknown.push(...arm.unknown);
+      continue;
+    }
     if (!opt || !/^(ON|1|TRUE|YES)$/i.test(opt[2] ?? "")) continue;
     const name = opt[1] ?? "";
     if (name === "GGML_NATIVE") native = true;

@@ -25,6 +25,8 @@ export const jetsonOrin: BoardProfile = {
     keyboard: ["usbhid", "hid_generic"],
     network: ["r8169"],
   },
+  // Cortex-A78AE: Armv8.2 with dotprod and fp16 as the A76 (qemu has no A78: the A76 is its closest core).
+  llamaCpu: { title: "Cortex-A78AE (Armv8.2-A, dotprod, fp16)", isa: ["-DGGML_NATIVE=OFF", "-DGGML_CPU_ARM_ARCH=armv8.2-a+dotprod+fp16"], qemuCpu: "cortex-a76" },
   notes: [
     "boots as a generic arm64 UEFI disk (USB or NVMe)",
     "CUDA offload only with the opt-in NVIDIA L4T layer (--l4t with a BSP directory or a 'deb …' apt line): the cuda-runner step then builds llama.cpp with CUDA; without it inference is CPU-only, and says so",

@@ -32,5 +32,7 @@ export const rpi4: BoardProfile = {
     keyboard: ["usbhid", "hid_generic"],
     network: ["genet", "broadcom"],
   },
+  // Cortex-A72: Armv8.0 with NEON, no dot product, no LSE atomics.
+  llamaCpu: { title: "Cortex-A72 (Armv8-A)", isa: ["-DGGML_NATIVE=OFF", "-DGGML_CPU_ARM_ARCH=armv8-a"], qemuCpu: "cortex-a72" },
   notes: ["CPU inference; Adiantum disk encryption (no AES instructions)"],
 };

@@ -33,5 +33,7 @@ export const rpi5: BoardProfile = {
     keyboard: ["usbhid", "hid_generic"],
     network: ["macb", "broadcom"],
   },
+  // Cortex-A76: Armv8.2 with the dot product and half-precision instructions llama.cpp's Q4/Q8 kernels use.
+  llamaCpu: { title: "Cortex-A76 (Armv8.2-A, dotprod, fp16)", isa: ["-DGGML_NATIVE=OFF", "-DGGML_CPU_ARM_ARCH=armv8.2-a+dotprod+fp16"], qemuCpu: "cortex-a76" },
   notes: ["CPU inference; kernel from trixie-backports (>= 6.17), EEPROM bootloader"],
 };

@@ -90,6 +90,17 @@ export const boardProfileSchema = z
       keyboard: z.array(moduleName),
       network: z.array(moduleName),
     }),
+    /**
+     * The CPU the image's llama.cpp build (node-llama-cpp's addon with our thread-pool patch, issue 19) is
+     * compiled for: ggml's cmake flags, written beside the build as `sovereign-isa` for the runner's check
+     * (hardware/llamaLocalBuild.ts), and for arm64 the qemu-user CPU model the build is tried on while the
+     * image is made (`-cpu`: the board's own core, or the closest qemu has).
+     */
+    llamaCpu: z.object({
+      title: z.string().min(1),
+      isa: z.array(z.string().regex(/^-DGGML_[A-Z0-9_]+=[A-Za-z0-9.+_-]+$/, "a ggml cmake flag, e.g. -DGGML_AVX2=ON")).min(1),
+      qemuCpu: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    }),
     /** Notes the `image boards` table shows (GPU support, opt-in layers). */
     notes: z.array(z.string()),
     /** Optional vendor layer (Jetson L4T): never fetched by default. */
@@ -103,6 +114,8 @@ export const boardProfileSchema = z
   .refine((b) => b.boot.kind !== "raspberrypi" || b.packages.firmware.includes("raspi-firmware"), { message: "Raspberry Pi boards need raspi-firmware", path: ["packages", "firmware"] })
   .refine((b) => b.boot.kind !== "raspberrypi" || b.components.includes("non-free-firmware"), { message: "raspi-firmware is in non-free-firmware", path: ["components"] })
   .refine((b) => !b.luks.cipher.includes("adiantum") || b.luks.keySize === 256, { message: "Adiantum takes a 256-bit key", path: ["luks", "keySize"] })
+  .refine((b) => !b.llamaCpu.isa.includes("-DGGML_NATIVE=ON"), { message: "a board's llama.cpp build names its CPU's flags: GGML_NATIVE tunes to the build host", path: ["llamaCpu", "isa"] })
+  .refine((b) => (b.arch === "arm64") === b.llamaCpu.isa.some((f) => f.startsWith("-DGGML_CPU_ARM_ARCH=")), { message: "arm64 boards (and only they) name GGML_CPU_ARM_ARCH", path: ["llamaCpu", "isa"] })
   .refine((b) => b.arch === "amd64" || !b.unlock.includes("tpm2"), { message: "tpm2 unlock is offered on x86 only", path: ["unlock"] })
   .refine((b) => Object.values(b.fromSuite).every((s) => b.extraSuites.includes(s)), { message: "fromSuite names a suite that extraSuites does not add", path: ["fromSuite"] });
 

@@ -36,5 +36,14 @@ export const x86_64: BoardProfile = {
     keyboard: ["usbhid", "hid_generic", "atkbd"],
     network: ["e1000e", "igb", "igc", "r8169", "virtio_net"],
   },
-  notes: ["CPU inference (llama.cpp x64 prebuilt); TPM2 unlock where the PC has one"],
+  llamaCpu: {
+    // The x86-64-v3 level (Haswell, Zen 1 and newer): AVX-512 would refuse most desktop CPUs, and AMX died of SIGILL in a VM that listed it.
+    title: "x86-64-v3 (AVX2, FMA, F16C, BMI2)",
+    isa: [
+      "-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON", "-DGGML_BMI2=ON",
+      "-DGGML_AVX512=OFF", "-DGGML_AVX512_VBMI=OFF", "-DGGML_AVX512_VNNI=OFF", "-DGGML_AVX512_BF16=OFF", "-DGGML_AVX_VNNI=OFF",
+      "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF",
+    ],
+  },
+  notes: ["CPU inference (llama.cpp built for x86-64-v3; the prebuilt on older CPUs); TPM2 unlock where the PC has one"],
 };

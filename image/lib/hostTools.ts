@@ -11,6 +11,12 @@ export const hostTools: Readonly<Record<string, string>> = {
   xz: "xz-utils",
   sha256sum: "coreutils",
   chroot: "coreutils",
+  // The board's llama.cpp build (scripts/build-llama-addon.sh).
+  cmake: "cmake",
+  "g++": "g++",
+  git: "git",
+  patch: "patch",
+  flock: "util-linux",
 };
 
 /**
@@ -22,12 +28,12 @@ export function toolsFor(opts: {
   foreignArch: "arm64" | "amd64" | undefined;
   distroTools: readonly { tool: string; pkg: string }[];
 }): { tool: string; pkg: string }[] {
-  const names = ["cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot"];
+  const names = ["cryptsetup", "mkfs.ext4", "mkfs.vfat", "mcopy", "mmd", "sfdisk", "tar", "sha256sum", "chroot", "cmake", "g++", "git", "patch", "flock"];
   if (opts.compress !== "none") names.push(opts.compress);
   const list = [...opts.distroTools, ...names.map((tool) => ({ tool, pkg: hostTools[tool] ?? tool }))];
   if (opts.foreignArch === "arm64") {
     list.push({ tool: "qemu-aarch64-static", pkg: "qemu-user-static (and binfmt-support)" });
-    // better-sqlite3 and unix-dgram are compiled, so a foreign image needs a cross compiler.
+    // better-sqlite3, unix-dgram and llama.cpp are compiled, so a foreign image needs a cross compiler.
     list.push({ tool: "aarch64-linux-gnu-g++", pkg: "g++-aarch64-linux-gnu" });
   }
   if (opts.foreignArch === "amd64") list.push({ tool: "qemu-x86_64-static", pkg: "qemu-user-static (and binfmt-support)" });

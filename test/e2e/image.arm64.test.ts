@@ -68,9 +68,11 @@ describe.runIf(enabled)("arm64-uefi image (--layout ab): full build, LUKS payloa
     writeFileSync(join(out, "build-volume-key.hex"), vk.toString("hex"), { mode: 0o600 });
   });
 
-  it("the cross-built native addons are aarch64", () => {
+  it("the cross-built native addons are aarch64, llama.cpp's among them", () => {
     const log = readFileSync(join(out, "build.stderr.log"), "utf8");
     expect(log).toMatch(/better-sqlite3: ELF 64-bit LSB shared object, ARM aarch64/);
+    // llama.cpp for any arm64 core (Armv8-A), loaded by the image's own Node as the oldest of them, a Cortex-A53.
+    expect(log).toMatch(/llama\.cpp build: [\d.]+ MiB, loads in the image as a cortex-a53 \(no --model to generate with\); CPU : NEON = 1/);
   });
 
   it("boots under AAVMF, unlocks from the key stick, runs first boot and serves /healthz; the volume key changed", async () => {

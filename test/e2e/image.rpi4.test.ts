@@ -10,6 +10,7 @@ import { requireTools } from "../helpers/requireTool.js";
 import { tryboot } from "../../core/bootSelection.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
 import { buildImage, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { testLlamaModel } from "../models/testModelCache.js";
 
 const out = join(repoRoot, "test-artifacts/image-rpi4");
 const enabled =
@@ -23,7 +24,8 @@ describe.runIf(enabled)("rpi4 image (arm64, --layout ab): GPT, autoboot.txt, slo
   const mtools = (cmd: "mdir -b -/" | "mtype", part: number, path: string): string => run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 ${cmd} -i ${disk}@@${starts[part - 1]} ::${path}`]);
 
   beforeAll(() => {
-    built = buildImage(out, ["--board", "rpi4", "--unlock", "passphrase", "--layout", "ab", "--compress", "none"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536" });
+    // With the tiny model, the llama-addon step generates with its Armv8-A build in the image's Node as a Cortex-A72.
+    built = buildImage(out, ["--board", "rpi4", "--unlock", "passphrase", "--layout", "ab", "--model", testLlamaModel("tiny"), "--compress", "none"], { SOVEREIGN_IMAGE_TEST_PBKDF_KIB: "65536" });
     disk = built.image;
     const t = JSON.parse(run("sfdisk", ["--json", disk])) as { partitiontable: { partitions: { start: number }[] } };
     starts = t.partitiontable.partitions.map((p) => p.start * 512);
@@ -87,5 +89,11 @@ describe.runIf(enabled)("rpi4 image (arm64, --layout ab): GPT, autoboot.txt, slo
     const log = readFileSync(join(out, "build.stderr.log"), "utf8");
     expect(log).toMatch(/better-sqlite3: ELF 64-bit LSB shared object, ARM aarch64/);
     expect(log).toMatch(/unix-dgram: ELF 64-bit LSB shared object, ARM aarch64/);
+  });
+
+  it("llama.cpp was cross-built for the Pi 4's Cortex-A72 (Armv8-A) and generated in the image's Node run as one (qemu-user -cpu cortex-a72)", () => {
+    const log = readFileSync(join(out, "build.stderr.log"), "utf8");
+    expect(log).toMatch(/llama\.cpp for Cortex-A72 \(Armv8-A\): cross-compiling for arm64/);
+    expect(log).toMatch(/llama\.cpp build: [\d.]+ MiB, loads in the image as a cortex-a72, generated 4 tokens with sovereign-tiny[\w.-]*\.gguf; CPU : NEON = 1/);
   });
 });

@@ -6,6 +6,8 @@ import type { BoardProfile } from "../../image/boards/BoardProfile.js";
 import { boardIds, boards, findBoard } from "../../image/boards/registry.js";
 import { boardProfileSchema, validateBoardProfile } from "../../image/boards/schema.js";
 import { x86_64 } from "../../image/boards/x86_64.js";
+import { parseCpuinfo } from "../../hardware/parsers/cpuinfo.js";
+import { buildIsaRefusal, parseBuildIsa } from "../../hardware/parsers/llamaBuildIsa.js";
 
 const fixtures = join(import.meta.dirname, "../fixtures/image/boards");
 const load = (dir: string): [string, Record<string, unknown>][] =>
@@ -75,5 +77,32 @@ describe("board schema fixtures", () => {
     const r = validateBoardProfile(profile);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems.join("\n")).toContain(String($expect));
+  });
+});
+
+describe("each board's llama.cpp build (llamaCpu)", () => {
+  // Recorded /proc/cpuinfo of a board each profile is for (test/fixtures/hardware); arm64-uefi is built for the oldest.
+  const recorded: Record<string, string> = { x86_64: "x86-ryzen7-5800x-smt", rpi4: "rpi4-8gb", rpi5: "rpi5-8gb", "jetson-orin": "jetson-orin-nano", "arm64-uefi": "rpi4-8gb" };
+  const cpuFlags = (dir: string): string[] =>
+    parseCpuinfo(readFileSync(join(import.meta.dirname, "../fixtures/hardware", dir, "proc/cpuinfo"), "utf8")).flags;
+
+  it.each(boards.map((b) => [b.id, b] as const))("%s: every flag can be checked, and the board's own CPU runs the build", (id, board) => {
+    const isa = parseBuildIsa(board.llamaCpu.isa.join("\n"));
+    expect(isa.unknown).toEqual([]);
+    expect(isa.needs.length).toBeGreaterThan(0);
+    expect(recorded[id], `no recorded CPU for ${id}`).toBeDefined();
+    expect(buildIsaRefusal(isa, cpuFlags(recorded[id] ?? ""))).toBeNull();
+  });
+
+  it("the Pi 5's and the Orin's build uses the dot product, which the Pi 4 lacks: a Pi 4 refuses it and runs the prebuilt", () => {
+    for (const id of ["rpi5", "jetson-orin"]) {
+      const isa = parseBuildIsa(findBoard(id)!.llamaCpu.isa.join("\n"));
+      expect(isa.needs).toEqual(expect.arrayContaining(["asimddp", "asimdhp", "atomics"]));
+      expect(buildIsaRefusal(isa, cpuFlags("rpi4-8gb"))).toMatch(/compiled for .*asimddp.*which this CPU lacks/);
+    }
+  });
+
+  it("arm64 boards name the qemu-user CPU their build is tried on while the image is made", () => {
+    for (const b of boards.filter((x) => x.arch === "arm64")) expect(b.llamaCpu.qemuCpu).toMatch(/^cortex-a\d+$/);
   });
 });

@@ -27,7 +27,7 @@ const preflight = (o: Partial<BuildOptions>): Promise<unknown> => preflightStep.
 describe("the pipeline", () => {
   it("runs the named steps in the documented order", () => {
     expect(pipeline.map((s) => s.name)).toEqual([
-      "preflight", "keys", "bootstrap", "runtime", "packages", "cuda-runner", "configure", "models", "kernel-modules", "initramfs",
+      "preflight", "keys", "bootstrap", "runtime", "packages", "cuda-runner", "llama-addon", "configure", "models", "kernel-modules", "initramfs",
       "boot-partition", "data-image", "rootfs-image", "slot-verity", "encrypt", "assemble", "compress", "manifest",
     ]);
     expect(new Set(pipeline.map((s) => s.name)).size).toBe(pipeline.length);

@@ -39,6 +39,21 @@ describe("llama.cpp build instruction sets", () => {
     expect(buildIsaRefusal(pi5, cpuFlags("rpi4-8gb"))).toMatch(/asimddp.*lacks/);
   });
 
+  it("an Arm build names its -march (GGML_CPU_ARM_ARCH): Armv8-A runs on a Pi 4; Armv8.2 needs LSE atomics, which the Pi 4 lacks", () => {
+    const v8 = parseBuildIsa("-DGGML_NATIVE=OFF\n-DGGML_CPU_ARM_ARCH=armv8-a\n");
+    expect(v8).toEqual({ needs: ["asimd", "fp"], unknown: [] });
+    expect(buildIsaRefusal(v8, cpuFlags("rpi4-8gb"))).toBeNull();
+    expect(buildIsaRefusal(v8, cpuFlags("x86-ryzen7-5800x-smt"))).toMatch(/asimd, fp/);
+    // Without +dotprod an Armv8.2 build still asks for what Armv8.1 made mandatory.
+    const v82 = parseBuildIsa("-DGGML_CPU_ARM_ARCH=armv8.2-a\n");
+    expect(buildIsaRefusal(v82, cpuFlags("rpi4-8gb"))).toMatch(/atomics/);
+    expect(buildIsaRefusal(parseBuildIsa("-DGGML_CPU_ARM_ARCH=armv8.2-a+dotprod+fp16+i8mm\n"), cpuFlags("rpi5-8gb"))).toMatch(/compiled for i8mm, which/);
+    // "+no…" takes away; a level or an extension it does not know cannot be checked.
+    expect(parseBuildIsa("-DGGML_CPU_ARM_ARCH=armv8-a+nofp16\n").unknown).toEqual([]);
+    expect(parseBuildIsa("-DGGML_CPU_ARM_ARCH=armv9-a\n").unknown).toEqual(["GGML_CPU_ARM_ARCH=armv9-a (level armv9-a)"]);
+    expect(buildIsaRefusal(parseBuildIsa("-DGGML_CPU_ARM_ARCH=armv8.2-a+sme\n"), cpuFlags("rpi5-8gb"))).toMatch(/\+sme.*cannot be checked/);
+  });
+
   it("what it cannot check is refused: a native build without its CPU's flags, an option it does not know", () => {
     expect(buildIsaRefusal(parseBuildIsa("-DGGML_NATIVE=ON\n"), cpuFlags("rpi5-8gb"))).toMatch(/GGML_NATIVE .*cannot be checked/);
     expect(buildIsaRefusal(parseBuildIsa("-DGGML_AVX2=ON\n-DGGML_AVX10=ON\n"), cpuFlags("sandbox-epyc-2vcpu"))).toMatch(/GGML_AVX10/);
