@@ -34,5 +34,5 @@ export const arm64Uefi: BoardProfile = {
   },
   // Any arm64 board: Armv8.0 with NEON, as the oldest UEFI-class cores (Cortex-A53, A72) have.
   llamaCpu: { title: "Armv8-A (any arm64 core)", isa: ["-DGGML_NATIVE=OFF", "-DGGML_CPU_ARM_ARCH=armv8-a"], qemuCpu: "cortex-a53" },
-  notes: ["CPU inference (llama.cpp built for Armv8-A; the prebuilt where the build cannot load)"],
+  notes: ["CPU inference"],
 };

@@ -45,5 +45,5 @@ export const x86_64: BoardProfile = {
       "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF",
     ],
   },
-  notes: ["CPU inference (llama.cpp built for x86-64-v3; the prebuilt on older CPUs); TPM2 unlock where the PC has one"],
+  notes: ["CPU inference (node-llama-cpp's prebuilt on a CPU without AVX2); TPM2 unlock where the PC has one"],
 };

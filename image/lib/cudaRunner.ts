@@ -42,11 +42,11 @@ const TOOLKIT_DEB = /^(cuda-nvcc|nvidia-cuda-dev|cuda-repo-l4t)/;
  * words for the build log, when it does not apply.
  */
 export function planCudaRunner(i: CudaRunnerInputs): CudaRunnerPlan | { skip: string } {
-  if (i.board.vendorLayer?.name !== "nvidia-l4t") return { skip: `${i.board.id} has no NVIDIA L4T layer: llama.cpp runs on node-llama-cpp's prebuilt binaries` };
+  if (i.board.vendorLayer?.name !== "nvidia-l4t") return { skip: `${i.board.id} has no NVIDIA L4T layer: llama.cpp runs on the CPU (the llama-addon step's build for ${i.board.llamaCpu.title})` };
   if (!i.l4t)
     return {
       skip:
-        "no --l4t given: this jetson-orin image runs llama.cpp on the CPU (node-llama-cpp's linux-arm64 prebuilt is CPU-only). " +
+        "no --l4t given: this jetson-orin image runs llama.cpp on the CPU (the llama-addon step's build for the Orin's cores). " +
         "For CUDA, build with --l4t 'deb URL SUITE COMPONENT' (JetPack's apt source) or a BSP directory that also holds the CUDA toolkit packages; on the device `sovereign hardware` shows which backend loads",
     };
   const apt = i.l4t.startsWith("deb ");

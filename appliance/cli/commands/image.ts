@@ -38,10 +38,11 @@ export function hostMirror(readText: (p: string) => string | undefined = (p) => 
 }
 
 function boardTable(): string {
-  const rows = boards.map((b) => [b.id, b.arch, b.boot.kind === "uefi" ? `UEFI/${b.partitions.table}` : `Pi firmware/${b.partitions.table}`, b.luks.cipher, `${b.luks.pbkdfMemoryKiB / 1024} MiB`, b.unlock.join(","), b.notes.join("; ")]);
-  const head = ["board", "arch", "boot", "LUKS cipher", "KDF cap", "unlock", "notes"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i < 6 ? (r[i] ?? "").length : 0))));
-  const line = (r: string[]): string => r.map((c, i) => (i < 6 ? c.padEnd(widths[i] ?? 0) : c)).join("  ");
+  const rows = boards.map((b) => [b.id, b.arch, b.boot.kind === "uefi" ? `UEFI/${b.partitions.table}` : `Pi firmware/${b.partitions.table}`, b.luks.cipher, `${b.luks.pbkdfMemoryKiB / 1024} MiB`, b.unlock.join(","), b.llamaCpu.title, b.notes.join("; ")]);
+  const head = ["board", "arch", "boot", "LUKS cipher", "KDF cap", "unlock", "llama.cpp built for", "notes"];
+  const last = head.length - 1;
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i < last ? (r[i] ?? "").length : 0))));
+  const line = (r: string[]): string => r.map((c, i) => (i < last ? c.padEnd(widths[i] ?? 0) : c)).join("  ");
   return [line(head), ...rows.map(line)].join("\n");
 }
 
