@@ -27,9 +27,8 @@ export interface LlamaAddonPlan {
 
 /** What the step does for this board on this host (pure: the step and its tests share it). */
 export function planLlamaAddon(board: BoardProfile, host: { arch: string; cpuFlags: readonly string[] }, models: readonly { path: string; bytes: number }[]): LlamaAddonPlan {
-  const hostArch = host.arch;
   const arch = board.arch === "arm64" ? "arm64" : "x64";
-  const cross = arch !== hostArch;
+  const cross = arch !== host.arch;
   const smallest = [...models].sort((a, b) => a.bytes - b.bytes)[0];
   const model = smallest && smallest.bytes <= LLAMA_CHECK_MAX_MODEL_BYTES ? smallest.path : undefined;
   return {
