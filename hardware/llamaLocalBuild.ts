@@ -51,6 +51,13 @@ export function checkLlamaLocalBuild(gpu: string | false = false, cpuinfoFile = 
   return { dir, installed, refusal: buildIsaRefusal(parseBuildIsa(isa), parseCpuinfo(cpuinfo).flags) };
 }
 
+/** Which llama.cpp binary a runner here loads, and why, in words for `sovereign hardware`. */
+export function describeLlamaBuild(check: LocalBuildCheck): string {
+  if (!check.installed) return "node-llama-cpp's prebuilt (no local build installed)";
+  if (check.refusal !== null) return `node-llama-cpp's prebuilt: the local build is not loaded, ${check.refusal}`;
+  return "the local build (persistent thread pool, scripts/patches): this CPU runs it";
+}
+
 /**
  * getLlama options that keep node-llama-cpp off a refused local build: it
  * looks for local builds in a folder named after the custom cmake options,

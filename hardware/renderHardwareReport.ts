@@ -1,10 +1,11 @@
 import type { HardwareReport } from "./HardwareFacts.js";
 import type { Calibration, Choice, Tuning } from "./Tuning.js";
+import { describeLlamaBuild, type LocalBuildCheck } from "./llamaLocalBuild.js";
 
 const GiB = 1024 ** 3;
 
 /** The text form of `sovereign hardware`: facts, then each tuning choice with its source and reason. */
-export function renderHardwareReport(report: HardwareReport, tuning: Tuning, calibration: Calibration | null): string {
+export function renderHardwareReport(report: HardwareReport, tuning: Tuning, calibration: Calibration | null, llamaBuild?: LocalBuildCheck): string {
   const f = report.facts;
   const c = f.cpu;
   const features = Object.entries(c.features)
@@ -27,6 +28,7 @@ export function renderHardwareReport(report: HardwareReport, tuning: Tuning, cal
     ["gpu", f.gpu.kind === "none" ? "none" : `${f.gpu.kind}: ${f.gpu.name ?? "?"}${f.gpu.usable ? ` (used through node-llama-cpp's ${f.gpu.backend ?? f.gpu.kind} build)` : " (not used)"}${f.gpu.note ? `: ${f.gpu.note}` : ""}`],
     ["l4t", f.l4tRelease ?? "-"],
     ["boot medium", f.bootMedium],
+    ...(llamaBuild ? [["llama.cpp", describeLlamaBuild(llamaBuild)] as [string, string]] : []),
   ];
   const rows: Array<[string, Choice<unknown>]> = Object.entries(tuning).map(([k, v]) => [k, v as Choice<unknown>]);
   const show = (v: unknown): string => (typeof v === "object" && v !== null ? Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(" ") : String(v));

@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { detectHardware } from "../../../hardware/detectHardware.js";
 import { loadCalibration, saveCalibration } from "../../../hardware/calibrationStore.js";
 import { calibrate } from "../../../hardware/calibrate.js";
 import { tuneForConfig } from "../../../hardware/tuneForConfig.js";
+import { checkLlamaLocalBuild } from "../../../hardware/llamaLocalBuild.js";
 import { readSnapshot } from "../../../hardware/readSnapshot.js";
 import { writeSnapshot } from "../../../hardware/writeSnapshot.js";
 import { renderHardwareReport } from "../../../hardware/renderHardwareReport.js";
@@ -59,6 +61,8 @@ export function registerHardwareCommand(program: Command): void {
 
     const calibration = root === undefined ? loadCalibration(dataDir, { usableCpus: report.facts.cpu.usableCpus, onWarning: (w) => warnings.push(w) }) : null;
     const tuning = tuneForConfig(report.facts, config, calibration);
-    printResult(json, { facts: report.facts, warnings, calibration, tuning }, () => renderHardwareReport({ facts: report.facts, warnings }, tuning, calibration));
+    // This install's llama.cpp build against this CPU, or against a recorded board's (--root): would it load there?
+    const llamaBuild = checkLlamaLocalBuild(false, root !== undefined ? join(root, "proc", "cpuinfo") : undefined);
+    printResult(json, { facts: report.facts, warnings, calibration, tuning, llamaBuild }, () => renderHardwareReport({ facts: report.facts, warnings }, tuning, calibration, llamaBuild));
   });
 }
