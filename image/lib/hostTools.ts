@@ -39,3 +39,13 @@ export function toolsFor(opts: {
   if (opts.foreignArch === "amd64") list.push({ tool: "qemu-x86_64-static", pkg: "qemu-user-static (and binfmt-support)" });
   return list;
 }
+
+/** Debian's GNU triplet for a board architecture: the prefix of its cross tools (aarch64-linux-gnu-g++, …). */
+export function gnuTriplet(arch: "amd64" | "arm64"): string {
+  return arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+}
+
+/** The strip that reads the target's objects: the host's own for a native build, the triplet's for a cross one. */
+export function targetStrip(arch: "amd64" | "arm64", cross: boolean): string {
+  return cross ? `${gnuTriplet(arch)}-strip` : "strip";
+}

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import { buildIsaRefusal, parseBuildIsa } from "../../hardware/parsers/llamaBuildIsa.js";
 import type { BoardProfile } from "../boards/BoardProfile.js";
+import { targetStrip } from "./hostTools.js";
 
 /** The check script's name in /opt/sovereign while the step runs it (removed after). */
 export const LLAMA_CHECK_SCRIPT = ".llama-check.mjs";
@@ -33,7 +34,7 @@ export function planLlamaAddon(board: BoardProfile, host: { arch: string; cpuFla
   const model = smallest && smallest.bytes <= LLAMA_CHECK_MAX_MODEL_BYTES ? smallest.path : undefined;
   return {
     arch, folder: `linux-${arch}`, cross, isa: board.llamaCpu.isa,
-    strip: cross ? `${arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu-strip` : "strip",
+    strip: targetStrip(board.arch, cross),
     // Natively the host's CPU runs it (the build host must have the board's instruction sets for the check).
     qemuCpu: cross ? board.llamaCpu.qemuCpu : undefined,
     notTried: cross ? null : refusedHere(board.llamaCpu.isa, host.cpuFlags),

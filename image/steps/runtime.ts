@@ -4,6 +4,7 @@ import { SovereignError } from "../../core/errors/SovereignError.js";
 import type { BuildContext } from "../BuildContext.js";
 import { buildRuntime } from "../lib/buildRuntime.js";
 import { exec, capture } from "../lib/exec.js";
+import { gnuTriplet, targetStrip } from "../lib/hostTools.js";
 import { compiledAddons, productionModules, prunePaths, type LockFile } from "../lib/prodModules.js";
 import { isNativeObject, isPrunableFile, pruneBuildDirs, pruneDirsAtPackageRoot } from "../lib/slim.js";
 import { APP_DIR } from "../lib/units.js";
@@ -91,7 +92,7 @@ export function pruneNodeModules(dir: string): string[] {
 
 /** Prebuilt binaries ship their debug symbols; the target's strip removes them (dynamic symbols stay). */
 async function stripNative(ctx: BuildContext, files: string[]): Promise<void> {
-  const strip = ctx.board.arch === hostArch() ? "strip" : `${ctx.board.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu-strip`;
+  const strip = targetStrip(ctx.board.arch, ctx.board.arch !== hostArch());
   for (const f of files) await exec(strip, ["--strip-unneeded", f], { logFile: ctx.logFile }).catch(() => ctx.progress(`warning: ${strip} could not strip ${f}`));
 }
 
@@ -101,7 +102,7 @@ async function stripNative(ctx: BuildContext, files: string[]): Promise<void> {
  * g++-aarch64-linux-gnu against the host's Node headers (same major: the ABI).
  */
 async function crossBuildAddons(ctx: BuildContext, app: string): Promise<void> {
-  const triplet = ctx.board.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+  const triplet = gnuTriplet(ctx.board.arch);
   const cxx = `${triplet}-g++`;
   try {
     await capture("sh", ["-c", `command -v ${cxx}`]);
