@@ -201,8 +201,9 @@ export function gatherBatches(context: LlamaContext, sequences: number, options:
           heldForSetup = true;
           stats.setupWaits++;
         }
-        // From idle, the first prompt waits until no run has begun for `quiet` (at most 4 × quiet), so users who arrive together share it.
-        const arriving = forSetup && quiet > 0 && waited < 4 * quiet && now - lastBeginAt < quiet && fromIdle();
+        // From idle, the first prompt waits until no run has begun for `quiet` (at most 4 × quiet), so users who arrive
+        // together share it; not once every sequence has a run, as no further one could join this decode.
+        const arriving = forSetup && quiet > 0 && waited < 4 * quiet && now - lastBeginAt < quiet && running.size < sequences && fromIdle();
         if (arriving && !heldForArrivals) {
           heldForArrivals = true;
           stats.arrivalWaits++;

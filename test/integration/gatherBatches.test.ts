@@ -147,6 +147,39 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     }
   });
 
+  it("stops waiting for arrivals once every sequence has a run: no further user could join that decode", async () => {
+    const llama = await loadLlama();
+    const model = await llama.loadModel({ modelPath: testLlamaModel() });
+    const context = await model.createContext({ contextSize: 2048, sequences: 4, batchSize: 256, threads: 1 });
+    try {
+      // A quiet window far longer than anything else here: a dispatch that waited it out shows in dispatchHeldMs.
+      const gatherer = gatherBatches(context, 4, { arrivalMinMs: 400, arrivalMaxMs: 400 });
+      if (!gatherer) throw new Error("the context lacks the gatherer's hooks");
+      const sequences = [0, 1, 2, 3].map(() => context.getSequence());
+      const go = async (i: number, text: string): Promise<void> => {
+        const sequence = sequences[i] as (typeof sequences)[number];
+        gatherer.begin(sequence);
+        try {
+          await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(text, { maxTokens: 2, temperature: 0 });
+        } finally {
+          gatherer.end(sequence);
+        }
+      };
+      const held = async (users: number): Promise<number> => {
+        const before = gatherer.stats.dispatchHeldMs;
+        await Promise.all(Array.from({ length: users }, (_v, i) => go(i, prompt(`${users} users, ${i}`))));
+        return gatherer.stats.dispatchHeldMs - before;
+      };
+      // 3 users of 4 sequences: a fourth could still come, so the first prompt decode waits the window out.
+      expect(await held(3)).toBeGreaterThanOrEqual(350);
+      // 4 of 4: it goes as soon as the four prompts are queued.
+      expect(await held(4)).toBeLessThan(200);
+    } finally {
+      await context.dispose();
+      await model.dispose();
+    }
+  });
+
   it("hands llama.cpp each batch in sequence-id order, so a step of 4 users runs as one graph", async () => {
     // llama.cpp splits a batch into micro-batches of consecutive, increasing sequence ids (a KV cache per
     // sequence): out of order, 4 users' tokens ran as up to 4 graphs and batching gained nothing.
