@@ -102,8 +102,8 @@ export class ThreadAdapter {
     else this.atLow();
   }
 
-  private median(threads: number): number | null {
-    const w = this.fresh(threads);
+  private median(threads: number, tokens = this.tokens): number | null {
+    const w = this.fresh(threads, tokens);
     if (!w) return null;
     const s = [...w.msPerToken].sort((a, b) => a - b);
     return s[Math.floor(s.length / 2)] ?? null;
@@ -113,10 +113,20 @@ export class ThreadAdapter {
    * The full window at this count and the current batch size, unless it was last fed more than
    * STALE_AFTER × probeEvery steps ago.
    */
-  private fresh(threads: number): Window | null {
-    const w = this.samples.get(`${threads}/${this.tokens}`);
+  private fresh(threads: number, tokens = this.tokens): Window | null {
+    const w = this.samples.get(`${threads}/${tokens}`);
     if (!w || w.msPerToken.length < this.window || this.steps - w.at > this.probeEvery * STALE_AFTER) return null;
     return w;
+  }
+
+  /** Whether fresh windows at a smaller batch size show the high count faster by the margin. */
+  private highWonAtFewerTokens(): boolean {
+    for (let tokens = 1; tokens < this.tokens; tokens++) {
+      const low = this.median(this.low, tokens);
+      const high = this.median(this.high, tokens);
+      if (low !== null && high !== null && high * this.margin <= low) return true;
+    }
+    return false;
   }
 
   private last(threads: number, n: number): number[] {
@@ -152,8 +162,10 @@ export class ThreadAdapter {
     const highMs = this.median(this.high);
     if (highMs === null) return;
     if (lowMs === null) {
-      // Nothing known at the low count yet: measure it once.
-      this.switchTo(this.low, "measuring the low count");
+      // Nothing known at the low count for this batch size. When the high count already won at a smaller batch, it
+      // wins here too (more tokens per step is more work to share out), so stay; otherwise measure it once. Those 8
+      // steps at 1 thread cost a family's first 4-user turn 4 % of its tokens/s (bench llamaRef, round 1).
+      if (!this.highWonAtFewerTokens()) this.switchTo(this.low, "measuring the low count");
       return;
     }
     if (highMs * this.margin > lowMs) {

@@ -105,9 +105,29 @@ describe("ThreadAdapter: generation threads from the engine's own timings", () =
     // Turns as long as bench llamaRef's (127 steps at 1, 2 and 4 users: a size's window is 381 steps old when it comes back).
     for (let turn = 0; turn < 3; turn++) {
       expect(drive(a, quiet, 127, 1).every((t) => t === 2)).toBe(true);
-      expect(drive(a, quiet, 127, 2).every((t) => t === 2) || turn === 0).toBe(true);
+      expect(drive(a, quiet, 127, 2).every((t) => t === 2)).toBe(true);
       expect(drive(a, four, 127, 4).every((t) => t === 2)).toBe(true);
     }
+  });
+
+  it("once 2 threads won at 1 user, 2 and 4 users' batched steps start at 2 threads without measuring 1 again; a stall still drops them", () => {
+    const a = new ThreadAdapter({ low: 1, high: 2 });
+    drive(a, quiet, 40, 1);
+    expect(drive(a, quiet, 60, 2).every((t) => t === 2)).toBe(true);
+    expect(drive(a, quiet, 60, 4).every((t) => t === 2)).toBe(true);
+    expect(drive(a, contended, 3, 4)).toEqual([2, 2, 1]);
+  });
+
+  it("when 2 threads lost at 1 user, a larger batch still measures 1 thread before it settles", () => {
+    const a = new ThreadAdapter({ low: 1, high: 2 });
+    const slowerAtTwo = { 1: quiet[1], 2: quiet[1].map((x) => x * 1.3) };
+    drive(a, slowerAtTwo, 40, 1);
+    expect(a.threads).toBe(1);
+    // A batch of 4, where 2 threads do win: it probes 2, then measures 1 at this size, then goes back to 2.
+    const four = { 1: quiet[1].map((x) => x * 0.75), 2: quiet[2].map((x) => x * 0.5) };
+    const chosen = drive(a, four, 4 * 96 + 40, 4);
+    expect(chosen.filter((t) => t === 1).length).toBeGreaterThanOrEqual(8);
+    expect(chosen.slice(-10).every((t) => t === 2)).toBe(true);
   });
 
   it("with one count to choose from it never switches", () => {
