@@ -70,6 +70,8 @@ interface UsersPoint {
   promptSequences?: Record<string, number>; generationSizes?: Record<string, number>;
   /** Of this point's time, ms in prompt decodes and ms its prompts' dispatch was held to gather the users (same source). */
   promptDecodeMs?: number; dispatchHeldMs?: number;
+  /** Of this point's time, ms in generation decodes and ms between them (sampling, the runs' loops, waits for stragglers; from the phase thread switch). */
+  generationDecodeMs?: number; generationGapMs?: number;
   /** This node only: the point's generation steps by the thread count they ran at (the thread adapter moves it). */
   generationByThreads?: Record<string, number>;
 }
@@ -93,7 +95,11 @@ async function users(target: Target, n: number, salt: string, extra: object): Pr
       promptSequences: gained(after.promptSequences, before?.promptSequences), generationSizes: gained(after.sizes, before?.sizes),
       promptDecodeMs: after.promptDecodeMs - (before?.promptDecodeMs ?? 0), dispatchHeldMs: after.dispatchHeldMs - (before?.dispatchHeldMs ?? 0),
     } : {}),
-    ...(afterStats?.threads ? { generationByThreads: gained(afterStats.threads.generationByThreads, beforeStats?.threads?.generationByThreads) } : {}),
+    ...(afterStats?.threads ? {
+      generationByThreads: gained(afterStats.threads.generationByThreads, beforeStats?.threads?.generationByThreads),
+      generationDecodeMs: afterStats.threads.generationDecodeMs - (beforeStats?.threads?.generationDecodeMs ?? 0),
+      generationGapMs: afterStats.threads.generationGapMs - (beforeStats?.threads?.generationGapMs ?? 0),
+    } : {}),
   };
 }
 const serverExtra = { ignore_eos: true };
@@ -223,7 +229,7 @@ for (let r = 0; server && r < ROUNDS; r++) {
       const p = side === "server" ? await users(server, n, `r${r} s${n}`, serverExtra)
         : await users(side === "ours" ? ours : oursFixed as BenchApp, n, `r${r} ${side === "ours" ? "o" : "f"}${n}`, {});
       rows[side].push(p);
-      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}${p.generationByThreads ? ` and by threads ${JSON.stringify(p.generationByThreads)}` : ""}, prompt decodes ${f1(p.promptDecodeMs)} ms, held ${f1(p.dispatchHeldMs)} ms` : "";
+      const decodes = p.promptSequences ? `; prompt decodes by sequences ${JSON.stringify(p.promptSequences)}, generation decodes by tokens ${JSON.stringify(p.generationSizes)}${p.generationByThreads ? ` and by threads ${JSON.stringify(p.generationByThreads)}` : ""}, prompt decodes ${f1(p.promptDecodeMs)} ms, held ${f1(p.dispatchHeldMs)} ms, generation decodes ${f1(p.generationDecodeMs)} ms, between them ${f1(p.generationGapMs)} ms` : "";
       log(`round ${r + 1} ${side} ${n} user(s): ${f1(p.aggregateTps)} tok/s aggregate, slowest TTFT ${f1(p.slowestTtftMs)} ms (${p.tokens} tokens)${decodes} | load ${p.load1}`);
     }
   }
