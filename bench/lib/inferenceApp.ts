@@ -76,9 +76,12 @@ export async function stream(b: BenchApp, path: string, body: object): Promise<S
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    buf += dec.decode(value);
+    const chunk = dec.decode(value, { stream: true });
+    buf += chunk;
     const now = performance.now();
-    if (buf.includes('"content":"') || buf.includes('"text":"')) {
+    // This read's own non-empty text, not buf's: buf still holds earlier tokens when the finish and usage chunks
+    // arrive, and the opening and finish chunks carry an empty text; either would move `first` or `last` off a token.
+    if (/"(?:content|text)":"[^"]/.test(chunk)) {
       first ||= now;
       last = now;
     }
