@@ -419,62 +419,77 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     }
   }, 90 * 60_000);
 
-  it("the committed slot changed on the disk after it was signed: the initramfs gives it up and the node comes back on v1 in slot A, which says why", async () => {
-    // The ext4 superblock (1 KiB into slot B, which v2 runs from, committed): the first block any mount reads.
-    const restore = flipSlotByte("sovereign-root-b");
+  /**
+   * Slot B (v2, committed) was changed on the disk by `change` (which returns its undo): the boot of B reboots on its
+   * own, the serial console names the changed block and why B is given up, and v1 in slot A serves and reports the
+   * rollback. The suite goes on from v2 on slot B: the byte and the boot entry are put back as they were.
+   */
+  const slotGivenUp = async (o: {
+    tag: string; what: string; change: () => () => void; corrupted: RegExp; serialSays: string; reasonSays: string;
+    servingKey: string; reportKey: string; onV1?: (vm: Vm) => Promise<void>;
+  }): Promise<void> => {
+    const restore = o.change();
     try {
       const t0 = Date.now();
-      const failed = await bootToReboot("v2-changed", "the boot of the changed slot", 15 * 60_000);
+      const failed = await bootToReboot(o.tag, o.what, 15 * 60_000);
       const serial = readText(failed.serial0);
-      expect(serial).toMatch(/device-mapper: verity: .*data block 0 is corrupted/);
-      expect(serial).toContain("sovereign: slot b does not match its signed root hash (dm-verity refused its first blocks); it is given up, and the next boot starts slot a");
+      expect(serial).toMatch(o.corrupted);
+      expect(serial).toContain(o.serialSays);
       expect(bootPartitionDir(disk, "loader/entries").sort()).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
-      const vm = await boot("v1-fallback");
+      const vm = await boot(`v1-after-${o.tag}`);
       try {
-        measured.changedCommittedSlotToServingSeconds = Math.round((Date.now() - t0) / 1000);
+        measured[o.servingKey] = Math.round((Date.now() - t0) / 1000);
         const s = await status(vm);
         expect(s).toMatchObject({ runningVersion: "0.9.1", bootedSlot: "a", rollback: { failedSlot: "b", failedVersion: "0.9.2" } });
-        expect(String((s.rollback as { reason?: string }).reason)).toContain("does not match its signed root hash (dm-verity refused its first blocks) at boot: the initramfs gave it up and started slot a");
-        measured.slotGivenUpReport = JSON.stringify(s.rollback);
-        // v1 runs on the data v2 had migrated: the snapshot from before v2 is back, with the memory made under v1.
-        const mem = await api(vm, "GET", "/api/memory", undefined, { authorization: `Bearer ${apiKey}` });
-        expect(JSON.stringify(mem.json)).toContain("blue pot");
+        expect(String((s.rollback as { reason?: string }).reason)).toContain(o.reasonSays);
+        measured[o.reportKey] = JSON.stringify(s.rollback);
+        await o.onV1?.(vm);
       } finally {
         await vm.powerdown(120_000);
       }
     } finally {
-      // The suite goes on from v2 on slot B: the byte and the entry put back as they were.
       restore();
       if (bootPartitionDir(disk, "loader/entries").includes("sovereign-b+0-1.conf")) renameOnBootPartition(disk, "loader/entries/sovereign-b+0-1.conf", "sovereign-b.conf");
     }
+  };
+
+  it("the committed slot changed on the disk after it was signed: the initramfs gives it up and the node comes back on v1 in slot A, which says why", async () => {
+    await slotGivenUp({
+      tag: "v2-changed", what: "the boot of the changed slot",
+      // The ext4 superblock (1 KiB into slot B, which v2 runs from, committed): the first block any mount reads.
+      change: () => flipSlotByte("sovereign-root-b"),
+      corrupted: /device-mapper: verity: .*data block 0 is corrupted/,
+      serialSays: "sovereign: slot b does not match its signed root hash (dm-verity refused its first blocks); it is given up, and the next boot starts slot a",
+      reasonSays: "does not match its signed root hash (dm-verity refused its first blocks) at boot: the initramfs gave it up and started slot a",
+      servingKey: "changedCommittedSlotToServingSeconds", reportKey: "slotGivenUpReport",
+      onV1: async (vm) => {
+        // v1 runs on the data v2 had migrated: the snapshot from before v2 is back, with the memory made under v1.
+        const mem = await api(vm, "GET", "/api/memory", undefined, { authorization: `Bearer ${apiKey}` });
+        expect(JSON.stringify(mem.json)).toContain("blue pot");
+      },
+    });
   }, 60 * 60_000);
 
   it("a block deep in the committed slot changed, read only once v2 runs: dm-verity reports it, the slot is given up while it runs, and v1 in slot A says why", async () => {
-    // The node's entry point in slot B: past the first MiB the initramfs reads, so that boot goes on and the node's
-    // start reads the changed block (an I/O error), which sovereign-verity-watch finds in dm-verity's status.
-    const flip = flipFileByte("sovereign-root-b", "/opt/sovereign/dist/appliance/cli/main.js");
-    try {
-      expect(flip.inSlot).toBeGreaterThan(1024 * 1024);
-      const t0 = Date.now();
-      const failed = await bootToReboot("v2-changed-deep", "the watcher's reboot out of the changed slot", 15 * 60_000);
-      const serial = readText(failed.serial0);
-      expect(serial).toMatch(/device-mapper: verity: .*data block \d+ is corrupted/);
-      expect(serial).toContain("sovereign: slot b had a block that does not match its signed root hash (dm-verity, on a read); it is given up, and the next boot starts slot a");
-      expect(bootPartitionDir(disk, "loader/entries").sort()).toEqual(["sovereign-a.conf", "sovereign-b+0-1.conf"]);
-      const vm = await boot("v1-fallback-deep");
-      try {
-        measured.changedDeepBlockToServingSeconds = Math.round((Date.now() - t0) / 1000);
-        const s = await status(vm);
-        expect(s).toMatchObject({ runningVersion: "0.9.1", bootedSlot: "a", rollback: { failedSlot: "b", failedVersion: "0.9.2" } });
-        expect(String((s.rollback as { reason?: string }).reason)).toContain("had a block that does not match its signed root hash (dm-verity, on a read) while it ran: the node gave it up and restarted into slot a");
-        measured.slotGivenUpWhileRunningReport = JSON.stringify(s.rollback);
-      } finally {
-        await vm.powerdown(120_000);
-      }
-    } finally {
-      flip.restore();
-      if (bootPartitionDir(disk, "loader/entries").includes("sovereign-b+0-1.conf")) renameOnBootPartition(disk, "loader/entries/sovereign-b+0-1.conf", "sovereign-b.conf");
-    }
+    await slotGivenUp({
+      tag: "v2-changed-deep", what: "the watcher's reboot out of the changed slot",
+      // The node's entry point in slot B: past the first MiB the initramfs reads, so that boot goes on and the node's
+      // start reads the changed block (an I/O error), which sovereign-verity-watch finds in dm-verity's status.
+      change: () => {
+        const flip = flipFileByte("sovereign-root-b", "/opt/sovereign/dist/appliance/cli/main.js");
+        try {
+          expect(flip.inSlot).toBeGreaterThan(1024 * 1024);
+        } catch (e) {
+          flip.restore();
+          throw e;
+        }
+        return flip.restore;
+      },
+      corrupted: /device-mapper: verity: .*data block \d+ is corrupted/,
+      serialSays: "sovereign: slot b had a block that does not match its signed root hash (dm-verity, on a read); it is given up, and the next boot starts slot a",
+      reasonSays: "had a block that does not match its signed root hash (dm-verity, on a read) while it ran: the node gave it up and restarted into slot a",
+      servingKey: "changedDeepBlockToServingSeconds", reportKey: "slotGivenUpWhileRunningReport",
+    });
   }, 60 * 60_000);
 
   it("v2 again, then v3 is uploaded through the panel's route and written to slot A", async () => {
