@@ -42,12 +42,15 @@ export function engineFactsOf(app: { tuning: { generationThreads: { value: numbe
   };
 }
 
-/** The commit the code was measured at; dirty when the working tree had uncommitted changes. */
+/**
+ * The commit the code was measured at; dirty when the working tree had uncommitted changes outside bench/results
+ * (a bench that saves after each part, like llamaRef, changes its own result file first).
+ */
 export function gitFacts(): { commit: string | null; dirty: boolean | null } {
   const cwd = join(import.meta.dirname, "..", "..");
   try {
     const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
     return { commit, dirty };
   } catch {
     return { commit: null, dirty: null }; // not a checkout (an image build)
