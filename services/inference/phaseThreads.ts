@@ -87,6 +87,7 @@ export function applyPhaseThreads(context: LlamaContext, threads: PhaseThreads, 
     setThreads(n);
     if (prompt) {
       lastGenerationEnd = null;
+      adapter?.newRun();
       return decodeBatch();
     }
     const start = performance.now();

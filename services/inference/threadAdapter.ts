@@ -86,6 +86,18 @@ export class ThreadAdapter {
     return { threads: this.current, reason: this.reason };
   }
 
+  /**
+   * A prompt was decoded: a request starts (or another user joins). At the low count, with at least half a probe
+   * interval there since the last switch, the next step probes the high count instead of waiting out a backed-off
+   * interval: contention that ended while the node was idle is seen in no other way. bench llamaRef runs its users
+   * part after the contention part, and the first 1-user request then ran 87 of its 127 steps at 1 thread.
+   * Under lasting contention this costs one probe per request (2 stalled steps, or a window of slower ones).
+   */
+  newRun(): void {
+    if (this.low === this.high || this.current !== this.low || !this.probed) return;
+    if (this.sinceProbe >= this.probeEvery / 2) this.sinceProbe = Math.max(this.sinceProbe, this.interval);
+  }
+
   /** A generation step took `ms` for `tokens` tokens (one per sequence) at `threads`. */
   record(threads: number, tokens: number, ms: number): void {
     if (this.low === this.high || tokens < 1 || !(ms > 0)) return;

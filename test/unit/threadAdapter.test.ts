@@ -32,6 +32,40 @@ describe("ThreadAdapter: generation threads from the engine's own timings", () =
     expect(a.threads).toBe(2);
   });
 
+  it("a new request probes 2 threads at its first step when contention ended while the node was idle, not after the backed-off interval", () => {
+    const run = (newRuns: boolean): number[] => {
+      const a = new ThreadAdapter({ low: 1, high: 2 });
+      drive(a, quiet, 40);
+      expect(drive(a, contended, 3)).toEqual([2, 2, 1]);
+      // The rest of that request under contention: 1 thread, the next probe 192 steps out.
+      expect(drive(a, contended, 60).every((t) => t === 1)).toBe(true);
+      // Idle; the other process ends; the next request's prompt is decoded.
+      if (newRuns) a.newRun();
+      return drive(a, quiet, 20);
+    };
+    const probed = run(true);
+    expect(probed[0]).toBe(1);
+    expect(probed.slice(1).every((t) => t === 2)).toBe(true);
+    expect(run(false).every((t) => t === 1)).toBe(true);
+  });
+
+  it("a new request right after a stall does not probe again; under lasting contention each request costs one probe", () => {
+    const a = new ThreadAdapter({ low: 1, high: 2 });
+    drive(a, quiet, 40);
+    drive(a, contended, 3);
+    a.newRun();
+    expect(drive(a, contended, 10).every((t) => t === 1)).toBe(true);
+    // Requests of 128 steps, each opened by a prompt decode: one stalled probe (2 steps) per request.
+    const chosen: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      a.newRun();
+      chosen.push(...drive(a, contended, 128));
+    }
+    const atTwo = chosen.filter((t) => t === 2).length;
+    expect(atTwo).toBeGreaterThanOrEqual(6);
+    expect(atTwo / chosen.length).toBeLessThan(0.05);
+  });
+
   it("when another process takes a core it drops to 1 thread after 2 stalled steps, and not after 1 slow step on its own", () => {
     const a = new ThreadAdapter({ low: 1, high: 2 });
     drive(a, quiet, 40);
