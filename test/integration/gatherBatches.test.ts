@@ -116,68 +116,64 @@ describe("parallel sequences batch their decode steps (real llama.cpp)", () => {
     expect(waitCapMs(0)).toBe(0.2);
   });
 
-  it("users who arrive a few ms apart from idle share one prompt decode", async () => {
-    // Over HTTP, 4 requests sent together reach the engine 5-25 ms apart; the gatherer under test gets a quiet
-    // window far longer than the gaps here (the engine's is a twentieth of the last prompt decode, at most 30 ms).
+  /**
+   * A context of 4 sequences with a gatherer whose quiet window for arrivals is `arrivalMs`, and `go(i, text, n)`
+   * that runs an n-token completion on sequence i the way the engine does (begin, complete, end).
+   */
+  const withGatherer = async (arrivalMs: number, body: (g: {
+    gatherer: NonNullable<ReturnType<typeof gatherBatches>>; go: (i: number, text: string, maxTokens: number) => Promise<void>;
+  }) => Promise<void>): Promise<void> => {
     const llama = await loadLlama();
     const model = await llama.loadModel({ modelPath: testLlamaModel() });
     const context = await model.createContext({ contextSize: 2048, sequences: 4, batchSize: 256, threads: 1 });
     try {
-      const gatherer = gatherBatches(context, 4, { arrivalMinMs: 150, arrivalMaxMs: 150 });
+      const gatherer = gatherBatches(context, 4, { arrivalMinMs: arrivalMs, arrivalMaxMs: arrivalMs });
       if (!gatherer) throw new Error("the context lacks the gatherer's hooks");
       const sequences = [0, 1, 2, 3].map(() => context.getSequence());
-      const go = async (i: number, text: string, maxTokens: number): Promise<void> => {
-        const sequence = sequences[i] as (typeof sequences)[number];
-        gatherer.begin(sequence);
-        try {
-          await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(text, { maxTokens, temperature: 0 });
-        } finally {
-          gatherer.end(sequence);
-        }
-      };
+      await body({
+        gatherer,
+        go: async (i, text, maxTokens) => {
+          const sequence = sequences[i] as (typeof sequences)[number];
+          gatherer.begin(sequence);
+          try {
+            await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(text, { maxTokens, temperature: 0 });
+          } finally {
+            gatherer.end(sequence);
+          }
+        },
+      });
+    } finally {
+      await context.dispose();
+      await model.dispose();
+    }
+  };
+
+  it("users who arrive a few ms apart from idle share one prompt decode", async () => {
+    // Over HTTP, 4 requests sent together reach the engine 5-25 ms apart; the gatherer under test gets a quiet
+    // window far longer than the gaps here (the engine's is a twentieth of the last prompt decode, at most 30 ms).
+    await withGatherer(150, async ({ gatherer, go }) => {
       await go(0, prompt("first prompt: the quiet window follows its decode"), 2);
       const before = { ...gatherer.stats, promptSequences: { ...gatherer.stats.promptSequences } };
       await Promise.all([0, 1, 2, 3].map((i) => new Promise((r) => setTimeout(r, 5 * i)).then(() => go(i, prompt(`arriving ${i}`), 3))));
       expect(gatherer.stats.promptDecodes - before.promptDecodes).toBe(1);
       expect((gatherer.stats.promptSequences[4] ?? 0) - (before.promptSequences[4] ?? 0)).toBe(1);
       expect(gatherer.stats.arrivalWaits - before.arrivalWaits).toBe(1);
-    } finally {
-      await context.dispose();
-      await model.dispose();
-    }
+    });
   });
 
   it("stops waiting for arrivals once every sequence has a run: no further user could join that decode", async () => {
-    const llama = await loadLlama();
-    const model = await llama.loadModel({ modelPath: testLlamaModel() });
-    const context = await model.createContext({ contextSize: 2048, sequences: 4, batchSize: 256, threads: 1 });
-    try {
-      // A quiet window far longer than anything else here: a dispatch that waited it out shows in dispatchHeldMs.
-      const gatherer = gatherBatches(context, 4, { arrivalMinMs: 400, arrivalMaxMs: 400 });
-      if (!gatherer) throw new Error("the context lacks the gatherer's hooks");
-      const sequences = [0, 1, 2, 3].map(() => context.getSequence());
-      const go = async (i: number, text: string): Promise<void> => {
-        const sequence = sequences[i] as (typeof sequences)[number];
-        gatherer.begin(sequence);
-        try {
-          await new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false }).generateCompletion(text, { maxTokens: 2, temperature: 0 });
-        } finally {
-          gatherer.end(sequence);
-        }
-      };
+    // A quiet window far longer than anything else here: a dispatch that waited it out shows in dispatchHeldMs.
+    await withGatherer(400, async ({ gatherer, go }) => {
       const held = async (users: number): Promise<number> => {
         const before = gatherer.stats.dispatchHeldMs;
-        await Promise.all(Array.from({ length: users }, (_v, i) => go(i, prompt(`${users} users, ${i}`))));
+        await Promise.all(Array.from({ length: users }, (_v, i) => go(i, prompt(`${users} users, ${i}`), 2)));
         return gatherer.stats.dispatchHeldMs - before;
       };
       // 3 users of 4 sequences: a fourth could still come, so the first prompt decode waits the window out.
       expect(await held(3)).toBeGreaterThanOrEqual(350);
       // 4 of 4: it goes as soon as the four prompts are queued.
       expect(await held(4)).toBeLessThan(200);
-    } finally {
-      await context.dispose();
-      await model.dispose();
-    }
+    });
   });
 
   it("hands llama.cpp each batch in sequence-id order, so a step of 4 users runs as one graph", async () => {
