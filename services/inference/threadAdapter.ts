@@ -87,7 +87,7 @@ export class ThreadAdapter {
   }
 
   /**
-   * A prompt was decoded: a request starts (or another user joins). At the low count, with at least half a probe
+   * A prompt decode starts: a request begins (or another user joins). At the low count, with at least half a probe
    * interval there since the last switch, the next step probes the high count instead of waiting out a backed-off
    * interval: contention that ended while the node was idle is seen in no other way. bench llamaRef runs its users
    * part after the contention part, and the first 1-user request then ran 87 of its 127 steps at 1 thread.
