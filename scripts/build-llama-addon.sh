@@ -16,6 +16,9 @@
 #        scripts/build-llama-addon.sh --arch x64|arm64 --isa "FLAGS" --out DIR
 #   --print-dir  print the install directory and exit.
 #   --remove     remove the installed local build (node-llama-cpp falls back to its prebuilt).
+#   --board ID   compile for that board profile's CPU (its llamaCpu.isa) instead of this machine's, still installed
+#                here: CI builds with --board x86_64, so the x86_64 image's llama-addon step finds this very build
+#                tree in .cache/llama-addon instead of compiling llama.cpp a second time (8 min on 2 cores).
 #   --arch, --isa, --out  the image builder's form (image/steps/llamaAddon.ts): a build for a board's CPU,
 #                written to DIR instead of node_modules; --isa holds the ggml cmake flags (its board profile's
 #                llama.isa), arm64 from an x64 host is cross-compiled with Debian's aarch64-linux-gnu-g++.
@@ -38,6 +41,7 @@ case "$(uname -m)" in
 esac
 arch="$hostArch"
 isa=""
+board=""
 install=""
 mode=build
 while [[ $# -gt 0 ]]; do
@@ -46,11 +50,21 @@ while [[ $# -gt 0 ]]; do
     --remove) mode=remove ;;
     --arch) arch="${2:?--arch needs x64 or arm64}"; shift ;;
     --isa) isa="${2:?--isa needs the ggml cmake flags}"; shift ;;
+    --board) board="${2:?--board needs a board id (sovereign image boards)}"; shift ;;
     --out) install="${2:?--out needs a directory}"; shift ;;
     *) echo "build-llama-addon: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [[ -n "$board" ]]; then
+  isa="$(cd "$root" && node --import tsx -e '
+    const { findBoard } = await import("./image/boards/registry.ts");
+    const b = findBoard(process.argv[1]);
+    if (!b) { console.error(`build-llama-addon: no board ${process.argv[1]}`); process.exit(2); }
+    console.log(b.arch === "arm64" ? "arm64" : "x64", ...b.llamaCpu.isa);' "$board")"
+  read -r boardArch isa <<< "$isa"
+  [[ "$boardArch" == "$arch" ]] || { echo "build-llama-addon: board $board is $boardArch, this build is for $arch (use the image builder for another architecture)" >&2; exit 2; }
+fi
 [[ "$arch" == x64 || "$arch" == arm64 ]] || { echo "build-llama-addon: --arch is x64 or arm64, not $arch" >&2; exit 2; }
 install="${install:-$llamaDir/localBuilds/linux-$arch}"
 if [[ "$mode" == print ]]; then echo "$install"; exit 0; fi

@@ -14,12 +14,24 @@ describe("scripts/build-llama-addon.sh arguments", () => {
   });
 
   it("refuses an unknown argument and an architecture it has no toolchain for", () => {
-    const unknown = run("--board", "rpi4");
+    const unknown = run("--jobs", "4");
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown argument --board/);
+    expect(unknown.stderr).toMatch(/unknown argument --jobs/);
     const arch = run("--arch", "riscv64", "--print-dir");
     expect(arch.status).toBe(2);
     expect(arch.stderr).toMatch(/--arch is x64 or arm64, not riscv64/);
+  });
+
+  it("--board takes a board profile's CPU flags for a build of this machine's architecture, and refuses another's", () => {
+    const own = process.arch === "x64" ? "x86_64" : "rpi4";
+    const other = process.arch === "x64" ? "rpi4" : "x86_64";
+    expect(run("--board", own, "--print-dir").stdout.trim()).toMatch(/localBuilds\/linux-(x64|arm64)$/);
+    const foreign = run("--board", other, "--print-dir");
+    expect(foreign.status).toBe(2);
+    expect(foreign.stderr).toMatch(new RegExp(`board ${other} is (x64|arm64), this build is for (x64|arm64)`));
+    const unknown = run("--board", "vax", "--print-dir");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/no board vax/);
   });
 
   // Past the tool check: the build tools and, from x64, the aarch64 cross compiler.
