@@ -7,6 +7,7 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ["default"],
+    // startReporter: each image-suite test says when it starts, so a run cut off at its limit names what it waited on.
+    reporters: ["default", "./test/helpers/startReporter.ts"],
   },
 });
