@@ -57,8 +57,11 @@ describe("Debian: bootstrap inputs", () => {
     expect(debian.boardPackages(x)).toEqual(["systemd-boot-efi"]);
     expect(boardLayerPackages(findBoard("rpi4")!)).toEqual(["raspi-firmware", "firmware-brcm80211"]);
     expect(basePackagesFor(findBoard("rpi5")!)).toContain("linux-image-arm64/trixie-backports");
-    // Layer 1 takes main only, so that boards differing in components still share it.
-    expect(baseSourceLines(findBoard("rpi5")!, "http://m/debian")).toEqual(["deb http://m/debian trixie main", "deb http://m/debian trixie-backports main"]);
+    // Layer 1 takes main only, so that boards differing in components still share it, with updates and security
+    // fixes, so that a fresh layer 1 needs no upgrade.
+    expect(baseSourceLines(findBoard("rpi5")!, "http://m/debian")).toEqual([
+      "deb http://m/debian trixie main", "deb http://m/debian trixie-updates main", "deb http://m/debian trixie-backports main", "deb http://m/debian-security trixie-security main",
+    ]);
   });
 
   it("arm64 boards with the same kernel share layer 1 but not the board tarball", () => {
@@ -83,10 +86,11 @@ describe("Debian: bootstrap inputs", () => {
 
   it("keeps the cache keys the layers had before the distro seam, so cached tarballs stay valid", () => {
     // Changing what layer 1 or 2 contains changes these on purpose (every build host then bootstraps again).
-    // Layer 2 changed with trixie-security in the image's sources (issue 15); layer 1 did not.
+    // Layer 2 changed with trixie-security in the image's sources (issue 15); layer 1 when it took trixie-updates
+    // and trixie-security too (so a fresh one needs no kernel upgrade), and layer 2 with it.
     const m = "http://deb.debian.org/debian";
-    expect(debian.layerKeys(findBoard("x86_64")!, m)).toEqual({ base: "1cecc7fb4314d901", board: "bca9144c921ca582" });
-    expect(debian.layerKeys(findBoard("rpi4")!, m)).toEqual({ base: "964eb383bd88c3ae", board: "e264b559398b9375" });
+    expect(debian.layerKeys(findBoard("x86_64")!, m)).toEqual({ base: "b93ee8c772daa4e1", board: "f6fbe9215aa715e7" });
+    expect(debian.layerKeys(findBoard("rpi4")!, m)).toEqual({ base: "f90f4e99395612a3", board: "64b84c7aa540e161" });
   });
 
   it("the image's apt sources: the board's components, trixie-updates, trixie-security and extra suites, deb822", () => {
