@@ -216,7 +216,7 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     }
   };
   const status = async (vm: Vm): Promise<Record<string, unknown>> => (await api(vm, "GET", "/api/update", undefined, { authorization: `Bearer ${apiKey}` })).json;
-  const boot = async (tag: string): Promise<Vm> => await bootToHealthz({ dir: out, disk, usbKey, accel, tag, forwardHttps: true, usbHost: true }, `/healthz 200 (${tag})`, 30 * 60_000);
+  const boot = async (tag: string): Promise<Vm> => await bootToHealthz({ dir: out, disk, usbKey, accel, tag, forwardHttps: true, usbHost: true }, `/healthz 200 (${tag})`, 15 * 60_000);
   /**
    * A boot whose guest is expected to reboot on its own (a slot given up, a failed trial): with -no-reboot that ends
    * qemu. A TCG kernel oops (int3 while the kernel patches itself, seen in CI) also reboots, so that boot is made once more.
@@ -512,7 +512,7 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     const failed = await bootVm({ dir: out, disk, usbKey, accel, tag: "v3-trial", forwardHttps: true });
     const t0 = Date.now();
     try {
-      await rebooted(failed, "the failed trial of v3", 30 * 60_000);
+      await rebooted(failed, "the failed trial of v3", 15 * 60_000);
     } finally {
       await failed.powerdown(60_000);
     }

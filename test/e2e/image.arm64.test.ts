@@ -76,7 +76,7 @@ describe.runIf(enabled)("arm64-uefi image (--layout ab): full build, LUKS payloa
   });
 
   it("boots under AAVMF, unlocks from the key stick, runs first boot and serves /healthz; the volume key changed", async () => {
-    const vm = await bootToHealthz({ arch: "aarch64", dir: out, disk, usbKey, accel: "tcg", tag: "first" }, "/healthz 200", 40 * 60_000);
+    const vm = await bootToHealthz({ arch: "aarch64", dir: out, disk, usbKey, accel: "tcg", tag: "first" }, "/healthz 200", 20 * 60_000);
     try {
       measured.firstBootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line on ttyAMA0", 5 * 60_000, () => statusLine(vm), vm);
@@ -100,7 +100,7 @@ describe.runIf(enabled)("arm64-uefi image (--layout ab): full build, LUKS payloa
   }, 50 * 60_000);
 
   it("a reboot unlocks with the stick's new key and serves again, without running first boot twice", async () => {
-    const vm = await bootToHealthz({ arch: "aarch64", dir: out, disk, usbKey, accel: "tcg", tag: "second" }, "/healthz 200 after reboot", 30 * 60_000);
+    const vm = await bootToHealthz({ arch: "aarch64", dir: out, disk, usbKey, accel: "tcg", tag: "second" }, "/healthz 200 after reboot", 15 * 60_000);
     try {
       measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
       const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
