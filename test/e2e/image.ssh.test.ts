@@ -150,7 +150,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect((chat.json.usage as { completion_tokens: number }).completion_tokens).toBeGreaterThan(0);
 
       // The image carries the llama.cpp build its llama-addon step made for the board's CPU (x86-64-v3: AVX2, FMA,
-      // F16C, BMI2). Under TCG the guest is a qemu64 without them: the runner must load the prebuilt and say why,
+      // F16C, BMI2). Under TCG the guest is a Westmere without them: the runner must load the prebuilt and say why,
       // not die of SIGILL (issue 19). Under KVM the guest has the host's CPU and loads the build.
       const status = await httpsJson(port, console0, "GET", "/api/inference/status", undefined, session).catch(withJournal(vm, "inference status"));
       const engine = status.json.engine as { binary: string | null; localBuildRefused: string | null };
