@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// `npm test`: lint, type check, build, then every test layer. Each step prints its time.
+// `npm test`: lint, type check, build, then every test layer but the suites in ON_REQUEST. Each step prints its time.
 // `npm run test:fast` (--fast): the same without the image build-and-boot suites (test/e2e/image.*).
 // Other arguments go to vitest (e.g. a file or -t "name").
 //
-// The whole run's tests go in two vitest processes side by side: the arm64 image suites (whose builds run
-// dpkg and mkinitramfs under qemu-user, on one core for about 30 minutes) plus the tpm2 one, and everything
-// else. One process ran them one after another (vitest 86.5 min here), and on 2 cores that left a core idle
-// for most of the arm64 builds. The split is by measured time: side by side (2026-12-05) the main lane took
-// 54.2 min, the A/B suite 21.9 of them, and the arm64 suites 41.5, so the tpm2 suite (8.6) moved across.
+// The whole run's tests go in two vitest processes side by side, since one process left a core idle for most of
+// the arm64 build (dpkg and mkinitramfs under qemu-user). Both lanes are CPU-bound on 2 cores, so the split is by
+// measured time. On 2026-12-07 (AMD EPYC, caches empty) the main lane's A/B suite took about 45 min and the side
+// lane's arm64 suite 43 (its build 34), with the rpi4 build after it; the ssh suite moved to the side lane and the
+// rpi4 suite out of the run, which would otherwise have ended near CI's 90 minutes.
 import { spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 
@@ -16,7 +16,14 @@ const vitestArgs = process.argv.slice(2).filter((a) => a !== "--fast");
 if (fast) vitestArgs.push("--exclude", "test/e2e/image.*");
 
 /** The suites of the second lane. Image builds lock per architecture, so the x86 ones of both lanes take turns. */
-const SIDE_LANE = ["test/e2e/image.arm64.test.ts", "test/e2e/image.rpi4.test.ts", "test/e2e/image.tpm2.test.ts"];
+const SIDE_LANE = ["test/e2e/image.arm64.test.ts", "test/e2e/image.tpm2.test.ts", "test/e2e/image.ssh.test.ts"];
+/**
+ * Suites npm test leaves out, each run on its own by `npm run test:image:rpi4`. The rpi4 image is built through
+ * qemu-user and checked, never booted; it took 19 min of a lane beside the other image suites (2026-12-07), which
+ * CI's 90 minutes cannot hold on a 2-core host where stop 29 already ran out. Its layout is checked without a build
+ * by test/unit/image.trybootLayout.test.ts, and its Armv8-A llama.cpp build and cross-built addons by the arm64 suite.
+ */
+const ON_REQUEST = ["test/e2e/image.rpi4.test.ts"];
 const lanes = !fast && vitestArgs.length === 0;
 
 const steps = [
@@ -50,13 +57,13 @@ function vitest(args, prefix) {
 const t0 = Date.now();
 let failed = false;
 if (lanes) {
-  process.stdout.write(`\n== tests: two vitest runs side by side\n   main:  npx vitest run --exclude ${SIDE_LANE.join(" --exclude ")}\n   side:  npx vitest run ${SIDE_LANE.join(" ")} (lines prefixed [side])\n`);
+  process.stdout.write(`\n== tests: two vitest runs side by side\n   main:  npx vitest run --exclude ${[...SIDE_LANE, ...ON_REQUEST].join(" --exclude ")}\n   side:  npx vitest run ${SIDE_LANE.join(" ")} (lines prefixed [side])\n   not run here: ${ON_REQUEST.join(" ")} (npm run test:image:rpi4)\n`);
   const timed = (p, name) => p.then((code) => {
     process.stdout.write(`== tests (${name}): ${code === 0 ? "ok" : "FAILED"} in ${seconds(t0)} s\n`);
     return code;
   });
   const codes = await Promise.all([
-    timed(vitest(SIDE_LANE.flatMap((f) => ["--exclude", f])), "main"),
+    timed(vitest([...SIDE_LANE, ...ON_REQUEST].flatMap((f) => ["--exclude", f])), "main"),
     timed(vitest(SIDE_LANE, "[side] "), "side"),
   ]);
   failed = codes.some((c) => c !== 0);

@@ -1,14 +1,15 @@
 // Build the generic arm64 UEFI image in full (arm64 through qemu-user, compressed, signed) in the A/B layout
 // and boot it in qemu-system-aarch64 -M virt with AAVMF under software emulation: the key stick unlocks the
 // data partition, first boot re-encrypts it to a new volume key, the node (Node, SQLite and the other
-// cross-built addons running on aarch64, from slot A) serves /healthz through a forwarded port, and a reboot
-// unlocks and serves again. The update cycle itself is booted on x86_64 (image.ab.test.ts).
+// cross-built addons running on aarch64, from slot A) serves /healthz through a forwarded port. A reboot with the
+// stick's new key, and the update cycle, are booted on x86_64 (image.ab.test.ts), with the same keyscript: this
+// suite's second boot (3.4 min of CI's side lane) was left out to keep npm test inside CI's 90 minutes.
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/requireTool.js";
 import { dumpVolumeKey, ext4MagicInPayload, readLuks2Header } from "../../image/lib/luksPayload.js";
-import { bootToHealthz, readText, statusLine, waitFor } from "./imageQemu.js";
+import { bootToHealthz, statusLine, waitFor } from "./imageQemu.js";
 import { buildImage, decompressDisk, extractHeader, repoRoot, requireRoot, rootPartition, uefiLayout, verifiedManifest, type BuiltImage } from "./imageBuild.js";
 
 const out = join(repoRoot, "test-artifacts/image-arm64");
@@ -98,16 +99,4 @@ describe.runIf(enabled)("arm64-uefi image (--layout ab): full build, LUKS payloa
     // First boot replaced the build passphrase with the stick's new key.
     await expect(dumpVolumeKey(extractHeader(disk, join(out, "luks-header-after.bin")), built.passphraseFile ?? "")).rejects.toThrow();
   }, 50 * 60_000);
-
-  it("a reboot unlocks with the stick's new key and serves again, without running first boot twice", async () => {
-    const vm = await bootToHealthz({ arch: "aarch64", dir: out, disk, usbKey, accel: "tcg", tag: "second" }, "/healthz 200 after reboot", 15 * 60_000);
-    try {
-      measured.rebootToHealthzSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
-      const line = await waitFor("status line after reboot", 5 * 60_000, () => statusLine(vm), vm);
-      expect(line).toContain("failed=[]");
-      expect(readText(vm.serial0)).not.toContain("re-encrypting");
-    } finally {
-      await vm.powerdown(120_000);
-    }
-  }, 40 * 60_000);
 });
