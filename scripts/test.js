@@ -19,7 +19,7 @@ if (fast) vitestArgs.push("--exclude", "test/e2e/image.*");
 const SIDE_LANE = ["test/e2e/image.arm64.test.ts", "test/e2e/image.tpm2.test.ts", "test/e2e/image.ssh.test.ts"];
 /**
  * Suites npm test leaves out, each run on its own by `npm run test:image:rpi4`. The rpi4 image is built through
- * qemu-user and checked, never booted; it took 19 min of a lane beside the other image suites (2026-12-07), which
+ * qemu-user and checked, never booted; it took 13.7 min of a lane beside the other image suites (2026-12-07), which
  * CI's 90 minutes cannot hold on a 2-core host where stop 29 already ran out. Its layout is checked without a build
  * by test/unit/image.trybootLayout.test.ts, and its Armv8-A llama.cpp build and cross-built addons by the arm64 suite.
  */
