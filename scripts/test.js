@@ -24,6 +24,8 @@ const SIDE_LANE = ["test/e2e/image.arm64.test.ts", "test/e2e/image.tpm2.test.ts"
  * by test/unit/image.trybootLayout.test.ts, and its Armv8-A llama.cpp build and cross-built addons by the arm64 suite.
  */
 const ON_REQUEST = ["test/e2e/image.rpi4.test.ts"];
+/** The main lane is everything else. */
+const MAIN_EXCLUDES = [...SIDE_LANE, ...ON_REQUEST];
 const lanes = !fast && vitestArgs.length === 0;
 
 const steps = [
@@ -57,13 +59,13 @@ function vitest(args, prefix) {
 const t0 = Date.now();
 let failed = false;
 if (lanes) {
-  process.stdout.write(`\n== tests: two vitest runs side by side\n   main:  npx vitest run --exclude ${[...SIDE_LANE, ...ON_REQUEST].join(" --exclude ")}\n   side:  npx vitest run ${SIDE_LANE.join(" ")} (lines prefixed [side])\n   not run here: ${ON_REQUEST.join(" ")} (npm run test:image:rpi4)\n`);
+  process.stdout.write(`\n== tests: two vitest runs side by side\n   main:  npx vitest run --exclude ${MAIN_EXCLUDES.join(" --exclude ")}\n   side:  npx vitest run ${SIDE_LANE.join(" ")} (lines prefixed [side])\n   not run here: ${ON_REQUEST.join(" ")} (npm run test:image:rpi4)\n`);
   const timed = (p, name) => p.then((code) => {
     process.stdout.write(`== tests (${name}): ${code === 0 ? "ok" : "FAILED"} in ${seconds(t0)} s\n`);
     return code;
   });
   const codes = await Promise.all([
-    timed(vitest([...SIDE_LANE, ...ON_REQUEST].flatMap((f) => ["--exclude", f])), "main"),
+    timed(vitest(MAIN_EXCLUDES.flatMap((f) => ["--exclude", f])), "main"),
     timed(vitest(SIDE_LANE, "[side] "), "side"),
   ]);
   failed = codes.some((c) => c !== 0);

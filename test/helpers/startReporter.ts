@@ -15,11 +15,18 @@ export default class StartReporter implements Reporter {
     process.stdout.write(`▶ ${min} min: ${what}\n`);
   }
 
+  /** The suite's path from the working directory, for an image suite; undefined for any other. */
+  private longSuite(moduleId: string): string | undefined {
+    return LONG.test(moduleId) ? relative(process.cwd(), moduleId) : undefined;
+  }
+
   onTestModuleStart(module: TestModule): void {
-    if (LONG.test(module.moduleId)) this.say(`${relative(process.cwd(), module.moduleId)} started (its build runs first)`);
+    const suite = this.longSuite(module.moduleId);
+    if (suite) this.say(`${suite} started (its build runs first)`);
   }
 
   onTestCaseReady(test: TestCase): void {
-    if (LONG.test(test.module.moduleId)) this.say(`${relative(process.cwd(), test.module.moduleId)} › ${test.name}`);
+    const suite = this.longSuite(test.module.moduleId);
+    if (suite) this.say(`${suite} › ${test.name}`);
   }
 }
