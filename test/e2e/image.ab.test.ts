@@ -2,7 +2,8 @@
 // LUKS2 data partition) runs in qemu. v1 is claimed and given a memory, a user and an API key; a
 // tampered bundle is refused with nothing written to the inactive slot; v2 arrives on a USB stick
 // labelled SOVUPDATE plugged in while the node runs, and after the restart into it the trial serves the
-// same data, identity and key, and the health gate commits it. v3, whose node exits at start, is uploaded
+// same data, identity and key, and the health gate commits it; its first try hangs with PID 1 frozen, and the machine's
+// hardware watchdog resets it, a try that systemd-boot counts. v3, whose node exits at start, is uploaded
 // through the panel's route; its trial boot fails, the guard gives it up, and the node is back on v2 on
 // its own, with the rollback naming 0.9.3. Slots are read-only under dm-verity: slot A's bytes are unchanged by
 // running on it. A byte changed on the committed slot's disk stops its boot in the initramfs, which gives the
@@ -25,8 +26,8 @@ import { publicKeyOf } from "../../core/ed25519.js";
 import { readBundleHead } from "../../services/update/bundleReader.js";
 import { verifyBundleFile } from "../../services/update/verifyBundleFile.js";
 import { requireTools } from "../helpers/requireTool.js";
-import { bootToHealthz, bootVm, guestOopsed, pickAccel, readText, statusLine, waitFor, waitForHealthz, type Vm } from "./imageQemu.js";
-import { bootPartitionDir, buildImage, buildLock, decompressDisk, imageCache, putOnBootPartition, renameOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
+import { bootToHealthz, bootUntil, bootVm, guestOopsed, pickAccel, readText, statusLine, waitFor, waitForHealthz, type BootOptions, type Vm } from "./imageQemu.js";
+import { bootPartitionDir, buildImage, buildLock, decompressDisk, imageCache, putOnBootPartition, readOnBootPartition, renameOnBootPartition, repoRoot, requireRoot, run, type BuiltImage } from "./imageBuild.js";
 import { httpsJson, httpsUpload, servedFingerprint, withJournal } from "./nodeHttps.js";
 import { NETWORK_FILE } from "../../image/lib/wifiConfig.js";
 import { expectNetworkFileImported, wifiFixture } from "./networkFileStatus.js";
@@ -216,14 +217,16 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     }
   };
   const status = async (vm: Vm): Promise<Record<string, unknown>> => (await api(vm, "GET", "/api/update", undefined, { authorization: `Bearer ${apiKey}` })).json;
-  const boot = async (tag: string): Promise<Vm> => await bootToHealthz({ dir: out, disk, usbKey, accel, tag, forwardHttps: true, usbHost: true }, `/healthz 200 (${tag})`, 15 * 60_000);
+  /** The machine every boot runs on: a PC with a hardware watchdog that resets it, as a board's does. */
+  const machine = (tag: string): BootOptions => ({ dir: out, disk, usbKey, accel, tag, forwardHttps: true, watchdog: "reset" });
+  const boot = async (tag: string): Promise<Vm> => await bootToHealthz({ ...machine(tag), usbHost: true }, `/healthz 200 (${tag})`, 15 * 60_000);
   /**
    * A boot whose guest is expected to reboot on its own (a slot given up, a failed trial): with -no-reboot that ends
    * qemu. A TCG kernel oops (int3 while the kernel patches itself, seen in CI) also reboots, so that boot is made once more.
    */
   const bootToReboot = async (tag: string, what: string, timeoutMs: number): Promise<Vm> => {
     for (let attempt = 1; ; attempt++) {
-      const vm = await bootVm({ dir: out, disk, usbKey, accel, tag: attempt === 1 ? tag : `${tag}-retry`, forwardHttps: true });
+      const vm = await bootVm(machine(attempt === 1 ? tag : `${tag}-retry`));
       try {
         await rebooted(vm, what, timeoutMs);
       } finally {
@@ -241,8 +244,8 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     expect(partitions(disk).map((p) => p.name)).toEqual(["sovereign-esp", "sovereign-root-a", "sovereign-root-b", "sovereign-data"]);
     const files = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mdir -b -/ -i ${disk}@@1M ::/`]);
     for (const f of ["sovereign/a/vmlinuz", "sovereign/a/initrd.img", "loader/entries/sovereign-a.conf", "loader/loader.conf"]) expect(files).toContain(`::/${f}`);
-    const entry = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/entries/sovereign-a.conf`]);
-    const loader = run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/loader/loader.conf`]);
+    const entry = readOnBootPartition(disk, "loader/entries/sovereign-a.conf");
+    const loader = readOnBootPartition(disk, "loader/loader.conf");
     // Slot A is opened read-only through dm-verity with the root hash the build signed into its entry.
     expect(entry).toMatch(/options root=\/dev\/mapper\/sovslot sovereign\.slot=a sovereign\.roothash=[0-9a-f]{64} sovereign\.hashoffset=\d+ ro fsck\.mode=skip /);
     const slotAVerity = slotVerityOf(/^options (.*)$/m.exec(entry)?.[1] ?? "");
@@ -318,9 +321,10 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       const line = await waitFor("the status line", 5 * 60_000, () => statusLine(vm), vm);
       writeFileSync(join(out, "status-v1.txt"), line);
       expect(line).toContain("failed=[]");
-      // Root is the RAM overlay over the read-only verity slot; PID 1 pets a hardware watchdog where there is one.
+      // Root is the RAM overlay over the read-only verity slot; PID 1 opened the machine's hardware watchdog and pets it.
       expect(line).toContain(" rootfs=overlayfs ");
       expect(line).toContain(" watchdog=30s ");
+      expect(line).toMatch(/ wdt=\[i6300ESB_timer:active,/);
       expectNetworkFileImported(line);
 
       const refused = await upload(vm, tampered);
@@ -383,6 +387,47 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       closeSync(fix);
     };
   };
+
+  /**
+   * Appended to a boot entry's options, it makes that boot hang: PID 1 starts this one command instead of the system's
+   * units (systemd-run-generator), and the command freezes PID 1 with cgroup v2's freezer. From then on nothing pets the
+   * hardware watchdog: a hang with no panic and no reboot of its own, as a wedged driver or PID 1 would be.
+   */
+  const HANG_OPTIONS = `systemd.run="/bin/sh -c 'echo 1 > /sys/fs/cgroup/init.scope/cgroup.freeze'" systemd.run_success_action=none systemd.run_failure_action=none`;
+
+  it("the first try of v2's trial hangs with PID 1 frozen: the hardware watchdog resets the machine, and systemd-boot has counted the try", async () => {
+    const armed = bootPartitionDir(disk, "loader/entries").find((n) => /^sovereign-b\+\d+\.conf$/.test(n));
+    if (!armed) throw new Error(`no armed entry for slot b: ${bootPartitionDir(disk, "loader/entries").join(", ")}`);
+    const tries = Number(/\+(\d+)\.conf$/.exec(armed)?.[1]);
+    expect(tries).toBeGreaterThan(1);
+    const original = readOnBootPartition(disk, `loader/entries/${armed}`);
+    const hung = join(out, "entry-hung.conf");
+    writeFileSync(hung, original.replace(/^(options .*)$/m, `$1 ${HANG_OPTIONS}`));
+    putOnBootPartition(disk, hung, `loader/entries/${armed}`);
+    let counted = armed;
+    try {
+      // qemu pauses when its watchdog fires, so that the reset is known to be the watchdog's and no other. A boot whose
+      // kernel oopsed under TCG (bootUntil) is made once more: systemd-boot counted that try too.
+      const { vm } = await bootUntil({ ...machine("v2-trial-hang"), watchdog: "pause" }, "the hardware watchdog to fire", 15 * 60_000, async (v) => ((await v.runState()) === "paused (watchdog)" ? true : undefined));
+      const spent = vm.serial0.includes("-retry") ? 2 : 1;
+      try {
+        measured.hungBootToWatchdogResetSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+        // The kernel neither panicked nor rebooted: the watchdog was the only way out.
+        expect(readText(vm.serial0)).not.toMatch(/Kernel panic|reboot: Restarting system/);
+      } finally {
+        await vm.monitor("quit").catch(() => "");
+        await vm.powerdown(10_000);
+      }
+      // systemd-boot counted the try before it started the kernel: one fewer left, one more done. The next try boots B again.
+      counted = `sovereign-b+${tries - spent}-${spent}.conf`;
+      expect(bootPartitionDir(disk, "loader/entries").sort()).toEqual(["sovereign-a.conf", counted]);
+    } finally {
+      // The hang was this try's alone: the entry gets its options back under the name it has now.
+      const now = bootPartitionDir(disk, "loader/entries").find((n) => n.startsWith("sovereign-b")) ?? counted;
+      writeFileSync(hung, original);
+      putOnBootPartition(disk, hung, `loader/entries/${now}`);
+    }
+  }, 30 * 60_000);
 
   it("v2 boots on trial with the same data, identity and key; the health gate commits it", async () => {
     const vm = await boot("v2-trial");
@@ -509,7 +554,7 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
 
   it("the trial of v3, whose node exits at start, is given up on its own, and the node is back on v2 with its data, the status naming 0.9.3", async () => {
     // The trial of v3: nobody at the device. The node fails its starts, the guard gives the trial up and reboots.
-    const failed = await bootVm({ dir: out, disk, usbKey, accel, tag: "v3-trial", forwardHttps: true });
+    const failed = await bootVm(machine("v3-trial"));
     const t0 = Date.now();
     try {
       await rebooted(failed, "the failed trial of v3", 15 * 60_000);
@@ -537,7 +582,7 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
     const restore = flipSlotByte("sovereign-root-b");
     const t0 = Date.now();
     try {
-      const vm = await bootVm({ dir: out, disk, usbKey, accel, tag: "v2-tampered", forwardHttps: true });
+      const vm = await bootVm(machine("v2-tampered"));
       try {
         await rebooted(vm, "the boot of a changed slot", 15 * 60_000);
       } finally {

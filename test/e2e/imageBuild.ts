@@ -132,6 +132,11 @@ export function putOnBootPartition(disk: string, file: string, name: string): vo
   run("mcopy", ["-o", "-i", `${disk}@@${bootPartitionOffset(disk)}`, file, `::/${name}`]);
 }
 
+/** A file on the disk's boot partition, as text (mtools, no mount). */
+export function readOnBootPartition(disk: string, name: string): string {
+  return run("mtype", ["-i", `${disk}@@${bootPartitionOffset(disk)}`, `::/${name}`]);
+}
+
 /** The names in a directory of the boot partition (its top one by default). */
 export function bootPartitionDir(disk: string, dir = ""): string[] {
   const prefix = dir ? `::/${dir}/` : "::/";
@@ -176,6 +181,6 @@ export function uefiLayout(disk: string): { types: string[]; files: string; entr
   return {
     types: t.partitiontable.partitions.map((p) => p.type),
     files,
-    entry: run("sh", ["-c", `MTOOLS_SKIP_CHECK=1 mtype -i ${disk}@@1M ::/${entry}`]),
+    entry: readOnBootPartition(disk, entry),
   };
 }

@@ -72,6 +72,8 @@ export interface Vm {
   monitor(command: string): Promise<string>;
   /** Asks the guest to power off (ACPI) through the monitor, then waits for qemu to exit. */
   powerdown(timeoutMs: number): Promise<void>;
+  /** qemu's run state as the monitor's `info status` gives it, e.g. "running" or "paused (watchdog)". */
+  runState(): Promise<string>;
 }
 
 export interface BootOptions {
@@ -94,6 +96,12 @@ export interface BootOptions {
   forwardSsh?: boolean;
   /** Forward a host port to the node's HTTPS port 8443: vm.httpsPort. */
   forwardHttps?: boolean;
+  /**
+   * A hardware watchdog (an Intel 6300ESB, which Linux drives with i6300esb) and what qemu does when it fires: "reset",
+   * as a board does (with -no-reboot qemu then exits), or "pause", so that a test can tell the watchdog's reset from
+   * any other (vm.runState() says "paused (watchdog)").
+   */
+  watchdog?: "reset" | "pause";
 }
 
 /** Starts swtpm for one boot; it exits when qemu closes the connection. */
@@ -139,6 +147,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
       : ["-serial", `file:${serial0}`]),
     ...(m.serialPorts > 1 ? ["-serial", `file:${serial1}`] : []),
     "-monitor", `unix:${monitor},server,nowait`,
+    ...(opts.watchdog ? ["-device", "i6300esb", "-action", `watchdog=${opts.watchdog}`] : []),
   ];
   const proc = spawn("nice", args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -166,6 +175,11 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
         c.on("close", () => resolve(reply));
         c.on("error", reject);
       });
+    },
+    async runState() {
+      // The monitor's socket appears a moment after qemu starts: until then there is no state to read.
+      const reply = await vm.monitor("info status").catch((err: Error) => `unreachable: ${err.message}`);
+      return /VM status: ([^\r\n]+)/.exec(reply)?.[1]?.trim() ?? reply.trim();
     },
     async powerdown(timeoutMs) {
       await new Promise<void>((resolve) => {
