@@ -29,16 +29,19 @@ export interface EngineFacts {
   sequences: number;
   runners?: number;
   engineMode?: string;
+  /** inference.streamIntervalMs: how often a runner sends streamed text. */
+  streamIntervalMs?: number;
 }
 
 /** The engine setting of a running app (its tuning after config overrides). */
-export function engineFactsOf(app: { tuning: { generationThreads: { value: number }; promptThreads: { value: number }; parallelSequences: { value: number }; runners: { value: number } }; config: { "inference.engineMode": string } }): EngineFacts {
+export function engineFactsOf(app: { tuning: { generationThreads: { value: number }; promptThreads: { value: number }; parallelSequences: { value: number }; runners: { value: number } }; config: { "inference.engineMode": string; "inference.streamIntervalMs": number } }): EngineFacts {
   return {
     generationThreads: app.tuning.generationThreads.value,
     promptThreads: app.tuning.promptThreads.value,
     sequences: app.tuning.parallelSequences.value,
     runners: app.tuning.runners.value,
     engineMode: app.config["inference.engineMode"],
+    streamIntervalMs: app.config["inference.streamIntervalMs"],
   };
 }
 

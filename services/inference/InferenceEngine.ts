@@ -26,6 +26,8 @@ export interface EngineSettings {
   threadAdapter?: boolean;
   /** Prompt-lookup speculative decoding on every sequence (inference.speculative). Defaults to off. */
   speculative?: boolean;
+  /** A runner sends a generation's text to the node at most this often, in ms (inference.streamIntervalMs; TextCoalescer). Defaults to 0: every piece. */
+  streamIntervalMs?: number;
 }
 
 export interface EngineLogger {

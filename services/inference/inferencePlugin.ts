@@ -55,6 +55,7 @@ export const inferencePlugin = fp(
         gpuLayers: t.gpuLayers.value,
         // "auto" stays off: no board has measured the 1.2× win yet (bench/speculative.bench.ts).
         speculative: cfg["inference.speculative"] === "on",
+        streamIntervalMs: cfg["inference.streamIntervalMs"],
       },
       engines,
       embeddingThreads: t.embeddingThreads.value,

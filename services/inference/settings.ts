@@ -56,6 +56,10 @@ export const inferenceSettings = [
     help: "Generation threads adapt while the engine runs: between tuning.generationThreads and tuning.promptThreads, by the engine's own step timings (up while the higher count is faster, down when another process stalls it). \"off\" = generation stays at tuning.generationThreads (`npm run bench llamaRef` compares both).",
   }),
   setting.integer({
+    key: "inference.streamIntervalMs", env: "SOVEREIGN_STREAM_INTERVAL_MS", flag: "--stream-interval-ms", default: 40, min: 0, max: 5000,
+    help: "A runner sends a streamed answer's text to the node at most this often, in ms: the first piece at once, later ones gathered (each message costs the node and its client CPU that llama.cpp's threads wait on). 0 = every token as it comes.",
+  }),
+  setting.integer({
     key: "inference.runnerHeartbeatTimeoutMs", env: "SOVEREIGN_RUNNER_HEARTBEAT_TIMEOUT_MS", flag: "--runner-heartbeat-timeout-ms", default: 5000, min: 1000, max: 600_000,
     help: "A runner that answers no heartbeat for this long (stopped, or wedged) is killed and replaced; its request ends with engine_crashed.",
   }),

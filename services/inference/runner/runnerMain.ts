@@ -10,6 +10,7 @@ import { LlamaEngine, loadLlama } from "../LlamaEngine.js";
 import { GgufEmbedder } from "../embeddings/GgufEmbedder.js";
 import type { NodeToRunner, RunnerToNode, WireError } from "./protocol.js";
 import type { ToolCallDelta } from "../types.js";
+import { TextCoalescer } from "./TextCoalescer.js";
 
 function send(msg: RunnerToNode): void {
   if (process.connected) process.send?.(msg);
@@ -40,6 +41,8 @@ const logger = {
 };
 
 let engine: LlamaEngine | null = null;
+/** The loaded model's inference.streamIntervalMs. */
+let streamIntervalMs = 0;
 let embedder: GgufEmbedder | null = null;
 let modelName: string | null = null;
 let modelPath: string | null = null;
@@ -58,6 +61,7 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
         return { contextSize: 0, dimensions: embedder.dimensions };
       }
       engine = await LlamaEngine.load(msg.name, msg.path, msg.settings, logger);
+      streamIntervalMs = msg.settings.streamIntervalMs ?? 0;
       return { contextSize: engine.contextSize, dimensions: null };
     }
     case "unload": {
@@ -74,16 +78,19 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
       if (injectedAbort(modelPath)) process.abort();
       const ac = new AbortController();
       running.set(msg.id, ac);
+      const text = new TextCoalescer((t) => send({ type: "text", id: msg.id, text: t }), streamIntervalMs);
       try {
         const options = {
           sampling: msg.sampling, grammar: msg.grammar, signal: ac.signal, key: msg.key ?? null,
-          onText: (text: string) => send({ type: "text", id: msg.id, text }),
-          ...(msg.tools ? { tools: msg.tools, onToolCall: (delta: ToolCallDelta) => send({ type: "tool", id: msg.id, delta }) } : {}),
+          onText: (t: string) => text.push(t),
+          ...(msg.tools ? { tools: msg.tools, onToolCall: (delta: ToolCallDelta) => { text.flush(); send({ type: "tool", id: msg.id, delta }); } } : {}),
         };
         return msg.mode === "chat"
           ? await engine.chat(msg.messages ?? [], options, msg.defaultMaxTokens)
           : await engine.complete(msg.prompt ?? "", options, msg.defaultMaxTokens);
       } finally {
+        // The text goes before the result (or the error) that ends the run.
+        text.flush();
         running.delete(msg.id);
       }
     }
