@@ -235,9 +235,14 @@ describe.runIf(enabled)("x86_64 A/B image: update, trial boot, health gate, roll
       if (attempt >= 2 || !guestOopsed(vm)) return vm;
     }
   };
-  /** The guest reboots (into a trial, or out of one): with -no-reboot that ends qemu. */
+  /**
+   * The guest reboots (into a trial, or out of one): with -no-reboot that ends qemu. It is the guest's own reboot (the
+   * kernel says so), or an oops that bootToReboot boots again: the machine's watchdog would reset it without a word.
+   */
   const rebooted = async (vm: Vm, what: string, timeoutMs: number): Promise<void> => {
     await Promise.race([vm.exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: the guest did not reboot\n${readText(vm.serial1).slice(-4000)}`)), timeoutMs))]);
+    const serial = readText(vm.serial0);
+    if (!/reboot: Restarting system/.test(serial) && !guestOopsed(vm)) throw new Error(`${what}: qemu ended with no reboot of the guest's own (a watchdog reset?)\n${serial.slice(-4000)}`);
   };
 
   it("lays out the ESP, two slots and an encrypted data partition; slot A boots, holds no secret, and names its slots", async () => {
