@@ -198,6 +198,22 @@ describe("update service", () => {
     expect(st.rollback).toMatchObject({ failedSlot: "b", failedVersion: "0.2.0" });
   });
 
+  it("a trial whose tries systemd-boot used up (watchdog resets, panics) is rolled back with that reason", async () => {
+    const v1 = service("0.1.0");
+    await v1.apply(await bundle("0.2.0"), { via: "cli" });
+    v1.restart(null, () => undefined);
+    reboot("b");
+    expect(service("0.2.0").status().trial).toMatchObject({ slot: "b", version: "0.2.0" });
+    // Each try reset before the health gate committed it; systemd-boot counted all three, then started slot a.
+    const entries = join(dir, "esp/loader/entries");
+    renameSync(join(entries, "sovereign-b+3.conf"), join(entries, "sovereign-b+0-3.conf"));
+    reboot("a");
+    const st = service("0.1.0").status();
+    expect(st.rollback).toMatchObject({ failedVersion: "0.2.0", failedSlot: "b" });
+    expect(st.rollback?.reason).toContain("systemd-boot used up its tries (a panic, a watchdog reset or no health in time)");
+    expect(st.slots.find((x) => x.slot === "b")?.condition).toBe("bad");
+  });
+
   it("a restart that comes straight back on the old slot is a rollback too", async () => {
     const v1 = service("0.1.0");
     await v1.apply(await bundle("0.2.0"), { via: "cli" });
