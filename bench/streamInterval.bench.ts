@@ -41,15 +41,17 @@ try {
   }
   const base = sides[0];
   if (!base) throw new Error("no sides");
+  /** The median of one side's per-round ratios to interval 0 (a pair shares the machine's moment). */
+  const ratioToBase = (s: (typeof sides)[number]) => median(s.tps.map((x, i) => x / (base.tps[i] ?? Number.NaN)));
   const results = {
     model: "tinyllama-1.1b-shaped Q4_0 (random weights, generated)", tokensPerRequest: TG, rounds: ROUNDS,
     threads: { prompt: tuned.promptThreads.value, generation: tuned.generationThreads.value }, sequences: tuned.parallelSequences.value,
     intervals: Object.fromEntries(sides.map((s) => [s.ms, {
       medianTps: median(s.tps), tps: s.tps, load1: s.loads,
-      ...(s === base ? {} : { ratioToEveryToken: median(s.tps.map((x, i) => x / (base.tps[i] ?? Number.NaN))) }),
+      ...(s === base ? {} : { ratioToEveryToken: ratioToBase(s) }),
     }])),
   };
-  for (const s of sides.slice(1)) log(`${s.ms} ms ÷ 0 ms: ${median(s.tps.map((x, i) => x / (base.tps[i] ?? Number.NaN))).toFixed(3)} (median of ${ROUNDS} pairs)`);
+  for (const s of sides.slice(1)) log(`${s.ms} ms ÷ 0 ms: ${ratioToBase(s).toFixed(3)} (median of ${ROUNDS} pairs)`);
   writeResult("streamInterval", results, engineFactsOf(sides[1]?.app.app ?? base.app.app));
 } finally {
   for (const s of sides) await s.app.close();

@@ -250,14 +250,15 @@ export function guestOopsed(vm: Vm): boolean {
  * Boots and waits until `probe` answers. Under TCG with two vCPUs the guest
  * kernel has oopsed, rarely, on an int3 while patching its own code (CI saw it
  * 2.8 s into a boot, before the passphrase prompt); that boot is retried once,
- * said so on stderr, its serial log kept under its own tag. Any other failure,
- * or a second oops, fails the test. The caller powers the returned VM down.
+ * said so on stderr, its serial log kept under its own tag (`boots` says how
+ * many were made). Any other failure, or a second oops, fails the test. The
+ * caller powers the returned VM down.
  */
-export async function bootUntil<T>(opts: BootOptions, what: string, timeoutMs: number, probe: (vm: Vm) => Promise<T | undefined> | T | undefined): Promise<{ vm: Vm; value: T }> {
+export async function bootUntil<T>(opts: BootOptions, what: string, timeoutMs: number, probe: (vm: Vm) => Promise<T | undefined> | T | undefined): Promise<{ vm: Vm; value: T; boots: number }> {
   for (let attempt = 1; ; attempt++) {
     const vm = await bootVm({ ...opts, tag: attempt === 1 ? opts.tag : `${opts.tag}-retry` });
     try {
-      return { vm, value: await waitFor(what, timeoutMs, () => probe(vm), vm) };
+      return { vm, value: await waitFor(what, timeoutMs, () => probe(vm), vm), boots: attempt };
     } catch (err) {
       const oopsed = guestOopsed(vm);
       await vm.powerdown(60_000);

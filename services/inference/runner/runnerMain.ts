@@ -41,8 +41,6 @@ const logger = {
 };
 
 let engine: LlamaEngine | null = null;
-/** The loaded model's inference.streamIntervalMs. */
-let streamIntervalMs = 0;
 let embedder: GgufEmbedder | null = null;
 let modelName: string | null = null;
 let modelPath: string | null = null;
@@ -61,7 +59,6 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
         return { contextSize: 0, dimensions: embedder.dimensions };
       }
       engine = await LlamaEngine.load(msg.name, msg.path, msg.settings, logger);
-      streamIntervalMs = msg.settings.streamIntervalMs ?? 0;
       return { contextSize: engine.contextSize, dimensions: null };
     }
     case "unload": {
@@ -78,7 +75,7 @@ async function handle(msg: NodeToRunner): Promise<unknown> {
       if (injectedAbort(modelPath)) process.abort();
       const ac = new AbortController();
       running.set(msg.id, ac);
-      const text = new TextCoalescer((t) => send({ type: "text", id: msg.id, text: t }), streamIntervalMs);
+      const text = new TextCoalescer((t) => send({ type: "text", id: msg.id, text: t }), engine.settings.streamIntervalMs ?? 0);
       try {
         const options = {
           sampling: msg.sampling, grammar: msg.grammar, signal: ac.signal, key: msg.key ?? null,
