@@ -74,6 +74,8 @@ export interface Vm {
   powerdown(timeoutMs: number): Promise<void>;
   /** qemu's run state as the monitor's `info status` gives it, e.g. "running" or "paused (watchdog)". */
   runState(): Promise<string>;
+  /** The machine has a watchdog (BootOptions.watchdog): waitFor fails at once when it fires. */
+  watchdog: boolean;
 }
 
 export interface BootOptions {
@@ -97,11 +99,18 @@ export interface BootOptions {
   /** Forward a host port to the node's HTTPS port 8443: vm.httpsPort. */
   forwardHttps?: boolean;
   /**
-   * A hardware watchdog (an Intel 6300ESB, which Linux drives with i6300esb) and what qemu does when it fires: "reset",
-   * as a board does (with -no-reboot qemu then exits), or "pause", so that a test can tell the watchdog's reset from
-   * any other (vm.runState() says "paused (watchdog)").
+   * A hardware watchdog (an Intel 6300ESB, which Linux drives with i6300esb). Where a board would reset, qemu pauses
+   * (vm.runState() says "paused (watchdog)"): a test can tell the watchdog's reset from any other, and any other wait
+   * fails at once, naming it, where a reset would end qemu without a word (-no-reboot).
    */
-  watchdog?: "reset" | "pause";
+  watchdog?: boolean;
+  /**
+   * PID 1's watchdog timeout for this boot instead of the image's 30 s: systemd.watchdog_sec= added to the kernel
+   * command line through SMBIOS (systemd-boot's io.systemd.boot.kernel-cmdline-extra; x86 only, no Secure Boot).
+   * qemu's watchdog counts host time, and a TCG guest niced beside a build gets a tenth of a core or less, so that
+   * PID 1 can go 30 s without a turn on a host that no board is like (CI: a reset in a healthy boot, 2026-12-07).
+   */
+  watchdogSec?: number;
 }
 
 /** Starts swtpm for one boot; it exits when qemu closes the connection. */
@@ -147,7 +156,8 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
       : ["-serial", `file:${serial0}`]),
     ...(m.serialPorts > 1 ? ["-serial", `file:${serial1}`] : []),
     "-monitor", `unix:${monitor},server,nowait`,
-    ...(opts.watchdog ? ["-device", "i6300esb", "-action", `watchdog=${opts.watchdog}`] : []),
+    ...(opts.watchdog ? ["-device", "i6300esb", "-action", "watchdog=pause"] : []),
+    ...(opts.watchdogSec ? ["-smbios", `type=11,value=io.systemd.boot.kernel-cmdline-extra=systemd.watchdog_sec=${opts.watchdogSec}`] : []),
   ];
   const proc = spawn("nice", args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -155,7 +165,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
   void exited.then(() => tpm?.proc.kill("SIGTERM"));
   const vm: Vm = {
-    proc, serial0, serial1, port, sshPort, httpsPort, startedAt: Date.now(), exited,
+    proc, serial0, serial1, port, sshPort, httpsPort, startedAt: Date.now(), exited, watchdog: opts.watchdog === true,
     async type(text) {
       if (!opts.interactive) throw new Error("boot with interactive: true to type at the console");
       await new Promise<void>((resolve, reject) => {
@@ -205,14 +215,27 @@ export function readText(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8") : "";
 }
 
+/** How often waitFor asks qemu whether the machine's watchdog fired (each ask takes the monitor 1.5 s). */
+const WATCHDOG_CHECK_MS = 15_000;
+
 export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, vm?: Vm): Promise<T> {
   const end = Date.now() + timeoutMs;
   let exited = false;
   void vm?.exited.then(() => (exited = true));
+  let nextWatchdogCheck = Date.now() + WATCHDOG_CHECK_MS;
   while (Date.now() < end) {
     const v = await probe();
     if (v !== undefined) return v;
     if (exited) throw new Error(`qemu exited while waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
+    if (vm?.watchdog && Date.now() >= nextWatchdogCheck) {
+      nextWatchdogCheck = Date.now() + WATCHDOG_CHECK_MS;
+      if ((await vm.runState()) === "paused (watchdog)") {
+        // A probe that waits for the watchdog itself gets its answer; any other wait ends here, not at its timeout.
+        const late = await probe();
+        if (late !== undefined) return late;
+        throw new Error(`the machine's hardware watchdog fired while waiting for ${what}: nothing petted it for its timeout (PID 1 hung or got no CPU); serial tail:\n${readText(vm.serial0).slice(-3000)}`);
+      }
+    }
     await new Promise((r) => setTimeout(r, 2000));
   }
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
