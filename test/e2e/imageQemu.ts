@@ -227,6 +227,10 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     const v = await probe();
     if (v !== undefined) return v;
     if (exited) throw new Error(`qemu exited while waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
+    // A frozen PID 1 never answers: fail now, not at the timeout (CI once waited 30 min on one). An oops needs no
+    // such check: the panic that follows reboots, which ends qemu (-no-reboot).
+    const frozen = vm && pid1Froze(vm);
+    if (frozen) throw new Error(`${frozen} while waiting for ${what}; serial tail:\n${readText(vm.serial0).slice(-3000)}`);
     if (vm?.watchdog && Date.now() >= nextWatchdogCheck) {
       nextWatchdogCheck = Date.now() + WATCHDOG_CHECK_MS;
       if ((await vm.runState()) === "paused (watchdog)") {
@@ -260,22 +264,39 @@ export async function waitForHealthz(vm: Vm, what: string, timeoutMs: number): P
   await waitFor(what, timeoutMs, async () => ((await healthz(vm.port)) ? true : undefined), vm);
 }
 
-/**
- * The guest kernel oopsed, then panicked: a kernel bug, which nothing of ours produces (our
- * initramfs gives a slot up by rebooting or by init exiting, never by an oops).
- */
+/** The guest kernel oopsed, then panicked (guestWedged). */
 export function guestOopsed(vm: Vm): boolean {
   const serial = readText(vm.serial0);
   return /\bOops: /.test(serial) && /Kernel panic - not syncing/.test(serial);
 }
 
 /**
- * Boots and waits until `probe` answers. Under TCG with two vCPUs the guest
- * kernel has oopsed, rarely, on an int3 while patching its own code (CI saw it
- * 2.8 s into a boot, before the passphrase prompt); that boot is retried once,
- * said so on stderr, its serial log kept under its own tag (`boots` says how
- * many were made). Any other failure, or a second oops, fails the test. The
- * caller powers the returned VM down.
+ * Why the guest can no longer get anywhere, when it can't: its kernel oopsed, then panicked (a kernel bug, which
+ * nothing of ours produces: our initramfs gives a slot up by rebooting or by init exiting, never by an oops), or
+ * PID 1 froze itself (systemd's "Freezing execution", after it crashed or could not start; nothing but a
+ * watchdog gets such a machine going again). CI saw the second once under TCG: a vCPU stuck in modprobe for
+ * 237 s (soft lockup) while systemd ran its generators, which then failed, and PID 1 froze.
+ */
+export function guestWedged(vm: Vm): string | undefined {
+  return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm);
+}
+
+/** PID 1 froze itself (guestWedged): why, with the soft lockup that led there when the kernel reported one. */
+function pid1Froze(vm: Vm): string | undefined {
+  const serial = readText(vm.serial0);
+  if (!/systemd\[1\]: Freezing execution/.test(serial)) return undefined;
+  return /soft lockup - CPU#\d+ stuck/.test(serial) ? "PID 1 froze after the guest kernel reported a soft lockup" : "PID 1 froze";
+}
+
+/**
+ * Boots and waits until `probe` answers. Under TCG with two vCPUs the guest has
+ * wedged, rarely, in ways no board shows: its kernel oopsed on an int3 while
+ * patching its own code (CI saw it 2.8 s into a boot, before the passphrase
+ * prompt), or a vCPU sat in modprobe until PID 1 gave up (guestWedged). Such a
+ * boot is retried once, as someone at the device would power-cycle it, said so
+ * on stderr, its serial log kept under its own tag (`boots` says how many were
+ * made). Any other failure, or a second wedge, fails the test. The caller
+ * powers the returned VM down.
  */
 export async function bootUntil<T>(opts: BootOptions, what: string, timeoutMs: number, probe: (vm: Vm) => Promise<T | undefined> | T | undefined): Promise<{ vm: Vm; value: T; boots: number }> {
   for (let attempt = 1; ; attempt++) {
@@ -283,10 +304,10 @@ export async function bootUntil<T>(opts: BootOptions, what: string, timeoutMs: n
     try {
       return { vm, value: await waitFor(what, timeoutMs, () => probe(vm), vm), boots: attempt };
     } catch (err) {
-      const oopsed = guestOopsed(vm);
+      const wedged = guestWedged(vm);
       await vm.powerdown(60_000);
-      if (attempt > 1 || !oopsed) throw err;
-      process.stderr.write(`qemu (${opts.tag}): the guest kernel oopsed under ${opts.accel}; see ${vm.serial0}. Booting once more.\n`);
+      if (attempt > 1 || !wedged) throw err;
+      process.stderr.write(`qemu (${opts.tag}): ${wedged} under ${opts.accel}; see ${vm.serial0}. Booting once more.\n`);
     }
   }
 }

@@ -1,0 +1,35 @@
+// The e2e helper that tells a wedged TCG guest from a slow one, on the serial log CI recorded (2026-12-07):
+// a vCPU stuck in modprobe, then PID 1 frozen. A soft lockup alone is no wedge: starved guests report them and go on.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { guestWedged, waitFor, type Vm } from "../e2e/imageQemu.js";
+
+const recorded = readFileSync(join(import.meta.dirname, "../fixtures/qemu/tcg-soft-lockup-pid1-frozen.log"), "utf8");
+
+function vmWithSerial(text: string): Vm {
+  const serial0 = join(mkdtempSync(join(tmpdir(), "wedge-")), "serial0.log");
+  writeFileSync(serial0, text);
+  return { serial0, serial1: serial0, watchdog: false, exited: new Promise(() => {}) } as unknown as Vm;
+}
+
+describe("guestWedged", () => {
+  it("names a PID 1 that froze after a soft lockup, from CI's serial log", () => {
+    expect(guestWedged(vmWithSerial(recorded))).toBe("PID 1 froze after the guest kernel reported a soft lockup");
+  });
+
+  it("takes a soft lockup that has not stopped PID 1 for a slow guest, and an oops for a wedge only once it panicked", () => {
+    const lockupOnly = recorded.slice(0, recorded.indexOf("INFO: task (sd-gens)"));
+    expect(lockupOnly).toMatch(/soft lockup/);
+    expect(guestWedged(vmWithSerial(lockupOnly))).toBeUndefined();
+    const oops = "[    2.8] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI\n";
+    expect(guestWedged(vmWithSerial(oops))).toBeUndefined();
+    expect(guestWedged(vmWithSerial(`${oops}[    2.9] Kernel panic - not syncing: Fatal exception in interrupt\n`))).toBe("the guest kernel oopsed and panicked");
+  });
+
+  it("ends a wait on a frozen PID 1 at once, naming it, instead of at the timeout", async () => {
+    // A 10-minute wait: were it not cut short, the test's own timeout would fail it.
+    await expect(waitFor("/healthz 200", 600_000, () => undefined, vmWithSerial(recorded))).rejects.toThrow(/^PID 1 froze after the guest kernel reported a soft lockup while waiting for \/healthz 200/);
+  });
+});
