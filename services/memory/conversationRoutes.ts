@@ -100,7 +100,7 @@ export const conversationRoutes: FastifyPluginAsync<{ memory: MemoryService; max
     },
     async (request) => {
       const b = request.body;
-      checkText(b.content, maxDocumentBytes, "message");
+      checkText(b.content, maxDocumentBytes, "message", { keepNul: true });
       return { message: conversations.editMessage(userIdOf(request), request.params.id, Number(request.params.messageId), b.content, b.finishReason ? { finishReason: b.finishReason } : {}) };
     },
   );
@@ -150,7 +150,7 @@ export const conversationRoutes: FastifyPluginAsync<{ memory: MemoryService; max
       },
     },
     async (request, reply) => {
-      for (const m of request.body.messages) checkText(m.content, maxDocumentBytes, "message");
+      for (const m of request.body.messages) checkText(m.content, maxDocumentBytes, "message", { keepNul: true });
       return reply.code(201).send({ messages: conversations.append(userIdOf(request), request.params.id, request.body.messages) });
     },
   );

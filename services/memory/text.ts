@@ -14,12 +14,14 @@ export function decodeUtf8(bytes: Uint8Array, what = "document"): string {
 /**
  * Checks text that arrived as a JS string (JSON bodies): refuses unpaired
  * surrogates (which SQLite would store as garbage), NUL bytes, blank text and
- * text longer than the limit.
+ * text longer than the limit. `keepNul` is for conversation messages, which hold
+ * a model's text as it came: the chat service stores the NUL a model's byte
+ * token made, and Continue or an import must take that text back.
  */
-export function checkText(text: string, maxBytes: number, what = "text"): string {
+export function checkText(text: string, maxBytes: number, what = "text", { keepNul = false }: { keepNul?: boolean } = {}): string {
   if (typeof text !== "string" || text.trim().length === 0) throw new SovereignError("MEMORY_TEXT_INVALID", `The ${what} is empty.`);
   if (!isWellFormed(text)) throw new SovereignError("MEMORY_TEXT_INVALID", `The ${what} contains unpaired UTF-16 surrogates (not valid Unicode).`);
-  if (text.includes("\u0000")) throw new SovereignError("MEMORY_TEXT_INVALID", `The ${what} contains NUL characters; it looks like binary data.`);
+  if (!keepNul && text.includes("\u0000")) throw new SovereignError("MEMORY_TEXT_INVALID", `The ${what} contains NUL characters; it looks like binary data.`);
   const bytes = Buffer.byteLength(text, "utf8");
   if (bytes > maxBytes) {
     throw new SovereignError("MEMORY_DOCUMENT_TOO_LARGE", `The ${what} is ${bytes} bytes; the limit is ${maxBytes} (memory.maxDocumentBytes).`, {

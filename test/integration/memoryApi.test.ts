@@ -233,4 +233,26 @@ describe("conversations API", () => {
     expect((await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${ids[0]}`, payload: { content: "" } })).statusCode).toBe(400);
     expect((await req(`/api/conversations/${c.id}`)).json().messages).toHaveLength(2);
   });
+
+  it("Continue and an import take back the NUL a model's byte token put in a stored answer; a memory document still may not hold one", async () => {
+    // A random-weight model streams byte tokens such as <0x00>: the chat service stores its text as it came, and the
+    // panel's Continue sends that text back, longer (CI saw it refused with 'contains NUL characters').
+    const c = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { id: string };
+    const said = "qz smile\u0017 ty\u0000 cp\uFFFD";
+    const [, answerId] = t.app.memory.recordChatTurn(userId, c.id, { messages: [{ role: "user", content: "Tell me about bread" }], answer: { role: "assistant", content: said }, meta: { finishReason: "length" } });
+    const continued = await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${answerId}`, payload: { content: `${said} and\u0000 more`, finishReason: "stop" } });
+    expect(continued.statusCode, continued.body).toBe(200);
+    const stored = (await req(`/api/conversations/${c.id}`)).json().messages as Array<{ content: string }>;
+    expect(stored.map((m) => m.content)).toEqual(["Tell me about bread", `${said} and\u0000 more`]);
+    // Its export imports again, NUL and all.
+    const copy = (await req({ method: "POST", url: "/api/conversations", payload: {} })).json().conversation as { id: string };
+    const imported = await req({ method: "POST", url: `/api/conversations/${copy.id}/messages`, payload: { messages: stored.map((m, i) => ({ role: i === 0 ? "user" : "assistant", content: m.content })) } });
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect(((await req(`/api/conversations/${copy.id}`)).json().messages as Array<{ content: string }>).map((m) => m.content)).toEqual(stored.map((m) => m.content));
+    // Still refused: nothing but whitespace, and NUL in a document for memory.
+    expect((await req({ method: "PATCH", url: `/api/conversations/${c.id}/messages/${answerId}`, payload: { content: " \n" } })).statusCode).toBe(400);
+    const doc = await req({ method: "POST", url: "/api/memory", payload: { text: "binary\u0000data" } });
+    expect(doc.statusCode).toBe(400);
+    expect(doc.json().error.code).toBe("MEMORY_TEXT_INVALID");
+  });
 });
