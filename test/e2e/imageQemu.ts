@@ -114,9 +114,10 @@ export interface BootOptions {
   /**
    * Under TCG, both vCPUs on one host thread in turn (thread=single) instead of a thread each; the guest still has
    * two CPUs. The ssh image's first boot wedged with a thread each in CI and then here, three boots running: as
-   * systemd ran its generators after the unlock (only this image has sshd, so only here does systemd-ssh-generator
-   * probe AF_VSOCK, which loads modules), a vCPU sat in modprobe or in PID 1 (soft lockup) until PID 1 froze.
-   * Module loading patches kernel text across CPUs, where a thread-per-vCPU guest has oopsed before (bootUntil).
+   * systemd ran its generators after the unlock, a vCPU sat in modprobe or in PID 1 (soft lockup) until PID 1
+   * froze. Other images' boots show a vCPU stuck in modprobe too (22 s in an A/B boot), and go on; only this image
+   * has sshd, so only here does systemd-ssh-generator probe AF_VSOCK, which loads more modules. Module loading
+   * patches kernel text across CPUs, where a thread-per-vCPU guest has oopsed before (bootUntil).
    */
   singleThreadedTcg?: boolean;
 }
