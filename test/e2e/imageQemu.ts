@@ -283,8 +283,9 @@ export function guestOopsed(vm: Vm): boolean {
  * Why the guest can no longer get anywhere, when it can't: its kernel oopsed, then panicked (a kernel bug, which
  * nothing of ours produces: our initramfs gives a slot up by rebooting or by init exiting, never by an oops), or
  * PID 1 froze itself (systemd's "Freezing execution", after it crashed or could not start; nothing but a
- * watchdog gets such a machine going again). CI saw the second once under TCG: a vCPU stuck in modprobe for
- * 237 s (soft lockup) while systemd ran its generators, which then failed, and PID 1 froze.
+ * watchdog gets such a machine going again). The ssh image's first boot did the second under TCG, in CI and here:
+ * a vCPU stuck in modprobe for 237 s (soft lockup) while systemd ran its generators, which then failed, and PID 1
+ * froze (singleThreadedTcg).
  */
 export function guestWedged(vm: Vm): string | undefined {
   return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm);
@@ -299,7 +300,7 @@ function pid1Froze(vm: Vm): string | undefined {
 
 /**
  * Boots and waits until `probe` answers. Under TCG with two vCPUs the guest has
- * wedged, rarely, in ways no board shows: its kernel oopsed on an int3 while
+ * wedged in ways no board shows: its kernel oopsed on an int3 while
  * patching its own code (CI saw it 2.8 s into a boot, before the passphrase
  * prompt), or a vCPU sat in modprobe until PID 1 gave up (guestWedged). Such a
  * boot is retried once, as someone at the device would power-cycle it, said so
