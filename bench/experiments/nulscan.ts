@@ -1,6 +1,7 @@
 // Ad-hoc (not a bench: `npx tsx bench/experiments/nulscan.ts`): how often the generated tiny model's completions hold
 // NUL or other C0 control characters (its byte-fallback tokens), which the conversation routes must take back.
 import { getLlama, LlamaCompletion } from "node-llama-cpp";
+import { withoutControlChars } from "../../services/memory/summarizeJob.js";
 import { testLlamaModel } from "../../test/models/testModelCache.js";
 const llama = await getLlama({ gpu: false, build: "never" });
 const model = await llama.loadModel({ modelPath: testLlamaModel("tiny") });
@@ -12,8 +13,7 @@ for (let i = 0; i < 40; i++) {
   const t = await c.generateCompletion(`Tell me about bread ${i}`, { maxTokens: 64, temperature: 0.8, seed: i });
   n++; console.log(i, Date.now() - t0, JSON.stringify(t).slice(0, 120));
   if (t.includes("\u0000")) nul++;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0001-\u0008\u000B\u000C\u000E-\u001F\u007F]/.test(t)) ctrl++;
+  if (withoutControlChars(t) !== t) ctrl++;
 }
-console.log(JSON.stringify({ n, withNul: nul, withOtherControl: ctrl }));
+console.log(JSON.stringify({ n, withNul: nul, withControl: ctrl }));
 process.exit(0);
