@@ -49,6 +49,10 @@ function idsOf(root: string, user: string): { uid: number; gid: number } {
  * UUIDs are chosen here, before anything is encrypted, so the initramfs can
  * be built against them. After the packages step, whose host keys it removes.
  */
+const SSH_GENERATOR = "/usr/lib/systemd/system-generators/systemd-ssh-generator";
+/** A link to /dev/null of a generator's name in /etc masks it (systemd.generator(7)). */
+const SSH_GENERATOR_MASK = "/etc/systemd/system-generators/systemd-ssh-generator";
+
 export const configureStep = defineStep({
   name: "configure",
   title: "Add the systemd units, user and boot configuration",
@@ -166,6 +170,13 @@ export const configureStep = defineStep({
     await exec("systemctl", ["--root", r, "enable", ...units], { logFile: ctx.logFile });
     // Started by the udev rule when a radio appears (iwd's package enables it for every boot).
     await exec("systemctl", ["--root", r, "disable", "iwd.service"], { logFile: ctx.logFile });
+    // systemd-ssh-generator (systemd >= 256, where sshd is installed) binds sshd to AF_VSOCK in a VM and to a local
+    // AF_UNIX socket: ways in that the image never configured, and its AF_VSOCK probe loads modules at every boot.
+    if (existsSync(join(r, SSH_GENERATOR.slice(1)))) {
+      mkdirSync(join(r, "etc/systemd/system-generators"), { recursive: true });
+      rmSync(join(r, SSH_GENERATOR_MASK.slice(1)), { force: true });
+      symlinkSync("/dev/null", join(r, SSH_GENERATOR_MASK.slice(1)));
+    }
     // No shell logins on the appliance: a serial getty would only swallow the console.
     const tty = ctx.board.console.split(",")[0] ?? "ttyS0";
     await exec("systemctl", ["--root", r, "mask", `serial-getty@${tty}.service`], { logFile: ctx.logFile });

@@ -18,7 +18,7 @@ const MACHINES = {
     // as single emulated instructions instead of table code (a first boot's 442 MiB re-encryption took 50 s with
     // AES-NI against 78 s without, here). qemu64 with +aes alone is not a CPU: OpenSSL's AES-NI code uses SSSE3 and
     // died of SIGILL. Without AVX the x86-64-v3 llama.cpp build is still refused, as on an old PC (the ssh suite).
-    machine: (accel: "kvm" | "tcg" | "tcg,thread=single") => ["-machine", "q35", "-accel", accel, "-cpu", accel === "kvm" ? "host" : "Westmere"],
+    machine: (accel: "kvm" | "tcg") => ["-machine", "q35", "-accel", accel, "-cpu", accel === "kvm" ? "host" : "Westmere"],
     serialPorts: 2,
   },
   aarch64: {
@@ -111,15 +111,6 @@ export interface BootOptions {
    * PID 1 can go 30 s without a turn on a host that no board is like (CI: a reset in a healthy boot, 2026-12-07).
    */
   watchdogSec?: number;
-  /**
-   * Under TCG, both vCPUs on one host thread in turn (thread=single) instead of a thread each; the guest still has
-   * two CPUs. The ssh image's first boot wedged with a thread each in CI and then here, three boots running: as
-   * systemd ran its generators after the unlock, a vCPU sat in modprobe or in PID 1 (soft lockup) until PID 1
-   * froze. Other images' boots show a vCPU stuck in modprobe too (22 s in an A/B boot), and go on; only this image
-   * has sshd, so only here does systemd-ssh-generator probe AF_VSOCK, which loads more modules. Module loading
-   * patches kernel text across CPUs, where a thread-per-vCPU guest has oopsed before (bootUntil).
-   */
-  singleThreadedTcg?: boolean;
 }
 
 /** Starts swtpm for one boot; it exits when qemu closes the connection. */
@@ -150,7 +141,7 @@ export async function bootVm(opts: BootOptions): Promise<Vm> {
   // (a stale passphrase prompt made a test type into a console socket not yet made).
   for (const f of [serial0, serial1, console0, monitor]) rmSync(f, { force: true });
   const args = [
-    "-n", "10", m.qemu, ...m.machine(opts.accel === "tcg" && opts.singleThreadedTcg ? "tcg,thread=single" : opts.accel), "-smp", "2", "-m", "2048",
+    "-n", "10", m.qemu, ...m.machine(opts.accel), "-smp", "2", "-m", "2048",
     "-display", "none", "-no-reboot",
     "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${m.code}`,
     "-drive", `if=pflash,format=raw,unit=1,file=${vars}`,
@@ -285,7 +276,8 @@ export function guestOopsed(vm: Vm): boolean {
  * PID 1 froze itself (systemd's "Freezing execution", after it crashed or could not start; nothing but a
  * watchdog gets such a machine going again). The ssh image's first boot did the second under TCG, in CI and here:
  * a vCPU stuck in modprobe for 237 s (soft lockup) while systemd ran its generators, which then failed, and PID 1
- * froze (singleThreadedTcg).
+ * froze. That image alone has sshd, so there alone systemd-ssh-generator probed AF_VSOCK and loaded modules; with
+ * the generator masked (image/steps/configure.ts) its boots have not wedged.
  */
 export function guestWedged(vm: Vm): string | undefined {
   return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm);
