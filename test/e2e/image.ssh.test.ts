@@ -148,7 +148,23 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       expect(claimed.status, JSON.stringify(claimed.json)).toBe(201);
       const session = { cookie: claimed.cookies.map((c) => c.split(";")[0]).join("; "), "x-csrf-token": String(claimed.json.csrfToken) };
       const t0 = Date.now();
-      const chat = await httpsJson(port, console0, "POST", "/v1/chat/completions", { messages: [{ role: "user", content: "Say hello." }], max_tokens: 8 }, session).catch(withJournal(vm, "chat completion"));
+      const ask = () => httpsJson(port, console0, "POST", "/v1/chat/completions", { messages: [{ role: "user", content: "Say hello." }], max_tokens: 8 }, session).catch(withJournal(vm, "chat completion"));
+      let chat = await ask();
+      // The first runner here loads node-llama-cpp's prebuilt, which node-llama-cpp first loads in a test process of
+      // its own: two Node starts and the libraries' first reads through dm-verity, all emulated. Beside the other
+      // lane's guest that once took over the runner's 60 s (a CI-like run, 2026-12-07). The node then answers 503
+      // and keeps serving, as it must; a client asks again (twice at most here), and a start then reads the libraries
+      // from the page cache.
+      const slowStart = () => {
+        const error = chat.json.error as { code?: string; message?: string } | undefined;
+        return chat.status === 503 && error?.code === "ENGINE_UNAVAILABLE" && /did not start within/.test(error.message ?? "") ? error.message : undefined;
+      };
+      const retried: string[] = [];
+      for (let why = slowStart(); why !== undefined && retried.length < 2; why = slowStart()) {
+        retried.push(`${Math.round((Date.now() - t0) / 1000)} s: ${why}`);
+        chat = await ask();
+      }
+      if (retried.length > 0) measured.firstChatRetried = retried.join("; ");
       measured.firstChatSeconds = Math.round((Date.now() - t0) / 1000);
       expect(chat.status, JSON.stringify(chat.json)).toBe(200);
       expect(chat.json.model).toBe(testLlamaModel("tiny").split("/").pop()?.replace(/\.gguf$/, ""));
