@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { engineFactsOf, writeResult } from "./lib/writeResult.js";
 import { median, openBenchApp, stream, type BenchApp } from "./lib/inferenceApp.js";
-import { busyLoop, llamaBench, llamaRefBinaries, startLlamaServer } from "./lib/llamaRef.js";
+import { busyLoop, llamaBench, llamaRefBinaries, localBuildIsa, startLlamaServer } from "./lib/llamaRef.js";
 import { testLlamaModel } from "../test/models/testModelCache.js";
 import { resolveConfig } from "../appliance/config/resolveConfig.js";
 import { detectHardware } from "../hardware/detectHardware.js";
@@ -164,6 +164,9 @@ function save(): void {
     threads: { prompt, generation: gen }, sequences, threadAdapter: { ours: prompt > gen, oursAdapterOff: false },
     // node-llama-cpp's prebuilt, or scripts/build-llama-addon.sh's local build (a persistent thread pool): the bench runs whichever is installed.
     llamaBinary: ourBinary,
+    // The local build's cmake flags (null: the prebuilt, whose CPU variant is picked at run time); equal to the
+    // reference's only when both were compiled for this host (build-llama-addon.sh without --board).
+    llamaBinaryIsa: ourBinary === "localBuild" ? localBuildIsa() : null,
     parts: [...PARTS], carriedOver,
     reference: {
       llamaCppCommit: ref.commit,

@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { BUILD_ISA_FILE, llamaLocalBuildDir } from "../../hardware/llamaLocalBuild.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const script = join(root, "scripts", "build-llama-ref.sh");
@@ -22,6 +23,16 @@ export interface LlamaRef {
 function refAt(bin: string): LlamaRef {
   const read = (f: string) => (existsSync(join(bin, "..", f)) ? readFileSync(join(bin, "..", f), "utf8").trim() : null);
   return { bin, server: join(bin, "llama-server"), bench: join(bin, "llama-bench"), commit: read("commit"), isa: read("isa")?.split("\n") ?? null };
+}
+
+/**
+ * The instruction-set flags of the local llama.cpp build this node loads (scripts/build-llama-addon.sh writes them
+ * beside it), or null for none. CI installs it for the x86_64 board's CPU (no AVX-512), while the reference is
+ * compiled for this host's: the result says which each side ran.
+ */
+export function localBuildIsa(): string[] | null {
+  const file = join(llamaLocalBuildDir(false), BUILD_ISA_FILE);
+  return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : null;
 }
 
 const built = (bin: string): boolean => existsSync(join(bin, "llama-server")) && existsSync(join(bin, "llama-bench"));
