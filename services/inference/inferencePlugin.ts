@@ -34,6 +34,7 @@ export const inferencePlugin = fp(
       : new RunnerHost({
         memoryBudgetMb: t.modelRamBudgetMb.value,
         heartbeatTimeoutMs: cfg["inference.runnerHeartbeatTimeoutMs"],
+        startTimeoutMs: cfg["inference.runnerStartTimeoutSeconds"] * 1000,
         logger: app.log,
         onQuarantine: (name, q) => {
           registry.quarantine(name, q);

@@ -63,6 +63,10 @@ export const inferenceSettings = [
     key: "inference.runnerHeartbeatTimeoutMs", env: "SOVEREIGN_RUNNER_HEARTBEAT_TIMEOUT_MS", flag: "--runner-heartbeat-timeout-ms", default: 5000, min: 1000, max: 600_000,
     help: "A runner that answers no heartbeat for this long (stopped, or wedged) is killed and replaced; its request ends with engine_crashed.",
   }),
+  setting.integer({
+    key: "inference.runnerStartTimeoutSeconds", env: "SOVEREIGN_RUNNER_START_TIMEOUT_SECONDS", flag: "--runner-start-timeout-seconds", default: 60, min: 5, max: 3600,
+    help: "A new runner that has not loaded llama.cpp in this many seconds is killed, and the request that needed it gets 503 engine_unavailable (the next request starts another). Raise it where the disk or the CPU is very slow: under emulation beside another guest a first start took over 60 s.",
+  }),
 ] as const;
 
 declare module "../../core/config/Config.js" {

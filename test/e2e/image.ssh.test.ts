@@ -157,7 +157,7 @@ describe.runIf(enabled)("x86_64 image with ssh unlock (dropbear in the initramfs
       // from the page cache.
       const slowStart = () => {
         const error = chat.json.error as { code?: string; message?: string } | undefined;
-        return chat.status === 503 && error?.code === "ENGINE_UNAVAILABLE" && /did not start within/.test(error.message ?? "") ? error.message : undefined;
+        return chat.status === 503 && /^engine_unavailable$/i.test(error?.code ?? "") && /did not start within/.test(error?.message ?? "") ? error?.message : undefined;
       };
       const retried: string[] = [];
       for (let why = slowStart(); why !== undefined && retried.length < 2; why = slowStart()) {

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
 
@@ -118,6 +121,53 @@ describe("runner: SIGKILL and SIGSTOP of a runner", () => {
     const res = await t.call("/v1/completions", json({ model: "tiny", prompt: "the dog", max_tokens: 3, temperature: 0 }));
     expect(res.status).toBe(200);
     expect((await t.app.inject({ url: "/healthz" })).statusCode).toBe(200);
+  });
+});
+
+describe("runner: slower to start than inference.runnerStartTimeoutSeconds", () => {
+  let t: InferenceTestApp;
+  let dir: string;
+  beforeAll(async () => {
+    t = await startInferenceApp({ "inference.runnerStartTimeoutSeconds": 15 });
+    dir = mkdtempSync(join(tmpdir(), "sov-slow-runner-"));
+  });
+  afterAll(async () => {
+    await t?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("the request gets 503 engine_unavailable naming the bound, the slow runner is killed, the node keeps serving, and the next request starts another", { timeout: 180_000 }, async () => {
+    // A real delay before the runner's own code runs: Node preloads this file (NODE_OPTIONS, which a fork inherits)
+    // and blocks 60 s, as a first start on a slow disk under load did (an emulated guest: over 60 s). The bound is
+    // 15 s, not less: the next request's runner must start within it (at 5 s, with two qemu guests running beside, it once did not).
+    const slow = join(dir, "slow-start.cjs");
+    const pidFile = join(dir, "slow-pids");
+    writeFileSync(slow, `require("node:fs").appendFileSync(${JSON.stringify(pidFile)}, process.pid + "\\n"); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);\n`);
+    const before = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${before ?? ""} --require ${slow}`.trim();
+    const health = watchHealth(t);
+    const t0 = Date.now();
+    let res: Response;
+    try {
+      res = await t.call("/v1/chat/completions", json({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }));
+    } finally {
+      if (before === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = before;
+    }
+    const waited = Date.now() - t0;
+    expect(res.status).toBe(503);
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe("engine_unavailable");
+    expect(error.message).toBe("A runner did not start within 15 s.");
+    expect(waited).toBeGreaterThanOrEqual(15_000);
+    expect(waited).toBeLessThan(60_000); // the bound ended the wait, not the runner's own 60 s
+    // The runner that was too slow is gone, not left to finish its start beside the next one.
+    const slowPids = readFileSync(pidFile, "utf8").trim().split("\n").map(Number);
+    expect(slowPids.length).toBeGreaterThan(0);
+    await waitFor("the slow runner killed", () => slowPids.every((pid) => { try { process.kill(pid, 0); return false; } catch { return true; } }), 10_000);
+    const ok = await t.call("/v1/chat/completions", json({ model: "tiny", messages: [{ role: "user", content: "hi" }], max_tokens: 2 }));
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    expect((await health.stop()).every((s) => s === 200)).toBe(true);
   });
 });
 
