@@ -227,9 +227,9 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     const v = await probe();
     if (v !== undefined) return v;
     if (exited) throw new Error(`qemu exited while waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
-    // A frozen PID 1 never answers: fail now, not at the timeout (CI once waited 30 min on one). An oops needs no
-    // such check: the panic that follows reboots, which ends qemu (-no-reboot).
-    const frozen = vm && pid1Froze(vm);
+    // A frozen PID 1, or a vCPU stuck for minutes, never answers: fail now, not at the timeout (CI once waited 30 min
+    // on one). An oops needs no such check: the panic that follows reboots, which ends qemu (-no-reboot).
+    const frozen = vm && (pid1Froze(vm) ?? longLockup(vm));
     if (frozen) throw new Error(`${frozen} while waiting for ${what}; serial tail:\n${readText(vm.serial0).slice(-3000)}`);
     if (vm?.watchdog && Date.now() >= nextWatchdogCheck) {
       nextWatchdogCheck = Date.now() + WATCHDOG_CHECK_MS;
@@ -280,7 +280,24 @@ export function guestOopsed(vm: Vm): boolean {
  * the generator masked (image/steps/configure.ts) its boots have not wedged.
  */
 export function guestWedged(vm: Vm): string | undefined {
-  return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm);
+  return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm) ?? longLockup(vm);
+}
+
+/**
+ * A vCPU stuck this long in one task has never come back in our logs: the ssh image's modprobe at 237 s (then PID 1
+ * froze), the arm64 image's modprobe in the initramfs at 1002 s and counting (a CI-like run, 2026-12-07, which then
+ * waited out its 20 minutes). Starved guests report shorter ones and go on (22 s in an A/B boot).
+ */
+const WEDGED_LOCKUP_S = 300;
+
+/** The longest soft lockup the guest kernel reported, when it is WEDGED_LOCKUP_S or more (guestWedged). */
+function longLockup(vm: Vm): string | undefined {
+  let worst = 0;
+  let task = "";
+  for (const m of readText(vm.serial0).matchAll(/soft lockup - CPU#\d+ stuck for (\d+)s! \[([^\]]*)\]/g)) {
+    if (Number(m[1]) > worst) [worst, task] = [Number(m[1]), m[2] ?? ""];
+  }
+  return worst >= WEDGED_LOCKUP_S ? `a vCPU stuck in ${task} for ${worst} s (soft lockup)` : undefined;
 }
 
 /** PID 1 froze itself (guestWedged): why, with the soft lockup that led there when the kernel reported one. */
