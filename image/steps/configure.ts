@@ -173,9 +173,10 @@ export const configureStep = defineStep({
     // systemd-ssh-generator (systemd >= 256, where sshd is installed) binds sshd to AF_VSOCK in a VM and to a local
     // AF_UNIX socket: ways in that the image never configured, and its AF_VSOCK probe loads modules at every boot.
     if (existsSync(join(r, SSH_GENERATOR.slice(1)))) {
-      mkdirSync(join(r, "etc/systemd/system-generators"), { recursive: true });
-      rmSync(join(r, SSH_GENERATOR_MASK.slice(1)), { force: true });
-      symlinkSync("/dev/null", join(r, SSH_GENERATOR_MASK.slice(1)));
+      const mask = join(r, SSH_GENERATOR_MASK.slice(1));
+      mkdirSync(dirname(mask), { recursive: true });
+      rmSync(mask, { force: true });
+      symlinkSync("/dev/null", mask);
     }
     // No shell logins on the appliance: a serial getty would only swallow the console.
     const tty = ctx.board.console.split(",")[0] ?? "ttyS0";

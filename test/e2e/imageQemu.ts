@@ -229,7 +229,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
     if (exited) throw new Error(`qemu exited while waiting for ${what}; serial tail:\n${readText(vm?.serial0 ?? "").slice(-3000)}`);
     // A frozen PID 1, or a vCPU stuck for minutes, never answers: fail now, not at the timeout (CI once waited 30 min
     // on one). An oops needs no such check: the panic that follows reboots, which ends qemu (-no-reboot).
-    const frozen = vm && (pid1Froze(vm) ?? longLockup(vm));
+    const frozen = vm && stuck(readText(vm.serial0));
     if (frozen) throw new Error(`${frozen} while waiting for ${what}; serial tail:\n${readText(vm.serial0).slice(-3000)}`);
     if (vm?.watchdog && Date.now() >= nextWatchdogCheck) {
       nextWatchdogCheck = Date.now() + WATCHDOG_CHECK_MS;
@@ -277,10 +277,16 @@ export function guestOopsed(vm: Vm): boolean {
  * watchdog gets such a machine going again). The ssh image's first boot did the second under TCG, in CI and here:
  * a vCPU stuck in modprobe for 237 s (soft lockup) while systemd ran its generators, which then failed, and PID 1
  * froze. That image alone has sshd, so there alone systemd-ssh-generator probed AF_VSOCK and loaded modules; with
- * the generator masked (image/steps/configure.ts) its boots have not wedged.
+ * the generator masked (image/steps/configure.ts) its boots have not wedged. Or a vCPU sat in one task for minutes
+ * (WEDGED_LOCKUP_S), as the arm64 image's modprobe did in its initramfs.
  */
 export function guestWedged(vm: Vm): string | undefined {
-  return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : pid1Froze(vm) ?? longLockup(vm);
+  return guestOopsed(vm) ? "the guest kernel oopsed and panicked" : stuck(readText(vm.serial0));
+}
+
+/** Why a guest whose serial log is `serial` will never answer, short of an oops (guestWedged): PID 1 froze, or a long lockup. */
+function stuck(serial: string): string | undefined {
+  return pid1Froze(serial) ?? longLockup(serial);
 }
 
 /**
@@ -291,18 +297,17 @@ export function guestWedged(vm: Vm): string | undefined {
 const WEDGED_LOCKUP_S = 300;
 
 /** The longest soft lockup the guest kernel reported, when it is WEDGED_LOCKUP_S or more (guestWedged). */
-function longLockup(vm: Vm): string | undefined {
+function longLockup(serial: string): string | undefined {
   let worst = 0;
   let task = "";
-  for (const m of readText(vm.serial0).matchAll(/soft lockup - CPU#\d+ stuck for (\d+)s! \[([^\]]*)\]/g)) {
+  for (const m of serial.matchAll(/soft lockup - CPU#\d+ stuck for (\d+)s! \[([^\]]*)\]/g)) {
     if (Number(m[1]) > worst) [worst, task] = [Number(m[1]), m[2] ?? ""];
   }
   return worst >= WEDGED_LOCKUP_S ? `a vCPU stuck in ${task} for ${worst} s (soft lockup)` : undefined;
 }
 
 /** PID 1 froze itself (guestWedged): why, with the soft lockup that led there when the kernel reported one. */
-function pid1Froze(vm: Vm): string | undefined {
-  const serial = readText(vm.serial0);
+function pid1Froze(serial: string): string | undefined {
   if (!/systemd\[1\]: Freezing execution/.test(serial)) return undefined;
   return /soft lockup - CPU#\d+ stuck/.test(serial) ? "PID 1 froze after the guest kernel reported a soft lockup" : "PID 1 froze";
 }
