@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { repoRoot } from "../helpers/cli.js";
 import { freePort } from "../helpers/freePort.js";
 import { makePullSlots, PULL_CHUNK, pullNodeSettings, stopPullAfter } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
+import { stepTrail } from "../helpers/stepTrail.js";
 import type { TestApp } from "../helpers/testApp.js";
 import { a11yViolations, launchChromium, newContext, shot, watchErrors } from "../e2e/uiBrowser.js";
 import { ADMIN } from "./authHelpers.js";
@@ -68,8 +69,11 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     makePullSlots(dir, node, randomBytes(2 * 1024 * 1024));
   }
 
-  /** The real CLI from the sources, on bravo's data dir and slot files, while bravo runs. */
-  const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+  /**
+   * The real CLI from the sources, on bravo's data dir and slot files, while bravo runs. Asynchronous: both
+   * nodes live in this process and keep serving (federation, HTTP) while the CLI runs, as on a real node.
+   */
+  const cli = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> => {
     const d = join(dir, "bravo");
     const env = {
       SOVEREIGN_DATA_DIR: bDataDir, SOVEREIGN_BOARD: "x86_64", SOVEREIGN_CONFIG: join(dir, "none.json"),
@@ -77,8 +81,12 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
       SOVEREIGN_UPDATE_SLOT_A: join(d, "slot-a"), SOVEREIGN_UPDATE_SLOT_B: join(d, "slot-b"),
       SOVEREIGN_UPDATE_BOOT_DIR: join(d, "esp"), SOVEREIGN_UPDATE_BOOT_METHOD: "systemd-boot", SOVEREIGN_UPDATE_CMDLINE: join(d, "cmdline"),
     };
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    return new Promise((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ status: code, stdout, stderr: err && code === null ? `${stderr}\n${err.message}` : stderr });
+      });
+    });
   };
 
   const metrics = async (): Promise<string> => (await b.app.inject({ method: "GET", url: "/metrics", headers: { host: "localhost" } })).body;
@@ -147,6 +155,8 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
   });
 
   it("shows the download in words, resumes it after a restart, applies it from the page, and counts it", async () => {
+    const step = stepTrail("updatePagePull: pull, resume, apply", () => ({ pull: b.app.updatePeers.pull.status(), pending: b.app.update.status().pending }));
+    step("open the Updates page");
     await openUpdates();
     await page.getByText("Shared with core peers: nothing").waitFor();
     const m0 = await metrics();
@@ -154,11 +164,13 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(sample(m0, "sovereign_update_pull_bytes_total")).toBe(0);
 
     // bravo's pull is stopped after the 5th chunk, as a shutdown would stop it; the page shows where it stands.
+    step("share on alpha; bravo's pull stops after 5 chunks");
     const pull = b.app.updatePeers.pull;
     const stopped = stopPullAfter(pull, 5);
     await a.app.updatePeers.share(bundlePath, false);
     await stopped;
     const synced = 5 * CHUNK;
+    step("reload: the page shows the stopped download");
     // Nothing was in progress, so the page did not poll; a reload shows the download.
     await openUpdates();
     const region = page.getByRole("region", { name: "Install an update" });
@@ -170,23 +182,27 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(await region.getByRole("progressbar", { name: "Download progress" }).count()).toBe(1);
     process.stdout.write(`page, while stopped: "${shown}" (bundle ${offer.size} bytes, ${synced} synced)\n`);
     // The fetched bytes of the stopped run count (the run has not ended: its bytes are read at scrape time).
+    step("metrics and CLI while stopped");
     const m1 = await metrics();
     expect(sample(m1, "sovereign_update_pull_bytes_total")).toBe(pull.status()!.fetchedBytes);
     expect(sample(m1, "sovereign_update_pull_bytes_total")).toBeGreaterThanOrEqual(synced);
 
     // The CLI reads what the node keeps on disk: the synced bytes.
-    const partial = cli(["update", "status", "--json"]);
+    const partial = await cli(["update", "status", "--json"]);
     expect(partial.status, partial.stderr).toBe(0);
     expect(JSON.parse(partial.stdout)).toMatchObject({ pull: { state: "partial", peer: a.app.identity.nodeId, version: NEXT, size: offer.size, sha256: offer.sha256, bytesOnDisk: synced }, offers: [] });
-    const partialText = cli(["update", "status"]);
+    const partialText = await cli(["update", "status"]);
     expect(partialText.stdout).toContain(`pull from peer ${a.app.identity.nodeId}: ${NEXT} for x86_64, ${synced} of ${offer.size} bytes on disk (${Math.floor((synced / offer.size) * 100)} %)`);
     expect(partialText.stdout).toContain("shared with core peers: none");
 
     // Restart bravo (same data dir, same port): the pull resumes at the synced mark and ends verified, waiting for the admin.
+    step("restart bravo");
     await page.goto("about:blank");
     await b.close();
     await startBravo();
+    step("wait for the resumed pull");
     await until(() => b.app.updatePeers.pull.status()?.phase === "pulled", "bravo to finish and verify the pull", 60_000);
+    step("the page shows the verified, resumed bundle");
     await openUpdates();
     await region.getByText(`Version ${NEXT} was downloaded from peer alpha, resumed at ${fmtBytes(synced)} and verified.`).waitFor();
     await region.getByRole("heading", { name: `Verified bundle: version ${NEXT}` }).waitFor();
@@ -196,6 +212,7 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(await region.getByRole("progressbar").count()).toBe(0);
     await shot(page, "updates-pulled");
 
+    step("no polling while waiting for the admin");
     // Waiting for the admin is no phase in progress: no polling (two poll periods without a GET).
     const gets = updateGets;
     await new Promise((r) => setTimeout(r, 2500));
@@ -206,16 +223,17 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(sample(m2, 'sovereign_update_pulls_total{outcome="failed"}')).toBe(0);
     // This process fetched only what the first run had not synced.
     expect(sample(m2, "sovereign_update_pull_bytes_total")).toBe(offer.size - synced);
-    expect(JSON.parse(cli(["update", "status", "--json"]).stdout)).toMatchObject({ pull: { state: "pulled", bytesOnDisk: offer.size, version: NEXT } });
-    expect(cli(["update", "status"]).stdout).toContain(`pulled from peer ${a.app.identity.nodeId}: ${NEXT} for x86_64 (${offer.size} bytes), verified`);
+    expect(JSON.parse((await cli(["update", "status", "--json"])).stdout)).toMatchObject({ pull: { state: "pulled", bytesOnDisk: offer.size, version: NEXT } });
+    expect((await cli(["update", "status"])).stdout).toContain(`pulled from peer ${a.app.identity.nodeId}: ${NEXT} for x86_64 (${offer.size} bytes), verified`);
 
+    step("apply from the page");
     // Apply from the page (a POST with the CSRF token), follow its progress, then the existing restart step.
     await region.getByRole("button", { name: "Apply the update from alpha" }).click();
     await page.getByText(`Version ${NEXT} is written to slot B.`).waitFor();
     await region.getByRole("button", { name: "Restart into the update" }).waitFor();
     await page.getByText(`Shared with core peers: ${NEXT} for x86_64 (${fmtBytes(offer.size)})`).waitFor();
     expect(b.app.audit.list({ type: "update.applied", limit: 5 })[0]?.details).toMatchObject({ via: "peer", slot: "b" });
-    expect(JSON.parse(cli(["update", "status", "--json"]).stdout)).toMatchObject({ pull: null, offers: [{ version: NEXT, board: "x86_64", size: offer.size, sha256: offer.sha256 }], pending: { slot: "b", version: NEXT } });
+    expect(JSON.parse((await cli(["update", "status", "--json"])).stdout)).toMatchObject({ pull: null, offers: [{ version: NEXT, board: "x86_64", size: offer.size, sha256: offer.sha256 }], pending: { slot: "b", version: NEXT } });
     await shot(page, "updates-pulled-applied");
     expect(errors).toEqual([]);
     expect(a11yViolations.filter((v) => v.page.startsWith("updates-pulled"))).toEqual([]);
@@ -224,6 +242,7 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
   it("shows a trial the health gate gave up, then the rollback with the gate's reason", async () => {
     const why = "readiness check database failed: disk I/O error";
     const svc = b.app.update;
+    expect(svc.status().pending, "the first test applies the update this one restarts into").toMatchObject({ slot: "b", version: NEXT });
     svc.restart(null);
     // The machine comes up on slot B: the trial starts (reconcile reads the booted slot from the command line).
     writeFileSync(join(dir, "bravo/cmdline"), "ro sovereign.slot=b\n");
@@ -233,8 +252,8 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     await openUpdates();
     await page.getByText(`${NEXT} on slot B: the health check gave it up`).waitFor();
     expect((await page.getByText(`${NEXT} on slot B: the health check gave it up`).textContent()) ?? "").toContain(why);
-    expect(cli(["update", "status"]).stdout).toContain(`on trial: ${NEXT} on slot b, given up by the health gate at `);
-    expect(cli(["update", "status"]).stdout).toContain(`: ${why} (the previous slot boots next)`);
+    expect((await cli(["update", "status"])).stdout).toContain(`on trial: ${NEXT} on slot b, given up by the health gate at `);
+    expect((await cli(["update", "status"])).stdout).toContain(`: ${why} (the previous slot boots next)`);
 
     // The plain reboot brings slot A back; its reconcile records the rollback.
     writeFileSync(join(dir, "bravo/cmdline"), "ro sovereign.slot=a\n");
@@ -246,8 +265,8 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     expect(await notice.textContent()).toContain("went back to the previous version on slot A");
     await shot(page, "updates-rolled-back");
     expect(sample(await metrics(), "sovereign_update_rollbacks_total")).toBe(1);
-    expect(cli(["update", "status"]).stdout).toContain(`last rollback: ${NEXT} at `);
-    expect(JSON.parse(cli(["update", "status", "--json"]).stdout)).toMatchObject({ rollback: { failedVersion: NEXT, failedSlot: "b" }, trial: null });
+    expect((await cli(["update", "status"])).stdout).toContain(`last rollback: ${NEXT} at `);
+    expect(JSON.parse((await cli(["update", "status", "--json"])).stdout)).toMatchObject({ rollback: { failedVersion: NEXT, failedSlot: "b" }, trial: null });
     expect(errors).toEqual([]);
     expect(a11yViolations.filter((v) => v.page === "updates-rolled-back")).toEqual([]);
   }, 60_000);
