@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
@@ -10,8 +10,15 @@ export function ensureBuilt(): void {
   if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
 }
 
+/** What a CLI run left: its exit status (null when killed) and its output. */
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs the real CLI to completion. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [cliPath, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
@@ -20,6 +27,19 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input
     timeout: 120_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Runs the CLI from the sources (through tsx) without blocking this process: for a test whose nodes run in
+ * it and keep serving (federation, HTTP) while the CLI runs, as on a real node. Killed after 120 s.
+ */
+export function runSourceCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) => {
+      const status = err ? (typeof err.code === "number" ? err.code : null) : 0;
+      resolve({ status, stdout, stderr: err && status === null ? `${stderr}\n${err.message}` : stderr });
+    });
+  });
 }
 
 export interface ServeProcess {

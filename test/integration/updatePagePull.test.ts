@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +8,7 @@ import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { packageVersion } from "../../core/packageVersion.js";
 import { writeBundle } from "../../image/lib/bundle.js";
 import { offerOf, type BundleOffer } from "../../services/update/offerStore.js";
-import { repoRoot } from "../helpers/cli.js";
+import { runSourceCli, type CliResult } from "../helpers/cli.js";
 import { freePort } from "../helpers/freePort.js";
 import { makePullSlots, PULL_CHUNK, pullNodeSettings, stopPullAfter } from "./updatePullFixtures.js";
 import { requireTools } from "../helpers/requireTool.js";
@@ -69,23 +68,14 @@ describe.runIf(requireTools("chromium", "mosquitto"))("Updates page, CLI and met
     makePullSlots(dir, node, randomBytes(2 * 1024 * 1024));
   }
 
-  /**
-   * The real CLI from the sources, on bravo's data dir and slot files, while bravo runs. Asynchronous: both
-   * nodes live in this process and keep serving (federation, HTTP) while the CLI runs, as on a real node.
-   */
-  const cli = (args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> => {
+  /** The real CLI from the sources, on bravo's data dir and slot files, while bravo runs (and keeps serving). */
+  const cli = (args: string[]): Promise<CliResult> => {
     const d = join(dir, "bravo");
-    const env = {
+    return runSourceCli(args, {
       SOVEREIGN_DATA_DIR: bDataDir, SOVEREIGN_BOARD: "x86_64", SOVEREIGN_CONFIG: join(dir, "none.json"),
       SOVEREIGN_UPDATE_TRUSTED_KEYS: Buffer.from(publicKeyOf(key)).toString("hex"),
       SOVEREIGN_UPDATE_SLOT_A: join(d, "slot-a"), SOVEREIGN_UPDATE_SLOT_B: join(d, "slot-b"),
       SOVEREIGN_UPDATE_BOOT_DIR: join(d, "esp"), SOVEREIGN_UPDATE_BOOT_METHOD: "systemd-boot", SOVEREIGN_UPDATE_CMDLINE: join(d, "cmdline"),
-    };
-    return new Promise((resolve) => {
-      execFile(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
-        resolve({ status: code, stdout, stderr: err && code === null ? `${stderr}\n${err.message}` : stderr });
-      });
     });
   };
 
