@@ -4,9 +4,8 @@
 // node's context shape (4 sequences x 2048) and a small one (1 x 256). For the small one it splits a token's time:
 // llama.cpp's own eval time (performanceTracking), the decode as JS sees it (applyPhaseThreads' stats), the
 // sampling call, and the rest between decodes.
-import { loadavg } from "node:os";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { median } from "../../bench/lib/inferenceApp.js";
+import { interleavedRounds, mediansAndRatios } from "../../bench/lib/interleavedRounds.js";
 import { llamaBench, llamaRefBinaries } from "../../bench/lib/llamaRef.js";
 import { testLlamaModel } from "../../test/models/testModelCache.js";
 import { applyPhaseThreads } from "../../services/inference/phaseThreads.js";
@@ -42,16 +41,10 @@ Object.defineProperty(nat, "sampleToken", { configurable: true, writable: true, 
   const t = performance.now();
   try { return await sampleToken(...a); } finally { sampleMs += performance.now() - t; samples++; }
 } });
-const res: Record<string, number[]> = { nodeShape: [], small: [], bench2t: [] };
-const sides = Object.keys(res);
 for (const k of Object.keys(shapes) as (keyof typeof shapes)[]) await gen(k);
-for (let r = 0; r < Number(process.env.ROUNDS ?? 4); r++) {
-  const order = [...sides.slice(r % sides.length), ...sides.slice(0, r % sides.length)];
-  for (const s of order) res[s]!.push(s === "bench2t" ? (await llamaBench(ref, modelPath, 2, { tg: 128 })).tg : await gen(s as keyof typeof shapes));
-  console.log(`round ${r + 1}: ${sides.map((s) => `${s} ${res[s]!.at(-1)!.toFixed(1)}`).join(", ")} | load ${loadavg()[0]!.toFixed(2)}`);
-}
+const res = await interleavedRounds({ nodeShape: () => gen("nodeShape"), small: () => gen("small"), bench2t: async () => (await llamaBench(ref, modelPath, 2, { tg: 128 })).tg }, Number(process.env.ROUNDS ?? 4));
 console.log(`small: ${stats.generationDecodes} generation decodes, ${(stats.generationDecodeMs / stats.generationDecodes).toFixed(2)} ms each as JS sees them (promise to promise); ${(stats.generationGapMs / stats.generationGaps).toFixed(2)} ms between them, of which ${(sampleMs / samples).toFixed(2)} ms in each of ${samples} sampleToken calls`);
-console.log(`medians: ${sides.map((s) => `${s} ${median(res[s]!).toFixed(1)}`).join(", ")}; ratios to bench2t: ${sides.map((s) => `${s} ${(median(res[s]!) / median(res.bench2t!)).toFixed(3)}`).join(", ")}`);
+console.log(mediansAndRatios(res, "bench2t"));
 await ctxs.small!.printTimings();
 await new Promise((r) => setTimeout(r, 200));
 console.log(timings.join("\n"));

@@ -2,9 +2,10 @@
 // `npm run bench llamaRef` builds). Ad-hoc (issue 19, single user 0.86 of llama-bench): does the decode's caller thread matter (libuv's pool hands each
 // decode to any of 4 workers; UV_THREADPOOL_SIZE=1 keeps one), or the 4-sequence KV cache? Interleaved, quiet.
 import { mkdtempSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { median, openBenchApp, stream, type BenchApp } from "../../bench/lib/inferenceApp.js";
+import { openBenchApp, stream, type BenchApp } from "../../bench/lib/inferenceApp.js";
+import { interleavedRounds, mediansAndRatios } from "../../bench/lib/interleavedRounds.js";
 import { llamaBench, llamaRefBinaries } from "../../bench/lib/llamaRef.js";
 import { testLlamaModel } from "../../test/models/testModelCache.js";
 import { resolveConfig } from "../../appliance/config/resolveConfig.js";
@@ -26,15 +27,9 @@ apps.seq1 = await openBenchApp(join(dir, "c"), model, gen, hw, flags(1));
 const words = "the happy dog ran to the park and saw a red ball near the big tree ".split(" ");
 const text = (salt: string) => `${salt} ${Array.from({ length: 48 }, (_v, i) => words[i % words.length]).join(" ")}`;
 for (const [k, a] of Object.entries(apps)) await stream(a, "/v1/completions", { model: "m", prompt: text(`warm ${k}`), max_tokens: 32, temperature: 0 });
-const res: Record<string, number[]> = { default: [], uv1: [], seq1: [], bench2t: [] };
-const sides = Object.keys(res);
-for (let r = 0; r < Number(process.env.ROUNDS ?? 5); r++) {
-  const order = [...sides.slice(r % sides.length), ...sides.slice(0, r % sides.length)];
-  for (const s of order) {
-    const tg = s === "bench2t" ? (await llamaBench(ref, model, 2, { tg: 128 })).tg : (await stream(apps[s]!, "/v1/completions", { model: "m", prompt: text(`r${r} ${s}`), max_tokens: 128, temperature: 0 })).tgTps;
-    res[s]!.push(tg);
-  }
-  console.log(`round ${r + 1}: ${sides.map((s) => `${s} ${res[s]!.at(-1)!.toFixed(1)}`).join(", ")} | load ${loadavg()[0]!.toFixed(2)}`);
-}
-console.log(`gen ${gen} prompt ${prompt} seqs ${seqs}; medians: ${sides.map((s) => `${s} ${median(res[s]!).toFixed(1)}`).join(", ")}; ratios to bench2t: ${sides.map((s) => `${s} ${(median(res[s]!) / median(res.bench2t!)).toFixed(3)}`).join(", ")}`);
+// A new prefix per request (as each round had its own), so no side reuses another request's cached prompt.
+let asked = 0;
+const tg = async (s: string): Promise<number> => (await stream(apps[s]!, "/v1/completions", { model: "m", prompt: text(`r${asked++} ${s}`), max_tokens: 128, temperature: 0 })).tgTps;
+const res = await interleavedRounds({ default: () => tg("default"), uv1: () => tg("uv1"), seq1: () => tg("seq1"), bench2t: async () => (await llamaBench(ref, model, 2, { tg: 128 })).tg }, Number(process.env.ROUNDS ?? 5));
+console.log(`gen ${gen} prompt ${prompt} seqs ${seqs}; ${mediansAndRatios(res, "bench2t")}`);
 for (const a of Object.values(apps)) await a.close();
