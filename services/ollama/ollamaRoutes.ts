@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { prepareErrorReply, toSovereignError } from "../../core/http/errorReply.js";
+import { jsonBodyParser } from "../../core/http/jsonBodyParser.js";
 import type { GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
 import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
 import { disconnectSignal } from "../inference/routes/openAiResponse.js";
@@ -43,6 +44,11 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
   app.setErrorHandler(ollamaErrorHandler);
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `No route for ${request.method} ${request.url.split("?")[0]}.`, code: "NOT_FOUND" }));
   const config = { scope: "chat" as const };
+  // Ollama reads every body as JSON, whatever its content type: its own docs call it with `curl ... -d '{...}'`,
+  // which sends application/x-www-form-urlencoded (here that was a 415). No new CSRF path: a cookie session still
+  // needs its X-CSRF-Token on a POST, and a Bearer key is not something a cross-site form can send.
+  app.removeContentTypeParser("text/plain");
+  app.addContentTypeParser("*", { parseAs: "string" }, jsonBodyParser(app));
 
   // Clients probe the root to see whether a server is there.
   app.get("/", { config }, async (_request, reply) => reply.type("text/plain").send("Ollama is running"));

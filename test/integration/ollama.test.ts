@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "node:http";
 import { Ollama } from "ollama";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
 import { testEmbedderDir } from "../models/testModelCache.js";
@@ -103,6 +104,33 @@ describe("the Ollama-compatible API, through the official ollama client", () => 
     });
     const anonymous = new Ollama({ host: listener.url });
     await expect(anonymous.list()).rejects.toMatchObject({ status_code: 401 });
+  });
+
+  it("reads the body as JSON whatever its content type, as Ollama does (its docs use `curl -d`), and keeps the error shapes", async () => {
+    const body = JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "x" }], stream: false });
+    const post = (path: string, type: string | null, b: string) =>
+      new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+        const req = request(`${listener.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${t.key}`, ...(type ? { "content-type": type } : {}) } }, (res) => {
+          let text = "";
+          res.on("data", (c: Buffer) => (text += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+        });
+        req.on("error", reject);
+        req.end(b);
+      });
+    for (const type of ["application/x-www-form-urlencoded", "text/plain;charset=UTF-8", null]) {
+      const res = await post("/api/chat", type, body);
+      expect(res.status, String(type)).toBe(200);
+      expect(res.json).toMatchObject({ model: "tiny", done: true, message: { role: "assistant" } });
+    }
+    expect(await post("/api/chat", "application/x-www-form-urlencoded", "model=tiny")).toMatchObject({ status: 400, json: { error: expect.stringMatching(/^The request body is not valid JSON\./), code: "INVALID_JSON" } });
+    expect(await post("/api/show", "text/plain", `{"model":${"[".repeat(200)}${"]".repeat(200)}}`)).toMatchObject({ status: 400, json: { code: "JSON_TOO_DEEP" } });
+    // A browser's cookie session gains no CSRF path from it: a form-typed POST without the token is refused.
+    const login = await t.call("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username: "admin", password: "correct horse battery staple" }) });
+    const cookie = (login.headers.getSetCookie()).map((c) => c.split(";")[0]).join("; ");
+    const forged = await fetch(`${t.url}/ollama/api/chat`, { method: "POST", headers: { cookie, "content-type": "application/x-www-form-urlencoded" }, body });
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ code: "CSRF_FAILED" });
   });
 
   it("serves the same routes under /ollama on the main port", async () => {
