@@ -9,6 +9,7 @@ import "../../services/inference/errors.js";
 import "../../services/auth/errors.js";
 import "../../services/audit/errors.js";
 import "../../services/update/errors.js";
+import "../../services/ollama/errors.js";
 import "../config/errors.js";
 
 /**

@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import type { FastifyRequest } from "fastify";
 import { charged, meterTokens } from "../inference/routes/openAiResponse.js";
+import { removeModel } from "../inference/routes/removeModel.js";
 import { ollamaRoutes } from "./ollamaRoutes.js";
 
 function userIdOf(request: FastifyRequest): string {
@@ -20,6 +21,7 @@ export const ollamaPlugin = fp(
       prefix: "/ollama",
       inference: app.inference,
       idleUnloadMs: app.config["inference.idleUnloadMinutes"] * 60_000,
+      remove: (request, name) => removeModel(app, request, app.inference, name, "ollama"),
       generate: (request, req, _parsed, onServedBy) => {
         // Its max_tokens (num_predict) capped to what the caller's quota has left, and held until the turn ends.
         req.sampling ??= {};
@@ -32,5 +34,5 @@ export const ollamaPlugin = fp(
       },
     });
   },
-  { name: "sovereign-ollama", dependencies: ["sovereign-context", "sovereign-auth", "sovereign-inference", "sovereign-chat"] },
+  { name: "sovereign-ollama", dependencies: ["sovereign-context", "sovereign-auth", "sovereign-audit", "sovereign-inference", "sovereign-chat"] },
 );

@@ -5,7 +5,8 @@ import { jsonBodyParser } from "../../core/http/jsonBodyParser.js";
 import type { GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
 import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
 import { disconnectSignal } from "../inference/routes/openAiResponse.js";
-import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, type Translated } from "./toOpenAiBody.js";
+import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, ollamaLoadRequest, type Translated } from "./toOpenAiBody.js";
+import type { ModelEntry } from "../inference/ModelRegistry.js";
 import { doneStats, ollamaToolCalls, psBody, showBody, tagsBody } from "./ollamaShapes.js";
 
 /** Names the node that generated the answer, as on /v1/chat/completions. */
@@ -24,6 +25,8 @@ export interface OllamaRoutesOptions {
    */
   generate(request: FastifyRequest, req: GenerateRequest, parsed: ParsedGeneration, onServedBy: (servedBy: string) => void): Promise<GenerateResult>;
   idleUnloadMs: number;
+  /** Removes an installed model (Ollama's /api/delete), unloading and auditing as the Models API does. */
+  remove(request: FastifyRequest, name: string): Promise<ModelEntry>;
 }
 
 /** Ollama's error body is { "error": "message" }. */
@@ -121,11 +124,50 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
     }
   };
 
-  app.post("/api/chat", { config }, async (request, reply) => generateRoute(request, reply, ollamaChatToOpenAi(request.body), true, true));
+  /**
+   * Nothing to answer: load the model now, or with keep_alive 0 unload it, and answer at once (one object, streamed
+   * or not, as Ollama does). Unloading waits for no one: a model in use stays, and the node's idle timer unloads it.
+   */
+  const loadRoute = async (request: FastifyRequest, reply: FastifyReply, chat: boolean) => {
+    const asked = ollamaLoadRequest(request.body, chat);
+    if (!asked) return false;
+    const entry = inference.registry.get(asked.model);
+    const status = inference.status();
+    if (asked.unload) {
+      if (status.loaded?.name === entry.name || status.embeddingsLoaded.includes(entry.name)) await inference.unload();
+    } else if (entry.kind === "llm") await inference.load(entry.name);
+    const empty = chat ? { message: { role: "assistant", content: "" } } : { response: "" };
+    // true, not the reply: a reply is a thenable, and awaiting it would wait for the response to end.
+    void reply.send({ model: entry.name, created_at: new Date().toISOString(), ...empty, done_reason: asked.unload ? "unload" : "load", done: true });
+    return true;
+  };
+
+  app.post("/api/chat", { config }, async (request, reply) =>
+    (await loadRoute(request, reply, true)) ? reply : generateRoute(request, reply, ollamaChatToOpenAi(request.body), true, true));
   app.post("/api/generate", { config }, async (request, reply) => {
+    if (await loadRoute(request, reply, false)) return reply;
     const t = ollamaGenerateToOpenAi(request.body);
     return generateRoute(request, reply, t, t.chat, false);
   });
+
+  // Model management. Removing is the Models API's removal (admins: the "models" scope); the registry calls are
+  // refused by name, so a client such as Open WebUI shows why instead of a bare 404.
+  app.delete<{ Body: { model?: unknown; name?: unknown } }>("/api/delete", { config: { scope: "models" as const } }, async (request, reply) => {
+    const name = request.body?.model ?? request.body?.name;
+    if (typeof name !== "string" || name === "") throw new SovereignError("BAD_REQUEST", "model is required.", { details: { param: "model" } });
+    await opts.remove(request, name);
+    return reply.send({});
+  });
+  const notOffered = (what: string) => async (request: FastifyRequest) => {
+    const b = request.body as { model?: unknown; name?: unknown } | undefined;
+    const name = typeof b?.model === "string" ? b.model : typeof b?.name === "string" ? b.name : undefined;
+    throw new SovereignError("OLLAMA_NOT_OFFERED", what.replace("{model}", name ? ` "${name}"` : ""));
+  };
+  app.post("/api/pull", { config }, notOffered("This node is offline and cannot pull{model} from Ollama's registry."));
+  app.post("/api/push", { config }, notOffered("This node is offline and cannot push{model} to Ollama's registry."));
+  app.post("/api/create", { config }, notOffered("This node does not build models{model} from a Modelfile or blobs."));
+  app.post("/api/copy", { config }, notOffered("This node does not copy models under a second name."));
+  app.route({ method: ["HEAD", "POST"], url: "/api/blobs/:digest", config, handler: notOffered("This node takes no model blobs{model}.") });
 
   const embed = (legacy: boolean) => async (request: FastifyRequest) => {
     const p = ollamaEmbedToOpenAi(request.body, legacy);

@@ -144,6 +144,28 @@ export function ollamaGenerateToOpenAi(raw: unknown): Translated & { chat: boole
   return { ...t, chat: true };
 }
 
+/**
+ * Ollama's keep_alive: seconds as a number, or a Go duration ("0", "0s", "5m", "-1").
+ * Only zero matters here (unload now): how long an idle model stays is the node's setting.
+ */
+function isZeroKeepAlive(v: unknown): boolean {
+  if (typeof v === "number") return v === 0;
+  return typeof v === "string" && /^0+(\.0+)?(ns|us|µs|ms|s|m|h)?$/.test(v.trim());
+}
+
+/**
+ * A chat or generate body with nothing to answer is Ollama's way to load a model ahead of use (its own CLI sends
+ * an empty /api/chat before the first prompt), or, with keep_alive 0, to unload it. null: a real generation.
+ */
+export function ollamaLoadRequest(raw: unknown, chat: boolean): { model: string; unload: boolean } | null {
+  const b = asObject(raw, "body");
+  const empty = chat ? b.messages === undefined || b.messages === null || (Array.isArray(b.messages) && b.messages.length === 0)
+    : (b.prompt === undefined || b.prompt === null || b.prompt === "") && (b.suffix === undefined || b.suffix === null || b.suffix === "");
+  if (!empty) return null;
+  if (typeof b.model !== "string" || b.model.length === 0) bad("model", "model is required (a name from /api/tags).");
+  return { model: b.model, unload: isZeroKeepAlive(b.keep_alive) };
+}
+
 /** POST /api/embed ({ input }) and the older /api/embeddings ({ prompt }) → an OpenAI embeddings body. */
 export function ollamaEmbedToOpenAi(raw: unknown, legacy: boolean): { model: string; input: string[] } {
   const b = asObject(raw, "body");

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "node:http";
 import { Ollama } from "ollama";
 import { startInferenceApp, type InferenceTestApp } from "./inferenceFixtures.js";
-import { testEmbedderDir } from "../models/testModelCache.js";
+import { testEmbedderDir, testLlamaModel } from "../models/testModelCache.js";
 import { listenExtra, type ExtraListener } from "../../appliance/extraListener.js";
 
 // An unchanged Ollama client from npm, pointed at the node's Ollama listener (the root of its own port, as on 11434).
@@ -95,6 +95,36 @@ describe("the Ollama-compatible API, through the official ollama client", () => 
   it("shows the loaded model in ps", async () => {
     const ps = await ollama.ps();
     expect(ps.models.map((m) => m.name)).toContain("tiny");
+  });
+
+  it("loads a model on an empty chat or generate and unloads it with keep_alive 0, as Ollama's own CLI and apps do", async () => {
+    const unload = await ollama.generate({ model: "tiny", prompt: "", keep_alive: 0 });
+    expect(unload).toMatchObject({ model: "tiny", response: "", done: true, done_reason: "unload" });
+    expect(t.app.inference.status().loaded).toBeNull();
+    expect((await ollama.ps()).models).toEqual([]);
+    const load = await ollama.chat({ model: "tiny", messages: [] });
+    expect(load).toMatchObject({ model: "tiny", message: { role: "assistant", content: "" }, done: true, done_reason: "load" });
+    expect(t.app.inference.status().loaded?.name).toBe("tiny");
+    await ollama.chat({ model: "tiny", messages: [], keep_alive: "0s" });
+    expect(t.app.inference.status().loaded).toBeNull();
+    expect(await ollama.generate({ model: "tiny", prompt: "" })).toMatchObject({ done_reason: "load" });
+    expect(t.app.inference.status().loaded?.name).toBe("tiny");
+    await expect(ollama.chat({ model: "nope", messages: [] })).rejects.toMatchObject({ status_code: 404 });
+  });
+
+  it("deletes a model for a key with the models scope, and names the registry calls an offline node does not offer", async () => {
+    await t.app.inference.registry.add(testLlamaModel(), { name: "spare" });
+    const auth = (t.app as unknown as { auth: { users: { list(): Array<{ id: string }> }; keys: { create(i: object): { secret: string } } } }).auth;
+    const chatOnly = new Ollama({ host: listener.url, headers: { Authorization: `Bearer ${auth.keys.create({ userId: auth.users.list()[0]!.id, name: "chat only", scopes: ["chat"], expiresAt: null }).secret}` } });
+    await expect(chatOnly.delete({ model: "spare" })).rejects.toMatchObject({ status_code: 403 });
+    await ollama.delete({ model: "spare" });
+    expect((await ollama.list()).models.map((m) => m.name)).not.toContain("spare");
+    await expect(ollama.delete({ model: "spare" })).rejects.toMatchObject({ status_code: 404 });
+    const removed = t.app.audit.list({ type: "model.removed", limit: 1 })[0];
+    expect(removed).toMatchObject({ subject: "spare", details: { via: "ollama" } });
+    await expect(ollama.pull({ model: "llama3.2" })).rejects.toMatchObject({ status_code: 400, error: expect.stringContaining('cannot pull "llama3.2" from Ollama\'s registry') });
+    await expect(ollama.create({ model: "mine", from: "tiny" })).rejects.toMatchObject({ status_code: 400, error: expect.stringContaining("Modelfile") });
+    await expect(ollama.copy({ source: "tiny", destination: "t2" })).rejects.toMatchObject({ status_code: 400 });
   });
 
   it("gives Ollama's error shape: unknown model, unknown option, no key", async () => {

@@ -1,11 +1,13 @@
 import { createWriteStream, rmSync } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import multipart from "@fastify/multipart";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { SovereignError } from "../../../core/errors/SovereignError.js";
 import { pullModel, type PullProgress } from "../pullModel.js";
 import type { InferenceApi } from "../types.js";
 import { fileRefused, importDirsOf, openImportFile } from "../importFile.js";
+import { auditModel as audit } from "./auditModel.js";
+import { removeModel } from "./removeModel.js";
 
 interface AddBody { path: string; name?: string; sha256?: string; kind?: "llm" | "embedding" }
 interface PullBody { url: string; sha256: string; name?: string; kind?: "llm" | "embedding" }
@@ -14,15 +16,6 @@ interface UploadQuery { name?: string; sha256?: string; kind?: "llm" | "embeddin
 const kind = { type: "string", enum: ["llm", "embedding"] } as const;
 const sha = { type: "string", pattern: "^[0-9a-fA-F]{64}$" } as const;
 const name = { type: "string", minLength: 1, maxLength: 128 } as const;
-
-/** Records a model change in the audit log; a failing record does not fail the change. */
-function audit(app: FastifyInstance, request: FastifyRequest, type: string, subject: string | null, details: Record<string, unknown>): void {
-  try {
-    app.audit.record({ type, actor: request.principal?.userId ?? null, subject, details });
-  } catch (err) {
-    request.log.error({ err, type }, "audit record failed");
-  }
-}
 
 /**
  * Admin routes for installed models (/api/models): list, add a file already on
@@ -130,13 +123,7 @@ export async function modelRoutes(app: FastifyInstance, opts: { inference: Infer
     }
   });
 
-  app.delete<{ Params: { name: string } }>("/models/:name", { config }, async (request) => {
-    const status = inference.status();
-    if (status.loaded?.name === request.params.name) await inference.unload();
-    const removed = registry.remove(request.params.name);
-    audit(app, request, "model.removed", removed.name, { sha256: removed.sha256, kind: removed.kind });
-    return { removed };
-  });
+  app.delete<{ Params: { name: string } }>("/models/:name", { config }, async (request) => ({ removed: await removeModel(app, request, inference, request.params.name) }));
 
   app.post<{ Body: { name?: string } | undefined }>("/models/verify", {
     config,
