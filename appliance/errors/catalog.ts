@@ -10,6 +10,7 @@ import "../../services/auth/errors.js";
 import "../../services/audit/errors.js";
 import "../../services/update/errors.js";
 import "../../services/ollama/errors.js";
+import "../../services/chat/errors.js";
 import "../config/errors.js";
 
 /**

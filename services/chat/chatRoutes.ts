@@ -1,7 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { SovereignError } from "../../core/errors/SovereignError.js";
 import { openAiErrorHandler } from "../../core/http/openAiError.js";
 import { charged, finishReason, meterTokens, respond } from "../inference/routes/openAiResponse.js";
-import { parseChatCompletion } from "./parseChatCompletion.js";
+import type { ToolCallDelta } from "../inference/types.js";
+import { parseChatCompletion, type ParsedChatCompletion } from "./parseChatCompletion.js";
+import { respondResponses } from "./respondResponses.js";
+import { responsesToChat } from "./responsesToChat.js";
 import type { ChatApi, ChatResult } from "./types.js";
 
 /** The caller's user id (the auth service's principal; "local" without one, as the memory service does). */
@@ -41,18 +45,23 @@ function extension(r: ChatResult): Record<string, unknown> {
 export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }): Promise<void> {
   const { chat } = opts;
   app.setErrorHandler(openAiErrorHandler);
+  /** One chat turn for a parsed request, metered against the caller's quota: both routes run it. */
+  const turn = (request: FastifyRequest, reply: FastifyReply, p: ParsedChatCompletion) => {
+    const q = meterTokens(app, request, p.sampling);
+    return (onText: ((t: string) => void) | undefined, signal: AbortSignal, onToolCall?: (delta: ToolCallDelta) => void) => charged(q, chat.complete({
+      messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
+      ...(p.tools ? { tools: p.tools } : {}), ...(p.tools && onToolCall ? { onToolCall } : {}),
+      ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
+      // Known before the first token, so a stream's headers carry it too.
+      onServedBy: (by) => (p.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)),
+    }));
+  };
+
   app.post("/chat/completions", { config: { scope: "chat" } }, async (request, reply) => {
     const p = parseChatCompletion(request.body);
-    const q = meterTokens(app, request, p.sampling);
     return respond(
       request, reply, p,
-      (onText, signal, onToolCall) => charged(q, chat.complete({
-        messages: p.messages, sampling: p.sampling, signal, memory: p.memory, userId: userIdOf(request),
-        ...(p.tools ? { tools: p.tools } : {}), ...(p.tools && onToolCall ? { onToolCall } : {}),
-        ...(p.model ? { model: p.model } : {}), ...(p.conversationId ? { conversationId: p.conversationId } : {}), ...(onText ? { onText } : {}),
-        // Known before the first token, so a stream's headers carry it too.
-        onServedBy: (by) => (p.stream ? reply.raw.setHeader(SERVED_BY_HEADER, by) : reply.header(SERVED_BY_HEADER, by)),
-      })),
+      turn(request, reply, p),
       {
         object: "chat.completion", chunkObject: "chat.completion.chunk", idPrefix: "chatcmpl",
         chunk: (text, finish, first) => ({
@@ -80,4 +89,17 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
       },
     );
   });
+
+  // OpenAI's Responses API (what newer SDKs and agents call), translated into the same chat turn. Stateless: nothing
+  // is stored, so GET and DELETE of a response id say so instead of a bare 404.
+  app.post("/responses", { config: { scope: "chat" } }, async (request, reply) => {
+    const t = responsesToChat(request.body);
+    const p = parseChatCompletion(t.chat);
+    return respondResponses(request, reply, p, t.echo, turn(request, reply, p), extension);
+  });
+  const notStored = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    throw new SovereignError("RESPONSE_NOT_STORED", `Response "${request.params.id}" is not on this node: it stores no responses.`);
+  };
+  app.get("/responses/:id", { config: { scope: "chat" } }, notStored);
+  app.delete("/responses/:id", { config: { scope: "chat" } }, notStored);
 }
