@@ -14,6 +14,7 @@ import { webUiPlugin } from "../web-ui/plugin.js";
 import { auditPlugin } from "../services/audit/auditPlugin.js";
 import { metricsPlugin } from "../services/metrics/metricsPlugin.js";
 import { limitsPlugin } from "./plugins/limits.js";
+import { corsPlugin } from "./plugins/cors.js";
 import { selfCheckPlugin } from "./plugins/selfCheck.js";
 import { federationPlugin } from "../services/federation/federationPlugin.js";
 import { tlsPlugin } from "../services/tls/tlsPlugin.js";
@@ -44,6 +45,7 @@ export const servicePlugins: FastifyPluginAsync<any>[] = [
   backupPlugin,
   tlsPlugin,
   limitsPlugin,
+  corsPlugin,
   authPlugin,
   liveEventsPlugin,
   inferencePlugin,

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { validate as validCron } from "node-cron";
 import { SovereignError } from "../../core/errors/SovereignError.js";
 import { writePrivateJson } from "../../core/fs/writePrivateFile.js";
+import { corsOriginProblem } from "../../core/http/corsOrigin.js";
 
 /**
  * The settings an admin may change in the panel: the safe ones, which cannot
@@ -25,11 +26,13 @@ const hostCheck = (v: unknown) =>
   typeof v === "string" && (isIP(v) !== 0 || /^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(v))
     ? null
     : "an IP address (0.0.0.0 for every network, 127.0.0.1 for this machine only) or a host name";
+const corsCheck = (v: unknown) => (Array.isArray(v) ? v.map((o) => corsOriginProblem(String(o))).find((p) => p !== null) ?? null : "a list of origins");
 const cronCheck = (v: unknown) => (v === null || (typeof v === "string" && validCron(v)) ? null : "a cron schedule such as \"30 3 * * *\" (minute hour day month weekday), or auto");
 
 export const editableSettings: readonly EditableSetting[] = [
   { key: "server.host", group: "Network", check: hostCheck },
   { key: "node.name", group: "Network" },
+  { key: "server.corsOrigins", group: "Network", check: corsCheck },
   { key: "federation.enabled", group: "Federation" },
   { key: "federation.broker.mode", group: "Federation" },
   { key: "federation.broker.url", group: "Federation" },

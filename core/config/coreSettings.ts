@@ -20,6 +20,10 @@ export const coreSettings = [
     key: "server.allowedHosts", env: "SOVEREIGN_ALLOWED_HOSTS", flag: "--allowed-hosts", default: [],
     help: "Extra host names accepted in the Host header, beyond the node's own names, addresses and localhost.",
   }),
+  setting.list({
+    key: "server.corsOrigins", env: "SOVEREIGN_CORS_ORIGINS", flag: "--cors-origins", default: [],
+    help: "Web origins (such as https://chat.example.org, chrome-extension://<id>, or * for any) whose pages may call the OpenAI and Ollama APIs (/v1, /ollama, the Ollama port) from a browser. Such calls carry an API key, never the panel's cookies. Empty: no cross-origin calls.",
+  }),
   setting.integer({
     key: "server.bodyLimitBytes", env: "SOVEREIGN_BODY_LIMIT", flag: "--body-limit", default: 1_048_576, min: 1024,
     help: "Largest JSON request body accepted, in bytes. Uploads have their own limit.",

@@ -71,7 +71,9 @@ export function accessHook(app: FastifyInstance, auth: AuthService, hosts: HostA
     const config = request.routeOptions.config;
     const access = request.is404 ? "public" : config.access;
     const unsafe = !SAFE_METHODS.has(request.method);
-    if (unsafe && crossOrigin(request)) throw new SovereignError("CSRF_FAILED", "Cross-origin requests are refused.");
+    // CSRF: a browser attaches cookies to a foreign page's request, but never an API key; so a Bearer request from
+    // another origin (a browser app allowed by server.corsOrigins) is the key holder's own, and only those pass.
+    if (unsafe && token === undefined && crossOrigin(request)) throw new SovereignError("CSRF_FAILED", "Cross-origin requests are refused.");
 
     if (access === "public") return;
     if (access === "setup") {
