@@ -17,9 +17,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI to completion. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [cliPath, ...args], {
+interface SyncOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  cwd?: string;
+}
+
+/** The CLI from the sources, through tsx: no build needed. */
+const sourceCliArgs = (args: string[]) => ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args];
+
+function runSync(argv: string[], options: SyncOptions): CliResult {
+  const r = spawnSync(process.execPath, argv, {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     input: options.input,
@@ -29,13 +37,33 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs the real CLI (the build in dist/) to completion. */
+export function runCli(args: string[], options: SyncOptions = {}): CliResult {
+  return runSync([cliPath, ...args], options);
+}
+
+/**
+ * Runs the CLI from the sources to completion, blocking this process: for tests with no in-process node that must
+ * keep serving meanwhile (runSourceCli is for those).
+ */
+export function runSourceCliSync(args: string[], options: SyncOptions = {}): CliResult {
+  return runSync(sourceCliArgs(args), options);
+}
+
+/** runSourceCliSync's stdout; a non-zero exit throws with its stderr, so `toThrow(/message/)` reads the CLI's message. */
+export function sourceCli(args: string[], options: SyncOptions = {}): string {
+  const r = runSourceCliSync(args, options);
+  if (r.status !== 0) throw new Error(`sovereign ${args.join(" ")} exited with ${r.status}:\n${r.stderr}`);
+  return r.stdout;
+}
+
 /**
  * Runs the CLI from the sources (through tsx) without blocking this process: for a test whose nodes run in
  * it and keep serving (federation, HTTP) while the CLI runs, as on a real node. Killed after 120 s.
  */
 export function runSourceCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, sourceCliArgs(args), { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 }, (err, stdout, stderr) => {
       const status = err ? (typeof err.code === "number" ? err.code : null) : 0;
       resolve({ status, stdout, stderr: err && status === null ? `${stderr}\n${err.message}` : stderr });
     });

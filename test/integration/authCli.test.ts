@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { TestApp } from "../helpers/testApp.js";
 import { ConsoleAdmin } from "../../services/auth/consoleAdmin.js";
 import { ADMIN, buildAuthTestApp, claim, login, setupCodeOf } from "./authHelpers.js";
+import { sourceCli } from "../helpers/cli.js";
 
 describe("console administration (sovereign user …, sovereign setup-code)", () => {
   let t: TestApp;
@@ -50,17 +50,13 @@ describe("console administration (sovereign user …, sovereign setup-code)", ()
   });
 
   it("runs as the real CLI", () => {
-    const env = { ...process.env, SOVEREIGN_DATA_DIR: t.dataDir, SOVEREIGN_SCRYPT_LOG_N: "14" };
-    const cli = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "appliance/cli/main.ts", ...args], { env, encoding: "utf8" });
+    const env = { SOVEREIGN_DATA_DIR: t.dataDir, SOVEREIGN_SCRYPT_LOG_N: "14" };
+    const cli = (...args: string[]) => sourceCli(args, { env });
     expect(JSON.parse(cli("setup-code", "--json")).code).toBe(setupCodeOf(t.dataDir));
     const created = JSON.parse(cli("user", "create", "cli-user", "--role", "guest", "--json"));
     expect(created).toMatchObject({ username: "cli-user", role: "guest" });
     expect(created.password).toHaveLength(20);
-    const piped = execFileSync(process.execPath, ["--import", "tsx", "appliance/cli/main.ts", "user", "reset-password", "cli-user", "--password-stdin", "--json"], {
-      env,
-      encoding: "utf8",
-      input: "a piped password\n",
-    });
+    const piped = sourceCli(["user", "reset-password", "cli-user", "--password-stdin", "--json"], { env, input: "a piped password\n" });
     expect(JSON.parse(piped)).toEqual({ username: "cli-user", sessionsEnded: 0 });
     expect(consoleAdmin.list()).toEqual([expect.objectContaining({ username: "cli-user", role: "guest" })]);
   });

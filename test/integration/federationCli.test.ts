@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,8 +6,9 @@ import { Database } from "../../services/db/Database.js";
 import { FederationStore } from "../../services/federation/FederationStore.js";
 import { NodeIdentity } from "../../services/identity/NodeIdentity.js";
 import type { Manifest } from "../../services/federation/Manifest.js";
+import { sourceCli } from "../helpers/cli.js";
 
-const cli = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "appliance/cli/main.ts", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const cli = (...args: string[]) => sourceCli(args);
 
 describe("sovereign peer", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "sovereign-peer-cli-"));

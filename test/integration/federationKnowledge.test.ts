@@ -1,5 +1,4 @@
 import BetterSqlite3 from "better-sqlite3";
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,8 +11,9 @@ import { quarantineOf } from "../../services/memory/FederatedMemories.js";
 import { LOCAL_USER } from "../../services/memory/userId.js";
 import { claim, fastAuth } from "./authHelpers.js";
 import { federatedNode, pair, until } from "./federationHelpers.js";
+import { sourceCli } from "../helpers/cli.js";
 
-const cli = (...args: string[]) => execFileSync(process.execPath, ["--import", "tsx", "appliance/cli/main.ts", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const cli = (...args: string[]) => sourceCli(args);
 
 function markerRows(path: string, marker: string): unknown {
   const db = new BetterSqlite3(path, { readonly: true });

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecretKey, publicKeyOf } from "../../core/ed25519.js";
 import { packageVersion } from "../../core/packageVersion.js";
 import { writeBundle } from "../../image/lib/bundle.js";
-import { repoRoot } from "../helpers/cli.js";
+import { runSourceCliSync } from "../helpers/cli.js";
 import { buildTestApp } from "../helpers/testApp.js";
 
 const sha = (p: string): string => createHash("sha256").update(readFileSync(p)).digest("hex");
@@ -19,10 +18,7 @@ describe("sovereign update (CLI): apply with progress, status --json, and the au
   let good: string;
 
   /** The real CLI, from the sources (the same commands `bin/sovereign.js` loads from dist). */
-  const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "appliance/cli/main.ts"), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  const cli = (args: string[]) => runSourceCliSync(args, { env });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "sovereign-update-cli-"));
