@@ -67,15 +67,19 @@ const ns = (ms: number | null | undefined) => Math.round((ms ?? 0) * 1e6);
 
 /** The statistics Ollama puts on its last (done) message, in nanoseconds. */
 export function doneStats(r: GenerateResult) {
-  const first = r.timings.firstTokenMs ?? r.timings.totalMs;
+  // totalMs runs from the request's arrival: the queue, the model load, the prompt, then the tokens (as metrics read it).
+  const t = r.timings;
+  const run = Math.max(0, t.totalMs - t.queuedMs - t.loadMs);
+  const first = Math.min(run, t.firstTokenMs ?? run);
   return {
     done_reason: r.finishReason === "length" ? "length" : "stop",
-    total_duration: ns(r.timings.queuedMs + r.timings.totalMs),
-    load_duration: ns(r.timings.loadMs),
+    total_duration: ns(t.totalMs),
+    load_duration: ns(t.loadMs),
     prompt_eval_count: r.promptTokens,
     prompt_eval_duration: ns(first),
     eval_count: r.completionTokens,
-    eval_duration: ns(Math.max(0, r.timings.totalMs - first)),
+    // Apps show eval_count / eval_duration as the generation speed: only the time spent making tokens.
+    eval_duration: ns(run - first),
   };
 }
 

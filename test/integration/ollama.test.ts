@@ -110,6 +110,11 @@ describe("the Ollama-compatible API, through the official ollama client", () => 
     expect(await ollama.generate({ model: "tiny", prompt: "" })).toMatchObject({ done_reason: "load" });
     expect(t.app.inference.status().loaded?.name).toBe("tiny");
     await expect(ollama.chat({ model: "nope", messages: [] })).rejects.toMatchObject({ status_code: 404 });
+    // A turn that loads the model first: the load is its own duration, not part of the tokens' (apps show eval_count / eval_duration as the speed).
+    await ollama.generate({ model: "tiny", prompt: "", keep_alive: 0 });
+    const r = await ollama.chat({ model: "tiny", messages: [{ role: "user", content: "Once upon a time" }], options: { num_predict: 4 } });
+    expect(r.load_duration).toBeGreaterThan(0);
+    expect(r.load_duration + r.prompt_eval_duration + r.eval_duration).toBeLessThanOrEqual(r.total_duration);
   });
 
   it("deletes a model for a key with the models scope, and names the registry calls an offline node does not offer", async () => {

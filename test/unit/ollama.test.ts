@@ -99,7 +99,11 @@ describe("Ollama response shapes", () => {
       model: "m", text: "", finishReason: "length", promptTokens: 5, completionTokens: 7, reusedPromptTokens: 0,
       timings: { queuedMs: 1, loadMs: 2, firstTokenMs: 3, totalMs: 10, tokensPerSecond: 1 },
     });
-    expect(s).toEqual({ done_reason: "length", total_duration: 11e6, load_duration: 2e6, prompt_eval_count: 5, prompt_eval_duration: 3e6, eval_count: 7, eval_duration: 7e6 });
+    // totalMs (10) holds the queue (1), the load (2) and the prompt (3): the tokens took the other 4.
+    expect(s).toEqual({ done_reason: "length", total_duration: 10e6, load_duration: 2e6, prompt_eval_count: 5, prompt_eval_duration: 3e6, eval_count: 7, eval_duration: 4e6 });
+    // No token at all: the whole run was the prompt.
+    const none = doneStats({ model: "m", text: "", finishReason: "stop", promptTokens: 5, completionTokens: 0, reusedPromptTokens: 0, timings: { queuedMs: 1, loadMs: 2, firstTokenMs: null, totalMs: 10, tokensPerSecond: null } });
+    expect(none).toMatchObject({ total_duration: 10e6, prompt_eval_duration: 7e6, eval_duration: 0 });
   });
   it("gives tool-call arguments back as objects", () => {
     expect(ollamaToolCalls([{ function: { name: "f", arguments: '{"x":1}' } }])).toEqual([{ function: { name: "f", arguments: { x: 1 } } }]);
