@@ -102,4 +102,6 @@ export async function chatRoutes(app: FastifyInstance, opts: { chat: ChatApi }):
   };
   app.get("/responses/:id", { config: { scope: "chat" } }, notStored);
   app.delete("/responses/:id", { config: { scope: "chat" } }, notStored);
+  app.get("/responses/:id/input_items", { config: { scope: "chat" } }, notStored);
+  app.post("/responses/:id/cancel", { config: { scope: "chat" } }, notStored);
 }

@@ -115,9 +115,11 @@ describe("the Responses API through the openai SDK", () => {
     await refused({ input: [] }, "input", /non-empty/);
     await refused({ text: { format: { type: "json_schema", name: "x" } } }, "text.format.schema", /JSON schema/);
     await refused({ temperature: "hot" }, "temperature", /number/);
-    const stored = await t.call("/v1/responses/resp_123");
-    expect(stored.status).toBe(404);
-    expect(await stored.json()).toMatchObject({ error: { code: "response_not_stored" } });
+    for (const [path, method] of [["/v1/responses/resp_123", "GET"], ["/v1/responses/resp_123", "DELETE"], ["/v1/responses/resp_123/input_items", "GET"], ["/v1/responses/resp_123/cancel", "POST"]] as const) {
+      const stored = await t.call(path, { method });
+      expect(stored.status, `${method} ${path}`).toBe(404);
+      expect(await stored.json()).toMatchObject({ error: { code: "response_not_stored", message: expect.stringContaining("resp_123") } });
+    }
     const anonymous = await fetch(`${t.url}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "tiny", input: "hi" }) });
     expect(anonymous.status).toBe(401);
     const ok = await t.client.responses.create({ model: "tiny", input: "hi", max_output_tokens: 2, text: { format: { type: "json_object" } } });
