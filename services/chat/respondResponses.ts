@@ -131,7 +131,6 @@ export async function respondResponses(
     start();
     let call = calls.get(d.index);
     if (!call) {
-      closeMessage("completed");
       call = { id: newId("fc"), type: "function_call", status: "in_progress", call_id: d.id ?? `call_${d.index}`, name: d.name ?? "", arguments: "" };
       ids.calls.set(call.call_id, call.id);
       calls.set(d.index, call);
@@ -164,7 +163,8 @@ export async function respondResponses(
       send("response.function_call_arguments.done", { item_id: item.id, output_index: i, name: item.name, arguments: item.arguments });
       send("response.output_item.done", { output_index: i, item });
     }
-    send(incomplete ? "response.incomplete" : "response.completed", { response: snapshot(model, incomplete ? "incomplete" : "completed", outputOf(r, ids), r) });
+    // The items in the order they streamed (their output_index), with the final text and arguments.
+    send(incomplete ? "response.incomplete" : "response.completed", { response: snapshot(model, incomplete ? "incomplete" : "completed", output, r) });
     reply.raw.end();
     return reply;
   } catch (err) {
