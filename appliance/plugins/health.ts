@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { EventLoopLag } from "./EventLoopLag.js";
 import { HealthRegistry } from "./healthRegistry.js";
 
 declare module "fastify" {
@@ -17,23 +17,22 @@ export const healthPlugin = fp(
     const registry = new HealthRegistry();
     app.decorate("health", registry);
 
-    // Delay measured by a histogram, reset on every read, so the value is "since the last check".
-    const histogram = monitorEventLoopDelay({ resolution: 20 });
-    histogram.enable();
+    // The longest stall since the last check (the one still in progress included).
+    const lag = new EventLoopLag(20);
+    lag.start();
     const maxDelayMs = app.config["watchdog.maxEventLoopDelayMs"];
     registry.register({
       name: "event-loop",
       liveness: true,
       check: () => {
-        const maxMs = histogram.max / 1e6;
-        histogram.reset();
+        const maxMs = lag.takeMaxMs();
         return maxMs > maxDelayMs
           ? { ok: false, detail: `event loop blocked for ${Math.round(maxMs)} ms (limit ${maxDelayMs} ms)` }
           : { ok: true, detail: `max delay ${Math.round(maxMs)} ms` };
       },
-      resetWindow: () => histogram.reset(),
+      resetWindow: () => lag.reset(),
     });
-    app.addHook("onClose", async () => histogram.disable());
+    app.addHook("onClose", async () => lag.stop());
 
     app.get("/healthz", { config: { access: "public" } }, async () => ({ status: "ok" }));
 
