@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { toSovereignError } from "../../core/http/errorReply.js";
 import { openAiErrorBody } from "../../core/http/openAiError.js";
-import { disconnectSignal } from "../inference/routes/openAiResponse.js";
+import { disconnectSignal, endStreamWithError } from "../inference/routes/openAiResponse.js";
 import type { ToolCallDelta } from "../inference/types.js";
 import type { ResponsesEcho } from "./responsesToChat.js";
 import type { ChatResult } from "./types.js";
@@ -169,10 +168,7 @@ export async function respondResponses(
     return reply;
   } catch (err) {
     if (!started) throw err;
-    const e = toSovereignError(err as Error);
-    if (e.status >= 500) request.log.error({ err }, "stream failed");
-    send("response.failed", { response: { ...snapshot(model, "failed", output), error: { code: openAiErrorBody(e).error.code, message: e.message } } });
-    reply.raw.end();
-    return reply;
+    return endStreamWithError(request, reply, err, (e) =>
+      send("response.failed", { response: { ...snapshot(model, "failed", output), error: { code: openAiErrorBody(e).error.code, message: e.message } } }));
   }
 }

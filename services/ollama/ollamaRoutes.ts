@@ -1,10 +1,10 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SovereignError } from "../../core/errors/SovereignError.js";
-import { prepareErrorReply, toSovereignError } from "../../core/http/errorReply.js";
+import { prepareErrorReply } from "../../core/http/errorReply.js";
 import { jsonBodyParser } from "../../core/http/jsonBodyParser.js";
 import type { GenerateRequest, GenerateResult, InferenceApi } from "../inference/types.js";
 import { parseChatRequest, parseCompletionRequest, type ParsedGeneration } from "../inference/routes/parseOpenAi.js";
-import { disconnectSignal } from "../inference/routes/openAiResponse.js";
+import { disconnectSignal, endStreamWithError } from "../inference/routes/openAiResponse.js";
 import { ollamaChatToOpenAi, ollamaEmbedToOpenAi, ollamaGenerateToOpenAi, ollamaLoadRequest, type Translated } from "./toOpenAiBody.js";
 import type { ModelEntry } from "../inference/ModelRegistry.js";
 import { doneStats, ollamaToolCalls, psBody, showBody, tagsBody } from "./ollamaShapes.js";
@@ -115,12 +115,8 @@ export async function ollamaRoutes(app: FastifyInstance, opts: OllamaRoutesOptio
       return reply;
     } catch (err) {
       if (!started) throw err;
-      const e = toSovereignError(err as Error);
-      if (e.status >= 500) request.log.error({ err }, "stream failed");
       // Ollama's clients raise an error for a streamed line that carries one.
-      line({ error: e.message });
-      reply.raw.end();
-      return reply;
+      return endStreamWithError(request, reply, err, (e) => line({ error: e.message }));
     }
   };
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { SovereignError } from "../../../core/errors/SovereignError.js";
 import { toSovereignError } from "../../../core/http/errorReply.js";
 import { openAiErrorBody } from "../../../core/http/openAiError.js";
 import type { FinishReason, GenerateResult, SamplingOptions, ToolCallDelta } from "../types.js";
@@ -53,6 +54,19 @@ export async function charged<R extends GenerateResult>(meter: TokenMeter, run: 
   } finally {
     meter.charge(used);
   }
+}
+
+/**
+ * An error after a stream's headers went out (the status can no longer say it): logged when it is the node's
+ * fault, written by `send` in the stream's own shape, and the stream ends (with `tail`, e.g. SSE's [DONE]).
+ */
+export function endStreamWithError(request: FastifyRequest, reply: FastifyReply, err: unknown, send: (e: SovereignError) => void, tail?: string): FastifyReply {
+  const e = toSovereignError(err as Error);
+  if (e.status >= 500) request.log.error({ err }, "stream failed");
+  send(e);
+  if (tail === undefined) reply.raw.end();
+  else reply.raw.end(tail);
+  return reply;
 }
 
 export function usage(r: GenerateResult) {
@@ -133,10 +147,6 @@ export async function respond<R extends GenerateResult>(
     return reply;
   } catch (err) {
     if (!started) throw err;
-    const e = toSovereignError(err as Error);
-    if (e.status >= 500) request.log.error({ err }, "stream failed");
-    send(openAiErrorBody(e));
-    reply.raw.end("data: [DONE]\n\n");
-    return reply;
+    return endStreamWithError(request, reply, err, (e) => send(openAiErrorBody(e)), "data: [DONE]\n\n");
   }
 }
