@@ -37,15 +37,15 @@ function usage(r: ChatResult) {
   };
 }
 
-/** The final output items of a turn: the text (unless the answer is only function calls), then each call. */
-function outputOf(r: ChatResult, ids: { message: string; calls: Map<string, string> }): OutputItem[] {
+/** A whole (not streamed) turn's output items: the text (unless the answer is only function calls), then each call. */
+function outputOf(r: ChatResult, messageId: string): OutputItem[] {
   const out: OutputItem[] = [];
   const incomplete = r.finishReason === "length";
   if (r.text !== "" || !r.toolCalls?.length) {
-    out.push({ id: ids.message, type: "message", status: incomplete ? "incomplete" : "completed", role: "assistant", content: [{ type: "output_text", text: r.text, annotations: [], logprobs: [] }] });
+    out.push({ id: messageId, type: "message", status: incomplete ? "incomplete" : "completed", role: "assistant", content: [{ type: "output_text", text: r.text, annotations: [], logprobs: [] }] });
   }
   for (const c of r.toolCalls ?? []) {
-    out.push({ id: ids.calls.get(c.id) ?? newId("fc"), type: "function_call", status: "completed", call_id: c.id, name: c.function.name, arguments: c.function.arguments });
+    out.push({ id: newId("fc"), type: "function_call", status: "completed", call_id: c.id, name: c.function.name, arguments: c.function.arguments });
   }
   return out;
 }
@@ -69,7 +69,7 @@ export async function respondResponses(
   const id = newId("resp");
   const createdAt = Math.floor(Date.now() / 1000);
   const signal = disconnectSignal(request, reply);
-  const ids = { message: newId("msg"), calls: new Map<string, string>() };
+  const messageId = newId("msg");
   const snapshot = (model: string, status: string, output: OutputItem[], r?: ChatResult) => ({
     id, object: "response", created_at: createdAt, status, error: null,
     incomplete_details: r?.finishReason === "length" ? { reason: "max_output_tokens" } : null,
@@ -79,7 +79,7 @@ export async function respondResponses(
   });
   if (!p.stream) {
     const r = await run(undefined, signal);
-    return reply.send(snapshot(r.model, r.finishReason === "length" ? "incomplete" : "completed", outputOf(r, ids), r));
+    return reply.send(snapshot(r.model, r.finishReason === "length" ? "incomplete" : "completed", outputOf(r, messageId), r));
   }
 
   let seq = 0;
@@ -111,7 +111,7 @@ export async function respondResponses(
   };
   const openMessage = (): MessageItem => {
     if (message) return message;
-    const item: MessageItem = { id: ids.message, type: "message", status: "in_progress", role: "assistant", content: [] };
+    const item: MessageItem = { id: messageId, type: "message", status: "in_progress", role: "assistant", content: [] };
     output.push(item);
     const i = output.length - 1;
     send("response.output_item.added", { output_index: i, item: { ...item, content: [] } });
@@ -131,7 +131,6 @@ export async function respondResponses(
     let call = calls.get(d.index);
     if (!call) {
       call = { id: newId("fc"), type: "function_call", status: "in_progress", call_id: d.id ?? `call_${d.index}`, name: d.name ?? "", arguments: "" };
-      ids.calls.set(call.call_id, call.id);
       calls.set(d.index, call);
       output.push(call);
       send("response.output_item.added", { output_index: output.length - 1, item: { ...call } });
