@@ -1,4 +1,4 @@
-import { bad } from "../inference/routes/parseOpenAi.js";
+import { bad, objectAt, set } from "../inference/routes/parseOpenAi.js";
 
 /**
  * OpenAI's Responses API (POST /v1/responses) translated into a chat
@@ -27,29 +27,17 @@ export interface TranslatedResponses {
   echo: ResponsesEcho;
 }
 
-const set = (v: unknown) => v !== undefined && v !== null;
-
-function asObject(v: unknown, param: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(param, `${param} must be a JSON object.`);
-  return v as Record<string, unknown>;
-}
-
 /** A message's content: a string, or parts of which only text ones are accepted. */
 function contentText(v: unknown, param: string): string {
   if (typeof v === "string") return v;
   if (!Array.isArray(v)) bad(param, `${param} must be a string or an array of input_text parts.`);
   return v.map((part: unknown, j: number) => {
-    const p = asObject(part, `${param}[${j}]`);
+    const p = objectAt(part, `${param}[${j}]`);
     if ((p.type === "input_text" || p.type === "output_text" || p.type === "text") && typeof p.text === "string") return p.text;
     if (p.type === "input_image" || p.type === "input_file" || p.type === "input_audio")
       return bad(`${param}[${j}]`, `${String(p.type)} is not supported: this node serves text models only.`);
     return bad(`${param}[${j}].type`, `${param}[${j}] must be an input_text part ({ type: "input_text", text }).`);
   }).join("");
-}
-
-/** A function_call_output's output: a string, or text parts. */
-function outputText(v: unknown, param: string): string {
-  return typeof v === "string" ? v : contentText(v, param);
 }
 
 /**
@@ -64,7 +52,7 @@ function inputMessages(input: unknown): Record<string, unknown>[] {
   const calls = new Map<string, string>();
   let assistantCalls: Record<string, unknown>[] | null = null;
   input.forEach((raw: unknown, i: number) => {
-    const item = asObject(raw, `input[${i}]`);
+    const item = objectAt(raw, `input[${i}]`);
     const type = item.type ?? "message";
     if (type === "function_call") {
       if (typeof item.call_id !== "string" || item.call_id === "") bad(`input[${i}].call_id`, "A function_call item needs its call_id.");
@@ -87,7 +75,7 @@ function inputMessages(input: unknown): Record<string, unknown>[] {
     }
     if (type === "function_call_output") {
       if (typeof item.call_id !== "string" || !calls.has(item.call_id)) bad(`input[${i}].call_id`, `No function_call item before it has the call_id "${String(item.call_id)}".`);
-      out.push({ role: "tool", tool_call_id: item.call_id, name: calls.get(item.call_id), content: outputText(item.output, `input[${i}].output`) });
+      out.push({ role: "tool", tool_call_id: item.call_id, name: calls.get(item.call_id), content: contentText(item.output, `input[${i}].output`) });
       return;
     }
     assistantCalls = null;
@@ -106,7 +94,7 @@ function chatTools(tools: unknown): unknown[] | undefined {
   if (!set(tools)) return undefined;
   if (!Array.isArray(tools)) bad("tools", "tools must be an array of { type: \"function\", name, description?, parameters? }.");
   return tools.map((raw: unknown, i: number) => {
-    const t = asObject(raw, `tools[${i}]`);
+    const t = objectAt(raw, `tools[${i}]`);
     if (t.type !== "function") bad(`tools[${i}].type`, `${String(t.type)} is not offered by this offline node: only "function" tools, which the client runs.`);
     if (typeof t.name !== "string") bad(`tools[${i}].name`, "A function tool needs its name.");
     return { type: "function", function: { name: t.name, ...(set(t.description) ? { description: t.description } : {}), ...(set(t.parameters) ? { parameters: t.parameters } : {}) } };
@@ -116,7 +104,7 @@ function chatTools(tools: unknown): unknown[] | undefined {
 /** tool_choice: "auto" | "none" | "required" | { type: "function", name }. */
 function chatToolChoice(v: unknown): unknown {
   if (!set(v) || typeof v === "string") return v;
-  const c = asObject(v, "tool_choice");
+  const c = objectAt(v, "tool_choice");
   if (c.type === "function" && typeof c.name === "string") return { type: "function", function: { name: c.name } };
   return bad("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or { type: \"function\", name }.");
 }
@@ -124,10 +112,10 @@ function chatToolChoice(v: unknown): unknown {
 /** text.format: { type: "text" | "json_object" } or { type: "json_schema", name, schema } → response_format. */
 function chatFormat(text: unknown): { responseFormat: unknown; format: Record<string, unknown> } {
   if (!set(text)) return { responseFormat: undefined, format: { type: "text" } };
-  const t = asObject(text, "text");
+  const t = objectAt(text, "text");
   if (set(t.verbosity)) bad("text.verbosity", "text.verbosity is not supported by the models this node serves.");
   if (!set(t.format)) return { responseFormat: undefined, format: { type: "text" } };
-  const f = asObject(t.format, "text.format");
+  const f = objectAt(t.format, "text.format");
   if (f.type === "text" || f.type === "json_object") return { responseFormat: { type: f.type }, format: f };
   if (f.type === "json_schema") {
     if (typeof f.schema !== "object" || f.schema === null || Array.isArray(f.schema)) bad("text.format.schema", "text.format.schema must be a JSON schema object.");
@@ -137,14 +125,14 @@ function chatFormat(text: unknown): { responseFormat: unknown; format: Record<st
 }
 
 export function responsesToChat(raw: unknown): TranslatedResponses {
-  const b = asObject(raw, "body");
+  const b = objectAt(raw, "body");
   // Stateful features need responses stored on the node; it keeps none (the client holds the conversation).
   if (set(b.previous_response_id)) bad("previous_response_id", "previous_response_id is not supported: this node does not store responses. Send the conversation in input.");
   if (set(b.conversation)) bad("conversation", "conversation is not supported: this node does not store responses. Send the conversation in input.");
   if (b.background === true) bad("background", "background responses are not supported: this node does not store responses.");
   if (set(b.prompt)) bad("prompt", "Stored prompt templates are not supported.");
   const reasoning = b.reasoning as Record<string, unknown> | null | undefined;
-  if (set(reasoning) && (set(asObject(reasoning, "reasoning").effort) || set(reasoning?.summary))) bad("reasoning", "reasoning options are not supported by the models this node serves.");
+  if (set(reasoning) && (set(objectAt(reasoning, "reasoning").effort) || set(reasoning?.summary))) bad("reasoning", "reasoning options are not supported by the models this node serves.");
   if (set(b.top_logprobs)) bad("top_logprobs", "top_logprobs is not supported: the engine does not expose token probabilities.");
   if (set(b.max_tool_calls)) bad("max_tool_calls", "max_tool_calls is not supported; use parallel_tool_calls: false for one call per answer.");
   if (set(b.metadata) && (typeof b.metadata !== "object" || Array.isArray(b.metadata))) bad("metadata", "metadata must be an object of strings.");

@@ -1,4 +1,5 @@
 import { SovereignError } from "../../core/errors/SovereignError.js";
+import { objectAt } from "../inference/routes/parseOpenAi.js";
 
 /**
  * Ollama's request bodies, translated into the OpenAI-shaped body that
@@ -33,10 +34,6 @@ function bad(param: string, message: string): never {
   throw new SovereignError("BAD_REQUEST", message, { details: { param } });
 }
 
-function asObject(v: unknown, param: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(param, `${param} must be a JSON object.`);
-  return v as Record<string, unknown>;
-}
 
 export interface Translated {
   body: Record<string, unknown>;
@@ -47,7 +44,7 @@ export interface Translated {
 function translateOptions(b: Record<string, unknown>, out: Record<string, unknown>): string[] {
   const ignored: string[] = [];
   if (b.options === undefined || b.options === null) return ignored;
-  const o = asObject(b.options, "options");
+  const o = objectAt(b.options, "options");
   for (const [key, value] of Object.entries(o)) {
     if (value === undefined || value === null) continue;
     const field = SAMPLING_OPTIONS[key];
@@ -87,7 +84,7 @@ function toOpenAiToolCalls(v: unknown, i: number): unknown[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) bad(`messages[${i}].tool_calls`, "tool_calls must be an array.");
   return v.map((c: unknown, j: number) => {
-    const fn = asObject(asObject(c, `messages[${i}].tool_calls[${j}]`).function, `messages[${i}].tool_calls[${j}].function`);
+    const fn = objectAt(objectAt(c, `messages[${i}].tool_calls[${j}]`).function, `messages[${i}].tool_calls[${j}].function`);
     const args = fn.arguments;
     return { id: `call_${i}_${j}`, type: "function", function: { name: fn.name, arguments: typeof args === "string" ? args : JSON.stringify(args ?? {}) } };
   });
@@ -95,13 +92,13 @@ function toOpenAiToolCalls(v: unknown, i: number): unknown[] | undefined {
 
 /** POST /api/chat → an OpenAI chat completion body. */
 export function ollamaChatToOpenAi(raw: unknown): Translated {
-  const b = asObject(raw, "body");
+  const b = objectAt(raw, "body");
   if (!Array.isArray(b.messages)) bad("messages", "messages must be an array.");
   const t = common(b);
   // Ollama's tool results name the function, not a call id: pair each with the latest call of that name.
   const lastCallId = new Map<string, string>();
   t.body.messages = b.messages.map((m: unknown, i: number) => {
-    const msg = asObject(m, `messages[${i}]`);
+    const msg = objectAt(m, `messages[${i}]`);
     refuseImages(msg.images, `messages[${i}].images`);
     const out: Record<string, unknown> = { role: msg.role, content: msg.content ?? "" };
     const calls = toOpenAiToolCalls(msg.tool_calls, i);
@@ -124,7 +121,7 @@ export function ollamaChatToOpenAi(raw: unknown): Translated {
 
 /** POST /api/generate → an OpenAI completion body (raw) or a chat body (with the model's template). */
 export function ollamaGenerateToOpenAi(raw: unknown): Translated & { chat: boolean } {
-  const b = asObject(raw, "body");
+  const b = objectAt(raw, "body");
   if (typeof b.prompt !== "string") bad("prompt", "prompt must be a string.");
   refuseImages(b.images, "images");
   if (b.context !== undefined && b.context !== null) bad("context", "context (token ids of an earlier answer) is not supported; send the conversation to /api/chat instead.");
@@ -158,7 +155,7 @@ function isZeroKeepAlive(v: unknown): boolean {
  * an empty /api/chat before the first prompt), or, with keep_alive 0, to unload it. null: a real generation.
  */
 export function ollamaLoadRequest(raw: unknown, chat: boolean): { model: string; unload: boolean } | null {
-  const b = asObject(raw, "body");
+  const b = objectAt(raw, "body");
   const empty = chat ? b.messages === undefined || b.messages === null || (Array.isArray(b.messages) && b.messages.length === 0)
     : (b.prompt === undefined || b.prompt === null || b.prompt === "") && (b.suffix === undefined || b.suffix === null || b.suffix === "");
   if (!empty) return null;
@@ -168,7 +165,7 @@ export function ollamaLoadRequest(raw: unknown, chat: boolean): { model: string;
 
 /** POST /api/embed ({ input }) and the older /api/embeddings ({ prompt }) → an OpenAI embeddings body. */
 export function ollamaEmbedToOpenAi(raw: unknown, legacy: boolean): { model: string; input: string[] } {
-  const b = asObject(raw, "body");
+  const b = objectAt(raw, "body");
   if (typeof b.model !== "string" || b.model.length === 0) bad("model", "model is required (an embedding model from /api/tags).");
   if (b.truncate === false) bad("truncate", "truncate: false is not supported: inputs longer than the model's context are truncated.");
   const input = legacy ? b.prompt : b.input;

@@ -18,6 +18,12 @@ export function bad(param: string, message: string, code: "BAD_REQUEST" | "INVAL
   throw new SovereignError(code, message, { details: { param } });
 }
 
+/** `v` as a JSON object, or BAD_REQUEST naming `param`: for the translators of other APIs' bodies (Ollama, Responses). */
+export function objectAt(v: unknown, param: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) bad(param, `${param} must be a JSON object.`);
+  return v as Record<string, unknown>;
+}
+
 function asObject(body: unknown): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) bad("body", "The request body must be a JSON object.");
   return body as Record<string, unknown>;
@@ -30,7 +36,8 @@ function optNumber(b: Record<string, unknown>, key: string): number | undefined 
   return v;
 }
 
-const set = (v: unknown) => v !== undefined && v !== null;
+/** Sent with a value: neither absent nor null. */
+export const set = (v: unknown) => v !== undefined && v !== null;
 
 /**
  * OpenAI parameters this node does not implement: refused by name, never
